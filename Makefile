@@ -1,0 +1,44 @@
+# lunet -- `make run` and `make test` install what is missing (Debian 12
+# packages), build with CMake and run. The binary is build/lunet.
+
+PKGS := cmake pkg-config gcc make libluajit2-5.1-dev libuv1-dev libleveldb-dev \
+        libsodium-dev libmsgpack-dev libcjson-dev libhttp-parser-dev lua-busted
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JOBS := $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build asan test test-c test-lua run bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j$(JOBS)
+
+asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLN_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+
+# Every test: C unit tests (release and ASan/UBSan builds), then the busted
+# specs through `lunet test`. Ends with one line: N passed, N failed.
+test: build asan
+	@tests/run_all.sh
+
+run: build
+	build/lunet test contracts
+
+bench: build
+	build/bench_exec
+	build/bench_vm
+	build/bench_state
+
+clean:
+	rm -rf build build-asan

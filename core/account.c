@@ -1,0 +1,296 @@
+/* account.c -- account records, authorities and their checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "codec.h"
+#include "err.h"
+
+size_t ln_account_key(const char *name, uint8_t *buf)
+{
+    size_t n = strlen(name);
+    buf[0] = 'a';
+    memcpy(buf + 1, name, n);
+    return n + 1;
+}
+
+void ln_authority_key(ln_authority *au, const uint8_t pk[LN_PK_LEN])
+{
+    memset(au, 0, sizeof *au);
+    au->threshold = 1;
+    au->nkeys = 1;
+    memcpy(au->keys[0].key, pk, LN_PK_LEN);
+    au->keys[0].weight = 1;
+}
+
+void ln_authority_account(ln_authority *au, const char *account, const char *perm)
+{
+    memset(au, 0, sizeof *au);
+    au->threshold = 1;
+    au->naccounts = 1;
+    snprintf(au->accounts[0].account, sizeof au->accounts[0].account, "%s", account);
+    snprintf(au->accounts[0].permission, sizeof au->accounts[0].permission, "%s", perm);
+    au->accounts[0].weight = 1;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void ln_authority_pack(msgpack_packer *pk, const ln_authority *au)
+{
+    msgpack_pack_map(pk, 3);
+    pack_str(pk, "accounts");
+    msgpack_pack_array(pk, au->naccounts);
+    for (uint32_t i = 0; i < au->naccounts; i++) {
+        msgpack_pack_map(pk, 3);
+        pack_str(pk, "account");
+        pack_str(pk, au->accounts[i].account);
+        pack_str(pk, "permission");
+        pack_str(pk, au->accounts[i].permission);
+        pack_str(pk, "weight");
+        msgpack_pack_uint32(pk, au->accounts[i].weight);
+    }
+    pack_str(pk, "keys");
+    msgpack_pack_array(pk, au->nkeys);
+    for (uint32_t i = 0; i < au->nkeys; i++) {
+        msgpack_pack_map(pk, 2);
+        pack_str(pk, "key");
+        msgpack_pack_bin(pk, LN_PK_LEN);
+        msgpack_pack_bin_body(pk, au->keys[i].key, LN_PK_LEN);
+        pack_str(pk, "weight");
+        msgpack_pack_uint32(pk, au->keys[i].weight);
+    }
+    pack_str(pk, "threshold");
+    msgpack_pack_uint32(pk, au->threshold);
+}
+
+static int get_uint(const msgpack_object *m, const char *k, uint64_t max, uint64_t *out)
+{
+    const msgpack_object *v = ln_codec_map_get(m, k);
+    if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > max)
+        return LN_EINVAL;
+    *out = v->via.u64;
+    return 0;
+}
+
+static int get_name(const msgpack_object *m, const char *k, char *out)
+{
+    const msgpack_object *v = ln_codec_map_get(m, k);
+    if (!v || v->type != MSGPACK_OBJECT_STR ||
+        !ln_name_valid(v->via.str.ptr, v->via.str.size))
+        return LN_EINVAL;
+    memcpy(out, v->via.str.ptr, v->via.str.size);
+    out[v->via.str.size] = 0;
+    return 0;
+}
+
+#define WHY(...) do { if (why) snprintf(why, whylen, __VA_ARGS__); return LN_EINVAL; } while (0)
+
+int ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, size_t whylen)
+{
+    memset(au, 0, sizeof *au);
+    if (o->type != MSGPACK_OBJECT_MAP) WHY("authority must be a map");
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        if (k->type != MSGPACK_OBJECT_STR) WHY("authority keys must be strings");
+        const char *ks = k->via.str.ptr;
+        size_t kl = k->via.str.size;
+        if (!((kl == 8 && !memcmp(ks, "accounts", 8)) || (kl == 4 && !memcmp(ks, "keys", 4)) ||
+              (kl == 9 && !memcmp(ks, "threshold", 9))))
+            WHY("unknown authority field '%.*s'", (int)(kl > 32 ? 32 : kl), ks);
+    }
+    uint64_t t;
+    if (get_uint(o, "threshold", UINT32_MAX, &t) < 0 || t == 0)
+        WHY("authority threshold must be an integer >= 1");
+    au->threshold = (uint32_t)t;
+    uint64_t total = 0;
+    const msgpack_object *keys = ln_codec_map_get(o, "keys");
+    if (keys) {
+        if (keys->type != MSGPACK_OBJECT_ARRAY || keys->via.array.size > LN_AUTH_MAX)
+            WHY("authority keys must be an array of at most %d", LN_AUTH_MAX);
+        for (uint32_t i = 0; i < keys->via.array.size; i++) {
+            const msgpack_object *e = &keys->via.array.ptr[i];
+            const msgpack_object *kv = e->type == MSGPACK_OBJECT_MAP ? ln_codec_map_get(e, "key") : NULL;
+            uint64_t w;
+            if (!kv || (kv->type != MSGPACK_OBJECT_BIN && kv->type != MSGPACK_OBJECT_STR))
+                WHY("keys[%u].key must be 32 bytes", i + 1);
+            const char *kp = kv->type == MSGPACK_OBJECT_BIN ? kv->via.bin.ptr : kv->via.str.ptr;
+            uint32_t kl = kv->type == MSGPACK_OBJECT_BIN ? kv->via.bin.size : kv->via.str.size;
+            if (kl == LN_PK_LEN) {
+                memcpy(au->keys[i].key, kp, LN_PK_LEN);
+            } else if (kl == 2 * LN_PK_LEN) {
+                char hex[2 * LN_PK_LEN + 1];
+                memcpy(hex, kp, kl);
+                hex[kl] = 0;
+                if (ln_unhex(hex, au->keys[i].key, LN_PK_LEN) < 0)
+                    WHY("keys[%u].key is not valid hex", i + 1);
+            } else {
+                WHY("keys[%u].key must be 32 bytes or 64 hex digits", i + 1);
+            }
+            if (get_uint(e, "weight", UINT32_MAX, &w) < 0 || w == 0)
+                WHY("keys[%u].weight must be an integer >= 1", i + 1);
+            au->keys[i].weight = (uint32_t)w;
+            total += w;
+        }
+        au->nkeys = keys->via.array.size;
+    }
+    const msgpack_object *accs = ln_codec_map_get(o, "accounts");
+    if (accs) {
+        if (accs->type != MSGPACK_OBJECT_ARRAY || accs->via.array.size > LN_AUTH_MAX)
+            WHY("authority accounts must be an array of at most %d", LN_AUTH_MAX);
+        for (uint32_t i = 0; i < accs->via.array.size; i++) {
+            const msgpack_object *e = &accs->via.array.ptr[i];
+            uint64_t w;
+            if (e->type != MSGPACK_OBJECT_MAP || get_name(e, "account", au->accounts[i].account) < 0)
+                WHY("accounts[%u].account must be an account name", i + 1);
+            if (get_name(e, "permission", au->accounts[i].permission) < 0 ||
+                (strcmp(au->accounts[i].permission, "owner") && strcmp(au->accounts[i].permission, "active")))
+                WHY("accounts[%u].permission must be owner or active", i + 1);
+            if (get_uint(e, "weight", UINT32_MAX, &w) < 0 || w == 0)
+                WHY("accounts[%u].weight must be an integer >= 1", i + 1);
+            au->accounts[i].weight = (uint32_t)w;
+            total += w;
+        }
+        au->naccounts = accs->via.array.size;
+    }
+    if (total < au->threshold)
+        WHY("authority can never be satisfied: weights sum to %llu, threshold %u",
+            (unsigned long long)total, au->threshold);
+    return 0;
+}
+
+int ln_account_encode(const ln_account *a, uint8_t **out, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, a->has_code ? 5 : 4);
+    pack_str(&pk, "active");
+    ln_authority_pack(&pk, &a->active);
+    pack_str(&pk, "balance");
+    msgpack_pack_uint64(&pk, a->balance);
+    if (a->has_code) {
+        pack_str(&pk, "code");
+        msgpack_pack_bin(&pk, LN_HASH_LEN);
+        msgpack_pack_bin_body(&pk, a->code_hash, LN_HASH_LEN);
+    }
+    pack_str(&pk, "nonce");
+    msgpack_pack_uint64(&pk, a->nonce);
+    pack_str(&pk, "owner");
+    ln_authority_pack(&pk, &a->owner);
+    if (!sb.data) return LN_ENOMEM;
+    *out = (uint8_t *)sb.data;
+    *len = sb.size;
+    return 0;
+}
+
+int ln_account_decode(const uint8_t *p, size_t n, ln_account *a)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    char name[LN_NAME_MAX + 1];
+    memcpy(name, a->name, sizeof name);
+    memset(a, 0, sizeof *a);
+    memcpy(a->name, name, sizeof name);
+    if (!msgpack_zone_init(&z, 1024)) return LN_ENOMEM;
+    int rc = ln_codec_unpack(p, n, &z, &o);
+    if (rc < 0) goto done;
+    rc = LN_EINVAL;
+    if (o.type != MSGPACK_OBJECT_MAP) goto done;
+    if (get_uint(&o, "balance", UINT64_MAX, &a->balance) < 0) goto done;
+    if (get_uint(&o, "nonce", UINT64_MAX, &a->nonce) < 0) goto done;
+    const msgpack_object *c = ln_codec_map_get(&o, "code");
+    if (c) {
+        if (c->type != MSGPACK_OBJECT_BIN || c->via.bin.size != LN_HASH_LEN) goto done;
+        memcpy(a->code_hash, c->via.bin.ptr, LN_HASH_LEN);
+        a->has_code = 1;
+    }
+    const msgpack_object *ow = ln_codec_map_get(&o, "owner");
+    const msgpack_object *ac = ln_codec_map_get(&o, "active");
+    if (!ow || !ac) goto done;
+    if (ln_authority_parse(ow, &a->owner, NULL, 0) < 0) goto done;
+    if (ln_authority_parse(ac, &a->active, NULL, 0) < 0) goto done;
+    rc = 0;
+done:
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+int ln_account_load(ln_overlay *ov, const char *name, ln_account *a)
+{
+    uint8_t key[1 + LN_NAME_MAX];
+    size_t nl = strlen(name);
+    if (!ln_name_valid(name, nl)) return LN_EBADNAME;
+    size_t kl = ln_account_key(name, key);
+    const uint8_t *v;
+    size_t vl;
+    int rc = ln_overlay_get(ov, key, kl, &v, &vl);
+    if (rc < 0) return rc;
+    memcpy(a->name, name, nl + 1);
+    return ln_account_decode(v, vl, a);
+}
+
+int ln_account_exists(ln_overlay *ov, const char *name)
+{
+    uint8_t key[1 + LN_NAME_MAX];
+    size_t nl = strlen(name);
+    if (!ln_name_valid(name, nl)) return 0;
+    size_t kl = ln_account_key(name, key);
+    const uint8_t *v;
+    size_t vl;
+    return ln_overlay_get(ov, key, kl, &v, &vl) == 0;
+}
+
+int ln_account_save(ln_overlay *ov, const ln_account *a)
+{
+    uint8_t key[1 + LN_NAME_MAX];
+    uint8_t *val;
+    size_t vl;
+    if (!ln_name_valid(a->name, strlen(a->name))) return LN_EBADNAME;
+    int rc = ln_account_encode(a, &val, &vl);
+    if (rc < 0) return rc;
+    size_t kl = ln_account_key(a->name, key);
+    rc = ln_overlay_set(ov, key, kl, val, vl);
+    free(val);
+    return rc;
+}
+
+static int satisfied(ln_overlay *ov, const char *name, const char *perm,
+                     const ln_signers *s, int depth)
+{
+    ln_account a;
+    int rc = ln_account_load(ov, name, &a);
+    if (rc == LN_ENOTFOUND) return LN_ENOACCOUNT;
+    if (rc < 0) return rc;
+    int owner = strcmp(perm, "owner") == 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const ln_authority *au = (owner || pass == 1) ? &a.owner : &a.active;
+        uint64_t w = 0;
+        for (uint32_t i = 0; i < au->nkeys && w < au->threshold; i++)
+            for (size_t j = 0; j < s->n; j++)
+                if (memcmp(au->keys[i].key, s->keys[j], LN_PK_LEN) == 0) {
+                    w += au->keys[i].weight;
+                    break;
+                }
+        for (uint32_t i = 0; i < au->naccounts && w < au->threshold; i++)
+            if (depth < LN_AUTH_DEPTH &&
+                satisfied(ov, au->accounts[i].account, au->accounts[i].permission,
+                          s, depth + 1) == 0)
+                w += au->accounts[i].weight;
+        if (w >= au->threshold) return 0;
+        if (owner) break;
+    }
+    return LN_EAUTH;
+}
+
+int ln_account_authorized(ln_overlay *ov, const char *name, const char *perm,
+                          const ln_signers *s)
+{
+    return satisfied(ov, name, perm, s, 0);
+}

@@ -1,0 +1,81 @@
+/*
+** contract.h -- the contract host: runs contract methods in a sandbox over a
+** state overlay, and the system actions of the `sys` account.
+**
+** A vm is one fresh sandbox for one block (or one query) over one overlay.
+** Contracts see the API of DESIGN ("Contract API"): storage, msg, block,
+** emit, call, require_auth, crypto, error. Values that cross into storage,
+** events, call arguments and results are copied as canonical msgpack, so
+** floats and functions are refused there.
+**
+** State keys: "c" NAME holds a contract's source; "s" NAME "/" KEY its
+** storage (values are canonical msgpack).
+**
+** System actions (contract "sys"):
+**   deploy(name, source, ...)   create account `name` held by the sender's
+**                               active permission (or, if it exists, act
+**                               with its authority), store the source, run
+**                               init(...) once
+**   newaccount(name, pubkey)    an account held by one key (32 bytes or hex)
+**   updateauth(account, permission, authority)   needs account@owner
+**   transfer(to, amount)        native balance, from the sender
+** int results: 0 or a negative LN_E* code (err.h).
+*/
+#ifndef LN_CONTRACT_H
+#define LN_CONTRACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "account.h"
+#include "state.h"
+
+#define LN_CODE_MAX        (256u * 1024)
+#define LN_STORAGE_KEY_MAX 256
+#define LN_CALL_DEPTH_MAX  8
+#define LN_EVENT_NAME_MAX  64
+
+/* Gas of host work, charged before it is done. */
+#define LN_GAS_STORE_READ(n)   (100 + ((uint64_t)(n) >> 4))
+#define LN_GAS_STORE_WRITE(n)  (500 + (uint64_t)(n) * 4)
+#define LN_GAS_CALL            1000
+#define LN_GAS_SYS             2000
+#define LN_GAS_DEPLOY_BYTE     4
+
+typedef struct ln_vm ln_vm;
+
+typedef struct {
+    uint64_t height, time;
+    uint8_t hash[LN_HASH_LEN];     /* the parent block's hash: block.hash */
+} ln_blockinfo;
+
+/* What one run produced. Buffers are malloc()ed; ln_outcome_free. */
+typedef struct {
+    int code;                      /* 0, or LN_E* why it failed */
+    char *error;                   /* message when code != 0 */
+    uint8_t *result;               /* msgpack of the last action's result */
+    size_t result_len;
+    uint8_t *events;               /* msgpack array of {contract, data, name} */
+    size_t events_len;
+    uint64_t gas_used;
+} ln_outcome;
+
+int  ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out);
+void ln_vm_free(ln_vm *vm);                 /* NULL is a no-op */
+
+/* Runs a transaction's actions atomically as `origin` with the signer keys
+** verified: on failure every write of every action is reverted. Returns 0
+** when the run happened (see out->code for its result), < 0 on host errors. */
+int  ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
+               const msgpack_object *actions, uint32_t nactions,
+               uint64_t gas_limit, ln_outcome *out);
+
+/* Runs one public method read-only: its writes are reverted. args is a
+** msgpack array (NULL for none). */
+int  ln_vm_query(ln_vm *vm, const char *contract, const char *method,
+                 const msgpack_object *args, uint64_t gas_limit, ln_outcome *out);
+
+void ln_outcome_free(ln_outcome *o);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+** err.h -- every lunet error code, in one list.
+** Functions that can fail return 0 (or a count) on success and a negative
+** LN_E* code on failure. The same codes are the stable codes of receipts
+** and RPC errors; ln_errname() gives the short name ("EGAS").
+*/
+#ifndef LN_ERR_H
+#define LN_ERR_H
+
+#define LN_ERRNO_MAP(X)                                                   \
+    /* generic */                                                         \
+    X(ENOTFOUND,  -1,  "not found")                                       \
+    X(EIO,        -2,  "storage i/o error")                               \
+    X(ENOMEM,     -3,  "out of host memory")                              \
+    X(EINVAL,     -4,  "invalid argument")                                \
+    X(ELOCKED,    -5,  "store is locked by another process")              \
+    X(EEXIST,     -6,  "already exists")                                  \
+    /* codec: each way an encoding can be refused */                      \
+    X(ETRUNC,     -10, "truncated encoding")                              \
+    X(ETRAILING,  -11, "trailing bytes after the encoding")               \
+    X(ENONCANON,  -12, "non-canonical encoding")                          \
+    X(EFLOAT,     -13, "floats are not allowed")                          \
+    X(EEXT,       -14, "msgpack ext types are not allowed")               \
+    X(EDUPKEY,    -15, "duplicate map key")                               \
+    X(EUNSORTED,  -16, "map keys are not sorted")                         \
+    X(EKEYTYPE,   -17, "map keys must be strings")                        \
+    X(EDEPTH,     -18, "nesting too deep")                                \
+    X(ETOOBIG,    -19, "item too large")                                  \
+    X(ERANGE,     -20, "integer out of the safe range")                   \
+    X(ETYPE,      -21, "value of a type that cannot be encoded")          \
+    X(EBADBYTE,   -22, "invalid msgpack type byte")                       \
+    /* crypto and proofs */                                               \
+    X(EBADSIG,    -30, "bad signature")                                   \
+    X(EBADKEY,    -31, "bad key")                                         \
+    X(EPROOF,     -32, "proof does not verify")                           \
+    /* transactions and accounts */                                       \
+    X(EBADTX,     -40, "malformed transaction")                           \
+    X(ECHAINID,   -41, "wrong chain_id")                                  \
+    X(ENONCE,     -42, "wrong nonce")                                     \
+    X(EEXPIRED,   -43, "transaction expired")                             \
+    X(ENOACCOUNT, -44, "unknown account")                                 \
+    X(EAUTH,      -45, "insufficient permission weight")                  \
+    X(EBALANCE,   -46, "insufficient balance")                            \
+    X(EBADNAME,   -47, "invalid account name")                            \
+    X(EDUPSIG,    -48, "duplicate signature key")                         \
+    X(ETXSIZE,    -49, "transaction too large")                           \
+    /* execution */                                                       \
+    X(EGAS,       -60, "out of gas")                                      \
+    X(EMEM,       -61, "out of memory")                                   \
+    X(ECALL,      -62, "contract call failed")                            \
+    X(ENOCODE,    -63, "account has no contract")                         \
+    X(ENOMETHOD,  -64, "no such method")                                  \
+    X(EPRIVATE,   -65, "method is private")                               \
+    X(ECODE,      -66, "contract code does not load")                     \
+    X(EDEPTHCALL, -67, "call depth exceeded")                             \
+    X(EREADONLY,  -68, "write in a read-only call")
+
+enum {
+#define LN_ERR_ENUM(name, code, msg) LN_##name = code,
+    LN_ERRNO_MAP(LN_ERR_ENUM)
+#undef LN_ERR_ENUM
+    LN_OK = 0
+};
+
+const char *ln_strerror(int code);   /* "out of gas"; "unknown error" otherwise */
+const char *ln_errname(int code);    /* "EGAS"; "EUNKNOWN" otherwise */
+
+#endif

@@ -1,0 +1,216 @@
+/* exec.c -- applying a block of transactions to the state. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec.h"
+#include "codec.h"
+#include "err.h"
+
+static void refuse(ln_receipt *r, int code, const char *why)
+{
+    r->included = 0;
+    r->ok = 0;
+    r->code = code;
+    if (why && *why) {
+        size_t n = strlen(ln_strerror(code)) + strlen(why) + 3;
+        r->error = malloc(n);
+        if (r->error) snprintf(r->error, n, "%s: %s", ln_strerror(code), why);
+    } else {
+        r->error = strdup(ln_strerror(code));
+    }
+}
+
+/* Checks everything that decides whether tx may run at all. */
+static int admit(ln_overlay *ov, const ln_blockctx *bc, const ln_tx *tx, int sigs_checked,
+                 ln_account *sender, char *why, size_t whylen)
+{
+    if (strcmp(tx->chain_id, bc->chain_id) != 0) {
+        snprintf(why, whylen, "transaction is for chain '%s', this is '%s'",
+                 tx->chain_id, bc->chain_id);
+        return LN_ECHAINID;
+    }
+    if (bc->height > tx->expires) {
+        snprintf(why, whylen, "expired at height %llu, block is %llu",
+                 (unsigned long long)tx->expires, (unsigned long long)bc->height);
+        return LN_EEXPIRED;
+    }
+    int rc = ln_account_load(ov, tx->account, sender);
+    if (rc == LN_ENOTFOUND) {
+        snprintf(why, whylen, "%s", tx->account);
+        return LN_ENOACCOUNT;
+    }
+    if (rc < 0) return rc;
+    if (tx->nonce != sender->nonce) {
+        snprintf(why, whylen, "%s expects nonce %llu, got %llu", tx->account,
+                 (unsigned long long)sender->nonce, (unsigned long long)tx->nonce);
+        return LN_ENONCE;
+    }
+    if (!sigs_checked && (rc = ln_tx_verify(tx)) < 0) return rc;
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx->keys, tx->nsigs };
+    if ((rc = ln_account_authorized(ov, tx->account, "active", &s)) < 0) {
+        snprintf(why, whylen, "signatures do not satisfy %s@active", tx->account);
+        return LN_EAUTH;
+    }
+    if (sender->balance < tx->max_fee) {
+        snprintf(why, whylen, "%s has %llu, max_fee is %llu", tx->account,
+                 (unsigned long long)sender->balance, (unsigned long long)tx->max_fee);
+        return LN_EBALANCE;
+    }
+    return 0;
+}
+
+static void apply_one(ln_vm *vm, ln_overlay *ov, const ln_blockctx *bc,
+                      const uint8_t *p, size_t n, int sigs_checked, ln_receipt *r)
+{
+    ln_tx tx;
+    char why[200] = "";
+    memset(r, 0, sizeof *r);
+    int rc = ln_tx_decode(&tx, p, n);
+    ln_hash(p, n, r->txid);
+    if (rc == 0) memcpy(r->txid, tx.id, LN_HASH_LEN);
+    if (rc < 0) {
+        refuse(r, rc, rc == LN_EBADTX ? tx.why : "");
+        ln_tx_free(&tx);
+        return;
+    }
+    ln_account sender;
+    rc = admit(ov, bc, &tx, sigs_checked, &sender, why, sizeof why);
+    if (rc < 0) {
+        refuse(r, rc, why);
+        ln_tx_free(&tx);
+        return;
+    }
+    uint64_t price = bc->gas_price ? bc->gas_price : 1;
+    uint64_t limit = tx.max_fee / price;
+    if (limit > LN_TX_GAS_MAX) limit = LN_TX_GAS_MAX;
+
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx.keys, tx.nsigs };
+    ln_outcome out;
+    ln_vm_run(vm, tx.account, &s, tx.actions, tx.nactions, limit, &out);
+
+    /* The call may have moved the sender's balance: charge what is there now. */
+    if (ln_account_load(ov, tx.account, &sender) < 0) {
+        refuse(r, LN_EIO, "sender account vanished");
+        ln_outcome_free(&out);
+        ln_tx_free(&tx);
+        return;
+    }
+    uint64_t fee = out.gas_used * price;
+    if (fee > sender.balance) fee = sender.balance;
+    sender.balance -= fee;
+    sender.nonce++;
+    ln_account_save(ov, &sender);
+
+    r->included = 1;
+    r->ok = out.code == 0;
+    r->code = out.code;
+    r->error = out.error;
+    r->result = out.result;
+    r->result_len = out.result_len;
+    r->events = out.events;
+    r->events_len = out.events_len;
+    r->gas_used = out.gas_used;
+    r->fee = fee;
+    snprintf(r->payer, sizeof r->payer, "%s", tx.account);
+    ln_tx_free(&tx);
+}
+
+int ln_exec_block(ln_overlay *ov, const ln_blockctx *bc,
+                  const uint8_t *const *txs, const size_t *lens, size_t n,
+                  int sigs_checked, ln_receipt *receipts)
+{
+    ln_blockinfo bi = { bc->height, bc->time, { 0 } };
+    memcpy(bi.hash, bc->prev, LN_HASH_LEN);
+    ln_vm *vm;
+    int rc = ln_vm_new(ov, &bi, &vm);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < n; i++)
+        apply_one(vm, ov, bc, txs[i], lens[i], sigs_checked, &receipts[i]);
+    ln_vm_free(vm);
+    return 0;
+}
+
+int ln_exec_apply(ln_state *s, const ln_blockctx *bc,
+                  const uint8_t *const *txs, const size_t *lens, size_t n,
+                  ln_receipt *receipts, ln_batch *b, uint8_t root[LN_HASH_LEN])
+{
+    ln_overlay *ov = ln_overlay_new(s);
+    if (!ov) return LN_ENOMEM;
+    int rc = ln_exec_block(ov, bc, txs, lens, n, 0, receipts);
+    if (rc == 0) rc = ln_overlay_commit(ov, b, root);
+    ln_overlay_free(ov);
+    return rc;
+}
+
+int ln_exec_query(ln_state *s, const ln_blockctx *bc, const char *contract,
+                  const char *method, const uint8_t *args, size_t args_len,
+                  ln_outcome *out)
+{
+    ln_blockinfo bi = { bc->height, bc->time, { 0 } };
+    memcpy(bi.hash, bc->prev, LN_HASH_LEN);
+    msgpack_zone z;
+    msgpack_object o;
+    const msgpack_object *ap = NULL;
+    memset(out, 0, sizeof *out);
+    if (!msgpack_zone_init(&z, 1024)) return LN_ENOMEM;
+    if (args) {
+        int rc = ln_codec_unpack(args, args_len, &z, &o);
+        if (rc < 0) {
+            msgpack_zone_destroy(&z);
+            return rc;
+        }
+        ap = &o;
+    }
+    ln_overlay *ov = ln_overlay_new(s);
+    ln_vm *vm = NULL;
+    int rc = ov ? ln_vm_new(ov, &bi, &vm) : LN_ENOMEM;
+    if (rc == 0) rc = ln_vm_query(vm, contract, method, ap, LN_QUERY_GAS, out);
+    ln_vm_free(vm);
+    ln_overlay_free(ov);
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+static void pack_key(msgpack_packer *pk, const char *k)
+{
+    msgpack_pack_str(pk, strlen(k));
+    msgpack_pack_str_body(pk, k, strlen(k));
+}
+
+int ln_receipt_encode(const ln_receipt *r, uint8_t **out, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 7);
+    pack_key(&pk, "error");
+    if (r->error) pack_key(&pk, r->error); else msgpack_pack_nil(&pk);
+    pack_key(&pk, "events");
+    if (r->events) msgpack_sbuffer_write(&sb, (const char *)r->events, r->events_len);
+    else msgpack_pack_array(&pk, 0);
+    pack_key(&pk, "fee");
+    msgpack_pack_uint64(&pk, r->fee);
+    pack_key(&pk, "gas_used");
+    msgpack_pack_uint64(&pk, r->gas_used);
+    pack_key(&pk, "ok");
+    if (r->ok) msgpack_pack_true(&pk); else msgpack_pack_false(&pk);
+    pack_key(&pk, "payer");
+    pack_key(&pk, r->payer);
+    pack_key(&pk, "result");
+    if (r->result) msgpack_sbuffer_write(&sb, (const char *)r->result, r->result_len);
+    else msgpack_pack_nil(&pk);
+    if (!sb.data) return LN_ENOMEM;
+    *out = (uint8_t *)sb.data;
+    *len = sb.size;
+    return 0;
+}
+
+void ln_receipt_free(ln_receipt *r)
+{
+    free(r->error);
+    free(r->result);
+    free(r->events);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,72 @@
+/*
+** exec.h -- applying a block of transactions to the state.
+**
+** For each transaction, in order: decode strictly, check chain_id, expiry,
+** the sender account, its nonce, the signatures and the sender's active
+** authority, and that the balance covers max_fee. A transaction that fails
+** a check is refused: its receipt says why (included = 0) and the state is
+** untouched. Otherwise it runs with gas_limit = min(max_fee / gas_price,
+** LN_TX_GAS_MAX); whatever the call does, the nonce advances and the fee
+** (gas_used * gas_price) is charged to the payer; a failed call reverts all
+** its writes and events. The block runs in one fresh sandbox.
+** int results: 0 or a negative LN_E* code (err.h).
+*/
+#ifndef LN_EXEC_H
+#define LN_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "contract.h"
+#include "state.h"
+#include "tx.h"
+
+#define LN_TX_GAS_MAX   50000000ull   /* instructions per transaction */
+#define LN_QUERY_GAS    50000000ull
+
+typedef struct {
+    const char *chain_id;
+    uint64_t height, time;
+    uint8_t prev[LN_HASH_LEN];      /* parent block hash (block.hash) */
+    uint64_t gas_price;             /* fee units per gas; 0 means 1 */
+} ln_blockctx;
+
+typedef struct {
+    uint8_t txid[LN_HASH_LEN];
+    int included;                   /* 0: refused by a check, state untouched */
+    int ok;                         /* the call succeeded */
+    int code;                       /* 0 or LN_E* */
+    char *error;                    /* message when !ok */
+    uint8_t *result;                /* msgpack, NULL when none */
+    size_t result_len;
+    uint8_t *events;                /* msgpack array */
+    size_t events_len;
+    uint64_t gas_used, fee;
+    char payer[LN_NAME_MAX + 1];
+} ln_receipt;
+
+/* Applies n encoded transactions over ov. sigs_checked: the signatures of
+** these exact bytes were verified already (mempool), so they are skipped.
+** receipts has room for n. */
+int  ln_exec_block(ln_overlay *ov, const ln_blockctx *bc,
+                   const uint8_t *const *txs, const size_t *lens, size_t n,
+                   int sigs_checked, ln_receipt *receipts);
+
+/* ln_exec_block over a fresh overlay, then commits it: the new root in root,
+** the state changes in b (NULL for an in-memory state). */
+int  ln_exec_apply(ln_state *s, const ln_blockctx *bc,
+                   const uint8_t *const *txs, const size_t *lens, size_t n,
+                   ln_receipt *receipts, ln_batch *b, uint8_t root[LN_HASH_LEN]);
+
+/* A read-only call against the committed state plus ov (may be NULL: then
+** against s alone). */
+int  ln_exec_query(ln_state *s, const ln_blockctx *bc, const char *contract,
+                   const char *method, const uint8_t *args, size_t args_len,
+                   ln_outcome *out);
+
+/* Canonical msgpack of a receipt: {error, events, fee, gas_used, ok, payer,
+** result}; malloc()ed. */
+int  ln_receipt_encode(const ln_receipt *r, uint8_t **out, size_t *len);
+void ln_receipt_free(ln_receipt *r);
+
+#endif

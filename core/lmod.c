@@ -1,0 +1,498 @@
+/* lmod.c -- the `lunet.core` module for host Lua states. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lmod.h"
+#include "codec.h"
+#include "crypto.h"
+#include "err.h"
+#include "exec.h"
+#include "sandbox.h"
+#include "state.h"
+#include "tx.h"
+
+#define CHAIN_MT "lunet.chain"
+
+typedef struct {
+    ln_state *st;
+    char chain_id[LN_CHAIN_ID_MAX + 1];
+    uint64_t height, time;
+    uint8_t head[LN_HASH_LEN];
+} lchain;
+
+static int push_err(lua_State *L, int rc)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, ln_strerror(rc));
+    lua_pushstring(L, ln_errname(rc));
+    return 3;
+}
+
+static const char *check_bytes(lua_State *L, int idx, size_t n, const char *what)
+{
+    size_t l;
+    const char *s = luaL_checklstring(L, idx, &l);
+    if (l != n) luaL_error(L, "%s must be %d bytes, got %d", what, (int)n, (int)l);
+    return s;
+}
+
+static void push_hex(lua_State *L, const uint8_t *p, size_t n)
+{
+    char buf[2 * 64 + 1];
+    ln_hex(p, n, buf);
+    lua_pushstring(L, buf);
+}
+
+static int l_keypair(lua_State *L)
+{
+    uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN];
+    if (lua_isnoneornil(L, 1))
+        ln_keypair(pk, sk);
+    else
+        ln_keypair_seed((const uint8_t *)check_bytes(L, 1, 32, "seed"), pk, sk);
+    lua_pushlstring(L, (const char *)pk, LN_PK_LEN);
+    lua_pushlstring(L, (const char *)sk, LN_SK_LEN);
+    return 2;
+}
+
+static int l_hash(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    uint8_t h[LN_HASH_LEN];
+    ln_hash(s, n, h);
+    lua_pushlstring(L, (const char *)h, LN_HASH_LEN);
+    return 1;
+}
+
+static int l_hex(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        char h[3];
+        ln_hex((const uint8_t *)s + i, 1, h);
+        luaL_addlstring(&b, h, 2);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int l_unhex(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    if (n % 2) return push_err(L, LN_EINVAL);
+    uint8_t *out = malloc(n / 2 + 1);
+    if (!out) return luaL_error(L, "out of memory");
+    int rc = ln_unhex(s, out, n / 2);
+    if (rc == 0) lua_pushlstring(L, (const char *)out, n / 2);
+    free(out);
+    return rc == 0 ? 1 : push_err(L, rc);
+}
+
+static int l_encode(lua_State *L)
+{
+    uint8_t *buf;
+    size_t n;
+    luaL_checkany(L, 1);
+    int rc = ln_codec_encode_lua(L, 1, &buf, &n);
+    if (rc < 0) return push_err(L, rc);
+    lua_pushlstring(L, (const char *)buf, n);
+    free(buf);
+    return 1;
+}
+
+static int l_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    int rc = ln_codec_decode_lua(L, (const uint8_t *)s, n);
+    return rc < 0 ? push_err(L, rc) : 1;
+}
+
+/* sign_tx(unsigned_table, {sk...}) -> signed bytes, id hex */
+static int l_sign_tx(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t nk = lua_objlen(L, 2);
+    if (nk == 0 || nk > LN_TX_MAX_SIGS) return luaL_error(L, "sign_tx: 1-%d keys", LN_TX_MAX_SIGS);
+    uint8_t sks[LN_TX_MAX_SIGS][LN_SK_LEN];
+    for (size_t i = 0; i < nk; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        memcpy(sks[i], check_bytes(L, -1, LN_SK_LEN, "secret key"), LN_SK_LEN);
+        lua_pop(L, 1);
+    }
+    uint8_t *utx, *stx;
+    size_t un, sn;
+    int rc = ln_codec_encode_lua(L, 1, &utx, &un);
+    if (rc < 0) return push_err(L, rc);
+    rc = ln_tx_sign(utx, un, (const uint8_t (*)[LN_SK_LEN])sks, nk, &stx, &sn);
+    uint8_t id[LN_HASH_LEN];
+    ln_hash(utx, un, id);
+    free(utx);
+    if (rc < 0) return push_err(L, rc);
+    lua_pushlstring(L, (const char *)stx, sn);
+    free(stx);
+    push_hex(L, id, LN_HASH_LEN);
+    return 2;
+}
+
+static int l_fingerprint(lua_State *L)
+{
+    char hex[65];
+    int rc = ln_sandbox_fingerprint(hex);
+    if (rc < 0) return push_err(L, rc);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int l_verify_proof(lua_State *L)
+{
+    size_t rl, kl, vl = 0, pl;
+    const char *root = luaL_checklstring(L, 1, &rl);
+    const char *k = luaL_checklstring(L, 2, &kl);
+    const char *v = lua_isnil(L, 3) ? NULL : luaL_checklstring(L, 3, &vl);
+    const char *p = luaL_checklstring(L, 4, &pl);
+    uint8_t r[LN_HASH_LEN];
+    if (rl != 2 * LN_HASH_LEN || ln_unhex(root, r, LN_HASH_LEN) < 0)
+        return luaL_error(L, "root must be 64 hex digits");
+    lua_pushboolean(L, ln_state_verify(r, (const uint8_t *)k, kl, (const uint8_t *)v, vl,
+                                       (const uint8_t *)p, pl) == 0);
+    return 1;
+}
+
+/* ---- chains ----------------------------------------------------------- */
+
+static lchain *check_chain(lua_State *L)
+{
+    lchain *c = luaL_checkudata(L, 1, CHAIN_MT);
+    if (!c->st) luaL_error(L, "chain is closed");
+    return c;
+}
+
+static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
+{
+    lua_getfield(L, t, k);
+    uint64_t v = lua_isnil(L, -1) ? dflt : (uint64_t)luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* core.chain{chain_id=, time=, accounts={{name=, key=, balance=}}} */
+static int l_chain(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lchain *c = lua_newuserdata(L, sizeof *c);
+    memset(c, 0, sizeof *c);
+    luaL_getmetatable(L, CHAIN_MT);
+    lua_setmetatable(L, -2);
+    lua_getfield(L, 1, "chain_id");
+    size_t idl;
+    const char *id = lua_tolstring(L, -1, &idl);
+    if (!id || idl == 0 || idl > LN_CHAIN_ID_MAX) return luaL_error(L, "chain_id must be 1-64 bytes");
+    memcpy(c->chain_id, id, idl);
+    lua_pop(L, 1);
+    c->time = opt_u64(L, 1, "time", 1700000000);
+    int rc = ln_state_open(NULL, &c->st);
+    if (rc < 0) return luaL_error(L, "state: %s", ln_strerror(rc));
+    ln_overlay *ov = ln_overlay_new(c->st);
+    lua_getfield(L, 1, "accounts");
+    int n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        ln_account a;
+        memset(&a, 0, sizeof a);
+        lua_getfield(L, -1, "name");
+        size_t nl;
+        const char *name = lua_tolstring(L, -1, &nl);
+        if (!name || !ln_name_valid(name, nl)) {
+            ln_overlay_free(ov);
+            return luaL_error(L, "accounts[%d].name is not a valid account name", i);
+        }
+        memcpy(a.name, name, nl);
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "key");
+        ln_authority_key(&a.owner, (const uint8_t *)check_bytes(L, -1, LN_PK_LEN, "key"));
+        a.active = a.owner;
+        lua_pop(L, 1);
+        a.balance = opt_u64(L, -1, "balance", 0);
+        ln_account_save(ov, &a);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    rc = ln_overlay_commit(ov, NULL, c->head);
+    ln_overlay_free(ov);
+    if (rc < 0) return luaL_error(L, "genesis: %s", ln_strerror(rc));
+    /* The genesis hash is the hash of its state root and chain id. */
+    ln_hasher h;
+    ln_hash_init(&h);
+    ln_hash_update(&h, c->chain_id, strlen(c->chain_id));
+    ln_hash_update(&h, c->head, LN_HASH_LEN);
+    ln_hash_final(&h, c->head);
+    return 1;
+}
+
+static int chain_gc(lua_State *L)
+{
+    lchain *c = luaL_checkudata(L, 1, CHAIN_MT);
+    ln_state_close(c->st);
+    c->st = NULL;
+    return 0;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_msgpack(lua_State *L, const char *k, const uint8_t *p, size_t n)
+{
+    if (!p) return;
+    if (ln_codec_decode_lua(L, p, n) == 0) lua_setfield(L, -2, k);
+}
+
+static void push_receipt(lua_State *L, const ln_receipt *r)
+{
+    lua_createtable(L, 0, 10);
+    push_hex(L, r->txid, LN_HASH_LEN);
+    lua_setfield(L, -2, "hash");
+    lua_pushboolean(L, r->ok);
+    lua_setfield(L, -2, "ok");
+    lua_pushboolean(L, r->included);
+    lua_setfield(L, -2, "included");
+    if (r->code) set_str(L, "code", ln_errname(r->code));
+    if (r->error) set_str(L, "error", r->error);
+    set_msgpack(L, "result", r->result, r->result_len);
+    if (r->events) set_msgpack(L, "events", r->events, r->events_len);
+    else { lua_newtable(L); lua_setfield(L, -2, "events"); }
+    set_num(L, "gas_used", (double)r->gas_used);
+    set_num(L, "fee", (double)r->fee);
+    if (r->included) set_str(L, "payer", r->payer);
+}
+
+/* Block hash: BLAKE2b-256 of {chain_id, height, prev, root, time, txs}. */
+static void block_hash(lchain *c, const uint8_t root[LN_HASH_LEN],
+                       const ln_receipt *rs, size_t n)
+{
+    ln_hasher h;
+    uint8_t be[16];
+    for (int i = 0; i < 8; i++) {
+        be[i] = (uint8_t)(c->height >> (56 - 8 * i));
+        be[8 + i] = (uint8_t)(c->time >> (56 - 8 * i));
+    }
+    ln_hash_init(&h);
+    ln_hash_update(&h, c->chain_id, strlen(c->chain_id));
+    ln_hash_update(&h, be, sizeof be);
+    ln_hash_update(&h, c->head, LN_HASH_LEN);
+    ln_hash_update(&h, root, LN_HASH_LEN);
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].included) ln_hash_update(&h, rs[i].txid, LN_HASH_LEN);
+    ln_hash_final(&h, c->head);
+}
+
+/* chain:apply({tx...} [, time]) -> receipts, root hex: one block. */
+static int chain_apply(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    uint64_t t = lua_isnoneornil(L, 3) ? c->time + 1 : (uint64_t)luaL_checknumber(L, 3);
+    if (t < c->time) return luaL_error(L, "block time cannot go back (%d < %d)", (int)t, (int)c->time);
+    size_t n = lua_objlen(L, 2);
+    const uint8_t **txs = calloc(n + 1, sizeof *txs);
+    size_t *lens = calloc(n + 1, sizeof *lens);
+    ln_receipt *rs = calloc(n + 1, sizeof *rs);
+    if (!txs || !lens || !rs) {
+        free(txs); free(lens); free(rs);
+        return luaL_error(L, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (int)i + 1);
+        txs[i] = (const uint8_t *)lua_tolstring(L, -1, &lens[i]);
+        if (!txs[i]) {
+            free(txs); free(lens); free(rs);
+            return luaL_error(L, "apply: transaction %d is not a string", (int)i + 1);
+        }
+        /* The table keeps the strings alive; the stack copy can go. */
+        lua_pop(L, 1);
+    }
+    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1 };
+    memcpy(bc.prev, c->head, LN_HASH_LEN);
+    uint8_t root[LN_HASH_LEN];
+    int rc = ln_exec_apply(c->st, &bc, txs, lens, n, rs, NULL, root);
+    if (rc < 0) {
+        free(txs); free(lens); free(rs);
+        return luaL_error(L, "apply: %s", ln_strerror(rc));
+    }
+    c->height++;
+    c->time = t;
+    block_hash(c, root, rs, n);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        push_receipt(L, &rs[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+        ln_receipt_free(&rs[i]);
+    }
+    push_hex(L, root, LN_HASH_LEN);
+    free(txs); free(lens); free(rs);
+    return 2;
+}
+
+/* chain:query(contract, method, args) -> ok, value|error, gas, code */
+static int chain_query(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    const char *contract = luaL_checkstring(L, 2);
+    const char *method = luaL_checkstring(L, 3);
+    uint8_t *args = NULL;
+    size_t alen = 0;
+    if (!lua_isnoneornil(L, 4)) {
+        int rc = ln_codec_encode_lua(L, 4, &args, &alen);
+        if (rc < 0) return luaL_error(L, "query args: %s", ln_strerror(rc));
+    }
+    ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1 };
+    memcpy(bc.prev, c->head, LN_HASH_LEN);
+    ln_outcome out;
+    int rc = ln_exec_query(c->st, &bc, contract, method, args, alen, &out);
+    free(args);
+    if (rc < 0) return luaL_error(L, "query: %s", ln_strerror(rc));
+    lua_pushboolean(L, out.code == 0);
+    if (out.code == 0) {
+        if (!out.result || ln_codec_decode_lua(L, out.result, out.result_len) < 0)
+            lua_pushnil(L);
+    } else {
+        lua_pushstring(L, out.error ? out.error : ln_strerror(out.code));
+    }
+    lua_pushnumber(L, (lua_Number)out.gas_used);
+    if (out.code) lua_pushstring(L, ln_errname(out.code)); else lua_pushnil(L);
+    ln_outcome_free(&out);
+    return 4;
+}
+
+static int chain_get(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    size_t kl;
+    const char *k = luaL_checklstring(L, 2, &kl);
+    uint8_t *v;
+    size_t vl;
+    int rc = ln_state_get(c->st, (const uint8_t *)k, kl, &v, &vl);
+    if (rc == LN_ENOTFOUND) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (rc < 0) return push_err(L, rc);
+    lua_pushlstring(L, (const char *)v, vl);
+    free(v);
+    return 1;
+}
+
+static int chain_account(lua_State *L)
+{
+    check_chain(L);
+    const char *name = luaL_checkstring(L, 2);
+    lua_settop(L, 2);
+    lua_pushliteral(L, "a");
+    lua_insert(L, 2);
+    lua_concat(L, 2);
+    lua_pushcfunction(L, chain_get);
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+    if (lua_isnil(L, -1)) return 1;
+    size_t n;
+    const char *s = lua_tolstring(L, -1, &n);
+    if (ln_codec_decode_lua(L, (const uint8_t *)s, n) < 0) return luaL_error(L, "account record is corrupt");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "account");
+    return 1;
+}
+
+static int chain_prove(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    size_t kl;
+    const char *k = luaL_checklstring(L, 2, &kl);
+    uint8_t *p;
+    size_t pl;
+    int rc = ln_state_prove(c->st, (const uint8_t *)k, kl, &p, &pl);
+    if (rc < 0) return push_err(L, rc);
+    lua_pushlstring(L, (const char *)p, pl);
+    free(p);
+    return 1;
+}
+
+static int chain_root(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    uint8_t r[LN_HASH_LEN];
+    ln_state_root(c->st, r);
+    push_hex(L, r, LN_HASH_LEN);
+    return 1;
+}
+
+static int chain_head(lua_State *L)
+{
+    push_hex(L, check_chain(L)->head, LN_HASH_LEN);
+    return 1;
+}
+
+static int chain_height(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)check_chain(L)->height);
+    return 1;
+}
+
+static int chain_time(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)check_chain(L)->time);
+    return 1;
+}
+
+static int chain_chain_id(lua_State *L)
+{
+    lua_pushstring(L, check_chain(L)->chain_id);
+    return 1;
+}
+
+static const luaL_Reg chain_methods[] = {
+    { "apply", chain_apply }, { "query", chain_query }, { "get", chain_get },
+    { "account", chain_account }, { "prove", chain_prove }, { "root", chain_root },
+    { "head", chain_head }, { "height", chain_height }, { "time", chain_time },
+    { "chain_id", chain_chain_id }, { NULL, NULL }
+};
+
+static const luaL_Reg core_fns[] = {
+    { "keypair", l_keypair }, { "hash", l_hash }, { "hex", l_hex }, { "unhex", l_unhex },
+    { "encode", l_encode }, { "decode", l_decode }, { "sign_tx", l_sign_tx },
+    { "chain", l_chain }, { "fingerprint", l_fingerprint },
+    { "verify_proof", l_verify_proof }, { NULL, NULL }
+};
+
+int luaopen_lunet_core(lua_State *L)
+{
+    ln_crypto_init();
+    if (luaL_newmetatable(L, CHAIN_MT)) {
+        lua_pushcfunction(L, chain_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_newtable(L);
+        luaL_register(L, NULL, chain_methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    luaL_register(L, NULL, core_fns);
+    return 1;
+}

@@ -1,0 +1,113 @@
+/*
+** sandbox.h -- the deterministic, metered LuaJIT state that contracts and
+** plugins run in.
+**
+** A sandbox is one lua_State with the JIT engine off, living in an arena of
+** its own: a deterministic allocator over one private mapping, so the same
+** sequence of operations gives the same allocations, GC steps and object
+** offsets on every node. A block executes in a fresh sandbox; nothing that
+** happened in another sandbox can change a result in this one.
+**
+** Code sees only a whitelist: each call gets a fresh environment table whose
+** misses fall through to frozen shared tables (string, table, math, bit and
+** what the host registers). pairs/next iterate in a fixed order (numbers,
+** then strings by bytes, then booleans, then other values by arena offset),
+** tostring reveals no address, only source text is ever loaded.
+**
+** Metering: gas is the exact number of VM instructions executed (a count
+** hook every LN_GAS_PERIOD instructions plus an exact drain of the rest at
+** the end), plus what ln_sandbox_charge() takes for C functions that work in
+** proportion to their input, plus LN_GAS_ALLOC_SHIFT-scaled bytes allocated.
+** Exceeding gas or the memory cap kills the call: the kill is sticky, so a
+** pcall in the contract cannot swallow it.
+**
+** int results: 0 or a negative LN_E* code (err.h).
+*/
+#ifndef LN_SANDBOX_H
+#define LN_SANDBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+#include <lauxlib.h>
+
+typedef struct ln_sandbox ln_sandbox;   /* opaque */
+
+#define LN_GAS_PERIOD       512         /* instructions between count hooks */
+#define LN_GAS_ALLOC_SHIFT  6           /* 1 gas per 64 bytes allocated */
+#define LN_SANDBOX_ARENA    (512u << 20)   /* address space reserved per sandbox */
+#define LN_SANDBOX_MEM_CAP  (32u << 20)    /* default per-call memory cap */
+
+/* Gas prices of C work, charged before the work is done. */
+#define LN_GAS_COPY_BYTES(n)    (((uint64_t)(n) >> 4) + 1)     /* rep, concat, format */
+#define LN_GAS_MATCH(s, p)      ((((uint64_t)(s) + 1) * ((uint64_t)(p) + 1) >> 2) + 1)
+#define LN_GAS_SORT(n)          ((uint64_t)(n) * 8 + 1)        /* times log2(n), see sort */
+#define LN_GAS_HASH(n)          (((uint64_t)(n) >> 2) + 100)
+#define LN_GAS_VERIFY           20000
+#define LN_GAS_PAIRS(n)         ((uint64_t)(n) * 4 + 1)
+
+/* A fresh sandbox: arena, libraries, whitelist. ud is the host's, returned by
+** ln_sandbox_ud(). LN_ENOMEM when the arena or state cannot be created. */
+int  ln_sandbox_new(void *ud, ln_sandbox **out);
+void ln_sandbox_free(ln_sandbox *sb);             /* NULL is a no-op */
+lua_State *ln_sandbox_L(ln_sandbox *sb);
+void *ln_sandbox_ud(lua_State *L);                /* the ud given to ln_sandbox_new */
+ln_sandbox *ln_sandbox_of(lua_State *L);
+
+/* Adds a frozen table `name` of C functions to the shared globals, each
+** pushed as a closure over ud (lua_upvalueindex(1)). Only before freeze. */
+void ln_sandbox_register(ln_sandbox *sb, const char *name, const luaL_Reg *fns, void *ud);
+/* Adds one C function global `name`, a closure over ud. Only before freeze. */
+void ln_sandbox_register_fn(ln_sandbox *sb, const char *name, lua_CFunction fn, void *ud);
+/* Pops the value at the top into shared global `name`. Only before freeze. */
+void ln_sandbox_setglobal(ln_sandbox *sb, const char *name);
+/* Makes the table at idx read-only for sandboxed code: writes, rawset,
+** table.insert/remove/sort and setmetatable on it raise. */
+void ln_sandbox_freeze_table(lua_State *L, int idx);
+/* Locks the shared globals; call once, after registering. */
+void ln_sandbox_freeze(ln_sandbox *sb);
+
+/* Compiles source text (never bytecode) and pushes the chunk function.
+** LN_ECODE with the compiler's message pushed instead. name is the chunk
+** name that error messages show. */
+int  ln_sandbox_load(ln_sandbox *sb, const char *src, size_t len, const char *name);
+
+/* Pushes a fresh environment: an empty table whose misses read the frozen
+** shared globals. */
+void ln_sandbox_newenv(ln_sandbox *sb);
+
+/* Metering. begin arms the hook with a gas limit and a cap on memory growth
+** (bytes over what is in use now); end disarms it and returns the exact gas
+** used, or gas_limit when the call was killed for gas. Only one meter runs
+** at a time; nested calls share it. */
+void     ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap);
+uint64_t ln_sandbox_meter_end(ln_sandbox *sb);
+/* 0 while the meter runs normally; LN_EGAS or LN_EMEM once the call is killed. */
+int      ln_sandbox_killed(ln_sandbox *sb);
+
+/* Stops charging (for host work inside a metered call, such as compiling a
+** contract's source); returns what resume needs. Instructions still count. */
+int  ln_sandbox_pause(ln_sandbox *sb);
+void ln_sandbox_resume(ln_sandbox *sb, int paused);
+
+/* Charges gas for C work from inside a C function called by metered code;
+** on exhaustion kills the call and raises (does not return). */
+void ln_sandbox_charge(lua_State *L, uint64_t gas);
+
+/* lua_pcall for metered code. 0, LN_EGAS, LN_EMEM, or LN_ECALL with the
+** error message (a string) on the stack in place of the results. A killed
+** call always reports the kill, whatever the code did with the error. */
+int  ln_sandbox_pcall(ln_sandbox *sb, int nargs, int nresults);
+
+/* Text of the error value at idx without calling any metamethod: strings and
+** numbers as such, other values as "(error object is a T value)". */
+const char *ln_sandbox_errtext(lua_State *L, int idx, size_t *len);
+
+/* Bytes the arena has handed out and not taken back. */
+size_t ln_sandbox_mem_used(const ln_sandbox *sb);
+
+/* The VM fingerprint: BLAKE2b-256 over the gas of a fixed calibration suite,
+** in hex (65 bytes with NUL). Two builds that meter differently differ. */
+int  ln_sandbox_fingerprint(char hex[65]);
+
+#endif

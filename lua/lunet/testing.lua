@@ -1,0 +1,182 @@
+-- lunet.testing -- the busted fixture: fresh in-memory chains whose
+-- transactions are signed for real and run through the node's own code
+-- (decode, signature and nonce checks, metered sandbox, fees, state root).
+--
+--   local testing = require "lunet.testing"
+--   local chain = testing.chain()     -- alice, bob, carol, dave, eve funded
+--   local r = chain:deploy("alice", "token", "contracts/token.lua", "LUN", 1000)
+--   local r = chain:send("alice", "token", "transfer", "bob", 10)
+--   local v = chain:query("token", "balance_of", "bob")   -- raises on error
+--   chain:advance(blocks [, seconds]); chain:root()
+--
+-- Options of testing.chain{...}: chain_id ("lunet-test"), time (genesis
+-- time, 1700000000), balance (per dev account, 10^12), max_fee (per
+-- transaction, 10^8).
+
+local core = require "lunet.core"
+
+local M = { _VERSION = "0.1" }
+
+M.ACCOUNTS = { "alice", "bob", "carol", "dave", "eve" }
+
+local Chain = {}
+Chain.__index = Chain
+
+-- Dev keys are derived from the name, so every run signs the same way.
+function M.keypair(name)
+  return core.keypair(core.hash("lunet dev key " .. name))
+end
+
+function M.chain(opts)
+  opts = opts or {}
+  local keys, accounts = {}, {}
+  for _, name in ipairs(M.ACCOUNTS) do
+    local pk, sk = M.keypair(name)
+    keys[name] = { pk = pk, sk = sk }
+    accounts[#accounts + 1] = { name = name, key = pk, balance = opts.balance or 1e12 }
+  end
+  local c = core.chain { chain_id = opts.chain_id or "lunet-test", time = opts.time,
+                         accounts = accounts }
+  return setmetatable({ c = c, keys = keys, max_fee = opts.max_fee or 1e8 }, Chain)
+end
+
+local function record_gas(contract, method, gas)
+  local stats = core.gas_stats
+  if not stats then return end
+  local name = contract .. "." .. method
+  local s = stats[name]
+  if not s then
+    s = { n = 0, total = 0, min = gas, max = gas }
+    stats[name] = s
+  end
+  s.n, s.total = s.n + 1, s.total + gas
+  if gas < s.min then s.min = gas end
+  if gas > s.max then s.max = gas end
+end
+
+local function pack(...)
+  return { n = select("#", ...), ... }
+end
+
+local function args_of(t)
+  local args = {}
+  for i = 1, t.n do
+    if t[i] == nil then
+      error("argument " .. i .. " is nil: transaction arguments cannot be nil", 3)
+    end
+    args[i] = t[i]
+  end
+  return args
+end
+
+-- The unsigned transaction of DESIGN's wire format. opts may set nonce,
+-- expires, max_fee, chain_id and keys (a list of secret keys).
+function Chain:transaction(account, actions, opts)
+  opts = opts or {}
+  local acct = self.c:account(account)
+  local tx = {
+    account = account,
+    actions = actions,
+    chain_id = opts.chain_id or self.c:chain_id(),
+    expires = opts.expires or self.c:height() + 100,
+    max_fee = opts.max_fee or self.max_fee,
+    nonce = opts.nonce or (acct and acct.nonce) or 0,
+  }
+  local sks = opts.keys
+  if not sks then
+    local k = self.keys[account]
+    if not k then error("no key for account " .. tostring(account), 2) end
+    sks = { k.sk }
+  end
+  local bytes, id = core.sign_tx(tx, sks)
+  if not bytes then error("cannot sign: " .. tostring(id), 2) end
+  return bytes, id
+end
+
+-- Applies raw encoded transactions as one block; returns the receipts.
+function Chain:apply(txs, time)
+  local receipts = self.c:apply(txs, time)
+  return receipts
+end
+
+-- Sends one action as `from` in a block of its own; returns the receipt.
+function Chain:send(from, contract, method, ...)
+  local tx = self:transaction(from, { { contract = contract, method = method,
+                                        args = args_of(pack(...)) } })
+  local r = self.c:apply({ tx })[1]
+  if r.included then record_gas(contract, method, r.gas_used) end
+  return r
+end
+
+-- Like send, with transaction options (nonce, expires, max_fee, chain_id, keys).
+function Chain:send_with(opts, from, contract, method, ...)
+  local tx = self:transaction(from, { { contract = contract, method = method,
+                                        args = args_of(pack(...)) } }, opts)
+  return self.c:apply({ tx })[1]
+end
+
+-- Deploys the contract in file `path` to account `name`; extra arguments go
+-- to its init.
+function Chain:deploy(from, name, path, ...)
+  local f, err = io.open(path, "rb")
+  if not f then error("cannot read " .. path .. ": " .. tostring(err), 2) end
+  local src = f:read("*a")
+  f:close()
+  return self:deploy_source(from, name, src, ...)
+end
+
+function Chain:deploy_source(from, name, src, ...)
+  local tx = self:transaction(from, { { contract = "sys", method = "deploy",
+                                        args = { name, src, unpack(args_of(pack(...))) } } })
+  local r = self.c:apply({ tx })[1]
+  if r.included then record_gas(name, "deploy", r.gas_used) end
+  return r
+end
+
+-- Runs a method read-only and returns its result; raises with the error.
+function Chain:query(contract, method, ...)
+  local ok, v = self.c:query(contract, method, args_of(pack(...)))
+  if not ok then error(v, 2) end
+  return v
+end
+
+-- Like query, without raising: ok, value|error, gas_used, code.
+function Chain:try_query(contract, method, ...)
+  return self.c:query(contract, method, args_of(pack(...)))
+end
+
+-- Produces `blocks` empty blocks (default 1) and moves block.time on by
+-- `seconds` in all (default one second per block).
+function Chain:advance(blocks, seconds)
+  blocks = blocks or 1
+  seconds = seconds or blocks
+  local t0 = self.c:time()
+  for i = 1, blocks do
+    self.c:apply({}, t0 + math.floor(seconds * i / blocks))
+  end
+end
+
+-- A new account held by a fresh key, funded by alice.
+function Chain:new_account(name, balance)
+  local pk, sk = core.keypair(core.hash("lunet test key " .. name))
+  local r = self:send("alice", "sys", "newaccount", name, pk)
+  if not r.ok then error("newaccount " .. name .. ": " .. tostring(r.error), 2) end
+  self.keys[name] = { pk = pk, sk = sk }
+  if balance and balance > 0 then
+    r = self:send("alice", "sys", "transfer", name, balance)
+    if not r.ok then error("funding " .. name .. ": " .. tostring(r.error), 2) end
+  end
+  return pk, sk
+end
+
+function Chain:root() return self.c:root() end
+function Chain:head() return self.c:head() end
+function Chain:height() return self.c:height() end
+function Chain:time() return self.c:time() end
+function Chain:account(name) return self.c:account(name) end
+function Chain:balance(name)
+  local a = self.c:account(name)
+  return a and a.balance
+end
+
+return M
