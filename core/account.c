@@ -132,6 +132,9 @@ int ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, siz
             } else {
                 WHY("keys[%u].key must be 32 bytes or 64 hex digits", i + 1);
             }
+            for (uint32_t j = 0; j < i; j++)
+                if (memcmp(au->keys[j].key, au->keys[i].key, LN_PK_LEN) == 0)
+                    WHY("keys[%u].key is listed twice", i + 1);
             if (get_uint(e, "weight", UINT32_MAX, &w) < 0 || w == 0)
                 WHY("keys[%u].weight must be an integer >= 1", i + 1);
             au->keys[i].weight = (uint32_t)w;
@@ -151,6 +154,11 @@ int ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, siz
             if (get_name(e, "permission", au->accounts[i].permission) < 0 ||
                 (strcmp(au->accounts[i].permission, "owner") && strcmp(au->accounts[i].permission, "active")))
                 WHY("accounts[%u].permission must be owner or active", i + 1);
+            for (uint32_t j = 0; j < i; j++)
+                if (!strcmp(au->accounts[j].account, au->accounts[i].account) &&
+                    !strcmp(au->accounts[j].permission, au->accounts[i].permission))
+                    WHY("accounts[%u] (%s@%s) is listed twice", i + 1,
+                        au->accounts[i].account, au->accounts[i].permission);
             if (get_uint(e, "weight", UINT32_MAX, &w) < 0 || w == 0)
                 WHY("accounts[%u].weight must be an integer >= 1", i + 1);
             au->accounts[i].weight = (uint32_t)w;
@@ -261,36 +269,79 @@ int ln_account_save(ln_overlay *ov, const ln_account *a)
     return rc;
 }
 
-static int satisfied(ln_overlay *ov, const char *name, const char *perm,
-                     const ln_signers *s, int depth)
+/* One authority check. Whether name@perm is satisfied at a given depth
+** depends only on the state and the signers, so each answer is kept: a web
+** of accounts that hold each other's permissions costs one load per (name,
+** perm, depth) instead of one per path. AUTH_LOADS bounds the account
+** records one check may read; past it, what is left counts as unsatisfied
+** (deterministically: the search order is fixed). */
+#define AUTH_MEMO   128
+#define AUTH_LOADS  512
+
+typedef struct {
+    const ln_signers *s;
+    int loads, n;
+    struct {
+        char name[LN_NAME_MAX + 1];
+        uint8_t owner, depth;
+        int rc;
+    } memo[AUTH_MEMO];
+} authcheck;
+
+static int satisfied(ln_overlay *ov, authcheck *c, const char *name, int owner, int depth);
+
+static int authority_met(ln_overlay *ov, authcheck *c, const ln_authority *au, int depth)
 {
+    uint64_t w = 0;
+    for (uint32_t i = 0; i < au->nkeys && w < au->threshold; i++)
+        for (size_t j = 0; j < c->s->n; j++)
+            if (memcmp(au->keys[i].key, c->s->keys[j], LN_PK_LEN) == 0) {
+                w += au->keys[i].weight;
+                break;
+            }
+    for (uint32_t i = 0; i < au->naccounts && w < au->threshold; i++)
+        if (depth < LN_AUTH_DEPTH &&
+            satisfied(ov, c, au->accounts[i].account,
+                      strcmp(au->accounts[i].permission, "owner") == 0, depth + 1) == 0)
+            w += au->accounts[i].weight;
+    return w >= au->threshold;
+}
+
+static int satisfied(ln_overlay *ov, authcheck *c, const char *name, int owner, int depth)
+{
+    for (int i = 0; i < c->n; i++)
+        if (c->memo[i].owner == owner && c->memo[i].depth == depth &&
+            strcmp(c->memo[i].name, name) == 0)
+            return c->memo[i].rc;
+    if (c->loads >= AUTH_LOADS) return LN_EAUTH;
+    c->loads++;
     ln_account a;
     int rc = ln_account_load(ov, name, &a);
-    if (rc == LN_ENOTFOUND) return LN_ENOACCOUNT;
-    if (rc < 0) return rc;
-    int owner = strcmp(perm, "owner") == 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const ln_authority *au = (owner || pass == 1) ? &a.owner : &a.active;
-        uint64_t w = 0;
-        for (uint32_t i = 0; i < au->nkeys && w < au->threshold; i++)
-            for (size_t j = 0; j < s->n; j++)
-                if (memcmp(au->keys[i].key, s->keys[j], LN_PK_LEN) == 0) {
-                    w += au->keys[i].weight;
-                    break;
-                }
-        for (uint32_t i = 0; i < au->naccounts && w < au->threshold; i++)
-            if (depth < LN_AUTH_DEPTH &&
-                satisfied(ov, au->accounts[i].account, au->accounts[i].permission,
-                          s, depth + 1) == 0)
-                w += au->accounts[i].weight;
-        if (w >= au->threshold) return 0;
-        if (owner) break;
+    if (rc == LN_ENOTFOUND) rc = LN_ENOACCOUNT;
+    if (rc == 0) {
+        /* owner satisfies active too */
+        if (authority_met(ov, c, owner ? &a.owner : &a.active, depth))
+            rc = 0;
+        else if (!owner && authority_met(ov, c, &a.owner, depth))
+            rc = 0;
+        else
+            rc = LN_EAUTH;
     }
-    return LN_EAUTH;
+    if (c->n < AUTH_MEMO) {
+        snprintf(c->memo[c->n].name, sizeof c->memo[c->n].name, "%s", name);
+        c->memo[c->n].owner = (uint8_t)owner;
+        c->memo[c->n].depth = (uint8_t)depth;
+        c->memo[c->n].rc = rc;
+        c->n++;
+    }
+    return rc;
 }
 
 int ln_account_authorized(ln_overlay *ov, const char *name, const char *perm,
                           const ln_signers *s)
 {
-    return satisfied(ov, name, perm, s, 0);
+    authcheck c;            /* on the stack: no allocation that could fail on one node only */
+    c.s = s;
+    c.loads = c.n = 0;
+    return satisfied(ov, &c, name, strcmp(perm, "owner") == 0, 0);
 }

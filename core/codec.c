@@ -632,3 +632,10 @@ int ln_utf8_valid(const uint8_t *p, size_t n)
     }
     return 1;
 }
+
+void ln_sbuffer_init(msgpack_sbuffer *sb, size_t cap)
+{
+    msgpack_sbuffer_init(sb);
+    sb->data = malloc(cap);
+    if (sb->data) sb->alloc = cap;
+}

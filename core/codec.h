@@ -91,6 +91,10 @@ int ln_codec_pack_lua(lua_State *L, int idx, msgpack_packer *pk);
 int ln_codec_encode_lua(lua_State *L, int idx, uint8_t **out, size_t *outlen);
 int ln_codec_decode_lua(lua_State *L, const uint8_t *p, size_t n);
 
+/* msgpack_sbuffer_init with room for cap bytes: msgpack-c's first write
+** would otherwise take 8 KiB, a page fault per small encoding. */
+void ln_sbuffer_init(msgpack_sbuffer *sb, size_t cap);
+
 /* True when p[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int ln_utf8_valid(const uint8_t *p, size_t n);
 

@@ -31,8 +31,10 @@ struct ln_vm {
     const ln_signers *signers;
     frame frames[LN_CALL_DEPTH_MAX + 2];
     int depth;
-    int in_deploy;
-    int cache_ref;
+    int cache_ref;                  /* registry: contract name -> compiled chunk */
+    int docall_ref, run_ref;        /* registry: do_call closure, run_action */
+    uint32_t code_writes;           /* code stored so far; a revert past one drops the cache */
+    msgpack_sbuffer scratch;        /* one value on its way across the boundary */
     msgpack_sbuffer ev;             /* events, each a packed map */
     uint32_t nev;
     int errcode;                    /* code of the last error the host raised */
@@ -43,14 +45,20 @@ static const ln_signers no_signers = { NULL, 0 };
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* Raises msg as the call's error, remembering its code for the receipt. */
+/* Raises msg as the call's error, remembering its code for the receipt.
+** Like luaL_error, the text starts with the contract's position when a
+** contract called the function that raises. */
 static int raise(lua_State *L, int code, const char *fmt, ...)
 {
     ln_vm *vm = ln_sandbox_ud(L);
+    char msg[sizeof vm->errmsg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(vm->errmsg, sizeof vm->errmsg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    luaL_where(L, 1);
+    snprintf(vm->errmsg, sizeof vm->errmsg, "%s%s", lua_tostring(L, -1), msg);
+    lua_pop(L, 1);
     vm->errcode = code;
     lua_pushstring(L, vm->errmsg);
     return lua_error(L);
@@ -60,9 +68,13 @@ static frame *top(ln_vm *vm) { return &vm->frames[vm->depth - 1]; }
 
 static void push_frame(ln_vm *vm, const char *contract, const char *sender)
 {
+    /* sender may be another frame's name: copy through a local. */
+    char c[LN_NAME_MAX + 1], s[LN_NAME_MAX + 1];
+    snprintf(c, sizeof c, "%s", contract);
+    snprintf(s, sizeof s, "%s", sender);
     frame *f = &vm->frames[vm->depth++];
-    snprintf(f->contract, sizeof f->contract, "%s", contract);
-    snprintf(f->sender, sizeof f->sender, "%s", sender);
+    memcpy(f->contract, c, sizeof c);
+    memcpy(f->sender, s, sizeof s);
 }
 
 static const char *check_name(lua_State *L, int idx, const char *what)
@@ -74,25 +86,61 @@ static const char *check_name(lua_State *L, int idx, const char *what)
     return s;
 }
 
-/* Encodes the value at idx; raises with `what` on values that cannot cross. */
-static void encode(lua_State *L, int idx, const char *what, uint8_t **out, size_t *len)
+/* Encodes the value at idx into vm->scratch: 0 or the codec's LN_E* code.
+** Raises only Lua's out-of-memory error (a kill). The bytes stay valid until
+** the next use of scratch; nothing is malloc()ed that a raise could leak. */
+static int pack_scratch(lua_State *L, ln_vm *vm, int idx)
 {
-    int rc = ln_codec_encode_lua(L, idx, out, len);
+    msgpack_packer pk;
+    vm->scratch.size = 0;
+    msgpack_packer_init(&pk, &vm->scratch, msgpack_sbuffer_write);
+    return ln_codec_pack_lua(L, idx, &pk);
+}
+
+/* pack_scratch that raises with `what` on values that cannot cross. */
+static void encode(lua_State *L, ln_vm *vm, int idx, const char *what)
+{
+    int rc = pack_scratch(L, vm, idx);
+    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+}
+
+/* Pushes the value in vm->scratch, charging the copy. */
+static void unpack_scratch(lua_State *L, ln_vm *vm, const char *what)
+{
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(vm->scratch.size));
+    int rc = ln_codec_decode_lua(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
     if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
 /* Replaces the value at idx with a deep copy made through msgpack. */
-static void copy_value(lua_State *L, int idx, const char *what)
+static void copy_value(lua_State *L, ln_vm *vm, int idx, const char *what)
 {
-    uint8_t *buf;
-    size_t len;
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-    encode(L, idx, what, &buf, &len);
-    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(len));
-    int rc = ln_codec_decode_lua(L, buf, len);
-    free(buf);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+    encode(L, vm, idx, what);
+    unpack_scratch(L, vm, what);
     lua_replace(L, idx);
+}
+
+/* Empties the chunk cache without allocating. */
+static void clear_cache(lua_State *L, ln_vm *vm)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->cache_ref);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, -4);
+    }
+    lua_pop(L, 1);
+}
+
+/* Undoes the top savepoint. Compiled chunks cached since code_writes was
+** taken may be of code the revert takes away: then the cache goes too. */
+static void revert(lua_State *L, ln_vm *vm, uint32_t code_writes)
+{
+    ln_overlay_revert(vm->ov);
+    if (vm->code_writes != code_writes) clear_cache(L, vm);
 }
 
 static size_t storage_key(const char *contract, const char *k, size_t kl, uint8_t *buf)
@@ -119,7 +167,7 @@ static const char *check_skey(lua_State *L, size_t *kl)
 {
     const char *k = lua_tolstring(L, 1, kl);
     if (lua_type(L, 1) != LUA_TSTRING || *kl == 0 || *kl > LN_STORAGE_KEY_MAX)
-        luaL_error(L, "storage key must be a string of 1-%d bytes", LN_STORAGE_KEY_MAX);
+        raise(L, LN_EINVAL, "storage key must be a string of 1-%d bytes", LN_STORAGE_KEY_MAX);
     return k;
 }
 
@@ -138,10 +186,10 @@ static int host_storage_get(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    if (rc < 0) return luaL_error(L, "storage.get: %s", ln_strerror(rc));
+    if (rc < 0) return raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
     rc = ln_codec_decode_lua(L, v, vl);
-    if (rc < 0) return luaL_error(L, "storage.get: stored value: %s", ln_strerror(rc));
+    if (rc < 0) return raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }
 
@@ -157,24 +205,15 @@ static int host_storage_set(lua_State *L)
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl));
         rc = ln_overlay_delete(vm->ov, key, n);
     } else {
-        uint8_t *v;
-        size_t vl;
-        int erc = ln_codec_encode_lua(L, 2, &v, &vl);
-        if (erc < 0) return luaL_error(L, "storage.set: %s", ln_strerror(erc));
-        if (vl > LN_CODEC_MAX_ITEM) {
-            free(v);
-            return luaL_error(L, "storage.set: value of %d bytes is over the limit of %d",
-                              (int)vl, (int)LN_CODEC_MAX_ITEM);
-        }
-        /* The charge may raise: hold the bytes in the arena, not in malloc. */
-        uint8_t *copy = lua_newuserdata(L, vl);
-        memcpy(copy, v, vl);
-        free(v);
+        encode(L, vm, 2, "storage.set");
+        size_t vl = vm->scratch.size;
+        if (vl > LN_CODEC_MAX_ITEM)
+            return raise(L, LN_ETOOBIG, "storage.set: value of %d bytes is over the limit of %d",
+                         (int)vl, (int)LN_CODEC_MAX_ITEM);
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl + vl));
-        rc = ln_overlay_set(vm->ov, key, n, copy, vl);
-        lua_pop(L, 1);
+        rc = ln_overlay_set(vm->ov, key, n, (const uint8_t *)vm->scratch.data, vl);
     }
-    if (rc < 0) return luaL_error(L, "storage.set: %s", ln_strerror(rc));
+    if (rc < 0) return raise(L, rc, "storage.set: %s", ln_strerror(rc));
     return 0;
 }
 
@@ -191,16 +230,11 @@ static int host_emit(lua_State *L)
     size_t nl;
     const char *name = lua_tolstring(L, 1, &nl);
     if (lua_type(L, 1) != LUA_TSTRING || nl == 0 || nl > LN_EVENT_NAME_MAX)
-        return luaL_error(L, "emit: event name must be a string of 1-%d bytes", LN_EVENT_NAME_MAX);
+        return raise(L, LN_EINVAL, "emit: event name must be a string of 1-%d bytes",
+                     LN_EVENT_NAME_MAX);
     lua_settop(L, 2);
-    uint8_t *data;
-    size_t dl;
-    int rc = ln_codec_encode_lua(L, 2, &data, &dl);
-    if (rc < 0) return luaL_error(L, "emit: %s", ln_strerror(rc));
-    /* Copy into the arena so the charge below cannot leak the buffer. */
-    uint8_t *copy = lua_newuserdata(L, dl);
-    memcpy(copy, data, dl);
-    free(data);
+    encode(L, vm, 2, "emit");
+    size_t dl = vm->scratch.size;
     ln_sandbox_charge(L, LN_GAS_STORE_WRITE(nl + dl));
     const char *c = top(vm)->contract;
     msgpack_packer pk;
@@ -212,7 +246,7 @@ static int host_emit(lua_State *L)
     msgpack_pack_str_body(&pk, c, strlen(c));
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "data", 4);
-    msgpack_sbuffer_write(&vm->ev, (const char *)copy, dl);
+    msgpack_sbuffer_write(&vm->ev, vm->scratch.data, dl);
     msgpack_pack_str(&pk, 4);
     msgpack_pack_str_body(&pk, "name", 4);
     msgpack_pack_str(&pk, nl);
@@ -222,39 +256,44 @@ static int host_emit(lua_State *L)
 }
 
 static int do_call(lua_State *L);
+static int run_action(lua_State *L);
 
 static int host_call(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
-    const char *c = check_name(L, 1, "call: contract");
-    if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "call: method must be a string");
+    char contract[LN_NAME_MAX + 1], sender[LN_NAME_MAX + 1];
+    snprintf(contract, sizeof contract, "%s", check_name(L, 1, "call: contract"));
+    if (lua_type(L, 2) != LUA_TSTRING) return raise(L, LN_EINVAL, "call: method must be a string");
     if (vm->depth >= LN_CALL_DEPTH_MAX)
         return raise(L, LN_EDEPTHCALL, "call depth exceeded (max %d)", LN_CALL_DEPTH_MAX);
     ln_sandbox_charge(L, LN_GAS_CALL);
     int n = lua_gettop(L);
-    for (int i = 3; i <= n; i++) copy_value(L, i, "call argument");
+    for (int i = 3; i <= n; i++) copy_value(L, vm, i, "call argument");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->docall_ref);
+    lua_insert(L, 1);
 
-    char sender[LN_NAME_MAX + 1];
+    /* From begin to release or revert nothing but a kill may raise: a
+    ** contract's pcall must never go on with the callee's savepoint open. */
     snprintf(sender, sizeof sender, "%s", top(vm)->contract);
     int depth = vm->depth;
     size_t evlen = vm->ev.size;
-    uint32_t nev = vm->nev;
+    uint32_t nev = vm->nev, code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
-    push_frame(vm, c, sender);
-
-    lua_pushlightuserdata(L, vm);
-    lua_pushcclosure(L, do_call, 1);
-    lua_insert(L, 1);
+    push_frame(vm, contract, sender);
     int rc = lua_pcall(L, n, 1, 0);
     vm->depth = depth;
+    if (rc == 0) rc = pack_scratch(L, vm, -1);     /* the result must cross too */
+    else rc = 1;
     if (rc != 0) {
-        ln_overlay_revert(vm->ov);
+        revert(L, vm, code_writes);
         vm->ev.size = evlen;
         vm->nev = nev;
+        if (rc < 0) return raise(L, rc, "call result: %s", ln_strerror(rc));
         return lua_error(L);          /* the callee's error, or the kill */
     }
     ln_overlay_release(vm->ov);
-    copy_value(L, -1, "call result");
+    lua_pop(L, 1);
+    unpack_scratch(L, vm, "call result");
     return 1;
 }
 
@@ -262,11 +301,14 @@ static int host_require_auth(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
     const char *acct = check_name(L, 1, "require_auth: account");
-    const char *perm = luaL_optstring(L, 2, "active");
-    if (strcmp(perm, "active") != 0 && strcmp(perm, "owner") != 0)
-        return luaL_error(L, "require_auth: permission must be active or owner");
-    /* A contract that calls another acts with its own authority. */
-    if (vm->depth > 1 && strcmp(acct, top(vm)->sender) == 0) return 0;
+    const char *perm = lua_isnoneornil(L, 2) ? "active" : lua_tostring(L, 2);
+    if (!perm || lua_type(L, 2) == LUA_TNUMBER ||
+        (strcmp(perm, "active") != 0 && strcmp(perm, "owner") != 0))
+        return raise(L, LN_EINVAL, "require_auth: permission must be active or owner");
+    /* A contract that calls another acts with its own active authority
+    ** (as need_auth does for system actions); owner needs real keys. */
+    if (vm->depth > 1 && strcmp(acct, top(vm)->sender) == 0 && strcmp(perm, "active") == 0)
+        return 0;
     ln_sandbox_charge(L, LN_GAS_STORE_READ(64) * 2);
     int rc = ln_account_authorized(vm->ov, acct, perm, vm->signers);
     if (rc == LN_ENOACCOUNT)
@@ -386,7 +428,8 @@ static int do_call(lua_State *L)
     const char *m = lua_tostring(L, 2);
     if (strcmp(c, "sys") == 0) return sys_action(L, vm, m);
     if (m[0] == '_') return raise(L, LN_EPRIVATE, "method %s.%s is private", c, m);
-    if (strcmp(m, "init") == 0 && !vm->in_deploy)
+    /* sys_deploy calls init itself; no call, query or transaction may. */
+    if (strcmp(m, "init") == 0)
         return raise(L, LN_EPRIVATE, "method %s.init runs only at deploy", c);
     int nargs = lua_gettop(L) - 2;
     push_module(L, vm);
@@ -472,27 +515,22 @@ static int sys_deploy(lua_State *L, ln_vm *vm)
     size_t kl = code_key(name, key);
     if ((rc = ln_overlay_set(vm->ov, key, kl, (const uint8_t *)src, sl)) < 0)
         return raise(L, rc, "deploy: %s", ln_strerror(rc));
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->cache_ref);
-    lua_pushnil(L);
-    lua_setfield(L, -2, name);
-    lua_pop(L, 1);
+    vm->code_writes++;
+    clear_cache(L, vm);
     (void)fresh;
 
-    if (first) {
-        /* init(...) runs once, as the deployed contract, called by the sender. */
-        int nargs = lua_gettop(L) - 4;
-        push_frame(vm, name, sender);
-        push_module(L, vm);
-        lua_getfield(L, -1, "init");
-        if (lua_isfunction(L, -1)) {
-            lua_replace(L, 4);        /* init in place of the source */
-            lua_settop(L, 4 + nargs);
-            vm->in_deploy = 1;
-            lua_call(L, nargs, 0);
-            vm->in_deploy = 0;
-        }
-        vm->depth--;
+    /* The code must return a table of methods, on a redeploy too; init(...)
+    ** runs once, at the first deploy, as the contract, called by the sender. */
+    int nargs = lua_gettop(L) - 4;
+    push_frame(vm, name, sender);
+    push_module(L, vm);
+    lua_getfield(L, -1, "init");
+    if (first && lua_isfunction(L, -1)) {
+        lua_replace(L, 4);            /* init in place of the source */
+        lua_settop(L, 4 + nargs);
+        lua_call(L, nargs, 0);
     }
+    vm->depth--;
     lua_pushstring(L, name);
     return 1;
 }
@@ -526,10 +564,10 @@ static int sys_updateauth(lua_State *L, ln_vm *vm)
     ln_account a;
     load_account(L, vm, name, &a);
     need_auth(L, vm, name, "owner");
-    uint8_t *buf;
-    size_t len;
     lua_settop(L, 5);
-    encode(L, 5, "updateauth: authority", &buf, &len);
+    encode(L, vm, 5, "updateauth: authority");
+    const uint8_t *buf = (const uint8_t *)vm->scratch.data;
+    size_t len = vm->scratch.size;
     msgpack_zone z;
     msgpack_object o;
     msgpack_zone_init(&z, 1024);
@@ -538,7 +576,6 @@ static int sys_updateauth(lua_State *L, ln_vm *vm)
     int rc = ln_codec_unpack(buf, len, &z, &o);
     if (rc == 0) rc = ln_authority_parse(&o, &au, why, sizeof why);
     msgpack_zone_destroy(&z);
-    free(buf);
     if (rc < 0) return raise(L, LN_EINVAL, "updateauth: %s", why);
     if (strcmp(perm, "owner") == 0) a.owner = au; else a.active = au;
     save_account(L, vm, &a);
@@ -607,6 +644,14 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     ln_sandbox_freeze(vm->sb);
     lua_newtable(L);
     vm->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    /* Made once, so that starting an action allocates nothing while the
+    ** meter runs: outside a pcall a kill could not be caught. */
+    lua_pushlightuserdata(L, vm);
+    lua_pushcclosure(L, do_call, 1);
+    vm->docall_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushcfunction(L, run_action);
+    vm->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    msgpack_sbuffer_init(&vm->scratch);
     *out = vm;
     return 0;
 }
@@ -616,6 +661,7 @@ void ln_vm_free(ln_vm *vm)
     if (!vm) return;
     ln_sandbox_free(vm->sb);
     msgpack_sbuffer_destroy(&vm->ev);
+    msgpack_sbuffer_destroy(&vm->scratch);
     free(vm);
 }
 
@@ -649,21 +695,6 @@ static void take_error(ln_vm *vm, int rc, ln_outcome *out)
     lua_pop(L, 1);
 }
 
-static int set_result(ln_vm *vm, ln_outcome *out)
-{
-    lua_State *L = ln_sandbox_L(vm->sb);
-    free(out->result);
-    out->result = NULL;
-    int rc = ln_codec_encode_lua(L, -1, &out->result, &out->result_len);
-    lua_pop(L, 1);
-    if (rc < 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "result: %s", ln_strerror(rc));
-        fail(out, rc, msg);
-    }
-    return rc;
-}
-
 static void take_events(ln_vm *vm, ln_outcome *out)
 {
     msgpack_sbuffer sb;
@@ -676,42 +707,85 @@ static void take_events(ln_vm *vm, ln_outcome *out)
     out->events_len = sb.size;
 }
 
-/* Calls one method on a fresh frame inside the running meter; leaves the
-** result on the stack on success. */
+/* Undoes every savepoint opened since the overlay was at depth d. */
+static void revert_to(ln_vm *vm, size_t d, uint32_t code_writes)
+{
+    lua_State *L = ln_sandbox_L(vm->sb);
+    while (ln_overlay_depth(vm->ov) > d) ln_overlay_revert(vm->ov);
+    if (vm->code_writes != code_writes) clear_cache(L, vm);
+}
+
+static void release_to(ln_vm *vm, size_t d)
+{
+    while (ln_overlay_depth(vm->ov) > d) ln_overlay_release(vm->ov);
+}
+
+/* Names an action by the contract and method it calls. */
+typedef struct {
+    ln_vm *vm;
+    const char *contract;
+    const char *method;
+    size_t ml;
+    const msgpack_object *args;     /* msgpack array or NULL */
+    ln_outcome *out;
+} action;
+
+#define MAX_ARGS 4000
+
+/* run_action(a): the protected body of one action. Pushes the arguments,
+** calls the method on the frame run_one pushed, and encodes its result into
+** a->out. Everything that may allocate happens here, under the pcall. */
+static int run_action(lua_State *L)
+{
+    action *a = lua_touserdata(L, 1);
+    ln_vm *vm = a->vm;
+    uint32_t na = a->args ? a->args->via.array.size : 0;
+    lua_settop(L, 0);
+    if (na > MAX_ARGS || !lua_checkstack(L, (int)na + 4))
+        return raise(L, LN_ETOOBIG, "too many arguments (max %d)", MAX_ARGS);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->docall_ref);
+    lua_pushstring(L, a->contract);
+    lua_pushlstring(L, a->method, a->ml);
+    for (uint32_t i = 0; i < na; i++) {
+        int rc = ln_codec_push(L, &a->args->via.array.ptr[i]);
+        if (rc < 0) return raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
+    }
+    lua_call(L, (int)na + 2, 1);
+    int rc = pack_scratch(L, vm, -1);
+    if (rc < 0) return raise(L, rc, "result: %s", ln_strerror(rc));
+    ln_outcome *out = a->out;
+    free(out->result);
+    out->result = malloc(vm->scratch.size);
+    out->result_len = out->result ? vm->scratch.size : 0;
+    if (!out->result) return raise(L, LN_ENOMEM, "result: %s", ln_strerror(LN_ENOMEM));
+    memcpy(out->result, vm->scratch.data, vm->scratch.size);
+    return 0;
+}
+
+/* Calls one method on a fresh frame inside the running meter; on success
+** out->result holds its encoded result. */
 static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
                    const char *m, size_t ml, const msgpack_object *args, ln_outcome *out)
 {
     lua_State *L = ln_sandbox_L(vm->sb);
     char contract[LN_NAME_MAX + 1];
-    snprintf(contract, sizeof contract, "%.*s", (int)cl, c);
-    lua_pushlightuserdata(L, vm);
-    lua_pushcclosure(L, do_call, 1);
-    lua_pushstring(L, contract);
-    lua_pushlstring(L, m, ml);
-    int nargs = 0;
-    if (args) {
-        if (!lua_checkstack(L, (int)args->via.array.size + 4)) {
-            lua_settop(L, 0);
-            fail(out, LN_ETOOBIG, "too many arguments");
-            return LN_ETOOBIG;
-        }
-        for (uint32_t i = 0; i < args->via.array.size; i++, nargs++) {
-            int rc = ln_codec_push(L, &args->via.array.ptr[i]);
-            if (rc < 0) {
-                lua_settop(L, 0);
-                char msg[96];
-                snprintf(msg, sizeof msg, "argument %u: %s", i + 1, ln_strerror(rc));
-                fail(out, rc, msg);
-                return rc;
-            }
-        }
+    if (!ln_name_valid(c, cl)) {
+        fail(out, LN_EBADNAME, "contract must be an account name");
+        return LN_EBADNAME;
     }
+    if (ml == 0 || memchr(m, 0, ml)) {
+        fail(out, LN_ENOMETHOD, "method must be a non-empty string without NUL bytes");
+        return LN_ENOMETHOD;
+    }
+    snprintf(contract, sizeof contract, "%.*s", (int)cl, c);
+    action a = { vm, contract, m, ml, args, out };
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->run_ref);     /* allocates nothing */
+    lua_pushlightuserdata(L, &a);
     vm->errcode = 0;
     vm->depth = 0;
     push_frame(vm, contract, sender);
-    int rc = ln_sandbox_pcall(vm->sb, nargs + 2, 1);
+    int rc = ln_sandbox_pcall(vm->sb, 1, 0);
     vm->depth = 0;
-    vm->in_deploy = 0;
     if (rc < 0) take_error(vm, rc, out);
     return rc;
 }
@@ -726,6 +800,8 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
     vm->signers = signers ? signers : &no_signers;
     vm->ev.size = 0;
     vm->nev = 0;
+    size_t d = ln_overlay_depth(vm->ov);
+    uint32_t code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
     ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
     int rc = 0;
@@ -733,7 +809,6 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
         const msgpack_object_kv *kv = actions[i].via.map.ptr;  /* args, contract, method */
         rc = run_one(vm, origin, kv[1].val.via.str.ptr, kv[1].val.via.str.size,
                      kv[2].val.via.str.ptr, kv[2].val.via.str.size, &kv[0].val, out);
-        if (rc == 0) rc = set_result(vm, out);
     }
     out->gas_used = ln_sandbox_meter_end(vm->sb);
     if (rc == 0 && ln_sandbox_killed(vm->sb)) {
@@ -741,14 +816,14 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
         fail(out, rc, ln_strerror(rc));
     }
     if (rc == 0) {
-        ln_overlay_release(vm->ov);
-        take_events(vm, out);
+        release_to(vm, d);
     } else {
-        ln_overlay_revert(vm->ov);
+        /* A kill may have left inner savepoints open: undo them all. */
+        revert_to(vm, d, code_writes);
         vm->ev.size = 0;
         vm->nev = 0;
-        take_events(vm, out);
     }
+    take_events(vm, out);
     lua_settop(L, 0);
     vm->signers = &no_signers;
     return 0;
@@ -771,16 +846,17 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     vm->signers = &no_signers;
     vm->ev.size = 0;
     vm->nev = 0;
+    size_t d = ln_overlay_depth(vm->ov);
+    uint32_t code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
     ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
     int rc = run_one(vm, "", contract, strlen(contract), method, strlen(method), args, out);
-    if (rc == 0) rc = set_result(vm, out);
     out->gas_used = ln_sandbox_meter_end(vm->sb);
     if (rc == 0 && ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
         fail(out, rc, ln_strerror(rc));
     }
-    ln_overlay_revert(vm->ov);
+    revert_to(vm, d, code_writes);
     take_events(vm, out);
     lua_settop(L, 0);
     return 0;

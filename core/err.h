@@ -44,6 +44,9 @@
     X(EBADNAME,   -47, "invalid account name")                            \
     X(EDUPSIG,    -48, "duplicate signature key")                         \
     X(ETXSIZE,    -49, "transaction too large")                           \
+    X(EFULL,      -50, "mempool full")                                    \
+    X(EUNDERPRICED, -51, "replacement needs a higher max_fee")            \
+    X(EKNOWN,     -52, "transaction already known")                       \
     /* execution */                                                       \
     X(EGAS,       -60, "out of gas")                                      \
     X(EMEM,       -61, "out of memory")                                   \
@@ -53,7 +56,12 @@
     X(EPRIVATE,   -65, "method is private")                               \
     X(ECODE,      -66, "contract code does not load")                     \
     X(EDEPTHCALL, -67, "call depth exceeded")                             \
-    X(EREADONLY,  -68, "write in a read-only call")
+    X(EREADONLY,  -68, "write in a read-only call")                      \
+    /* node */                                                            \
+    X(ECONFIG,    -80, "bad config")                                      \
+    X(EFINGERPRINT, -81, "VM fingerprint differs from the chain's")       \
+    X(EPLUGIN,    -82, "plugin failed")                                   \
+    X(EBADBLOCK,  -83, "invalid block")
 
 enum {
 #define LN_ERR_ENUM(name, code, msg) LN_##name = code,

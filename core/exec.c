@@ -46,7 +46,17 @@ static int admit(ln_overlay *ov, const ln_blockctx *bc, const ln_tx *tx, int sig
                  (unsigned long long)sender->nonce, (unsigned long long)tx->nonce);
         return LN_ENONCE;
     }
-    if (!sigs_checked && (rc = ln_tx_verify(tx)) < 0) return rc;
+    if (!sigs_checked && ln_tx_verify(tx) < 0) {
+        for (uint32_t i = 0; i < tx->nsigs; i++)
+            if (ln_verify(tx->keys[i], tx->sigs[i], tx->id, LN_HASH_LEN) < 0) {
+                char key[2 * LN_PK_LEN + 1];
+                ln_hex(tx->keys[i], LN_PK_LEN, key);
+                snprintf(why, whylen, "signatures[%u] by key %.16s... does not verify over "
+                         "the transaction id", i + 1, key);
+                break;
+            }
+        return LN_EBADSIG;
+    }
     ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx->keys, tx->nsigs };
     if ((rc = ln_account_authorized(ov, tx->account, "active", &s)) < 0) {
         snprintf(why, whylen, "signatures do not satisfy %s@active", tx->account);
@@ -87,17 +97,45 @@ static void apply_one(ln_vm *vm, ln_overlay *ov, const ln_blockctx *bc,
 
     ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx.keys, tx.nsigs };
     ln_outcome out;
-    ln_vm_run(vm, tx.account, &s, tx.actions, tx.nactions, limit, &out);
-
-    /* The call may have moved the sender's balance: charge what is there now. */
-    if (ln_account_load(ov, tx.account, &sender) < 0) {
-        refuse(r, LN_EIO, "sender account vanished");
-        ln_outcome_free(&out);
+    /* A savepoint around the call: if the call leaves the sender unable to
+    ** pay its fee, its writes go and the fee comes from what was there. */
+    if ((rc = ln_overlay_begin(ov)) < 0) {
+        refuse(r, rc, "cannot open a savepoint");
         ln_tx_free(&tx);
         return;
     }
-    uint64_t fee = out.gas_used * price;
-    if (fee > sender.balance) fee = sender.balance;
+    rc = ln_vm_run(vm, tx.account, &s, tx.actions, tx.nactions, limit, &out);
+    if (rc < 0) {
+        ln_overlay_revert(ov);
+        refuse(r, rc, "the contract host failed");
+        ln_tx_free(&tx);
+        return;
+    }
+    uint64_t gas = out.gas_used, fee = gas * price;
+    int lrc = ln_account_load(ov, tx.account, &sender);
+    if (lrc < 0 || sender.balance < fee) {
+        char msg[160];
+        if (lrc < 0)
+            snprintf(msg, sizeof msg, "the call removed the sender account %s", tx.account);
+        else
+            snprintf(msg, sizeof msg, "insufficient balance: the call left %s %llu, the fee is %llu",
+                     tx.account, (unsigned long long)sender.balance, (unsigned long long)fee);
+        ln_overlay_revert(ov);
+        ln_outcome_free(&out);
+        out.code = LN_EBALANCE;
+        out.error = strdup(msg);
+        out.gas_used = gas;
+        if (ln_account_load(ov, tx.account, &sender) < 0) {
+            /* Admission loaded it from this very state: cannot happen. */
+            ln_outcome_free(&out);
+            refuse(r, LN_EIO, "sender account vanished");
+            ln_tx_free(&tx);
+            return;
+        }
+    } else {
+        ln_overlay_release(ov);
+    }
+    if (fee > sender.balance) fee = sender.balance;   /* admission: balance >= max_fee >= fee */
     sender.balance -= fee;
     sender.nonce++;
     ln_account_save(ov, &sender);

@@ -20,6 +20,7 @@ typedef struct {
     char chain_id[LN_CHAIN_ID_MAX + 1];
     uint64_t height, time;
     uint8_t head[LN_HASH_LEN];
+    uint8_t parent[LN_HASH_LEN];    /* the head's parent: block.hash of queries */
 } lchain;
 
 static int push_err(lua_State *L, int rc)
@@ -55,6 +56,29 @@ static int l_keypair(lua_State *L)
     lua_pushlstring(L, (const char *)pk, LN_PK_LEN);
     lua_pushlstring(L, (const char *)sk, LN_SK_LEN);
     return 2;
+}
+
+/* sign(sk, bytes) -> 64-byte Ed25519 signature */
+static int l_sign(lua_State *L)
+{
+    const uint8_t *sk = (const uint8_t *)check_bytes(L, 1, LN_SK_LEN, "secret key");
+    size_t n;
+    const char *m = luaL_checklstring(L, 2, &n);
+    uint8_t sig[LN_SIG_LEN];
+    ln_sign(sk, (const uint8_t *)m, n, sig);
+    lua_pushlstring(L, (const char *)sig, LN_SIG_LEN);
+    return 1;
+}
+
+/* verify(pk, sig, bytes) -> boolean */
+static int l_verify(lua_State *L)
+{
+    const uint8_t *pk = (const uint8_t *)check_bytes(L, 1, LN_PK_LEN, "public key");
+    const uint8_t *sig = (const uint8_t *)check_bytes(L, 2, LN_SIG_LEN, "signature");
+    size_t n;
+    const char *m = luaL_checklstring(L, 3, &n);
+    lua_pushboolean(L, ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
+    return 1;
 }
 
 static int l_hash(lua_State *L)
@@ -338,6 +362,7 @@ static int chain_apply(lua_State *L)
     }
     c->height++;
     c->time = t;
+    memcpy(c->parent, c->head, LN_HASH_LEN);
     block_hash(c, root, rs, n);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
@@ -350,7 +375,9 @@ static int chain_apply(lua_State *L)
     return 2;
 }
 
-/* chain:query(contract, method, args) -> ok, value|error, gas, code */
+/* chain:query(contract, method, args) -> ok, value|error, gas, code. The
+** query sees the head block's context: the block.height, block.time and
+** block.hash (its parent's hash) that the head's transactions saw. */
 static int chain_query(lua_State *L)
 {
     lchain *c = check_chain(L);
@@ -363,7 +390,7 @@ static int chain_query(lua_State *L)
         if (rc < 0) return luaL_error(L, "query args: %s", ln_strerror(rc));
     }
     ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1 };
-    memcpy(bc.prev, c->head, LN_HASH_LEN);
+    memcpy(bc.prev, c->parent, LN_HASH_LEN);
     ln_outcome out;
     int rc = ln_exec_query(c->st, &bc, contract, method, args, alen, &out);
     free(args);
@@ -475,7 +502,7 @@ static const luaL_Reg chain_methods[] = {
 };
 
 static const luaL_Reg core_fns[] = {
-    { "keypair", l_keypair }, { "hash", l_hash }, { "hex", l_hex }, { "unhex", l_unhex },
+    { "keypair", l_keypair }, { "sign", l_sign }, { "verify", l_verify }, { "hash", l_hash }, { "hex", l_hex }, { "unhex", l_unhex },
     { "encode", l_encode }, { "decode", l_decode }, { "sign_tx", l_sign_tx },
     { "chain", l_chain }, { "fingerprint", l_fingerprint },
     { "verify_proof", l_verify_proof }, { NULL, NULL }

@@ -5,6 +5,7 @@
 ** exactly the code a node uses.
 **
 **   core.keypair([seed32]) -> pk, sk        core.hash(s) -> 32 bytes
+**   core.sign(sk, s) -> 64-byte signature   core.verify(pk, sig, s) -> bool
 **   core.hex(s) / core.unhex(hex)           core.encode(v) / core.decode(s)
 **   core.sign_tx(unsigned, {sk...}) -> bytes, id_hex
 **   core.chain{chain_id=, time=, accounts={{name=, key=pk, balance=}}}

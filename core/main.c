@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "cli.h"
 #include "crypto.h"
 #include "err.h"
 #include "lmod.h"
@@ -33,6 +34,13 @@ static const char usage_main[] =
     "deterministic, metered LuaJIT sandbox.\n"
     "\n"
     "commands:\n"
+    "  keys             create, list and show account keys (new NAME, list, show NAME)\n"
+    "  deploy           deploy a Lua contract: NAME FILE [ARG...] --as ACCOUNT\n"
+    "  send             sign and send a transaction, print its receipt\n"
+    "  query            run a contract method read-only, print the result\n"
+    "  tx HASH          a transaction's status and receipt\n"
+    "  block [HEIGHT]   a block (default: the head)\n"
+    "  info             the node's chain_info\n"
     "  test [PATH...]   run busted specs against the real sandbox (default: contracts/)\n"
     "  fingerprint      print this build's VM fingerprint (gas of a calibration suite)\n"
     "  version          print the version\n"
@@ -198,6 +206,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "fingerprint")) return cmd_fingerprint(argc - 1, argv + 1);
+    if (ln_cli_is_command(cmd)) return ln_cli_run(argc - 1, argv + 1, stdout, stderr);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("lunet %s (%s)\n", LUNET_VERSION, LUA_RELEASE);
         return 0;

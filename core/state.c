@@ -37,6 +37,8 @@ typedef struct ent {
     uint32_t vl;
     uint16_t kl;
     uint8_t  fl;        /* overlay: E_WRITE, E_CACHE or 0 (nothing known) */
+    uint8_t  kh[HL];    /* H(k): set in committed map entries, and in overlay
+                        ** entries at commit */
     uint8_t  k[];
 } ent;
 
@@ -170,20 +172,25 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 
 enum { N_STUB, N_LEAF, N_BRANCH };
 
-typedef struct node node;
-struct node {
+typedef struct node {           /* every node starts so; a stub is only this */
     uint8_t hash[HL];
     uint8_t kind;
-    uint8_t depth;                      /* branch: the bit it splits on */
-    union {
-        struct { uint8_t kh[HL], vh[HL]; } leaf;
-        struct { node *child[2]; uint8_t path[HL]; } br;   /* path: bits < depth */
-    } u;
-};
+    uint8_t depth;              /* branch: the bit it splits on */
+} node;
 
-#define STUB_SIZE   offsetof(node, u)
-#define LEAF_SIZE   (offsetof(node, u) + sizeof(((node *)0)->u.leaf))
-#define BRANCH_SIZE (offsetof(node, u) + sizeof(((node *)0)->u.br))
+typedef struct {
+    node    h;
+    uint8_t kh[HL], vh[HL];
+} leaf_node;
+
+typedef struct {
+    node    h;
+    node   *child[2];
+    uint8_t path[HL];           /* the paths below, bits from depth on zeroed */
+} branch_node;
+
+#define LEAF(n) ((leaf_node *)(n))
+#define BR(n)   ((branch_node *)(n))
 
 struct ln_state {
     ln_store *st;               /* NULL: in memory */
@@ -193,6 +200,8 @@ struct ln_state {
     uint64_t  gen;              /* commits so far: overlays of older gens are stale */
     table     map;              /* in memory: the flat key -> value map */
     uint8_t   seed[crypto_shorthash_KEYBYTES];
+    node    **leaves, **branches;   /* allocated, unused nodes for commits */
+    size_t    nleaves, nbranches, cappool;
 };
 
 static inline int bit(const uint8_t *p, unsigned i)
@@ -255,7 +264,7 @@ static void node_free(ln_state *s, node *n)
 
 static node *stub_new(ln_state *s, const uint8_t hash[HL])
 {
-    node *n = node_alloc(s, STUB_SIZE);
+    node *n = node_alloc(s, sizeof(node));
     if (n) {
         memcpy(n->hash, hash, HL);
         n->kind = N_STUB;
@@ -269,10 +278,43 @@ static void tree_free(ln_state *s, node *n)
     if (!n)
         return;
     if (n->kind == N_BRANCH) {
-        tree_free(s, n->u.br.child[0]);
-        tree_free(s, n->u.br.child[1]);
+        tree_free(s, BR(n)->child[0]);
+        tree_free(s, BR(n)->child[1]);
     }
     node_free(s, n);
+}
+
+/* Makes sure the pools hold n leaves and n branches. LN_ENOMEM. */
+static int pools_fill(ln_state *s, size_t n)
+{
+    if (n > s->cappool) {
+        node **l = realloc(s->leaves, n * sizeof *l);
+        if (l)
+            s->leaves = l;
+        node **b = realloc(s->branches, n * sizeof *b);
+        if (b)
+            s->branches = b;
+        if (!l || !b)
+            return LN_ENOMEM;
+        s->cappool = n;
+    }
+    for (; s->nleaves < n; s->nleaves++)
+        if (!(s->leaves[s->nleaves] = node_alloc(s, sizeof(leaf_node))))
+            return LN_ENOMEM;
+    for (; s->nbranches < n; s->nbranches++)
+        if (!(s->branches[s->nbranches] = node_alloc(s, sizeof(branch_node))))
+            return LN_ENOMEM;
+    return 0;
+}
+
+static void pools_free(ln_state *s)
+{
+    while (s->nleaves)
+        node_free(s, s->leaves[--s->nleaves]);
+    while (s->nbranches)
+        node_free(s, s->branches[--s->nbranches]);
+    free(s->leaves);
+    free(s->branches);
 }
 
 /* Loads the stub at *tp from the store, checking the record against the
@@ -295,12 +337,12 @@ static int load(ln_state *s, node **tp)
         if (memcmp(h, stub->hash, HL) != 0)
             goto out;
         rc = LN_ENOMEM;
-        if (!(n = node_alloc(s, LEAF_SIZE)))
+        if (!(n = node_alloc(s, sizeof(leaf_node))))
             goto out;
         n->kind = N_LEAF;
         n->depth = 0;
-        memcpy(n->u.leaf.kh, rec + 1, HL);
-        memcpy(n->u.leaf.vh, rec + 1 + HL, HL);
+        memcpy(LEAF(n)->kh, rec + 1, HL);
+        memcpy(LEAF(n)->vh, rec + 1 + HL, HL);
     } else if (rl >= 2 + 2 * HL && rec[0] == 0x01
                && rl == 2 + 2 * HL + (rec[1] + 7u) / 8) {
         unsigned d = rec[1], pb = (d + 7) / 8;
@@ -309,19 +351,19 @@ static int load(ln_state *s, node **tp)
             goto out;
         rc = LN_ENOMEM;
         node *l = stub_new(s, rec + 2), *r = stub_new(s, rec + 2 + HL);
-        if (!l || !r || !(n = node_alloc(s, BRANCH_SIZE))) {
+        if (!l || !r || !(n = node_alloc(s, sizeof(branch_node)))) {
             if (l) node_free(s, l);
             if (r) node_free(s, r);
             goto out;
         }
         n->kind = N_BRANCH;
         n->depth = (uint8_t)d;
-        n->u.br.child[0] = l;
-        n->u.br.child[1] = r;
-        memset(n->u.br.path, 0, HL);
-        memcpy(n->u.br.path, rec + 2 + 2 * HL, pb);
+        BR(n)->child[0] = l;
+        BR(n)->child[1] = r;
+        memset(BR(n)->path, 0, HL);
+        memcpy(BR(n)->path, rec + 2 + 2 * HL, pb);
         if (d & 7)
-            n->u.br.path[d >> 3] &= (uint8_t)(0xff << (8 - (d & 7)));
+            BR(n)->path[d >> 3] &= (uint8_t)(0xff << (8 - (d & 7)));
     } else {
         goto out;
     }
@@ -343,15 +385,15 @@ static void put_node(ln_batch *b, const node *n)
     memcpy(key + 1, n->hash, HL);
     if (n->kind == N_LEAF) {
         rec[0] = 0x00;
-        memcpy(rec + 1, n->u.leaf.kh, HL);
-        memcpy(rec + 1 + HL, n->u.leaf.vh, HL);
+        memcpy(rec + 1, LEAF(n)->kh, HL);
+        memcpy(rec + 1 + HL, LEAF(n)->vh, HL);
         rl = 1 + 2 * HL;
     } else {
         rec[0] = 0x01;
         rec[1] = n->depth;
-        memcpy(rec + 2, n->u.br.child[0]->hash, HL);
-        memcpy(rec + 2 + HL, n->u.br.child[1]->hash, HL);
-        memcpy(rec + 2 + 2 * HL, n->u.br.path, (n->depth + 7u) / 8);
+        memcpy(rec + 2, BR(n)->child[0]->hash, HL);
+        memcpy(rec + 2 + HL, BR(n)->child[1]->hash, HL);
+        memcpy(rec + 2 + 2 * HL, BR(n)->path, (n->depth + 7u) / 8);
         rl = 2 + 2 * HL + (n->depth + 7u) / 8;
     }
     ln_batch_put(b, key, sizeof key, rec, rl);
@@ -374,16 +416,15 @@ typedef struct {
     uint8_t kh[HL];
     uint8_t vh[HL];
     ent   **slot;       /* overlay slot of the write; (*slot)->v NULL: delete */
+    ent    *old;        /* in memory: the key's entry in the map, or NULL */
 } change;
 
 typedef struct {
-    ln_state *s;
+    ln_state *s;        /* M_APPLY takes new nodes from its pools */
     ln_batch *b;        /* M_APPLY with a store */
     int       mode;
     int       err;      /* M_LOAD: first failure */
     long      dcount;   /* M_APPLY: keys added - keys removed */
-    node    **leaves, **branches;   /* M_APPLY pools */
-    size_t    nleaves, nbranches;
 } upd_ctx;
 
 typedef struct {
@@ -439,16 +480,16 @@ static void join(upd_ctx *u, node *reuse, unsigned j, const uint8_t *path,
         return;
     node *b = reuse;
     if (!b) {
-        b = u->branches[--u->nbranches];
+        b = u->s->branches[--u->s->nbranches];
         b->kind = N_BRANCH;
         b->depth = (uint8_t)j;
-        memset(b->u.br.path, 0, HL);
-        memcpy(b->u.br.path, path, j / 8);
+        memset(BR(b)->path, 0, HL);
+        memcpy(BR(b)->path, path, j / 8);
         if (j & 7)
-            b->u.br.path[j >> 3] = path[j >> 3] & (uint8_t)(0xff << (8 - (j & 7)));
+            BR(b)->path[j >> 3] = path[j >> 3] & (uint8_t)(0xff << (8 - (j & 7)));
     }
-    b->u.br.child[0] = l->n;
-    b->u.br.child[1] = r->n;
+    BR(b)->child[0] = l->n;
+    BR(b)->child[1] = r->n;
     memcpy(b->hash, out->hash, HL);
     if (u->b)
         put_node(u->b, b);
@@ -480,11 +521,11 @@ static void new_leaf(upd_ctx *u, const change *c, res *out)
     hash_leaf(c->kh, c->vh, out->hash);
     if (u->mode != M_APPLY)
         return;
-    node *lf = u->leaves[--u->nleaves];
+    node *lf = u->s->leaves[--u->s->nleaves];
     lf->kind = N_LEAF;
     lf->depth = 0;
-    memcpy(lf->u.leaf.kh, c->kh, HL);
-    memcpy(lf->u.leaf.vh, c->vh, HL);
+    memcpy(LEAF(lf)->kh, c->kh, HL);
+    memcpy(LEAF(lf)->vh, c->vh, HL);
     memcpy(lf->hash, out->hash, HL);
     if (u->b)
         put_node(u->b, lf);
@@ -523,7 +564,7 @@ static void upd(upd_ctx *u, node **tp, unsigned depth,
     }
 
     if (t->kind == N_LEAF) {
-        const uint8_t *kh = t->u.leaf.kh;
+        const uint8_t *kh = LEAF(t)->kh;
         if (n == 1 && memcmp(c[0].kh, kh, HL) == 0) {
             if (is_del(c)) {            /* the key goes */
                 if (u->mode == M_APPLY) {
@@ -539,23 +580,24 @@ static void upd(upd_ctx *u, node **tp, unsigned depth,
                 return;
             hash_leaf(kh, c[0].vh, out->hash);
             if (u->mode == M_APPLY) {   /* a new value for the key */
-                memcpy(t->u.leaf.vh, c[0].vh, HL);
+                memcpy(LEAF(t)->vh, c[0].vh, HL);
                 memcpy(t->hash, out->hash, HL);
                 if (u->b)
                     put_node(u->b, t);
             }
             return;
         }
+        /* the first bit where {kh} and c disagree; c is sorted, so the
+        ** extremes c[0], c[n-1] and kh bound it */
         unsigned j = cpl(c[0].kh, c[n - 1].kh, depth), x;
         if ((x = cpl(kh, c[0].kh, depth)) < j) j = x;
-        if ((x = cpl(kh, c[n - 1].kh, depth)) < j) j = x;
         fork(u, t, bit(kh, j), j, c, n, out);
         return;
     }
 
     /* a branch at d: do the changes all stay inside its prefix? */
     unsigned d = t->depth, m = d, x;
-    const uint8_t *p = t->u.br.path;
+    const uint8_t *p = BR(t)->path;
     if ((x = cpl(p, c[0].kh, depth)) < m) m = x;
     if ((x = cpl(p, c[n - 1].kh, depth)) < m) m = x;
     if (m < d) {                        /* some leave it at bit m */
@@ -564,8 +606,10 @@ static void upd(upd_ctx *u, node **tp, unsigned depth,
     }
     size_t k = split_at(c, n, d);
     res l, r;
-    upd(u, &t->u.br.child[0], d + 1, c, k, &l);
-    upd(u, &t->u.br.child[1], d + 1, c + k, n - k, &r);
+    __builtin_prefetch(BR(t)->child[0]);    /* one side is read for its hash */
+    __builtin_prefetch(BR(t)->child[1]);
+    upd(u, &BR(t)->child[0], d + 1, c, k, &l);
+    upd(u, &BR(t)->child[1], d + 1, c + k, n - k, &r);
     if (u->mode == M_LOAD) {
         out->empty = 0;
         out->n = t;
@@ -621,6 +665,7 @@ void ln_state_close(ln_state *s)
     if (!s)
         return;
     tree_free(s, s->root);
+    pools_free(s);
     tab_clear(&s->map);
     free(s);
 }
@@ -677,8 +722,8 @@ static void trim(ln_state *s, node **tp, unsigned level)
         return;
     }
     if (t->kind == N_BRANCH) {
-        trim(s, &t->u.br.child[0], level - 1);
-        trim(s, &t->u.br.child[1], level - 1);
+        trim(s, &BR(t)->child[0], level - 1);
+        trim(s, &BR(t)->child[1], level - 1);
     }
 }
 
@@ -901,18 +946,32 @@ static int cmp_change(const void *a, const void *b)
     return memcmp(((const change *)a)->kh, ((const change *)b)->kh, HL);
 }
 
-/* The overlay's writes as changes sorted by path; *nsets: how many are sets. */
+/* The overlay's writes as changes sorted by path; *nsets: how many are sets.
+** In memory, a key already in the map reuses its path, and deleting a key
+** the map lacks is dropped. */
 static int collect(ln_overlay *o, change **out, size_t *n, size_t *nsets)
 {
+    ln_state *s = o->s;
     change *c = malloc((o->nwrites ? o->nwrites : 1) * sizeof *c);
     size_t m = 0, sets = 0;
     if (!c)
         return LN_ENOMEM;
     for (size_t i = 0; o->t.tab && i <= o->t.mask; i++) {
-        ent *e = o->t.tab[i];
+        ent *e = o->t.tab[i], *old;
         if (!e || !(e->fl & E_WRITE))
             continue;
-        ln_hash(e->k, e->kl, c[m].kh);
+        old = NULL;
+        if (s->st) {
+            ln_hash(e->k, e->kl, e->kh);
+        } else if ((old = tab_get(&s->map, e->k, e->kl, e->h))) {
+            memcpy(e->kh, old->kh, HL);
+        } else if (!e->v) {
+            continue;
+        } else {
+            ln_hash(e->k, e->kl, e->kh);
+        }
+        memcpy(c[m].kh, e->kh, HL);
+        c[m].old = old;
         if (e->v) {
             ln_hash(e->v, e->vl, c[m].vh);
             sets++;
@@ -946,31 +1005,6 @@ int ln_overlay_root(ln_overlay *o, uint8_t root[32])
     return 0;
 }
 
-static void pools_free(ln_state *s, upd_ctx *u)
-{
-    for (size_t i = 0; i < u->nleaves; i++)
-        node_free(s, u->leaves[i]);
-    for (size_t i = 0; i < u->nbranches; i++)
-        node_free(s, u->branches[i]);
-    free(u->leaves);
-    free(u->branches);
-}
-
-static int pools_fill(ln_state *s, upd_ctx *u, size_t n)
-{
-    u->leaves = malloc((n ? n : 1) * sizeof *u->leaves);
-    u->branches = malloc((n ? n : 1) * sizeof *u->branches);
-    if (!u->leaves || !u->branches)
-        return LN_ENOMEM;
-    for (; u->nleaves < n; u->nleaves++)
-        if (!(u->leaves[u->nleaves] = node_alloc(s, LEAF_SIZE)))
-            return LN_ENOMEM;
-    for (; u->nbranches < n; u->nbranches++)
-        if (!(u->branches[u->nbranches] = node_alloc(s, BRANCH_SIZE)))
-            return LN_ENOMEM;
-    return 0;
-}
-
 /* Moves the committed writes into the flat map (in memory) or into b. */
 static void apply_values(ln_state *s, ln_batch *b, change *c, size_t n)
 {
@@ -985,15 +1019,12 @@ static void apply_values(ln_state *s, ln_batch *b, change *c, size_t n)
                 ln_batch_delete(b, key, kl);
             continue;
         }
-        if (!e->v && !s->map.tab)
-            continue;                   /* deleting from an empty map */
-        ent **slot = tab_slot(&s->map, e->k, e->kl, e->h), *m = *slot;
-        if (!e->v) {
-            if (m) {
-                tab_remove(&s->map, slot);
-                free(m->v);
-                free(m);
-            }
+        ent *m = c[i].old;              /* entries stay put when the table grows */
+        if (!e->v) {                    /* collect() dropped deletes of absent keys */
+            ent **slot = tab_slot(&s->map, e->k, e->kl, e->h);
+            tab_remove(&s->map, slot);
+            free(m->v);
+            free(m);
         } else if (m) {                 /* a new value for a key */
             free(m->v);
             m->v = e->v;
@@ -1002,7 +1033,7 @@ static void apply_values(ln_state *s, ln_batch *b, change *c, size_t n)
         } else {                        /* a new key: the entry moves over */
             e->fl = 0;
             e->sp = 0;
-            *slot = e;
+            *tab_slot(&s->map, e->k, e->kl, e->h) = e;
             s->map.n++;
             *oslot = NULL;
         }
@@ -1023,9 +1054,8 @@ int ln_overlay_commit(ln_overlay *o, ln_batch *b, uint8_t root[32])
     res r;
     if (s->st)
         upd(&u, &s->root, 0, c, n, &r);
-    if ((rc = u.err) < 0 || (rc = pools_fill(s, &u, nsets)) < 0
+    if ((rc = u.err) < 0 || (rc = pools_fill(s, nsets)) < 0
         || (!s->st && (rc = tab_reserve(&s->map, nsets)) < 0)) {
-        pools_free(s, &u);
         free(c);
         return rc;
     }
@@ -1045,7 +1075,6 @@ int ln_overlay_commit(ln_overlay *o, ln_batch *b, uint8_t root[32])
         ln_batch_put(b, META_KEY, META_KLEN, meta, META_LEN);
     }
     memcpy(root, r.empty ? ZERO : r.hash, HL);
-    pools_free(s, &u);
     free(c);
     tab_clear(&o->t);
     o->nwrites = 0;
@@ -1073,19 +1102,19 @@ int ln_state_prove(ln_state *s, const uint8_t *k, size_t kl,
             break;
         int side = bit(kh, t->depth);
         steps[m * (1 + HL)] = t->depth;
-        memcpy(steps + m * (1 + HL) + 1, t->u.br.child[!side]->hash, HL);
+        memcpy(steps + m * (1 + HL) + 1, BR(t)->child[!side]->hash, HL);
         m++;
-        tp = &t->u.br.child[side];
+        tp = &BR(t)->child[side];
     }
     node *leaf = *tp;
-    int other = leaf && memcmp(leaf->u.leaf.kh, kh, HL) != 0;
+    int other = leaf && memcmp(LEAF(leaf)->kh, kh, HL) != 0;
     size_t head = 1 + (other ? 2 * HL : 0), len = head + m * (1 + HL);
     if (!(p = malloc(len)))
         return LN_ENOMEM;
     p[0] = !leaf ? 0 : other ? 2 : 1;
     if (other) {
-        memcpy(p + 1, leaf->u.leaf.kh, HL);
-        memcpy(p + 1 + HL, leaf->u.leaf.vh, HL);
+        memcpy(p + 1, LEAF(leaf)->kh, HL);
+        memcpy(p + 1 + HL, LEAF(leaf)->vh, HL);
     }
     memcpy(p + head, steps, m * (1 + HL));
     *proof = p;

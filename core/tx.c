@@ -54,22 +54,19 @@ int ln_tx_decode(ln_tx *tx, const uint8_t *p, size_t n)
         "account", "actions", "chain_id", "expires", "max_fee", "nonce", "signatures"
     };
     if (o->type != MSGPACK_OBJECT_MAP) BAD("a transaction must be a map");
-    if (o->via.map.size != 7) {
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            int known = 0;
-            for (int f = 0; f < 7; f++) known |= str_is(&o->via.map.ptr[i].key, fields[f]);
-            if (!known)
-                BAD("unknown field '%.*s'", (int)(o->via.map.ptr[i].key.via.str.size > 32 ? 32 :
-                    o->via.map.ptr[i].key.via.str.size), o->via.map.ptr[i].key.via.str.ptr);
-        }
-        for (int f = 0; f < 7; f++)
-            if (!ln_codec_map_get(o, fields[f])) BAD("missing field '%s'", fields[f]);
+    /* Unknown fields first: one may stand where a known one belongs. */
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        int known = 0;
+        for (int f = 0; f < 7; f++) known |= str_is(k, fields[f]);
+        if (!known)
+            BAD("unknown field '%.*s'", (int)(k->via.str.size > 32 ? 32 : k->via.str.size),
+                k->via.str.ptr);
     }
-    /* Canonical order makes the fields positional. */
-    const msgpack_object_kv *kv = o->via.map.ptr;
     for (int f = 0; f < 7; f++)
-        if (!str_is(&kv[f].key, fields[f])) BAD("missing field '%s'", fields[f]);
-
+        if (!ln_codec_map_get(o, fields[f])) BAD("missing field '%s'", fields[f]);
+    /* Seven known keys, unique and sorted: the fields are positional. */
+    const msgpack_object_kv *kv = o->via.map.ptr;
     const msgpack_object *v = &kv[0].val;
     if (v->type != MSGPACK_OBJECT_STR || !ln_name_valid(v->via.str.ptr, v->via.str.size))
         BAD("account must be an account name (1-12 of a-z 0-9 .)");
@@ -115,19 +112,19 @@ int ln_tx_decode(ln_tx *tx, const uint8_t *p, size_t n)
             if (memcmp(tx->keys[j], tx->keys[i], LN_PK_LEN) == 0) return LN_EDUPSIG;
     }
 
-    /* The digest covers the map without `signatures`, the last key. */
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
-    for (int f = 0; f < 6; f++) {
-        msgpack_pack_object(&pk, kv[f].key);
-        msgpack_pack_object(&pk, kv[f].val);
-    }
-    if (!sb.data) return LN_ENOMEM;
-    ln_hash(sb.data, sb.size, tx->id);
-    msgpack_sbuffer_destroy(&sb);
+    /* The digest covers the map without `signatures`. The encoding is
+    ** canonical, so that map is these very bytes with a fixmap(6) header
+    ** (0x86 for 0x87) up to the fixstr header of "signatures", the last key.
+    ** Strings of the decoded object point into p. */
+    const uint8_t *sigkey = (const uint8_t *)kv[6].key.via.str.ptr - 1;
+    if (p[0] != 0x87 || sigkey <= p || sigkey >= p + n || *sigkey != 0xaa)
+        BAD("a transaction must be a map of seven fields");
+    uint8_t hdr = 0x86;
+    ln_hasher h;
+    ln_hash_init(&h);
+    ln_hash_update(&h, &hdr, 1);
+    ln_hash_update(&h, p + 1, (size_t)(sigkey - (p + 1)));
+    ln_hash_final(&h, tx->id);
     return 0;
 }
 
@@ -188,6 +185,12 @@ int ln_tx_sign(const uint8_t *utx, size_t n, const uint8_t (*sks)[LN_SK_LEN],
         msgpack_pack_bin_body(&pk, sig, LN_SIG_LEN);
     }
     if (!sb.data) return LN_ENOMEM;
+    /* Never hand out a non-canonical encoding (a key sorted after
+    ** "signatures" in the input would make one). */
+    if ((rc = ln_codec_check((const uint8_t *)sb.data, sb.size)) < 0) {
+        msgpack_sbuffer_destroy(&sb);
+        return LN_EINVAL;
+    }
     *out = (uint8_t *)sb.data;
     *outlen = sb.size;
     return 0;

@@ -1,0 +1,87 @@
+/*
+** chain.h -- the committed chain in LevelDB: blocks, receipts and the
+** transaction index, written with the block's state changes in one atomic,
+** synced batch, so a crash leaves either the whole block or none of it.
+**
+** Keys (the state module owns "S" and "N"):
+**   "B" height(8, big endian)  the block: canonical msgpack
+**                              {cert, hash: bin32, header, txs: [bin...]}
+**   "H" hash                   height(8, big endian)
+**   "R" txid                   {height, index, receipt}
+**   "Mhead"                    height(8, big endian) of the head
+** Header (canonical msgpack, DESIGN "Objects"): {chain_id, consensus,
+** height, prev: bin32, proposer, receipts_root: bin32, state_root: bin32,
+** time, tx_root: bin32}; the block hash is BLAKE2b-256 of its encoding.
+** tx_root and receipts_root are binary Merkle roots (H(l || r), an odd node
+** moves up unchanged) over the transaction ids and the receipt hashes.
+** int results: 0 or a negative LN_E* code (err.h).
+*/
+#ifndef LN_CHAIN_H
+#define LN_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec.h"
+#include "state.h"
+#include "store.h"
+
+typedef struct ln_chain ln_chain;   /* opaque */
+
+typedef struct {
+    char chain_id[LN_CHAIN_ID_MAX + 1];
+    uint64_t height, time;
+    uint8_t prev[LN_HASH_LEN];
+    uint8_t tx_root[LN_HASH_LEN], state_root[LN_HASH_LEN], receipts_root[LN_HASH_LEN];
+    char proposer[LN_NAME_MAX + 1];
+} ln_header;
+
+/* A block built on the head and executed, not yet committed. */
+typedef struct {
+    ln_header hdr;
+    uint8_t hash[LN_HASH_LEN];
+    ln_overlay *ov;                  /* its state changes */
+    size_t n;                        /* included transactions */
+    uint8_t **txs;
+    size_t *lens;
+    ln_receipt *receipts;            /* of the included ones */
+    size_t refused;                  /* given but refused (not in the block) */
+    uint8_t (*refused_ids)[LN_HASH_LEN];
+} ln_pblock;
+
+/* Opens DIR (created if missing). LN_ELOCKED, LN_EIO; errbuf gets the text. */
+int  ln_chain_open(const char *dir, ln_chain **out, char *err, size_t errlen);
+void ln_chain_close(ln_chain *c);                 /* NULL is a no-op */
+ln_state *ln_chain_state(ln_chain *c);
+ln_store *ln_chain_store(ln_chain *c);
+
+/* The head header and hash; LN_ENOTFOUND before genesis. */
+int  ln_chain_head(ln_chain *c, ln_header *h, uint8_t hash[LN_HASH_LEN]);
+
+/* Writes block 0: the state the overlay holds (accounts, registry) and a
+** header with no transactions. The overlay is consumed. */
+int  ln_chain_genesis(ln_chain *c, const char *chain_id, uint64_t time, ln_overlay *ov);
+
+/* Executes txs on the head state (sigs_checked: verified at admission) and
+** builds the next block. *out is the caller's (ln_pblock_free). Only one
+** pending block at a time. */
+int  ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
+                    const uint8_t *const *txs, const size_t *lens, size_t n,
+                    int sigs_checked, ln_pblock **out);
+/* Commits a built block with its certificate (msgpack, may be NULL). */
+int  ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certlen);
+void ln_pblock_free(ln_pblock *b);                /* NULL is a no-op */
+
+int  ln_chain_block(ln_chain *c, uint64_t height, uint8_t **blk, size_t *len);
+int  ln_chain_block_by_hash(ln_chain *c, const uint8_t hash[LN_HASH_LEN],
+                            uint8_t **blk, size_t *len);
+/* {height, index, receipt} of a committed transaction. LN_ENOTFOUND. */
+int  ln_chain_receipt(ln_chain *c, const uint8_t id[LN_HASH_LEN], uint8_t **rec, size_t *len);
+
+/* The canonical header encoding, and its hash. */
+int  ln_header_encode(const ln_header *h, uint8_t **out, size_t *len);
+void ln_header_hash(const ln_header *h, uint8_t hash[LN_HASH_LEN]);
+/* Merkle root of n 32-byte leaves (zero hash for none). */
+void ln_merkle_root(const uint8_t (*leaves)[LN_HASH_LEN], size_t n, uint8_t root[LN_HASH_LEN]);
+
+#endif

@@ -1,0 +1,1106 @@
+/*
+** node.c -- a running node: chain, mempool and consensus plugin on one loop.
+**
+** Blocks happen only through the consensus plugin: it asks for a proposal
+** (node.propose), gathers agreement its own way and commits (node.commit).
+** The node keeps at most one proposed block; committing it writes block,
+** state, receipts and index in one synced batch (chain.c).
+**
+** Admission: a submitted transaction is decoded and its signatures verified
+** on the libuv worker pool; back on the loop it is checked against the head
+** state (chain, expiry, account, nonce, authority, balance) and enters the
+** mempool. Its signatures are not verified again when the block executes.
+*/
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "node.h"
+#include "account.h"
+#include "chain.h"
+#include "codec.h"
+#include "err.h"
+#include "exec.h"
+#include "mempool.h"
+#include "plugin.h"
+#include "rpc.h"
+#include "sandbox.h"
+#include "tx.h"
+
+#define MAX_VALIDATORS   64
+#define MEMPOOL_TXS      200000
+#define MEMPOOL_BYTES    (256u << 20)
+#define BLOCK_TXS        10000
+#define BLOCK_BYTES      (8u << 20)
+
+typedef struct ntimer {
+    uv_timer_t h;
+    ln_node *n;
+    char id[32];
+    struct ntimer *next;
+} ntimer;
+
+typedef struct {
+    ln_block_cb cb;
+    void *ud;
+} subscriber;
+
+struct ln_node {
+    uv_loop_t *loop;
+    char home[512];
+    ln_chain *chain;
+    ln_mempool *mp;
+    ln_plugin *plugin;
+    ln_rpc *rpc;
+    char chain_id[LN_CHAIN_ID_MAX + 1];
+    char fingerprint[65];
+    char consensus[32];
+    /* validators, in genesis order */
+    size_t nval;
+    char val_names[MAX_VALIDATORS][LN_NAME_MAX + 1];
+    uint8_t val_keys[MAX_VALIDATORS][LN_PK_LEN];
+    char self[LN_NAME_MAX + 1];
+    ln_key key;
+    int has_key;
+    size_t block_txs, block_bytes;
+    ln_pblock *pending;
+    ntimer *timers;
+    subscriber *subs;
+    size_t nsubs, capsubs;
+    int closing, open_handles;
+    /* metrics */
+    uint64_t txs_committed, blocks, gas_total, submitted, refused;
+    double last_block_at, block_interval;
+};
+
+static void logf_(const char *fmt, ...)
+{
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s ", ts);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- plugin host ------------------------------------------------------ */
+
+static void push_header(lua_State *L, const ln_header *h, const uint8_t hash[LN_HASH_LEN],
+                        size_t ntx)
+{
+    char hex[2 * LN_HASH_LEN + 1];
+    lua_createtable(L, 0, 8);
+    lua_pushnumber(L, (lua_Number)h->height);
+    lua_setfield(L, -2, "height");
+    ln_hex(hash, LN_HASH_LEN, hex);
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "hash");
+    ln_hex(h->prev, LN_HASH_LEN, hex);
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "prev");
+    ln_hex(h->state_root, LN_HASH_LEN, hex);
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "state_root");
+    lua_pushstring(L, h->proposer);
+    lua_setfield(L, -2, "proposer");
+    lua_pushnumber(L, (lua_Number)h->time);
+    lua_setfield(L, -2, "time");
+    lua_pushnumber(L, (lua_Number)ntx);
+    lua_setfield(L, -2, "txs");
+}
+
+static void h_validators(void *ud, lua_State *L)
+{
+    ln_node *n = ud;
+    lua_createtable(L, (int)n->nval, 0);
+    for (size_t i = 0; i < n->nval; i++) {
+        lua_pushstring(L, n->val_names[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+}
+
+static const char *h_self(void *ud) { return ((ln_node *)ud)->self; }
+
+static void h_head(void *ud, lua_State *L)
+{
+    ln_node *n = ud;
+    ln_header h;
+    uint8_t hash[LN_HASH_LEN];
+    ln_chain_head(n->chain, &h, hash);
+    push_header(L, &h, hash, 0);
+}
+
+static uint64_t committed_nonce(const char *account, void *ud)
+{
+    ln_node *n = ud;
+    uint8_t key[1 + LN_NAME_MAX], *v;
+    size_t kl = ln_account_key(account, key), vl;
+    if (ln_state_get(ln_chain_state(n->chain), key, kl, &v, &vl) < 0) return 0;
+    ln_account a;
+    memset(&a, 0, sizeof a);
+    int rc = ln_account_decode(v, vl, &a);
+    free(v);
+    return rc < 0 ? 0 : a.nonce;
+}
+
+static int h_propose(void *ud, lua_State *L)
+{
+    ln_node *n = ud;
+    size_t max = n->block_txs;
+    const ln_mtx **sel = calloc(max + 1, sizeof *sel);
+    const uint8_t **txs = calloc(max + 1, sizeof *txs);
+    size_t *lens = calloc(max + 1, sizeof *lens);
+    if (!sel || !txs || !lens) {
+        free(sel); free(txs); free(lens);
+        lua_pushstring(L, "out of memory");
+        return LN_ENOMEM;
+    }
+    size_t k = ln_mempool_select(n->mp, committed_nonce, n, max, n->block_bytes, sel);
+    for (size_t i = 0; i < k; i++) {
+        txs[i] = sel[i]->bytes;
+        lens[i] = sel[i]->len;
+    }
+    ln_pblock_free(n->pending);
+    n->pending = NULL;
+    uint64_t now = (uint64_t)wall();
+    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, &n->pending);
+    free(sel); free(txs); free(lens);
+    if (rc < 0) {
+        lua_pushfstring(L, "propose: %s", ln_strerror(rc));
+        return rc;
+    }
+    push_header(L, &n->pending->hdr, n->pending->hash, n->pending->n);
+    return 0;
+}
+
+static void notify(ln_node *n, ln_pblock *b)
+{
+    if (!n->nsubs) return;
+    uint8_t *blk;
+    size_t bl;
+    if (ln_chain_block(n->chain, b->hdr.height, &blk, &bl) < 0) return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        uint8_t *enc;
+        size_t el;
+        if (ln_receipt_encode(&b->receipts[i], &enc, &el) == 0) {
+            msgpack_sbuffer_write(&sb, (const char *)enc, el);
+            free(enc);
+        } else {
+            msgpack_pack_nil(&pk);
+        }
+    }
+    for (size_t i = 0; i < n->nsubs; i++)
+        n->subs[i].cb(n, blk, bl, (const uint8_t *)sb.data, sb.size, n->subs[i].ud);
+    msgpack_sbuffer_destroy(&sb);
+    free(blk);
+}
+
+static int h_commit(void *ud, const char *hash_hex, const uint8_t *cert, size_t len,
+                    char *why, size_t whylen)
+{
+    ln_node *n = ud;
+    uint8_t hash[LN_HASH_LEN];
+    if (!n->pending) {
+        snprintf(why, whylen, "no proposed block to commit");
+        return LN_EBADBLOCK;
+    }
+    if (strlen(hash_hex) != 2 * LN_HASH_LEN || ln_unhex(hash_hex, hash, LN_HASH_LEN) < 0 ||
+        memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) {
+        snprintf(why, whylen, "block %s is not the proposed block", hash_hex);
+        return LN_EBADBLOCK;
+    }
+    ln_pblock *b = n->pending;
+    int rc = ln_chain_commit(n->chain, b, cert, len);
+    if (rc < 0) {
+        /* Memory may be ahead of disk now: stop; a restart recovers. */
+        logf_("fatal: commit of block %llu failed: %s", (unsigned long long)b->hdr.height,
+              ln_strerror(rc));
+        snprintf(why, whylen, "commit failed: %s", ln_strerror(rc));
+        uv_stop(n->loop);
+        n->closing = 1;
+        return rc;
+    }
+    n->pending = NULL;
+    uint8_t (*ids)[LN_HASH_LEN] = calloc(b->n + 1, LN_HASH_LEN);
+    for (size_t i = 0; i < b->n; i++) {
+        memcpy(ids[i], b->receipts[i].txid, LN_HASH_LEN);
+        n->gas_total += b->receipts[i].gas_used;
+    }
+    ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])ids, b->n);
+    ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->refused_ids, b->refused);
+    free(ids);
+    ln_mempool_prune(n->mp, b->hdr.height + 1, committed_nonce, n);
+    n->txs_committed += b->n;
+    n->blocks++;
+    double t = wall();
+    if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
+    n->last_block_at = t;
+    notify(n, b);
+    ln_pblock_free(b);
+    return 0;
+}
+
+static size_t h_pending(void *ud) { return ln_mempool_count(((ln_node *)ud)->mp); }
+
+static void on_timer(uv_timer_t *h)
+{
+    ntimer *t = h->data;
+    ln_node *n = t->n;
+    if (n->closing || !n->plugin) return;
+    char why[256];
+    if (ln_plugin_on_timer(n->plugin, t->id, why, sizeof why) < 0)
+        logf_("consensus: %s", why);
+}
+
+static void h_timer(void *ud, uint64_t ms, const char *id)
+{
+    ln_node *n = ud;
+    if (n->closing) return;
+    ntimer *t;
+    for (t = n->timers; t; t = t->next)
+        if (strcmp(t->id, id) == 0) break;
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t) return;
+        t->n = n;
+        snprintf(t->id, sizeof t->id, "%s", id);
+        uv_timer_init(n->loop, &t->h);
+        t->h.data = t;
+        t->next = n->timers;
+        n->timers = t;
+        n->open_handles++;
+    }
+    uv_timer_start(&t->h, on_timer, ms, 0);
+}
+
+static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])
+{
+    ln_node *n = ud;
+    if (!n->has_key) return LN_EBADKEY;
+    ln_sign(n->key.sk, m, len, sig);
+    return 0;
+}
+
+static void h_key_of(void *ud, lua_State *L, const char *v)
+{
+    ln_node *n = ud;
+    for (size_t i = 0; i < n->nval; i++)
+        if (strcmp(n->val_names[i], v) == 0) {
+            lua_pushlstring(L, (const char *)n->val_keys[i], LN_PK_LEN);
+            return;
+        }
+    lua_pushnil(L);
+}
+
+static void h_log(void *ud, const char *msg)
+{
+    (void)ud;
+    logf_("consensus: %s", msg);
+}
+
+static int h_broadcast(void *ud, const uint8_t *m, size_t len)
+{
+    (void)ud; (void)m; (void)len;
+    return LN_ENOTFOUND;           /* no peers: a single-node chain */
+}
+
+static int h_send(void *ud, const char *to, const uint8_t *m, size_t len)
+{
+    (void)ud; (void)to; (void)m; (void)len;
+    return LN_ENOTFOUND;
+}
+
+static int h_persist(void *ud, const char *key, const uint8_t *v, size_t len)
+{
+    ln_node *n = ud;
+    char k[128];
+    int kl = snprintf(k, sizeof k, "P%s", key);
+    return ln_store_put(ln_chain_store(n->chain), (const uint8_t *)k, (size_t)kl, v, len);
+}
+
+static int h_recall(void *ud, const char *key, uint8_t **v, size_t *len)
+{
+    ln_node *n = ud;
+    char k[128];
+    int kl = snprintf(k, sizeof k, "P%s", key);
+    return ln_store_get(ln_chain_store(n->chain), (const uint8_t *)k, (size_t)kl, v, len);
+}
+
+static uint64_t h_now_ms(void *ud)
+{
+    (void)ud;
+    return (uint64_t)(wall() * 1000);
+}
+
+/* ---- genesis ---------------------------------------------------------- */
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return LN_ENOTFOUND;
+    if (fseek(f, 0, SEEK_END) < 0) { fclose(f); return LN_EIO; }
+    long l = ftell(f);
+    if (l < 0 || l > (long)LN_CODE_MAX) { fclose(f); return LN_ETOOBIG; }
+    rewind(f);
+    char *b = malloc((size_t)l + 1);
+    if (!b) { fclose(f); return LN_ENOMEM; }
+    size_t got = fread(b, 1, (size_t)l, f);
+    fclose(f);
+    b[got] = 0;
+    *out = b;
+    *len = got;
+    return 0;
+}
+
+/* Evaluates a config file (Lua data) in a sandbox; its table as msgpack. */
+static int eval_config(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    char *src;
+    size_t sl;
+    int rc = read_file(path, &src, &sl);
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: %s", path, rc == LN_ENOTFOUND ? "cannot read" : ln_strerror(rc));
+        return LN_ECONFIG;
+    }
+    ln_sandbox *sb;
+    if ((rc = ln_sandbox_new(NULL, &sb)) < 0) {
+        free(src);
+        return rc;
+    }
+    ln_sandbox_freeze(sb);
+    lua_State *L = ln_sandbox_L(sb);
+    char name[600];
+    snprintf(name, sizeof name, "@%s", path);
+    rc = ln_sandbox_load(sb, src, sl, name);
+    free(src);
+    if (rc == 0) {
+        ln_sandbox_newenv(sb);
+        lua_setfenv(L, -2);
+        ln_sandbox_meter_begin(sb, 10000000, 16u << 20);
+        rc = ln_sandbox_pcall(sb, 0, 1);
+        ln_sandbox_meter_end(sb);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: %s", path, lua_tostring(L, -1));
+        ln_sandbox_free(sb);
+        return LN_ECONFIG;
+    }
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "config %s must return a table", path);
+        ln_sandbox_free(sb);
+        return LN_ECONFIG;
+    }
+    rc = ln_codec_encode_lua(L, -1, out, len);
+    ln_sandbox_free(sb);
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: %s (configs are data: strings, integers, tables)",
+                 path, ln_strerror(rc));
+        return LN_ECONFIG;
+    }
+    return 0;
+}
+
+static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
+{
+    const msgpack_object *v = ln_codec_map_get(m, k);
+    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= n) return LN_ECONFIG;
+    memcpy(out, v->via.str.ptr, v->via.str.size);
+    out[v->via.str.size] = 0;
+    return 0;
+}
+
+/* The key of `name`: from the config's hex, else from HOME/keys (created in
+** dev mode). */
+static int account_key(ln_node *n, const char *name, const msgpack_object *hexkey, int dev,
+                       uint8_t pk[LN_PK_LEN], ln_key *full, int *created, char *err, size_t errlen)
+{
+    if (hexkey && hexkey->type == MSGPACK_OBJECT_STR && hexkey->via.str.size == 2 * LN_PK_LEN) {
+        char hex[2 * LN_PK_LEN + 1];
+        memcpy(hex, hexkey->via.str.ptr, 2 * LN_PK_LEN);
+        hex[2 * LN_PK_LEN] = 0;
+        if (ln_unhex(hex, pk, LN_PK_LEN) < 0) {
+            snprintf(err, errlen, "account %s: key is not hex", name);
+            return LN_ECONFIG;
+        }
+        return 0;
+    }
+    char path[700], kerr[160];
+    snprintf(path, sizeof path, "%s/keys/%s.key", n->home, name);
+    ln_key k;
+    int rc = ln_keyfile_read(path, &k, kerr, sizeof kerr);
+    if (rc == LN_ENOTFOUND && dev) {
+        memset(&k, 0, sizeof k);
+        snprintf(k.account, sizeof k.account, "%s", name);
+        ln_keypair(k.pk, k.sk);
+        if ((rc = ln_keyfile_write(n->home, &k, 0)) < 0) {
+            snprintf(err, errlen, "writing %s: %s", path, ln_strerror(rc));
+            return rc;
+        }
+        *created = 1;
+    } else if (rc < 0) {
+        snprintf(err, errlen, "account %s has no key in the config and %s: %s", name, path, kerr);
+        return LN_ECONFIG;
+    }
+    memcpy(pk, k.pk, LN_PK_LEN);
+    if (full) *full = k;
+    return 0;
+}
+
+static const char *resolve(const char *config, const char *rel, char *buf, size_t n)
+{
+    struct stat st;
+    if (rel[0] == '/' || stat(rel, &st) == 0) return rel;
+    /* Relative to the folder above the config's (configs/ is at the top). */
+    const char *slash = strrchr(config, '/');
+    if (slash) {
+        snprintf(buf, n, "%.*s/../%s", (int)(slash - config), config, rel);
+        if (stat(buf, &st) == 0) return buf;
+    }
+    return rel;
+}
+
+static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
+{
+    uint8_t *enc;
+    size_t el;
+    int rc = eval_config(cfg->config, &enc, &el, err, errlen);
+    if (rc < 0) return rc;
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 4096);
+    rc = ln_codec_unpack(enc, el, &z, &o);
+    ln_overlay *ov = NULL;
+    char chain_id[LN_CHAIN_ID_MAX + 1];
+    if (rc < 0 || o.type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "config: must be a table");
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0) {
+        snprintf(err, errlen, "config: chain_id must be a string of 1-64 bytes");
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    ov = ln_overlay_new(ln_chain_state(n->chain));
+    const msgpack_object *accts = ln_codec_map_get(&o, "accounts");
+    if (accts && accts->type != MSGPACK_OBJECT_ARRAY) {
+        snprintf(err, errlen, "config: accounts must be a list of {name=, balance=, key=}");
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    int printed = 0;
+    for (uint32_t i = 0; accts && i < accts->via.array.size; i++) {
+        const msgpack_object *a = &accts->via.array.ptr[i];
+        ln_account acc;
+        memset(&acc, 0, sizeof acc);
+        if (cfg_str(a, "name", acc.name, sizeof acc.name) < 0 ||
+            !ln_name_valid(acc.name, strlen(acc.name))) {
+            snprintf(err, errlen, "config: accounts[%u].name must be an account name", i + 1);
+            rc = LN_ECONFIG;
+            goto done;
+        }
+        const msgpack_object *bal = ln_codec_map_get(a, "balance");
+        if (bal && bal->type == MSGPACK_OBJECT_POSITIVE_INTEGER) acc.balance = bal->via.u64;
+        uint8_t pk[LN_PK_LEN];
+        int created = 0;
+        if ((rc = account_key(n, acc.name, ln_codec_map_get(a, "key"), cfg->dev, pk, NULL,
+                              &created, err, errlen)) < 0)
+            goto done;
+        if (cfg->dev) {
+            char hex[2 * LN_PK_LEN + 1];
+            ln_hex(pk, LN_PK_LEN, hex);
+            if (!printed++) printf("dev accounts (keys in %s/keys):\n", n->home);
+            printf("  %-8s %s%s\n", acc.name, hex, created ? "  (new key)" : "");
+        }
+        ln_authority_key(&acc.owner, pk);
+        acc.active = acc.owner;
+        ln_account_save(ov, &acc);
+    }
+    /* Validators: accounts too, so their keys are on chain. */
+    const msgpack_object *vals = ln_codec_map_get(&o, "validators");
+    if (!vals || vals->type != MSGPACK_OBJECT_ARRAY || vals->via.array.size == 0 ||
+        vals->via.array.size > MAX_VALIDATORS) {
+        snprintf(err, errlen, "config: validators must be a list of 1-%d names", MAX_VALIDATORS);
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    msgpack_sbuffer gsb;
+    msgpack_packer gpk;
+    msgpack_sbuffer_init(&gsb);
+    msgpack_packer_init(&gpk, &gsb, msgpack_sbuffer_write);
+    msgpack_pack_map(&gpk, 3);
+    msgpack_pack_str(&gpk, 8); msgpack_pack_str_body(&gpk, "chain_id", 8);
+    msgpack_pack_str(&gpk, strlen(chain_id)); msgpack_pack_str_body(&gpk, chain_id, strlen(chain_id));
+    msgpack_pack_str(&gpk, 11); msgpack_pack_str_body(&gpk, "fingerprint", 11);
+    msgpack_pack_str(&gpk, 64); msgpack_pack_str_body(&gpk, n->fingerprint, 64);
+    msgpack_pack_str(&gpk, 10); msgpack_pack_str_body(&gpk, "validators", 10);
+    msgpack_pack_array(&gpk, vals->via.array.size);
+    for (uint32_t i = 0; i < vals->via.array.size; i++) {
+        const msgpack_object *v = &vals->via.array.ptr[i];
+        char name[LN_NAME_MAX + 1];
+        const msgpack_object *hexkey = NULL;
+        if (v->type == MSGPACK_OBJECT_MAP) {
+            if (cfg_str(v, "name", name, sizeof name) < 0) v = NULL;
+            else hexkey = ln_codec_map_get(v, "key");
+        } else if (v->type == MSGPACK_OBJECT_STR && v->via.str.size <= LN_NAME_MAX) {
+            memcpy(name, v->via.str.ptr, v->via.str.size);
+            name[v->via.str.size] = 0;
+        } else {
+            v = NULL;
+        }
+        if (!v || !ln_name_valid(name, strlen(name))) {
+            msgpack_sbuffer_destroy(&gsb);
+            snprintf(err, errlen, "config: validators[%u] must be a name or {name=, key=}", i + 1);
+            rc = LN_ECONFIG;
+            goto done;
+        }
+        uint8_t pk[LN_PK_LEN];
+        int created = 0;
+        if ((rc = account_key(n, name, hexkey, cfg->dev, pk, NULL, &created, err, errlen)) < 0) {
+            msgpack_sbuffer_destroy(&gsb);
+            goto done;
+        }
+        if (!ln_account_exists(ov, name)) {
+            ln_account acc;
+            memset(&acc, 0, sizeof acc);
+            snprintf(acc.name, sizeof acc.name, "%s", name);
+            ln_authority_key(&acc.owner, pk);
+            acc.active = acc.owner;
+            ln_account_save(ov, &acc);
+        }
+        msgpack_pack_map(&gpk, 2);
+        msgpack_pack_str(&gpk, 3); msgpack_pack_str_body(&gpk, "key", 3);
+        msgpack_pack_bin(&gpk, LN_PK_LEN); msgpack_pack_bin_body(&gpk, pk, LN_PK_LEN);
+        msgpack_pack_str(&gpk, 4); msgpack_pack_str_body(&gpk, "name", 4);
+        msgpack_pack_str(&gpk, strlen(name)); msgpack_pack_str_body(&gpk, name, strlen(name));
+    }
+    ln_overlay_set(ov, (const uint8_t *)"g", 1, (const uint8_t *)gsb.data, gsb.size);
+    msgpack_sbuffer_destroy(&gsb);
+
+    /* The consensus plugin's code goes on chain: the registry slot. */
+    const msgpack_object *cons = ln_codec_map_get(&o, "consensus");
+    char plugin[256], buf[1024];
+    if (!cons || cfg_str(cons, "plugin", plugin, sizeof plugin) < 0) {
+        snprintf(err, errlen, "config: consensus = { plugin = \"consensus/NAME.lua\", params = {...} }");
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    const char *ppath = resolve(cfg->config, plugin, buf, sizeof buf);
+    char *code;
+    size_t cl;
+    if ((rc = read_file(ppath, &code, &cl)) < 0) {
+        snprintf(err, errlen, "config: consensus plugin %s: cannot read", plugin);
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    const char *base = strrchr(plugin, '/');
+    base = base ? base + 1 : plugin;
+    size_t bl = strcspn(base, ".");
+    uint8_t ch[LN_HASH_LEN];
+    ln_hash(code, cl, ch);
+    msgpack_sbuffer psb;
+    msgpack_packer ppk;
+    msgpack_sbuffer_init(&psb);
+    msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
+    msgpack_pack_map(&ppk, 4);
+    msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "code", 4);
+    msgpack_pack_str(&ppk, cl); msgpack_pack_str_body(&ppk, code, cl);
+    msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "hash", 4);
+    msgpack_pack_bin(&ppk, LN_HASH_LEN); msgpack_pack_bin_body(&ppk, ch, LN_HASH_LEN);
+    msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "name", 4);
+    msgpack_pack_str(&ppk, bl); msgpack_pack_str_body(&ppk, base, bl);
+    msgpack_pack_str(&ppk, 6); msgpack_pack_str_body(&ppk, "params", 6);
+    const msgpack_object *params = ln_codec_map_get(cons, "params");
+    if (params && (params->type == MSGPACK_OBJECT_MAP || params->type == MSGPACK_OBJECT_ARRAY))
+        msgpack_pack_object(&ppk, *params);
+    else
+        msgpack_pack_map(&ppk, 0);
+    free(code);
+    ln_overlay_set(ov, (const uint8_t *)"pconsensus", 10, (const uint8_t *)psb.data, psb.size);
+    msgpack_sbuffer_destroy(&psb);
+
+    const msgpack_object *gt = ln_codec_map_get(&o, "genesis_time");
+    uint64_t t = gt && gt->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? gt->via.u64 : (uint64_t)wall();
+    rc = ln_chain_genesis(n->chain, chain_id, t, ov);
+    ov = NULL;
+    if (rc < 0) snprintf(err, errlen, "genesis: %s", ln_strerror(rc));
+done:
+    ln_overlay_free(ov);
+    msgpack_zone_destroy(&z);
+    free(enc);
+    return rc;
+}
+
+/* Reads chain id, validators and the consensus plugin from the state. */
+static int load_chain(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
+{
+    ln_state *st = ln_chain_state(n->chain);
+    uint8_t *g, *p;
+    size_t gl, pl;
+    int rc = ln_state_get(st, (const uint8_t *)"g", 1, &g, &gl);
+    if (rc < 0) {
+        snprintf(err, errlen, "genesis record missing: %s", ln_strerror(rc));
+        return LN_EIO;
+    }
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 4096);
+    rc = ln_codec_unpack(g, gl, &z, &o);
+    char fp[65] = "";
+    if (rc == 0) rc = cfg_str(&o, "chain_id", n->chain_id, sizeof n->chain_id);
+    if (rc == 0) rc = cfg_str(&o, "fingerprint", fp, sizeof fp);
+    const msgpack_object *vals = rc == 0 ? ln_codec_map_get(&o, "validators") : NULL;
+    if (!vals || vals->type != MSGPACK_OBJECT_ARRAY) rc = LN_EIO;
+    for (uint32_t i = 0; rc == 0 && i < vals->via.array.size && i < MAX_VALIDATORS; i++) {
+        const msgpack_object *v = &vals->via.array.ptr[i];
+        const msgpack_object *k = ln_codec_map_get(v, "key");
+        if (cfg_str(v, "name", n->val_names[i], sizeof n->val_names[i]) < 0 || !k ||
+            k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != LN_PK_LEN) {
+            rc = LN_EIO;
+            break;
+        }
+        memcpy(n->val_keys[i], k->via.bin.ptr, LN_PK_LEN);
+        n->nval = i + 1;
+    }
+    msgpack_zone_destroy(&z);
+    free(g);
+    if (rc < 0) {
+        snprintf(err, errlen, "genesis record is corrupt");
+        return LN_EIO;
+    }
+    if (strcmp(fp, n->fingerprint) != 0) {
+        snprintf(err, errlen, "this build's VM fingerprint %.16s… differs from the chain's %.16s…: "
+                 "gas would differ from the other nodes'", n->fingerprint, fp);
+        return LN_EFINGERPRINT;
+    }
+    /* This node is the first validator whose key is in HOME/keys. */
+    for (size_t i = 0; i < n->nval && !n->has_key; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/keys/%s.key", n->home, n->val_names[i]);
+        ln_key k;
+        if (ln_keyfile_read(path, &k, NULL, 0) == 0 && memcmp(k.pk, n->val_keys[i], LN_PK_LEN) == 0) {
+            n->key = k;
+            n->has_key = 1;
+            snprintf(n->self, sizeof n->self, "%s", n->val_names[i]);
+        }
+    }
+    (void)cfg;
+    if ((rc = ln_state_get(st, (const uint8_t *)"pconsensus", 10, &p, &pl)) < 0) {
+        snprintf(err, errlen, "no consensus plugin in the registry");
+        return LN_EIO;
+    }
+    msgpack_zone_init(&z, 4096);
+    rc = ln_codec_unpack(p, pl, &z, &o);
+    const msgpack_object *code = ln_codec_map_get(&o, "code");
+    const msgpack_object *params = ln_codec_map_get(&o, "params");
+    if (rc < 0 || !code || code->type != MSGPACK_OBJECT_STR ||
+        cfg_str(&o, "name", n->consensus, sizeof n->consensus) < 0) {
+        msgpack_zone_destroy(&z);
+        free(p);
+        snprintf(err, errlen, "consensus registry record is corrupt");
+        return LN_EIO;
+    }
+    msgpack_sbuffer psb;
+    msgpack_packer ppk;
+    msgpack_sbuffer_init(&psb);
+    msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
+    if (params) msgpack_pack_object(&ppk, *params); else msgpack_pack_map(&ppk, 0);
+    ln_plugin_host host = {
+        n, h_validators, h_self, h_head, h_propose, h_commit, h_pending, h_timer,
+        h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now_ms
+    };
+    char why[300];
+    char pname[64];
+    snprintf(pname, sizeof pname, "%s.lua", n->consensus);
+    rc = ln_plugin_load(&host, pname, code->via.str.ptr, code->via.str.size,
+                        (const uint8_t *)psb.data, psb.size, &n->plugin, why, sizeof why);
+    msgpack_sbuffer_destroy(&psb);
+    msgpack_zone_destroy(&z);
+    free(p);
+    if (rc < 0) {
+        snprintf(err, errlen, "consensus plugin: %s", why);
+        return rc;
+    }
+    return 0;
+}
+
+int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
+                 char *err, size_t errlen)
+{
+    ln_node *n = calloc(1, sizeof *n);
+    if (!n) return LN_ENOMEM;
+    n->loop = loop;
+    n->block_txs = BLOCK_TXS;
+    n->block_bytes = BLOCK_BYTES;
+    snprintf(n->home, sizeof n->home, "%s", cfg->home);
+    int rc;
+    /* mkdir -p HOME */
+    char path[600];
+    snprintf(path, sizeof path, "%s", cfg->home);
+    for (char *s = path + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            mkdir(path, 0755);
+            *s = '/';
+        }
+    if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", cfg->home, strerror(errno));
+        free(n);
+        return LN_EIO;
+    }
+    if ((rc = ln_sandbox_fingerprint(n->fingerprint)) < 0) {
+        snprintf(err, errlen, "fingerprint: %s", ln_strerror(rc));
+        free(n);
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/data", cfg->home);
+    if ((rc = ln_chain_open(path, &n->chain, err, errlen)) < 0) {
+        if (rc == LN_ELOCKED)
+            snprintf(err, errlen, "%s is in use by another lunet process", path);
+        free(n);
+        return rc;
+    }
+    if (ln_chain_head(n->chain, NULL, NULL) == LN_ENOTFOUND) {
+        if (!cfg->config) {
+            snprintf(err, errlen, "%s has no chain yet: give a config (--config FILE)", cfg->home);
+            ln_chain_close(n->chain);
+            free(n);
+            return LN_ECONFIG;
+        }
+        if ((rc = genesis(n, cfg, err, errlen)) < 0) {
+            ln_chain_close(n->chain);
+            free(n);
+            return rc;
+        }
+    }
+    if ((rc = ln_mempool_new(MEMPOOL_TXS, MEMPOOL_BYTES, &n->mp)) < 0 ||
+        (rc = load_chain(n, cfg, err, errlen)) < 0) {
+        ln_mempool_free(n->mp);
+        ln_chain_close(n->chain);
+        free(n);
+        return rc;
+    }
+    if (cfg->rpc_addr && (rc = ln_rpc_start(n, loop, cfg->rpc_addr, &n->rpc)) < 0) {
+        snprintf(err, errlen, "RPC on %s: %s", cfg->rpc_addr, ln_strerror(rc));
+        ln_plugin_free(n->plugin);
+        ln_mempool_free(n->mp);
+        ln_chain_close(n->chain);
+        free(n);
+        return rc;
+    }
+    char why[300];
+    if (ln_plugin_start(n->plugin, why, sizeof why) < 0) logf_("consensus: %s", why);
+    *out = n;
+    return 0;
+}
+
+static void free_node(ln_node *n)
+{
+    ln_pblock_free(n->pending);
+    ln_plugin_free(n->plugin);
+    ln_mempool_free(n->mp);
+    ln_chain_close(n->chain);
+    free(n->subs);
+    free(n);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    ntimer *t = h->data;
+    ln_node *n = t->n;
+    free(t);
+    if (--n->open_handles == 0) free_node(n);
+}
+
+void ln_node_close(ln_node *n)
+{
+    if (!n) return;
+    n->closing = 1;
+    ln_rpc_stop(n->rpc);
+    n->rpc = NULL;
+    if (!n->timers) {
+        free_node(n);
+        return;
+    }
+    for (ntimer *t = n->timers, *next; t; t = next) {
+        next = t->next;
+        uv_close((uv_handle_t *)&t->h, timer_closed);
+    }
+    n->timers = NULL;
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+void ln_node_info_get(ln_node *n, ln_node_info *out)
+{
+    memset(out, 0, sizeof *out);
+    ln_header h;
+    ln_chain_head(n->chain, &h, out->head);
+    snprintf(out->chain_id, sizeof out->chain_id, "%s", n->chain_id);
+    snprintf(out->consensus, sizeof out->consensus, "%s", n->consensus);
+    snprintf(out->fingerprint, sizeof out->fingerprint, "%s", n->fingerprint);
+    out->height = h.height;
+    out->time = h.time;
+    memcpy(out->state_root, h.state_root, LN_HASH_LEN);
+    out->mempool = ln_mempool_count(n->mp);
+    out->txs_committed = n->txs_committed;
+}
+
+int ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *len)
+{
+    return ln_chain_block(n->chain, height, blk, len);
+}
+
+int ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t **blk, size_t *len)
+{
+    return ln_chain_block_by_hash(n->chain, hash, blk, len);
+}
+
+typedef struct {
+    uv_work_t w;
+    ln_node *n;
+    uint8_t *bytes;
+    size_t len;
+    ln_tx tx;
+    int rc;
+    ln_submit_cb cb;
+    void *ud;
+} submit_req;
+
+static void submit_work(uv_work_t *w)
+{
+    submit_req *r = w->data;
+    r->rc = ln_tx_decode(&r->tx, r->bytes, r->len);
+    if (r->rc == 0) r->rc = ln_tx_verify(&r->tx);
+}
+
+static void submit_done(uv_work_t *w, int status)
+{
+    submit_req *r = w->data;
+    ln_node *n = r->n;
+    char why[200] = "";
+    int rc = status < 0 ? LN_EINVAL : r->rc;
+    if (rc == LN_EBADTX) snprintf(why, sizeof why, "%s", r->tx.why);
+    if (rc == 0 && n->closing) rc = LN_EINVAL;
+    if (rc == 0 && strcmp(r->tx.chain_id, n->chain_id) != 0) {
+        snprintf(why, sizeof why, "transaction is for chain '%s', this is '%s'",
+                 r->tx.chain_id, n->chain_id);
+        rc = LN_ECHAINID;
+    }
+    ln_header h;
+    ln_chain_head(n->chain, &h, NULL);
+    if (rc == 0 && r->tx.expires < h.height + 1) {
+        snprintf(why, sizeof why, "expired at height %llu, next block is %llu",
+                 (unsigned long long)r->tx.expires, (unsigned long long)h.height + 1);
+        rc = LN_EEXPIRED;
+    }
+    ln_account a;
+    memset(&a, 0, sizeof a);
+    ln_overlay *ov = rc == 0 ? ln_overlay_new(ln_chain_state(n->chain)) : NULL;
+    if (rc == 0) {
+        int arc = ov ? ln_account_load(ov, r->tx.account, &a) : LN_ENOMEM;
+        if (arc == LN_ENOTFOUND) {
+            snprintf(why, sizeof why, "%s", r->tx.account);
+            rc = LN_ENOACCOUNT;
+        } else if (arc < 0) {
+            rc = arc;
+        } else if (r->tx.nonce < a.nonce) {
+            snprintf(why, sizeof why, "%s expects nonce %llu or later, got %llu", r->tx.account,
+                     (unsigned long long)a.nonce, (unsigned long long)r->tx.nonce);
+            rc = LN_ENONCE;
+        } else if (a.balance < r->tx.max_fee) {
+            snprintf(why, sizeof why, "%s has %llu, max_fee is %llu", r->tx.account,
+                     (unsigned long long)a.balance, (unsigned long long)r->tx.max_fee);
+            rc = LN_EBALANCE;
+        } else {
+            ln_signers s = { (const uint8_t (*)[LN_PK_LEN])r->tx.keys, r->tx.nsigs };
+            if (ln_account_authorized(ov, r->tx.account, "active", &s) < 0) {
+                snprintf(why, sizeof why, "signatures do not satisfy %s@active", r->tx.account);
+                rc = LN_EAUTH;
+            }
+        }
+    }
+    ln_overlay_free(ov);
+    if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
+    if (rc == 0) n->submitted++; else n->refused++;
+    r->cb(n, rc, r->tx.id, why, r->ud);
+    ln_tx_free(&r->tx);
+    free(r->bytes);
+    free(r);
+}
+
+int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud)
+{
+    if (n->closing) return LN_EINVAL;
+    if (len > LN_TX_MAX_BYTES) return LN_ETXSIZE;
+    if (ln_mempool_count(n->mp) >= MEMPOOL_TXS) return LN_EFULL;
+    submit_req *r = calloc(1, sizeof *r);
+    if (!r || !(r->bytes = malloc(len ? len : 1))) {
+        free(r);
+        return LN_ENOMEM;
+    }
+    memcpy(r->bytes, tx, len);
+    r->len = len;
+    r->n = n;
+    r->cb = cb;
+    r->ud = ud;
+    r->w.data = r;
+    int rc = uv_queue_work(n->loop, &r->w, submit_work, submit_done);
+    if (rc < 0) {
+        free(r->bytes);
+        free(r);
+        return LN_ENOMEM;
+    }
+    return 0;
+}
+
+int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
+                      uint8_t **receipt, size_t *len)
+{
+    *height = 0;
+    *receipt = NULL;
+    *len = 0;
+    if (ln_mempool_has(n->mp, id)) return LN_TX_PENDING;
+    uint8_t *rec;
+    size_t rl;
+    if (ln_chain_receipt(n->chain, id, &rec, &rl) < 0) return LN_TX_UNKNOWN;
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 1024);
+    int st = LN_TX_UNKNOWN;
+    if (ln_codec_unpack(rec, rl, &z, &o) == 0) {
+        const msgpack_object *h = ln_codec_map_get(&o, "height");
+        const msgpack_object *r = ln_codec_map_get(&o, "receipt");
+        if (h && r && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_object(&pk, *r);
+            *height = h->via.u64;
+            *receipt = (uint8_t *)sb.data;
+            *len = sb.size;
+            st = LN_TX_COMMITTED;
+        }
+    }
+    msgpack_zone_destroy(&z);
+    free(rec);
+    return st;
+}
+
+int ln_node_query(ln_node *n, const char *contract, const char *method,
+                  const uint8_t *args, size_t alen, ln_outcome *out)
+{
+    ln_header h;
+    uint8_t hash[LN_HASH_LEN];
+    ln_chain_head(n->chain, &h, hash);
+    ln_blockctx bc = { n->chain_id, h.height, h.time, { 0 }, 1 };
+    memcpy(bc.prev, hash, LN_HASH_LEN);
+    return ln_exec_query(ln_chain_state(n->chain), &bc, contract, method, args, alen, out);
+}
+
+int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
+{
+    uint8_t key[1 + LN_NAME_MAX];
+    if (!ln_name_valid(name, strlen(name))) return LN_EBADNAME;
+    size_t kl = ln_account_key(name, key);
+    return ln_state_get(ln_chain_state(n->chain), key, kl, rec, len);
+}
+
+int ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
+                      uint8_t **val, size_t *vlen, uint8_t **proof, size_t *plen,
+                      uint64_t *height, uint8_t root[LN_HASH_LEN])
+{
+    ln_header h;
+    ln_chain_head(n->chain, &h, NULL);
+    *height = h.height;
+    ln_state_root(ln_chain_state(n->chain), root);
+    int rc = ln_state_get(ln_chain_state(n->chain), key, klen, val, vlen);
+    if (rc == LN_ENOTFOUND) {
+        *val = NULL;
+        *vlen = 0;
+    } else if (rc < 0) {
+        return rc;
+    }
+    rc = ln_state_prove(ln_chain_state(n->chain), key, klen, proof, plen);
+    if (rc < 0) {
+        free(*val);
+        *val = NULL;
+    }
+    return rc;
+}
+
+int ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud)
+{
+    if (n->nsubs == n->capsubs) {
+        size_t cap = n->capsubs ? n->capsubs * 2 : 8;
+        subscriber *s = realloc(n->subs, cap * sizeof *s);
+        if (!s) return LN_ENOMEM;
+        n->subs = s;
+        n->capsubs = cap;
+    }
+    n->subs[n->nsubs].cb = cb;
+    n->subs[n->nsubs].ud = ud;
+    n->nsubs++;
+    return 0;
+}
+
+void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud)
+{
+    for (size_t i = 0; i < n->nsubs; i++)
+        if (n->subs[i].cb == cb && n->subs[i].ud == ud) {
+            n->subs[i] = n->subs[--n->nsubs];
+            return;
+        }
+}
+
+char *ln_node_metrics(ln_node *n)
+{
+    ln_header h;
+    ln_chain_head(n->chain, &h, NULL);
+    char *buf = malloc(2048);
+    if (!buf) return NULL;
+    snprintf(buf, 2048,
+             "# HELP lunet_height Height of the head block.\n"
+             "# TYPE lunet_height gauge\nlunet_height %llu\n"
+             "# HELP lunet_blocks_total Blocks committed since start.\n"
+             "# TYPE lunet_blocks_total counter\nlunet_blocks_total %llu\n"
+             "# HELP lunet_txs_committed_total Transactions committed since start.\n"
+             "# TYPE lunet_txs_committed_total counter\nlunet_txs_committed_total %llu\n"
+             "# HELP lunet_txs_submitted_total Transactions admitted to the mempool.\n"
+             "# TYPE lunet_txs_submitted_total counter\nlunet_txs_submitted_total %llu\n"
+             "# HELP lunet_txs_refused_total Transactions refused at admission.\n"
+             "# TYPE lunet_txs_refused_total counter\nlunet_txs_refused_total %llu\n"
+             "# HELP lunet_mempool_size Transactions waiting.\n"
+             "# TYPE lunet_mempool_size gauge\nlunet_mempool_size %zu\n"
+             "# HELP lunet_block_interval_seconds Time between the last two blocks.\n"
+             "# TYPE lunet_block_interval_seconds gauge\nlunet_block_interval_seconds %.3f\n"
+             "# HELP lunet_gas_used_total Gas used by committed transactions since start.\n"
+             "# TYPE lunet_gas_used_total counter\nlunet_gas_used_total %llu\n",
+             (unsigned long long)h.height, (unsigned long long)n->blocks,
+             (unsigned long long)n->txs_committed, (unsigned long long)n->submitted,
+             (unsigned long long)n->refused, ln_mempool_count(n->mp), n->block_interval,
+             (unsigned long long)n->gas_total);
+    return buf;
+}

@@ -1,0 +1,90 @@
+/*
+** node.h -- a running lunet node: chain, mempool, consensus plugin host,
+** all driven by one libuv loop. This is what the RPC layer and the CLI see.
+**
+** Everything here runs on the loop thread, except where a callback says
+** otherwise. int results: 0 or a negative LN_E* code (err.h). Returned
+** buffers are malloc()ed and the caller's (free()).
+*/
+#ifndef LN_NODE_H
+#define LN_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "contract.h"
+#include "crypto.h"
+
+typedef struct ln_node ln_node;   /* opaque */
+
+typedef struct {
+    const char *home;            /* data dir: HOME/data (LevelDB), HOME/keys */
+    const char *config;          /* genesis/config file (Lua data), read at first start */
+    const char *rpc_addr;        /* "127.0.0.1:8765"; NULL: no RPC */
+    const char *p2p_addr;        /* "127.0.0.1:7765"; NULL: no P2P */
+    int dev;                     /* dev mode: write and print dev keys */
+} ln_node_config;
+
+/* Opens (or creates from the config's genesis) the chain in HOME and starts
+** the node's services on loop. *err gets a one-line reason on failure. */
+int  ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
+                  char *err, size_t errlen);
+/* Stops services; the handles close on the loop, then the node is freed. */
+void ln_node_close(ln_node *n);
+
+typedef struct {
+    char chain_id[65];
+    char consensus[32];          /* the consensus plugin's name */
+    uint64_t height, time;
+    uint8_t head[LN_HASH_LEN];
+    uint8_t state_root[LN_HASH_LEN];
+    size_t mempool;              /* transactions waiting */
+    uint64_t txs_committed;
+    char fingerprint[65];
+} ln_node_info;
+
+void ln_node_info_get(ln_node *n, ln_node_info *out);
+
+/* Blocks are canonical msgpack maps {cert, hash, header, txs}: header as in
+** DESIGN ("Objects"), txs the encoded transactions (bin), cert the
+** consensus plugin's commit certificate. LN_ENOTFOUND. */
+int  ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *len);
+int  ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t **blk, size_t *len);
+
+/* Submission: checked and signature-verified off the loop; cb runs on the
+** loop with 0 and the id, or an LN_E* code and a reason. If the call itself
+** returns an error, cb never runs. */
+typedef void (*ln_submit_cb)(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
+                             const char *why, void *ud);
+int  ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud);
+
+/* Status of a transaction: LN_TX_UNKNOWN, LN_TX_PENDING or LN_TX_COMMITTED
+** (then *height and *receipt: the canonical receipt map of exec.h). */
+enum { LN_TX_UNKNOWN = 0, LN_TX_PENDING = 1, LN_TX_COMMITTED = 2 };
+int  ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
+                       uint8_t **receipt, size_t *len);
+
+/* Read-only call against the head state. args: msgpack array or NULL. */
+int  ln_node_query(ln_node *n, const char *contract, const char *method,
+                   const uint8_t *args, size_t alen, ln_outcome *out);
+
+/* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
+int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);
+
+/* A state value at the head with its proof against the head's state root. */
+int  ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
+                       uint8_t **val, size_t *vlen, uint8_t **proof, size_t *plen,
+                       uint64_t *height, uint8_t root[LN_HASH_LEN]);
+
+/* New blocks and events, for subscriptions (SSE): cb gets each committed
+** block (canonical msgpack, as block_by_height) and its receipts (array). */
+typedef void (*ln_block_cb)(ln_node *n, const uint8_t *blk, size_t len,
+                            const uint8_t *receipts, size_t rlen, void *ud);
+int  ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud);
+void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud);
+
+/* Prometheus text of the node's metrics (malloc()ed). */
+char *ln_node_metrics(ln_node *n);
+
+#endif

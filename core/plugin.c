@@ -1,0 +1,392 @@
+/* plugin.c -- the host of a consensus plugin: its sandbox and `node` table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "codec.h"
+#include "crypto.h"
+#include "err.h"
+#include "sandbox.h"
+
+struct ln_plugin {
+    ln_plugin_host host;
+    ln_sandbox *sb;
+    int module_ref;
+    char name[64];
+};
+
+static ln_plugin *self_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* Raw bytes, or 2n hex digits. */
+static int bytes_arg(lua_State *L, int idx, uint8_t *out, size_t n)
+{
+    size_t l;
+    const char *s = lua_tolstring(L, idx, &l);
+    if (!s || lua_type(L, idx) != LUA_TSTRING) return 0;
+    if (l == n) {
+        memcpy(out, s, n);
+        return 1;
+    }
+    if (l == 2 * n && l < 256) {
+        char hex[256];
+        memcpy(hex, s, l);
+        hex[l] = 0;
+        return ln_unhex(hex, out, n) == 0;
+    }
+    return 0;
+}
+
+static int n_validators(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    p->host.validators(p->host.ud, L);
+    return 1;
+}
+
+static int n_self(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    lua_pushstring(L, p->host.self(p->host.ud));
+    return 1;
+}
+
+static int n_head(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    p->host.head(p->host.ud, L);
+    return 1;
+}
+
+static int n_propose(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    if (p->host.propose(p->host.ud, L) < 0) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    return 1;
+}
+
+static int n_commit(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "hash");
+    const char *hash = lua_tostring(L, -1);
+    if (!hash) return luaL_error(L, "node.commit: block.hash must be a hex string");
+    uint8_t *cert = NULL;
+    size_t cl = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        int rc = ln_codec_encode_lua(L, 2, &cert, &cl);
+        if (rc < 0) return luaL_error(L, "node.commit: cert: %s", ln_strerror(rc));
+    }
+    char why[160] = "";
+    int rc = p->host.commit(p->host.ud, hash, cert, cl, why, sizeof why);
+    free(cert);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, why[0] ? why : ln_strerror(rc));
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int n_pending(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    lua_pushnumber(L, (lua_Number)p->host.pending(p->host.ud));
+    return 1;
+}
+
+static int n_timer(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    lua_Number ms = luaL_checknumber(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    if (ms < 0 || ms > 86400000) return luaL_error(L, "node.timer: ms must be 0..86400000");
+    p->host.timer(p->host.ud, (uint64_t)ms, id);
+    return 0;
+}
+
+static int n_sign(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    size_t n;
+    const char *m = luaL_checklstring(L, 1, &n);
+    uint8_t sig[LN_SIG_LEN];
+    if (p->host.sign(p->host.ud, (const uint8_t *)m, n, sig) < 0)
+        return luaL_error(L, "node.sign: this node has no validator key");
+    lua_pushlstring(L, (const char *)sig, LN_SIG_LEN);
+    return 1;
+}
+
+static int n_verify(lua_State *L)
+{
+    uint8_t pk[LN_PK_LEN], sig[LN_SIG_LEN];
+    size_t n;
+    int ok = bytes_arg(L, 1, pk, LN_PK_LEN) && bytes_arg(L, 2, sig, LN_SIG_LEN);
+    const char *m = luaL_checklstring(L, 3, &n);
+    lua_pushboolean(L, ok && ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
+    return 1;
+}
+
+static int n_hash(lua_State *L)
+{
+    size_t n;
+    const char *m = luaL_checklstring(L, 1, &n);
+    uint8_t h[LN_HASH_LEN];
+    ln_hash(m, n, h);
+    lua_pushlstring(L, (const char *)h, LN_HASH_LEN);
+    return 1;
+}
+
+static int n_hex(lua_State *L)
+{
+    size_t n;
+    const char *m = luaL_checklstring(L, 1, &n);
+    char *buf = malloc(2 * n + 1);
+    if (!buf) return luaL_error(L, "node.hex: out of memory");
+    ln_hex((const uint8_t *)m, n, buf);
+    lua_pushlstring(L, buf, 2 * n);
+    free(buf);
+    return 1;
+}
+
+static int n_key(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    p->host.key_of(p->host.ud, L, luaL_checkstring(L, 1));
+    return 1;
+}
+
+static int n_now(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    lua_pushnumber(L, (lua_Number)p->host.now_ms(p->host.ud));
+    return 1;
+}
+
+static int n_log(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, ' ');
+        if (lua_type(L, i) == LUA_TSTRING || lua_type(L, i) == LUA_TNUMBER) {
+            lua_pushvalue(L, i);
+            luaL_addvalue(&b);
+        } else {
+            luaL_addstring(&b, luaL_typename(L, i));
+        }
+    }
+    luaL_pushresult(&b);
+    p->host.log(p->host.ud, lua_tostring(L, -1));
+    return 0;
+}
+
+static int encode_arg(lua_State *L, int idx, uint8_t **buf, size_t *len, const char *fn)
+{
+    int rc = ln_codec_encode_lua(L, idx, buf, len);
+    if (rc < 0) return luaL_error(L, "%s: %s", fn, ln_strerror(rc));
+    return 0;
+}
+
+static int n_broadcast(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    uint8_t *m;
+    size_t n;
+    encode_arg(L, 1, &m, &n, "node.broadcast");
+    int rc = p->host.broadcast(p->host.ud, m, n);
+    free(m);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+static int n_send(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    const char *to = luaL_checkstring(L, 1);
+    uint8_t *m;
+    size_t n;
+    encode_arg(L, 2, &m, &n, "node.send");
+    int rc = p->host.send(p->host.ud, to, m, n);
+    free(m);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+static int n_persist(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    const char *k = luaL_checkstring(L, 1);
+    uint8_t *v;
+    size_t n;
+    lua_settop(L, 2);
+    encode_arg(L, 2, &v, &n, "node.persist");
+    int rc = p->host.persist(p->host.ud, k, v, n);
+    free(v);
+    if (rc < 0) return luaL_error(L, "node.persist: %s", ln_strerror(rc));
+    return 0;
+}
+
+static int n_recall(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    const char *k = luaL_checkstring(L, 1);
+    uint8_t *v;
+    size_t n;
+    int rc = p->host.recall(p->host.ud, k, &v, &n);
+    if (rc == LN_ENOTFOUND) {
+        lua_pushnil(L);
+        return 1;
+    }
+    if (rc < 0) return luaL_error(L, "node.recall: %s", ln_strerror(rc));
+    rc = ln_codec_decode_lua(L, v, n);
+    free(v);
+    if (rc < 0) return luaL_error(L, "node.recall: %s", ln_strerror(rc));
+    return 1;
+}
+
+static const luaL_Reg node_api[] = {
+    { "validators", n_validators }, { "self", n_self }, { "head", n_head },
+    { "propose", n_propose }, { "commit", n_commit }, { "pending", n_pending },
+    { "timer", n_timer }, { "sign", n_sign }, { "verify", n_verify },
+    { "hash", n_hash }, { "hex", n_hex }, { "key", n_key }, { "now", n_now },
+    { "log", n_log }, { "broadcast", n_broadcast }, { "send", n_send },
+    { "persist", n_persist }, { "recall", n_recall }, { NULL, NULL }
+};
+
+/* Calls module[cb] with the nargs values on top of the stack, metered. */
+static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whylen)
+{
+    lua_State *L = ln_sandbox_L(p->sb);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
+    lua_getfield(L, -1, cb);
+    lua_remove(L, -2);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, nargs + 1);
+        return 0;
+    }
+    lua_insert(L, -(nargs + 1));
+    ln_sandbox_meter_begin(p->sb, LN_PLUGIN_BUDGET, LN_PLUGIN_MEM);
+    int rc = ln_sandbox_pcall(p->sb, nargs, 0);
+    ln_sandbox_meter_end(p->sb);
+    if (rc < 0) {
+        if (why) {
+            if (rc == LN_EGAS)
+                snprintf(why, whylen, "%s.%s: stopped after its budget of %llu instructions",
+                         p->name, cb, (unsigned long long)LN_PLUGIN_BUDGET);
+            else
+                snprintf(why, whylen, "%s.%s: %s", p->name, cb, lua_tostring(L, -1));
+        }
+        lua_settop(L, 0);
+        return LN_EPLUGIN;
+    }
+    lua_settop(L, 0);
+    return 0;
+}
+
+int ln_plugin_load(const ln_plugin_host *host, const char *name, const char *src, size_t len,
+                   const uint8_t *params, size_t plen, ln_plugin **out,
+                   char *why, size_t whylen)
+{
+    ln_plugin *p = calloc(1, sizeof *p);
+    if (!p) return LN_ENOMEM;
+    p->host = *host;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    int rc = ln_sandbox_new(p, &p->sb);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    lua_State *L = ln_sandbox_L(p->sb);
+    ln_sandbox_freeze(p->sb);
+    char chunk[80];
+    snprintf(chunk, sizeof chunk, "=%s", name);
+    if (ln_sandbox_load(p->sb, src, len, chunk) < 0) {
+        snprintf(why, whylen, "%s does not load: %s", name, lua_tostring(L, -1));
+        ln_plugin_free(p);
+        return LN_EPLUGIN;
+    }
+    ln_sandbox_newenv(p->sb);
+    lua_setfenv(L, -2);
+    ln_sandbox_meter_begin(p->sb, LN_PLUGIN_BUDGET, LN_PLUGIN_MEM);
+    rc = ln_sandbox_pcall(p->sb, 0, 1);
+    ln_sandbox_meter_end(p->sb);
+    if (rc < 0 || !lua_istable(L, -1)) {
+        snprintf(why, whylen, "%s: %s", name,
+                 rc < 0 ? lua_tostring(L, -1) : "must return a table of callbacks");
+        ln_plugin_free(p);
+        return LN_EPLUGIN;
+    }
+    p->module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* The node table: frozen functions over this plugin, and its params. */
+    lua_newtable(L);
+    for (const luaL_Reg *r = node_api; r->name; r++) {
+        lua_pushlightuserdata(L, p);
+        lua_pushcclosure(L, r->func, 1);
+        lua_setfield(L, -2, r->name);
+    }
+    if (params && plen) {
+        if ((rc = ln_codec_decode_lua(L, params, plen)) < 0) {
+            snprintf(why, whylen, "%s: params: %s", name, ln_strerror(rc));
+            ln_plugin_free(p);
+            return LN_EPLUGIN;
+        }
+    } else {
+        lua_newtable(L);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "params");
+    ln_sandbox_freeze_table(L, -2);
+    if ((rc = call(p, "init", 2, why, whylen)) < 0) {
+        ln_plugin_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void ln_plugin_free(ln_plugin *p)
+{
+    if (!p) return;
+    ln_sandbox_free(p->sb);
+    free(p);
+}
+
+const char *ln_plugin_name(const ln_plugin *p) { return p->name; }
+
+int ln_plugin_start(ln_plugin *p, char *why, size_t whylen)
+{
+    return call(p, "start", 0, why, whylen);
+}
+
+int ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen)
+{
+    lua_pushstring(ln_sandbox_L(p->sb), id);
+    return call(p, "on_timer", 1, why, whylen);
+}
+
+int ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, size_t len,
+                         char *why, size_t whylen)
+{
+    lua_State *L = ln_sandbox_L(p->sb);
+    lua_pushstring(L, from);
+    int rc = ln_codec_decode_lua(L, msg, len);
+    if (rc < 0) {
+        lua_pop(L, 1);
+        snprintf(why, whylen, "message from %s: %s", from, ln_strerror(rc));
+        return rc;
+    }
+    return call(p, "on_message", 2, why, whylen);
+}

@@ -1,0 +1,65 @@
+/*
+** plugin.h -- the host of a consensus plugin.
+**
+** A plugin is a Lua file returning a table of callbacks (DESIGN, "Plugins").
+** It lives in a sandbox of its own for as long as it is installed (its
+** upvalues are its memory between callbacks) and each callback runs under
+** an instruction budget: a plugin that loops or allocates without end is
+** stopped, the callback reports LN_EPLUGIN with the reason, and the node
+** goes on. The plugin reaches the node only through the `node` table,
+** whose functions call back into the ln_plugin_host below.
+** int results: 0 or a negative LN_E* code (err.h).
+*/
+#ifndef LN_PLUGIN_H
+#define LN_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <lua.h>
+
+#define LN_PLUGIN_BUDGET   20000000ull   /* instructions per callback */
+#define LN_PLUGIN_MEM      (64u << 20)   /* bytes of growth per callback */
+
+typedef struct ln_plugin ln_plugin;   /* opaque */
+
+/* What the node provides. Functions that push values push exactly one. */
+typedef struct {
+    void *ud;
+    void (*validators)(void *ud, lua_State *L);        /* array of names */
+    const char *(*self)(void *ud);                     /* this node's validator name */
+    void (*head)(void *ud, lua_State *L);              /* block table of the head */
+    /* Builds the next block from the mempool; pushes its table or nil and
+    ** returns < 0 with a reason pushed instead. */
+    int  (*propose)(void *ud, lua_State *L);
+    /* Commits the proposed block with this hash and certificate (msgpack). */
+    int  (*commit)(void *ud, const char *hash_hex, const uint8_t *cert, size_t len,
+                   char *why, size_t whylen);
+    size_t (*pending)(void *ud);                       /* mempool size */
+    void (*timer)(void *ud, uint64_t ms, const char *id);
+    int  (*sign)(void *ud, const uint8_t *m, size_t n, uint8_t sig[64]);
+    void (*key_of)(void *ud, lua_State *L, const char *validator);  /* pk bytes or nil */
+    void (*log)(void *ud, const char *msg);
+    int  (*broadcast)(void *ud, const uint8_t *msg, size_t len);
+    int  (*send)(void *ud, const char *to, const uint8_t *msg, size_t len);
+    int  (*persist)(void *ud, const char *key, const uint8_t *val, size_t len);
+    int  (*recall)(void *ud, const char *key, uint8_t **val, size_t *len);   /* LN_ENOTFOUND */
+    uint64_t (*now_ms)(void *ud);
+} ln_plugin_host;
+
+/* Loads the plugin source and runs its chunk; then init(node, params) with
+** params given as canonical msgpack (a map, or NULL for {}). *why gets the
+** reason on failure. */
+int  ln_plugin_load(const ln_plugin_host *host, const char *name, const char *src, size_t len,
+                    const uint8_t *params, size_t plen, ln_plugin **out,
+                    char *why, size_t whylen);
+void ln_plugin_free(ln_plugin *p);                      /* NULL is a no-op */
+const char *ln_plugin_name(const ln_plugin *p);
+
+/* Callbacks. A missing callback is a no-op (0). On failure *why says what
+** happened ("on_timer: out of gas", "plugin.lua:12: ..."). */
+int  ln_plugin_start(ln_plugin *p, char *why, size_t whylen);
+int  ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen);
+int  ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, size_t len,
+                          char *why, size_t whylen);
+
+#endif

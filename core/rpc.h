@@ -1,0 +1,136 @@
+/*
+** rpc.h -- the node's HTTP face: JSON-RPC 2.0, health, metrics, queries by
+** URL, Server-Sent Events and the dashboard (core/http.h underneath).
+**
+** Routes:
+**   POST /                      JSON-RPC 2.0, one call or a batch (at most
+**                               LN_RPC_MAX_BATCH); 200 with the response,
+**                               204 when every call was a notification
+**   GET  /                      the dashboard page (core/dashboard.html)
+**   GET  /health                {"ok": true, "height": N}
+**   GET  /metrics               Prometheus text: ln_node_metrics() + lunet_rpc_*
+**   GET  /c/CONTRACT/METHOD?args=<url-encoded JSON array>
+**                               {"result", "gas_used"}; errors as
+**                               {"error": {code, message, data}} with 400
+**   GET  /events                SSE: "event: block" {height, hash, txs, time},
+**                               "event: contract" {height, tx, contract, name,
+**                               data}; a ": ping" comment every LN_RPC_PING_MS
+**
+** Methods (params are a JSON object; DESIGN "Wire format"):
+**   chain_info     {}                     -> {chain_id, height, head, consensus, time,
+**                                             state_root, mempool, fingerprint, txs_committed}
+**   block_get      {height} | {hash}      -> {hash, header, txs, cert}; each tx is its
+**                                             decoded map plus "hash"
+**   tx_submit      {tx: base64}           -> {hash}      (after the node's checks)
+**   tx_get         {hash}                 -> {status: "pending"|"committed"|"unknown",
+**                                             height, receipt}   (null when unknown)
+**   contract_query {contract, method, args?: [...]} -> {result, gas_used}
+**   account_get    {account}              -> {account, nonce, balance,
+**                                             permissions: {owner, active}, code_hash?}
+**   state_get      {key: "text" | "0x<hex>"} -> {key, value, raw, proof, height, state_root}
+**                                             (value, raw null when absent with a proof)
+**
+** JSON rendering of msgpack: nil, booleans, integers as numbers (exact, also
+** beyond 2^53), str as strings (a str that is not valid UTF-8 or holds a NUL
+** as "0x<hex>"), bin as "0x<hex>". Hashes that name things (head, block and
+** tx hash, state_root) are plain lowercase hex; params take them with or
+** without "0x". JSON into msgpack (contract args): integers within
+** +-LN_SAFE_INT (1 and 1.0 are the same JSON number), strings as str (also
+** "0x..." ones), arrays, objects as maps with sorted keys.
+**
+** Error codes (the "code" of a JSON-RPC error object):
+**   -32700  parse error          the body is not JSON
+**   -32600  invalid request      not an object or array, empty or too long
+**                                batch, "jsonrpc" not "2.0", no string method,
+**                                bad id, params not structured
+**   -32601  method not found
+**   -32602  invalid params       missing or mistyped field, bad base64, bad
+**                                hex, float or unsafe integer, bad name
+**   -32603  internal error       out of memory, a node failure with no code
+**   -32000 + LN_E*               the node refused (err.h): the code is
+**                                -32000 + the LN_E* value, "data" is
+**                                {"name": "EBADSIG", "why": "<reason>"}, e.g.
+**     -32001 ENOTFOUND  -32002 EIO       -32003 ENOMEM    -32004 EINVAL
+**     -32010..-32022    codec refusals of the transaction (ETRUNC .. EBADBYTE)
+**     -32030 EBADSIG    -32031 EBADKEY   -32032 EPROOF
+**     -32040 EBADTX     -32041 ECHAINID  -32042 ENONCE    -32043 EEXPIRED
+**     -32044 ENOACCOUNT -32045 EAUTH     -32046 EBALANCE  -32047 EBADNAME
+**     -32048 EDUPSIG    -32049 ETXSIZE
+**     -32060 EGAS       -32061 EMEM      -32062 ECALL     -32063 ENOCODE
+**     -32064 ENOMETHOD  -32065 EPRIVATE  -32066 ECODE     -32067 EDEPTHCALL
+**     -32068 EREADONLY
+** The message says what was wrong ("wrong nonce: expected 3, got 5").
+**
+** int results: 0 or a negative LN_E* code (err.h). Everything runs on the
+** loop thread.
+*/
+#ifndef LN_RPC_H
+#define LN_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include <msgpack.h>
+#include <cjson/cJSON.h>
+
+#include "node.h"
+
+#define LN_RPC_MAX_BATCH  100     /* calls in one batch */
+#define LN_RPC_PING_MS    15000   /* SSE keep-alive comment */
+#define LN_RPC_JSON_PARSE    -32700
+#define LN_RPC_JSON_REQUEST  -32600
+#define LN_RPC_JSON_METHOD   -32601
+#define LN_RPC_JSON_PARAMS   -32602
+#define LN_RPC_JSON_INTERNAL -32603
+#define LN_RPC_JSON_LUNET    -32000   /* + LN_E* */
+
+typedef struct ln_rpc ln_rpc;   /* opaque */
+
+/* Serves node on host_port ("127.0.0.1:8765"; port 0 takes a free one) and
+** subscribes to its blocks. Sets *out only on success. The errors of
+** ln_http_server_start (LN_EINVAL, LN_EEXIST: address in use, LN_EIO),
+** LN_ENOMEM, or ln_node_subscribe's. */
+int  ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc **out);
+
+/* Unsubscribes, closes the server and every connection (SSE clients are cut);
+** the handles close on the loop, then r is freed. Calls already handed to
+** the node (tx_submit) still answer or drop their request when the node
+** calls back; nothing there touches r. NULL is a no-op. */
+void ln_rpc_stop(ln_rpc *r);
+
+/* The bound port (useful after port 0). */
+int  ln_rpc_port(const ln_rpc *r);
+
+/* ---- internals, exposed for tests/c/test_http.c ------------------------ */
+
+/* Strict RFC 4648 base64 (standard alphabet, '=' padding required, no
+** whitespace, unused bits zero). *out malloc()ed (non-NULL even when empty),
+** the caller free()s. LN_EINVAL, LN_ENOMEM. */
+int   ln__rpc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen);
+
+/* Canonical msgpack of a JSON value (see the rendering rules above); *out
+** malloc()ed. LN_EFLOAT (fraction, inf), LN_ERANGE (beyond +-LN_SAFE_INT),
+** LN_EDUPKEY, LN_EDEPTH, LN_ETOOBIG, LN_EINVAL (string not UTF-8),
+** LN_ETYPE, LN_ENOMEM. */
+int   ln__rpc_json_to_msgpack(const cJSON *j, uint8_t **out, size_t *len);
+
+/* JSON of a msgpack value (rules above); NULL only when out of memory. */
+cJSON *ln__rpc_msgpack_to_json(const msgpack_object *o);
+
+/* -32000 + code for an LN_E* code (< 0); LN_RPC_JSON_INTERNAL otherwise. */
+int   ln__rpc_errcode(int ln_code);
+
+/* A JSON-RPC error object {code, message[, data]}: for an LN_E* code (< 0)
+** code is ln__rpc_errcode and data {name, why}; for a JSON-RPC code
+** (<= -32600) just code and message. why/msg may be NULL. */
+cJSON *ln__rpc_error(int code, const char *msg, const char *why);
+
+/* Handles one POST body. done gets the response text (malloc()ed, the
+** callee's to free) or NULL when there is nothing to answer; it runs before
+** this returns unless a call is asynchronous (tx_submit). node may be NULL
+** when no call reaches it (tests of malformed requests). */
+typedef void (*ln__rpc_done)(char *json, void *ud);
+void  ln__rpc_process(ln_node *node, const char *body, size_t len,
+                      ln__rpc_done done, void *ud);
+
+#endif

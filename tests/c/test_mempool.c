@@ -1,0 +1,149 @@
+/* test_mempool.c -- admission, replacement, caps and block selection. */
+#include "test.h"
+#include "err.h"
+#include "mempool.h"
+
+static ln_tx mk(const char *account, uint64_t nonce, uint64_t fee, uint8_t tag)
+{
+    ln_tx t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.account, sizeof t.account, "%s", account);
+    t.nonce = nonce;
+    t.max_fee = fee;
+    t.expires = 100;
+    t.id[0] = tag;
+    t.id[1] = (uint8_t)nonce;
+    t.id[2] = (uint8_t)account[0];
+    return t;
+}
+
+static const uint8_t bytes[16] = { 1, 2, 3 };
+
+static uint64_t nonce_zero(const char *a, void *ud) { (void)a; (void)ud; return 0; }
+static uint64_t nonce_two(const char *a, void *ud) { (void)ud; return a[0] == 'a' ? 2 : 0; }
+
+TEST(mempool_admits_a_transaction_once)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx t = mk("alice", 0, 10, 1);
+    ASSERT_EQ(ln_mempool_add(mp, &t, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &t, bytes, sizeof bytes, 0), LN_EKNOWN);
+    ASSERT_EQ(ln_mempool_count(mp), 1);
+    ASSERT(ln_mempool_has(mp, t.id));
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_refuses_a_nonce_below_the_committed_one)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx t = mk("alice", 3, 10, 1);
+    ASSERT_EQ(ln_mempool_add(mp, &t, bytes, sizeof bytes, 4), LN_ENONCE);
+    ASSERT_EQ(ln_mempool_count(mp), 0);
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_replaces_only_with_a_higher_max_fee)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx a = mk("alice", 0, 10, 1), same = mk("alice", 0, 10, 2), more = mk("alice", 0, 11, 3);
+    ASSERT_EQ(ln_mempool_add(mp, &a, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &same, bytes, sizeof bytes, 0), LN_EUNDERPRICED);
+    ASSERT_EQ(ln_mempool_add(mp, &more, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_count(mp), 1);
+    ASSERT(!ln_mempool_has(mp, a.id));
+    ASSERT(ln_mempool_has(mp, more.id));
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_full_refuses_with_efull)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(2, 1 << 20, &mp), 0);
+    ln_tx a = mk("alice", 0, 1, 1), b = mk("bob", 0, 1, 2), c = mk("carol", 0, 1, 3);
+    ASSERT_EQ(ln_mempool_add(mp, &a, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &b, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &c, bytes, sizeof bytes, 0), LN_EFULL);
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_byte_cap_refuses_with_efull)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(100, 20, &mp), 0);
+    ln_tx a = mk("alice", 0, 1, 1), b = mk("bob", 0, 1, 2);
+    ASSERT_EQ(ln_mempool_add(mp, &a, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &b, bytes, sizeof bytes, 0), LN_EFULL);
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_select_takes_consecutive_nonces_only)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx a0 = mk("alice", 0, 1, 1), a1 = mk("alice", 1, 1, 2), a3 = mk("alice", 3, 1, 3);
+    ln_tx b0 = mk("bob", 0, 1, 4);
+    /* Arrival out of nonce order: 1 before 0. */
+    ASSERT_EQ(ln_mempool_add(mp, &a1, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &b0, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &a0, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &a3, bytes, sizeof bytes, 0), 0);
+    const ln_mtx *out[10];
+    size_t n = ln_mempool_select(mp, nonce_zero, NULL, 10, 1 << 20, out);
+    ASSERT_EQ(n, 3);
+    ASSERT_STR(out[0]->account, "alice");
+    ASSERT_EQ(out[0]->nonce, 0);
+    ASSERT_EQ(out[1]->nonce, 1);
+    ASSERT_STR(out[2]->account, "bob");
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_select_respects_max_txs_and_bytes)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    for (uint64_t i = 0; i < 5; i++) {
+        ln_tx t = mk("alice", i, 1, (uint8_t)(10 + i));
+        ASSERT_EQ(ln_mempool_add(mp, &t, bytes, sizeof bytes, 0), 0);
+    }
+    const ln_mtx *out[10];
+    ASSERT_EQ(ln_mempool_select(mp, nonce_zero, NULL, 3, 1 << 20, out), 3);
+    ASSERT_EQ(ln_mempool_select(mp, nonce_zero, NULL, 10, 2 * sizeof bytes, out), 2);
+    ln_mempool_free(mp);
+}
+
+TEST(mempool_remove_and_prune_drop_committed_and_stale)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx a0 = mk("alice", 0, 1, 1), a1 = mk("alice", 1, 1, 2), a2 = mk("alice", 2, 1, 3);
+    ln_tx b0 = mk("bob", 0, 1, 4);
+    b0.expires = 5;
+    ASSERT_EQ(ln_mempool_add(mp, &a0, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &a1, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &a2, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &b0, bytes, sizeof bytes, 0), 0);
+    ln_mempool_remove(mp, (const uint8_t (*)[LN_HASH_LEN])a0.id, 1);
+    ASSERT_EQ(ln_mempool_count(mp), 3);
+    /* alice's committed nonce is now 2 (a1 went in elsewhere); b0 expired. */
+    ASSERT_EQ(ln_mempool_prune(mp, 6, nonce_two, NULL), 2);
+    ASSERT_EQ(ln_mempool_count(mp), 1);
+    ASSERT(ln_mempool_has(mp, a2.id));
+    ASSERT_EQ(ln_mempool_bytes(mp), sizeof bytes);
+    ln_mempool_free(mp);
+}
+
+static const ln_test tests[] = {
+    T(mempool_admits_a_transaction_once),
+    T(mempool_refuses_a_nonce_below_the_committed_one),
+    T(mempool_replaces_only_with_a_higher_max_fee),
+    T(mempool_full_refuses_with_efull),
+    T(mempool_byte_cap_refuses_with_efull),
+    T(mempool_select_takes_consecutive_nonces_only),
+    T(mempool_select_respects_max_txs_and_bytes),
+    T(mempool_remove_and_prune_drop_committed_and_stale),
+    { 0, 0 }
+};
+LN_TEST_MAIN(tests)
