@@ -119,6 +119,8 @@ int ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, siz
             uint64_t w;
             if (!kv || (kv->type != MSGPACK_OBJECT_BIN && kv->type != MSGPACK_OBJECT_STR))
                 WHY("keys[%u].key must be 32 bytes", i + 1);
+            if (e->via.map.size != 2)
+                WHY("keys[%u] must be a map {key, weight}", i + 1);
             const char *kp = kv->type == MSGPACK_OBJECT_BIN ? kv->via.bin.ptr : kv->via.str.ptr;
             uint32_t kl = kv->type == MSGPACK_OBJECT_BIN ? kv->via.bin.size : kv->via.str.size;
             if (kl == LN_PK_LEN) {
@@ -151,6 +153,8 @@ int ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, siz
             uint64_t w;
             if (e->type != MSGPACK_OBJECT_MAP || get_name(e, "account", au->accounts[i].account) < 0)
                 WHY("accounts[%u].account must be an account name", i + 1);
+            if (e->via.map.size != 3)
+                WHY("accounts[%u] must be a map {account, permission, weight}", i + 1);
             if (get_name(e, "permission", au->accounts[i].permission) < 0 ||
                 (strcmp(au->accounts[i].permission, "owner") && strcmp(au->accounts[i].permission, "active")))
                 WHY("accounts[%u].permission must be owner or active", i + 1);

@@ -408,9 +408,10 @@ static int rpc(cli *c, const char *method, cJSON *params, cJSON **result)
         if (name) snprintf(tag, sizeof tag, " [%s]", name);
         else if (cJSON_IsNumber(code)) snprintf(tag, sizeof tag, " [%d]", code->valueint);
         else tag[0] = 0;
+        /* the node's message often already carries the why: say it once */
+        int say_why = why && *why && (!msg || !strstr(msg, why));
         failf(c, "%s: %s%s%s%s", method, msg ? msg : "error", tag,
-              why && *why && (!msg || strcmp(why, msg)) ? ": " : "",
-              why && *why && (!msg || strcmp(why, msg)) ? why : "");
+              say_why ? ": " : "", say_why ? why : "");
         cJSON_Delete(reply);
         return 1;
     }
@@ -631,7 +632,8 @@ static int keys_list(cli *c)
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX], why[200], hex[2 * LN_PK_LEN + 1];
         ln_key k;
-        snprintf(path, sizeof path, "%s/%s.key", dir, names[i]);
+        if ((size_t)snprintf(path, sizeof path, "%s/%s.key", dir, names[i]) >= sizeof path)
+            continue;
         if (ln_keyfile_read(path, &k, why, sizeof why) < 0) {
             fprintf(c->err, "lunet keys: %s: %s\n", path, why);
             status = 1;
@@ -718,7 +720,8 @@ static int transact(cli *c, const char *contract, const char *method, const cJSO
     cJSON_AddStringToObject(p, "account", c->as);
     if (rpc(c, "account_get", p, &acct)) goto out;
     if (juint(acct, "nonce", &nonce) < 0) {
-        failf(c, "account_get: the reply lacks a nonce");
+        failf(c, "account_get: no nonce for account '%s' (does it exist on this chain?)",
+              c->as);
         goto out;
     }
 
@@ -798,6 +801,10 @@ static int transact(cli *c, const char *contract, const char *method, const cJSO
 
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(st, "receipt");
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(r, "ok");
+    if (!cJSON_IsBool(ok)) {
+        failf(c, "tx_get: transaction %s is committed but the reply has no receipt.ok", hash);
+        goto out;
+    }
     if (c->json) {
         if (!cJSON_GetObjectItemCaseSensitive(st, "hash"))
             cJSON_AddStringToObject(st, "hash", hash);
@@ -947,6 +954,14 @@ static int is_hash(const char *s)
     return ln_unhex(s, b, sizeof b) == 0;
 }
 
+/* A hash (is_hash) in lowercase, as the wire format writes it. */
+static void lower_hash(const char *s, char out[2 * LN_HASH_LEN + 1])
+{
+    for (int i = 0; i < 2 * LN_HASH_LEN; i++)
+        out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] + ('a' - 'A') : s[i]);
+    out[2 * LN_HASH_LEN] = 0;
+}
+
 static int cmd_tx(cli *c)
 {
     char hash[2 * LN_HASH_LEN + 1];
@@ -955,9 +970,7 @@ static int cmd_tx(cli *c)
         return usagef(c, "tx wants one HASH");
     if (!is_hash(c->pos[0]))
         return usagef(c, "'%s' is not a transaction hash (64 hex digits)", c->pos[0]);
-    for (int i = 0; i < 2 * LN_HASH_LEN; i++)
-        hash[i] = (char)(c->pos[0][i] | (c->pos[0][i] >= 'A' ? 0x20 : 0));   /* lowercase */
-    hash[2 * LN_HASH_LEN] = 0;
+    lower_hash(c->pos[0], hash);
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "hash", hash);
     if (rpc(c, "tx_get", p, &st)) return 1;
@@ -980,7 +993,9 @@ static int cmd_block(cli *c)
         return usagef(c, "block wants at most one HEIGHT or HASH");
     }
     if (c->npos == 1 && is_hash(c->pos[0])) {
-        cJSON_AddStringToObject(p, "hash", c->pos[0]);
+        char hash[2 * LN_HASH_LEN + 1];
+        lower_hash(c->pos[0], hash);
+        cJSON_AddStringToObject(p, "hash", hash);
     } else if (c->npos == 1) {
         if (parse_uint(c->pos[0], 0, (uint64_t)LN_SAFE_INT, &height) < 0) {
             cJSON_Delete(p);

@@ -6,6 +6,13 @@
 ** call (ln_vm_run, host_call) owns the frame, the overlay savepoint and the
 ** event mark, and restores all three whatever the call did, so an error
 ** that unwinds through several contracts leaves nothing half-done.
+**
+** The meter kills a call by refusing allocations, and a refusal outside a
+** pcall would unwind past the sandbox: so whatever may allocate while the
+** meter runs (arguments, results) happens under a pcall (run_action), and
+** values cross the boundary through vm->scratch, never through malloc()ed
+** buffers that a raise could leak. Compiled chunks are cached per vm; a
+** revert that takes back a code write drops the cache with it.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +50,12 @@ struct ln_vm {
 
 static const ln_signers no_signers = { NULL, 0 };
 
+/* A storage key goes into the state as "s" NAME "/" KEY, which must fit
+** LN_STATE_KEY_MAX whatever the contract's name: 242 bytes, less than
+** LN_STORAGE_KEY_MAX (256) claims. */
+#define SKEY_MAX (LN_STORAGE_KEY_MAX < LN_STATE_KEY_MAX - 2 - LN_NAME_MAX \
+                  ? LN_STORAGE_KEY_MAX : LN_STATE_KEY_MAX - 2 - LN_NAME_MAX)
+
 /* ---- helpers ---------------------------------------------------------- */
 
 /* Raises msg as the call's error, remembering its code for the receipt.
@@ -77,11 +90,13 @@ static void push_frame(ln_vm *vm, const char *contract, const char *sender)
     memcpy(f->sender, s, sizeof s);
 }
 
+/* The checks below look at the type first: lua_tolstring would turn a
+** number into a string in place and let it pass. */
 static const char *check_name(lua_State *L, int idx, const char *what)
 {
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    if (!s || lua_type(L, idx) != LUA_TSTRING || !ln_name_valid(s, n))
+    size_t n = 0;
+    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+    if (!s || !ln_name_valid(s, n))
         raise(L, LN_EBADNAME, "%s must be an account name (1-12 of a-z 0-9 .)", what);
     return s;
 }
@@ -165,9 +180,9 @@ static size_t code_key(const char *name, uint8_t *buf)
 
 static const char *check_skey(lua_State *L, size_t *kl)
 {
-    const char *k = lua_tolstring(L, 1, kl);
-    if (lua_type(L, 1) != LUA_TSTRING || *kl == 0 || *kl > LN_STORAGE_KEY_MAX)
-        raise(L, LN_EINVAL, "storage key must be a string of 1-%d bytes", LN_STORAGE_KEY_MAX);
+    const char *k = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, kl) : NULL;
+    if (!k || *kl == 0 || *kl > SKEY_MAX)
+        raise(L, LN_EINVAL, "storage key must be a string of 1-%d bytes", SKEY_MAX);
     return k;
 }
 
@@ -227,9 +242,9 @@ static int host_storage_delete(lua_State *L)
 static int host_emit(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
-    size_t nl;
-    const char *name = lua_tolstring(L, 1, &nl);
-    if (lua_type(L, 1) != LUA_TSTRING || nl == 0 || nl > LN_EVENT_NAME_MAX)
+    size_t nl = 0;
+    const char *name = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &nl) : NULL;
+    if (!name || nl == 0 || nl > LN_EVENT_NAME_MAX)
         return raise(L, LN_EINVAL, "emit: event name must be a string of 1-%d bytes",
                      LN_EVENT_NAME_MAX);
     lua_settop(L, 2);
@@ -301,9 +316,9 @@ static int host_require_auth(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
     const char *acct = check_name(L, 1, "require_auth: account");
-    const char *perm = lua_isnoneornil(L, 2) ? "active" : lua_tostring(L, 2);
-    if (!perm || lua_type(L, 2) == LUA_TNUMBER ||
-        (strcmp(perm, "active") != 0 && strcmp(perm, "owner") != 0))
+    const char *perm = lua_isnoneornil(L, 2) ? "active"
+                     : lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (!perm || (strcmp(perm, "active") != 0 && strcmp(perm, "owner") != 0))
         return raise(L, LN_EINVAL, "require_auth: permission must be active or owner");
     /* A contract that calls another acts with its own active authority
     ** (as need_auth does for system actions); owner needs real keys. */
@@ -333,8 +348,8 @@ static int host_hash(lua_State *L)
 static int bytes_arg(lua_State *L, int idx, uint8_t *out, size_t n)
 {
     size_t l;
+    if (lua_type(L, idx) != LUA_TSTRING) return 0;
     const char *s = lua_tolstring(L, idx, &l);
-    if (!s || lua_type(L, idx) != LUA_TSTRING) return 0;
     if (l == n) { memcpy(out, s, n); return 1; }
     if (l == 2 * n) {
         char hex[2 * LN_SIG_LEN + 1];
@@ -478,10 +493,12 @@ static void need_auth(lua_State *L, ln_vm *vm, const char *acct, const char *per
 static int sys_deploy(lua_State *L, ln_vm *vm)
 {
     const char *name = check_name(L, 3, "deploy: name");
-    size_t sl;
-    const char *src = lua_tolstring(L, 4, &sl);
-    if (lua_type(L, 4) != LUA_TSTRING || sl == 0 || sl > LN_CODE_MAX)
+    size_t sl = 0;
+    const char *src = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &sl) : NULL;
+    if (!src || sl == 0 || sl > LN_CODE_MAX)
         return raise(L, LN_ECODE, "deploy: source must be a string of 1-%u bytes", LN_CODE_MAX);
+    if (src[0] == '\033')
+        return raise(L, LN_ECODE, "deploy: source must be Lua text, not bytecode");
     if (strcmp(name, "sys") == 0) return raise(L, LN_EAUTH, "deploy: sys is reserved");
     ln_sandbox_charge(L, LN_GAS_SYS + (uint64_t)sl * LN_GAS_DEPLOY_BYTE);
     char chunk[LN_NAME_MAX + 2];
@@ -577,6 +594,12 @@ static int sys_updateauth(lua_State *L, ln_vm *vm)
     if (rc == 0) rc = ln_authority_parse(&o, &au, why, sizeof why);
     msgpack_zone_destroy(&z);
     if (rc < 0) return raise(L, LN_EINVAL, "updateauth: %s", why);
+    /* A name that does not exist yet could be created by anyone later, and
+    ** would then hold this permission. */
+    for (uint32_t i = 0; i < au.naccounts; i++)
+        if (!ln_account_exists(vm->ov, au.accounts[i].account))
+            return raise(L, LN_ENOACCOUNT, "updateauth: authority names account %s, which does not exist",
+                         au.accounts[i].account);
     if (strcmp(perm, "owner") == 0) a.owner = au; else a.active = au;
     save_account(L, vm, &a);
     return 0;
@@ -811,7 +834,9 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
                      kv[2].val.via.str.ptr, kv[2].val.via.str.size, &kv[0].val, out);
     }
     out->gas_used = ln_sandbox_meter_end(vm->sb);
-    if (rc == 0 && ln_sandbox_killed(vm->sb)) {
+    /* The meter may find only at the end that the gas ran out before the
+    ** call returned or raised: then running out is what happened. */
+    if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
         fail(out, rc, ln_strerror(rc));
     }
@@ -852,7 +877,9 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
     int rc = run_one(vm, "", contract, strlen(contract), method, strlen(method), args, out);
     out->gas_used = ln_sandbox_meter_end(vm->sb);
-    if (rc == 0 && ln_sandbox_killed(vm->sb)) {
+    /* The meter may find only at the end that the gas ran out before the
+    ** call returned or raised: then running out is what happened. */
+    if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
         fail(out, rc, ln_strerror(rc));
     }

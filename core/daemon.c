@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "node.h"
+#include "rpc.h"
 
 #ifndef LN_SOURCE_DIR
 #define LN_SOURCE_DIR "."
@@ -40,6 +41,7 @@ static const char usage_start[] =
 typedef struct {
     uv_signal_t sigint, sigterm;
     ln_node *node;
+    ln_rpc *rpc;
     uv_loop_t *loop;
 } daemon_t;
 
@@ -47,6 +49,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
     fprintf(stderr, "\n%s: stopping\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    ln_rpc_stop(d->rpc);
+    d->rpc = NULL;
     ln_node_close(d->node);
     d->node = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -108,6 +112,14 @@ static int run(int argc, char **argv, int dev)
         fprintf(stderr, "lunet %s: %s\n", dev ? "dev" : "start", err[0] ? err : ln_strerror(rc));
         return 1;
     }
+    if (rpc && (rc = ln_rpc_start(d.node, loop, rpc, &d.rpc)) < 0) {
+        fprintf(stderr, "lunet %s: JSON-RPC on %s: %s\n", dev ? "dev" : "start", rpc,
+                rc == LN_EEXIST ? "address in use" : ln_strerror(rc));
+        ln_node_close(d.node);
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+        return 1;
+    }
     ln_node_info info;
     ln_node_info_get(d.node, &info);
     char head[2 * 32 + 1];
@@ -123,6 +135,7 @@ static int run(int argc, char **argv, int dev)
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     if (d.node) {                 /* the loop stopped on a fatal error */
+        ln_rpc_stop(d.rpc);
         ln_node_close(d.node);
         uv_close((uv_handle_t *)&d.sigint, NULL);
         uv_close((uv_handle_t *)&d.sigterm, NULL);

@@ -61,7 +61,8 @@
     X(ECONFIG,    -80, "bad config")                                      \
     X(EFINGERPRINT, -81, "VM fingerprint differs from the chain's")       \
     X(EPLUGIN,    -82, "plugin failed")                                   \
-    X(EBADBLOCK,  -83, "invalid block")
+    X(EBADBLOCK,  -83, "invalid block")                                   \
+    X(ECLOSED,    -84, "the node is shutting down")
 
 enum {
 #define LN_ERR_ENUM(name, code, msg) LN_##name = code,

@@ -80,7 +80,7 @@ static void apply_one(ln_vm *vm, ln_overlay *ov, const ln_blockctx *bc,
     ln_hash(p, n, r->txid);
     if (rc == 0) memcpy(r->txid, tx.id, LN_HASH_LEN);
     if (rc < 0) {
-        refuse(r, rc, rc == LN_EBADTX ? tx.why : "");
+        refuse(r, rc, tx.why);          /* empty for codec errors */
         ln_tx_free(&tx);
         return;
     }
@@ -107,6 +107,7 @@ static void apply_one(ln_vm *vm, ln_overlay *ov, const ln_blockctx *bc,
     rc = ln_vm_run(vm, tx.account, &s, tx.actions, tx.nactions, limit, &out);
     if (rc < 0) {
         ln_overlay_revert(ov);
+        ln_outcome_free(&out);
         refuse(r, rc, "the contract host failed");
         ln_tx_free(&tx);
         return;

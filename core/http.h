@@ -14,8 +14,9 @@
 ** Every handle (listener, connections, timers) is closed by
 ** ln_http_server_close(); the server's memory is freed after its callback.
 **
-** Hostile input: malformed HTTP gets 400, headers beyond the header limit
-** 431, a body beyond the body limit 413, a request that is not complete
+** Hostile input: malformed HTTP gets 400, a URL beyond the header limit 414,
+** headers beyond it (or more than LN_HTTP_MAX_HEADERS lines) 431, a body
+** beyond the body limit 413 (by Content-Length before it is read), a request that is not complete
 ** within the request timeout 408; each of these then closes the connection.
 ** Connections beyond the limit are accepted and closed at once.
 **
@@ -93,7 +94,8 @@ const char *ln_http_req_header(const ln_http_req *req, const char *name);
 /* 1 while the client is still connected, else 0. */
 int  ln_http_req_alive(const ln_http_req *req);
 
-/* Sends the response and finishes req (freed; don't touch it again). body
+/* Sends the response and finishes req (freed; don't touch it again); not
+** for a request whose stream began. Adds Content-Length and Connection. body
 ** (len bytes, copied; may be NULL when len is 0) with Content-Type
 ** content_type (NULL: none). Dropped quietly when the client is gone. */
 void ln_http_respond(ln_http_req *req, int status, const char *content_type,

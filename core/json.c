@@ -33,6 +33,11 @@ typedef struct {
 } scan;
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
+/* What may follow a number or literal: whitespace, a delimiter, the end. */
+static int is_delim(char c)
+{
+    return !c || c == ' ' || c == '\t' || c == '\n' || c == '\r' || strchr(",]}:", c);
+}
 static int is_hex(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -83,6 +88,7 @@ static int scan_tokens(const char *s, scan *sc)
                 while (is_digit(s[i])) i++;
                 isfloat = 1;
             }
+            if (!is_delim(s[i])) return 0;          /* "01", "1-2" */
             if (isfloat && !sc->flt) {
                 sc->flt = s + start;
                 sc->fltlen = (int)(i - start);
@@ -91,11 +97,11 @@ static int scan_tokens(const char *s, scan *sc)
                 sc->big = s + start;
                 sc->biglen = (int)(i - start);
             }
-        } else if (!strncmp(s + i, "true", 4)) {
+        } else if (!strncmp(s + i, "true", 4) && is_delim(s[i + 4])) {
             i += 4;
-        } else if (!strncmp(s + i, "false", 5)) {
+        } else if (!strncmp(s + i, "false", 5) && is_delim(s[i + 5])) {
             i += 5;
-        } else if (!strncmp(s + i, "null", 4)) {
+        } else if (!strncmp(s + i, "null", 4) && is_delim(s[i + 4])) {
             i += 4;
         } else {
             return 0;

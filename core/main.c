@@ -15,6 +15,7 @@
 #include <lualib.h>
 
 #include "cli.h"
+#include "daemon.h"
 #include "crypto.h"
 #include "err.h"
 #include "lmod.h"
@@ -34,6 +35,8 @@ static const char usage_main[] =
     "deterministic, metered LuaJIT sandbox.\n"
     "\n"
     "commands:\n"
+    "  dev              run a one-validator development chain (data in .lunet/dev)\n"
+    "  start            run a node on an existing home (--home DIR)\n"
     "  keys             create, list and show account keys (new NAME, list, show NAME)\n"
     "  deploy           deploy a Lua contract: NAME FILE [ARG...] --as ACCOUNT\n"
     "  send             sign and send a transaction, print its receipt\n"
@@ -73,15 +76,15 @@ static int has_help(int argc, char **argv)
 ** else the source tree the binary was built from. */
 static void lua_dir(char *out, size_t n)
 {
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], probe[PATH_MAX + 64];
     ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (l > 0) {
         exe[l] = 0;
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            snprintf(out, n, "%s/../lua/lunet/testing.lua", exe);
-            if (access(out, R_OK) == 0) {
+            snprintf(probe, sizeof probe, "%s/../lua/lunet/testing.lua", exe);
+            if (access(probe, R_OK) == 0 && strlen(exe) + 8 <= n) {
                 snprintf(out, n, "%s/../lua", exe);
                 return;
             }
@@ -206,6 +209,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "fingerprint")) return cmd_fingerprint(argc - 1, argv + 1);
+    if (!strcmp(cmd, "dev")) return ln_cmd_dev(argc - 1, argv + 1);
+    if (!strcmp(cmd, "start")) return ln_cmd_start(argc - 1, argv + 1);
     if (ln_cli_is_command(cmd)) return ln_cli_run(argc - 1, argv + 1, stdout, stderr);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("lunet %s (%s)\n", LUNET_VERSION, LUA_RELEASE);

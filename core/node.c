@@ -27,7 +27,6 @@
 #include "exec.h"
 #include "mempool.h"
 #include "plugin.h"
-#include "rpc.h"
 #include "sandbox.h"
 #include "tx.h"
 
@@ -55,7 +54,6 @@ struct ln_node {
     ln_chain *chain;
     ln_mempool *mp;
     ln_plugin *plugin;
-    ln_rpc *rpc;
     char chain_id[LN_CHAIN_ID_MAX + 1];
     char fingerprint[65];
     char consensus[32];
@@ -71,7 +69,7 @@ struct ln_node {
     ntimer *timers;
     subscriber *subs;
     size_t nsubs, capsubs;
-    int closing, open_handles;
+    int closing, open_handles, inflight;
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
     double last_block_at, block_interval;
@@ -801,14 +799,6 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
-    if (cfg->rpc_addr && (rc = ln_rpc_start(n, loop, cfg->rpc_addr, &n->rpc)) < 0) {
-        snprintf(err, errlen, "RPC on %s: %s", cfg->rpc_addr, ln_strerror(rc));
-        ln_plugin_free(n->plugin);
-        ln_mempool_free(n->mp);
-        ln_chain_close(n->chain);
-        free(n);
-        return rc;
-    }
     char why[300];
     if (ln_plugin_start(n->plugin, why, sizeof why) < 0) logf_("consensus: %s", why);
     *out = n;
@@ -825,22 +815,28 @@ static void free_node(ln_node *n)
     free(n);
 }
 
+/* The node goes when its last timer has closed and the last submission
+** has come back from the worker pool. */
+static void maybe_free(ln_node *n)
+{
+    if (n->closing && n->open_handles == 0 && n->inflight == 0) free_node(n);
+}
+
 static void timer_closed(uv_handle_t *h)
 {
     ntimer *t = h->data;
     ln_node *n = t->n;
     free(t);
-    if (--n->open_handles == 0) free_node(n);
+    n->open_handles--;
+    maybe_free(n);
 }
 
 void ln_node_close(ln_node *n)
 {
     if (!n) return;
     n->closing = 1;
-    ln_rpc_stop(n->rpc);
-    n->rpc = NULL;
     if (!n->timers) {
-        free_node(n);
+        maybe_free(n);
         return;
     }
     for (ntimer *t = n->timers, *next; t; t = next) {
@@ -902,7 +898,10 @@ static void submit_done(uv_work_t *w, int status)
     char why[200] = "";
     int rc = status < 0 ? LN_EINVAL : r->rc;
     if (rc == LN_EBADTX) snprintf(why, sizeof why, "%s", r->tx.why);
-    if (rc == 0 && n->closing) rc = LN_EINVAL;
+    if (n->closing) {
+        snprintf(why, sizeof why, "the node is shutting down");
+        rc = LN_ECLOSED;
+    }
     if (rc == 0 && strcmp(r->tx.chain_id, n->chain_id) != 0) {
         snprintf(why, sizeof why, "transaction is for chain '%s', this is '%s'",
                  r->tx.chain_id, n->chain_id);
@@ -948,11 +947,13 @@ static void submit_done(uv_work_t *w, int status)
     ln_tx_free(&r->tx);
     free(r->bytes);
     free(r);
+    n->inflight--;
+    maybe_free(n);
 }
 
 int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud)
 {
-    if (n->closing) return LN_EINVAL;
+    if (n->closing) return LN_ECLOSED;
     if (len > LN_TX_MAX_BYTES) return LN_ETXSIZE;
     if (ln_mempool_count(n->mp) >= MEMPOOL_TXS) return LN_EFULL;
     submit_req *r = calloc(1, sizeof *r);
@@ -972,6 +973,7 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
         free(r);
         return LN_ENOMEM;
     }
+    n->inflight++;
     return 0;
 }
 

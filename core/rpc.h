@@ -125,10 +125,11 @@ int   ln__rpc_errcode(int ln_code);
 ** (<= -32600) just code and message. why/msg may be NULL. */
 cJSON *ln__rpc_error(int code, const char *msg, const char *why);
 
-/* Handles one POST body. done gets the response text (malloc()ed, the
-** callee's to free) or NULL when there is nothing to answer; it runs before
-** this returns unless a call is asynchronous (tx_submit). node may be NULL
-** when no call reaches it (tests of malformed requests). */
+/* Handles one POST body. done runs exactly once, with the response text
+** (malloc()ed; done free()s it) or NULL when there is nothing to answer (only
+** notifications). It runs before this returns unless a call is asynchronous
+** (tx_submit). node may be NULL: calls that would reach it get -32603
+** (tests of malformed requests need no node). */
 typedef void (*ln__rpc_done)(char *json, void *ud);
 void  ln__rpc_process(ln_node *node, const char *body, size_t len,
                       ln__rpc_done done, void *ud);

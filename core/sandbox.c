@@ -11,7 +11,8 @@
 **   loop of one instruction per step (meter_end);
 ** - the whitelist: code sees frozen copies of what it may use, and the
 **   functions that could leak order or addresses (pairs, next, tostring,
-**   string.format) are replaced.
+**   string.format) or run unmetered (the pattern matcher, xpcall handlers)
+**   are replaced.
 */
 #include <math.h>
 #include <string.h>
@@ -43,11 +44,14 @@ struct ln_sandbox {
     freeblk *small[NSMALL + 1];
     freeblk *large[NLARGE];
     /* meter */
-    int metering, draining, killed;
+    int armed;                 /* between meter_begin and meter_end */
+    int metering;              /* armed and not paused: charges apply */
+    int draining, killed, cdepth;
     uint64_t gas_limit, firings, explicit_gas, alloc_bytes;
     size_t mem_base, mem_cap;
-    lua_Number drain_i, drain_fresh;
-    int drain_ref, frozen_ref, env_mt_ref, base_ref;
+    int drain_pos, drain_fresh;
+    int drain_ref, env_mt_ref, base_ref;
+    int gas_text_ref, mem_text_ref;  /* kill texts, made before any kill */
 };
 
 static size_t size_class(size_t n, int *large, int *idx)
@@ -97,6 +101,16 @@ static uint64_t gas_so_far(const ln_sandbox *sb)
            (sb->alloc_bytes >> LN_GAS_ALLOC_SHIFT);
 }
 
+static void sb_hook(lua_State *L, lua_Debug *ar);
+
+/* Marks the call killed. From the next instruction on, every instruction
+** raises again, so a pcall in the contract cannot hold the kill. */
+static void mark_killed(ln_sandbox *sb, int why)
+{
+    sb->killed = why;
+    lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, 1);
+}
+
 /* The lua_Alloc of every sandbox. While a meter runs, growth is charged as
 ** gas and checked against the memory cap; a refusal makes LuaJIT raise a
 ** memory error and marks the call killed, so the hook re-raises it. */
@@ -115,12 +129,12 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         if (sb->killed) return NULL;
         size_t grow = nsize - old;
         if (sb->in_use + grow > sb->mem_base + sb->mem_cap) {
-            sb->killed = LN_EMEM;
+            mark_killed(sb, LN_EMEM);
             return NULL;
         }
         sb->alloc_bytes += grow;
         if (gas_so_far(sb) > sb->gas_limit) {
-            sb->killed = LN_EGAS;
+            mark_killed(sb, LN_EGAS);
             return NULL;
         }
     }
@@ -155,49 +169,86 @@ int ln_sandbox_killed(ln_sandbox *sb) { return sb->killed; }
 
 /* ---- meter ------------------------------------------------------------ */
 
-static const char *kill_text(int killed)
+/* Pushes the text of the kill. It was interned at setup: once a call is
+** killed, every allocation fails, so pushing a new string would raise a
+** memory error (inside the hook) or panic (outside any pcall). */
+static void push_kill_text(lua_State *L, ln_sandbox *sb)
 {
-    return killed == LN_EMEM ? "out of memory" : "out of gas";
+    lua_rawgeti(L, LUA_REGISTRYINDEX,
+                sb->killed == LN_EMEM ? sb->mem_text_ref : sb->gas_text_ref);
+}
+
+/* The drain loop. Each instruction before the loop sits on a line of its
+** own (lines 2-5: KSHORT, KNUM, KSHORT, FORI); the loop (FORL) is on line 1,
+** where its hidden index tells how far it got. The loop variable `i` is
+** never active (the body is empty), so it cannot be read. */
+static const char drain_src[] = "for i =\n1,\n1e9,\n1\ndo\nend";
+
+/* Instructions the drain ran before the hook fired, or -1 if unknown. */
+static int drain_position(lua_State *L)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "l", &ar)) return -1;
+    if (ar.currentline >= 2 && ar.currentline <= 5) return ar.currentline - 2;
+    if (ar.currentline != 1) return -1;
+    const char *name;
+    for (int i = 1; (name = lua_getlocal(L, &ar, i)) != NULL; i++) {
+        int hit = strcmp(name, "(for index)") == 0;
+        int pos = hit ? (int)lua_tonumber(L, -1) + 3 : -1;
+        lua_pop(L, 1);
+        if (hit) return pos;
+    }
+    return -1;
 }
 
 static void sb_hook(lua_State *L, lua_Debug *ar)
 {
     ln_sandbox *sb = ln_sandbox_of(L);
+    (void)ar;
     if (sb->draining) {
-        const char *name;
-        for (int i = 1; (name = lua_getlocal(L, ar, i)) != NULL; i++) {
-            int hit = strcmp(name, "i") == 0;
-            if (hit) sb->drain_i = lua_tonumber(L, -1);
-            lua_pop(L, 1);
-            if (hit) break;
-        }
+        sb->drain_pos = drain_position(L);
         lua_pushliteral(L, "drained");
         lua_error(L);
     }
-    if (!sb->metering) return;
+    if (!sb->armed) return;
     if (!sb->killed) {
+        /* Counted while paused too: instructions always count. */
         sb->firings++;
-        if (gas_so_far(sb) > sb->gas_limit) sb->killed = LN_EGAS;
+        if (sb->metering && gas_so_far(sb) > sb->gas_limit) sb->killed = LN_EGAS;
     }
     if (sb->killed) {
-        /* From now on every instruction raises again: pcall cannot hold it. */
         lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-        lua_pushstring(L, kill_text(sb->killed));
+        push_kill_text(L, sb);
         lua_error(L);
     }
 }
 
-/* Runs the drain loop from a fresh or partial count; returns the loop index
-** at which the count ran out. */
-static lua_Number drain(ln_sandbox *sb)
+/* Runs the drain loop on the hook count as it stands; returns how many
+** instructions it ran before the count ran out. */
+static int drain(ln_sandbox *sb)
 {
     lua_State *L = sb->L;
     sb->draining = 1;
+    sb->drain_pos = -1;
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->drain_ref);
     lua_pcall(L, 0, 0, 0);
     lua_pop(L, 1);
     sb->draining = 0;
-    return sb->drain_i;
+    return sb->drain_pos;
+}
+
+/* Checks that a count of r drains to r - 1 for a few r, so that what
+** meter_end computes is the exact instruction count. */
+static int drain_selfcheck(ln_sandbox *sb)
+{
+    static const int counts[] = { 1, 2, 3, 4, 5, 6, 7, LN_GAS_PERIOD - 1, LN_GAS_PERIOD };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, counts[i]);
+        int pos = drain(sb);
+        lua_sethook(sb->L, NULL, 0, 0);
+        if (pos != counts[i] - 1) return LN_ECODE;
+    }
+    return 0;
 }
 
 void ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap)
@@ -207,7 +258,8 @@ void ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap)
     sb->mem_base = sb->in_use;
     sb->mem_cap = mem_cap;
     sb->killed = 0;
-    sb->metering = 1;
+    sb->cdepth = 0;
+    sb->armed = sb->metering = 1;
     lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, LN_GAS_PERIOD);
 }
 
@@ -215,12 +267,13 @@ uint64_t ln_sandbox_meter_end(ln_sandbox *sb)
 {
     uint64_t gas;
     sb->metering = 0;
+    sb->armed = 0;
     if (!sb->killed) {
-        /* Instructions since the last hook = what a fresh count drains to
-        ** minus what this partial count drained to. */
-        lua_Number left = drain(sb);
-        gas = gas_so_far(sb) + (uint64_t)(sb->drain_fresh - left);
-        if (gas > sb->gas_limit) sb->killed = LN_EGAS;
+        /* Instructions since the last hook = what a fresh count drains
+        ** minus what this partial count drains. */
+        int pos = drain(sb);
+        gas = gas_so_far(sb) + (uint64_t)(sb->drain_fresh - pos);
+        if (pos < 0 || gas > sb->gas_limit) sb->killed = LN_EGAS;
     } else {
         gas = gas_so_far(sb);
     }
@@ -239,7 +292,7 @@ void ln_sandbox_charge(lua_State *L, uint64_t gas)
     }
     if (sb->killed) {
         lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
-        lua_pushstring(L, kill_text(sb->killed));
+        push_kill_text(L, sb);
         lua_error(L);
     }
 }
@@ -262,12 +315,25 @@ int ln_sandbox_pcall(ln_sandbox *sb, int nargs, int nresults)
     int rc = lua_pcall(L, nargs, nresults, 0);
     if (sb->killed) {
         lua_settop(L, base);
-        lua_pushstring(L, kill_text(sb->killed));
+        push_kill_text(L, sb);
         return sb->killed;
     }
     if (rc == 0) return 0;
     ln_sandbox_errtext(L, -1, NULL);
     return rc == LUA_ERRMEM ? LN_EMEM : LN_ECALL;
+}
+
+/* lua_call for C functions that call back into sandboxed code: at most
+** LN_SANDBOX_CDEPTH deep, so that no script can exhaust the C stack. The
+** call is protected only to keep the depth count right; its error goes on. */
+static void nested_call(lua_State *L, int nargs, int nresults)
+{
+    ln_sandbox *sb = ln_sandbox_of(L);
+    if (sb->cdepth >= LN_SANDBOX_CDEPTH) luaL_error(L, "C stack overflow");
+    sb->cdepth++;
+    int rc = lua_pcall(L, nargs, nresults, 0);
+    sb->cdepth--;
+    if (rc != 0) lua_error(L);
 }
 
 /* ---- frozen tables ---------------------------------------------------- */
@@ -277,22 +343,62 @@ static int frozen_newindex(lua_State *L)
     return luaL_error(L, "attempt to modify a read-only table");
 }
 
-static int is_frozen(lua_State *L, int idx)
+/* If the table at idx is frozen, pushes its entries table and returns 1. */
+static int frozen_entries(lua_State *L, int idx)
 {
-    ln_sandbox *sb = ln_sandbox_of(L);
     if (!lua_getmetatable(L, idx)) return 0;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->frozen_ref);
-    int r = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return r;
+    lua_pushliteral(L, "__newindex");
+    lua_rawget(L, -2);
+    int frozen = lua_tocfunction(L, -1) == frozen_newindex;
+    lua_pop(L, 1);
+    if (!frozen) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    lua_pushliteral(L, "__index");
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+    return 1;
 }
 
+static int is_frozen(lua_State *L, int idx)
+{
+    if (!frozen_entries(L, idx)) return 0;
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Moves the entries of the table at idx into a hidden table and gives it a
+** metatable that reads through to them and refuses every write: with the
+** table empty, assigning to an existing key also reaches __newindex. */
 static void freeze(lua_State *L, int idx)
 {
-    ln_sandbox *sb = ln_sandbox_of(L);
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->frozen_ref);
+    if (is_frozen(L, idx)) return;
+    lua_newtable(L);
+    int entries = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, entries);
+    }
+    lua_pushnil(L);
+    while (lua_next(L, entries)) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, idx);
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, entries);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, frozen_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "locked");
+    lua_setfield(L, -2, "__metatable");
     lua_setmetatable(L, idx);
+    lua_pop(L, 1);
 }
 
 static void check_writable(lua_State *L, int idx, const char *fn)
@@ -300,6 +406,13 @@ static void check_writable(lua_State *L, int idx, const char *fn)
     luaL_checktype(L, idx, LUA_TTABLE);
     if (is_frozen(L, idx))
         luaL_error(L, "%s: table is read-only", fn);
+}
+
+/* Pushes the table whose entries the table at idx shows: its hidden
+** entries if frozen, else itself. */
+static void push_entries(lua_State *L, int idx)
+{
+    if (!frozen_entries(L, idx)) lua_pushvalue(L, idx);
 }
 
 /* ---- deterministic iteration ------------------------------------------ */
@@ -382,7 +495,8 @@ static int sorted_keys(lua_State *L, int idx)
     return n;
 }
 
-/* upvalues: 1 sorted keys, 2 count, 3 position */
+/* upvalues: 1 sorted keys, 2 count, 3 position, 4 the entries table. The
+** arguments are ignored: the iterator walks the table it was made for. */
 static int pairs_iter(lua_State *L)
 {
     int n = (int)lua_tointeger(L, lua_upvalueindex(2));
@@ -391,7 +505,7 @@ static int pairs_iter(lua_State *L)
         pos++;
         lua_rawgeti(L, lua_upvalueindex(1), pos);
         lua_pushvalue(L, -1);
-        lua_rawget(L, 1);
+        lua_rawget(L, lua_upvalueindex(4));
         if (!lua_isnil(L, -1)) {
             lua_pushinteger(L, pos);
             lua_replace(L, lua_upvalueindex(3));
@@ -408,42 +522,51 @@ static int pairs_iter(lua_State *L)
 static int sb_pairs(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    int n = sorted_keys(L, 1);
+    lua_settop(L, 1);
+    push_entries(L, 1);                               /* 2 */
+    int n = sorted_keys(L, 2);                        /* 3 */
     lua_pushinteger(L, n);
     lua_pushinteger(L, 0);
-    lua_pushcclosure(L, pairs_iter, 3);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, pairs_iter, 4);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
 
+/* next(t, k): the key after k in the deterministic order. k need not be in
+** t any more (it may have been cleared during the traversal): the walk goes
+** on from where k would be. */
 static int sb_next(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 2);
-    int n = sorted_keys(L, 1);
+    push_entries(L, 1);                               /* 3 */
+    int n = sorted_keys(L, 3);
     int keys = lua_gettop(L);
     int pos = 0;
     if (!lua_isnil(L, 2)) {
-        /* Binary search for the given key. */
         skey want, have;
         describe(L, 2, &want);
-        int lo = 1, hi = n;
-        while (lo <= hi) {
-            int mid = (lo + hi) / 2;
+        int lo = 1, hi = n + 1;                       /* first key >= k */
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
             lua_rawgeti(L, keys, mid);
             describe(L, -1, &have);
             lua_pop(L, 1);
-            int c = skey_cmp(&want, &have);
-            if (c == 0) { pos = mid; break; }
-            if (c < 0) hi = mid - 1; else lo = mid + 1;
+            if (skey_cmp(&have, &want) < 0) lo = mid + 1; else hi = mid;
         }
-        if (pos == 0) return luaL_error(L, "invalid key to 'next'");
+        pos = lo - 1;
+        if (lo <= n) {
+            lua_rawgeti(L, keys, lo);
+            if (lua_rawequal(L, -1, 2)) pos = lo;
+            lua_pop(L, 1);
+        }
     }
     for (pos++; pos <= n; pos++) {
         lua_rawgeti(L, keys, pos);
         lua_pushvalue(L, -1);
-        lua_rawget(L, 1);
+        lua_rawget(L, 3);
         if (!lua_isnil(L, -1)) return 2;
         lua_pop(L, 2);
     }
@@ -456,6 +579,7 @@ static int sb_next(lua_State *L)
 /* Pushes a string for the value at idx that never shows an address. */
 static void safe_tostring(lua_State *L, int idx)
 {
+    idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
     switch (lua_type(L, idx)) {
     case LUA_TNUMBER: case LUA_TSTRING:
         lua_pushvalue(L, idx);
@@ -465,7 +589,9 @@ static void safe_tostring(lua_State *L, int idx)
         lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
         return;
     case LUA_TTABLE:
-        if (luaL_callmeta(L, idx, "__tostring")) {
+        if (luaL_getmetafield(L, idx, "__tostring")) {
+            lua_pushvalue(L, idx);
+            nested_call(L, 1, 1);
             if (!lua_isstring(L, -1))
                 luaL_error(L, "'__tostring' must return a string");
             return;
@@ -493,6 +619,39 @@ static int sb_rawset(lua_State *L)
     return 1;
 }
 
+/* xpcall(f, handler, ...): the handler runs once the error has unwound, not
+** at the point of the error. An error raised by the count hook would run
+** the handler inside the hook, where no count hook fires: unmetered. A kill
+** is not the handler's to see; it goes on. */
+static int sb_xpcall(lua_State *L)
+{
+    ln_sandbox *sb = ln_sandbox_of(L);
+    luaL_checkany(L, 2);
+    int n = lua_gettop(L);
+    if (sb->cdepth >= LN_SANDBOX_CDEPTH) return luaL_error(L, "C stack overflow");
+    lua_pushboolean(L, 1);                            /* n + 1 */
+    lua_pushvalue(L, 1);
+    for (int i = 3; i <= n; i++) lua_pushvalue(L, i);
+    sb->cdepth++;
+    int rc = lua_pcall(L, n - 2, LUA_MULTRET, 0);
+    sb->cdepth--;
+    if (rc == 0) return lua_gettop(L) - n;
+    if (sb->killed) return lua_error(L);
+    lua_pushboolean(L, 0);
+    lua_replace(L, n + 1);
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);                                /* handler, error */
+    sb->cdepth++;
+    rc = lua_pcall(L, 1, 1, 0);
+    sb->cdepth--;
+    if (rc != 0) {
+        if (sb->killed) return lua_error(L);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "error in error handling");
+    }
+    return 2;
+}
+
 /* The originals, kept as upvalue 1 of each wrapper. */
 static int call_orig(lua_State *L)
 {
@@ -500,6 +659,15 @@ static int call_orig(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+static int call_orig_nested(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    nested_call(L, n, LUA_MULTRET);
     return lua_gettop(L);
 }
 
@@ -517,12 +685,14 @@ static int w_rep(lua_State *L)
     return call_orig(L);
 }
 
-static int w_match(lua_State *L)     /* find, match, gmatch, gsub */
+/* upper, lower, reverse, sub, tonumber: work in proportion to the length of
+** a string first argument, which may come out as a string that already
+** exists (then nothing is allocated, so nothing else would charge it). */
+static int w_linear(lua_State *L)
 {
-    size_t sl, pl;
-    luaL_checklstring(L, 1, &sl);
-    luaL_checklstring(L, 2, &pl);
-    ln_sandbox_charge(L, LN_GAS_MATCH(sl, pl));
+    size_t l = 0;
+    if (lua_type(L, 1) == LUA_TSTRING) lua_tolstring(L, 1, &l);
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(l));
     return call_orig(L);
 }
 
@@ -536,9 +706,11 @@ static int w_format(lua_State *L)
     while (f < end) {
         if (*f++ != '%') continue;
         if (f < end && *f == '%') { f++; continue; }
-        while (f < end && strchr("-+ #0123456789.", *f)) f++;
+        while (f < end && *f && strchr("-+ #0123456789.", *f)) f++;
         if (f >= end) break;
         arg++;
+        if (*f == 'p')                /* the address of the argument */
+            return luaL_error(L, "invalid option '%%p' to 'format'");
         if (*f == 's' || *f == 'q') {
             int t = lua_type(L, arg);
             if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TNONE) {
@@ -581,7 +753,7 @@ static int w_sort(lua_State *L)
     check_writable(L, 1, "table.sort");
     uint64_t n = lua_objlen(L, 1);
     ln_sandbox_charge(L, LN_GAS_SORT(n) * log2ceil(n + 1));
-    return call_orig(L);
+    return call_orig_nested(L);                       /* the comparator, __lt */
 }
 
 static int w_insert(lua_State *L)
@@ -596,6 +768,527 @@ static int w_remove(lua_State *L)
     check_writable(L, 1, "table.remove");
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(lua_objlen(L, 1) * 8));
     return call_orig(L);
+}
+
+/* ---- the metered pattern matcher -------------------------------------- */
+
+/* Lua 5.1's matcher (lstrlib.c, MIT licence), with ASCII classes that no
+** locale changes, a recursion bound, and a step count charged as it goes:
+** backtracking (("a*"):rep(20) .. "b") costs what it does, not what the
+** lengths suggest. */
+
+#define MAXCAPTURES   32
+#define MATCH_DEPTH   200
+#define CAP_UNFINISHED (-1)
+#define CAP_POSITION   (-2)
+#define L_ESC          '%'
+#define SPECIALS       "^$*+?.([%-"
+#define STEP_CHUNK     1024
+
+typedef struct {
+    const char *src_init, *src_end;
+    lua_State *L;
+    int level, depth;
+    uint64_t steps;                  /* not yet charged */
+    struct { const char *init; ptrdiff_t len; } capture[MAXCAPTURES];
+} mstate;
+
+#define uchar(c) ((unsigned char)(c))
+
+static void steps_charge(mstate *ms, int all)
+{
+    uint64_t whole = ms->steps / LN_GAS_MATCH_STEPS;
+    if (all && ms->steps % LN_GAS_MATCH_STEPS) whole++;
+    if (!whole) return;
+    ms->steps = all ? 0 : ms->steps % LN_GAS_MATCH_STEPS;
+    ln_sandbox_charge(ms->L, whole);
+}
+
+static inline void step(mstate *ms, uint64_t n)
+{
+    ms->steps += n;
+    if (ms->steps >= STEP_CHUNK) steps_charge(ms, 0);
+}
+
+static int c_alpha(int c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
+static int c_digit(int c) { return c >= '0' && c <= '9'; }
+
+static int match_class(int c, int cl)
+{
+    int res;
+    switch (cl | 0x20) {
+    case 'a': res = c_alpha(c); break;
+    case 'c': res = c < 32 || c == 127; break;
+    case 'd': res = c_digit(c); break;
+    case 'g': res = c > 32 && c < 127; break;
+    case 'l': res = c >= 'a' && c <= 'z'; break;
+    case 'p': res = c > 32 && c < 127 && !c_alpha(c) && !c_digit(c); break;
+    case 's': res = c == ' ' || (c >= '\t' && c <= '\r'); break;
+    case 'u': res = c >= 'A' && c <= 'Z'; break;
+    case 'w': res = c_alpha(c) || c_digit(c); break;
+    case 'x': res = c_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); break;
+    case 'z': res = c == 0; break;
+    default: return cl == c;
+    }
+    if (!c_alpha(cl)) return cl == c;
+    return (cl >= 'a') ? res : !res;
+}
+
+static int check_capture(mstate *ms, int l)
+{
+    l -= '1';
+    if (l < 0 || l >= ms->level || ms->capture[l].len == CAP_UNFINISHED)
+        return luaL_error(ms->L, "invalid capture index");
+    return l;
+}
+
+static int capture_to_close(mstate *ms)
+{
+    int level = ms->level;
+    for (level--; level >= 0; level--)
+        if (ms->capture[level].len == CAP_UNFINISHED) return level;
+    return luaL_error(ms->L, "invalid pattern capture");
+}
+
+static const char *classend(mstate *ms, const char *p)
+{
+    switch (*p++) {
+    case L_ESC:
+        if (*p == '\0') luaL_error(ms->L, "malformed pattern (ends with '%%')");
+        return p + 1;
+    case '[':
+        if (*p == '^') p++;
+        do {
+            if (*p == '\0') luaL_error(ms->L, "malformed pattern (missing ']')");
+            if (*(p++) == L_ESC && *p != '\0') p++;
+        } while (*p != ']');
+        return p + 1;
+    default:
+        return p;
+    }
+}
+
+static int matchbracketclass(int c, const char *p, const char *ec)
+{
+    int sig = 1;
+    if (*(p + 1) == '^') {
+        sig = 0;
+        p++;
+    }
+    while (++p < ec) {
+        if (*p == L_ESC) {
+            p++;
+            if (match_class(c, uchar(*p))) return sig;
+        } else if (*(p + 1) == '-' && p + 2 < ec) {
+            p += 2;
+            if (uchar(*(p - 2)) <= c && c <= uchar(*p)) return sig;
+        } else if (uchar(*p) == c) {
+            return sig;
+        }
+    }
+    return !sig;
+}
+
+static int singlematch(int c, const char *p, const char *ep)
+{
+    switch (*p) {
+    case '.': return 1;
+    case L_ESC: return match_class(c, uchar(*(p + 1)));
+    case '[': return matchbracketclass(c, p, ep - 1);
+    default: return uchar(*p) == c;
+    }
+}
+
+static const char *match(mstate *ms, const char *s, const char *p);
+
+static const char *matchbalance(mstate *ms, const char *s, const char *p)
+{
+    if (*p == 0 || *(p + 1) == 0)
+        luaL_error(ms->L, "unbalanced pattern");
+    if (s >= ms->src_end || *s != *p) return NULL;
+    int b = *p, e = *(p + 1), cont = 1;
+    while (++s < ms->src_end) {
+        step(ms, 1);
+        if (*s == e) {
+            if (--cont == 0) return s + 1;
+        } else if (*s == b) {
+            cont++;
+        }
+    }
+    return NULL;
+}
+
+static const char *max_expand(mstate *ms, const char *s, const char *p, const char *ep)
+{
+    ptrdiff_t i = 0;
+    while (s + i < ms->src_end && singlematch(uchar(*(s + i)), p, ep)) {
+        step(ms, 1);
+        i++;
+    }
+    while (i >= 0) {
+        const char *res = match(ms, s + i, ep + 1);
+        if (res) return res;
+        i--;
+    }
+    return NULL;
+}
+
+static const char *min_expand(mstate *ms, const char *s, const char *p, const char *ep)
+{
+    for (;;) {
+        const char *res = match(ms, s, ep + 1);
+        if (res) return res;
+        if (s < ms->src_end && singlematch(uchar(*s), p, ep)) s++;
+        else return NULL;
+    }
+}
+
+static const char *start_capture(mstate *ms, const char *s, const char *p, int what)
+{
+    int level = ms->level;
+    if (level >= MAXCAPTURES) luaL_error(ms->L, "too many captures");
+    ms->capture[level].init = s;
+    ms->capture[level].len = what;
+    ms->level = level + 1;
+    const char *res = match(ms, s, p);
+    if (res == NULL) ms->level--;
+    return res;
+}
+
+static const char *end_capture(mstate *ms, const char *s, const char *p)
+{
+    int l = capture_to_close(ms);
+    ms->capture[l].len = s - ms->capture[l].init;
+    const char *res = match(ms, s, p);
+    if (res == NULL) ms->capture[l].len = CAP_UNFINISHED;
+    return res;
+}
+
+static const char *match_capture(mstate *ms, const char *s, int l)
+{
+    l = check_capture(ms, l);
+    size_t len = (size_t)ms->capture[l].len;
+    step(ms, len);
+    if ((size_t)(ms->src_end - s) >= len && memcmp(ms->capture[l].init, s, len) == 0)
+        return s + len;
+    return NULL;
+}
+
+static const char *do_match(mstate *ms, const char *s, const char *p)
+{
+init:
+    step(ms, 1);
+    switch (*p) {
+    case '(':
+        if (*(p + 1) == ')') return start_capture(ms, s, p + 2, CAP_POSITION);
+        return start_capture(ms, s, p + 1, CAP_UNFINISHED);
+    case ')':
+        return end_capture(ms, s, p + 1);
+    case L_ESC:
+        switch (*(p + 1)) {
+        case 'b':
+            s = matchbalance(ms, s, p + 2);
+            if (s == NULL) return NULL;
+            p += 4;
+            goto init;
+        case 'f': {
+            p += 2;
+            if (*p != '[') luaL_error(ms->L, "missing '[' after '%%f' in pattern");
+            const char *ep = classend(ms, p);
+            char previous = (s == ms->src_init) ? '\0' : *(s - 1);
+            char current = (s < ms->src_end) ? *s : '\0';
+            if (matchbracketclass(uchar(previous), p, ep - 1) ||
+                !matchbracketclass(uchar(current), p, ep - 1)) return NULL;
+            p = ep;
+            goto init;
+        }
+        default:
+            if (c_digit(uchar(*(p + 1)))) {
+                s = match_capture(ms, s, uchar(*(p + 1)));
+                if (s == NULL) return NULL;
+                p += 2;
+                goto init;
+            }
+            goto dflt;
+        }
+    case '\0':
+        return s;
+    case '$':
+        if (*(p + 1) == '\0') return (s == ms->src_end) ? s : NULL;
+        goto dflt;
+    default:
+    dflt: {
+        const char *ep = classend(ms, p);
+        int m = s < ms->src_end && singlematch(uchar(*s), p, ep);
+        switch (*ep) {
+        case '?': {
+            const char *res;
+            if (m && (res = match(ms, s + 1, ep + 1)) != NULL) return res;
+            p = ep + 1;
+            goto init;
+        }
+        case '*':
+            return max_expand(ms, s, p, ep);
+        case '+':
+            return m ? max_expand(ms, s + 1, p, ep) : NULL;
+        case '-':
+            return min_expand(ms, s, p, ep);
+        default:
+            if (!m) return NULL;
+            s++;
+            p = ep;
+            goto init;
+        }
+    }
+    }
+}
+
+static const char *match(mstate *ms, const char *s, const char *p)
+{
+    if (++ms->depth > MATCH_DEPTH) luaL_error(ms->L, "pattern too complex");
+    const char *res = do_match(ms, s, p);
+    ms->depth--;
+    return res;
+}
+
+static void ms_init(mstate *ms, lua_State *L, const char *s, size_t l)
+{
+    ms->L = L;
+    ms->src_init = s;
+    ms->src_end = s + l;
+    ms->level = ms->depth = 0;
+    ms->steps = 0;
+}
+
+/* Plain search, counting the bytes compared. */
+static const char *lmemfind(mstate *ms, const char *s1, size_t l1, const char *s2, size_t l2)
+{
+    if (l2 == 0) return s1;
+    if (l2 > l1) return NULL;
+    for (size_t i = 0; i + l2 <= l1; i++) {
+        size_t k = 0;
+        while (k < l2 && s1[i + k] == s2[k]) k++;
+        step(ms, k + 1);
+        if (k == l2) return s1 + i;
+    }
+    return NULL;
+}
+
+static void push_onecapture(mstate *ms, int i, const char *s, const char *e)
+{
+    if (i >= ms->level) {
+        if (i == 0) lua_pushlstring(ms->L, s, (size_t)(e - s));
+        else luaL_error(ms->L, "invalid capture index");
+    } else {
+        ptrdiff_t l = ms->capture[i].len;
+        if (l == CAP_UNFINISHED) luaL_error(ms->L, "unfinished capture");
+        if (l == CAP_POSITION)
+            lua_pushinteger(ms->L, ms->capture[i].init - ms->src_init + 1);
+        else
+            lua_pushlstring(ms->L, ms->capture[i].init, (size_t)l);
+    }
+}
+
+static int push_captures(mstate *ms, const char *s, const char *e)
+{
+    int nlevels = (ms->level == 0 && s) ? 1 : ms->level;
+    luaL_checkstack(ms->L, nlevels, "too many captures");
+    for (int i = 0; i < nlevels; i++) push_onecapture(ms, i, s, e);
+    return nlevels;
+}
+
+static ptrdiff_t posrelat(ptrdiff_t pos, size_t len)
+{
+    if (pos < 0) pos += (ptrdiff_t)len + 1;
+    return pos >= 0 ? pos : 0;
+}
+
+static int find_aux(lua_State *L, int find)
+{
+    size_t l1, l2;
+    const char *s = luaL_checklstring(L, 1, &l1);
+    const char *p = luaL_checklstring(L, 2, &l2);
+    ptrdiff_t init = posrelat(luaL_optinteger(L, 3, 1), l1) - 1;
+    if (init < 0) init = 0;
+    else if ((size_t)init > l1) init = (ptrdiff_t)l1;
+    ln_sandbox_charge(L, LN_GAS_MATCH(l1, l2));
+    mstate ms;
+    ms_init(&ms, L, s, l1);
+    if (find && (lua_toboolean(L, 4) || strpbrk(p, SPECIALS) == NULL)) {
+        const char *s2 = lmemfind(&ms, s + init, l1 - (size_t)init, p, l2);
+        steps_charge(&ms, 1);
+        if (s2) {
+            lua_pushinteger(L, s2 - s + 1);
+            lua_pushinteger(L, s2 - s + (ptrdiff_t)l2);
+            return 2;
+        }
+    } else {
+        int anchor = (*p == '^') ? (p++, 1) : 0;
+        const char *s1 = s + init;
+        do {
+            const char *res;
+            ms.level = 0;
+            if ((res = match(&ms, s1, p)) != NULL) {
+                steps_charge(&ms, 1);
+                if (find) {
+                    lua_pushinteger(L, s1 - s + 1);
+                    lua_pushinteger(L, res - s);
+                    return push_captures(&ms, NULL, 0) + 2;
+                }
+                return push_captures(&ms, s1, res);
+            }
+        } while (s1++ < ms.src_end && !anchor);
+        steps_charge(&ms, 1);
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+static int m_find(lua_State *L) { return find_aux(L, 1); }
+static int m_match(lua_State *L) { return find_aux(L, 0); }
+
+/* upvalues: 1 subject, 2 pattern, 3 position (0-based) */
+static int gmatch_aux(lua_State *L)
+{
+    size_t ls;
+    const char *s = lua_tolstring(L, lua_upvalueindex(1), &ls);
+    const char *p = lua_tostring(L, lua_upvalueindex(2));
+    mstate ms;
+    ms_init(&ms, L, s, ls);
+    for (const char *src = s + lua_tointeger(L, lua_upvalueindex(3)); src <= ms.src_end; src++) {
+        const char *e;
+        ms.level = 0;
+        if ((e = match(&ms, src, p)) != NULL) {
+            lua_Integer newstart = e - s;
+            if (e == src) newstart++;                 /* empty match: go on */
+            lua_pushinteger(L, newstart);
+            lua_replace(L, lua_upvalueindex(3));
+            steps_charge(&ms, 1);
+            return push_captures(&ms, src, e);
+        }
+    }
+    lua_pushinteger(L, (lua_Integer)ls + 1);
+    lua_replace(L, lua_upvalueindex(3));
+    steps_charge(&ms, 1);
+    return 0;
+}
+
+static int m_gmatch(lua_State *L)
+{
+    size_t ls, lp;
+    luaL_checklstring(L, 1, &ls);
+    luaL_checklstring(L, 2, &lp);
+    ln_sandbox_charge(L, LN_GAS_MATCH(ls, lp));
+    lua_settop(L, 2);
+    lua_pushinteger(L, 0);
+    lua_pushcclosure(L, gmatch_aux, 3);
+    return 1;
+}
+
+static void add_s(mstate *ms, luaL_Buffer *b, const char *s, const char *e)
+{
+    size_t l;
+    const char *news = lua_tolstring(ms->L, 3, &l);
+    for (size_t i = 0; i < l; i++) {
+        step(ms, 1);
+        if (news[i] != L_ESC) {
+            luaL_addchar(b, news[i]);
+            continue;
+        }
+        i++;
+        if (!c_digit(uchar(news[i]))) {
+            luaL_addchar(b, news[i]);
+        } else if (news[i] == '0') {
+            step(ms, (uint64_t)(e - s));
+            luaL_addlstring(b, s, (size_t)(e - s));
+        } else {
+            push_onecapture(ms, news[i] - '1', s, e);
+            step(ms, lua_objlen(ms->L, -1));
+            luaL_addvalue(b);
+        }
+    }
+}
+
+static int gettable(lua_State *L)
+{
+    lua_gettable(L, 1);
+    return 1;
+}
+
+static void add_value(mstate *ms, luaL_Buffer *b, const char *s, const char *e)
+{
+    lua_State *L = ms->L;
+    switch (lua_type(L, 3)) {
+    case LUA_TNUMBER:
+    case LUA_TSTRING:
+        add_s(ms, b, s, e);
+        return;
+    case LUA_TFUNCTION: {
+        lua_pushvalue(L, 3);
+        int n = push_captures(ms, s, e);
+        steps_charge(ms, 1);
+        nested_call(L, n, 1);
+        break;
+    }
+    case LUA_TTABLE:                                  /* __index may call back */
+        lua_pushcfunction(L, gettable);
+        lua_pushvalue(L, 3);
+        push_onecapture(ms, 0, s, e);
+        steps_charge(ms, 1);
+        nested_call(L, 2, 1);
+        break;
+    }
+    if (!lua_toboolean(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, s, (size_t)(e - s));
+    } else if (!lua_isstring(L, -1)) {
+        luaL_error(L, "invalid replacement value (a %s)", luaL_typename(L, -1));
+    }
+    step(ms, lua_objlen(L, -1));
+    luaL_addvalue(b);
+}
+
+static int m_gsub(lua_State *L)
+{
+    size_t srcl, lp;
+    const char *src = luaL_checklstring(L, 1, &srcl);
+    const char *p = luaL_checklstring(L, 2, &lp);
+    int tr = lua_type(L, 3);
+    int max_s = luaL_optint(L, 4, (int)(srcl + 1));
+    int anchor = (*p == '^') ? (p++, 1) : 0;
+    int n = 0;
+    luaL_argcheck(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||
+                     tr == LUA_TFUNCTION || tr == LUA_TTABLE, 3,
+                  "string/function/table expected");
+    ln_sandbox_charge(L, LN_GAS_MATCH(srcl, lp));
+    mstate ms;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    ms_init(&ms, L, src, srcl);
+    while (n < max_s) {
+        const char *e;
+        ms.level = 0;
+        e = match(&ms, src, p);
+        if (e) {
+            n++;
+            add_value(&ms, &b, src, e);
+        }
+        if (e && e > src) {
+            src = e;
+        } else if (src < ms.src_end) {
+            step(&ms, 1);
+            luaL_addchar(&b, *src++);
+        } else {
+            break;
+        }
+        if (anchor) break;
+    }
+    step(&ms, (uint64_t)(ms.src_end - src));
+    steps_charge(&ms, 1);
+    luaL_addlstring(&b, src, (size_t)(ms.src_end - src));
+    luaL_pushresult(&b);
+    lua_pushinteger(L, n);
+    return 2;
 }
 
 /* ---- building the whitelist ------------------------------------------- */
@@ -627,9 +1320,15 @@ static void wrap(lua_State *L, const char *name, lua_CFunction w)
     lua_setfield(L, -2, name);
 }
 
+static void set_fn(lua_State *L, const char *name, lua_CFunction f)
+{
+    lua_pushcfunction(L, f);
+    lua_setfield(L, -2, name);
+}
+
 static const char *const base_names[] = {
     "assert", "error", "ipairs", "pcall", "rawequal", "rawget", "select",
-    "setmetatable", "getmetatable", "tonumber", "type", "unpack", "xpcall",
+    "setmetatable", "getmetatable", "tonumber", "type", "unpack",
     NULL
 };
 static const char *const math_names[] = {
@@ -653,24 +1352,23 @@ static int setup(lua_State *L)
     open_lib(L, luaopen_math, LUA_MATHLIBNAME);
     open_lib(L, luaopen_bit, LUA_BITLIBNAME);
 
-    lua_newtable(L);                                  /* the frozen metatable */
-    lua_pushcfunction(L, frozen_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushliteral(L, "locked");
-    lua_setfield(L, -2, "__metatable");
-    sb->frozen_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-
     /* The real string table is what string methods reach through the string
     ** metatable, so it is edited in place, not copied. */
     lua_getglobal(L, "string");
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "gfind");
     wrap(L, "rep", w_rep);
-    wrap(L, "find", w_match);
-    wrap(L, "match", w_match);
-    wrap(L, "gmatch", w_match);
-    wrap(L, "gsub", w_match);
+    wrap(L, "upper", w_linear);
+    wrap(L, "lower", w_linear);
+    wrap(L, "reverse", w_linear);
+    wrap(L, "sub", w_linear);
     wrap(L, "format", w_format);
+    set_fn(L, "find", m_find);
+    set_fn(L, "match", m_match);
+    set_fn(L, "gmatch", m_gmatch);
+    set_fn(L, "gsub", m_gsub);
     freeze(L, -1);
     int strlib = lua_gettop(L);
     lua_pushliteral(L, "");
@@ -687,14 +1385,12 @@ static int setup(lua_State *L)
         lua_getglobal(L, *n);
         lua_setfield(L, base, *n);
     }
-    lua_pushcfunction(L, sb_pairs);
-    lua_setfield(L, base, "pairs");
-    lua_pushcfunction(L, sb_next);
-    lua_setfield(L, base, "next");
-    lua_pushcfunction(L, sb_rawset);
-    lua_setfield(L, base, "rawset");
-    lua_pushcfunction(L, sb_tostring);
-    lua_setfield(L, base, "tostring");
+    wrap(L, "tonumber", w_linear);
+    set_fn(L, "pairs", sb_pairs);
+    set_fn(L, "next", sb_next);
+    set_fn(L, "rawset", sb_rawset);
+    set_fn(L, "tostring", sb_tostring);
+    set_fn(L, "xpcall", sb_xpcall);
 
     copy_fields(L, "math", math_names);
     freeze(L, -1);
@@ -720,8 +1416,13 @@ static int setup(lua_State *L)
     lua_setfield(L, -2, "__metatable");
     sb->env_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
-    /* The drain loop: one FORL per step, its index read by the hook. */
-    if (luaL_loadstring(L, "for i = 1, 1e9 do end") != 0) return lua_error(L);
+    lua_pushliteral(L, "out of gas");
+    sb->gas_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "out of memory");
+    sb->mem_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    if (luaL_loadbuffer(L, drain_src, sizeof drain_src - 1, "=drain") != 0)
+        return lua_error(L);
     sb->drain_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, 0);
     return 0;
@@ -752,7 +1453,11 @@ int ln_sandbox_new(void *ud, ln_sandbox **out)
         ln_sandbox_free(sb);
         return LN_ENOMEM;
     }
-    /* Calibrate the drain: what a fresh count drains to. */
+    if (drain_selfcheck(sb) < 0) {
+        ln_sandbox_free(sb);
+        return LN_ECODE;
+    }
+    /* What a fresh count drains to. */
     lua_sethook(L, sb_hook, LUA_MASKCOUNT, LN_GAS_PERIOD);
     sb->drain_fresh = drain(sb);
     lua_sethook(L, NULL, 0, 0);
@@ -824,7 +1529,11 @@ void ln_sandbox_freeze(ln_sandbox *sb)
     lua_State *L = sb->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->base_ref);
     freeze(L, -1);
-    lua_pop(L, 1);
+    /* Environments read the entries directly: one lookup less per global. */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sb->env_mt_ref);
+    frozen_entries(L, -2);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 2);
 }
 
 int ln_sandbox_load(ln_sandbox *sb, const char *src, size_t len, const char *name)
@@ -857,6 +1566,7 @@ static const char *const calibration[] = {
     "local function f(n) if n < 2 then return n end return f(n-1) + f(n-2) end return f(15)",
     "return string.rep('ab', 100) .. string.format('%d', 42)",
     "local t = {} for i = 1, 100 do t[i] = 100 - i end table.sort(t) return t[1]",
+    "return (string.gsub('hello world from lunet', '(%w+)', '<%1>'))",
     NULL
 };
 

@@ -12,12 +12,17 @@
 ** misses fall through to frozen shared tables (string, table, math, bit and
 ** what the host registers). pairs/next iterate in a fixed order (numbers,
 ** then strings by bytes, then booleans, then other values by arena offset),
-** tostring reveals no address, only source text is ever loaded.
+** tostring and string.format reveal no address, only source text is ever
+** loaded. xpcall runs its handler after the error has unwound, so a kill
+** never runs code outside the meter. C functions that call back into Lua
+** (gsub, sort, tostring, format, xpcall) nest at most LN_SANDBOX_CDEPTH deep.
 **
 ** Metering: gas is the exact number of VM instructions executed (a count
 ** hook every LN_GAS_PERIOD instructions plus an exact drain of the rest at
 ** the end), plus what ln_sandbox_charge() takes for C functions that work in
 ** proportion to their input, plus LN_GAS_ALLOC_SHIFT-scaled bytes allocated.
+** Pattern matching (find, match, gmatch, gsub) is the sandbox's own matcher,
+** which charges as it steps, so backtracking cannot run unmetered.
 ** Exceeding gas or the memory cap kills the call: the kill is sticky, so a
 ** pcall in the contract cannot swallow it.
 **
@@ -37,17 +42,21 @@ typedef struct ln_sandbox ln_sandbox;   /* opaque */
 #define LN_GAS_ALLOC_SHIFT  6           /* 1 gas per 64 bytes allocated */
 #define LN_SANDBOX_ARENA    (512u << 20)   /* address space reserved per sandbox */
 #define LN_SANDBOX_MEM_CAP  (32u << 20)    /* default per-call memory cap */
+#define LN_SANDBOX_CDEPTH   64          /* nested C-to-Lua calls ("C stack overflow") */
 
 /* Gas prices of C work, charged before the work is done. */
-#define LN_GAS_COPY_BYTES(n)    (((uint64_t)(n) >> 4) + 1)     /* rep, concat, format */
-#define LN_GAS_MATCH(s, p)      ((((uint64_t)(s) + 1) * ((uint64_t)(p) + 1) >> 2) + 1)
+#define LN_GAS_COPY_BYTES(n)    (((uint64_t)(n) >> 4) + 1)     /* rep, concat, format, sub, upper... */
+#define LN_GAS_MATCH(s, p)      ((((uint64_t)(s) + (uint64_t)(p)) >> 4) + 1)   /* set-up; then: */
+#define LN_GAS_MATCH_STEPS      4           /* matcher steps (items tried, bytes scanned) per gas */
 #define LN_GAS_SORT(n)          ((uint64_t)(n) * 8 + 1)        /* times log2(n), see sort */
 #define LN_GAS_HASH(n)          (((uint64_t)(n) >> 2) + 100)
 #define LN_GAS_VERIFY           20000
 #define LN_GAS_PAIRS(n)         ((uint64_t)(n) * 4 + 1)
 
 /* A fresh sandbox: arena, libraries, whitelist. ud is the host's, returned by
-** ln_sandbox_ud(). LN_ENOMEM when the arena or state cannot be created. */
+** ln_sandbox_ud(). LN_ENOMEM when the arena or state cannot be created,
+** LN_ECODE when this LuaJIT build cannot be metered exactly (the drain
+** self-check fails). */
 int  ln_sandbox_new(void *ud, ln_sandbox **out);
 void ln_sandbox_free(ln_sandbox *sb);             /* NULL is a no-op */
 lua_State *ln_sandbox_L(ln_sandbox *sb);
@@ -61,8 +70,11 @@ void ln_sandbox_register(ln_sandbox *sb, const char *name, const luaL_Reg *fns, 
 void ln_sandbox_register_fn(ln_sandbox *sb, const char *name, lua_CFunction fn, void *ud);
 /* Pops the value at the top into shared global `name`. Only before freeze. */
 void ln_sandbox_setglobal(ln_sandbox *sb, const char *name);
-/* Makes the table at idx read-only for sandboxed code: writes, rawset,
-** table.insert/remove/sort and setmetatable on it raise. */
+/* Makes the table at idx read-only for sandboxed code, in place: its
+** entries move to a hidden table its metatable reads through, so writes
+** (new keys and existing ones), rawset, table.insert/remove/sort and
+** setmetatable on it raise. Reads, pairs and next see the entries; raw
+** access from C (lua_next, lua_rawget, the codec) sees an empty table. */
 void ln_sandbox_freeze_table(lua_State *L, int idx);
 /* Locks the shared globals; call once, after registering. */
 void ln_sandbox_freeze(ln_sandbox *sb);

@@ -59,9 +59,16 @@ int ln_tx_decode(ln_tx *tx, const uint8_t *p, size_t n)
         const msgpack_object *k = &o->via.map.ptr[i].key;
         int known = 0;
         for (int f = 0; f < 7; f++) known |= str_is(k, fields[f]);
-        if (!known)
-            BAD("unknown field '%.*s'", (int)(k->via.str.size > 32 ? 32 : k->via.str.size),
-                k->via.str.ptr);
+        if (!known) {
+            char name[33];
+            size_t l = k->via.str.size > 32 ? 32 : k->via.str.size;
+            for (size_t j = 0; j < l; j++) {
+                char ch = k->via.str.ptr[j];
+                name[j] = ch >= 0x20 && ch < 0x7f ? ch : '?';
+            }
+            name[l] = 0;
+            BAD("unknown field '%s'", name);
+        }
     }
     for (int f = 0; f < 7; f++)
         if (!ln_codec_map_get(o, fields[f])) BAD("missing field '%s'", fields[f]);
@@ -109,7 +116,11 @@ int ln_tx_decode(ln_tx *tx, const uint8_t *p, size_t n)
         memcpy(tx->keys[i], k->via.bin.ptr, LN_PK_LEN);
         memcpy(tx->sigs[i], g->via.bin.ptr, LN_SIG_LEN);
         for (uint32_t j = 0; j < i; j++)
-            if (memcmp(tx->keys[j], tx->keys[i], LN_PK_LEN) == 0) return LN_EDUPSIG;
+            if (memcmp(tx->keys[j], tx->keys[i], LN_PK_LEN) == 0) {
+                snprintf(tx->why, sizeof tx->why, "signatures[%u] has the key of signatures[%u]",
+                         i + 1, j + 1);
+                return LN_EDUPSIG;
+            }
     }
 
     /* The digest covers the map without `signatures`. The encoding is

@@ -169,6 +169,10 @@ function Chain:new_account(name, balance)
   return pk, sk
 end
 
+-- The raw bytes under a state key, or nil: "c" .. name is a contract's
+-- source, "s" .. name .. "/" .. key its storage (canonical msgpack).
+function Chain:get(key) return self.c:get(key) end
+
 function Chain:root() return self.c:root() end
 function Chain:head() return self.c:head() end
 function Chain:height() return self.c:height() end

@@ -4,6 +4,8 @@
 ** Encodings are assembled byte by byte here, not with the codec or msgpack-c,
 ** and hashed and signed with libsodium directly, so the tests pin the wire
 ** format of DESIGN rather than whatever tx.c happens to produce. */
+#include <time.h>
+
 #include <sodium.h>
 
 #include "test.h"
@@ -596,7 +598,7 @@ TEST(tx_decode_refuses_a_duplicated_signature_key)
     fields fs;
     base(&fs);
     sign_fields(&fs, ks, 3);
-    expect(&fs, LN_EDUPSIG, NULL);
+    expect(&fs, LN_EDUPSIG, "signatures[3] has the key of signatures[1]");
     free_fields(&fs);
 }
 
@@ -887,6 +889,36 @@ TEST(authority_parse_refuses_an_account_permission_listed_twice)
     free(b);
 }
 
+TEST(authority_parse_refuses_an_unknown_field_in_an_entry)
+{
+    keypair k = key(1);
+    buf *b = newbuf();
+    map(b, 3);
+    str(b, "accounts"); arr(b, 0);
+    str(b, "keys"); arr(b, 1);
+    map(b, 3);
+    str(b, "delay"); uint_(b, 5);
+    str(b, "key"); bin(b, k.pk, 32);
+    str(b, "weight"); uint_(b, 1);
+    str(b, "threshold"); uint_(b, 1);
+    ln_authority au;
+    char why[160] = "";
+    ASSERT_EQ(parse(b, &au, why, sizeof why), LN_EINVAL);
+    ASSERT(strstr(why, "keys[1] must be a map {key, weight}") != NULL);
+    b->n = 0;
+    map(b, 2);
+    str(b, "accounts"); arr(b, 1);
+    map(b, 4);
+    str(b, "account"); str(b, "bob");
+    str(b, "note"); str(b, "x");
+    str(b, "permission"); str(b, "active");
+    str(b, "weight"); uint_(b, 1);
+    str(b, "threshold"); uint_(b, 1);
+    ASSERT_EQ(parse(b, &au, why, sizeof why), LN_EINVAL);
+    ASSERT(strstr(why, "accounts[1] must be a map {account, permission, weight}") != NULL);
+    free(b);
+}
+
 TEST(authority_pack_then_parse_round_trips)
 {
     ln_authority au, back;
@@ -904,6 +936,13 @@ TEST(authority_pack_then_parse_round_trips)
     ASSERT_EQ(parse(b, &back, NULL, 0), 0);
     ASSERT_MEM(&back, &au, sizeof au);
     free(b);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* An in-memory state with accounts a1..; each account's authorities are set
@@ -1008,6 +1047,52 @@ TEST(account_authorized_ends_on_a_cycle_of_account_permissions)
     free_world(&w);
 }
 
+TEST(account_authorized_bounds_the_work_of_a_web_too_big_to_remember)
+{
+    /* 256 accounts, each permission held by 8 others' same permission: more
+    ** (name, perm, depth) answers than one check remembers, so a search
+    ** without a bound on its loads would visit about 16^4 accounts. */
+    world w = new_world();
+    char names[256][8];
+    for (int i = 0; i < 256; i++) snprintf(names[i], sizeof names[i], "w%d", i);
+    for (int i = 0; i < 256; i++) {
+        ln_authority o, a;
+        memset(&o, 0, sizeof o);
+        o.threshold = 1;
+        o.naccounts = 8;
+        for (int j = 0; j < 8; j++) {
+            snprintf(o.accounts[j].account, sizeof o.accounts[j].account, "%s",
+                     names[(i * 8 + j + 1) % 256]);
+            snprintf(o.accounts[j].permission, sizeof o.accounts[j].permission, "owner");
+            o.accounts[j].weight = 1;
+        }
+        a = o;
+        for (int j = 0; j < 8; j++)
+            snprintf(a.accounts[j].permission, sizeof a.accounts[j].permission, "active");
+        save(&w, names[i], &o, &a);
+    }
+    /* A plain one-key account: the cost of one load, to compare with. */
+    keypair stranger = key(50), k = key(51);
+    ln_authority one;
+    ln_authority_key(&one, k.pk);
+    save(&w, "plain", &one, &one);
+    double t0 = cpu_seconds();
+    for (int run = 0; run < 2000; run++)
+        ASSERT_EQ(authorized(&w, "plain", "active", &stranger, 1), LN_EAUTH);
+    double per_load = (cpu_seconds() - t0) / 2000;
+    double best = 1e9;
+    for (int run = 0; run < 3; run++) {
+        t0 = cpu_seconds();
+        ASSERT_EQ(authorized(&w, "w0", "active", &stranger, 1), LN_EAUTH);
+        double took = cpu_seconds() - t0;
+        if (took < best) best = took;
+    }
+    /* bounded: ~2000 times a one-key check here; unbounded: ~60000 */
+    if (best > 10000 * per_load)
+        LN_FAIL("one check took %.4f s, %.0f times a one-key check", best, best / per_load);
+    free_world(&w);
+}
+
 static const ln_test tests[] = {
     T(tx_decode_reads_every_field_of_a_hand_built_transaction),
     T(tx_decode_reads_large_integers_in_their_shortest_forms),
@@ -1041,10 +1126,12 @@ static const ln_test tests[] = {
     T(authority_parse_refuses_weights_below_the_threshold),
     T(authority_parse_refuses_a_key_listed_twice),
     T(authority_parse_refuses_an_account_permission_listed_twice),
+    T(authority_parse_refuses_an_unknown_field_in_an_entry),
     T(authority_pack_then_parse_round_trips),
     T(account_authorized_adds_key_weights_to_the_threshold),
     T(account_authorized_follows_account_permissions_four_levels),
     T(account_authorized_ends_on_a_cycle_of_account_permissions),
+    T(account_authorized_bounds_the_work_of_a_web_too_big_to_remember),
     { 0 }
 };
 LN_TEST_MAIN(tests)

@@ -225,6 +225,42 @@ describe("sys.updateauth", function()
     assert_failed(updateauth(chain, { k.sk }, "acc", "active", auth), "unknown authority field 'delay'")
   end)
 
+  it("refuses an unknown field in a key entry", function()
+    local k = fresh(chain, "acc")
+    local auth = keyauth(key("a"))
+    auth.keys[1].expires = 10
+    assert_failed(updateauth(chain, { k.sk }, "acc", "active", auth), "keys[1] must be a map {key, weight}")
+  end)
+
+  it("refuses an unknown field in an account entry", function()
+    local k = fresh(chain, "acc")
+    local auth = { threshold = 1, keys = {},
+                   accounts = { { account = "bob", permission = "active", weight = 1, note = "x" } } }
+    assert_failed(updateauth(chain, { k.sk }, "acc", "active", auth),
+                  "accounts[1] must be a map {account, permission, weight}")
+  end)
+
+  it("refuses more than 8 keys", function()
+    local k = fresh(chain, "acc")
+    local ks = {}
+    for i = 1, 9 do ks[i] = key("many " .. i) end
+    assert_failed(updateauth(chain, { k.sk }, "acc", "active", keyauth(unpack(ks))),
+                  "authority keys must be an array of at most 8")
+    assert.is_true(updateauth(chain, { k.sk }, "acc", "active", keyauth(unpack(ks, 1, 8))).ok)
+  end)
+
+  -- Otherwise anyone may create the missing name later (newaccount is open
+  -- to all) and so take the permission over.
+  it("refuses an authority naming an account that does not exist", function()
+    local k = fresh(chain, "acc")
+    local auth = { threshold = 1, keys = {},
+                   accounts = { { account = "ghost", permission = "active", weight = 1 } } }
+    assert_failed(updateauth(chain, { k.sk }, "acc", "active", auth), "ghost")
+    local mallory = key("mallory")
+    chain:send("bob", "sys", "newaccount", "ghost", mallory.pk)
+    assert_refused(ping(chain, "acc", { mallory.sk }), "EAUTH")
+  end)
+
   it("refuses a permission other than owner or active", function()
     local k = fresh(chain, "acc")
     assert_failed(updateauth(chain, { k.sk }, "acc", "admin", keyauth(key("a"))),
@@ -371,32 +407,58 @@ describe("permissions", function()
     assert.is_true(ping(chain, "cyx", { y.sk }).ok)      -- cyy's owner key
   end)
 
-  it("checks a dense web of account permissions in bounded time", function()
-    -- eight accounts, each permission held by all eight: a naive search
-    -- visits 16^4 nodes per check
+  -- Seven accounts web1..web7, each permission held by all seven: a naive
+  -- search visits about 14^4 nodes per check. webt's active is held by
+  -- web1..web7 and, last, by webk, whose key is the only way in.
+  local function dense_web()
     local names, ks = {}, {}
-    for i = 1, 8 do
+    for i = 1, 7 do
       names[i] = "web" .. i
       ks[i] = fresh(chain, names[i])
     end
     local function web(perm)
       local accts = {}
-      for i = 1, 8 do accts[i] = { account = names[i], permission = perm, weight = 1 } end
+      for i = 1, 7 do accts[i] = { account = names[i], permission = perm, weight = 1 } end
       return { threshold = 1, keys = {}, accounts = accts }
     end
-    for i = 1, 8 do
+    for i = 1, 7 do
       assert.is_true(updateauth(chain, { ks[i].sk }, names[i], "active", web("active")).ok)
       assert.is_true(updateauth(chain, { ks[i].sk }, names[i], "owner", web("owner")).ok)
     end
+    local k = fresh(chain, "webk")
+    local t = fresh(chain, "webt")
+    local auth = web("active")
+    auth.accounts[8] = { account = "webk", permission = "active", weight = 1 }
+    assert.is_true(updateauth(chain, { t.sk }, "webt", "active", auth).ok)
+    assert.is_true(updateauth(chain, { t.sk }, "webt", "owner", auth).ok)
+    names[8] = "webt"
+    return names, k
+  end
+
+  local function pings(names, sk)
     local txs = {}
-    local stranger = key("stranger").sk
-    for i = 1, 8 do txs[i] = chain:transaction(names[i], { { contract = "sys", method = "transfer",
-                                                             args = { "bob", 1 } } }, { keys = { stranger } }) end
+    for i = 1, #names do
+      txs[i] = chain:transaction(names[i], { { contract = "sys", method = "transfer",
+                                               args = { "bob", 1 } } }, { keys = { sk } })
+    end
+    return txs
+  end
+
+  it("checks a dense web of account permissions in bounded time", function()
+    local names = dense_web()
+    local txs = pings(names, key("stranger").sk)
     local t0 = os.clock()
     local rs = chain.c:apply(txs)
     local took = os.clock() - t0
     for i = 1, 8 do assert.equal("EAUTH", rs[i].code) end
     assert.is_true(took < 0.2, ("8 checks took %.2f s"):format(took))
+  end)
+
+  it("finds a key past a dense web of account permissions", function()
+    local names, k = dense_web()
+    local rs = chain.c:apply(pings(names, k.sk))
+    for i = 1, 7 do assert.equal("EAUTH", rs[i].code) end
+    assert.is_true(rs[8].ok, rs[8].error)
   end)
 end)
 

@@ -153,14 +153,18 @@ describe("storage", function()
     assert_failed(chain:send("bob", "odd", "mixed"), "storage.set: map keys must be strings", "EKEYTYPE")
   end)
 
-  it("refuses keys that are not strings of 1-256 bytes", function()
+  it("refuses keys that are not strings of 1-242 bytes", function()
     assert_ok(chain:deploy_source("alice", "keys", [[
       return { set = function(k) storage.set(k, 1) end, num = function() storage.set(7, 1) end }]]))
-    local text = "storage key must be a string of 1-256 bytes"
+    local text = "storage key must be a string of 1-242 bytes"
     assert_failed(chain:send("bob", "keys", "set", ""), text, "EINVAL")
-    assert_failed(chain:send("bob", "keys", "set", string.rep("k", 257)), text, "EINVAL")
+    assert_failed(chain:send("bob", "keys", "set", string.rep("k", 243)), text, "EINVAL")
     assert_failed(chain:send("bob", "keys", "num"), text, "EINVAL")
-    assert_ok(chain:send("bob", "keys", "set", string.rep("k", 256)))
+    assert_ok(chain:send("bob", "keys", "set", string.rep("k", 242)))
+    -- the longest key fits under the longest contract name too
+    assert_ok(chain:deploy_source("alice", "twelve.chars", [[
+      return { set = function(k) storage.set(k, 1) return storage.get(k) end }]]))
+    assert.equal(1, assert_ok(chain:send("bob", "twelve.chars", "set", string.rep("k", 242))))
   end)
 
   it("reverts every write of a failed transaction", function()
@@ -268,6 +272,46 @@ describe("block", function()
     assert_ok(chain:deploy_source("alice", "bw", [[
       return { go = function() block.height = 1 end }]]))
     assert_failed(chain:send("bob", "bw", "go"), "attempt to modify a read-only table")
+  end)
+end)
+
+describe("the shared API tables", function()
+  local chain
+  before_each(function()
+    chain = testing.chain()
+    assert_ok(chain:deploy_source("alice", "evil", [[
+      return { go = function()
+        local tried = {}
+        local function try(name, f) tried[#tried + 1] = name .. "=" .. tostring(pcall(f)) end
+        try("storage.get", function() storage.get = function() return 10 ^ 9 end end)
+        try("crypto.verify", function() crypto.verify = function() return true end end)
+        try("string.rep", function() string.rep = function() return "hijacked" end end)
+        try("math.max", function() math.max = function() return -1 end end)
+        try("block.height", function() block.height = -1 end)
+        return tried
+      end }]]))
+    assert_ok(chain:deploy_source("alice", "victim", [[
+      return { go = function()
+        return { get = storage.get("missing") == nil, verify = crypto.verify("k", "s", "m"),
+                 rep = string.rep("a", 2), srep = ("a"):rep(2), max = math.max(1, 2),
+                 height = block.height }
+      end }]]))
+  end)
+
+  it("refuse every change a contract tries", function()
+    local tried = assert_ok(chain:send("bob", "evil", "go"))
+    assert.same({ "storage.get=false", "crypto.verify=false", "string.rep=false",
+                  "math.max=false", "block.height=false" }, tried)
+  end)
+
+  it("stay as they were for the next transaction in the same block", function()
+    local rs = chain:apply {
+      (chain:transaction("bob", { { contract = "evil", method = "go", args = {} } })),
+      (chain:transaction("carol", { { contract = "victim", method = "go", args = {} } })),
+    }
+    assert_ok(rs[1])
+    assert.same({ get = true, verify = false, rep = "aa", srep = "aa", max = 2,
+                  height = chain:height() }, assert_ok(rs[2]))
   end)
 end)
 
@@ -630,7 +674,7 @@ describe("errors", function()
   it("carry the message text in r.error with the contract position", function()
     local r = chain:send("bob", "err", "text")
     assert_failed(r, "the reason, with numbers: 3 < 10", "ECALL")
-    assert.equal("err:3: the reason, with numbers: 3 < 10", r.error)
+    assert.equal("err:2: the reason, with numbers: 3 < 10", r.error)
   end)
 
   it("carry a message raised without position as it is", function()
@@ -690,8 +734,7 @@ describe("deploy", function()
 
   it("refuses bytecode", function()
     local r = chain:deploy_source("alice", "bin", "\27LJ\2\0binary")
-    assert_failed(r, "deploy: ", "ECODE")
-    assert.matches("binary", r.error)
+    assert_failed(r, "deploy: source must be Lua text, not bytecode", "ECODE")
     assert.is_nil(chain:account("bin"))
   end)
 
@@ -709,7 +752,7 @@ describe("deploy", function()
       return { init = function() storage.set("k", 1) error("init refused") end }]])
     assert_failed(r, "init refused", "ECALL")
     assert.is_nil(chain:account("badinit"))
-    assert.is_nil(chain:c:get("cbadinit"))
+    assert.is_nil(chain:get("cbadinit"))
   end)
 
   it("leaves no runnable code behind a failed deploy, even later in the same block", function()
@@ -760,6 +803,7 @@ describe("metering", function()
           return ok
         end,
         len = function(s) return #s end,
+        late = function() local x = {} for i = 1, 40 do x[i] = i end error("too late") end,
         get = function(k) return storage.get(k) end,
       }]]))
   end)
@@ -775,6 +819,14 @@ describe("metering", function()
     local r = chain:send_with({ max_fee = 100000 }, "bob", "spin", "caught")
     assert_failed(r, "out of gas", "EGAS")
     assert.is_nil(chain:query("spin", "get", "escaped"))
+  end)
+
+  it("reports EGAS for a call that raised only after its gas ran out", function()
+    local full = chain:send("bob", "spin", "late")
+    assert_failed(full, "too late", "ECALL")
+    local r = chain:send_with({ max_fee = full.gas_used - 3 }, "bob", "spin", "late")
+    assert_failed(r, "out of gas", "EGAS")
+    assert.equal(full.gas_used - 3, r.gas_used)
   end)
 
   it("ends a call whose arguments alone exceed its gas, and the chain goes on", function()

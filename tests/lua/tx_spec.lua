@@ -354,46 +354,53 @@ describe("transaction encoding", function()
     end)
   end
 
-  -- field, bad value, what the error must say
+  -- field, what is wrong, bad value, what the error must say
   local bad_values = {
-    { "account", 5, "account must be an account name" },
-    { "account", "Alice", "account must be an account name" },
-    { "account", "thirteenchars", "account must be an account name" },
-    { "actions", "transfer", "actions must be an array of 1-16 actions" },
-    { "actions", {}, "actions must be an array of 1-16 actions" },
-    { "actions", { "transfer" }, "actions[1] must be a map {args, contract, method}" },
-    { "actions", { { contract = "sys", method = "transfer" } },
+    { "account", "an integer", 5, "account must be an account name" },
+    { "account", "upper case", "Alice", "account must be an account name" },
+    { "account", "13 characters", "thirteenchars", "account must be an account name" },
+    { "actions", "a string", "transfer", "actions must be an array of 1-16 actions" },
+    { "actions", "empty", {}, "actions must be an array of 1-16 actions" },
+    { "actions", "a string action", { "transfer" },
       "actions[1] must be a map {args, contract, method}" },
-    { "actions", { { args = {}, contract = "sys", method = "transfer", memo = 1 } },
+    { "actions", "an action without args", { { contract = "sys", method = "transfer" } },
       "actions[1] must be a map {args, contract, method}" },
-    { "actions", { { args = {}, contract = "sys", methods = "transfer" } },
+    { "actions", "an action with a 4th field",
+      { { args = {}, contract = "sys", method = "transfer", memo = 1 } },
+      "actions[1] must be a map {args, contract, method}" },
+    { "actions", "an action with a misnamed field",
+      { { args = {}, contract = "sys", methods = "transfer" } },
       "actions[1] must have exactly args, contract and method" },
-    { "actions", { { args = "bob", contract = "sys", method = "transfer" } },
+    { "actions", "string args", { { args = "bob", contract = "sys", method = "transfer" } },
       "actions[1].args must be an array" },
-    { "actions", { { args = {}, contract = "Sys", method = "transfer" } },
+    { "actions", "a contract that is no name", { { args = {}, contract = "Sys", method = "transfer" } },
       "actions[1].contract must be an account name" },
-    { "actions", { { args = {}, contract = 7, method = "transfer" } },
+    { "actions", "an integer contract", { { args = {}, contract = 7, method = "transfer" } },
       "actions[1].contract must be an account name" },
-    { "actions", { { args = {}, contract = "sys", method = "" } },
+    { "actions", "an empty method", { { args = {}, contract = "sys", method = "" } },
       "actions[1].method must be a string of 1-64 bytes" },
-    { "actions", { { args = {}, contract = "sys", method = string.rep("m", 65) } },
+    { "actions", "a 65-byte method",
+      { { args = {}, contract = "sys", method = string.rep("m", 65) } },
       "actions[1].method must be a string of 1-64 bytes" },
-    { "actions", { { args = {}, contract = "sys", method = "transfer" },
-                   { args = {}, contract = "sys", method = false } },
+    { "actions", "a boolean method in the 2nd action",
+      { { args = {}, contract = "sys", method = "transfer" },
+        { args = {}, contract = "sys", method = false } },
       "actions[2].method must be a string of 1-64 bytes" },
-    { "chain_id", 7, "chain_id must be a string of 1-64 bytes" },
-    { "chain_id", "", "chain_id must be a string of 1-64 bytes" },
-    { "chain_id", string.rep("c", 65), "chain_id must be a string of 1-64 bytes" },
-    { "expires", "100", "expires must be an unsigned integer" },
-    { "expires", -1, "expires must be an unsigned integer" },
-    { "max_fee", -1, "max_fee must be an unsigned integer" },
-    { "max_fee", mp.bin("\001"), "max_fee must be an unsigned integer" },
-    { "nonce", true, "nonce must be an unsigned integer" },
-    { "nonce", {}, "nonce must be an unsigned integer" },
+    { "chain_id", "an integer", 7, "chain_id must be a string of 1-64 bytes" },
+    { "chain_id", "empty", "", "chain_id must be a string of 1-64 bytes" },
+    { "chain_id", "65 bytes", string.rep("c", 65), "chain_id must be a string of 1-64 bytes" },
+    { "chain_id", "bin", mp.bin("lunet-test"), "chain_id must be a string of 1-64 bytes" },
+    { "expires", "a string", "100", "expires must be an unsigned integer" },
+    { "expires", "negative", -1, "expires must be an unsigned integer" },
+    { "max_fee", "negative", -1, "max_fee must be an unsigned integer" },
+    { "max_fee", "bin", mp.bin("\001"), "max_fee must be an unsigned integer" },
+    { "max_fee", "nil", nil, "max_fee must be an unsigned integer" },
+    { "nonce", "a boolean", true, "nonce must be an unsigned integer" },
+    { "nonce", "an array", {}, "nonce must be an unsigned integer" },
   }
   for _, case in ipairs(bad_values) do
-    local f, v, why = case[1], case[2], case[3]
-    it("refuses a bad " .. f .. " (" .. mp.enc(v):sub(1, 1):byte() .. "): " .. why, function()
+    local f, what, v, why = case[1], case[2], case[3], case[4]
+    it("refuses " .. what .. " as " .. f .. " (EBADTX: " .. why .. ")", function()
       local list = replace(fields(unsigned(chain)), f, mp.enc(v))
       refused(chain, signed(list, { key_of(chain, "alice") }), "EBADTX", why)
     end)
@@ -480,7 +487,8 @@ describe("transaction encoding", function()
   it("refuses two signatures by the same key (EDUPSIG)", function()
     local alice = key_of(chain, "alice")
     refused(chain, tx_bytes(chain, nil, { alice, alice }), "EDUPSIG")
-    refused(chain, tx_bytes(chain, nil, { alice, sks(2)[2], alice }), "EDUPSIG")
+    refused(chain, tx_bytes(chain, nil, { alice, sks(2)[2], alice }), "EDUPSIG",
+            "signatures[3] has the key of signatures[1]")
   end)
 
   -- Pads the args so the signed encoding is exactly `size` bytes.

@@ -1,0 +1,1041 @@
+/* test_http.c -- the HTTP server over real loopback sockets, and the pure
+** helpers of the JSON-RPC layer (base64, JSON<->msgpack, error codes, the
+** request/batch rules that need no node).
+**
+** Each server test runs a real ln_http_server on 127.0.0.1:<free port> in the
+** test's loop, and a client thread that speaks HTTP over blocking sockets.
+** When the client is done it wakes the loop (uv_async), the server closes,
+** and the test checks its counts and that uv_loop_close() returns 0. A
+** watchdog timer fails a test that does not finish in 10 s, saying what it
+** was waiting for. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "test.h"
+#include "err.h"
+#include "http.h"
+#include "codec.h"
+#include "rpc.h"
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct fixture fixture;
+struct fixture {
+    uv_loop_t loop;
+    ln_http_server *srv;
+    int port;
+    uv_async_t done;
+    uv_timer_t watchdog;
+    uv_timer_t t;               /* a test's own timer (async responses, streams) */
+    int t_used;
+    uv_thread_t thread;
+    void (*client)(fixture *f);
+    ln_http_handler handler;
+    const char *waiting_for;
+    /* loop side */
+    int handled, closed, gone, need_gone, client_done, shut, ticks;
+    int alive_at_response;
+    int late_ms;                /* when /slow is answered; 50 if 0 */
+    atomic_int dispatched;      /* the handler has seen /slow (read by the client) */
+    ln_http_req *held;          /* an open stream */
+    ln_http_req *late;          /* a request to answer from the timer */
+    /* client side (read by the test after the join) */
+    int status[4];
+    char body[4][256];
+    char hdrs[4][1024];
+    int eof[4];
+    int got_events;
+};
+
+static void on_server_closed(ln_http_server *srv, void *ud)
+{
+    (void)srv;
+    fixture *f = ud;
+    f->closed++;
+}
+
+static void maybe_shutdown(fixture *f)
+{
+    if (f->shut || !f->client_done || f->gone < f->need_gone || f->late) return;
+    f->shut = 1;
+    uv_close((uv_handle_t *)&f->watchdog, NULL);
+    if (f->t_used && !uv_is_closing((uv_handle_t *)&f->t)) uv_close((uv_handle_t *)&f->t, NULL);
+    ln_http_server_close(f->srv, on_server_closed, f);
+}
+
+static void on_client_done(uv_async_t *a)
+{
+    fixture *f = a->data;
+    f->client_done = 1;
+    uv_close((uv_handle_t *)&f->done, NULL);
+    maybe_shutdown(f);
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    fixture *f = t->data;
+    LN_FAIL("no result in 10 s: %s", f->waiting_for ? f->waiting_for : "the client never finished");
+}
+
+static void client_main(void *arg)
+{
+    fixture *f = arg;
+    f->client(f);
+    uv_async_send(&f->done);
+}
+
+static void run(fixture *f, const ln_http_limits *lim)
+{
+    ASSERT_EQ(uv_loop_init(&f->loop), 0);
+    ASSERT_EQ(ln_http_server_start(&f->loop, "127.0.0.1:0", lim, f->handler, f, &f->srv), 0);
+    f->port = ln_http_server_port(f->srv);
+    ASSERT(f->port > 0);
+    ASSERT_EQ(uv_async_init(&f->loop, &f->done, on_client_done), 0);
+    f->done.data = f;
+    uv_timer_init(&f->loop, &f->watchdog);
+    f->watchdog.data = f;
+    uv_timer_start(&f->watchdog, on_watchdog, 10000, 0);
+    if (f->t_used) { uv_timer_init(&f->loop, &f->t); f->t.data = f; }
+    ASSERT_EQ(uv_thread_create(&f->thread, client_main, f), 0);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_thread_join(&f->thread), 0);
+    ASSERT_EQ(f->closed, 1);
+    ASSERT_EQ(uv_loop_close(&f->loop), 0);
+}
+
+/* ---- blocking client ---------------------------------------------------- */
+
+typedef struct {
+    int fd;
+    char buf[16384];
+    size_t len;
+} cl;
+
+static void cl_open(cl *c, int port)
+{
+    c->len = 0;
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(c->fd >= 0);
+    struct timeval tv = { 5, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(c->fd, (struct sockaddr *)&a, sizeof a), 0);
+}
+
+static void cl_close(cl *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* Closes with a reset (SO_LINGER 0) instead of a FIN. */
+static void cl_reset(cl *c)
+{
+    struct linger lg = { 1, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    cl_close(c);
+}
+
+static void cl_send(cl *c, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
+        if (w <= 0) return;          /* the server may have closed: the test checks replies */
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void cl_puts(cl *c, const char *s) { cl_send(c, s, strlen(s)); }
+
+/* More bytes into the buffer: >0 read, 0 EOF (or reset), -1 timeout. */
+static int cl_fill(cl *c)
+{
+    if (c->len == sizeof c->buf) return -1;
+    ssize_t r = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+    if (r > 0) { c->len += (size_t)r; return (int)r; }
+    if (r == 0 || errno == ECONNRESET) return 0;
+    return -1;
+}
+
+static void cl_consume(cl *c, size_t n)
+{
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+/* Reads one response with a Content-Length (or none: then up to EOF).
+** Returns the status, or -1 if the connection ended or timed out first. */
+static int cl_response(cl *c, char *body, size_t bcap, char *hdrs, size_t hcap)
+{
+    char *end;
+    for (;;) {
+        end = c->len ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
+        if (end) break;
+        if (cl_fill(c) <= 0) return -1;
+    }
+    size_t hl = (size_t)(end - c->buf) + 4;
+    int status = 0;
+    if (sscanf(c->buf, "HTTP/1.1 %d", &status) != 1) return -1;
+    char *h = strndup(c->buf, hl);
+    if (hdrs) snprintf(hdrs, hcap, "%s", h);
+    long clen = -1;
+    char *cl_at = strcasestr(h, "\r\nContent-Length:");
+    if (cl_at) clen = strtol(cl_at + 17, NULL, 10);
+    if (status < 200 || status == 204 || status == 304) clen = 0;
+    free(h);
+    cl_consume(c, hl);
+    if (clen < 0) {                  /* to EOF */
+        while (cl_fill(c) > 0) {}
+        clen = (long)c->len;
+    }
+    while (c->len < (size_t)clen)
+        if (cl_fill(c) <= 0) return -1;
+    if (body) {
+        size_t n = (size_t)clen < bcap - 1 ? (size_t)clen : bcap - 1;
+        memcpy(body, c->buf, n);
+        body[n] = '\0';
+    }
+    cl_consume(c, (size_t)clen);
+    return status;
+}
+
+/* 1 if the server closed the connection (EOF or reset) with no more data. */
+static int cl_eof(cl *c)
+{
+    if (c->len) return 0;
+    return cl_fill(c) == 0;
+}
+
+static void simple_get(fixture *f, int i, const char *path)
+{
+    cl c;
+    cl_open(&c, f->port);
+    char req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    cl_puts(&c, req);
+    f->status[i] = cl_response(&c, f->body[i], sizeof f->body[i], f->hdrs[i], sizeof f->hdrs[i]);
+    cl_close(&c);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+/* Echoes method, path, query, a header and the body length. */
+static void h_echo(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    char buf[256];
+    const char *x = ln_http_req_header(req, "x-test");
+    int n = snprintf(buf, sizeof buf, "%s %s ?%s x=%s len=%zu", req->method, req->path,
+                     req->query, x ? x : "-", req->body_len);
+    ln_http_respond(req, 200, "text/plain", buf, (size_t)n);
+}
+
+static void on_late(uv_timer_t *t)
+{
+    fixture *f = t->data;
+    ln_http_req *req = f->late;
+    f->late = NULL;
+    f->alive_at_response = ln_http_req_alive(req);
+    ln_http_respond(req, 200, "text/plain", "late", 4);
+    maybe_shutdown(f);
+}
+
+/* /slow is answered 50 ms later from a timer; anything else at once. */
+static void h_async(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    if (strcmp(req->path, "/slow") == 0) {
+        f->late = req;
+        atomic_store(&f->dispatched, 1);
+        uv_timer_start(&f->t, on_late, f->late_ms ? (uint64_t)f->late_ms : 50, 0);
+        return;
+    }
+    ln_http_respond(req, 200, "text/plain", "fast", 4);
+}
+
+/* ---- server tests ------------------------------------------------------- */
+
+static void c_one_get(fixture *f) { simple_get(f, 0, "/hello/w%20x?a=1&b=2"); }
+
+TEST(http_get_returns_the_handlers_response)
+{
+    fixture f = { .client = c_one_get, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 1);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_STR(f.body[0], "GET /hello/w%20x ?a=1&b=2 x=- len=0");
+    ASSERT(strstr(f.hdrs[0], "Content-Type: text/plain\r\n"));
+    ASSERT(strstr(f.hdrs[0], "Connection: keep-alive\r\n"));
+}
+
+static void c_keep_alive(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /one HTTP/1.1\r\nHost: x\r\nX-Test: first\r\n\r\n");
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], NULL, 0);
+    cl_puts(&c, "POST /two HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    f->status[1] = cl_response(&c, f->body[1], sizeof f->body[1], NULL, 0);
+    cl_close(&c);
+}
+
+TEST(http_keep_alive_serves_two_requests_on_one_connection)
+{
+    fixture f = { .client = c_keep_alive, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 2);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_STR(f.body[0], "GET /one ? x=first len=0");
+    ASSERT_EQ(f.status[1], 200);
+    ASSERT_STR(f.body[1], "POST /two ? x=- len=5");
+}
+
+static void c_pipelined(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], NULL, 0);
+    f->status[1] = cl_response(&c, f->body[1], sizeof f->body[1], NULL, 0);
+    cl_close(&c);
+}
+
+TEST(http_pipelined_requests_are_answered_in_order)
+{
+    fixture f = { .client = c_pipelined, .handler = h_async, .t_used = 1 };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 2);
+    ASSERT_STR(f.body[0], "late");
+    ASSERT_STR(f.body[1], "fast");
+}
+
+static void c_big_content_length(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1048577\r\n\r\nabc");
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], f->hdrs[0], sizeof f->hdrs[0]);
+    f->eof[0] = cl_eof(&c);
+    cl_close(&c);
+}
+
+TEST(http_body_over_limit_by_content_length_gets_413)
+{
+    fixture f = { .client = c_big_content_length, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 0);
+    ASSERT_EQ(f.status[0], 413);
+    ASSERT(strstr(f.hdrs[0], "Connection: close\r\n"));
+    ASSERT_EQ(f.eof[0], 1);
+}
+
+static void c_big_chunked(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char chunk[600];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 3; i++) {
+        cl_puts(&c, "258\r\n");      /* 600 bytes */
+        cl_send(&c, chunk, sizeof chunk);
+        cl_puts(&c, "\r\n");
+    }
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], NULL, 0);
+    f->eof[0] = cl_eof(&c);
+    cl_close(&c);
+}
+
+TEST(http_chunked_body_over_limit_gets_413)
+{
+    fixture f = { .client = c_big_chunked, .handler = h_echo };
+    ln_http_limits lim = { .max_body = 1000 };
+    run(&f, &lim);
+    ASSERT_EQ(f.handled, 0);
+    ASSERT_EQ(f.status[0], 413);
+    ASSERT_EQ(f.eof[0], 1);
+}
+
+static void c_big_headers(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    char pad[9000];
+    memset(pad, 'b', sizeof pad);
+    cl_send(&c, pad, sizeof pad);
+    cl_puts(&c, "\r\n\r\n");
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], NULL, 0);
+    f->eof[0] = cl_eof(&c);
+    cl_close(&c);
+}
+
+TEST(http_headers_over_limit_get_431_and_close)
+{
+    fixture f = { .client = c_big_headers, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 0);
+    ASSERT_EQ(f.status[0], 431);
+    ASSERT_EQ(f.eof[0], 1);
+}
+
+static void c_garbage(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_send(&c, "\x01\x02\xff garbage \x00\r\n\r\n", 16);
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], NULL, 0);
+    f->eof[0] = cl_eof(&c);
+    cl_close(&c);
+    simple_get(f, 1, "/after");
+}
+
+TEST(http_garbage_gets_400_and_the_next_connection_is_served)
+{
+    fixture f = { .client = c_garbage, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.status[0], 400);
+    ASSERT_EQ(f.eof[0], 1);
+    ASSERT_EQ(f.status[1], 200);
+    ASSERT_STR(f.body[1], "GET /after ? x=- len=0");
+    ASSERT_EQ(f.handled, 1);
+}
+
+static void c_slow(fixture *f) { simple_get(f, 0, "/slow"); }
+
+TEST(http_async_response_after_a_timer_reaches_the_client)
+{
+    fixture f = { .client = c_slow, .handler = h_async, .t_used = 1 };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 1);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_STR(f.body[0], "late");
+    ASSERT_EQ(f.alive_at_response, 1);
+}
+
+/* Until the handler holds /slow (bounded: the watchdog fails the test). */
+static void wait_dispatched(fixture *f)
+{
+    while (!atomic_load(&f->dispatched)) usleep(1000);
+}
+
+/* Resets the connection once the server holds the request. */
+static void c_reset_early(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_dispatched(f);               /* the answer comes 500 ms later */
+    cl_reset(&c);
+}
+
+TEST(http_client_reset_before_an_async_response_drops_it_safely)
+{
+    fixture f = { .client = c_reset_early, .handler = h_async, .t_used = 1, .late_ms = 500,
+                  .waiting_for = "the handler to get /slow" };
+    f.alive_at_response = -1;
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 1);
+    ASSERT_EQ(f.alive_at_response, 0);   /* the server saw the reset before answering */
+}
+
+static void c_close_early(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_dispatched(f);
+    cl_close(&c);                     /* the late response goes to a closed socket */
+}
+
+TEST(http_client_close_before_an_async_response_does_not_crash)
+{
+    fixture f = { .client = c_close_early, .handler = h_async, .t_used = 1, .late_ms = 200,
+                  .waiting_for = "the handler to get /slow" };
+    f.alive_at_response = -1;
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 1);
+    ASSERT_NE(f.alive_at_response, -1);
+}
+
+static void c_too_many(fixture *f)
+{
+    cl a, b, x;
+    cl_open(&a, f->port);
+    cl_puts(&a, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->status[0] = cl_response(&a, NULL, 0, NULL, 0);
+    cl_open(&b, f->port);
+    cl_puts(&b, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->status[1] = cl_response(&b, NULL, 0, NULL, 0);
+    cl_open(&x, f->port);             /* the third: accepted, then closed */
+    cl_puts(&x, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->eof[2] = cl_eof(&x);
+    cl_close(&x);
+    cl_close(&a);                     /* a slot frees up ... */
+    for (int i = 0; i < 100 && f->status[3] != 200; i++) {
+        usleep(20000);                /* ... once the server has seen the close ... */
+        simple_get(f, 3, "/d");       /* ... and a new connection is served */
+    }
+    cl_close(&b);
+}
+
+TEST(http_connections_over_the_limit_are_closed)
+{
+    fixture f = { .client = c_too_many, .handler = h_echo };
+    ln_http_limits lim = { .max_conns = 2 };
+    run(&f, &lim);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_EQ(f.status[1], 200);
+    ASSERT_EQ(f.eof[2], 1);
+    ASSERT_EQ(f.status[3], 200);
+    ASSERT_EQ(f.handled, 3);
+}
+
+static void on_stream_gone(ln_http_req *req, void *ud)
+{
+    (void)req;
+    fixture *f = ud;
+    f->gone++;
+    f->held = NULL;
+    if (f->t_used) uv_timer_stop(&f->t);
+    maybe_shutdown(f);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    fixture *f = t->data;
+    if (!f->held) return;
+    char ev[64];
+    int n = snprintf(ev, sizeof ev, "event: tick\ndata: %d\n\n", ++f->ticks);
+    ASSERT_EQ(ln_http_stream_write(f->held, ev, (size_t)n), 0);
+    if (f->ticks == 2) uv_timer_stop(t);
+}
+
+static void h_stream(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    ASSERT_EQ(ln_http_stream_begin(req, 200, "text/event-stream", on_stream_gone, f), 0);
+    f->held = req;
+    if (f->t_used) uv_timer_start(&f->t, on_tick, 20, 20);
+}
+
+static void c_sse(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    while (!memmem(c.buf, c.len, "data: 2\n\n", 9))
+        if (cl_fill(&c) <= 0) break;
+    f->got_events = memmem(c.buf, c.len, "event: tick\ndata: 1\n\n", 21) &&
+                    memmem(c.buf, c.len, "event: tick\ndata: 2\n\n", 21);
+    snprintf(f->hdrs[0], sizeof f->hdrs[0], "%.*s", (int)c.len, c.buf);
+    cl_close(&c);
+}
+
+TEST(http_sse_stream_gets_two_events_and_notices_the_client_close)
+{
+    fixture f = { .client = c_sse, .handler = h_stream, .t_used = 1, .need_gone = 1,
+                  .waiting_for = "the stream's gone callback after the client closed" };
+    run(&f, NULL);
+    ASSERT_EQ(f.handled, 1);
+    ASSERT_EQ(f.got_events, 1);
+    ASSERT(strstr(f.hdrs[0], "HTTP/1.1 200 OK\r\n"));
+    ASSERT(strstr(f.hdrs[0], "Content-Type: text/event-stream\r\n"));
+    ASSERT_EQ(f.gone, 1);
+}
+
+/* Opens a stream and keeps it; the server is closed under it. */
+static void c_sse_stays(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (!memmem(c.buf, c.len, "\r\n\r\n", 4))
+        if (cl_fill(&c) <= 0) break;
+    c.len = 0;
+    uv_async_send(&f->done);          /* the server closes now ... */
+    f->eof[0] = cl_eof(&c);           /* ... and the client sees the end */
+    cl_close(&c);
+}
+
+static void client_no_done(void *arg)
+{
+    fixture *f = arg;
+    f->client(f);
+}
+
+TEST(http_server_close_ends_open_streams_and_closes_every_handle)
+{
+    fixture f = { .client = c_sse_stays, .handler = h_stream };
+    ASSERT_EQ(uv_loop_init(&f.loop), 0);
+    ASSERT_EQ(ln_http_server_start(&f.loop, "127.0.0.1:0", NULL, h_stream, &f, &f.srv), 0);
+    f.port = ln_http_server_port(f.srv);
+    uv_async_init(&f.loop, &f.done, on_client_done);
+    f.done.data = &f;
+    uv_timer_init(&f.loop, &f.watchdog);
+    f.watchdog.data = &f;
+    uv_timer_start(&f.watchdog, on_watchdog, 10000, 0);
+    ASSERT_EQ(uv_thread_create(&f.thread, client_no_done, &f), 0);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_thread_join(&f.thread), 0);
+    ASSERT_EQ(f.handled, 1);
+    ASSERT_EQ(f.gone, 1);             /* from the server's close */
+    ASSERT_EQ(f.closed, 1);
+    ASSERT_EQ(f.eof[0], 1);
+    ASSERT_EQ(uv_loop_close(&f.loop), 0);
+}
+
+static void c_idle(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->status[0] = cl_response(&c, NULL, 0, NULL, 0);
+    f->eof[0] = cl_eof(&c);           /* nothing sent: closed after idle_ms */
+    cl_close(&c);
+}
+
+TEST(http_idle_keep_alive_connection_is_closed_after_the_timeout)
+{
+    fixture f = { .client = c_idle, .handler = h_echo };
+    ln_http_limits lim = { .idle_ms = 100 };
+    run(&f, &lim);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_EQ(f.eof[0], 1);
+}
+
+static void c_incomplete(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /a HTTP/1.1\r\nHost: x\r\n");   /* never ends */
+    f->status[0] = cl_response(&c, NULL, 0, NULL, 0);
+    f->eof[0] = cl_eof(&c);
+    cl_close(&c);
+}
+
+TEST(http_incomplete_request_gets_408_after_the_request_timeout)
+{
+    fixture f = { .client = c_incomplete, .handler = h_echo };
+    ln_http_limits lim = { .request_ms = 100 };
+    run(&f, &lim);
+    ASSERT_EQ(f.handled, 0);
+    ASSERT_EQ(f.status[0], 408);
+    ASSERT_EQ(f.eof[0], 1);
+}
+
+static void c_http10(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /old HTTP/1.0\r\n\r\n");
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], f->hdrs[0], sizeof f->hdrs[0]);
+    f->eof[0] = cl_eof(&c);
+    cl_close(&c);
+}
+
+TEST(http_10_request_without_keep_alive_is_closed_after_the_response)
+{
+    fixture f = { .client = c_http10, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT(strstr(f.hdrs[0], "Connection: close\r\n"));
+    ASSERT_EQ(f.eof[0], 1);
+}
+
+static void c_expect(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n");
+    f->status[0] = cl_response(&c, NULL, 0, NULL, 0);     /* the interim 100 */
+    cl_puts(&c, "abc");
+    f->status[1] = cl_response(&c, f->body[1], sizeof f->body[1], NULL, 0);
+    cl_close(&c);
+}
+
+TEST(http_expect_100_continue_gets_the_interim_response)
+{
+    fixture f = { .client = c_expect, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.status[0], 100);
+    ASSERT_EQ(f.status[1], 200);
+    ASSERT_STR(f.body[1], "POST /e ? x=- len=3");
+}
+
+/* Headers with empty values, and many headers: parsed, not confused. */
+static void c_odd_headers(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    cl_puts(&c, "GET /h HTTP/1.1\r\nHost: x\r\nX-Empty:\r\nX-Test: v\r\n\r\n");
+    f->status[0] = cl_response(&c, f->body[0], sizeof f->body[0], NULL, 0);
+    cl_close(&c);
+}
+
+TEST(http_empty_header_value_does_not_shift_the_next_header)
+{
+    fixture f = { .client = c_odd_headers, .handler = h_echo };
+    run(&f, NULL);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_STR(f.body[0], "GET /h ? x=v len=0");
+}
+
+TEST(http_query_get_finds_and_decodes_parameters)
+{
+    char *v;
+    size_t n;
+    ASSERT_EQ(ln_http_query_get("a=1&args=%5B1%2C%22x+y%22%5D&b", "args", &v, &n), 0);
+    ASSERT_STR(v, "[1,\"x y\"]");
+    ASSERT_EQ(n, 9);
+    free(v);
+    ASSERT_EQ(ln_http_query_get("a=1&b", "b", &v, &n), 0);
+    ASSERT_STR(v, "");
+    free(v);
+    ASSERT_EQ(ln_http_query_get("a=1", "args", &v, &n), LN_ENOTFOUND);
+    ASSERT_EQ(ln_http_query_get("", "args", &v, &n), LN_ENOTFOUND);
+    ASSERT_EQ(ln_http_query_get("args=%zz", "args", &v, &n), LN_EINVAL);
+    ASSERT_EQ(ln_http_query_get("args=%4", "args", &v, &n), LN_EINVAL);
+    char out[16];
+    ASSERT_EQ(ln_http_unescape("a%2Fb+c", 7, out), 5);
+    ASSERT_STR(out, "a/b+c");
+}
+
+static void h_never(ln_http_req *req, void *ud) { (void)ud; ln_http_respond(req, 500, NULL, NULL, 0); }
+static void count_close(ln_http_server *s, void *ud) { (void)s; (*(int *)ud)++; }
+
+TEST(http_start_refuses_bad_addresses_and_an_address_in_use)
+{
+    uv_loop_t loop;
+    ln_http_server *a = NULL, *b = NULL;
+    ASSERT_EQ(uv_loop_init(&loop), 0);
+    ASSERT_EQ(ln_http_server_start(&loop, "127.0.0.1", NULL, h_never, NULL, &b), LN_EINVAL);
+    ASSERT_EQ(ln_http_server_start(&loop, "127.0.0.1:99999", NULL, h_never, NULL, &b), LN_EINVAL);
+    ASSERT_EQ(ln_http_server_start(&loop, "nohost:80", NULL, h_never, NULL, &b), LN_EINVAL);
+    ASSERT_EQ(ln_http_server_start(&loop, "[::1:80", NULL, h_never, NULL, &b), LN_EINVAL);
+    ASSERT_EQ(ln_http_server_start(&loop, "localhost:0", NULL, h_never, NULL, &a), 0);
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ln_http_server_port(a));
+    ASSERT_EQ(ln_http_server_start(&loop, addr, NULL, h_never, NULL, &b), LN_EEXIST);
+    ASSERT(b == NULL);
+    int closed = 0;
+    ln_http_server_close(a, count_close, &closed);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(closed, 1);
+    ASSERT_EQ(uv_loop_close(&loop), 0);
+}
+
+/* ---- rpc helpers -------------------------------------------------------- */
+
+static void b64_ok(const char *in, const char *want)
+{
+    uint8_t *out;
+    size_t n;
+    int rc = ln__rpc_base64_decode(in, strlen(in), &out, &n);
+    if (rc) LN_FAIL("base64 \"%s\": %s", in, ln_errname(rc));
+    if (n != strlen(want) || memcmp(out, want, n) != 0) LN_FAIL("base64 \"%s\": wrong bytes", in);
+    free(out);
+}
+
+static void b64_bad(const char *in)
+{
+    uint8_t *out = NULL;
+    size_t n;
+    int rc = ln__rpc_base64_decode(in, strlen(in), &out, &n);
+    if (rc != LN_EINVAL) LN_FAIL("base64 \"%s\" was accepted (%d)", in, rc);
+}
+
+TEST(rpc_base64_decodes_the_rfc4648_vectors)
+{
+    b64_ok("", "");
+    b64_ok("Zg==", "f");
+    b64_ok("Zm8=", "fo");
+    b64_ok("Zm9v", "foo");
+    b64_ok("Zm9vYg==", "foob");
+    b64_ok("Zm9vYmE=", "fooba");
+    b64_ok("Zm9vYmFy", "foobar");
+    b64_ok("+/+/", "\xfb\xff\xbf");
+}
+
+TEST(rpc_base64_refuses_anything_not_strict)
+{
+    b64_bad("Zg");        /* no padding */
+    b64_bad("Zg=");
+    b64_bad("Zm9v\n");
+    b64_bad(" Zm9v");
+    b64_bad("Zm9vYg=a");
+    b64_bad("Zg==Zm9v");  /* padding in the middle */
+    b64_bad("====");
+    b64_bad("Z===");
+    b64_bad("Zh==");      /* unused bits set */
+    b64_bad("Zm9=");
+    b64_bad("Zm-_");      /* url alphabet */
+}
+
+static void to_mp(const char *json, const uint8_t *want, size_t wn)
+{
+    cJSON *j = cJSON_Parse(json);
+    ASSERT(j != NULL);
+    uint8_t *out;
+    size_t n;
+    int rc = ln__rpc_json_to_msgpack(j, &out, &n);
+    cJSON_Delete(j);
+    if (rc) LN_FAIL("%s: %s", json, ln_errname(rc));
+    if (n != wn || memcmp(out, want, n) != 0) {
+        for (size_t i = 0; i < n; i++) fprintf(stderr, " %02x", out[i]);
+        fputc('\n', stderr);
+        LN_FAIL("%s: bytes differ", json);
+    }
+    ASSERT_EQ(ln_codec_check(out, n), 0);
+    free(out);
+}
+
+static int to_mp_rc(const char *json)
+{
+    cJSON *j = cJSON_Parse(json);
+    ASSERT(j != NULL);
+    uint8_t *out = NULL;
+    size_t n;
+    int rc = ln__rpc_json_to_msgpack(j, &out, &n);
+    cJSON_Delete(j);
+    if (rc == 0) free(out);
+    return rc;
+}
+
+#define B(...) ((const uint8_t[]){ __VA_ARGS__ }), sizeof((const uint8_t[]){ __VA_ARGS__ })
+
+TEST(rpc_json_to_msgpack_gives_canonical_bytes)
+{
+    to_mp("[]", B(0x90));
+    to_mp("{\"b\":1,\"a\":[-1,\"x\",true,null]}",
+          B(0x82, 0xa1, 'a', 0x94, 0xff, 0xa1, 'x', 0xc3, 0xc0, 0xa1, 'b', 0x01));
+    to_mp("[127,128,-33,65536,9007199254740991]",
+          B(0x95, 0x7f, 0xcc, 0x80, 0xd0, 0xdf, 0xce, 0x00, 0x01, 0x00, 0x00,
+            0xcf, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff));
+    to_mp("[\"0xab\", 2.0, -0]", B(0x93, 0xa4, '0', 'x', 'a', 'b', 0x02, 0x00));
+    to_mp("{\"ab\":0,\"a\":0,\"b\":0}", B(0x83, 0xa1, 'a', 0, 0xa2, 'a', 'b', 0, 0xa1, 'b', 0));
+}
+
+TEST(rpc_json_to_msgpack_refuses_floats_unsafe_integers_and_duplicate_keys)
+{
+    ASSERT_EQ(to_mp_rc("[1.5]"), LN_EFLOAT);
+    ASSERT_EQ(to_mp_rc("[9007199254740992]"), LN_ERANGE);
+    ASSERT_EQ(to_mp_rc("[-9007199254740992]"), LN_ERANGE);
+    ASSERT_EQ(to_mp_rc("[1e300]"), LN_ERANGE);
+    ASSERT_EQ(to_mp_rc("{\"a\":1,\"a\":2}"), LN_EDUPKEY);
+    char deep[200] = "";
+    for (int i = 0; i < 33; i++) strcat(deep, "[");
+    for (int i = 0; i < 33; i++) strcat(deep, "]");
+    ASSERT_EQ(to_mp_rc(deep), LN_EDEPTH);
+    deep[32] = '\0';                   /* 32 levels are fine */
+    memset(deep + 32, ']', 32);
+    deep[64] = '\0';
+    ASSERT_EQ(to_mp_rc(deep), 0);
+}
+
+static char *to_json(const uint8_t *p, size_t n)
+{
+    msgpack_zone z;
+    msgpack_zone_init(&z, 1024);
+    msgpack_object o;
+    ASSERT_EQ(ln_codec_unpack(p, n, &z, &o), 0);
+    cJSON *j = ln__rpc_msgpack_to_json(&o);
+    ASSERT(j != NULL);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    msgpack_zone_destroy(&z);
+    return s;
+}
+
+TEST(rpc_msgpack_to_json_renders_bin_as_hex_and_integers_exactly)
+{
+    char *s = to_json(B(0x84, 0xa1, 'a', 0xc4, 0x02, 0x01, 0xab,
+                        0xa1, 'b', 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                        0xa1, 'c', 0x92, 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xc2,
+                        0xa1, 'd', 0xa3, 'x', '"', 'y'));
+    ASSERT_STR(s, "{\"a\":\"0x01ab\",\"b\":18446744073709551615,"
+                  "\"c\":[-9223372036854775808,false],\"d\":\"x\\\"y\"}");
+    free(s);
+    s = to_json(B(0x93, 0xc0, 0xd1, 0xfc, 0x18, 0xa2, 0xff, 0xfe));   /* str not UTF-8 */
+    ASSERT_STR(s, "[null,-1000,\"0xfffe\"]");
+    free(s);
+}
+
+TEST(rpc_lunet_errors_map_to_32000_plus_the_code_with_name_and_why)
+{
+    ASSERT_EQ(ln__rpc_errcode(LN_EBADSIG), -32030);
+    ASSERT_EQ(ln__rpc_errcode(LN_ENONCE), -32042);
+    ASSERT_EQ(ln__rpc_errcode(LN_ENOTFOUND), -32001);
+    ASSERT_EQ(ln__rpc_errcode(0), -32603);
+    cJSON *e = ln__rpc_error(LN_ENONCE, NULL, "expected 3, got 5");
+    char *s = cJSON_PrintUnformatted(e);
+    ASSERT_STR(s, "{\"code\":-32042,\"message\":\"wrong nonce: expected 3, got 5\","
+                  "\"data\":{\"name\":\"ENONCE\",\"why\":\"expected 3, got 5\"}}");
+    free(s);
+    cJSON_Delete(e);
+    e = ln__rpc_error(LN_RPC_JSON_PARAMS, NULL, NULL);
+    s = cJSON_PrintUnformatted(e);
+    ASSERT_STR(s, "{\"code\":-32602,\"message\":\"invalid params\"}");
+    free(s);
+    cJSON_Delete(e);
+}
+
+typedef struct { int calls; char *text; } answer;
+
+static void on_answer(char *json, void *ud)
+{
+    answer *a = ud;
+    a->calls++;
+    a->text = json;
+}
+
+/* Runs a body through the JSON-RPC layer with no node behind it. */
+static cJSON *rpc(const char *body, answer *a)
+{
+    memset(a, 0, sizeof *a);
+    ln__rpc_process(NULL, body, strlen(body), on_answer, a);
+    ASSERT_EQ(a->calls, 1);
+    cJSON *j = a->text ? cJSON_Parse(a->text) : NULL;
+    free(a->text);
+    return j;
+}
+
+static int err_code(const cJSON *resp)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(resp, "error");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "code");
+    return c ? (int)c->valuedouble : 0;
+}
+
+TEST(rpc_malformed_json_gets_a_parse_error)
+{
+    answer a;
+    cJSON *r = rpc("{\"jsonrpc\":\"2.0\",", &a);
+    ASSERT_EQ(err_code(r), -32700);
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r, "id")));
+    cJSON_Delete(r);
+    r = rpc("{} trailing", &a);
+    ASSERT_EQ(err_code(r), -32700);
+    cJSON_Delete(r);
+}
+
+TEST(rpc_invalid_requests_get_32600)
+{
+    answer a;
+    const char *bad[] = {
+        "[]", "42", "\"x\"",
+        "{\"jsonrpc\":\"1.0\",\"method\":\"chain_info\",\"id\":1}",
+        "{\"method\":\"chain_info\",\"id\":1}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1}",
+        "{\"jsonrpc\":\"2.0\",\"method\":5,\"id\":1}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"chain_info\",\"id\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"chain_info\",\"params\":3,\"id\":1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *r = rpc(bad[i], &a);
+        if (err_code(r) != -32600) LN_FAIL("%s: code %d", bad[i], err_code(r));
+        cJSON_Delete(r);
+    }
+}
+
+TEST(rpc_unknown_method_gets_32601_with_the_id)
+{
+    answer a;
+    cJSON *r = rpc("{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":\"q1\"}", &a);
+    ASSERT_EQ(err_code(r), -32601);
+    ASSERT_STR(cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring, "q1");
+    cJSON_Delete(r);
+}
+
+TEST(rpc_batch_answers_each_call_in_order_and_skips_notifications)
+{
+    answer a;
+    cJSON *r = rpc("[{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":1},"
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"y\"},"
+                   "7,"
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"z\",\"id\":3}]", &a);
+    ASSERT(cJSON_IsArray(r));
+    ASSERT_EQ(cJSON_GetArraySize(r), 3);
+    ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(r, 0), "id")->valuedouble, 1);
+    ASSERT_EQ(err_code(cJSON_GetArrayItem(r, 1)), -32600);
+    ASSERT_EQ(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(r, 2), "id")->valuedouble, 3);
+    ASSERT_EQ(err_code(cJSON_GetArrayItem(r, 2)), -32601);
+    cJSON_Delete(r);
+}
+
+TEST(rpc_only_notifications_get_no_response)
+{
+    answer a;
+    cJSON *r = rpc("[{\"jsonrpc\":\"2.0\",\"method\":\"x\"},{\"jsonrpc\":\"2.0\",\"method\":\"y\"}]", &a);
+    ASSERT(r == NULL);
+    r = rpc("{\"jsonrpc\":\"2.0\",\"method\":\"chain_info\"}", &a);
+    ASSERT(r == NULL);
+}
+
+TEST(rpc_batch_over_the_limit_is_refused)
+{
+    char *body = malloc(64 * (LN_RPC_MAX_BATCH + 1) + 2);
+    strcpy(body, "[");
+    for (int i = 0; i <= LN_RPC_MAX_BATCH; i++)
+        strcat(body, i ? ",{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":1}"
+                       : "{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":1}");
+    strcat(body, "]");
+    answer a;
+    cJSON *r = rpc(body, &a);
+    ASSERT_EQ(err_code(r), -32600);
+    cJSON_Delete(r);
+    free(body);
+}
+
+static const ln_test tests[] = {
+    T(http_get_returns_the_handlers_response),
+    T(http_keep_alive_serves_two_requests_on_one_connection),
+    T(http_pipelined_requests_are_answered_in_order),
+    T(http_body_over_limit_by_content_length_gets_413),
+    T(http_chunked_body_over_limit_gets_413),
+    T(http_headers_over_limit_get_431_and_close),
+    T(http_garbage_gets_400_and_the_next_connection_is_served),
+    T(http_async_response_after_a_timer_reaches_the_client),
+    T(http_client_reset_before_an_async_response_drops_it_safely),
+    T(http_client_close_before_an_async_response_does_not_crash),
+    T(http_connections_over_the_limit_are_closed),
+    T(http_sse_stream_gets_two_events_and_notices_the_client_close),
+    T(http_server_close_ends_open_streams_and_closes_every_handle),
+    T(http_idle_keep_alive_connection_is_closed_after_the_timeout),
+    T(http_incomplete_request_gets_408_after_the_request_timeout),
+    T(http_10_request_without_keep_alive_is_closed_after_the_response),
+    T(http_expect_100_continue_gets_the_interim_response),
+    T(http_empty_header_value_does_not_shift_the_next_header),
+    T(http_query_get_finds_and_decodes_parameters),
+    T(http_start_refuses_bad_addresses_and_an_address_in_use),
+    T(rpc_base64_decodes_the_rfc4648_vectors),
+    T(rpc_base64_refuses_anything_not_strict),
+    T(rpc_json_to_msgpack_gives_canonical_bytes),
+    T(rpc_json_to_msgpack_refuses_floats_unsafe_integers_and_duplicate_keys),
+    T(rpc_msgpack_to_json_renders_bin_as_hex_and_integers_exactly),
+    T(rpc_lunet_errors_map_to_32000_plus_the_code_with_name_and_why),
+    T(rpc_malformed_json_gets_a_parse_error),
+    T(rpc_invalid_requests_get_32600),
+    T(rpc_unknown_method_gets_32601_with_the_id),
+    T(rpc_batch_answers_each_call_in_order_and_skips_notifications),
+    T(rpc_only_notifications_get_no_response),
+    T(rpc_batch_over_the_limit_is_refused),
+    { NULL, NULL }
+};
+
+LN_TEST_MAIN(tests)
