@@ -2,7 +2,8 @@
 # packages), build with CMake and run. The binary is build/lunet.
 
 PKGS := cmake pkg-config gcc make libluajit2-5.1-dev libuv1-dev libleveldb-dev \
-        libsodium-dev libmsgpack-dev libcjson-dev libhttp-parser-dev lua-busted
+        libsodium-dev libmsgpack-dev libcjson-dev libhttp-parser-dev lua-busted \
+        lua-socket
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 

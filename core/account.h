@@ -8,7 +8,8 @@
 ** A permission is satisfied when the weights of the signing keys, plus the
 ** weights of the listed account permissions that are themselves satisfied
 ** (at most LN_AUTH_DEPTH levels down), reach its threshold. `owner`
-** satisfies `active` too.
+** satisfies `active` too. One check reads at most 512 account records;
+** past that the permission is, deterministically, not satisfied.
 ** int results: 0 or a negative LN_E* code (err.h).
 */
 #ifndef LN_ACCOUNT_H

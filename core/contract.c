@@ -50,11 +50,7 @@ struct ln_vm {
 
 static const ln_signers no_signers = { NULL, 0 };
 
-/* A storage key goes into the state as "s" NAME "/" KEY, which must fit
-** LN_STATE_KEY_MAX whatever the contract's name: 242 bytes, less than
-** LN_STORAGE_KEY_MAX (256) claims. */
-#define SKEY_MAX (LN_STORAGE_KEY_MAX < LN_STATE_KEY_MAX - 2 - LN_NAME_MAX \
-                  ? LN_STORAGE_KEY_MAX : LN_STATE_KEY_MAX - 2 - LN_NAME_MAX)
+#define SKEY_MAX LN_STORAGE_KEY_MAX
 
 /* ---- helpers ---------------------------------------------------------- */
 

@@ -32,7 +32,7 @@
 #include "state.h"
 
 #define LN_CODE_MAX        (256u * 1024)
-#define LN_STORAGE_KEY_MAX 256
+#define LN_STORAGE_KEY_MAX 242     /* "s" NAME "/" KEY fits LN_STATE_KEY_MAX */
 #define LN_CALL_DEPTH_MAX  8
 #define LN_EVENT_NAME_MAX  64
 

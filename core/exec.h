@@ -8,7 +8,8 @@
 ** untouched. Otherwise it runs with gas_limit = min(max_fee / gas_price,
 ** LN_TX_GAS_MAX); whatever the call does, the nonce advances and the fee
 ** (gas_used * gas_price) is charged to the payer; a failed call reverts all
-** its writes and events. The block runs in one fresh sandbox.
+** its writes and events. A call that leaves the payer less than the fee is
+** reverted too (EBALANCE) and the fee is still taken. The block runs in one fresh sandbox.
 ** int results: 0 or a negative LN_E* code (err.h).
 */
 #ifndef LN_EXEC_H

@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "daemon.h"
 #include "crypto.h"
@@ -45,6 +46,7 @@ static const char usage_main[] =
     "  block [HEIGHT]   a block (default: the head)\n"
     "  info             the node's chain_info\n"
     "  test [PATH...]   run busted specs against the real sandbox (default: contracts/)\n"
+    "  bench            the standard workload: M token transfers, tx/s, latency, CPU\n"
     "  fingerprint      print this build's VM fingerprint (gas of a calibration suite)\n"
     "  version          print the version\n"
     "  help             this text\n"
@@ -211,6 +213,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "fingerprint")) return cmd_fingerprint(argc - 1, argv + 1);
     if (!strcmp(cmd, "dev")) return ln_cmd_dev(argc - 1, argv + 1);
     if (!strcmp(cmd, "start")) return ln_cmd_start(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return ln_cmd_bench(argc - 1, argv + 1);
     if (ln_cli_is_command(cmd)) return ln_cli_run(argc - 1, argv + 1, stdout, stderr);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("lunet %s (%s)\n", LUNET_VERSION, LUA_RELEASE);

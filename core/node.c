@@ -30,7 +30,7 @@
 #include "sandbox.h"
 #include "tx.h"
 
-#define MAX_VALIDATORS   64
+#define MAX_VALIDATORS   LN_NODE_MAX_VALIDATORS
 #define MEMPOOL_TXS      200000
 #define MEMPOOL_BYTES    (256u << 20)
 #define BLOCK_TXS        10000
@@ -861,6 +861,9 @@ void ln_node_info_get(ln_node *n, ln_node_info *out)
     memcpy(out->state_root, h.state_root, LN_HASH_LEN);
     out->mempool = ln_mempool_count(n->mp);
     out->txs_committed = n->txs_committed;
+    out->nvalidators = n->nval;
+    memcpy(out->validators, n->val_names, sizeof n->val_names);
+    memcpy(out->self, n->self, sizeof n->self);
 }
 
 int ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *len)

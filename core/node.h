@@ -18,6 +18,8 @@
 
 typedef struct ln_node ln_node;   /* opaque */
 
+#define LN_NODE_MAX_VALIDATORS 64
+
 typedef struct {
     const char *home;            /* data dir: HOME/data (LevelDB), HOME/keys */
     const char *config;          /* genesis/config file (Lua data), read at first start */
@@ -42,6 +44,9 @@ typedef struct {
     size_t mempool;              /* transactions waiting */
     uint64_t txs_committed;
     char fingerprint[65];
+    size_t nvalidators;          /* validators, in genesis order */
+    char validators[LN_NODE_MAX_VALIDATORS][LN_NAME_MAX + 1];
+    char self[LN_NAME_MAX + 1];  /* this node's validator name, "" if none */
 } ln_node_info;
 
 void ln_node_info_get(ln_node *n, ln_node_info *out);

@@ -523,6 +523,10 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, rerr *
         bad |= put(o, "mempool", json_u64(in.mempool));
         bad |= put(o, "txs_committed", json_u64(in.txs_committed));
         bad |= put(o, "fingerprint", json_text(in.fingerprint, strlen(in.fingerprint)));
+        cJSON *vals = cJSON_CreateArray();
+        for (size_t i = 0; vals && i < in.nvalidators; i++)
+            cJSON_AddItemToArray(vals, cJSON_CreateString(in.validators[i]));
+        bad |= put(o, "validators", vals);
     }
     if (bad) { cJSON_Delete(o); return INTERNAL(e, "out of memory"); }
     *res = o;
@@ -827,7 +831,7 @@ static int m_state_get(ln_node *n, const cJSON *p, call *c, cJSON **res, rerr *e
     int bad = !j;
     if (j) {
         bad |= put(j, "key", cJSON_CreateString(ks));
-        if (rc == 0) {
+        if (rc == 0 && val) {           /* ln_node_state_get: val NULL when absent */
             rerr ignore;
             cJSON *v = bytes_to_json(val, vl, &ignore);   /* not msgpack (code): null */
             bad |= put(j, "value", v ? v : cJSON_CreateNull());

@@ -5,7 +5,13 @@
 ** - the arena: every allocation of a sandbox comes from one private mapping
 **   through size-classed free lists, so the same operations allocate the
 **   same offsets, the GC runs at the same points and memory caps hit at the
-**   same instruction on every node;
+**   same instruction on every node. The collector never runs by itself: it
+**   would pace itself by how much each step frees, and how much a step
+**   frees depends on LuaJIT's string hash, which is seeded at random per
+**   state. Full collections run at fixed points instead (collect_if_due),
+**   and after each the free lists are sorted by address, so that where new
+**   objects land depends on which blocks are free, not on the order the
+**   sweep freed them in;
 ** - the meter: the count hook fires every LN_GAS_PERIOD instructions; at the
 **   end the rest of the period is measured exactly by draining it with a
 **   loop of one instruction per step (meter_end);
@@ -41,6 +47,7 @@ struct ln_sandbox {
     /* arena */
     uint8_t *base;
     size_t size, top, in_use;
+    size_t live;               /* in_use after the last full collection */
     freeblk *small[NSMALL + 1];
     freeblk *large[NLARGE];
     /* meter */
@@ -93,6 +100,63 @@ static void arena_put(ln_sandbox *sb, void *p, size_t n)
     freeblk **list = large ? &sb->large[idx] : &sb->small[idx];
     f->next = *list;
     *list = f;
+}
+
+/* Merge sort of a free list by address. */
+static freeblk *merge(freeblk *a, freeblk *b)
+{
+    freeblk head, *t = &head;
+    while (a && b) {
+        if ((uintptr_t)a < (uintptr_t)b) { t->next = a; a = a->next; }
+        else { t->next = b; b = b->next; }
+        t = t->next;
+    }
+    t->next = a ? a : b;
+    return head.next;
+}
+
+static freeblk *sort_list(freeblk *l)
+{
+    freeblk *parts[64] = { 0 };
+    while (l) {
+        freeblk *next = l->next, *carry = l;
+        l->next = NULL;
+        int i = 0;
+        for (; i < 63 && parts[i]; i++) {
+            carry = merge(parts[i], carry);
+            parts[i] = NULL;
+        }
+        parts[i] = merge(parts[i], carry);
+        l = next;
+    }
+    freeblk *r = NULL;
+    for (int i = 0; i < 64; i++) r = merge(parts[i], r);
+    return r;
+}
+
+/* Collects all garbage, keeps the collector stopped, and puts every free
+** list in address order. Allocations it makes are not charged. */
+static void collect(ln_sandbox *sb)
+{
+    int metering = sb->metering;
+    sb->metering = 0;
+    lua_gc(sb->L, LUA_GCCOLLECT, 0);
+    lua_gc(sb->L, LUA_GCSTOP, 0);     /* a full collection restarts it */
+    for (int i = 0; i <= NSMALL; i++) sb->small[i] = sort_list(sb->small[i]);
+    for (int i = 0; i < NLARGE; i++) sb->large[i] = sort_list(sb->large[i]);
+    sb->live = sb->in_use;
+    sb->metering = metering;
+}
+
+/* A full collection once what was allocated since the last one reaches
+** half of what survived it (at least GC_MIN): the work of
+** collecting stays proportional to what is allocated, which is charged. */
+#define GC_MIN  ((size_t)1 << 20)
+static void collect_if_due(ln_sandbox *sb)
+{
+    size_t debt = sb->in_use > sb->live ? sb->in_use - sb->live : 0;
+    size_t due = sb->live / 2 > GC_MIN ? sb->live / 2 : GC_MIN;
+    if (debt >= due) collect(sb);
 }
 
 static uint64_t gas_so_far(const ln_sandbox *sb)
@@ -215,6 +279,7 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
         /* Counted while paused too: instructions always count. */
         sb->firings++;
         if (sb->metering && gas_so_far(sb) > sb->gas_limit) sb->killed = LN_EGAS;
+        else if (sb->metering) collect_if_due(sb);
     }
     if (sb->killed) {
         lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
@@ -253,6 +318,7 @@ static int drain_selfcheck(ln_sandbox *sb)
 
 void ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap)
 {
+    collect_if_due(sb);
     sb->gas_limit = gas_limit;
     sb->firings = sb->explicit_gas = sb->alloc_bytes = 0;
     sb->mem_base = sb->in_use;
@@ -685,14 +751,28 @@ static int w_rep(lua_State *L)
     return call_orig(L);
 }
 
-/* upper, lower, reverse, sub, tonumber: work in proportion to the length of
-** a string first argument, which may come out as a string that already
+/* upper, lower, reverse, tonumber: work in proportion to the length of a
+** string first argument, which may come out as a string that already
 ** exists (then nothing is allocated, so nothing else would charge it). */
 static int w_linear(lua_State *L)
 {
     size_t l = 0;
     if (lua_type(L, 1) == LUA_TSTRING) lua_tolstring(L, 1, &l);
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(l));
+    return call_orig(L);
+}
+
+/* sub: in proportion to the length of the result. */
+static int w_sub(lua_State *L)
+{
+    size_t l = 0;
+    if (lua_type(L, 1) == LUA_TSTRING) lua_tolstring(L, 1, &l);
+    lua_Number i = luaL_optnumber(L, 2, 1), j = luaL_optnumber(L, 3, -1);
+    if (i < 0) i += (lua_Number)l + 1;
+    if (i < 1) i = 1;
+    if (j < 0) j += (lua_Number)l + 1;
+    if (j > (lua_Number)l) j = (lua_Number)l;
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(j >= i ? (uint64_t)(j - i + 1) : 0));
     return call_orig(L);
 }
 
@@ -1363,7 +1443,7 @@ static int setup(lua_State *L)
     wrap(L, "upper", w_linear);
     wrap(L, "lower", w_linear);
     wrap(L, "reverse", w_linear);
-    wrap(L, "sub", w_linear);
+    wrap(L, "sub", w_sub);
     wrap(L, "format", w_format);
     set_fn(L, "find", m_find);
     set_fn(L, "match", m_match);
@@ -1447,6 +1527,7 @@ int ln_sandbox_new(void *ud, ln_sandbox **out)
         return LN_ENOMEM;
     }
     lua_State *L = sb->L;
+    lua_gc(L, LUA_GCSTOP, 0);
     luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
     lua_pushcfunction(L, setup);
     if (lua_pcall(L, 0, 0, 0) != 0) {
@@ -1457,6 +1538,7 @@ int ln_sandbox_new(void *ud, ln_sandbox **out)
         ln_sandbox_free(sb);
         return LN_ECODE;
     }
+    collect(sb);
     /* What a fresh count drains to. */
     lua_sethook(L, sb_hook, LUA_MASKCOUNT, LN_GAS_PERIOD);
     sb->drain_fresh = drain(sb);

@@ -6,7 +6,11 @@
 ** its own: a deterministic allocator over one private mapping, so the same
 ** sequence of operations gives the same allocations, GC steps and object
 ** offsets on every node. A block executes in a fresh sandbox; nothing that
-** happened in another sandbox can change a result in this one.
+** happened in another sandbox can change a result in this one. The
+** collector never runs on its own (its pacing would follow LuaJIT's
+** randomly seeded string hash): full collections run only at fixed points,
+** the start of a meter and count-hook firings, once what was allocated since
+** the last one reaches half the live heap (1 MB at least).
 **
 ** Code sees only a whitelist: each call gets a fresh environment table whose
 ** misses fall through to frozen shared tables (string, table, math, bit and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints one closing line: N passed, N failed.
 # Suites: ctest on the release build, ctest on the ASan/UBSan build, and the
-# busted specs (contracts/ and tests/lua/) through build/lunet test.
+# busted specs (contracts/, tests/lua/, tests/net/) through build/lunet test.
 set -u
 cd "$(dirname "$0")/.."
 passed=0
@@ -47,7 +47,7 @@ count_busted() {  # $@ paths
 
 count_ctest build release
 count_ctest build-asan asan
-count_busted contracts tests/lua
+count_busted contracts tests/lua tests/net
 
 echo "logs: $logdir"
 echo "$passed passed, $failed failed"

@@ -98,8 +98,7 @@ describe("sandbox escape routes", function()
     assert.equal("\27LJ", bytecode:sub(1, 3))
     local r = chain:deploy_source("alice", "probe", bytecode)
     assert.is_false(r.ok)
-    assert.equal("ECODE", r.code)
-    assert.matches("mode", r.error)
+    assert.equal("ECODE", r.code, r.error)
     assert.is_false(chain:try_query("probe", "run"))
   end)
 
@@ -415,6 +414,48 @@ function M.by_next() return walk_next(build(false, false)) end]=])
     local chain = chain_with(order)
     assert.equal(chain:query("probe", "plain"), chain:query("probe", "by_next"))
   end)
+
+  local churn = contract([=[
+function M.garbage(rounds)
+  for r = 1, rounds do
+    for i = 1, 3000 do local s = "str" .. i end
+    local junk = {}
+    for i = 1, 3000 do junk[i] = { i } end
+  end
+  local t, out = {}, {}
+  for i = 1, 8 do t[{ id = i }] = true end
+  for k in pairs(t) do out[#out + 1] = k.id end
+  return table.concat(out, ",")
+end
+function M.string_keys()
+  local t = {}
+  for i = 1, 4000 do t["key" .. i] = i if i > 5 then t["key" .. (i - 5)] = nil end end
+end]=])
+
+  it("charges the same gas with the collector at work, on two chains and on repeats", function()
+    local a, b = chain_with(churn), chain_with(churn)
+    local ra = a:send("alice", "probe", "garbage", 40)
+    local rb = b:send("alice", "probe", "garbage", 40)
+    assert.is_true(ra.ok, ra.error)
+    assert.equal(ra.gas_used, rb.gas_used)
+    assert.equal(ra.result, rb.result)
+    assert.equal(a:root(), b:root())
+    local gas = {}
+    for i = 1, 3 do
+      local ok, v, g = a:try_query("probe", "garbage", 40)
+      assert.is_true(ok, v)
+      assert.equal(ra.result, v)
+      gas[i] = g
+    end
+    local _, _, gb = b:try_query("probe", "garbage", 40)
+    assert.same({ gb, gb, gb }, gas)
+  end)
+
+  -- Stock LuaJIT hashes string keys with a seed drawn at random per state,
+  -- and table keys by address: which new key reuses a dead node, hence when
+  -- a table rehashes, hence allocation gas, differs from chain to chain.
+  -- Needs a LuaJIT built with a fixed seed and offset-hashed object keys.
+  pending("charges the same gas for string- and table-key insert/delete churn on two chains")
 
   local big = contract([=[
 function M.near(n)
