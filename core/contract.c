@@ -634,7 +634,9 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
 {
     ln_vm *vm = calloc(1, sizeof *vm);
     if (!vm) return LN_ENOMEM;
-    int rc = ln_sandbox_new(vm, &vm->sb);
+    /* Seeded by the parent hash: every node hashes alike, and the seed is
+    ** not known before the parent exists. */
+    int rc = ln_sandbox_new_seeded(vm, bi->hash, &vm->sb);
     if (rc < 0) {
         free(vm);
         return rc;

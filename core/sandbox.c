@@ -20,10 +20,14 @@
 **   string.format) or run unmetered (the pattern matcher, xpcall handlers)
 **   are replaced.
 */
+#include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <lualib.h>
 #include <luajit.h>
@@ -46,6 +50,7 @@ struct ln_sandbox {
     void *ud;
     /* arena */
     uint8_t *base;
+    int slot;                  /* arena slot, -1 when mapped elsewhere */
     size_t size, top, in_use;
     size_t live;               /* in_use after the last full collection */
     freeblk *small[NSMALL + 1];
@@ -1508,21 +1513,111 @@ static int setup(lua_State *L)
     return 0;
 }
 
+/* ---- where LuaJIT's hashes come from ------------------------------------
+** LuaJIT hashes a string with a seed it draws from getrandom(2), through
+** syscall(3), in lua_newstate; it hashes a table or function key by its
+** address. Both decide which keys collide, hence when a table with deleted
+** keys rehashes, hence allocations and gas. So a sandbox gets both from its
+** inputs: the seed from the caller (a block's parent hash), the address from
+** a fixed slot of the address space, the same on every node.
+**
+** syscall(3) is interposed here: while this thread creates a sandbox, a
+** getrandom request is answered from the seed; every other call goes on to
+** the C library unchanged. */
+
+static __thread const uint8_t *pending_seed;
+
+long syscall(long number, ...)
+{
+    va_list ap;
+    long a[6];
+    va_start(ap, number);
+    for (int i = 0; i < 6; i++) a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (number == SYS_getrandom && pending_seed) {
+        uint8_t *buf = (uint8_t *)a[0];
+        size_t len = (size_t)a[1];
+        for (size_t off = 0, ctr = 0; off < len; off += LN_HASH_LEN, ctr++) {
+            uint8_t block[LN_HASH_LEN];
+            ln_hasher h;
+            ln_hash_init(&h);
+            ln_hash_update(&h, pending_seed, LN_HASH_LEN);
+            ln_hash_update(&h, &ctr, sizeof ctr);
+            ln_hash_final(&h, block);
+            memcpy(buf + off, block, len - off < LN_HASH_LEN ? len - off : LN_HASH_LEN);
+        }
+        return (long)len;
+    }
+    static long (*real)(long, ...);
+    if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* Arena slots: LN_SANDBOX_SLOTS fixed places in the address space, taken
+** lowest first, so the same sequence of sandboxes lands at the same
+** addresses in every process. Nodes create and free sandboxes in the same
+** order (the consensus plugin's first, then one per block or query). */
+#define ARENA_BASE  ((uintptr_t)0x500000000000ull)   /* above ASan's shadow */
+#define ARENA_SLOTS 64
+
+static uint64_t slots_used;
+
+static uint8_t *arena_map(size_t size, int *slot)
+{
+    for (int i = 0; i < ARENA_SLOTS; i++) {
+        uint64_t bit = (uint64_t)1 << i;
+        if (__atomic_fetch_or(&slots_used, bit, __ATOMIC_ACQ_REL) & bit) continue;
+        void *want = (void *)(ARENA_BASE + (uintptr_t)i * LN_SANDBOX_ARENA);
+        void *p = mmap(want, size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == want) {
+            *slot = i;
+            return p;
+        }
+        if (p != MAP_FAILED) munmap(p, size);   /* a kernel that took it as a hint */
+        __atomic_fetch_and(&slots_used, ~bit, __ATOMIC_ACQ_REL);
+    }
+    /* Every slot taken or occupied: still a working sandbox, but its table
+    ** key order may differ from other nodes'. */
+    *slot = -1;
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void arena_unmap(uint8_t *base, size_t size, int slot)
+{
+    munmap(base, size);
+    if (slot >= 0) __atomic_fetch_and(&slots_used, ~((uint64_t)1 << slot), __ATOMIC_ACQ_REL);
+}
+
+static const uint8_t default_seed[LN_HASH_LEN] = { 'l', 'u', 'n', 'e', 't' };
+
 int ln_sandbox_new(void *ud, ln_sandbox **out)
+{
+    return ln_sandbox_new_seeded(ud, NULL, out);
+}
+
+int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox **out)
 {
     ln_sandbox *sb = calloc(1, sizeof *sb);
     if (!sb) return LN_ENOMEM;
     sb->ud = ud;
     sb->size = LN_SANDBOX_ARENA;
-    sb->base = mmap(NULL, sb->size, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (sb->base == MAP_FAILED) {
+    sb->base = arena_map(sb->size, &sb->slot);
+    if (!sb->base) {
         free(sb);
         return LN_ENOMEM;
     }
+    pending_seed = seed ? seed : default_seed;
     sb->L = lua_newstate(sb_alloc, sb);
+    pending_seed = NULL;
     if (!sb->L) {
-        munmap(sb->base, sb->size);
+        arena_unmap(sb->base, sb->size, sb->slot);
         free(sb);
         return LN_ENOMEM;
     }
@@ -1551,7 +1646,7 @@ void ln_sandbox_free(ln_sandbox *sb)
 {
     if (!sb) return;
     /* Everything the state owns lives in the arena: unmapping it frees all. */
-    munmap(sb->base, sb->size);
+    arena_unmap(sb->base, sb->size, sb->slot);
     free(sb);
 }
 

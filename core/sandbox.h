@@ -62,6 +62,9 @@ typedef struct ln_sandbox ln_sandbox;   /* opaque */
 ** LN_ECODE when this LuaJIT build cannot be metered exactly (the drain
 ** self-check fails). */
 int  ln_sandbox_new(void *ud, ln_sandbox **out);
+/* The same, with LuaJIT's string hash seeded from seed (32 bytes; a block
+** passes its parent's hash). ln_sandbox_new uses a fixed seed. */
+int  ln_sandbox_new_seeded(void *ud, const uint8_t seed[32], ln_sandbox **out);
 void ln_sandbox_free(ln_sandbox *sb);             /* NULL is a no-op */
 lua_State *ln_sandbox_L(ln_sandbox *sb);
 void *ln_sandbox_ud(lua_State *L);                /* the ud given to ln_sandbox_new */

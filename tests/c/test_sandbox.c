@@ -557,16 +557,11 @@ TEST(sandbox_gas_with_the_collector_at_work_is_the_same_in_every_sandbox)
         "for k in pairs(t) do out[#out + 1] = k.id end return table.concat(out, ',')", 6);
 }
 
-/* These two FAIL with a stock LuaJIT 2.1. Which new key of a table with
-** deleted entries lands on a dead node, hence when the table rehashes,
-** hence allocation gas, follows the key's hash: for strings LuaJIT seeds
-** it from /dev/urandom per state; for tables and functions it is their
-** address, and each sandbox's arena lies elsewhere. They need a LuaJIT
-** built with a fixed string seed and object keys hashed by arena offset.
-** Not registered with ctest until then (TEST_BLOCKED); run them by hand:
-**   test_sandbox sandbox_gas_of_string_key_churn_is_the_same_in_every_sandbox */
-#define TEST_BLOCKED(fn) static void fn(void)
-TEST_BLOCKED(sandbox_gas_of_string_key_churn_is_the_same_in_every_sandbox)
+/* Which new key of a table with deleted entries lands on a dead node, hence
+** when the table rehashes, hence allocation gas, follows the key's hash: for
+** strings LuaJIT's seed (given by the sandbox), for tables and functions
+** their address (the sandbox's arena slot). */
+TEST(sandbox_gas_of_string_key_churn_is_the_same_in_every_sandbox)
 {
     same_gas_in_fresh_sandboxes(
         "local t = {} "
@@ -574,7 +569,7 @@ TEST_BLOCKED(sandbox_gas_of_string_key_churn_is_the_same_in_every_sandbox)
         "local n = 0 for k, v in pairs(t) do n = n + v end return n", 8);
 }
 
-TEST_BLOCKED(sandbox_gas_of_object_key_churn_is_the_same_in_every_sandbox)
+TEST(sandbox_gas_of_object_key_churn_is_the_same_in_every_sandbox)
 {
     for (int round = 0; round < 10; round++)
         same_gas_in_fresh_sandboxes(
