@@ -37,9 +37,11 @@ run: build
 	build/lunet test contracts
 
 bench: build
-	build/bench_exec
+	@cmake --build build --target bench_exec bench_vm bench_state -j$(JOBS)
 	build/bench_vm
-	build/bench_state
+	build/bench_exec 20000
+	build/bench_state quick
+	build/lunet bench -n 20000
 
 clean:
 	rm -rf build build-asan

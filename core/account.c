@@ -180,7 +180,7 @@ int ln_account_encode(const ln_account *a, uint8_t **out, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
+    ln_sbuffer_init(&sb, 512);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, a->has_code ? 5 : 4);
     pack_str(&pk, "active");
@@ -234,6 +234,50 @@ done:
     return rc;
 }
 
+/* A transaction reads the same few account records several times (admission,
+** authority checks, the fee); decoding one costs more than comparing its
+** bytes. So the records last decoded or saved on this thread are kept, one
+** per slot by name, with their bytes: a record is decoded again only when
+** its bytes differ. */
+#define DECODED_SLOTS 256
+#define DECODED_MAX   768
+
+static __thread struct {
+    size_t len;
+    uint8_t raw[DECODED_MAX];
+    ln_account acct;
+} decoded[DECODED_SLOTS];
+
+static unsigned slot_of(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (; *name; name++) h = (h ^ (uint8_t)*name) * 16777619u;
+    return h % DECODED_SLOTS;
+}
+
+static void remember(const uint8_t *v, size_t vl, const ln_account *a)
+{
+    if (vl > DECODED_MAX) return;
+    unsigned i = slot_of(a->name);
+    memcpy(decoded[i].raw, v, vl);
+    decoded[i].len = vl;
+    decoded[i].acct = *a;
+}
+
+/* a->name is set; fills the rest from the record v. */
+static int decode_cached(const uint8_t *v, size_t vl, ln_account *a)
+{
+    unsigned i = slot_of(a->name);
+    if (decoded[i].len == vl && strcmp(decoded[i].acct.name, a->name) == 0 &&
+        memcmp(decoded[i].raw, v, vl) == 0) {
+        *a = decoded[i].acct;
+        return 0;
+    }
+    int rc = ln_account_decode(v, vl, a);
+    if (rc == 0) remember(v, vl, a);
+    return rc;
+}
+
 int ln_account_load(ln_overlay *ov, const char *name, ln_account *a)
 {
     uint8_t key[1 + LN_NAME_MAX];
@@ -245,7 +289,7 @@ int ln_account_load(ln_overlay *ov, const char *name, ln_account *a)
     int rc = ln_overlay_get(ov, key, kl, &v, &vl);
     if (rc < 0) return rc;
     memcpy(a->name, name, nl + 1);
-    return ln_account_decode(v, vl, a);
+    return decode_cached(v, vl, a);
 }
 
 int ln_account_exists(ln_overlay *ov, const char *name)
@@ -269,6 +313,7 @@ int ln_account_save(ln_overlay *ov, const ln_account *a)
     if (rc < 0) return rc;
     size_t kl = ln_account_key(a->name, key);
     rc = ln_overlay_set(ov, key, kl, val, vl);
+    if (rc == 0) remember(val, vl, a);   /* the next load of it decodes nothing */
     free(val);
     return rc;
 }
@@ -348,4 +393,17 @@ int ln_account_authorized(ln_overlay *ov, const char *name, const char *perm,
     c.s = s;
     c.loads = c.n = 0;
     return satisfied(ov, &c, name, strcmp(perm, "owner") == 0, 0);
+}
+
+int ln_account_authorized_acct(ln_overlay *ov, const ln_account *a, const char *perm,
+                               const ln_signers *s)
+{
+    authcheck c;
+    c.s = s;
+    c.loads = 1;            /* as if ln_account_authorized had loaded a */
+    c.n = 0;
+    int owner = strcmp(perm, "owner") == 0;
+    if (authority_met(ov, &c, owner ? &a->owner : &a->active, 0)) return 0;
+    if (!owner && authority_met(ov, &c, &a->owner, 0)) return 0;
+    return LN_EAUTH;
 }

@@ -80,6 +80,10 @@ int  ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, si
 int  ln_account_authorized(ln_overlay *ov, const char *name, const char *perm,
                            const ln_signers *s);
 
+/* The same for an account already loaded (a is name@perm's record). */
+int  ln_account_authorized_acct(ln_overlay *ov, const ln_account *a, const char *perm,
+                                const ln_signers *s);
+
 /* Encodes the account record (malloc()ed, caller free()s). */
 int  ln_account_encode(const ln_account *a, uint8_t **out, size_t *len);
 int  ln_account_decode(const uint8_t *p, size_t n, ln_account *a);

@@ -58,7 +58,7 @@ int ln_header_encode(const ln_header *h, uint8_t **out, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
+    ln_sbuffer_init(&sb, 512);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     pack_header(&pk, h);
     if (!sb.data) return LN_ENOMEM;
@@ -395,7 +395,7 @@ int ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certl
         if (ln_receipt_encode(&b->receipts[i], &enc, &el) < 0) continue;
         msgpack_sbuffer sb;
         msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
+        ln_sbuffer_init(&sb, 512);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 3);
         pstr(&pk, "height"); msgpack_pack_uint64(&pk, b->hdr.height);

@@ -720,7 +720,7 @@ static void take_events(ln_vm *vm, ln_outcome *out)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
+    ln_sbuffer_init(&sb, 512);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, vm->nev);
     if (vm->ev.size) msgpack_sbuffer_write(&sb, vm->ev.data, vm->ev.size);

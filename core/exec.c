@@ -58,7 +58,7 @@ static int admit(ln_overlay *ov, const ln_blockctx *bc, const ln_tx *tx, int sig
         return LN_EBADSIG;
     }
     ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx->keys, tx->nsigs };
-    if ((rc = ln_account_authorized(ov, tx->account, "active", &s)) < 0) {
+    if ((rc = ln_account_authorized_acct(ov, sender, "active", &s)) < 0) {
         snprintf(why, whylen, "signatures do not satisfy %s@active", tx->account);
         return LN_EAUTH;
     }
@@ -221,7 +221,7 @@ int ln_receipt_encode(const ln_receipt *r, uint8_t **out, size_t *len)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
+    ln_sbuffer_init(&sb, 512);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 7);
     pack_key(&pk, "error");

@@ -170,6 +170,27 @@ static uint64_t gas_so_far(const ln_sandbox *sb)
            (sb->alloc_bytes >> LN_GAS_ALLOC_SHIFT);
 }
 
+/* In the drain loop: sets its hidden limit to its index, so the next FORL
+** leaves it. 0 when not in the loop yet. */
+static int stop_drain(lua_State *L)
+{
+    lua_Debug ar;
+    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "l", &ar) || ar.currentline != 1)
+        return 0;
+    const char *name;
+    int limit = 0;
+    lua_Number index = 0;
+    for (int i = 1; (name = lua_getlocal(L, &ar, i)) != NULL; i++) {
+        if (strcmp(name, "(for index)") == 0) index = lua_tonumber(L, -1);
+        if (strcmp(name, "(for limit)") == 0) limit = i;
+        lua_pop(L, 1);
+    }
+    if (!limit) return 0;
+    lua_pushnumber(L, index);
+    lua_setlocal(L, &ar, limit);
+    return 1;
+}
+
 static void sb_hook(lua_State *L, lua_Debug *ar);
 
 /* Marks the call killed. From the next instruction on, every instruction
@@ -275,9 +296,13 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
     ln_sandbox *sb = ln_sandbox_of(L);
     (void)ar;
     if (sb->draining) {
-        sb->drain_pos = drain_position(L);
-        lua_pushliteral(L, "drained");
-        lua_error(L);
+        /* Record where the count ran out, then end the loop by lowering its
+        ** limit to its index: raising an error here instead would cost an
+        ** unwind through the C++ runtime on every metered call. Until the
+        ** loop is reached, come back at each instruction. */
+        if (sb->drain_pos == -2) sb->drain_pos = drain_position(L);
+        if (!stop_drain(L)) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+        return;
     }
     if (!sb->armed) return;
     if (!sb->killed) {
@@ -299,12 +324,14 @@ static int drain(ln_sandbox *sb)
 {
     lua_State *L = sb->L;
     sb->draining = 1;
-    sb->drain_pos = -1;
+    sb->drain_pos = -2;                 /* not yet: the hook fills it in */
     lua_rawgeti(L, LUA_REGISTRYINDEX, sb->drain_ref);
-    lua_pcall(L, 0, 0, 0);
-    lua_pop(L, 1);
+    if (lua_pcall(L, 0, 0, 0) != 0) {
+        lua_pop(L, 1);
+        sb->drain_pos = -1;
+    }
     sb->draining = 0;
-    return sb->drain_pos;
+    return sb->drain_pos < 0 ? -1 : sb->drain_pos;
 }
 
 /* Checks that a count of r drains to r - 1 for a few r, so that what
