@@ -170,26 +170,6 @@ static uint64_t gas_so_far(const ln_sandbox *sb)
            (sb->alloc_bytes >> LN_GAS_ALLOC_SHIFT);
 }
 
-/* In the drain loop: sets its hidden limit to its index, so the next FORL
-** leaves it. 0 when not in the loop yet. */
-static int stop_drain(lua_State *L)
-{
-    lua_Debug ar;
-    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "l", &ar) || ar.currentline != 1)
-        return 0;
-    const char *name;
-    int limit = 0;
-    lua_Number index = 0;
-    for (int i = 1; (name = lua_getlocal(L, &ar, i)) != NULL; i++) {
-        if (strcmp(name, "(for index)") == 0) index = lua_tonumber(L, -1);
-        if (strcmp(name, "(for limit)") == 0) limit = i;
-        lua_pop(L, 1);
-    }
-    if (!limit) return 0;
-    lua_pushnumber(L, index);
-    lua_setlocal(L, &ar, limit);
-    return 1;
-}
 
 static void sb_hook(lua_State *L, lua_Debug *ar);
 
@@ -268,40 +248,29 @@ static void push_kill_text(lua_State *L, ln_sandbox *sb)
                 sb->killed == LN_EMEM ? sb->mem_text_ref : sb->gas_text_ref);
 }
 
-/* The drain loop. Each instruction before the loop sits on a line of its
-** own (lines 2-5: KSHORT, KNUM, KSHORT, FORI); the loop (FORL) is on line 1,
-** where its hidden index tells how far it got. The loop variable `i` is
-** never active (the body is empty), so it cannot be read. */
-static const char drain_src[] = "for i =\n1,\n1e9,\n1\ndo\nend";
+/* The drain: straight-line code of one instruction per line, "local a"
+** then LN_GAS_PERIOD + 1 lines of "a = 1". Where the count runs out, the
+** current line tells how many instructions ran (less the line of the first
+** one, found at setup); the hook then switches itself off and the rest of
+** the drain runs at full speed. No debug walk over locals, no unwinding. */
+static int drain_line0 = -1;    /* line of the drain's first instruction */
 
-/* Instructions the drain ran before the hook fired, or -1 if unknown. */
-static int drain_position(lua_State *L)
+static void push_drain_src(lua_State *L)
 {
-    lua_Debug ar;
-    if (!lua_getstack(L, 0, &ar) || !lua_getinfo(L, "l", &ar)) return -1;
-    if (ar.currentline >= 2 && ar.currentline <= 5) return ar.currentline - 2;
-    if (ar.currentline != 1) return -1;
-    const char *name;
-    for (int i = 1; (name = lua_getlocal(L, &ar, i)) != NULL; i++) {
-        int hit = strcmp(name, "(for index)") == 0;
-        int pos = hit ? (int)lua_tonumber(L, -1) + 3 : -1;
-        lua_pop(L, 1);
-        if (hit) return pos;
-    }
-    return -1;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "local a\n");
+    for (int i = 0; i <= LN_GAS_PERIOD; i++) luaL_addstring(&b, "a = 1\n");
+    luaL_pushresult(&b);
 }
 
 static void sb_hook(lua_State *L, lua_Debug *ar)
 {
     ln_sandbox *sb = ln_sandbox_of(L);
-    (void)ar;
     if (sb->draining) {
-        /* Record where the count ran out, then end the loop by lowering its
-        ** limit to its index: raising an error here instead would cost an
-        ** unwind through the C++ runtime on every metered call. Until the
-        ** loop is reached, come back at each instruction. */
-        if (sb->drain_pos == -2) sb->drain_pos = drain_position(L);
-        if (!stop_drain(L)) lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+        if (lua_getinfo(L, "l", ar) && ar->currentline >= 0)
+            sb->drain_pos = ar->currentline - (drain_line0 < 0 ? 0 : drain_line0);
+        lua_sethook(L, NULL, 0, 0);     /* the rest of the drain runs unhooked */
         return;
     }
     if (!sb->armed) return;
@@ -339,11 +308,19 @@ static int drain(ln_sandbox *sb)
 static int drain_selfcheck(ln_sandbox *sb)
 {
     static const int counts[] = { 1, 2, 3, 4, 5, 6, 7, LN_GAS_PERIOD - 1, LN_GAS_PERIOD };
-    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
-        lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, counts[i]);
+    if (drain_line0 < 0) {
+        /* With a count of 1 the hook fires on the first instruction. */
+        lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, 1);
+        int first = drain(sb);
+        lua_sethook(sb->L, NULL, 0, 0);
+        if (first < 0) return LN_ECODE;
+        drain_line0 = first;
+    }
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, counts[k]);
         int pos = drain(sb);
         lua_sethook(sb->L, NULL, 0, 0);
-        if (pos != counts[i] - 1) return LN_ECODE;
+        if (pos != counts[k] - 1) return LN_ECODE;
     }
     return 0;
 }
@@ -1533,8 +1510,12 @@ static int setup(lua_State *L)
     lua_pushliteral(L, "out of memory");
     sb->mem_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
-    if (luaL_loadbuffer(L, drain_src, sizeof drain_src - 1, "=drain") != 0)
+    push_drain_src(L);
+    size_t dl;
+    const char *ds = lua_tolstring(L, -1, &dl);
+    if (luaL_loadbuffer(L, ds, dl, "=drain") != 0)
         return lua_error(L);
+    lua_remove(L, -2);
     sb->drain_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, 0);
     return 0;
