@@ -34,7 +34,7 @@ test: build asan
 	@tests/run_all.sh
 
 run: build
-	build/lunet test contracts
+	build/lunet dev
 
 bench: build
 	@cmake --build build --target bench_exec bench_vm bench_state -j$(JOBS)
