@@ -305,7 +305,7 @@ void ln_pblock_free(ln_pblock *b)
 
 int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
                    const uint8_t *const *txs, const size_t *lens, size_t n,
-                   int sigs_checked, ln_pblock **out)
+                   int sigs_checked, uint64_t gas_cap, ln_pblock **out)
 {
     if (!c->has_head) return LN_ENOTFOUND;
     ln_pblock *b = calloc(1, sizeof *b);
@@ -332,7 +332,7 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
     memcpy(h->prev, c->head_hash, LN_HASH_LEN);
     snprintf(h->proposer, sizeof h->proposer, "%s", proposer);
 
-    ln_blockctx bc = { h->chain_id, h->height, h->time, { 0 }, 1 };
+    ln_blockctx bc = { h->chain_id, h->height, h->time, { 0 }, 1, gas_cap };
     memcpy(bc.prev, h->prev, LN_HASH_LEN);
     int rc = ln_exec_block(b->ov, &bc, txs, lens, n, sigs_checked, rs);
     if (rc < 0) {
@@ -344,7 +344,8 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
     uint8_t (*rh)[LN_HASH_LEN] = calloc(n + 1, LN_HASH_LEN);
     for (size_t i = 0; i < n; i++) {
         if (!rs[i].included) {
-            memcpy(b->refused_ids[b->refused++], rs[i].txid, LN_HASH_LEN);
+            if (rs[i].code != LN_EFULL)            /* deferred ones stay pending */
+                memcpy(b->refused_ids[b->refused++], rs[i].txid, LN_HASH_LEN);
             ln_receipt_free(&rs[i]);
             continue;
         }

@@ -63,11 +63,12 @@ int  ln_chain_head(ln_chain *c, ln_header *h, uint8_t hash[LN_HASH_LEN]);
 int  ln_chain_genesis(ln_chain *c, const char *chain_id, uint64_t time, ln_overlay *ov);
 
 /* Executes txs on the head state (sigs_checked: verified at admission) and
-** builds the next block. *out is the caller's (ln_pblock_free). Only one
-** pending block at a time. */
+** builds the next block, up to gas_cap gas (0: no cap; what is left over is
+** neither in the block nor refused). *out is the caller's (ln_pblock_free).
+** Only one pending block at a time. */
 int  ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
                     const uint8_t *const *txs, const size_t *lens, size_t n,
-                    int sigs_checked, ln_pblock **out);
+                    int sigs_checked, uint64_t gas_cap, ln_pblock **out);
 /* Commits a built block with its certificate (msgpack, may be NULL). */
 int  ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certlen);
 void ln_pblock_free(ln_pblock *b);                /* NULL is a no-op */

@@ -164,8 +164,17 @@ int ln_exec_block(ln_overlay *ov, const ln_blockctx *bc,
     ln_vm *vm;
     int rc = ln_vm_new(ov, &bi, &vm);
     if (rc < 0) return rc;
-    for (size_t i = 0; i < n; i++)
+    uint64_t gas = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (bc->gas_cap && gas >= bc->gas_cap) {
+            memset(&receipts[i], 0, sizeof receipts[i]);
+            ln_hash(txs[i], lens[i], receipts[i].txid);
+            refuse(&receipts[i], LN_EFULL, "the block reached its gas cap");
+            continue;
+        }
         apply_one(vm, ov, bc, txs[i], lens[i], sigs_checked, &receipts[i]);
+        gas += receipts[i].gas_used;
+    }
     ln_vm_free(vm);
     return 0;
 }

@@ -30,6 +30,8 @@ typedef struct {
     uint64_t height, time;
     uint8_t prev[LN_HASH_LEN];      /* parent block hash (block.hash) */
     uint64_t gas_price;             /* fee units per gas; 0 means 1 */
+    uint64_t gas_cap;               /* block gas: no transaction starts once the
+                                    ** block has used this much; 0: no cap */
 } ln_blockctx;
 
 typedef struct {
@@ -48,7 +50,9 @@ typedef struct {
 
 /* Applies n encoded transactions over ov. sigs_checked: the signatures of
 ** these exact bytes were verified already (mempool), so they are skipped.
-** receipts has room for n. */
+** receipts has room for n. Transactions left over once the block reached
+** bc->gas_cap get included = 0 and code LN_EFULL: not refused, deferred to a
+** later block. */
 int  ln_exec_block(ln_overlay *ov, const ln_blockctx *bc,
                    const uint8_t *const *txs, const size_t *lens, size_t n,
                    int sigs_checked, ln_receipt *receipts);

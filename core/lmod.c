@@ -352,7 +352,7 @@ static int chain_apply(lua_State *L)
         /* The table keeps the strings alive; the stack copy can go. */
         lua_pop(L, 1);
     }
-    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1 };
+    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1, 0 };
     memcpy(bc.prev, c->head, LN_HASH_LEN);
     uint8_t root[LN_HASH_LEN];
     int rc = ln_exec_apply(c->st, &bc, txs, lens, n, rs, NULL, root);
@@ -389,7 +389,7 @@ static int chain_query(lua_State *L)
         int rc = ln_codec_encode_lua(L, 4, &args, &alen);
         if (rc < 0) return luaL_error(L, "query args: %s", ln_strerror(rc));
     }
-    ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1 };
+    ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1, 0 };
     memcpy(bc.prev, c->parent, LN_HASH_LEN);
     ln_outcome out;
     int rc = ln_exec_query(c->st, &bc, contract, method, args, alen, &out);

@@ -35,6 +35,7 @@
 #define MEMPOOL_BYTES    (256u << 20)
 #define BLOCK_TXS        10000
 #define BLOCK_BYTES      (8u << 20)
+#define BLOCK_GAS        (500ull * 1000 * 1000)   /* ~0.5-1 s of execution */
 
 typedef struct ntimer {
     uv_timer_t h;
@@ -177,7 +178,7 @@ static int h_propose(void *ud, lua_State *L)
     ln_pblock_free(n->pending);
     n->pending = NULL;
     uint64_t now = (uint64_t)wall();
-    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, &n->pending);
+    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, BLOCK_GAS, &n->pending);
     free(sel); free(txs); free(lens);
     if (rc < 0) {
         lua_pushfstring(L, "propose: %s", ln_strerror(rc));
@@ -1020,7 +1021,7 @@ int ln_node_query(ln_node *n, const char *contract, const char *method,
     ln_header h;
     uint8_t hash[LN_HASH_LEN];
     ln_chain_head(n->chain, &h, hash);
-    ln_blockctx bc = { n->chain_id, h.height, h.time, { 0 }, 1 };
+    ln_blockctx bc = { n->chain_id, h.height, h.time, { 0 }, 1, 0 };
     memcpy(bc.prev, hash, LN_HASH_LEN);
     return ln_exec_query(ln_chain_state(n->chain), &bc, contract, method, args, alen, out);
 }

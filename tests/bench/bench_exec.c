@@ -109,7 +109,7 @@ static uint64_t height = 0;
 static void apply(ln_state *st, uint8_t **txs, size_t *lens, size_t n, int verified,
                   int *failures)
 {
-    ln_blockctx bc = { "bench", ++height, 1700000000 + height, { 0 }, 1 };
+    ln_blockctx bc = { "bench", ++height, 1700000000 + height, { 0 }, 1, 0 };
     ln_receipt *rs = calloc(n, sizeof *rs);
     ln_overlay *ov = ln_overlay_new(st);
     uint8_t root[LN_HASH_LEN];

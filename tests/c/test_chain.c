@@ -89,7 +89,7 @@ static void commit_block(ln_chain *c, uint64_t nonce, uint64_t amount)
     transfer_tx(nonce, amount, &tx, &len);
     const uint8_t *txs[1] = { tx };
     ln_pblock *b;
-    ASSERT_EQ(ln_chain_build(c, "alice", 1700000000 + nonce + 1, txs, &len, 1, 0, &b), 0);
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000000 + nonce + 1, txs, &len, 1, 0, 0, &b), 0);
     ASSERT_EQ(b->n, 1);
     ASSERT(b->receipts[0].ok);
     ASSERT_EQ(ln_chain_commit(c, b, NULL, 0), 0);
@@ -138,7 +138,7 @@ TEST(chain_commit_advances_head_and_stores_block_and_receipt)
     transfer_tx(0, 5, &tx, &len);
     const uint8_t *txs[1] = { tx };
     ln_pblock *b;
-    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, &len, 1, 0, &b), 0);
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, &len, 1, 0, 0, &b), 0);
     uint8_t id[LN_HASH_LEN], bh[LN_HASH_LEN];
     memcpy(id, b->receipts[0].txid, LN_HASH_LEN);
     memcpy(bh, b->hash, LN_HASH_LEN);
@@ -176,11 +176,11 @@ TEST(chain_refuses_a_block_not_built_on_the_head)
     transfer_tx(0, 5, &tx, &len);
     const uint8_t *txs[1] = { tx };
     ln_pblock *b1, *b2;
-    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, &len, 1, 0, &b1), 0);
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, &len, 1, 0, 0, &b1), 0);
     ASSERT_EQ(ln_chain_commit(c, b1, NULL, 0), 0);
     ln_pblock_free(b1);
     /* Built on the old head: stale. */
-    ASSERT_EQ(ln_chain_build(c, "alice", 1700000002, txs, &len, 1, 0, &b2), 0);
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000002, txs, &len, 1, 0, 0, &b2), 0);
     b2->hdr.height = 1;
     ASSERT_EQ(ln_chain_commit(c, b2, NULL, 0), LN_EBADBLOCK);
     ln_pblock_free(b2);
@@ -201,7 +201,7 @@ TEST(chain_leaves_refused_transactions_out_of_the_block)
     const uint8_t *txs[2] = { good, replay };
     size_t lens[2] = { gl, rl };
     ln_pblock *b;
-    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, lens, 2, 0, &b), 0);
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, lens, 2, 0, 0, &b), 0);
     ASSERT_EQ(b->n, 1);
     ASSERT_EQ(b->refused, 1);
     ASSERT_EQ(ln_chain_commit(c, b, NULL, 0), 0);
@@ -209,6 +209,37 @@ TEST(chain_leaves_refused_transactions_out_of_the_block)
     free(good);
     free(replay);
     ASSERT_EQ(balance(c, "bob"), 1000000005);
+    ln_chain_close(c);
+    rmdir_r(dir);
+}
+
+TEST(chain_gas_cap_defers_the_rest_without_refusing_it)
+{
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    ln_chain *c = open_with_genesis(dir);
+    uint8_t *t0, *t1, *t2;
+    size_t l[3];
+    transfer_tx(0, 1, &t0, &l[0]);
+    transfer_tx(1, 1, &t1, &l[1]);
+    transfer_tx(2, 1, &t2, &l[2]);
+    const uint8_t *txs[3] = { t0, t1, t2 };
+    ln_pblock *b;
+    /* A cap of 1 gas: the first transaction starts, nothing after it. */
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000001, txs, l, 3, 0, 1, &b), 0);
+    ASSERT_EQ(b->n, 1);
+    ASSERT_EQ(b->refused, 0);
+    ASSERT_EQ(ln_chain_commit(c, b, NULL, 0), 0);
+    ln_pblock_free(b);
+    /* The deferred two go into the next block. */
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000002, txs + 1, l + 1, 2, 0, 0, &b), 0);
+    ASSERT_EQ(b->n, 2);
+    ASSERT_EQ(ln_chain_commit(c, b, NULL, 0), 0);
+    ln_pblock_free(b);
+    ASSERT_EQ(balance(c, "bob"), 1000000003);
+    free(t0);
+    free(t1);
+    free(t2);
     ln_chain_close(c);
     rmdir_r(dir);
 }
@@ -278,6 +309,7 @@ static const ln_test tests[] = {
     T(chain_commit_advances_head_and_stores_block_and_receipt),
     T(chain_refuses_a_block_not_built_on_the_head),
     T(chain_leaves_refused_transactions_out_of_the_block),
+    T(chain_gas_cap_defers_the_rest_without_refusing_it),
     T(chain_kill_during_commits_keeps_head_and_state_consistent),
     T(merkle_root_of_known_leaves),
     { 0, 0 }
