@@ -38,6 +38,15 @@ static const char usage_start[] =
     "start; keys of accounts and validators must be in the config or DIR/keys).\n"
     "Defaults: --rpc 127.0.0.1:8765, --config DIR/config.lua. Stop with Ctrl-C.\n";
 
+static const char usage_init[] =
+    "usage: lunet init --home DIR --config FILE [--new-keys]\n"
+    "\n"
+    "Creates the chain in DIR from FILE's genesis (accounts, validators, the\n"
+    "consensus plugin, this build's VM fingerprint), prints its genesis hash and\n"
+    "exits. Keys of accounts and validators without a `key` in the config must\n"
+    "be in DIR/keys/NAME.key; --new-keys creates the missing ones. A home that\n"
+    "already has a chain is left as it is. Then: lunet start --home DIR.\n";
+
 typedef struct {
     uv_signal_t sigint, sigterm;
     ln_node *node;
@@ -144,6 +153,51 @@ static int run(int argc, char **argv, int dev)
         return 1;
     }
     uv_loop_close(loop);
+    return 0;
+}
+
+int ln_cmd_init(int argc, char **argv)
+{
+    const char *home = NULL, *config = NULL;
+    int new_keys = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage_init, stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--new-keys")) {
+            new_keys = 1;
+            continue;
+        }
+        if (flag(argc, argv, &i, "--home", &home) || flag(argc, argv, &i, "--config", &config))
+            continue;
+        fprintf(stderr, "lunet init: unknown argument '%s'\n%s", argv[i], usage_init);
+        return 2;
+    }
+    if (!home || !config) {
+        fprintf(stderr, "lunet init: --home DIR and --config FILE are required\n");
+        return 2;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ln_node_config cfg = { home, config, NULL, NULL, new_keys };
+    ln_node *node;
+    char err[512] = "";
+    int rc = ln_node_open(&cfg, &loop, &node, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "lunet init: %s\n", err[0] ? err : ln_strerror(rc));
+        uv_loop_close(&loop);
+        return 1;
+    }
+    ln_node_info info;
+    ln_node_info_get(node, &info);
+    char head[2 * 32 + 1];
+    ln_hex(info.head, 32, head);
+    printf("chain %s in %s: height %llu, head %s, consensus %s\n", info.chain_id, home,
+           (unsigned long long)info.height, head, info.consensus);
+    ln_node_close(node);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     return 0;
 }
 

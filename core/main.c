@@ -37,6 +37,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  dev              run a one-validator development chain (data in .lunet/dev)\n"
+    "  init             create a node's chain from a config (--home DIR --config FILE)\n"
     "  start            run a node on an existing home (--home DIR)\n"
     "  keys             create, list and show account keys (new NAME, list, show NAME)\n"
     "  deploy           deploy a Lua contract: NAME FILE [ARG...] --as ACCOUNT\n"
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "fingerprint")) return cmd_fingerprint(argc - 1, argv + 1);
     if (!strcmp(cmd, "dev")) return ln_cmd_dev(argc - 1, argv + 1);
     if (!strcmp(cmd, "start")) return ln_cmd_start(argc - 1, argv + 1);
+    if (!strcmp(cmd, "init")) return ln_cmd_init(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return ln_cmd_bench(argc - 1, argv + 1);
     if (ln_cli_is_command(cmd)) return ln_cli_run(argc - 1, argv + 1, stdout, stderr);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

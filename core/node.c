@@ -529,7 +529,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         if (cfg->dev) {
             char hex[2 * LN_PK_LEN + 1];
             ln_hex(pk, LN_PK_LEN, hex);
-            if (!printed++) printf("dev accounts (keys in %s/keys):\n", n->home);
+            if (!printed++) printf("accounts (keys in %s/keys):\n", n->home);
             printf("  %-8s %s%s\n", acc.name, hex, created ? "  (new key)" : "");
         }
         ln_authority_key(&acc.owner, pk);

@@ -326,8 +326,9 @@ function Node:start(opts)
   f:write(string.format("==== start %d of %s (%s)\n", self.starts, self.name, os.date("!%H:%M:%S")))
   f:close()
   self.log_from = #(read_file(self.log) or "")
-  local argv = { M.BIN, "dev", "--home", self.home, "--rpc", "127.0.0.1:" .. self.port,
-                 "--p2p", "127.0.0.1:" .. self.p2p, "--config", M.CONFIG }
+  local argv = { M.BIN, opts.command or "dev", "--home", self.home,
+                 "--rpc", "127.0.0.1:" .. self.port, "--p2p", "127.0.0.1:" .. self.p2p,
+                 "--config", opts.config or M.CONFIG }
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
   self.ended = nil
   self.pid = spawn(argv, self.log)
