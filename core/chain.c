@@ -11,6 +11,7 @@ struct ln_chain {
     ln_store *st;
     ln_state *state;
     int has_head;
+    int broken;                      /* memory may be ahead of disk: refuse writes */
     ln_header head;
     uint8_t head_hash[LN_HASH_LEN];
 };
@@ -264,9 +265,30 @@ static int write_block(ln_chain *c, ln_batch *b, const ln_header *h, const uint8
     return ln_store_commit(c->st, b);
 }
 
+/* After an overlay was folded into the state but its batch did not reach the
+** store, the state in memory is ahead of the disk (state.h): read it again
+** from the store, so that the chain is exactly what was last committed. */
+static void reload_state(ln_chain *c)
+{
+    ln_state *s;
+    if (ln_state_open(c->st, &s) < 0) {
+        c->broken = 1;
+        return;
+    }
+    ln_state_close(c->state);
+    c->state = s;
+}
+
 int ln_chain_genesis(ln_chain *c, const char *chain_id, uint64_t time, ln_overlay *ov)
 {
-    if (c->has_head) return LN_EEXIST;
+    if (c->broken) {
+        ln_overlay_free(ov);
+        return LN_EIO;
+    }
+    if (c->has_head) {
+        ln_overlay_free(ov);
+        return LN_EEXIST;
+    }
     ln_batch *b = ln_batch_new();
     if (!b) return LN_ENOMEM;
     ln_header h;
@@ -278,7 +300,7 @@ int ln_chain_genesis(ln_chain *c, const char *chain_id, uint64_t time, ln_overla
     uint8_t hash[LN_HASH_LEN];
     if (rc == 0) {
         ln_header_hash(&h, hash);
-        rc = write_block(c, b, &h, hash, NULL, NULL, 0, NULL, 0);
+        if ((rc = write_block(c, b, &h, hash, NULL, NULL, 0, NULL, 0)) < 0) reload_state(c);
     }
     ln_batch_free(b);
     if (rc < 0) return rc;
@@ -307,6 +329,7 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
                    const uint8_t *const *txs, const size_t *lens, size_t n,
                    int sigs_checked, uint64_t gas_cap, ln_pblock **out)
 {
+    if (c->broken) return LN_EIO;
     if (!c->has_head) return LN_ENOTFOUND;
     ln_pblock *b = calloc(1, sizeof *b);
     ln_receipt *rs = calloc(n + 1, sizeof *rs);
@@ -342,27 +365,42 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
     }
     uint8_t (*ids)[LN_HASH_LEN] = calloc(n + 1, LN_HASH_LEN);
     uint8_t (*rh)[LN_HASH_LEN] = calloc(n + 1, LN_HASH_LEN);
+    if (!ids || !rh) rc = LN_ENOMEM;
     for (size_t i = 0; i < n; i++) {
+        if (rc < 0) {                      /* out of memory: drop the rest */
+            ln_receipt_free(&rs[i]);
+            continue;
+        }
         if (!rs[i].included) {
             if (rs[i].code != LN_EFULL)            /* deferred ones stay pending */
                 memcpy(b->refused_ids[b->refused++], rs[i].txid, LN_HASH_LEN);
             ln_receipt_free(&rs[i]);
             continue;
         }
+        uint8_t *copy = malloc(lens[i] ? lens[i] : 1), *enc;
+        size_t el;
+        if (!copy || ln_receipt_encode(&rs[i], &enc, &el) < 0) {
+            free(copy);
+            ln_receipt_free(&rs[i]);
+            rc = LN_ENOMEM;
+            continue;
+        }
         size_t k = b->n++;
-        b->txs[k] = malloc(lens[i]);
-        memcpy(b->txs[k], txs[i], lens[i]);
+        memcpy(copy, txs[i], lens[i]);
+        b->txs[k] = copy;
         b->lens[k] = lens[i];
         b->receipts[k] = rs[i];
         memcpy(ids[k], rs[i].txid, LN_HASH_LEN);
-        uint8_t *enc;
-        size_t el;
-        if (ln_receipt_encode(&rs[i], &enc, &el) == 0) {
-            ln_hash(enc, el, rh[k]);
-            free(enc);
-        }
+        ln_hash(enc, el, rh[k]);
+        free(enc);
     }
     free(rs);
+    if (rc < 0) {
+        free(ids);
+        free(rh);
+        ln_pblock_free(b);
+        return rc;
+    }
     ln_merkle_root((const uint8_t (*)[LN_HASH_LEN])ids, b->n, h->tx_root);
     ln_merkle_root((const uint8_t (*)[LN_HASH_LEN])rh, b->n, h->receipts_root);
     free(ids);
@@ -379,21 +417,21 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
 
 int ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certlen)
 {
+    if (c->broken) return LN_EIO;
+    if (!b->ov) return LN_EINVAL;         /* a commit of it was tried already */
     if (b->hdr.height != c->head.height + 1 ||
         memcmp(b->hdr.prev, c->head_hash, LN_HASH_LEN) != 0)
         return LN_EBADBLOCK;
     ln_batch *batch = ln_batch_new();
     if (!batch) return LN_ENOMEM;
-    uint8_t root[LN_HASH_LEN];
-    int rc = ln_overlay_commit(b->ov, batch, root);
-    if (rc < 0) {
-        ln_batch_free(batch);
-        return rc;
-    }
+    /* Receipts first: until the overlay is folded in, nothing has changed. */
     for (size_t i = 0; i < b->n; i++) {
         uint8_t *enc;
         size_t el;
-        if (ln_receipt_encode(&b->receipts[i], &enc, &el) < 0) continue;
+        if (ln_receipt_encode(&b->receipts[i], &enc, &el) < 0) {
+            ln_batch_free(batch);
+            return LN_ENOMEM;
+        }
         msgpack_sbuffer sb;
         msgpack_packer pk;
         ln_sbuffer_init(&sb, 512);
@@ -404,14 +442,34 @@ int ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certl
         pstr(&pk, "receipt");
         msgpack_sbuffer_write(&sb, (const char *)enc, el);
         free(enc);
+        if (!sb.data) {
+            ln_batch_free(batch);
+            return LN_ENOMEM;
+        }
         uint8_t rk[1 + LN_HASH_LEN] = { 'R' };
         memcpy(rk + 1, b->receipts[i].txid, LN_HASH_LEN);
         ln_batch_put(batch, rk, sizeof rk, (const uint8_t *)sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }
-    rc = write_block(c, batch, &b->hdr, b->hash, b->txs, b->lens, b->n, cert, certlen);
+    uint8_t root[LN_HASH_LEN];
+    int rc = ln_overlay_commit(b->ov, batch, root);
+    if (rc < 0) {                          /* nothing changed */
+        ln_batch_free(batch);
+        return rc;
+    }
+    /* The overlay is spent: this block cannot be committed again. */
+    ln_overlay_free(b->ov);
+    b->ov = NULL;
+    if (memcmp(root, b->hdr.state_root, LN_HASH_LEN) != 0)
+        rc = LN_EBADBLOCK;                 /* its writes changed after the build */
+    else
+        rc = write_block(c, batch, &b->hdr, b->hash, b->txs, b->lens, b->n, cert, certlen);
     ln_batch_free(batch);
-    if (rc < 0) return rc;    /* the caller must reopen: memory is ahead of disk */
+    if (rc < 0) {
+        /* Memory is ahead of disk: go back to what the store holds. */
+        reload_state(c);
+        return rc;
+    }
     c->head = b->hdr;
     memcpy(c->head_hash, b->hash, LN_HASH_LEN);
     ln_state_trim(c->state, 1u << 20);

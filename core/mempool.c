@@ -151,7 +151,8 @@ int ln_mempool_add(ln_mempool *mp, const ln_tx *tx, const uint8_t *bytes, size_t
             old = a->q[pos];
         }
     }
-    if (!old && (mp->count >= mp->max_txs || mp->bytes + len > mp->max_bytes))
+    if (old ? mp->bytes - old->tx.len + len > mp->max_bytes
+            : mp->count >= mp->max_txs || mp->bytes + len > mp->max_bytes)
         return LN_EFULL;
 
     entry *e = calloc(1, sizeof *e);

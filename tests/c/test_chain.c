@@ -1,5 +1,6 @@
 /* test_chain.c -- blocks, receipts and head on LevelDB, across reopen and crash. */
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -281,6 +282,77 @@ TEST(chain_kill_during_commits_keeps_head_and_state_consistent)
     rmdir_r(dir);
 }
 
+/* The store refuses the block's batch (the file size limit makes LevelDB's
+** log write fail): the commit reports it and the chain stays what the store
+** holds -- head, state root and balances -- in memory and after reopen. */
+TEST(chain_failed_commit_leaves_memory_as_the_store_has_it)
+{
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    ln_chain *c = open_with_genesis(dir);
+    commit_block(c, 0, 1);
+    ln_header h0;
+    uint8_t hash0[LN_HASH_LEN], root0[LN_HASH_LEN];
+    ASSERT_EQ(ln_chain_head(c, &h0, hash0), 0);
+    ln_state_root(ln_chain_state(c), root0);
+    ASSERT_MEM(root0, h0.state_root, LN_HASH_LEN);
+
+    uint8_t *tx;
+    size_t len;
+    transfer_tx(1, 7, &tx, &len);
+    const uint8_t *txs[1] = { tx };
+    ln_pblock *b;
+    ASSERT_EQ(ln_chain_build(c, "alice", 1700000010, txs, &len, 1, 0, 0, &b), 0);
+    ASSERT_EQ(b->n, 1);
+    /* Make the batch bigger than the limit below (and keep the header true). */
+    static uint8_t big[512 * 1024];
+    memset(big, 'x', sizeof big);
+    for (int i = 0; i < 4; i++) {
+        uint8_t k[8] = { 'b', 'i', 'g', (uint8_t)('0' + i) };
+        ASSERT_EQ(ln_overlay_set(b->ov, k, 4, big, sizeof big), 0);
+    }
+    ASSERT_EQ(ln_overlay_root(b->ov, b->hdr.state_root), 0);
+    ln_header_hash(&b->hdr, b->hash);
+
+    struct rlimit old, lim;
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 256 * 1024;
+    signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    int rc = ln_chain_commit(c, b, NULL, 0);
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ASSERT(rc < 0);
+    /* Not twice: the block's writes are spent. */
+    ASSERT(ln_chain_commit(c, b, NULL, 0) < 0);
+    ln_pblock_free(b);
+
+    ln_header h;
+    uint8_t hash[LN_HASH_LEN], root[LN_HASH_LEN];
+    ASSERT_EQ(ln_chain_head(c, &h, hash), 0);
+    ASSERT_EQ(h.height, h0.height);
+    ASSERT_MEM(hash, hash0, LN_HASH_LEN);
+    ln_state_root(ln_chain_state(c), root);
+    ASSERT_MEM(root, root0, LN_HASH_LEN);
+    ASSERT_EQ(balance(c, "bob"), 1000000001);
+    uint8_t *v;
+    size_t vl;
+    ASSERT_EQ(ln_state_get(ln_chain_state(c), (const uint8_t *)"big0", 4, &v, &vl), LN_ENOTFOUND);
+    ln_chain_close(c);
+
+    char err[200];
+    ASSERT_EQ(ln_chain_open(dir, &c, err, sizeof err), 0);
+    ASSERT_EQ(ln_chain_head(c, &h, hash), 0);
+    ASSERT_MEM(hash, hash0, LN_HASH_LEN);
+    ASSERT_EQ(balance(c, "bob"), 1000000001);
+    /* The next block goes on from the head. */
+    commit_block(c, 1, 7);
+    ASSERT_EQ(balance(c, "bob"), 1000000008);
+    free(tx);
+    ln_chain_close(c);
+    rmdir_r(dir);
+}
+
 TEST(merkle_root_of_known_leaves)
 {
     uint8_t l[3][LN_HASH_LEN], root[LN_HASH_LEN], want[LN_HASH_LEN], ab[LN_HASH_LEN];
@@ -311,6 +383,7 @@ static const ln_test tests[] = {
     T(chain_leaves_refused_transactions_out_of_the_block),
     T(chain_gas_cap_defers_the_rest_without_refusing_it),
     T(chain_kill_during_commits_keeps_head_and_state_consistent),
+    T(chain_failed_commit_leaves_memory_as_the_store_has_it),
     T(merkle_root_of_known_leaves),
     { 0, 0 }
 };

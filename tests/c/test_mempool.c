@@ -135,6 +135,62 @@ TEST(mempool_remove_and_prune_drop_committed_and_stale)
     ln_mempool_free(mp);
 }
 
+/* A replacement may not take the pool past its byte cap either. */
+TEST(mempool_replacement_keeps_the_byte_cap)
+{
+    ln_mempool *mp;
+    static const uint8_t big[40] = { 9 };
+    ASSERT_EQ(ln_mempool_new(100, 30, &mp), 0);
+    ln_tx a = mk("alice", 0, 1, 1), more = mk("alice", 0, 2, 2);
+    ASSERT_EQ(ln_mempool_add(mp, &a, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &more, big, sizeof big, 0), LN_EFULL);
+    ASSERT(ln_mempool_has(mp, a.id));
+    ASSERT(!ln_mempool_has(mp, more.id));
+    ASSERT_EQ(ln_mempool_count(mp), 1);
+    ASSERT_EQ(ln_mempool_bytes(mp), sizeof bytes);
+    /* One that fits replaces, and the accounting follows. */
+    ASSERT_EQ(ln_mempool_add(mp, &more, big, 20, 0), 0);
+    ASSERT_EQ(ln_mempool_count(mp), 1);
+    ASSERT_EQ(ln_mempool_bytes(mp), 20);
+    ln_mempool_free(mp);
+}
+
+/* Select skips what is below the committed nonce and stops an account at
+** its first gap; remove and prune keep count and bytes exact. */
+TEST(mempool_select_with_gaps_and_accounting_after_prune)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(16, 1 << 20, &mp), 0);
+    uint64_t an[] = { 0, 1, 2, 3, 5, 6 };
+    ln_tx at[6];
+    for (int i = 0; i < 6; i++) {
+        at[i] = mk("alice", an[i], 1, (uint8_t)(20 + i));
+        ASSERT_EQ(ln_mempool_add(mp, &at[i], bytes, sizeof bytes, 0), 0);
+    }
+    ln_tx b1 = mk("bob", 1, 1, 40);               /* bob's nonce 0 never came */
+    ASSERT_EQ(ln_mempool_add(mp, &b1, bytes, sizeof bytes, 0), 0);
+    const ln_mtx *out[16];
+    /* alice committed up to 2: takes 2, 3, stops before the gap at 4. */
+    size_t n = ln_mempool_select(mp, nonce_two, NULL, 16, 1 << 20, out);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(out[0]->nonce, 2);
+    ASSERT_EQ(out[1]->nonce, 3);
+    ASSERT_EQ(ln_mempool_prune(mp, 1, nonce_two, NULL), 2);
+    ASSERT_EQ(ln_mempool_count(mp), 5);
+    ASSERT_EQ(ln_mempool_bytes(mp), 5 * sizeof bytes);
+    ln_mempool_remove(mp, (const uint8_t (*)[LN_HASH_LEN])at[2].id, 1);
+    ln_mempool_remove(mp, (const uint8_t (*)[LN_HASH_LEN])at[2].id, 1);
+    ASSERT_EQ(ln_mempool_count(mp), 4);
+    /* Everything expires: the pool is empty and can take more. */
+    ASSERT_EQ(ln_mempool_prune(mp, 1000, nonce_zero, NULL), 4);
+    ASSERT_EQ(ln_mempool_count(mp), 0);
+    ASSERT_EQ(ln_mempool_bytes(mp), 0);
+    ASSERT_EQ(ln_mempool_select(mp, nonce_zero, NULL, 16, 1 << 20, out), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &at[0], bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_count(mp), 1);
+    ln_mempool_free(mp);
+}
+
 static const ln_test tests[] = {
     T(mempool_admits_a_transaction_once),
     T(mempool_refuses_a_nonce_below_the_committed_one),
@@ -144,6 +200,8 @@ static const ln_test tests[] = {
     T(mempool_select_takes_consecutive_nonces_only),
     T(mempool_select_respects_max_txs_and_bytes),
     T(mempool_remove_and_prune_drop_committed_and_stale),
+    T(mempool_replacement_keeps_the_byte_cap),
+    T(mempool_select_with_gaps_and_accounting_after_prune),
     { 0, 0 }
 };
 LN_TEST_MAIN(tests)
