@@ -213,16 +213,6 @@ out:
     return rc;
 }
 
-static int fail(char *errbuf, size_t errlen, int code, const char *fmt, ...)
-{
-    if (errbuf && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* The string field `name` of obj, or NULL. */
 static const char *json_str(const cJSON *obj, const char *name)
@@ -239,26 +229,26 @@ static int parse_key(const char *text, size_t n, ln_key *k,
     int rc = LN_EBADKEY;
 
     if (!cJSON_IsObject(root)) {
-        fail(errbuf, errlen, rc, "not a JSON object");
+        ln_errf(errbuf, errlen, rc, "not a JSON object");
         goto out;
     }
     if (!(acct = json_str(root, "account")) ||
         !ln_name_valid(acct, strlen(acct))) {
-        fail(errbuf, errlen, rc, "account: missing or not a valid name");
+        ln_errf(errbuf, errlen, rc, "account: missing or not a valid name");
         goto out;
     }
     if (!(pkhex = json_str(root, "public_key")) ||
         ln_unhex(pkhex, k->pk, LN_PK_LEN) < 0) {
-        fail(errbuf, errlen, rc, "public_key: not %d hex digits", 2 * LN_PK_LEN);
+        ln_errf(errbuf, errlen, rc, "public_key: not %d hex digits", 2 * LN_PK_LEN);
         goto out;
     }
     if (!(skhex = json_str(root, "secret_key")) ||
         ln_unhex(skhex, k->sk, LN_SK_LEN) < 0) {
-        fail(errbuf, errlen, rc, "secret_key: not %d hex digits", 2 * LN_SK_LEN);
+        ln_errf(errbuf, errlen, rc, "secret_key: not %d hex digits", 2 * LN_SK_LEN);
         goto out;
     }
     if (!key_consistent(k->pk, k->sk)) {
-        fail(errbuf, errlen, rc, "public_key does not match secret_key");
+        ln_errf(errbuf, errlen, rc, "public_key does not match secret_key");
         goto out;
     }
     memcpy(k->account, acct, strlen(acct) + 1);
@@ -284,18 +274,18 @@ int ln_keyfile_read(const char *path, ln_key *k, char *errbuf, size_t errlen)
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT
-            ? fail(errbuf, errlen, LN_ENOTFOUND, "no such file")
-            : fail(errbuf, errlen, LN_EIO, "cannot open: %s", strerror(errno));
+            ? ln_errf(errbuf, errlen, LN_ENOTFOUND, "no such file")
+            : ln_errf(errbuf, errlen, LN_EIO, "cannot open: %s", strerror(errno));
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return fail(errbuf, errlen, LN_EIO, "not a regular file");
+        return ln_errf(errbuf, errlen, LN_EIO, "not a regular file");
     }
     for (;;) {
         ssize_t r = read(fd, text + n, sizeof text - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            rc = fail(errbuf, errlen, LN_EIO, "read: %s", strerror(errno));
+            rc = ln_errf(errbuf, errlen, LN_EIO, "read: %s", strerror(errno));
             close(fd);
             goto out;
         }
@@ -308,7 +298,7 @@ int ln_keyfile_read(const char *path, ln_key *k, char *errbuf, size_t errlen)
     close(fd);
 
     if (n > KEYFILE_MAX) {
-        rc = fail(errbuf, errlen, LN_EBADKEY, "larger than %d bytes", KEYFILE_MAX);
+        rc = ln_errf(errbuf, errlen, LN_EBADKEY, "larger than %d bytes", KEYFILE_MAX);
         goto out;
     }
     rc = parse_key(text, n, &tk, errbuf, errlen);

@@ -1,4 +1,7 @@
 /* err.c -- names and messages of the LN_E* codes, from LN_ERRNO_MAP. */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "err.h"
 
 const char *ln_strerror(int code)
@@ -21,4 +24,15 @@ const char *ln_errname(int code)
     case 0: return "OK";
     }
     return "EUNKNOWN";
+}
+
+int ln_errf(char *buf, size_t len, int code, const char *fmt, ...)
+{
+    if (buf && len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

@@ -71,7 +71,14 @@ enum {
     LN_OK = 0
 };
 
+#include <stddef.h>
+
 const char *ln_strerror(int code);   /* "out of gas"; "unknown error" otherwise */
 const char *ln_errname(int code);    /* "EGAS"; "EUNKNOWN" otherwise */
+
+/* Writes the printf-style reason into buf (when buf is not NULL and len > 0)
+** and returns code: `return ln_errf(err, errlen, LN_EINVAL, "bad %s", x);` */
+int ln_errf(char *buf, size_t len, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -18,16 +18,6 @@
 
 #define URL_MAX 2048
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* ---- URLs -------------------------------------------------------------- */
 
@@ -38,30 +28,30 @@ int ln_httpc_url_parse(const char *url, ln_httpc_url *out, char *err, size_t err
     ln_httpc_url u;
 
     if (strlen(url) > URL_MAX)
-        return fail(err, errlen, LN_EINVAL, "URL longer than %d bytes", URL_MAX);
+        return ln_errf(err, errlen, LN_EINVAL, "URL longer than %d bytes", URL_MAX);
     snprintf(buf, sizeof buf, "%s%s", strstr(url, "://") ? "" : "http://", url);
     http_parser_url_init(&pu);
     if (http_parser_parse_url(buf, strlen(buf), 0, &pu) != 0 ||
         !(pu.field_set & (1 << UF_SCHEMA)) || !(pu.field_set & (1 << UF_HOST)))
-        return fail(err, errlen, LN_EINVAL, "'%s' is not a URL like http://127.0.0.1:8765", url);
+        return ln_errf(err, errlen, LN_EINVAL, "'%s' is not a URL like http://127.0.0.1:8765", url);
 
     const char *scheme = buf + pu.field_data[UF_SCHEMA].off;
     size_t sl = pu.field_data[UF_SCHEMA].len;
     if (sl != 4 || strncasecmp(scheme, "http", 4) != 0)
-        return fail(err, errlen, LN_EINVAL, "'%s': only http:// is supported", url);
+        return ln_errf(err, errlen, LN_EINVAL, "'%s': only http:// is supported", url);
     if (pu.field_set & (1 << UF_USERINFO))
-        return fail(err, errlen, LN_EINVAL, "'%s': user info in the URL is not supported", url);
+        return ln_errf(err, errlen, LN_EINVAL, "'%s': user info in the URL is not supported", url);
 
     memset(&u, 0, sizeof u);
     size_t hl = pu.field_data[UF_HOST].len;
     if (hl == 0 || hl > LN_HTTPC_HOST_MAX)
-        return fail(err, errlen, LN_EINVAL, "'%s': bad host", url);
+        return ln_errf(err, errlen, LN_EINVAL, "'%s': bad host", url);
     memcpy(u.host, buf + pu.field_data[UF_HOST].off, hl);
 
     u.port = 80;
     if (pu.field_set & (1 << UF_PORT)) {
         if (pu.port == 0)
-            return fail(err, errlen, LN_EINVAL, "'%s': bad port", url);
+            return ln_errf(err, errlen, LN_EINVAL, "'%s': bad port", url);
         u.port = pu.port;
     }
 
@@ -69,7 +59,7 @@ int ln_httpc_url_parse(const char *url, ln_httpc_url *out, char *err, size_t err
     if (pu.field_set & (1 << UF_PATH)) {
         pl = pu.field_data[UF_PATH].len;
         if (pl > LN_HTTPC_PATH_MAX)
-            return fail(err, errlen, LN_EINVAL, "'%s': path too long", url);
+            return ln_errf(err, errlen, LN_EINVAL, "'%s': path too long", url);
         memcpy(u.path, buf + pu.field_data[UF_PATH].off, pl);
     }
     if (pl == 0)
@@ -77,7 +67,7 @@ int ln_httpc_url_parse(const char *url, ln_httpc_url *out, char *err, size_t err
     if (pu.field_set & (1 << UF_QUERY)) {
         size_t ql = pu.field_data[UF_QUERY].len;
         if (pl + 1 + ql > LN_HTTPC_PATH_MAX)
-            return fail(err, errlen, LN_EINVAL, "'%s': path too long", url);
+            return ln_errf(err, errlen, LN_EINVAL, "'%s': path too long", url);
         u.path[pl++] = '?';
         memcpy(u.path + pl, buf + pu.field_data[UF_QUERY].off, ql);
         pl += ql;
@@ -159,15 +149,15 @@ static int resp_feed(resp *r, const char *data, size_t n, char *err, size_t errl
     if (r->done)
         return 1;
     if (r->toobig)
-        return fail(err, errlen, LN_ETOOBIG, "response body larger than %u bytes",
+        return ln_errf(err, errlen, LN_ETOOBIG, "response body larger than %u bytes",
                     LN_HTTPC_MAX_BODY);
     if (r->nomem)
-        return fail(err, errlen, LN_ENOMEM, "out of memory reading the response");
+        return ln_errf(err, errlen, LN_ENOMEM, "out of memory reading the response");
     enum http_errno e = HTTP_PARSER_ERRNO(&r->p);
     if (n == 0 && (e == HPE_OK || e == HPE_INVALID_EOF_STATE))
-        return fail(err, errlen, LN_EINVAL, "the response ended before it was complete");
+        return ln_errf(err, errlen, LN_EINVAL, "the response ended before it was complete");
     if (e != HPE_OK)
-        return fail(err, errlen, LN_EINVAL, "malformed HTTP response: %s",
+        return ln_errf(err, errlen, LN_EINVAL, "malformed HTTP response: %s",
                     http_errno_description(e));
     return 0;
 }
@@ -178,7 +168,7 @@ static int resp_take(resp *r, ln_httpc_response *res, char *err, size_t errlen)
     if (!r->body) {
         r->body = malloc(1);
         if (!r->body)
-            return fail(err, errlen, LN_ENOMEM, "out of memory");
+            return ln_errf(err, errlen, LN_ENOMEM, "out of memory");
     }
     r->body[r->len] = 0;
     res->status = r->status;
@@ -256,7 +246,7 @@ static int dial(const ln_httpc_url *u, int64_t deadline, int timeout_ms,
     hints.ai_flags = AI_NUMERICSERV;
     int grc = getaddrinfo(u->host, port, &hints, &ai);
     if (grc != 0)
-        return fail(err, errlen, LN_EIO, "cannot resolve %s: %s", u->host, gai_strerror(grc));
+        return ln_errf(err, errlen, LN_EIO, "cannot resolve %s: %s", u->host, gai_strerror(grc));
 
     int last = ECONNREFUSED, timed_out = 0;
     for (struct addrinfo *a = ai; a; a = a->ai_next) {
@@ -296,9 +286,9 @@ static int dial(const ln_httpc_url *u, int64_t deadline, int timeout_ms,
     }
     freeaddrinfo(ai);
     if (timed_out)
-        return fail(err, errlen, LN_EIO, "timed out after %d ms connecting to %s",
+        return ln_errf(err, errlen, LN_EIO, "timed out after %d ms connecting to %s",
                     timeout_ms, hp);
-    return fail(err, errlen, LN_EIO, "cannot connect to %s: %s", hp, strerror(last));
+    return ln_errf(err, errlen, LN_EIO, "cannot connect to %s: %s", hp, strerror(last));
 }
 
 static int send_all(int fd, const char *p, size_t n, int64_t deadline, int timeout_ms,
@@ -316,13 +306,13 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline, int timeo
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             int rc = wait_fd(fd, POLLOUT, deadline);
             if (rc == 0)
-                return fail(err, errlen, LN_EIO, "timed out after %d ms sending to %s",
+                return ln_errf(err, errlen, LN_EIO, "timed out after %d ms sending to %s",
                             timeout_ms, hp);
             if (rc < 0)
-                return fail(err, errlen, LN_EIO, "sending to %s: %s", hp, strerror(errno));
+                return ln_errf(err, errlen, LN_EIO, "sending to %s: %s", hp, strerror(errno));
             continue;
         }
-        return fail(err, errlen, LN_EIO, "sending to %s: %s", hp, strerror(errno));
+        return ln_errf(err, errlen, LN_EIO, "sending to %s: %s", hp, strerror(errno));
     }
     return 0;
 }
@@ -347,7 +337,7 @@ int ln_httpc_request(const ln_httpc_url *u, const char *method, const char *path
                       ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
                       clen);
     if (hl < 0 || (size_t)hl >= sizeof head)
-        return fail(err, errlen, LN_EINVAL, "request header too long");
+        return ln_errf(err, errlen, LN_EINVAL, "request header too long");
 
     if ((rc = dial(u, deadline, timeout_ms, &fd, err, errlen)) < 0)
         return rc;
@@ -368,20 +358,20 @@ int ln_httpc_request(const ln_httpc_url *u, const char *method, const char *path
         } else if (got == 0) {
             enum http_errno e;
             rc = total == 0
-                ? fail(err, errlen, LN_EIO, "%s closed the connection without a response", hp)
+                ? ln_errf(err, errlen, LN_EIO, "%s closed the connection without a response", hp)
                 : resp_feed(&r, NULL, 0, err, errlen);
             e = HTTP_PARSER_ERRNO(&r.p);
             if (rc == LN_EINVAL && (e == HPE_OK || e == HPE_INVALID_EOF_STATE))
-                rc = fail(err, errlen, LN_EIO, "%s closed the connection mid-response", hp);
+                rc = ln_errf(err, errlen, LN_EIO, "%s closed the connection mid-response", hp);
         } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
             int w = wait_fd(fd, POLLIN, deadline);
             if (w == 0)
-                rc = fail(err, errlen, LN_EIO, "timed out after %d ms waiting for %s",
+                rc = ln_errf(err, errlen, LN_EIO, "timed out after %d ms waiting for %s",
                           timeout_ms, hp);
             else if (w < 0)
-                rc = fail(err, errlen, LN_EIO, "receiving from %s: %s", hp, strerror(errno));
+                rc = ln_errf(err, errlen, LN_EIO, "receiving from %s: %s", hp, strerror(errno));
         } else {
-            rc = fail(err, errlen, LN_EIO, "receiving from %s: %s", hp, strerror(errno));
+            rc = ln_errf(err, errlen, LN_EIO, "receiving from %s: %s", hp, strerror(errno));
         }
     }
     close(fd);

@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* ---- strict lexical scan ------------------------------------------------
 ** cJSON checks the structure but is lax about tokens ("+1", "01", raw
@@ -129,18 +119,18 @@ static int members(const cJSON *o, const cJSON ***out, size_t *n, char *err, siz
     *n = cnt;
     if (cnt == 0) return 0;
     const cJSON **v = malloc(cnt * sizeof *v);
-    if (!v) return fail(err, errlen, LN_ENOMEM, "out of memory");
+    if (!v) return ln_errf(err, errlen, LN_ENOMEM, "out of memory");
     for (const cJSON *c = o->child; c; c = c->next) {
         if (!c->string) {
             free(v);
-            return fail(err, errlen, LN_ETYPE, "object member without a key");
+            return ln_errf(err, errlen, LN_ETYPE, "object member without a key");
         }
         v[k++] = c;
     }
     qsort(v, cnt, sizeof *v, cmp_key);
     for (k = 1; k < cnt; k++)
         if (!strcmp(v[k - 1]->string, v[k]->string)) {
-            int rc = fail(err, errlen, LN_EDUPKEY, "duplicate key \"%.40s\" in an object",
+            int rc = ln_errf(err, errlen, LN_EDUPKEY, "duplicate key \"%.40s\" in an object",
                           v[k]->string);
             free(v);
             return rc;
@@ -154,13 +144,13 @@ static int members(const cJSON *o, const cJSON ***out, size_t *n, char *err, siz
 static int check_tree(const cJSON *v, int depth, char *err, size_t errlen)
 {
     if (cJSON_IsNull(v) && depth > 0)
-        return fail(err, errlen, LN_ETYPE,
+        return ln_errf(err, errlen, LN_ETYPE,
                     "null is allowed only as a whole argument, not inside an array or "
                     "object (a Lua table cannot hold nil)");
     if (!cJSON_IsArray(v) && !cJSON_IsObject(v))
         return 0;
     if (depth + 1 > LN_JSON_MAX_DEPTH)
-        return fail(err, errlen, LN_EDEPTH, "nested deeper than %d levels", LN_JSON_MAX_DEPTH);
+        return ln_errf(err, errlen, LN_EDEPTH, "nested deeper than %d levels", LN_JSON_MAX_DEPTH);
     if (cJSON_IsObject(v)) {
         const cJSON **m;
         size_t n;
@@ -185,23 +175,23 @@ int ln_json_arg(const char *text, cJSON **out, char *err, size_t errlen)
         v = cJSON_ParseWithOpts(text, NULL, 1);
     if (!v) {                                   /* not JSON: the text itself */
         v = cJSON_CreateString(text);
-        if (!v) return fail(err, errlen, LN_ENOMEM, "out of memory");
+        if (!v) return ln_errf(err, errlen, LN_ENOMEM, "out of memory");
         *out = v;
         return 0;
     }
     int rc = 0;
     if (sc.flt)
-        rc = fail(err, errlen, LN_EFLOAT,
+        rc = ln_errf(err, errlen, LN_EFLOAT,
                   "%.*s is not an integer: floats are not allowed (to pass it as text, "
                   "quote it: '\"%.*s\"')", sc.fltlen > 40 ? 40 : sc.fltlen, sc.flt,
                   sc.fltlen > 40 ? 40 : sc.fltlen, sc.flt);
     else if (sc.big)
-        rc = fail(err, errlen, LN_ERANGE,
+        rc = ln_errf(err, errlen, LN_ERANGE,
                   "%.*s is outside the safe integer range -%lld..%lld (to pass it as text, "
                   "quote it)", sc.biglen > 40 ? 40 : sc.biglen, sc.big,
                   LN_SAFE_INT, LN_SAFE_INT);
     else if (sc.nul)
-        rc = fail(err, errlen, LN_EINVAL, "\\u0000 is not allowed in a string");
+        rc = ln_errf(err, errlen, LN_EINVAL, "\\u0000 is not allowed in a string");
     else
         rc = check_tree(v, 0, err, errlen);
     if (rc < 0) {
@@ -215,10 +205,10 @@ int ln_json_arg(const char *text, cJSON **out, char *err, size_t errlen)
 int ln_json_check_text(const cJSON *v, char *err, size_t errlen)
 {
     if (v->string && !ln_utf8_valid((const uint8_t *)v->string, strlen(v->string)))
-        return fail(err, errlen, LN_EINVAL, "an object key is not valid UTF-8");
+        return ln_errf(err, errlen, LN_EINVAL, "an object key is not valid UTF-8");
     if (cJSON_IsString(v) &&
         !ln_utf8_valid((const uint8_t *)v->valuestring, strlen(v->valuestring)))
-        return fail(err, errlen, LN_EINVAL, "\"%.40s\" is not valid UTF-8 text", v->valuestring);
+        return ln_errf(err, errlen, LN_EINVAL, "\"%.40s\" is not valid UTF-8 text", v->valuestring);
     for (const cJSON *c = v->child; c; c = c->next) {
         int rc = ln_json_check_text(c, err, errlen);
         if (rc < 0) return rc;
