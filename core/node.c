@@ -36,12 +36,21 @@
 #define BLOCK_TXS        10000
 #define BLOCK_BYTES      (8u << 20)
 #define BLOCK_GAS        (500ull * 1000 * 1000)   /* ~0.5-1 s of execution */
+#define MAX_TIMERS       1024                     /* armed plugin timers */
+#define MAX_INFLIGHT     4096                     /* submissions on the worker pool */
+#define MAX_INFLIGHT_BYTES (64u << 20)
 
+/* A plugin timer: one-shot, known by its id. Its handle exists from when it
+** is first armed on a started node until it fires without being armed again
+** (or the node closes); timers armed before the node has started (in the
+** plugin's init) only start when ln_node_open succeeds. */
 typedef struct ntimer {
     uv_timer_t h;
     ln_node *n;
-    char id[32];
     struct ntimer *next;
+    uint64_t ms;
+    int live;                            /* h is initialised */
+    char id[];
 } ntimer;
 
 typedef struct {
@@ -68,9 +77,15 @@ struct ln_node {
     size_t block_txs, block_bytes;
     ln_pblock *pending;
     ntimer *timers;
+    size_t ntimers;
     subscriber *subs;
     size_t nsubs, capsubs;
-    int closing, open_handles, inflight;
+    int started, closing, open_handles, inflight;
+    size_t inflight_bytes;
+    /* before genesis is committed: the header it will have */
+    int has_genesis_hdr;
+    ln_header genesis_hdr;
+    uint8_t genesis_hash[LN_HASH_LEN];
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
     double last_block_at, block_interval;
@@ -141,8 +156,12 @@ static void h_head(void *ud, lua_State *L)
     ln_node *n = ud;
     ln_header h;
     uint8_t hash[LN_HASH_LEN];
-    ln_chain_head(n->chain, &h, hash);
-    push_header(L, &h, hash, 0);
+    if (ln_chain_head(n->chain, &h, hash) == 0)
+        push_header(L, &h, hash, 0);
+    else if (n->has_genesis_hdr)         /* init while the genesis is checked */
+        push_header(L, &n->genesis_hdr, n->genesis_hash, 0);
+    else
+        lua_pushnil(L);
 }
 
 static uint64_t committed_nonce(const char *account, void *ud)
@@ -188,6 +207,13 @@ static int h_propose(void *ud, lua_State *L)
     return 0;
 }
 
+static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
+{
+    for (size_t i = 0; i < n->nsubs; i++)
+        if (n->subs[i].cb == cb && n->subs[i].ud == ud) return 1;
+    return 0;
+}
+
 static void notify(ln_node *n, ln_pblock *b)
 {
     if (!n->nsubs) return;
@@ -209,8 +235,16 @@ static void notify(ln_node *n, ln_pblock *b)
             msgpack_pack_nil(&pk);
         }
     }
-    for (size_t i = 0; i < n->nsubs; i++)
-        n->subs[i].cb(n, blk, bl, (const uint8_t *)sb.data, sb.size, n->subs[i].ud);
+    /* A callback may unsubscribe (itself or another): call a copy. */
+    size_t ns = n->nsubs;
+    subscriber *subs = malloc(ns * sizeof *subs);
+    if (subs) {
+        memcpy(subs, n->subs, ns * sizeof *subs);
+        for (size_t i = 0; i < ns; i++)
+            if (still_subscribed(n, subs[i].cb, subs[i].ud))
+                subs[i].cb(n, blk, bl, (const uint8_t *)sb.data, sb.size, subs[i].ud);
+        free(subs);
+    }
     msgpack_sbuffer_destroy(&sb);
     free(blk);
 }
@@ -236,19 +270,20 @@ static int h_commit(void *ud, const char *hash_hex, const uint8_t *cert, size_t 
         logf_("fatal: commit of block %llu failed: %s", (unsigned long long)b->hdr.height,
               ln_strerror(rc));
         snprintf(why, whylen, "commit failed: %s", ln_strerror(rc));
+        /* The chain is back at its head (chain.c), but the store refused
+        ** a write: stop; the operator sees it, a restart goes on. */
+        ln_pblock_free(b);
+        n->pending = NULL;
         uv_stop(n->loop);
         n->closing = 1;
         return rc;
     }
     n->pending = NULL;
-    uint8_t (*ids)[LN_HASH_LEN] = calloc(b->n + 1, LN_HASH_LEN);
     for (size_t i = 0; i < b->n; i++) {
-        memcpy(ids[i], b->receipts[i].txid, LN_HASH_LEN);
+        ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->receipts[i].txid, 1);
         n->gas_total += b->receipts[i].gas_used;
     }
-    ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])ids, b->n);
     ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->refused_ids, b->refused);
-    free(ids);
     ln_mempool_prune(n->mp, b->hdr.height + 1, committed_nonce, n);
     n->txs_committed += b->n;
     n->blocks++;
@@ -262,6 +297,27 @@ static int h_commit(void *ud, const char *hash_hex, const uint8_t *cert, size_t 
 
 static size_t h_pending(void *ud) { return ln_mempool_count(((ln_node *)ud)->mp); }
 
+static void maybe_free(ln_node *n);
+
+static void timer_unlink(ln_node *n, ntimer *t)
+{
+    for (ntimer **p = &n->timers; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            n->ntimers--;
+            return;
+        }
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    ntimer *t = h->data;
+    ln_node *n = t->n;
+    free(t);
+    n->open_handles--;
+    maybe_free(n);
+}
+
 static void on_timer(uv_timer_t *h)
 {
     ntimer *t = h->data;
@@ -270,6 +326,29 @@ static void on_timer(uv_timer_t *h)
     char why[256];
     if (ln_plugin_on_timer(n->plugin, t->id, why, sizeof why) < 0)
         logf_("consensus: %s", why);
+    /* Done with, unless the callback armed it again. (If the node began to
+    ** close meanwhile, ln_node_close closes it.) */
+    if (!n->closing && !uv_is_active((uv_handle_t *)&t->h)) {
+        timer_unlink(n, t);
+        uv_close((uv_handle_t *)&t->h, timer_closed);
+    }
+}
+
+/* Starts t (its handle first, if it has none); on failure t is dropped. */
+static void timer_arm(ln_node *n, ntimer *t)
+{
+    if (!t->live) {
+        if (uv_timer_init(n->loop, &t->h) < 0) {
+            logf_("consensus: timer '%s' could not be created", t->id);
+            timer_unlink(n, t);
+            free(t);
+            return;
+        }
+        t->h.data = t;
+        t->live = 1;
+        n->open_handles++;
+    }
+    uv_timer_start(&t->h, on_timer, t->ms, 0);
 }
 
 static void h_timer(void *ud, uint64_t ms, const char *id)
@@ -280,17 +359,20 @@ static void h_timer(void *ud, uint64_t ms, const char *id)
     for (t = n->timers; t; t = t->next)
         if (strcmp(t->id, id) == 0) break;
     if (!t) {
-        t = calloc(1, sizeof *t);
-        if (!t) return;
+        if (n->ntimers >= MAX_TIMERS) {
+            logf_("consensus: %d timers are armed already; '%.64s' is ignored", MAX_TIMERS, id);
+            return;
+        }
+        size_t il = strlen(id);
+        if (!(t = calloc(1, sizeof *t + il + 1))) return;
         t->n = n;
-        snprintf(t->id, sizeof t->id, "%s", id);
-        uv_timer_init(n->loop, &t->h);
-        t->h.data = t;
+        memcpy(t->id, id, il + 1);
         t->next = n->timers;
         n->timers = t;
-        n->open_handles++;
+        n->ntimers++;
     }
-    uv_timer_start(&t->h, on_timer, ms, 0);
+    t->ms = ms;
+    if (n->started) timer_arm(n, t);
 }
 
 static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])
@@ -335,6 +417,7 @@ static int h_persist(void *ud, const char *key, const uint8_t *v, size_t len)
     ln_node *n = ud;
     char k[128];
     int kl = snprintf(k, sizeof k, "P%s", key);
+    if (kl < 0 || (size_t)kl >= sizeof k) return LN_ETOOBIG;
     return ln_store_put(ln_chain_store(n->chain), (const uint8_t *)k, (size_t)kl, v, len);
 }
 
@@ -343,6 +426,7 @@ static int h_recall(void *ud, const char *key, uint8_t **v, size_t *len)
     ln_node *n = ud;
     char k[128];
     int kl = snprintf(k, sizeof k, "P%s", key);
+    if (kl < 0 || (size_t)kl >= sizeof k) return LN_ETOOBIG;
     return ln_store_get(ln_chain_store(n->chain), (const uint8_t *)k, (size_t)kl, v, len);
 }
 
@@ -434,7 +518,12 @@ static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
 static int account_key(ln_node *n, const char *name, const msgpack_object *hexkey, int dev,
                        uint8_t pk[LN_PK_LEN], ln_key *full, int *created, char *err, size_t errlen)
 {
-    if (hexkey && hexkey->type == MSGPACK_OBJECT_STR && hexkey->via.str.size == 2 * LN_PK_LEN) {
+    if (hexkey) {
+        if (hexkey->type != MSGPACK_OBJECT_STR || hexkey->via.str.size != 2 * LN_PK_LEN) {
+            snprintf(err, errlen, "account %s: key must be %d hex digits (or left out to use "
+                     "HOME/keys/%s.key)", name, 2 * LN_PK_LEN, name);
+            return LN_ECONFIG;
+        }
         char hex[2 * LN_PK_LEN + 1];
         memcpy(hex, hexkey->via.str.ptr, 2 * LN_PK_LEN);
         hex[2 * LN_PK_LEN] = 0;
@@ -479,6 +568,35 @@ static const char *resolve(const char *config, const char *rel, char *buf, size_
     return rel;
 }
 
+static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
+
+/* Only these keys: a misspelt one would otherwise be ignored. */
+static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
+{
+    static const char *const known[] = {
+        "accounts", "chain_id", "consensus", "genesis_time", "validators"
+    };
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        size_t j = 0;
+        for (; j < sizeof known / sizeof known[0]; j++)
+            if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[j]) &&
+                memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0)
+                break;
+        if (j == sizeof known / sizeof known[0]) {
+            snprintf(err, errlen, "config: unknown field '%.*s' (known: accounts, chain_id, "
+                     "consensus, genesis_time, validators)",
+                     k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size > 40 ? 40 : k->via.str.size) : 1,
+                     k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
+            return LN_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+/* Builds the genesis state from the config, loads the consensus plugin on
+** it (so a plugin or params that cannot work are refused before anything is
+** written), then commits block 0. */
 static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
 {
     uint8_t *enc;
@@ -496,12 +614,22 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         rc = LN_ECONFIG;
         goto done;
     }
-    if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0) {
+    if ((rc = cfg_known_keys(&o, err, errlen)) < 0) goto done;
+    if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0 || !chain_id[0]) {
         snprintf(err, errlen, "config: chain_id must be a string of 1-64 bytes");
         rc = LN_ECONFIG;
         goto done;
     }
-    ov = ln_overlay_new(ln_chain_state(n->chain));
+    const msgpack_object *gt = ln_codec_map_get(&o, "genesis_time");
+    if (gt && gt->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        snprintf(err, errlen, "config: genesis_time must be a non-negative integer (unix seconds)");
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    if (!(ov = ln_overlay_new(ln_chain_state(n->chain)))) {
+        rc = LN_ENOMEM;
+        goto done;
+    }
     const msgpack_object *accts = ln_codec_map_get(&o, "accounts");
     if (accts && accts->type != MSGPACK_OBJECT_ARRAY) {
         snprintf(err, errlen, "config: accounts must be a list of {name=, balance=, key=}");
@@ -519,8 +647,18 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
             rc = LN_ECONFIG;
             goto done;
         }
+        if (ln_account_exists(ov, acc.name)) {
+            snprintf(err, errlen, "config: accounts[%u]: %s is listed twice", i + 1, acc.name);
+            rc = LN_ECONFIG;
+            goto done;
+        }
         const msgpack_object *bal = ln_codec_map_get(a, "balance");
-        if (bal && bal->type == MSGPACK_OBJECT_POSITIVE_INTEGER) acc.balance = bal->via.u64;
+        if (bal && bal->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            snprintf(err, errlen, "config: accounts[%u].balance must be a non-negative integer", i + 1);
+            rc = LN_ECONFIG;
+            goto done;
+        }
+        if (bal) acc.balance = bal->via.u64;
         uint8_t pk[LN_PK_LEN];
         int created = 0;
         if ((rc = account_key(n, acc.name, ln_codec_map_get(a, "key"), cfg->dev, pk, NULL,
@@ -534,7 +672,10 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         }
         ln_authority_key(&acc.owner, pk);
         acc.active = acc.owner;
-        ln_account_save(ov, &acc);
+        if ((rc = ln_account_save(ov, &acc)) < 0) {
+            snprintf(err, errlen, "config: accounts[%u]: %s", i + 1, ln_strerror(rc));
+            goto done;
+        }
     }
     /* Validators: accounts too, so their keys are on chain. */
     const msgpack_object *vals = ln_codec_map_get(&o, "validators");
@@ -573,6 +714,17 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
             snprintf(err, errlen, "config: validators[%u] must be a name or {name=, key=}", i + 1);
             rc = LN_ECONFIG;
             goto done;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            const msgpack_object *w = &vals->via.array.ptr[j];
+            const msgpack_object *wn = w->type == MSGPACK_OBJECT_MAP ? ln_codec_map_get(w, "name") : w;
+            if (wn->type == MSGPACK_OBJECT_STR && wn->via.str.size == strlen(name) &&
+                memcmp(wn->via.str.ptr, name, wn->via.str.size) == 0) {
+                msgpack_sbuffer_destroy(&gsb);
+                snprintf(err, errlen, "config: validators[%u]: %s is listed twice", i + 1, name);
+                rc = LN_ECONFIG;
+                goto done;
+            }
         }
         uint8_t pk[LN_PK_LEN];
         int created = 0;
@@ -616,6 +768,21 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     const char *base = strrchr(plugin, '/');
     base = base ? base + 1 : plugin;
     size_t bl = strcspn(base, ".");
+    const msgpack_object *params = ln_codec_map_get(cons, "params");
+    if (bl == 0 || bl >= sizeof n->consensus) {
+        free(code);
+        snprintf(err, errlen, "config: consensus plugin %s: its name must be 1-%d characters",
+                 plugin, (int)sizeof n->consensus - 1);
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    if (params && params->type != MSGPACK_OBJECT_MAP &&
+        !(params->type == MSGPACK_OBJECT_ARRAY && params->via.array.size == 0)) {
+        free(code);
+        snprintf(err, errlen, "config: consensus.params must be a table of named values");
+        rc = LN_ECONFIG;
+        goto done;
+    }
     uint8_t ch[LN_HASH_LEN];
     ln_hash(code, cl, ch);
     msgpack_sbuffer psb;
@@ -630,8 +797,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "name", 4);
     msgpack_pack_str(&ppk, bl); msgpack_pack_str_body(&ppk, base, bl);
     msgpack_pack_str(&ppk, 6); msgpack_pack_str_body(&ppk, "params", 6);
-    const msgpack_object *params = ln_codec_map_get(cons, "params");
-    if (params && (params->type == MSGPACK_OBJECT_MAP || params->type == MSGPACK_OBJECT_ARRAY))
+    if (params && params->type == MSGPACK_OBJECT_MAP)
         msgpack_pack_object(&ppk, *params);
     else
         msgpack_pack_map(&ppk, 0);
@@ -639,11 +805,27 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     ln_overlay_set(ov, (const uint8_t *)"pconsensus", 10, (const uint8_t *)psb.data, psb.size);
     msgpack_sbuffer_destroy(&psb);
 
-    const msgpack_object *gt = ln_codec_map_get(&o, "genesis_time");
-    uint64_t t = gt && gt->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? gt->via.u64 : (uint64_t)wall();
-    rc = ln_chain_genesis(n->chain, chain_id, t, ov);
+    /* The header block 0 will have, for node.head() in the plugin's init. */
+    ln_header *gh = &n->genesis_hdr;
+    memset(gh, 0, sizeof *gh);
+    snprintf(gh->chain_id, sizeof gh->chain_id, "%s", chain_id);
+    gh->time = gt ? gt->via.u64 : (uint64_t)wall();
+    if ((rc = ln_overlay_root(ov, gh->state_root)) < 0) {
+        snprintf(err, errlen, "genesis: %s", ln_strerror(rc));
+        goto done;
+    }
+    ln_header_hash(gh, n->genesis_hash);
+    n->has_genesis_hdr = 1;
+    rc = load_chain(n, ov, err, errlen);
+    n->has_genesis_hdr = 0;
+    if (rc < 0) goto done;
+    rc = ln_chain_genesis(n->chain, chain_id, gh->time, ov);
     ov = NULL;
-    if (rc < 0) snprintf(err, errlen, "genesis: %s", ln_strerror(rc));
+    if (rc < 0) {
+        snprintf(err, errlen, "genesis: %s", ln_strerror(rc));
+        ln_plugin_free(n->plugin);
+        n->plugin = NULL;
+    }
 done:
     ln_overlay_free(ov);
     msgpack_zone_destroy(&z);
