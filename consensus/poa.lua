@@ -2,8 +2,9 @@
 -- propose in turn (height % #validators); a block is final when its
 -- proposer has signed it.
 -- Slot: consensus.
--- Params: block_ms (default 100): how often the proposer looks at the
---           mempool; a block holds what arrived since the last one.
+-- Params: block_ms (default 100, an integer 1..86400000): how often the
+--           proposer looks at the mempool; a block holds what arrived
+--           since the last one.
 --         empty_blocks (default false): also produce blocks with no
 --           transactions, one every block_ms.
 -- Deterministic: verify_block and verify_commit read only their arguments
@@ -20,8 +21,16 @@ end
 
 function M.init(host, params)
   node = host
-  block_ms = params.block_ms or 100
-  empty_blocks = params.empty_blocks == true
+  block_ms = params.block_ms
+  if block_ms == nil then block_ms = 100 end
+  if type(block_ms) ~= "number" or block_ms % 1 ~= 0 or block_ms < 1 or block_ms > 86400000 then
+    error("params.block_ms must be an integer number of milliseconds, 1..86400000", 0)
+  end
+  empty_blocks = params.empty_blocks
+  if empty_blocks == nil then empty_blocks = false end
+  if type(empty_blocks) ~= "boolean" then
+    error("params.empty_blocks must be true or false", 0)
+  end
 end
 
 function M.start()

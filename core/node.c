@@ -833,13 +833,29 @@ done:
     return rc;
 }
 
-/* Reads chain id, validators and the consensus plugin from the state. */
-static int load_chain(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
+/* A state record: through ov when given (the genesis not yet committed),
+** else from the committed state. *v is the caller's. */
+static int get_record(ln_node *n, ln_overlay *ov, const char *key, uint8_t **v, size_t *vl)
 {
-    ln_state *st = ln_chain_state(n->chain);
+    size_t kl = strlen(key);
+    if (!ov) return ln_state_get(ln_chain_state(n->chain), (const uint8_t *)key, kl, v, vl);
+    const uint8_t *p;
+    size_t pl;
+    int rc = ln_overlay_get(ov, (const uint8_t *)key, kl, &p, &pl);
+    if (rc < 0) return rc;
+    if (!(*v = malloc(pl ? pl : 1))) return LN_ENOMEM;
+    if (pl) memcpy(*v, p, pl);
+    *vl = pl;
+    return 0;
+}
+
+/* Reads chain id, validators and the consensus plugin from the state (or
+** from ov, the genesis about to be written) and loads the plugin. */
+static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
+{
     uint8_t *g, *p;
     size_t gl, pl;
-    int rc = ln_state_get(st, (const uint8_t *)"g", 1, &g, &gl);
+    int rc = get_record(n, ov, "g", &g, &gl);
     if (rc < 0) {
         snprintf(err, errlen, "genesis record missing: %s", ln_strerror(rc));
         return LN_EIO;
@@ -848,6 +864,9 @@ static int load_chain(ln_node *n, const ln_node_config *cfg, char *err, size_t e
     msgpack_object o;
     msgpack_zone_init(&z, 4096);
     rc = ln_codec_unpack(g, gl, &z, &o);
+    n->nval = 0;
+    n->has_key = 0;
+    n->self[0] = 0;
     char fp[65] = "";
     if (rc == 0) rc = cfg_str(&o, "chain_id", n->chain_id, sizeof n->chain_id);
     if (rc == 0) rc = cfg_str(&o, "fingerprint", fp, sizeof fp);
@@ -886,15 +905,14 @@ static int load_chain(ln_node *n, const ln_node_config *cfg, char *err, size_t e
             snprintf(n->self, sizeof n->self, "%s", n->val_names[i]);
         }
     }
-    (void)cfg;
-    if ((rc = ln_state_get(st, (const uint8_t *)"pconsensus", 10, &p, &pl)) < 0) {
+    if ((rc = get_record(n, ov, "pconsensus", &p, &pl)) < 0) {
         snprintf(err, errlen, "no consensus plugin in the registry");
         return LN_EIO;
     }
     msgpack_zone_init(&z, 4096);
     rc = ln_codec_unpack(p, pl, &z, &o);
-    const msgpack_object *code = ln_codec_map_get(&o, "code");
-    const msgpack_object *params = ln_codec_map_get(&o, "params");
+    const msgpack_object *code = rc < 0 ? NULL : ln_codec_map_get(&o, "code");
+    const msgpack_object *params = rc < 0 ? NULL : ln_codec_map_get(&o, "params");
     if (rc < 0 || !code || code->type != MSGPACK_OBJECT_STR ||
         cfg_str(&o, "name", n->consensus, sizeof n->consensus) < 0) {
         msgpack_zone_destroy(&z);
@@ -924,6 +942,20 @@ static int load_chain(ln_node *n, const ln_node_config *cfg, char *err, size_t e
         return rc;
     }
     return 0;
+}
+
+static void free_node(ln_node *n)
+{
+    for (ntimer *t = n->timers, *next; t; t = next) {   /* none has a handle */
+        next = t->next;
+        free(t);
+    }
+    ln_pblock_free(n->pending);
+    ln_plugin_free(n->plugin);
+    ln_mempool_free(n->mp);
+    ln_chain_close(n->chain);
+    free(n->subs);
+    free(n);
 }
 
 int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
@@ -962,40 +994,35 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
+    if ((rc = ln_mempool_new(MEMPOOL_TXS, MEMPOOL_BYTES, &n->mp)) < 0) {
+        snprintf(err, errlen, "mempool: %s", ln_strerror(rc));
+        free_node(n);
+        return rc;
+    }
     if (ln_chain_head(n->chain, NULL, NULL) == LN_ENOTFOUND) {
         if (!cfg->config) {
             snprintf(err, errlen, "%s has no chain yet: give a config (--config FILE)", cfg->home);
-            ln_chain_close(n->chain);
-            free(n);
-            return LN_ECONFIG;
+            rc = LN_ECONFIG;
+        } else {
+            rc = genesis(n, cfg, err, errlen);
         }
-        if ((rc = genesis(n, cfg, err, errlen)) < 0) {
-            ln_chain_close(n->chain);
-            free(n);
-            return rc;
-        }
+    } else {
+        rc = load_chain(n, NULL, err, errlen);
     }
-    if ((rc = ln_mempool_new(MEMPOOL_TXS, MEMPOOL_BYTES, &n->mp)) < 0 ||
-        (rc = load_chain(n, cfg, err, errlen)) < 0) {
-        ln_mempool_free(n->mp);
-        ln_chain_close(n->chain);
-        free(n);
+    if (rc < 0) {
+        free_node(n);                  /* no timer has a handle yet */
         return rc;
+    }
+    /* Started: the timers the plugin's init armed run from now on. */
+    n->started = 1;
+    for (ntimer *t = n->timers, *next; t; t = next) {
+        next = t->next;
+        timer_arm(n, t);
     }
     char why[300];
     if (ln_plugin_start(n->plugin, why, sizeof why) < 0) logf_("consensus: %s", why);
     *out = n;
     return 0;
-}
-
-static void free_node(ln_node *n)
-{
-    ln_pblock_free(n->pending);
-    ln_plugin_free(n->plugin);
-    ln_mempool_free(n->mp);
-    ln_chain_close(n->chain);
-    free(n->subs);
-    free(n);
 }
 
 /* The node goes when its last timer has closed and the last submission
@@ -1005,28 +1032,19 @@ static void maybe_free(ln_node *n)
     if (n->closing && n->open_handles == 0 && n->inflight == 0) free_node(n);
 }
 
-static void timer_closed(uv_handle_t *h)
-{
-    ntimer *t = h->data;
-    ln_node *n = t->n;
-    free(t);
-    n->open_handles--;
-    maybe_free(n);
-}
-
 void ln_node_close(ln_node *n)
 {
     if (!n) return;
     n->closing = 1;
-    if (!n->timers) {
-        maybe_free(n);
-        return;
-    }
-    for (ntimer *t = n->timers, *next; t; t = next) {
-        next = t->next;
-        uv_close((uv_handle_t *)&t->h, timer_closed);
-    }
+    ntimer *t = n->timers, *next;
     n->timers = NULL;
+    n->ntimers = 0;
+    for (; t; t = next) {
+        next = t->next;
+        if (t->live) uv_close((uv_handle_t *)&t->h, timer_closed);
+        else free(t);
+    }
+    maybe_free(n);
 }
 
 /* ---- queries ---------------------------------------------------------- */
@@ -1131,6 +1149,7 @@ static void submit_done(uv_work_t *w, int status)
     if (rc == 0) n->submitted++; else n->refused++;
     r->cb(n, rc, r->tx.id, why, r->ud);
     ln_tx_free(&r->tx);
+    n->inflight_bytes -= r->len;
     free(r->bytes);
     free(r);
     n->inflight--;
@@ -1142,6 +1161,9 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
     if (n->closing) return LN_ECLOSED;
     if (len > LN_TX_MAX_BYTES) return LN_ETXSIZE;
     if (ln_mempool_count(n->mp) >= MEMPOOL_TXS) return LN_EFULL;
+    /* Admission is bounded too: a flood waits in no queue of its own. */
+    if (n->inflight >= MAX_INFLIGHT || n->inflight_bytes + len > MAX_INFLIGHT_BYTES)
+        return LN_EFULL;
     submit_req *r = calloc(1, sizeof *r);
     if (!r || !(r->bytes = malloc(len ? len : 1))) {
         free(r);
@@ -1160,6 +1182,7 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
         return LN_ENOMEM;
     }
     n->inflight++;
+    n->inflight_bytes += len;
     return 0;
 }
 

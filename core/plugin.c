@@ -16,6 +16,8 @@ struct ln_plugin {
     char name[64];
 };
 
+#define TIMER_ID_MAX 128                 /* bytes in a timer id */
+
 static ln_plugin *self_of(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -108,8 +110,12 @@ static int n_timer(lua_State *L)
 {
     ln_plugin *p = self_of(L);
     lua_Number ms = luaL_checknumber(L, 1);
-    const char *id = luaL_checkstring(L, 2);
-    if (ms < 0 || ms > 86400000) return luaL_error(L, "node.timer: ms must be 0..86400000");
+    size_t il;
+    const char *id = luaL_checklstring(L, 2, &il);
+    if (!(ms >= 0 && ms <= 86400000))      /* NaN too */
+        return luaL_error(L, "node.timer: ms must be 0..86400000");
+    if (il == 0 || il > TIMER_ID_MAX || strlen(id) != il)
+        return luaL_error(L, "node.timer: id must be 1-%d bytes of text", TIMER_ID_MAX);
     p->host.timer(p->host.ud, (uint64_t)ms, id);
     return 0;
 }
@@ -270,7 +276,9 @@ static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whyle
 {
     lua_State *L = ln_sandbox_L(p->sb);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
-    lua_getfield(L, -1, cb);
+    /* Raw: a metamethod here would run outside the meter. */
+    lua_pushstring(L, cb);
+    lua_rawget(L, -2);
     lua_remove(L, -2);
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, nargs + 1);
