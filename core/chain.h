@@ -69,7 +69,9 @@ int  ln_chain_genesis(ln_chain *c, const char *chain_id, uint64_t time, ln_overl
 int  ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
                     const uint8_t *const *txs, const size_t *lens, size_t n,
                     int sigs_checked, uint64_t gas_cap, ln_pblock **out);
-/* Commits a built block with its certificate (msgpack, may be NULL). */
+/* Commits a built block with its certificate (msgpack, may be NULL). On
+** failure the chain is back at its head (memory re-read from the store) and
+** that block cannot be committed again (LN_EINVAL): build a new one. */
 int  ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certlen);
 void ln_pblock_free(ln_pblock *b);                /* NULL is a no-op */
 
