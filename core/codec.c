@@ -639,3 +639,29 @@ void ln_sbuffer_init(msgpack_sbuffer *sb, size_t cap)
     sb->data = malloc(cap);
     if (sb->data) sb->alloc = cap;
 }
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int ln_codec_lua_bytes(lua_State *L, int idx, uint8_t *out, size_t n)
+{
+    size_t l;
+    if (lua_type(L, idx) != LUA_TSTRING) return 0;
+    const char *s = lua_tolstring(L, idx, &l);
+    if (l == n) {
+        memcpy(out, s, n);
+        return 1;
+    }
+    if (l != 2 * n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0) return 0;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 1;
+}

@@ -91,6 +91,11 @@ int ln_codec_pack_lua(lua_State *L, int idx, msgpack_packer *pk);
 int ln_codec_encode_lua(lua_State *L, int idx, uint8_t **out, size_t *outlen);
 int ln_codec_decode_lua(lua_State *L, const uint8_t *p, size_t n);
 
+/* Reads the Lua string at idx as n raw bytes, or as 2n hex digits (either
+** case), into out. 1 when it is one of those, 0 otherwise (out then
+** undefined). For keys and signatures handed to the host by Lua code. */
+int ln_codec_lua_bytes(lua_State *L, int idx, uint8_t *out, size_t n);
+
 /* msgpack_sbuffer_init with room for cap bytes: msgpack-c's first write
 ** would otherwise take 8 KiB, a page fault per small encoding. */
 void ln_sbuffer_init(msgpack_sbuffer *sb, size_t cap);

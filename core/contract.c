@@ -340,28 +340,12 @@ static int host_hash(lua_State *L)
     return 1;
 }
 
-/* Accepts raw bytes of length n, or 2n hex digits. */
-static int bytes_arg(lua_State *L, int idx, uint8_t *out, size_t n)
-{
-    size_t l;
-    if (lua_type(L, idx) != LUA_TSTRING) return 0;
-    const char *s = lua_tolstring(L, idx, &l);
-    if (l == n) { memcpy(out, s, n); return 1; }
-    if (l == 2 * n) {
-        char hex[2 * LN_SIG_LEN + 1];
-        memcpy(hex, s, l);
-        hex[l] = 0;
-        return ln_unhex(hex, out, n) == 0;
-    }
-    return 0;
-}
-
 static int host_verify(lua_State *L)
 {
     uint8_t pk[LN_PK_LEN], sig[LN_SIG_LEN];
     size_t n;
-    int okpk = bytes_arg(L, 1, pk, LN_PK_LEN);
-    int oksig = bytes_arg(L, 2, sig, LN_SIG_LEN);
+    int okpk = ln_codec_lua_bytes(L, 1, pk, LN_PK_LEN);
+    int oksig = ln_codec_lua_bytes(L, 2, sig, LN_SIG_LEN);
     const char *m = luaL_checklstring(L, 3, &n);
     ln_sandbox_charge(L, LN_GAS_VERIFY + LN_GAS_HASH(n));
     lua_pushboolean(L, okpk && oksig && ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
@@ -552,7 +536,7 @@ static int sys_newaccount(lua_State *L, ln_vm *vm)
 {
     const char *name = check_name(L, 3, "newaccount: name");
     uint8_t pk[LN_PK_LEN];
-    if (!bytes_arg(L, 4, pk, LN_PK_LEN))
+    if (!ln_codec_lua_bytes(L, 4, pk, LN_PK_LEN))
         return raise(L, LN_EBADKEY, "newaccount: key must be 32 bytes or 64 hex digits");
     ln_sandbox_charge(L, LN_GAS_SYS);
     if (ln_account_exists(vm->ov, name) || strcmp(name, "sys") == 0)

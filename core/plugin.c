@@ -23,25 +23,6 @@ static ln_plugin *self_of(lua_State *L)
     return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* Raw bytes, or 2n hex digits. */
-static int bytes_arg(lua_State *L, int idx, uint8_t *out, size_t n)
-{
-    size_t l;
-    const char *s = lua_tolstring(L, idx, &l);
-    if (!s || lua_type(L, idx) != LUA_TSTRING) return 0;
-    if (l == n) {
-        memcpy(out, s, n);
-        return 1;
-    }
-    if (l == 2 * n && l < 256) {
-        char hex[256];
-        memcpy(hex, s, l);
-        hex[l] = 0;
-        return ln_unhex(hex, out, n) == 0;
-    }
-    return 0;
-}
-
 static int n_validators(lua_State *L)
 {
     ln_plugin *p = self_of(L);
@@ -136,7 +117,7 @@ static int n_verify(lua_State *L)
 {
     uint8_t pk[LN_PK_LEN], sig[LN_SIG_LEN];
     size_t n;
-    int ok = bytes_arg(L, 1, pk, LN_PK_LEN) && bytes_arg(L, 2, sig, LN_SIG_LEN);
+    int ok = ln_codec_lua_bytes(L, 1, pk, LN_PK_LEN) && ln_codec_lua_bytes(L, 2, sig, LN_SIG_LEN);
     const char *m = luaL_checklstring(L, 3, &n);
     lua_pushboolean(L, ok && ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
     return 1;
