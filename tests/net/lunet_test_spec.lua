@@ -1,0 +1,84 @@
+-- tests/net/lunet_test_spec.lua -- `lunet test` as a process: its exit code,
+-- its closing line and its gas report, on specs written here for the run.
+
+local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
+
+local CONTRACT = [[
+local M = {}
+function M.init() storage.set("n", 0) end
+function M.bump() storage.set("n", storage.get("n") + 1) return storage.get("n") end
+function M.get() return storage.get("n") end
+return M
+]]
+
+local function spec(dir, name, body)
+  local path = dir .. "/" .. name .. "_spec.lua"
+  support.write_file(path, body)
+  return path
+end
+
+-- Runs `lunet test` in dir (paths in specs are relative to where it runs).
+local function lunet_test(dir, ...)
+  local args = { ... }
+  local parts = { "cd", support.quote(dir), "&&", support.quote(support.BIN), "test" }
+  for _, a in ipairs(args) do parts[#parts + 1] = support.quote(a) end
+  local out = dir .. "/out.txt"
+  local cmd = table.concat(parts, " ") .. " >" .. support.quote(out) .. " 2>&1"
+  local a, _, c = os.execute(cmd)
+  local code = type(a) == "number" and a / 256 or c
+  return code, support.read_file(out) or ""
+end
+
+describe("lunet test", function()
+  local dir
+
+  before_each(function()
+    dir = support.run_dir() .. "/t" .. tostring(math.floor(support.now() * 1000) % 1000000)
+    os.execute("mkdir -p " .. support.quote(dir))
+    support.write_file(dir .. "/counter.lua", CONTRACT)
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  it("exits 0, prints the closing line and a gas report when every spec passes", function()
+    spec(dir, "pass", [[
+local testing = require "lunet.testing"
+describe("counter", function()
+  it("counts", function()
+    local chain = testing.chain()
+    assert.is_true(chain:deploy("alice", "counter", "counter.lua").ok)
+    assert.equal(1, chain:send("alice", "counter", "bump").result)
+    assert.equal(1, chain:query("counter", "get"))
+  end)
+end)
+]])
+    local code, out = lunet_test(dir, ".")
+    assert.equal(0, code, out)
+    assert.matches("lunet test: 1 passed, 0 failed", out, 1, true)
+    assert.matches("gas report", out, 1, true)
+    assert.matches("counter%.bump%s+1%s+%d+", out)
+  end)
+
+  it("exits non-zero and counts the failure when a spec fails", function()
+    spec(dir, "fail", [[
+local testing = require "lunet.testing"
+describe("counter", function()
+  it("is wrong on purpose", function()
+    local chain = testing.chain()
+    chain:deploy("alice", "counter", "counter.lua")
+    assert.equal(2, chain:send("alice", "counter", "bump").result)
+  end)
+  it("is right", function() assert.is_true(true) end)
+end)
+]])
+    local code, out = lunet_test(dir, ".")
+    assert.are_not.equal(0, code)
+    assert.matches("lunet test: 1 passed, 1 failed", out, 1, true)
+  end)
+
+  it("says how it is used with --help", function()
+    local code, out = lunet_test(dir, "--help")
+    assert.equal(0, code)
+    assert.matches("usage: lunet test", out, 1, true)
+  end)
+end)
