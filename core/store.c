@@ -76,6 +76,8 @@ int ln_store_open_err(const char *dir, ln_store **out,
     leveldb_options_set_cache(st->opt, st->cache);
     leveldb_options_set_filter_policy(st->opt, st->bloom);
     leveldb_options_set_write_buffer_size(st->opt, WRITE_BUFFER_BYTES);
+    /* Tree nodes, hashes and signatures do not compress: skip snappy. */
+    leveldb_options_set_compression(st->opt, leveldb_no_compression);
     leveldb_writeoptions_set_sync(st->wo, 1);
 
     st->db = leveldb_open(st->opt, dir, &err);
