@@ -62,7 +62,13 @@
     X(EFINGERPRINT, -81, "VM fingerprint differs from the chain's")       \
     X(EPLUGIN,    -82, "plugin failed")                                   \
     X(EBADBLOCK,  -83, "invalid block")                                   \
-    X(ECLOSED,    -84, "the node is shutting down")
+    X(ECLOSED,    -84, "the node is shutting down")                       \
+    /* peers */                                                           \
+    X(ENOTMEMBER, -90, "peer is not a member")                            \
+    X(ESLOWPEER,  -91, "peer does not read what it is sent")              \
+    X(ESELF,      -92, "connection to this node itself")                  \
+    X(EDECRYPT,   -93, "frame does not decrypt")                          \
+    X(EHELDOFF,   -94, "peer held off after protocol violations")
 
 enum {
 #define LN_ERR_ENUM(name, code, msg) LN_##name = code,

@@ -1,0 +1,826 @@
+/* test_net.c -- the P2P transport over real loopback sockets.
+**
+** Each test runs nets in its own loop on 127.0.0.1:<free port>. A test is a
+** small state machine: every callback (peer up/down, frame, a raw client
+** finishing) counts, then calls the test's step(), which moves it on and, at
+** the end, closes every net. After uv_run the test checks the counts, that
+** every up had its down and every net its close callback, and that
+** uv_loop_close() returns 0. A watchdog fails a test that does not finish in
+** 10 s, saying what it was waiting for.
+**
+** The raw client (a thread with a blocking socket) speaks the wire protocol
+** itself, so tests can send what a well-behaved net never would: garbage, a
+** wrong chain_id, an oversized length, a tampered or replayed frame. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include "test.h"
+#include "err.h"
+#include "crypto.h"
+#include "net.h"
+
+#define CHAIN "lunet-test"
+#define MAXF 8
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct fixture fixture;
+
+typedef struct {
+    fixture *f;
+    ln_net *net;
+    int started, closed, refuse;
+    uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN];
+    int ups, downs, allows, why;
+    ln_peer *peer;               /* the last peer up, while up */
+    uint8_t *frame[MAXF];
+    size_t flen[MAXF];
+    int frames;
+} node;
+
+struct fixture {
+    uv_loop_t loop;
+    uv_timer_t watchdog;
+    uv_async_t done;
+    int async_used, client_done, shut, phase, port;
+    uv_thread_t thread;
+    void (*client)(fixture *f);
+    void (*step)(fixture *f);
+    const char *waiting_for;
+    node n[4];
+    /* raw client results (written by the thread, read after the join or the async) */
+    int c_handshake, c_eof, c_err;
+};
+
+static void on_watchdog(uv_timer_t *t)
+{
+    fixture *f = t->data;
+    LN_FAIL("no result in 10 s: %s", f->waiting_for ? f->waiting_for : "?");
+}
+
+static int cb_allow(void *ud, const uint8_t pk[LN_PK_LEN])
+{
+    node *n = ud;
+    (void)pk;
+    n->allows++;
+    return !n->refuse;
+}
+
+static void cb_peer(void *ud, ln_peer *p, int up)
+{
+    node *n = ud;
+    if (up) {
+        n->ups++;
+        n->peer = p;
+    } else {
+        n->downs++;
+        n->why = ln_peer_why(p);
+        if (n->peer == p) n->peer = NULL;
+    }
+    n->f->step(n->f);
+}
+
+static void cb_frame(void *ud, ln_peer *p, const uint8_t *msg, size_t len)
+{
+    node *n = ud;
+    (void)p;
+    ASSERT(n->frames < MAXF);
+    n->frame[n->frames] = malloc(len ? len : 1);
+    ASSERT(n->frame[n->frames]);
+    if (len) memcpy(n->frame[n->frames], msg, len);
+    n->flen[n->frames] = len;
+    n->frames++;
+    n->f->step(n->f);
+}
+
+static void cb_closed(ln_net *net, void *ud)
+{
+    node *n = ud;
+    (void)net;
+    n->closed++;
+    n->net = NULL;
+}
+
+static void keys_for(int i, uint8_t pk[LN_PK_LEN], uint8_t sk[LN_SK_LEN])
+{
+    uint8_t seed[LN_SEED_LEN];
+    memset(seed, 0x40 + i, sizeof seed);
+    ln_keypair_seed(seed, pk, sk);
+}
+
+/* Starts node i (keys from seed i); listen may be NULL. */
+static void node_start(fixture *f, int i, int key, const char *listen, const char *chain,
+                       size_t max_frame)
+{
+    node *n = &f->n[i];
+    n->f = f;
+    keys_for(key, n->pk, n->sk);
+    ln_net_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    memcpy(cfg.pk, n->pk, LN_PK_LEN);
+    memcpy(cfg.sk, n->sk, LN_SK_LEN);
+    cfg.chain_id = chain ? chain : CHAIN;
+    cfg.listen = listen;
+    cfg.max_frame = max_frame;
+    cfg.handshake_ms = 2000;
+    cfg.allow = cb_allow;
+    cfg.on_peer = cb_peer;
+    cfg.on_frame = cb_frame;
+    cfg.ud = n;
+    ASSERT_EQ(ln_net_start(&f->loop, &cfg, &n->net), 0);
+    n->started++;
+}
+
+static void node_close(node *n)
+{
+    if (n->net) ln_net_close(n->net, cb_closed, n);
+}
+
+static void shutdown_all(fixture *f)
+{
+    if (f->shut) return;
+    f->shut = 1;
+    uv_close((uv_handle_t *)&f->watchdog, NULL);
+    for (int i = 0; i < 4; i++) node_close(&f->n[i]);
+}
+
+static void on_client_done(uv_async_t *a)
+{
+    fixture *f = a->data;
+    f->client_done = 1;
+    uv_close((uv_handle_t *)&f->done, NULL);
+    f->step(f);
+}
+
+static void client_main(void *arg)
+{
+    fixture *f = arg;
+    f->client(f);
+    uv_async_send(&f->done);
+}
+
+static void fx_init(fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    ASSERT_EQ(ln_crypto_init(), 0);
+    ASSERT_EQ(uv_loop_init(&f->loop), 0);
+    uv_timer_init(&f->loop, &f->watchdog);
+    f->watchdog.data = f;
+    uv_timer_start(&f->watchdog, on_watchdog, 10000, 0);
+}
+
+/* Starts the raw client thread (after the listener is up). */
+static void fx_client(fixture *f, void (*client)(fixture *f))
+{
+    f->client = client;
+    f->async_used = 1;
+    ASSERT_EQ(uv_async_init(&f->loop, &f->done, on_client_done), 0);
+    f->done.data = f;
+    ASSERT_EQ(uv_thread_create(&f->thread, client_main, f), 0);
+}
+
+static void fx_run(fixture *f)
+{
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    if (f->async_used) ASSERT_EQ(uv_thread_join(&f->thread), 0);
+    for (int i = 0; i < 4; i++) {
+        node *n = &f->n[i];
+        ASSERT_EQ(n->closed, n->started);
+        ASSERT_EQ(n->downs, n->ups);
+    }
+    ASSERT_EQ(uv_loop_close(&f->loop), 0);
+}
+
+static void fx_free(fixture *f)
+{
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < f->n[i].frames; j++) free(f->n[i].frame[j]);
+}
+
+static char *addr_of(fixture *f, int i, char *buf, size_t n)
+{
+    snprintf(buf, n, "127.0.0.1:%d", ln_net_port(f->n[i].net));
+    return buf;
+}
+
+/* ---- raw client: the wire protocol, spelled out ------------------------- */
+
+typedef struct {
+    int fd;
+    uint8_t hello[LN_NET_HELLO_MAX];
+    size_t hello_len;
+    uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
+    uint64_t txn;
+} raw;
+
+static int raw_open(raw *r, int port)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (r->fd < 0) return -1;
+    struct timeval tv = { 5, 0 };
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return connect(r->fd, (struct sockaddr *)&a, sizeof a);
+}
+
+static void raw_write(raw *r, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n > 0) {
+        ssize_t w = send(r->fd, b, n, MSG_NOSIGNAL);
+        if (w <= 0) return;              /* the net may have closed: the test checks */
+        b += w;
+        n -= (size_t)w;
+    }
+}
+
+static void raw_frame(raw *r, const void *p, size_t n)
+{
+    uint8_t h[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+    raw_write(r, h, 4);
+    raw_write(r, p, n);
+}
+
+/* 1 read, 0 EOF or reset, -1 timeout. */
+static int raw_read(raw *r, uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t got = recv(r->fd, p, n, 0);
+        if (got == 0 || (got < 0 && errno == ECONNRESET)) return 0;
+        if (got < 0) return -1;
+        p += got;
+        n -= (size_t)got;
+    }
+    return 1;
+}
+
+/* One frame into p (cap bytes); its length, 0 on EOF, -1 on timeout or too big. */
+static long raw_read_frame(raw *r, uint8_t *p, size_t cap)
+{
+    uint8_t h[4];
+    int rc = raw_read(r, h, 4);
+    if (rc <= 0) return rc;
+    size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+    if (n > cap) return -1;
+    rc = raw_read(r, p, n);
+    return rc <= 0 ? rc : (long)n;
+}
+
+/* Waits for the net to close the connection: 1 if it did within 5 s. */
+static int raw_wait_eof(raw *r)
+{
+    uint8_t b[256];
+    for (;;) {
+        ssize_t got = recv(r->fd, b, sizeof b, 0);
+        if (got == 0 || (got < 0 && errno == ECONNRESET)) return 1;
+        if (got < 0) return 0;
+    }
+}
+
+static void raw_hello(raw *r, int key, const char *chain, uint8_t esk[crypto_kx_SECRETKEYBYTES])
+{
+    uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN], epk[crypto_kx_PUBLICKEYBYTES];
+    keys_for(key, pk, sk);
+    crypto_kx_keypair(epk, esk);
+    size_t cl = strlen(chain);
+    r->hello[0] = LN_NET_VERSION;
+    r->hello[1] = (uint8_t)cl;
+    memcpy(r->hello + 2, chain, cl);
+    memcpy(r->hello + 2 + cl, pk, LN_PK_LEN);
+    memcpy(r->hello + 2 + cl + LN_PK_LEN, epk, LN_PK_LEN);
+    r->hello_len = 2 + cl + 2 * LN_PK_LEN;
+    raw_frame(r, r->hello, r->hello_len);
+}
+
+/* The dialer's side of the handshake with identity `key`, signing with
+** `signer`'s key (the same, unless a test lies). 1 when done. */
+static int raw_handshake_as(raw *r, int key, int signer)
+{
+    uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN], esk[crypto_kx_SECRETKEYBYTES];
+    keys_for(signer, pk, sk);
+    raw_hello(r, key, CHAIN, esk);
+    uint8_t theirs[LN_NET_HELLO_MAX];
+    long tl = raw_read_frame(r, theirs, sizeof theirs);
+    if (tl != (long)(2 + strlen(CHAIN) + 2 * LN_PK_LEN)) return 0;
+    const uint8_t *lpk = theirs + 2 + strlen(CHAIN), *lepk = lpk + LN_PK_LEN;
+    uint8_t epk[crypto_kx_PUBLICKEYBYTES];
+    memcpy(epk, r->hello + 2 + strlen(CHAIN) + LN_PK_LEN, sizeof epk);
+    if (crypto_kx_client_session_keys(r->rx, r->tx, epk, esk, lepk) != 0) return 0;
+    uint8_t lens[4] = { (uint8_t)(r->hello_len >> 8), (uint8_t)r->hello_len,
+                        (uint8_t)(tl >> 8), (uint8_t)tl };
+    uint8_t m[1 + LN_HASH_LEN], sig[LN_SIG_LEN];
+    ln_hasher h;
+    ln_hash_init(&h);
+    ln_hash_update(&h, "lunet-net-v1", 12);
+    ln_hash_update(&h, lens, 4);
+    ln_hash_update(&h, r->hello, r->hello_len);
+    ln_hash_update(&h, theirs, (size_t)tl);
+    ln_hash_final(&h, m + 1);
+    m[0] = 'D';
+    ln_sign(sk, m, sizeof m, sig);
+    raw_frame(r, sig, sizeof sig);
+    if (raw_read_frame(r, sig, sizeof sig) != LN_SIG_LEN) return 0;
+    m[0] = 'L';
+    return ln_verify(lpk, sig, m, sizeof m) == 0;
+}
+
+static int raw_handshake(raw *r, int key) { return raw_handshake_as(r, key, key); }
+
+/* Encrypts msg as the next frame into out (4 + len + 16 bytes). */
+static size_t raw_seal(raw *r, const void *msg, size_t len, uint8_t *out)
+{
+    size_t wire = len + LN_NET_OVERHEAD;
+    out[0] = (uint8_t)(wire >> 24); out[1] = (uint8_t)(wire >> 16);
+    out[2] = (uint8_t)(wire >> 8);  out[3] = (uint8_t)wire;
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = { 0 };
+    for (int i = 0; i < 8; i++) nonce[i] = (uint8_t)(r->txn >> (8 * i));
+    r->txn++;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 4, NULL, msg, len, NULL, 0, NULL,
+                                               nonce, r->tx);
+    return 4 + wire;
+}
+
+/* ---- two nets ----------------------------------------------------------- */
+
+static void step_exchange(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        ASSERT_MEM(ln_peer_key(a->peer), b->pk, LN_PK_LEN);
+        ASSERT_MEM(ln_peer_key(b->peer), a->pk, LN_PK_LEN);
+        ASSERT_EQ(ln_peer_outbound(b->peer), 1);
+        ASSERT_EQ(ln_peer_outbound(a->peer), 0);
+        ASSERT_EQ(ln_net_peers(a->net, NULL, 0), 1);
+        const char *am[] = { "a0", "a-one", "" }, *bm[] = { "b0", "b-one", "b-two!" };
+        for (int i = 0; i < 3; i++) {
+            ASSERT_EQ(ln_peer_send(a->peer, am[i], strlen(am[i])), 0);
+            ASSERT_EQ(ln_peer_send(b->peer, bm[i], strlen(bm[i])), 0);
+        }
+        f->waiting_for = "three frames each way";
+    }
+    if (f->phase == 1 && a->frames == 3 && b->frames == 3) {
+        f->phase = 2;
+        shutdown_all(f);
+    }
+}
+
+TEST(net_handshake_then_frames_both_ways_in_order)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_exchange;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    const char *am[] = { "a0", "a-one", "" }, *bm[] = { "b0", "b-one", "b-two!" };
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(f.n[1].flen[i], strlen(am[i]));
+        ASSERT_MEM(f.n[1].frame[i], am[i], strlen(am[i]));
+        ASSERT_EQ(f.n[0].flen[i], strlen(bm[i]));
+        ASSERT_MEM(f.n[0].frame[i], bm[i], strlen(bm[i]));
+    }
+    ASSERT_EQ(f.n[0].ups, 1);
+    ASSERT_EQ(f.n[1].ups, 1);
+    ASSERT_EQ(f.n[0].allows, 1);
+    ASSERT_EQ(f.n[1].allows, 1);
+    fx_free(&f);
+}
+
+#define BIG (1u << 20)
+
+static void step_big(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        uint8_t *m = malloc(BIG);
+        ASSERT(m);
+        for (size_t i = 0; i < BIG; i++) m[i] = (uint8_t)(i * 7 + (i >> 11));
+        ASSERT_EQ(ln_peer_send(b->peer, m, BIG), 0);
+        free(m);
+        f->waiting_for = "the 1 MiB frame";
+    }
+    if (f->phase == 1 && a->frames == 1) {
+        f->phase = 2;
+        shutdown_all(f);
+    }
+}
+
+TEST(net_one_mib_frame_arrives_whole)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_big;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, BIG);
+    node_start(&f, 1, 1, NULL, NULL, BIG);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    ASSERT_EQ(f.n[0].frames, 1);
+    ASSERT_EQ(f.n[0].flen[0], BIG);
+    for (size_t i = 0; i < BIG; i++)
+        if (f.n[0].frame[0][i] != (uint8_t)(i * 7 + (i >> 11)))
+            LN_FAIL("byte %zu differs", i);
+    fx_free(&f);
+}
+
+static void step_toobig(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        static uint8_t m[1025];
+        ASSERT_EQ(ln_peer_send(b->peer, m, sizeof m), LN_ETOOBIG);
+        ASSERT_EQ(ln_peer_send(b->peer, m, sizeof m - 1), 0);
+        f->waiting_for = "the 1024-byte frame";
+    }
+    if (f->phase == 1 && a->frames == 1) {
+        f->phase = 2;
+        ASSERT_EQ(a->downs, 0);          /* the refused send did not hurt the peer */
+        shutdown_all(f);
+    }
+}
+
+TEST(net_send_over_max_frame_returns_etoobig)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_toobig;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 1024);
+    node_start(&f, 1, 1, NULL, NULL, 1024);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    ASSERT_EQ(f.n[0].flen[0], 1024);
+    fx_free(&f);
+}
+
+static void step_refused(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    if (a->ups || b->ups) LN_FAIL("a refused identity came up (a %d, b %d)", a->ups, b->ups);
+}
+
+static void on_refused_poll(uv_timer_t *t)
+{
+    fixture *f = t->data;
+    if (f->n[0].allows >= 2) {           /* refused, redialed, refused again */
+        uv_close((uv_handle_t *)t, NULL);
+        shutdown_all(f);
+    }
+}
+
+TEST(net_non_member_refused_at_handshake)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_refused;
+    f.waiting_for = "the listener to refuse the dialer twice";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    f.n[0].refuse = 1;
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    uv_timer_t poll;
+    uv_timer_init(&f.loop, &poll);
+    poll.data = &f;
+    uv_timer_start(&poll, on_refused_poll, 10, 10);
+    fx_run(&f);
+    ASSERT_EQ(f.n[0].ups + f.n[1].ups, 0);
+    ASSERT_EQ(f.n[0].frames + f.n[1].frames, 0);
+    ASSERT(f.n[1].allows >= 1);          /* the dialer saw the listener's hello */
+    fx_free(&f);
+}
+
+static void step_reconnect(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1], *a2 = &f->n[2];
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        f->waiting_for = "the listener to close and the dialer to see its peer go";
+        node_close(a);
+    }
+    if (f->phase == 1 && a->closed == 1 && b->downs == 1) {
+        f->phase = 2;
+        char addr[64];
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", f->port);
+        node_start(f, 2, 0, addr, NULL, 0);
+        f->waiting_for = "the dialer to reconnect to the restarted listener";
+    }
+    if (f->phase == 2 && a2->ups == 1 && b->ups == 2) {
+        f->phase = 3;
+        ASSERT_EQ(ln_peer_send(b->peer, "again", 5), 0);
+        f->waiting_for = "a frame over the new connection";
+    }
+    if (f->phase == 3 && a2->frames == 1) {
+        f->phase = 4;
+        shutdown_all(f);
+    }
+}
+
+TEST(net_dialer_reconnects_after_listener_restarts)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_reconnect;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    f.port = ln_net_port(f.n[0].net);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    ASSERT_EQ(f.n[1].ups, 2);
+    ASSERT_EQ(f.n[2].flen[0], 5);
+    ASSERT_MEM(f.n[2].frame[0], "again", 5);
+    fx_free(&f);
+}
+
+static void step_close_all(fixture *f)
+{
+    if (f->phase == 0 && f->n[0].ups == 2 && f->n[1].ups == 1 && f->n[2].ups == 1) {
+        f->phase = 1;
+        ASSERT_EQ(ln_net_peers(f->n[0].net, NULL, 0), 2);
+        ln_peer *ps[2];
+        ASSERT_EQ(ln_net_peers(f->n[0].net, ps, 2), 2);
+        /* queued, unsent frames must not keep anything alive */
+        ASSERT_EQ(ln_peer_send(ps[0], "bye", 3), 0);
+        ASSERT_EQ(ln_peer_send(ps[1], "bye", 3), 0);
+        shutdown_all(f);
+    }
+}
+
+TEST(net_close_with_peers_connected_closes_everything)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_close_all;
+    f.waiting_for = "one listener and two dialers up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    node_start(&f, 2, 2, NULL, NULL, 0);
+    addr_of(&f, 0, addr, sizeof addr);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr), 0);
+    ASSERT_EQ(ln_net_connect(f.n[2].net, addr), 0);
+    fx_run(&f);                          /* checks every close callback and uv_loop_close */
+    ASSERT_EQ(f.n[0].downs, 2);
+    ASSERT_EQ(f.n[1].downs, 1);
+    ASSERT_EQ(f.n[2].downs, 1);
+    fx_free(&f);
+}
+
+/* ---- a raw client against a listening net ------------------------------- */
+
+/* Ends the test once the client finished and the listener saw what it expects. */
+static int want_downs, strikes_at_end;
+
+static void step_raw(fixture *f)
+{
+    if (f->shut || !f->client_done || f->n[0].downs < want_downs) return;
+    strikes_at_end = ln_net_strikes(f->n[0].net, "127.0.0.1");
+    shutdown_all(f);
+}
+
+static int strikes_at_down;
+
+static void step_note_strikes(fixture *f)
+{
+    if (f->n[0].downs == 1 && !strikes_at_down)
+        strikes_at_down = ln_net_strikes(f->n[0].net, "127.0.0.1");
+    step_raw(f);
+}
+
+static void run_raw(fixture *f, void (*client)(fixture *f), size_t max_frame, int downs)
+{
+    strikes_at_down = 0;
+    fx_init(f);
+    f->step = step_note_strikes;
+    want_downs = downs;
+    f->waiting_for = "the raw client and the listener";
+    node_start(f, 0, 0, "127.0.0.1:0", NULL, max_frame);
+    f->port = ln_net_port(f->n[0].net);
+    fx_client(f, client);
+    fx_run(f);
+}
+
+static void client_wrong_chain(fixture *f)
+{
+    raw r;
+    uint8_t esk[crypto_kx_SECRETKEYBYTES], buf[LN_NET_HELLO_MAX];
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    raw_hello(&r, 1, "another-chain", esk);
+    f->c_handshake = raw_read_frame(&r, buf, sizeof buf) > 0;   /* its hello */
+    f->c_eof = raw_wait_eof(&r);                                /* and no signature */
+    close(r.fd);
+}
+
+TEST(net_wrong_chain_id_refused)
+{
+    fixture f;
+    run_raw(&f, client_wrong_chain, 0, 0);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].allows, 0);         /* refused before the member check */
+    ASSERT_EQ(strikes_at_end, 0);        /* a config mismatch, not misbehaviour */
+    ASSERT_EQ(f.n[0].ups, 0);
+    fx_free(&f);
+}
+
+static void client_garbage_then_member(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    static const uint8_t junk[] = { 0, 0, 0, 8, 'g', 'a', 'r', 'b', 'a', 'g', 'e', '!' };
+    raw_write(&r, junk, sizeof junk);
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+    if (raw_open(&r, f->port) != 0) { f->c_err = 2; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    uint8_t out[64];
+    raw_write(&r, out, raw_seal(&r, "next", 4, out));
+    close(r.fd);
+}
+
+TEST(net_garbage_hello_dropped_and_listener_serves_next)
+{
+    fixture f;
+    run_raw(&f, client_garbage_then_member, 0, 1);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.n[0].ups, 1);
+    ASSERT_EQ(f.n[0].frames, 1);
+    ASSERT_MEM(f.n[0].frame[0], "next", 4);
+    ASSERT_EQ(strikes_at_down, 1);       /* the garbage, recorded against 127.0.0.1 */
+    fx_free(&f);
+}
+
+static void client_oversized(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    uint32_t n = 1024 + LN_NET_OVERHEAD + 1;     /* one past max_frame + tag */
+    uint8_t h[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n };
+    raw_write(&r, h, 4);                 /* no body follows: the length alone must do */
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+}
+
+TEST(net_oversized_length_dropped_before_the_body)
+{
+    fixture f;
+    strikes_at_down = 0;
+    fx_init(&f);
+    f.step = step_note_strikes;
+    want_downs = 1;
+    f.waiting_for = "the oversized length to drop the peer";
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 1024);
+    f.port = ln_net_port(f.n[0].net);
+    fx_client(&f, client_oversized);
+    fx_run(&f);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].why, LN_ETOOBIG);
+    ASSERT_EQ(f.n[0].frames, 0);
+    ASSERT_EQ(strikes_at_down, 1);
+    fx_free(&f);
+}
+
+static void client_tampered(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    uint8_t out[64];
+    raw_write(&r, out, raw_seal(&r, "good", 4, out));
+    size_t n = raw_seal(&r, "evil", 4, out);
+    out[4 + 2] ^= 0x01;                  /* one ciphertext bit */
+    raw_write(&r, out, n);
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+}
+
+TEST(net_tampered_ciphertext_drops_peer)
+{
+    fixture f;
+    strikes_at_down = 0;
+    fx_init(&f);
+    f.step = step_note_strikes;
+    want_downs = 1;
+    f.waiting_for = "the tampered frame to drop the peer";
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    f.port = ln_net_port(f.n[0].net);
+    fx_client(&f, client_tampered);
+    fx_run(&f);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].frames, 1);
+    ASSERT_MEM(f.n[0].frame[0], "good", 4);
+    ASSERT_EQ(f.n[0].why, LN_EDECRYPT);
+    ASSERT_EQ(strikes_at_down, 1);
+    fx_free(&f);
+}
+
+static void client_replayed(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    uint8_t out[64];
+    size_t n = raw_seal(&r, "once", 4, out);
+    raw_write(&r, out, n);
+    raw_write(&r, out, n);               /* the same frame again */
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+}
+
+TEST(net_replayed_frame_drops_peer)
+{
+    fixture f;
+    run_raw(&f, client_replayed, 0, 1);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].frames, 1);
+    ASSERT_EQ(f.n[0].why, LN_EDECRYPT);
+    fx_free(&f);
+}
+
+static void client_bad_signature(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake_as(&r, 1, 2);  /* claims 1, signs as 2 */
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+}
+
+TEST(net_bad_handshake_signature_refused)
+{
+    fixture f;
+    run_raw(&f, client_bad_signature, 0, 0);
+    ASSERT_EQ(f.c_handshake, 1);         /* the net signed; it is ours that fails */
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].allows, 1);
+    ASSERT_EQ(f.n[0].ups, 0);
+    ASSERT_EQ(strikes_at_end, 1);
+    fx_free(&f);
+}
+
+static void client_silent(fixture *f)
+{
+    raw r;
+    uint8_t buf[LN_NET_HELLO_MAX];
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_read_frame(&r, buf, sizeof buf) > 0;   /* its hello, then */
+    f->c_eof = raw_wait_eof(&r);         /* closed after handshake_ms (2 s here) */
+    close(r.fd);
+}
+
+TEST(net_handshake_not_done_in_time_closes)
+{
+    fixture f;
+    run_raw(&f, client_silent, 0, 0);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].ups, 0);
+    fx_free(&f);
+}
+
+static const ln_test tests[] = {
+    T(net_handshake_then_frames_both_ways_in_order),
+    T(net_one_mib_frame_arrives_whole),
+    T(net_send_over_max_frame_returns_etoobig),
+    T(net_non_member_refused_at_handshake),
+    T(net_wrong_chain_id_refused),
+    T(net_garbage_hello_dropped_and_listener_serves_next),
+    T(net_oversized_length_dropped_before_the_body),
+    T(net_tampered_ciphertext_drops_peer),
+    T(net_replayed_frame_drops_peer),
+    T(net_bad_handshake_signature_refused),
+    T(net_handshake_not_done_in_time_closes),
+    T(net_dialer_reconnects_after_listener_restarts),
+    T(net_close_with_peers_connected_closes_everything),
+    { NULL, NULL }
+};
+
+LN_TEST_MAIN(tests)
