@@ -7,7 +7,7 @@ PKGS := cmake pkg-config gcc make libluajit2-5.1-dev libuv1-dev libleveldb-dev \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build asan test test-c test-lua run bench clean
+.PHONY: all deps build asan test run bench fuzz clean
 
 all: build
 
@@ -42,6 +42,15 @@ bench: build
 	build/bench_exec 20000
 	build/bench_state quick
 	build/lunet bench -n 20000
+
+# Fuzz targets (clang's libFuzzer with ASan/UBSan): each runs FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DLN_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz --target fuzz_codec fuzz_tx -j$(JOBS)
+	build-fuzz/fuzz_codec -max_total_time=$(FUZZ_SECONDS)
+	@mkdir -p build-fuzz/corpus_tx
+	build-fuzz/fuzz_tx -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus_tx tests/fuzz/corpus_tx
 
 clean:
 	rm -rf build build-asan
