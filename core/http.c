@@ -22,6 +22,7 @@
 
 #include <http_parser.h>
 
+#include "addr.h"
 #include "err.h"
 #include "http.h"
 
@@ -751,33 +752,6 @@ static void on_connection(uv_stream_t *l, int status)
     reading_update(c);
 }
 
-static int parse_addr(const char *addr, struct sockaddr_storage *ss)
-{
-    char host[64];
-    const char *port;
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof host) return LN_EINVAL;
-        memcpy(host, addr + 1, (size_t)(end - addr - 1));
-        host[end - addr - 1] = '\0';
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(addr, ':');
-        if (!colon || (size_t)(colon - addr) >= sizeof host) return LN_EINVAL;
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-        port = colon + 1;
-    }
-    if (!*port || strlen(port) > 5) return LN_EINVAL;
-    for (const char *q = port; *q; q++)
-        if (!isdigit((unsigned char)*q)) return LN_EINVAL;
-    long pn = strtol(port, NULL, 10);
-    if (pn > 65535) return LN_EINVAL;
-    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
-    if (uv_ip4_addr(host, (int)pn, (struct sockaddr_in *)ss) == 0) return 0;
-    if (uv_ip6_addr(host, (int)pn, (struct sockaddr_in6 *)ss) == 0) return 0;
-    return LN_EINVAL;
-}
 
 static int map_uv(int e)
 {
@@ -806,7 +780,7 @@ int ln_http_server_start(uv_loop_t *loop, const char *addr, const ln_http_limits
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    int rc = parse_addr(addr, &ss);
+    int rc = ln_addr_parse(addr, &ss);
     if (rc < 0) return rc;
     ln_http_server *srv = calloc(1, sizeof *srv);
     if (!srv) return LN_ENOMEM;

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "addr.h"
 #include "err.h"
 #include "net.h"
 
@@ -100,34 +101,6 @@ static void dialer_schedule(dialer *d, int was_up);
 
 /* ---- addresses and strikes ---------------------------------------------- */
 
-static int parse_addr(const char *addr, struct sockaddr_storage *ss)
-{
-    char host[64];
-    const char *port;
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (!end || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof host) return LN_EINVAL;
-        memcpy(host, addr + 1, (size_t)(end - addr - 1));
-        host[end - addr - 1] = '\0';
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(addr, ':');
-        if (!colon || (size_t)(colon - addr) >= sizeof host) return LN_EINVAL;
-        memcpy(host, addr, (size_t)(colon - addr));
-        host[colon - addr] = '\0';
-        port = colon + 1;
-    }
-    if (!*port || strlen(port) > 5) return LN_EINVAL;
-    for (const char *q = port; *q; q++)
-        if (*q < '0' || *q > '9') return LN_EINVAL;
-    long pn = strtol(port, NULL, 10);
-    if (pn > 65535) return LN_EINVAL;
-    if (strcmp(host, "localhost") == 0) strcpy(host, "127.0.0.1");
-    memset(ss, 0, sizeof *ss);
-    if (uv_ip4_addr(host, (int)pn, (struct sockaddr_in *)ss) == 0) return 0;
-    if (uv_ip6_addr(host, (int)pn, (struct sockaddr_in6 *)ss) == 0) return 0;
-    return LN_EINVAL;
-}
 
 static void sa_ip(const struct sockaddr_storage *ss, char *ip, size_t n, int *port)
 {
@@ -588,7 +561,7 @@ int ln_net_connect(ln_net *net, const char *addr)
 {
     if (net->closing) return LN_ECLOSED;
     struct sockaddr_storage ss;
-    int rc = parse_addr(addr, &ss), port;
+    int rc = ln_addr_parse(addr, &ss), port;
     if (rc < 0) return rc;
     dialer *d = calloc(1, sizeof *d);
     if (!d) return LN_ENOMEM;
@@ -640,7 +613,7 @@ int ln_net_start(uv_loop_t *loop, const ln_net_config *cfg, ln_net **out)
     if (sodium_memcmp(pk, cfg->pk, LN_PK_LEN) != 0) return LN_EBADKEY;
     struct sockaddr_storage ss;
     if (cfg->listen) {
-        int rc = parse_addr(cfg->listen, &ss);
+        int rc = ln_addr_parse(cfg->listen, &ss);
         if (rc < 0) return rc;
     }
     ln_net *net = calloc(1, sizeof *net);
