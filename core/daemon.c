@@ -24,6 +24,7 @@
 
 static const char usage_dev[] =
     "usage: lunet dev [--home DIR] [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
+    "                 [--peer HOST:PORT]...\n"
     "\n"
     "Runs a one-validator development chain: data in DIR (default .lunet/dev),\n"
     "JSON-RPC on 127.0.0.1:8765, dev accounts alice, bob, carol, dave and eve\n"
@@ -33,10 +34,15 @@ static const char usage_dev[] =
 
 static const char usage_start[] =
     "usage: lunet start --home DIR [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
+    "                   [--peer HOST:PORT]...\n"
     "\n"
     "Runs a node on the chain in DIR (created from FILE's genesis on the first\n"
     "start; keys of accounts and validators must be in the config or DIR/keys).\n"
-    "Defaults: --rpc 127.0.0.1:8765, --config DIR/config.lua. Stop with Ctrl-C.\n";
+    "P2P listens on --p2p and dials every --peer, keeping the connections up;\n"
+    "only genesis validators and members are let in. The node key is the\n"
+    "validator's, else DIR/keys/node.key (created when missing).\n"
+    "Defaults: --rpc 127.0.0.1:8765, --p2p 127.0.0.1:7765, --config DIR/config.lua.\n"
+    "Stop with Ctrl-C.\n";
 
 static const char usage_init[] =
     "usage: lunet init --home DIR --config FILE [--new-keys]\n"
@@ -82,7 +88,18 @@ static int run(int argc, char **argv, int dev)
     const char *usage = dev ? usage_dev : usage_start;
     const char *home = dev ? ".lunet/dev" : NULL, *rpc = "127.0.0.1:8765";
     const char *p2p = "127.0.0.1:7765", *config = NULL;
+    const char *peers[64];
+    size_t npeers = 0;
     for (int i = 1; i < argc; i++) {
+        const char *peer;
+        if (flag(argc, argv, &i, "--peer", &peer)) {
+            if (npeers == sizeof peers / sizeof peers[0]) {
+                fprintf(stderr, "lunet: at most %zu --peer\n", npeers);
+                return 2;
+            }
+            peers[npeers++] = peer;
+            continue;
+        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return 0;
@@ -129,6 +146,16 @@ static int run(int argc, char **argv, int dev)
         uv_loop_close(loop);
         return 1;
     }
+    for (size_t i = 0; i < npeers; i++)
+        if ((rc = ln_node_connect(d.node, peers[i])) < 0) {
+            fprintf(stderr, "lunet %s: --peer %s: %s\n", dev ? "dev" : "start", peers[i],
+                    ln_strerror(rc));
+            ln_rpc_stop(d.rpc);
+            ln_node_close(d.node);
+            uv_run(loop, UV_RUN_DEFAULT);
+            uv_loop_close(loop);
+            return 1;
+        }
     ln_node_info info;
     ln_node_info_get(d.node, &info);
     char head[2 * 32 + 1];
@@ -137,6 +164,7 @@ static int run(int argc, char **argv, int dev)
            dev ? "dev" : "node", info.chain_id, info.consensus,
            (unsigned long long)info.height, head);
     printf("JSON-RPC on http://%s  (data in %s)\n", rpc, home);
+    if (p2p) printf("P2P on %s, %zu peer(s) to dial\n", p2p, npeers);
     uv_signal_init(loop, &d.sigint);
     uv_signal_init(loop, &d.sigterm);
     d.sigint.data = d.sigterm.data = &d;

@@ -10,6 +10,14 @@
 ** on the libuv worker pool; back on the loop it is checked against the head
 ** state (chain, expiry, account, nonce, authority, balance) and enters the
 ** mempool. Its signatures are not verified again when the block executes.
+**
+** P2P (node.h for the frames): a transaction newly admitted (from RPC or a
+** peer) goes to every peer; a duplicate is refused by the mempool, so
+** nothing loops. Every committed block goes to every peer; a block from a
+** peer at head + 1 is checked by poa's rules, re-executed with its
+** signatures verified, and committed when its hash comes out the same. A
+** block further ahead makes the node ask that peer for what it misses (at
+** most every 0.5 s); an answer's last block says whether to ask again.
 */
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +27,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "node.h"
 #include "account.h"
 #include "chain.h"
@@ -26,6 +36,7 @@
 #include "err.h"
 #include "exec.h"
 #include "mempool.h"
+#include "net.h"
 #include "plugin.h"
 #include "sandbox.h"
 #include "tx.h"
@@ -39,6 +50,10 @@
 #define MAX_TIMERS       1024                     /* armed plugin timers */
 #define MAX_INFLIGHT     4096                     /* submissions on the worker pool */
 #define MAX_INFLIGHT_BYTES (64u << 20)
+#define MAX_MEMBERS      256                      /* genesis members besides validators */
+#define SYNC_BLOCKS      64                       /* blocks per answer to "get" */
+#define SYNC_BYTES       (4u << 20)               /* ... or fewer, past this many bytes */
+#define MAX_PEERS        256
 
 /* A plugin timer: one-shot, known by its id. Its handle exists from when it
 ** is first armed on a started node until it fires without being armed again
@@ -71,6 +86,10 @@ struct ln_node {
     size_t nval;
     char val_names[MAX_VALIDATORS][LN_NAME_MAX + 1];
     uint8_t val_keys[MAX_VALIDATORS][LN_PK_LEN];
+    size_t nmem;                         /* members: may connect, do not validate */
+    uint8_t mem_keys[MAX_MEMBERS][LN_PK_LEN];
+    ln_net *net;                         /* NULL: no P2P */
+    double sync_asked;                   /* when a block ahead last made us ask */
     char self[LN_NAME_MAX + 1];
     ln_key key;
     int has_key;
@@ -249,6 +268,28 @@ static void notify(ln_node *n, ln_pblock *b)
     free(blk);
 }
 
+static void p2p_block_out(ln_node *n, uint64_t height);
+
+/* After b is committed (by this node's plugin or from a peer): mempool,
+** metrics, subscribers, peers. Frees b. */
+static void committed(ln_node *n, ln_pblock *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->receipts[i].txid, 1);
+        n->gas_total += b->receipts[i].gas_used;
+    }
+    ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->refused_ids, b->refused);
+    ln_mempool_prune(n->mp, b->hdr.height + 1, committed_nonce, n);
+    n->txs_committed += b->n;
+    n->blocks++;
+    double t = wall();
+    if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
+    n->last_block_at = t;
+    notify(n, b);
+    p2p_block_out(n, b->hdr.height);
+    ln_pblock_free(b);
+}
+
 static int h_commit(void *ud, const char *hash_hex, const uint8_t *cert, size_t len,
                     char *why, size_t whylen)
 {
@@ -279,19 +320,7 @@ static int h_commit(void *ud, const char *hash_hex, const uint8_t *cert, size_t 
         return rc;
     }
     n->pending = NULL;
-    for (size_t i = 0; i < b->n; i++) {
-        ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->receipts[i].txid, 1);
-        n->gas_total += b->receipts[i].gas_used;
-    }
-    ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->refused_ids, b->refused);
-    ln_mempool_prune(n->mp, b->hdr.height + 1, committed_nonce, n);
-    n->txs_committed += b->n;
-    n->blocks++;
-    double t = wall();
-    if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
-    n->last_block_at = t;
-    notify(n, b);
-    ln_pblock_free(b);
+    committed(n, b);
     return 0;
 }
 
@@ -400,16 +429,16 @@ static void h_log(void *ud, const char *msg)
     logf_("consensus: %s", msg);
 }
 
+static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len);
+
 static int h_broadcast(void *ud, const uint8_t *m, size_t len)
 {
-    (void)ud; (void)m; (void)len;
-    return LN_ENOTFOUND;           /* no peers: a single-node chain */
+    return p2p_consensus_out(ud, NULL, m, len);
 }
 
 static int h_send(void *ud, const char *to, const uint8_t *m, size_t len)
 {
-    (void)ud; (void)to; (void)m; (void)len;
-    return LN_ENOTFOUND;
+    return p2p_consensus_out(ud, to, m, len);
 }
 
 static int h_persist(void *ud, const char *key, const uint8_t *v, size_t len)
@@ -506,11 +535,400 @@ static int eval_config(const char *path, uint8_t **out, size_t *len, char *err, 
 
 static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
 {
-    const msgpack_object *v = ln_codec_map_get(m, k);
+    const msgpack_object *v = k ? ln_codec_map_get(m, k) : m;
     if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= n) return LN_ECONFIG;
     memcpy(out, v->via.str.ptr, v->via.str.size);
     out[v->via.str.size] = 0;
     return 0;
+}
+
+/* ---- P2P ---------------------------------------------------------------- */
+
+static void pack_key(msgpack_packer *pk, const char *k)
+{
+    msgpack_pack_str(pk, strlen(k));
+    msgpack_pack_str_body(pk, k, strlen(k));
+}
+
+static void pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, p, len);
+}
+
+/* Sends the frame to `to` (NULL: to every up peer); the number of peers it
+** was queued for. */
+static size_t p2p_out(ln_node *n, ln_peer *to, const msgpack_sbuffer *sb)
+{
+    if (!n->net || !sb->data) return 0;
+    if (to) return ln_peer_send(to, sb->data, sb->size) == 0;
+    ln_peer *ps[MAX_PEERS];
+    size_t k = ln_net_peers(n->net, ps, MAX_PEERS), sent = 0;
+    if (k > MAX_PEERS) k = MAX_PEERS;
+    for (size_t i = 0; i < k; i++)
+        if (ln_peer_send(ps[i], sb->data, sb->size) == 0) sent++;
+    return sent;
+}
+
+/* The validator name of a key, or NULL. */
+static const char *validator_of(ln_node *n, const uint8_t pk[LN_PK_LEN])
+{
+    for (size_t i = 0; i < n->nval; i++)
+        if (memcmp(n->val_keys[i], pk, LN_PK_LEN) == 0) return n->val_names[i];
+    return NULL;
+}
+
+static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len)
+{
+    if (!n->net) return LN_ENOTFOUND;
+    ln_peer *dest = NULL;
+    if (to) {
+        ln_peer *ps[MAX_PEERS];
+        size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
+        if (k > MAX_PEERS) k = MAX_PEERS;
+        for (size_t i = 0; i < k && !dest; i++) {
+            const char *v = validator_of(n, ln_peer_key(ps[i]));
+            if (v && strcmp(v, to) == 0) dest = ps[i];
+        }
+        if (!dest) return LN_ENOTFOUND;
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    pack_key(&pk, "from"); pack_key(&pk, n->self);
+    pack_key(&pk, "m"); pack_bin(&pk, m, len);
+    pack_key(&pk, "t"); pack_key(&pk, "p");
+    size_t sent = p2p_out(n, dest, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    return sent ? 0 : LN_ENOTFOUND;
+}
+
+static void p2p_tx_out(ln_node *n, const uint8_t *tx, size_t len)
+{
+    if (!n->net) return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_key(&pk, "b"); pack_bin(&pk, tx, len);
+    pack_key(&pk, "t"); pack_key(&pk, "tx");
+    p2p_out(n, NULL, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Block `height` as a blk frame to `to` (NULL: every peer); its size, 0 if
+** there is no such block. */
+static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last)
+{
+    uint8_t *blk;
+    size_t bl;
+    if (!n->net || ln_chain_block(n->chain, height, &blk, &bl) < 0) return 0;
+    ln_header h;
+    ln_chain_head(n->chain, &h, NULL);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    pack_key(&pk, "b"); pack_bin(&pk, blk, bl);
+    pack_key(&pk, "h"); msgpack_pack_uint64(&pk, h.height);
+    pack_key(&pk, "last");
+    if (last) msgpack_pack_true(&pk); else msgpack_pack_false(&pk);
+    pack_key(&pk, "t"); pack_key(&pk, "blk");
+    p2p_out(n, to, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    free(blk);
+    return bl;
+}
+
+static void p2p_block_out(ln_node *n, uint64_t height)
+{
+    p2p_block_to(n, NULL, height, 1);
+}
+
+static void p2p_get(ln_node *n, ln_peer *to)
+{
+    ln_header h;
+    if (ln_chain_head(n->chain, &h, NULL) < 0) return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_key(&pk, "from"); msgpack_pack_uint64(&pk, h.height + 1);
+    pack_key(&pk, "t"); pack_key(&pk, "get");
+    p2p_out(n, to, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Re-executes a block at head + 1 received from a peer and commits it.
+** poa's rules: the proposer is the one whose turn it is, the certificate
+** {sig, signer} is the proposer's signature of the hash (hex). */
+static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 4096);
+    int rc = ln_codec_unpack(blk, bl, &z, &o);
+    const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
+    const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
+    const msgpack_object *cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
+    const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
+    const msgpack_object *ht = ln_codec_map_get(hdr, "height");
+    const msgpack_object *tm = ln_codec_map_get(hdr, "time");
+    char proposer[LN_NAME_MAX + 1], signer[LN_NAME_MAX + 1];
+    const msgpack_object *sig = ln_codec_map_get(cert, "sig");
+    const uint8_t **tx = NULL;
+    size_t *lens = NULL;
+    ln_pblock *b = NULL;
+    if (rc < 0 || !hdr || !hash || hash->type != MSGPACK_OBJECT_BIN ||
+        hash->via.bin.size != LN_HASH_LEN || !txs || txs->type != MSGPACK_OBJECT_ARRAY ||
+        !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        cfg_str(hdr, "proposer", proposer, sizeof proposer) < 0 || !cert ||
+        cfg_str(cert, "signer", signer, sizeof signer) < 0 || !sig ||
+        (sig->type != MSGPACK_OBJECT_BIN && sig->type != MSGPACK_OBJECT_STR) ||
+        sig->via.bin.size != LN_SIG_LEN) {
+        snprintf(why, whylen, "malformed block");
+        rc = LN_EBADBLOCK;
+        goto done;
+    }
+    uint64_t height = ht->via.u64;
+    size_t k = txs->via.array.size;
+    if (strcmp(proposer, n->val_names[height % n->nval]) != 0 || strcmp(signer, proposer) != 0) {
+        snprintf(why, whylen, "block %llu: proposer %s / signer %s, expected %s",
+                 (unsigned long long)height, proposer, signer, n->val_names[height % n->nval]);
+        rc = LN_EBADBLOCK;
+        goto done;
+    }
+    char hex[2 * LN_HASH_LEN + 1];
+    ln_hex((const uint8_t *)hash->via.bin.ptr, LN_HASH_LEN, hex);
+    if (ln_verify(n->val_keys[height % n->nval], (const uint8_t *)sig->via.bin.ptr,
+                  (const uint8_t *)hex, 2 * LN_HASH_LEN) < 0) {
+        snprintf(why, whylen, "block %llu: bad proposer signature", (unsigned long long)height);
+        rc = LN_EBADSIG;
+        goto done;
+    }
+    tx = calloc(k + 1, sizeof *tx);
+    lens = calloc(k + 1, sizeof *lens);
+    if (!tx || !lens) {
+        rc = LN_ENOMEM;
+        snprintf(why, whylen, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < k; i++) {
+        const msgpack_object *t = &txs->via.array.ptr[i];
+        if (t->type != MSGPACK_OBJECT_BIN) {
+            snprintf(why, whylen, "malformed block");
+            rc = LN_EBADBLOCK;
+            goto done;
+        }
+        tx[i] = (const uint8_t *)t->via.bin.ptr;
+        lens[i] = t->via.bin.size;
+    }
+    ln_pblock_free(n->pending);            /* stale: the chain moves on */
+    n->pending = NULL;
+    if ((rc = ln_chain_build(n->chain, proposer, tm->via.u64, tx, lens, k, 0, BLOCK_GAS, &b)) < 0) {
+        snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, ln_strerror(rc));
+        goto done;
+    }
+    if (b->hdr.height != height || b->n != k || memcmp(b->hash, hash->via.bin.ptr, LN_HASH_LEN) != 0) {
+        snprintf(why, whylen, "block %llu: re-executed, its hash differs", (unsigned long long)height);
+        rc = LN_EBADBLOCK;
+        goto done;
+    }
+    msgpack_sbuffer csb;
+    msgpack_packer cpk;
+    msgpack_sbuffer_init(&csb);
+    msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
+    msgpack_pack_object(&cpk, *cert);
+    rc = ln_chain_commit(n->chain, b, (const uint8_t *)csb.data, csb.size);
+    msgpack_sbuffer_destroy(&csb);
+    if (rc < 0) {
+        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)height, ln_strerror(rc));
+        goto done;
+    }
+    committed(n, b);
+    b = NULL;
+done:
+    ln_pblock_free(b);
+    free(tx);
+    free(lens);
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
+                         const char *why, void *ud)
+{
+    (void)n; (void)status; (void)id; (void)why; (void)ud;
+}
+
+static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN])
+{
+    ln_node *n = ud;
+    if (validator_of(n, pk)) return 1;
+    for (size_t i = 0; i < n->nmem; i++)
+        if (memcmp(n->mem_keys[i], pk, LN_PK_LEN) == 0) return 1;
+    char hex[2 * LN_PK_LEN + 1];
+    ln_hex(pk, LN_PK_LEN, hex);
+    logf_("p2p: refused %.16s…: not a member", hex);
+    return 0;
+}
+
+static void net_peer(void *ud, ln_peer *peer, int up)
+{
+    ln_node *n = ud;
+    const char *v = validator_of(n, ln_peer_key(peer));
+    if (up) {
+        logf_("p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
+        if (!n->closing) p2p_get(n, peer);
+    } else {
+        int why = ln_peer_why(peer);
+        logf_("p2p: peer %s down%s%s", ln_peer_addr(peer), why ? ": " : "",
+              why ? ln_strerror(why) : "");
+    }
+}
+
+static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
+{
+    ln_node *n = ud;
+    if (n->closing) return;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    if (msgpack_unpack_next(&u, (const char *)m, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_MAP) {
+        msgpack_unpacked_destroy(&u);
+        ln_peer_drop(peer, LN_EINVAL);
+        return;
+    }
+    const msgpack_object *o = &u.data;
+    char t[8];
+    const msgpack_object *b = ln_codec_map_get(o, "b");
+    if (b && b->type != MSGPACK_OBJECT_BIN) b = NULL;
+    if (cfg_str(o, "t", t, sizeof t) < 0) {
+        ln_peer_drop(peer, LN_EINVAL);
+    } else if (strcmp(t, "p") == 0) {
+        const char *from = validator_of(n, ln_peer_key(peer));
+        const msgpack_object *msg = ln_codec_map_get(o, "m");
+        char why[300];
+        if (from && msg && msg->type == MSGPACK_OBJECT_BIN && n->plugin &&
+            ln_plugin_on_message(n->plugin, from, (const uint8_t *)msg->via.bin.ptr,
+                                 msg->via.bin.size, why, sizeof why) < 0)
+            logf_("consensus: %s", why);
+    } else if (strcmp(t, "tx") == 0 && b) {
+        ln_node_submit(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, peer_tx_done, NULL);
+    } else if (strcmp(t, "blk") == 0 && b) {
+        const msgpack_object *ph = ln_codec_map_get(o, "h");
+        const msgpack_object *last = ln_codec_map_get(o, "last");
+        uint64_t their = ph && ph->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? ph->via.u64 : 0;
+        ln_header h;
+        ln_chain_head(n->chain, &h, NULL);
+        /* The block's height, without executing it. */
+        msgpack_zone z;
+        msgpack_object blk;
+        msgpack_zone_init(&z, 4096);
+        uint64_t height = 0;
+        if (ln_codec_unpack((const uint8_t *)b->via.bin.ptr, b->via.bin.size, &z, &blk) == 0) {
+            const msgpack_object *ht = ln_codec_map_get(ln_codec_map_get(&blk, "header"), "height");
+            if (ht && ht->type == MSGPACK_OBJECT_POSITIVE_INTEGER) height = ht->via.u64;
+        }
+        msgpack_zone_destroy(&z);
+        char why[300];
+        if (height == h.height + 1) {
+            if (apply_block(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, why, sizeof why) < 0)
+                logf_("p2p: block from %s refused: %s", ln_peer_addr(peer), why);
+            else if (last && last->type == MSGPACK_OBJECT_BOOLEAN && last->via.boolean &&
+                     their > height)
+                p2p_get(n, peer);
+        } else if (height > h.height + 1 && wall() - n->sync_asked > 0.5) {
+            /* Behind: ask, but not for every block broadcast meanwhile. */
+            n->sync_asked = wall();
+            p2p_get(n, peer);
+        }
+    } else if (strcmp(t, "get") == 0) {
+        const msgpack_object *from = ln_codec_map_get(o, "from");
+        ln_header h;
+        if (from && from->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            ln_chain_head(n->chain, &h, NULL) == 0 && from->via.u64 >= 1) {
+            size_t bytes = 0;
+            for (uint64_t i = from->via.u64, k = 0; i <= h.height && k < SYNC_BLOCKS; i++, k++) {
+                int last = i == h.height || k + 1 == SYNC_BLOCKS || bytes > SYNC_BYTES;
+                bytes += p2p_block_to(n, peer, i, last);
+                if (last) break;
+            }
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+}
+
+static void net_closed(ln_net *net, void *ud)
+{
+    (void)net;
+    ln_node *n = ud;
+    n->open_handles--;
+    maybe_free(n);
+}
+
+/* This node's P2P identity: its validator key, else HOME/keys/node.key. */
+static int node_identity(ln_node *n, ln_key *k, char *err, size_t errlen)
+{
+    if (n->has_key) {
+        *k = n->key;
+        return 0;
+    }
+    char path[700], kerr[160];
+    snprintf(path, sizeof path, "%s/keys/node.key", n->home);
+    int rc = ln_keyfile_read(path, k, kerr, sizeof kerr);
+    if (rc == LN_ENOTFOUND) {
+        memset(k, 0, sizeof *k);
+        snprintf(k->account, sizeof k->account, "node");
+        ln_keypair(k->pk, k->sk);
+        if ((rc = ln_keyfile_write(n->home, k, 0)) < 0)
+            snprintf(err, errlen, "writing %s: %s", path, ln_strerror(rc));
+        return rc;
+    }
+    if (rc < 0) snprintf(err, errlen, "%s: %s", path, kerr);
+    return rc;
+}
+
+static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
+{
+    ln_key k;
+    int rc = node_identity(n, &k, err, errlen);
+    if (rc < 0) return rc;
+    ln_net_config nc;
+    memset(&nc, 0, sizeof nc);
+    memcpy(nc.pk, k.pk, LN_PK_LEN);
+    memcpy(nc.sk, k.sk, LN_SK_LEN);
+    sodium_memzero(&k, sizeof k);
+    nc.chain_id = n->chain_id;
+    nc.listen = addr;
+    nc.max_frame = BLOCK_BYTES + (64u << 10);
+    nc.max_outbuf = 4 * nc.max_frame;
+    nc.allow = net_allow;
+    nc.on_peer = net_peer;
+    nc.on_frame = net_frame;
+    nc.ud = n;
+    rc = ln_net_start(n->loop, &nc, &n->net);
+    sodium_memzero(&nc, sizeof nc);
+    if (rc < 0) {
+        snprintf(err, errlen, "P2P on %s: %s", addr,
+                 rc == LN_EEXIST ? "address in use" : ln_strerror(rc));
+        return rc;
+    }
+    n->open_handles++;                 /* until net_closed */
+    return 0;
+}
+
+int ln_node_connect(ln_node *n, const char *addr)
+{
+    if (!n->net || n->closing) return LN_ECLOSED;
+    return ln_net_connect(n->net, addr);
 }
 
 /* The key of `name`: from the config's hex, else from HOME/keys (created in
@@ -574,7 +992,7 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
 static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
 {
     static const char *const known[] = {
-        "accounts", "chain_id", "consensus", "genesis_time", "validators"
+        "accounts", "chain_id", "consensus", "genesis_time", "members", "validators"
     };
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
@@ -585,7 +1003,7 @@ static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
                 break;
         if (j == sizeof known / sizeof known[0]) {
             snprintf(err, errlen, "config: unknown field '%.*s' (known: accounts, chain_id, "
-                     "consensus, genesis_time, validators)",
+                     "consensus, genesis_time, members, validators)",
                      k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size > 40 ? 40 : k->via.str.size) : 1,
                      k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
             return LN_ECONFIG;
@@ -685,15 +1103,47 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         rc = LN_ECONFIG;
         goto done;
     }
+    /* Members: more keys that may connect (hex), besides the validators'. */
+    const msgpack_object *mems = ln_codec_map_get(&o, "members");
+    if (mems && (mems->type != MSGPACK_OBJECT_ARRAY || mems->via.array.size > MAX_MEMBERS)) {
+        snprintf(err, errlen, "config: members must be a list of up to %d public keys (hex)", MAX_MEMBERS);
+        rc = LN_ECONFIG;
+        goto done;
+    }
+    uint8_t (*mkeys)[LN_PK_LEN] = NULL;
+    uint32_t nmem = mems ? mems->via.array.size : 0;
+    if (nmem && !(mkeys = calloc(nmem, LN_PK_LEN))) {
+        rc = LN_ENOMEM;
+        goto done;
+    }
+    for (uint32_t i = 0; i < nmem; i++) {
+        char hex[2 * LN_PK_LEN + 1];
+        if (cfg_str(&mems->via.array.ptr[i], NULL, hex, sizeof hex) < 0 ||
+            strlen(hex) != 2 * LN_PK_LEN || ln_unhex(hex, mkeys[i], LN_PK_LEN) < 0) {
+            free(mkeys);
+            snprintf(err, errlen, "config: members[%u] must be a public key, %d hex digits",
+                     i + 1, 2 * LN_PK_LEN);
+            rc = LN_ECONFIG;
+            goto done;
+        }
+    }
     msgpack_sbuffer gsb;
     msgpack_packer gpk;
     msgpack_sbuffer_init(&gsb);
     msgpack_packer_init(&gpk, &gsb, msgpack_sbuffer_write);
-    msgpack_pack_map(&gpk, 3);
+    msgpack_pack_map(&gpk, mems ? 4 : 3);
     msgpack_pack_str(&gpk, 8); msgpack_pack_str_body(&gpk, "chain_id", 8);
     msgpack_pack_str(&gpk, strlen(chain_id)); msgpack_pack_str_body(&gpk, chain_id, strlen(chain_id));
     msgpack_pack_str(&gpk, 11); msgpack_pack_str_body(&gpk, "fingerprint", 11);
     msgpack_pack_str(&gpk, 64); msgpack_pack_str_body(&gpk, n->fingerprint, 64);
+    if (mems) {
+        msgpack_pack_str(&gpk, 7); msgpack_pack_str_body(&gpk, "members", 7);
+        msgpack_pack_array(&gpk, nmem);
+        for (uint32_t i = 0; i < nmem; i++) {
+            msgpack_pack_bin(&gpk, LN_PK_LEN); msgpack_pack_bin_body(&gpk, mkeys[i], LN_PK_LEN);
+        }
+    }
+    free(mkeys);
     msgpack_pack_str(&gpk, 10); msgpack_pack_str_body(&gpk, "validators", 10);
     msgpack_pack_array(&gpk, vals->via.array.size);
     for (uint32_t i = 0; i < vals->via.array.size; i++) {
@@ -883,6 +1333,18 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
         memcpy(n->val_keys[i], k->via.bin.ptr, LN_PK_LEN);
         n->nval = i + 1;
     }
+    const msgpack_object *mems = rc == 0 ? ln_codec_map_get(&o, "members") : NULL;
+    n->nmem = 0;
+    if (mems && mems->type != MSGPACK_OBJECT_ARRAY) rc = LN_EIO;
+    for (uint32_t i = 0; rc == 0 && mems && i < mems->via.array.size && i < MAX_MEMBERS; i++) {
+        const msgpack_object *k = &mems->via.array.ptr[i];
+        if (k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != LN_PK_LEN) {
+            rc = LN_EIO;
+            break;
+        }
+        memcpy(n->mem_keys[i], k->via.bin.ptr, LN_PK_LEN);
+        n->nmem = i + 1;
+    }
     msgpack_zone_destroy(&z);
     free(g);
     if (rc < 0) {
@@ -1013,6 +1475,10 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
+    if (cfg->p2p_addr && (rc = p2p_start(n, cfg->p2p_addr, err, errlen)) < 0) {
+        free_node(n);                  /* no timer has a handle yet */
+        return rc;
+    }
     /* Started: the timers the plugin's init armed run from now on. */
     n->started = 1;
     for (ntimer *t = n->timers, *next; t; t = next) {
@@ -1036,6 +1502,12 @@ void ln_node_close(ln_node *n)
 {
     if (!n) return;
     n->closing = 1;
+    n->open_handles++;                 /* held while closing what is open */
+    if (n->net) {
+        ln_net *net = n->net;
+        n->net = NULL;
+        ln_net_close(net, net_closed, n);
+    }
     ntimer *t = n->timers, *next;
     n->timers = NULL;
     n->ntimers = 0;
@@ -1044,6 +1516,7 @@ void ln_node_close(ln_node *n)
         if (t->live) uv_close((uv_handle_t *)&t->h, timer_closed);
         else free(t);
     }
+    n->open_handles--;
     maybe_free(n);
 }
 
@@ -1147,6 +1620,7 @@ static void submit_done(uv_work_t *w, int status)
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
+    if (rc == 0) p2p_tx_out(n, r->bytes, r->len);   /* newly admitted only: no loops */
     r->cb(n, rc, r->tx.id, why, r->ud);
     ln_tx_free(&r->tx);
     n->inflight_bytes -= r->len;

@@ -29,9 +29,27 @@ typedef struct {
 } ln_node_config;
 
 /* Opens (or creates from the config's genesis) the chain in HOME and starts
-** the node's services on loop. *err gets a one-line reason on failure. */
+** the node's services on loop. *err gets a one-line reason on failure.
+**
+** P2P (net.h), when p2p_addr is given: the node's identity is its
+** validator key, else HOME/keys/node.key (created when missing); a peer is
+** let in when its key is a genesis validator's or member's (the config's
+** `members`, hex public keys). Frames are msgpack maps by t:
+**   {t="p", from=NAME, m=BIN}   a consensus message (node.broadcast/send),
+**                               delivered to on_message(name of the sender's key)
+**   {t="tx", b=BIN}             a transaction newly admitted to the mempool
+**   {t="blk", b=BLOCK, h=HEAD, last=BOOL}  a committed block (poa: checked
+**                               against the proposer rotation and the
+**                               proposer's signature, re-executed, hash
+**                               compared); h is the sender's head height
+**   {t="get", from=HEIGHT}      asks for blocks from HEIGHT on; the answer is
+**                               up to 64 blk frames in order, the last marked. */
 int  ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
                   char *err, size_t errlen);
+/* Dials a peer ("HOST:PORT") and keeps the connection up. LN_ECLOSED when
+** the node has no P2P (no p2p_addr), LN_EINVAL for a bad address. */
+int  ln_node_connect(ln_node *n, const char *addr);
+
 /* Stops services; the handles close on the loop, then the node is freed. */
 void ln_node_close(ln_node *n);
 
