@@ -14,8 +14,9 @@
 ** P2P (node.h for the frames): a transaction newly admitted (from RPC or a
 ** peer) goes to every peer; a duplicate is refused by the mempool, so
 ** nothing loops. Every committed block goes to every peer; a block from a
-** peer at head + 1 is checked by poa's rules, re-executed with its
-** signatures verified, and committed when its hash comes out the same. A
+** peer at head + 1 is re-executed with its signatures verified and, when
+** its hash comes out the same and the consensus plugin's verify_block and
+** verify_commit accept it, committed. A
 ** block further ahead makes the node ask that peer for what it misses (at
 ** most every 0.5 s); an answer's last block says whether to ask again.
 */
@@ -664,9 +665,15 @@ static void p2p_get(ln_node *n, ln_peer *to)
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Re-executes a block at head + 1 received from a peer and commits it.
-** poa's rules: the proposer is the one whose turn it is, the certificate
-** {sig, signer} is the proposer's signature of the hash (hex). */
+static void push_pblock(lua_State *L, void *ud)
+{
+    ln_pblock *b = ud;
+    push_header(L, &b->hdr, b->hash, b->n);
+}
+
+/* Re-executes a block at head + 1 received from a peer and commits it once
+** its hash matches and the consensus plugin accepts it (verify_block and
+** verify_commit with the block's certificate): the rules are the plugin's. */
 static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
 {
     msgpack_zone z;
@@ -679,8 +686,7 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
     const msgpack_object *ht = ln_codec_map_get(hdr, "height");
     const msgpack_object *tm = ln_codec_map_get(hdr, "time");
-    char proposer[LN_NAME_MAX + 1], signer[LN_NAME_MAX + 1];
-    const msgpack_object *sig = ln_codec_map_get(cert, "sig");
+    char proposer[LN_NAME_MAX + 1];
     const uint8_t **tx = NULL;
     size_t *lens = NULL;
     ln_pblock *b = NULL;
@@ -689,29 +695,13 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
         !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         cfg_str(hdr, "proposer", proposer, sizeof proposer) < 0 || !cert ||
-        cfg_str(cert, "signer", signer, sizeof signer) < 0 || !sig ||
-        (sig->type != MSGPACK_OBJECT_BIN && sig->type != MSGPACK_OBJECT_STR) ||
-        sig->via.bin.size != LN_SIG_LEN) {
+        !ln_name_valid(proposer, strlen(proposer))) {
         snprintf(why, whylen, "malformed block");
         rc = LN_EBADBLOCK;
         goto done;
     }
     uint64_t height = ht->via.u64;
     size_t k = txs->via.array.size;
-    if (strcmp(proposer, n->val_names[height % n->nval]) != 0 || strcmp(signer, proposer) != 0) {
-        snprintf(why, whylen, "block %llu: proposer %s / signer %s, expected %s",
-                 (unsigned long long)height, proposer, signer, n->val_names[height % n->nval]);
-        rc = LN_EBADBLOCK;
-        goto done;
-    }
-    char hex[2 * LN_HASH_LEN + 1];
-    ln_hex((const uint8_t *)hash->via.bin.ptr, LN_HASH_LEN, hex);
-    if (ln_verify(n->val_keys[height % n->nval], (const uint8_t *)sig->via.bin.ptr,
-                  (const uint8_t *)hex, 2 * LN_HASH_LEN) < 0) {
-        snprintf(why, whylen, "block %llu: bad proposer signature", (unsigned long long)height);
-        rc = LN_EBADSIG;
-        goto done;
-    }
     tx = calloc(k + 1, sizeof *tx);
     lens = calloc(k + 1, sizeof *lens);
     if (!tx || !lens) {
@@ -745,6 +735,14 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     msgpack_sbuffer_init(&csb);
     msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
     msgpack_pack_object(&cpk, *cert);
+    char pwhy[200];
+    rc = ln_plugin_verify(n->plugin, push_pblock, b, (const uint8_t *)csb.data, csb.size,
+                          pwhy, sizeof pwhy);
+    if (rc < 0) {
+        msgpack_sbuffer_destroy(&csb);
+        snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, pwhy);
+        goto done;
+    }
     rc = ln_chain_commit(n->chain, b, (const uint8_t *)csb.data, csb.size);
     msgpack_sbuffer_destroy(&csb);
     if (rc < 0) {

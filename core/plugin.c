@@ -253,7 +253,11 @@ static const luaL_Reg node_api[] = {
 };
 
 /* Calls module[cb] with the nargs values on top of the stack, metered. */
-static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whylen)
+/* Calls module[cb] with the nargs values on top of the stack, metered,
+** keeping nres results on the stack (the caller clears it). -1 when the
+** plugin has no such callback (the arguments are popped). */
+static int call_keep(ln_plugin *p, const char *cb, int nargs, int nres,
+                     char *why, size_t whylen)
 {
     lua_State *L = ln_sandbox_L(p->sb);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
@@ -263,11 +267,11 @@ static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whyle
     lua_remove(L, -2);
     if (!lua_isfunction(L, -1)) {
         lua_pop(L, nargs + 1);
-        return 0;
+        return -1;
     }
     lua_insert(L, -(nargs + 1));
     ln_sandbox_meter_begin(p->sb, LN_PLUGIN_BUDGET, LN_PLUGIN_MEM);
-    int rc = ln_sandbox_pcall(p->sb, nargs, 0);
+    int rc = ln_sandbox_pcall(p->sb, nargs, nres);
     ln_sandbox_meter_end(p->sb);
     if (rc < 0) {
         if (why) {
@@ -280,8 +284,28 @@ static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whyle
         lua_settop(L, 0);
         return LN_EPLUGIN;
     }
-    lua_settop(L, 0);
     return 0;
+}
+
+/* Calls module[cb] for its effects; a missing callback is a no-op. */
+static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whylen)
+{
+    int rc = call_keep(p, cb, nargs, 0, why, whylen);
+    lua_settop(ln_sandbox_L(p->sb), 0);
+    return rc == -1 ? 0 : rc;
+}
+
+/* A verify_* answer on the stack: true, or nil/false and a reason. */
+static int verdict(ln_plugin *p, const char *cb, char *why, size_t whylen)
+{
+    lua_State *L = ln_sandbox_L(p->sb);
+    int ok = lua_toboolean(L, -2);
+    if (!ok && why) {
+        const char *r = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "refused";
+        snprintf(why, whylen, "%s.%s: %s", p->name, cb, r);
+    }
+    lua_settop(L, 0);
+    return ok ? 0 : LN_EBADBLOCK;
 }
 
 int ln_plugin_load(const ln_plugin_host *host, const char *name, const char *src, size_t len,
@@ -378,4 +402,25 @@ int ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, siz
         return rc;
     }
     return call(p, "on_message", 2, why, whylen);
+}
+
+int ln_plugin_verify(ln_plugin *p, void (*push_block)(lua_State *L, void *ud), void *ud,
+                     const uint8_t *cert, size_t certlen, char *why, size_t whylen)
+{
+    lua_State *L = ln_sandbox_L(p->sb);
+    push_block(L, ud);
+    int rc = call_keep(p, "verify_block", 1, 2, why, whylen);
+    if (rc == 0 && (rc = verdict(p, "verify_block", why, whylen)) < 0) return rc;
+    if (rc == LN_EPLUGIN) return rc;
+    push_block(L, ud);
+    if (!cert || ln_codec_decode_lua(L, cert, certlen) < 0) lua_pushnil(L);
+    p->host.validators(p->host.ud, L);
+    rc = call_keep(p, "verify_commit", 3, 2, why, whylen);
+    if (rc == -1) {
+        /* Without verify_commit no certificate can be trusted. */
+        snprintf(why, whylen, "%s has no verify_commit", p->name);
+        return LN_EPLUGIN;
+    }
+    if (rc < 0) return rc;
+    return verdict(p, "verify_commit", why, whylen);
 }

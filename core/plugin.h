@@ -62,4 +62,13 @@ int  ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen);
 int  ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, size_t len,
                           char *why, size_t whylen);
 
+/* Asks the plugin about a block from a peer: verify_block(block), then
+** verify_commit(block, cert, validators), each under the budget. push_block
+** pushes the block's table (as node.head() gives it); cert is msgpack (NULL:
+** none). 0 when both answer true; LN_EBADBLOCK with the plugin's reason;
+** LN_EPLUGIN when it fails or has no verify_commit. A missing verify_block
+** counts as true. */
+int  ln_plugin_verify(ln_plugin *p, void (*push_block)(lua_State *L, void *ud), void *ud,
+                      const uint8_t *cert, size_t certlen, char *why, size_t whylen);
+
 #endif
