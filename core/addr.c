@@ -35,3 +35,13 @@ int ln_addr_parse(const char *addr, struct sockaddr_storage *ss)
     if (uv_ip6_addr(host, (int)pn, (struct sockaddr_in6 *)ss) == 0) return 0;
     return LN_EINVAL;
 }
+
+int ln_addr_uverr(int e)
+{
+    switch (e) {
+    case UV_EADDRINUSE: return LN_EEXIST;
+    case UV_EADDRNOTAVAIL: case UV_EINVAL: case UV_EAFNOSUPPORT: return LN_EINVAL;
+    case UV_ENOMEM: return LN_ENOMEM;
+    default: return LN_EIO;
+    }
+}

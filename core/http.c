@@ -752,17 +752,6 @@ static void on_connection(uv_stream_t *l, int status)
     reading_update(c);
 }
 
-
-static int map_uv(int e)
-{
-    switch (e) {
-    case UV_EADDRINUSE: return LN_EEXIST;
-    case UV_EADDRNOTAVAIL: case UV_EINVAL: case UV_EAFNOSUPPORT: return LN_EINVAL;
-    case UV_ENOMEM: return LN_ENOMEM;
-    default: return LN_EIO;
-    }
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
     ln_http_server *srv = h->data;
@@ -794,12 +783,12 @@ int ln_http_server_start(uv_loop_t *loop, const char *addr, const ln_http_limits
     srv->loop = loop;
     srv->handler = handler;
     srv->ud = ud;
-    if ((rc = uv_tcp_init(loop, &srv->listener)) < 0) { free(srv); return map_uv(rc); }
+    if ((rc = uv_tcp_init(loop, &srv->listener)) < 0) { free(srv); return ln_addr_uverr(rc); }
     srv->listener.data = srv;
     if ((rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0)) < 0 ||
         (rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection)) < 0) {
         uv_close((uv_handle_t *)&srv->listener, on_failed_listener_closed);
-        return map_uv(rc);
+        return ln_addr_uverr(rc);
     }
     /* A write to a socket the peer closed must give EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);

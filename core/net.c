@@ -101,7 +101,6 @@ static void dialer_schedule(dialer *d, int was_up);
 
 /* ---- addresses and strikes ---------------------------------------------- */
 
-
 static void sa_ip(const struct sockaddr_storage *ss, char *ip, size_t n, int *port)
 {
     ip[0] = '\0';
@@ -579,16 +578,6 @@ int ln_net_connect(ln_net *net, const char *addr)
 
 /* ---- the net ------------------------------------------------------------ */
 
-static int map_uv(int e)
-{
-    switch (e) {
-    case UV_EADDRINUSE: return LN_EEXIST;
-    case UV_EADDRNOTAVAIL: case UV_EINVAL: case UV_EAFNOSUPPORT: return LN_EINVAL;
-    case UV_ENOMEM: return LN_ENOMEM;
-    default: return LN_EIO;
-    }
-}
-
 static void on_listener_closed(uv_handle_t *h)
 {
     ln_net *net = h->data;
@@ -635,12 +624,12 @@ int ln_net_start(uv_loop_t *loop, const ln_net_config *cfg, ln_net **out)
     if (!net->cfg.penalty_ms) net->cfg.penalty_ms = LN_NET_PENALTY_MS;
     if (cfg->listen) {
         int rc = uv_tcp_init(loop, &net->listener);
-        if (rc < 0) { free(net); return map_uv(rc); }
+        if (rc < 0) { free(net); return ln_addr_uverr(rc); }
         net->listener.data = net;
         if ((rc = uv_tcp_bind(&net->listener, (const struct sockaddr *)&ss, 0)) < 0 ||
             (rc = uv_listen((uv_stream_t *)&net->listener, 511, on_connection)) < 0) {
             uv_close((uv_handle_t *)&net->listener, on_failed_listener_closed);
-            return map_uv(rc);
+            return ln_addr_uverr(rc);
         }
         net->listening = 1;
         net->live++;

@@ -1026,20 +1026,19 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     ln_overlay *ov = NULL;
     char chain_id[LN_CHAIN_ID_MAX + 1];
     if (rc < 0 || o.type != MSGPACK_OBJECT_MAP) {
-        snprintf(err, errlen, "config: must be a table");
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG, "config: must be a table");
         goto done;
     }
     if ((rc = cfg_known_keys(&o, err, errlen)) < 0) goto done;
     if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0 || !chain_id[0]) {
-        snprintf(err, errlen, "config: chain_id must be a string of 1-64 bytes");
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: chain_id must be a string of 1-64 bytes");
         goto done;
     }
     const msgpack_object *gt = ln_codec_map_get(&o, "genesis_time");
     if (gt && gt->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        snprintf(err, errlen, "config: genesis_time must be a non-negative integer (unix seconds)");
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: genesis_time must be a non-negative integer (unix seconds)");
         goto done;
     }
     if (!(ov = ln_overlay_new(ln_chain_state(n->chain)))) {
@@ -1048,8 +1047,8 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     }
     const msgpack_object *accts = ln_codec_map_get(&o, "accounts");
     if (accts && accts->type != MSGPACK_OBJECT_ARRAY) {
-        snprintf(err, errlen, "config: accounts must be a list of {name=, balance=, key=}");
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: accounts must be a list of {name=, balance=, key=}");
         goto done;
     }
     int printed = 0;
@@ -1059,19 +1058,19 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         memset(&acc, 0, sizeof acc);
         if (cfg_str(a, "name", acc.name, sizeof acc.name) < 0 ||
             !ln_name_valid(acc.name, strlen(acc.name))) {
-            snprintf(err, errlen, "config: accounts[%u].name must be an account name", i + 1);
-            rc = LN_ECONFIG;
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "config: accounts[%u].name must be an account name", i + 1);
             goto done;
         }
         if (ln_account_exists(ov, acc.name)) {
-            snprintf(err, errlen, "config: accounts[%u]: %s is listed twice", i + 1, acc.name);
-            rc = LN_ECONFIG;
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "config: accounts[%u]: %s is listed twice", i + 1, acc.name);
             goto done;
         }
         const msgpack_object *bal = ln_codec_map_get(a, "balance");
         if (bal && bal->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            snprintf(err, errlen, "config: accounts[%u].balance must be a non-negative integer", i + 1);
-            rc = LN_ECONFIG;
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "config: accounts[%u].balance must be a non-negative integer", i + 1);
             goto done;
         }
         if (bal) acc.balance = bal->via.u64;
@@ -1097,15 +1096,15 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     const msgpack_object *vals = ln_codec_map_get(&o, "validators");
     if (!vals || vals->type != MSGPACK_OBJECT_ARRAY || vals->via.array.size == 0 ||
         vals->via.array.size > MAX_VALIDATORS) {
-        snprintf(err, errlen, "config: validators must be a list of 1-%d names", MAX_VALIDATORS);
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: validators must be a list of 1-%d names", MAX_VALIDATORS);
         goto done;
     }
     /* Members: more keys that may connect (hex), besides the validators'. */
     const msgpack_object *mems = ln_codec_map_get(&o, "members");
     if (mems && (mems->type != MSGPACK_OBJECT_ARRAY || mems->via.array.size > MAX_MEMBERS)) {
-        snprintf(err, errlen, "config: members must be a list of up to %d public keys (hex)", MAX_MEMBERS);
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: members must be a list of up to %d public keys (hex)", MAX_MEMBERS);
         goto done;
     }
     uint8_t (*mkeys)[LN_PK_LEN] = NULL;
@@ -1119,9 +1118,9 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         if (cfg_str(&mems->via.array.ptr[i], NULL, hex, sizeof hex) < 0 ||
             strlen(hex) != 2 * LN_PK_LEN || ln_unhex(hex, mkeys[i], LN_PK_LEN) < 0) {
             free(mkeys);
-            snprintf(err, errlen, "config: members[%u] must be a public key, %d hex digits",
-                     i + 1, 2 * LN_PK_LEN);
-            rc = LN_ECONFIG;
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "config: members[%u] must be a public key, %d hex digits",
+                         i + 1, 2 * LN_PK_LEN);
             goto done;
         }
     }
@@ -1159,8 +1158,8 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         }
         if (!v || !ln_name_valid(name, strlen(name))) {
             msgpack_sbuffer_destroy(&gsb);
-            snprintf(err, errlen, "config: validators[%u] must be a name or {name=, key=}", i + 1);
-            rc = LN_ECONFIG;
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "config: validators[%u] must be a name or {name=, key=}", i + 1);
             goto done;
         }
         for (uint32_t j = 0; j < i; j++) {
@@ -1169,8 +1168,8 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
             if (wn->type == MSGPACK_OBJECT_STR && wn->via.str.size == strlen(name) &&
                 memcmp(wn->via.str.ptr, name, wn->via.str.size) == 0) {
                 msgpack_sbuffer_destroy(&gsb);
-                snprintf(err, errlen, "config: validators[%u]: %s is listed twice", i + 1, name);
-                rc = LN_ECONFIG;
+                rc = ln_errf(err, errlen, LN_ECONFIG,
+                             "config: validators[%u]: %s is listed twice", i + 1, name);
                 goto done;
             }
         }
@@ -1201,16 +1200,16 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     const msgpack_object *cons = ln_codec_map_get(&o, "consensus");
     char plugin[256], buf[1024];
     if (!cons || cfg_str(cons, "plugin", plugin, sizeof plugin) < 0) {
-        snprintf(err, errlen, "config: consensus = { plugin = \"consensus/NAME.lua\", params = {...} }");
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: consensus = { plugin = \"consensus/NAME.lua\", params = {...} }");
         goto done;
     }
     const char *ppath = resolve(cfg->config, plugin, buf, sizeof buf);
     char *code;
     size_t cl;
     if ((rc = read_file(ppath, &code, &cl)) < 0) {
-        snprintf(err, errlen, "config: consensus plugin %s: cannot read", plugin);
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: consensus plugin %s: cannot read", plugin);
         goto done;
     }
     const char *base = strrchr(plugin, '/');
@@ -1219,16 +1218,16 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     const msgpack_object *params = ln_codec_map_get(cons, "params");
     if (bl == 0 || bl >= sizeof n->consensus) {
         free(code);
-        snprintf(err, errlen, "config: consensus plugin %s: its name must be 1-%d characters",
-                 plugin, (int)sizeof n->consensus - 1);
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: consensus plugin %s: its name must be 1-%d characters",
+                     plugin, (int)sizeof n->consensus - 1);
         goto done;
     }
     if (params && params->type != MSGPACK_OBJECT_MAP &&
         !(params->type == MSGPACK_OBJECT_ARRAY && params->via.array.size == 0)) {
         free(code);
-        snprintf(err, errlen, "config: consensus.params must be a table of named values");
-        rc = LN_ECONFIG;
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: consensus.params must be a table of named values");
         goto done;
     }
     uint8_t ch[LN_HASH_LEN];
@@ -1461,8 +1460,8 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     }
     if (ln_chain_head(n->chain, NULL, NULL) == LN_ENOTFOUND) {
         if (!cfg->config) {
-            snprintf(err, errlen, "%s has no chain yet: give a config (--config FILE)", cfg->home);
-            rc = LN_ECONFIG;
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "%s has no chain yet: give a config (--config FILE)", cfg->home);
         } else {
             rc = genesis(n, cfg, err, errlen);
         }
