@@ -33,6 +33,7 @@
 #include "node.h"
 #include "account.h"
 #include "chain.h"
+#include "config.h"
 #include "codec.h"
 #include "err.h"
 #include "exec.h"
@@ -467,72 +468,6 @@ static uint64_t h_now_ms(void *ud)
 }
 
 /* ---- genesis ---------------------------------------------------------- */
-
-static int read_file(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return LN_ENOTFOUND;
-    if (fseek(f, 0, SEEK_END) < 0) { fclose(f); return LN_EIO; }
-    long l = ftell(f);
-    if (l < 0 || l > (long)LN_CODE_MAX) { fclose(f); return LN_ETOOBIG; }
-    rewind(f);
-    char *b = malloc((size_t)l + 1);
-    if (!b) { fclose(f); return LN_ENOMEM; }
-    size_t got = fread(b, 1, (size_t)l, f);
-    fclose(f);
-    b[got] = 0;
-    *out = b;
-    *len = got;
-    return 0;
-}
-
-/* Evaluates a config file (Lua data) in a sandbox; its table as msgpack. */
-static int eval_config(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
-{
-    char *src;
-    size_t sl;
-    int rc = read_file(path, &src, &sl);
-    if (rc < 0) {
-        snprintf(err, errlen, "config %s: %s", path, rc == LN_ENOTFOUND ? "cannot read" : ln_strerror(rc));
-        return LN_ECONFIG;
-    }
-    ln_sandbox *sb;
-    if ((rc = ln_sandbox_new(NULL, &sb)) < 0) {
-        free(src);
-        return rc;
-    }
-    ln_sandbox_freeze(sb);
-    lua_State *L = ln_sandbox_L(sb);
-    char name[600];
-    snprintf(name, sizeof name, "@%s", path);
-    rc = ln_sandbox_load(sb, src, sl, name);
-    free(src);
-    if (rc == 0) {
-        ln_sandbox_newenv(sb);
-        lua_setfenv(L, -2);
-        ln_sandbox_meter_begin(sb, 10000000, 16u << 20);
-        rc = ln_sandbox_pcall(sb, 0, 1);
-        ln_sandbox_meter_end(sb);
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "config %s: %s", path, lua_tostring(L, -1));
-        ln_sandbox_free(sb);
-        return LN_ECONFIG;
-    }
-    if (!lua_istable(L, -1)) {
-        snprintf(err, errlen, "config %s must return a table", path);
-        ln_sandbox_free(sb);
-        return LN_ECONFIG;
-    }
-    rc = ln_codec_encode_lua(L, -1, out, len);
-    ln_sandbox_free(sb);
-    if (rc < 0) {
-        snprintf(err, errlen, "config %s: %s (configs are data: strings, integers, tables)",
-                 path, ln_strerror(rc));
-        return LN_ECONFIG;
-    }
-    return 0;
-}
 
 static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
 {
@@ -1017,7 +952,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
 {
     uint8_t *enc;
     size_t el;
-    int rc = eval_config(cfg->config, &enc, &el, err, errlen);
+    int rc = ln_config_eval(cfg->config, &enc, &el, err, errlen);
     if (rc < 0) return rc;
     msgpack_zone z;
     msgpack_object o;
@@ -1207,7 +1142,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     const char *ppath = resolve(cfg->config, plugin, buf, sizeof buf);
     char *code;
     size_t cl;
-    if ((rc = read_file(ppath, &code, &cl)) < 0) {
+    if ((rc = ln_file_read(ppath, &code, &cl)) < 0) {
         rc = ln_errf(err, errlen, LN_ECONFIG,
                      "config: consensus plugin %s: cannot read", plugin);
         goto done;

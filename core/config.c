@@ -1,0 +1,74 @@
+/* config.c -- config files: Lua data evaluated in a sandbox. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+#include "codec.h"
+#include "err.h"
+#include "contract.h"
+#include "sandbox.h"
+
+int ln_file_read(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return LN_ENOTFOUND;
+    if (fseek(f, 0, SEEK_END) < 0) { fclose(f); return LN_EIO; }
+    long l = ftell(f);
+    if (l < 0 || l > (long)LN_CODE_MAX) { fclose(f); return LN_ETOOBIG; }
+    rewind(f);
+    char *b = malloc((size_t)l + 1);
+    if (!b) { fclose(f); return LN_ENOMEM; }
+    size_t got = fread(b, 1, (size_t)l, f);
+    fclose(f);
+    b[got] = 0;
+    *out = b;
+    *len = got;
+    return 0;
+}
+
+int ln_config_eval(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    char *src;
+    size_t sl;
+    int rc = ln_file_read(path, &src, &sl);
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: %s", path, rc == LN_ENOTFOUND ? "cannot read" : ln_strerror(rc));
+        return LN_ECONFIG;
+    }
+    ln_sandbox *sb;
+    if ((rc = ln_sandbox_new(NULL, &sb)) < 0) {
+        free(src);
+        return rc;
+    }
+    ln_sandbox_freeze(sb);
+    lua_State *L = ln_sandbox_L(sb);
+    char name[600];
+    snprintf(name, sizeof name, "@%s", path);
+    rc = ln_sandbox_load(sb, src, sl, name);
+    free(src);
+    if (rc == 0) {
+        ln_sandbox_newenv(sb);
+        lua_setfenv(L, -2);
+        ln_sandbox_meter_begin(sb, 10000000, 16u << 20);
+        rc = ln_sandbox_pcall(sb, 0, 1);
+        ln_sandbox_meter_end(sb);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: %s", path, lua_tostring(L, -1));
+        ln_sandbox_free(sb);
+        return LN_ECONFIG;
+    }
+    if (!lua_istable(L, -1)) {
+        snprintf(err, errlen, "config %s must return a table", path);
+        ln_sandbox_free(sb);
+        return LN_ECONFIG;
+    }
+    rc = ln_codec_encode_lua(L, -1, out, len);
+    ln_sandbox_free(sb);
+    if (rc < 0) {
+        snprintf(err, errlen, "config %s: %s (configs are data: strings, integers, tables)",
+                 path, ln_strerror(rc));
+        return LN_ECONFIG;
+    }
+    return 0;
+}

@@ -1,0 +1,22 @@
+/*
+** config.h -- config files are Lua data (`return { ... }`), evaluated in a
+** fresh sandbox under an instruction and memory budget, with no access to
+** anything but the whitelisted pure functions. Their result is canonical
+** msgpack, so the caller reads it with codec.h.
+** int results: 0 or a negative LN_E* code (err.h).
+*/
+#ifndef LN_CONFIG_H
+#define LN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a file of at most LN_CODE_MAX bytes, NUL-terminated. LN_ENOTFOUND,
+** LN_ETOOBIG, LN_EIO. *out is the caller's (free()). */
+int ln_file_read(const char *path, char **out, size_t *len);
+
+/* Evaluates the config file at path: its table as msgpack in *out (the
+** caller's). LN_ECONFIG with a one-line reason in err. */
+int ln_config_eval(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen);
+
+#endif
