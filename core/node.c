@@ -198,6 +198,64 @@ static uint64_t committed_nonce(const char *account, void *ud)
     return rc < 0 ? 0 : a.nonce;
 }
 
+/* The bytes a block travels in between validators before it is committed:
+** canonical msgpack {hash, header, txs} (a stored block without its cert). */
+static int block_bytes(const ln_pblock *b, msgpack_sbuffer *sb)
+{
+    uint8_t *hdr;
+    size_t hl;
+    if (ln_header_encode(&b->hdr, &hdr, &hl) < 0) return LN_ENOMEM;
+    msgpack_packer pk;
+    ln_sbuffer_init(sb, hl + 64 + b->n * 256);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str(&pk, 4); msgpack_pack_str_body(&pk, "hash", 4);
+    msgpack_pack_bin(&pk, LN_HASH_LEN); msgpack_pack_bin_body(&pk, b->hash, LN_HASH_LEN);
+    msgpack_pack_str(&pk, 6); msgpack_pack_str_body(&pk, "header", 6);
+    msgpack_sbuffer_write(sb, (const char *)hdr, hl);
+    msgpack_pack_str(&pk, 3); msgpack_pack_str_body(&pk, "txs", 3);
+    msgpack_pack_array(&pk, b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        msgpack_pack_bin(&pk, b->lens[i]);
+        msgpack_pack_bin_body(&pk, b->txs[i], b->lens[i]);
+    }
+    free(hdr);
+    return sb->data ? 0 : LN_ENOMEM;
+}
+
+/* Pushes b's table (as node.head() gives it), with `data` (its bytes) when
+** asked. */
+static int push_block(ln_node *n, lua_State *L, const ln_pblock *b, int with_data)
+{
+    (void)n;
+    push_header(L, &b->hdr, b->hash, b->n);
+    if (!with_data) return 0;
+    msgpack_sbuffer sb;
+    if (block_bytes(b, &sb) < 0) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "out of memory");
+        return LN_ENOMEM;
+    }
+    lua_pushlstring(L, sb.data, sb.size);
+    lua_setfield(L, -2, "data");
+    msgpack_sbuffer_destroy(&sb);
+    return 0;
+}
+
+static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen);
+
+static int h_execute(void *ud, lua_State *L, const uint8_t *data, size_t len)
+{
+    ln_node *n = ud;
+    char why[300];
+    int rc = execute_block(n, data, len, why, sizeof why);
+    if (rc < 0) {
+        lua_pushstring(L, why);
+        return rc;
+    }
+    return push_block(n, L, n->pending, 0);
+}
+
 static int h_propose(void *ud, lua_State *L)
 {
     ln_node *n = ud;
@@ -224,8 +282,7 @@ static int h_propose(void *ud, lua_State *L)
         lua_pushfstring(L, "propose: %s", ln_strerror(rc));
         return rc;
     }
-    push_header(L, &n->pending->hdr, n->pending->hash, n->pending->n);
-    return 0;
+    return push_block(n, L, n->pending, 1);
 }
 
 static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
@@ -292,17 +349,25 @@ static void committed(ln_node *n, ln_pblock *b)
     ln_pblock_free(b);
 }
 
-static int h_commit(void *ud, const char *hash_hex, const uint8_t *cert, size_t len,
-                    char *why, size_t whylen)
+static int h_commit(void *ud, const char *hash_hex, const uint8_t *data, size_t dlen,
+                    const uint8_t *cert, size_t len, char *why, size_t whylen)
 {
     ln_node *n = ud;
     uint8_t hash[LN_HASH_LEN];
+    if (strlen(hash_hex) != 2 * LN_HASH_LEN || ln_unhex(hash_hex, hash, LN_HASH_LEN) < 0) {
+        snprintf(why, whylen, "block hash %s is not 64 hex digits", hash_hex);
+        return LN_EBADBLOCK;
+    }
+    /* Agreed on by votes, not built here: execute it first. */
+    if ((!n->pending || memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) && data) {
+        int rc = execute_block(n, data, dlen, why, whylen);
+        if (rc < 0) return rc;
+    }
     if (!n->pending) {
         snprintf(why, whylen, "no proposed block to commit");
         return LN_EBADBLOCK;
     }
-    if (strlen(hash_hex) != 2 * LN_HASH_LEN || ln_unhex(hash_hex, hash, LN_HASH_LEN) < 0 ||
-        memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) {
+    if (memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) {
         snprintf(why, whylen, "block %s is not the proposed block", hash_hex);
         return LN_EBADBLOCK;
     }
@@ -600,16 +665,12 @@ static void p2p_get(ln_node *n, ln_peer *to)
     msgpack_sbuffer_destroy(&sb);
 }
 
-static void push_pblock(lua_State *L, void *ud)
-{
-    ln_pblock *b = ud;
-    push_header(L, &b->hdr, b->hash, b->n);
-}
-
-/* Re-executes a block at head + 1 received from a peer and commits it once
-** its hash matches and the consensus plugin accepts it (verify_block and
-** verify_commit with the block's certificate): the rules are the plugin's. */
-static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+/* Executes a block at head + 1 given as its bytes (a peer's proposal or a
+** committed block) and keeps it as the pending block once its hash matches:
+** every transaction must be included, as the proposer executed it.
+** Signatures of transactions this node admitted already are not checked
+** again; the others are checked here. */
+static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
 {
     msgpack_zone z;
     msgpack_object o;
@@ -617,7 +678,6 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     int rc = ln_codec_unpack(blk, bl, &z, &o);
     const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
     const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
-    const msgpack_object *cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
     const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
     const msgpack_object *ht = ln_codec_map_get(hdr, "height");
     const msgpack_object *tm = ln_codec_map_get(hdr, "time");
@@ -625,17 +685,26 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     const uint8_t **tx = NULL;
     size_t *lens = NULL;
     ln_pblock *b = NULL;
+    ln_header head;
     if (rc < 0 || !hdr || !hash || hash->type != MSGPACK_OBJECT_BIN ||
         hash->via.bin.size != LN_HASH_LEN || !txs || txs->type != MSGPACK_OBJECT_ARRAY ||
         !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        cfg_str(hdr, "proposer", proposer, sizeof proposer) < 0 || !cert ||
+        cfg_str(hdr, "proposer", proposer, sizeof proposer) < 0 ||
         !ln_name_valid(proposer, strlen(proposer))) {
         snprintf(why, whylen, "malformed block");
         rc = LN_EBADBLOCK;
         goto done;
     }
     uint64_t height = ht->via.u64;
+    if (ln_chain_head(n->chain, &head, NULL) < 0 || height != head.height + 1) {
+        snprintf(why, whylen, "block %llu is not the next one (head %llu)",
+                 (unsigned long long)height, (unsigned long long)head.height);
+        rc = LN_EBADBLOCK;
+        goto done;
+    }
+    if (n->pending && memcmp(n->pending->hash, hash->via.bin.ptr, LN_HASH_LEN) == 0)
+        goto done;                         /* executed already */
     size_t k = txs->via.array.size;
     tx = calloc(k + 1, sizeof *tx);
     lens = calloc(k + 1, sizeof *lens);
@@ -653,10 +722,23 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
         }
         tx[i] = (const uint8_t *)t->via.bin.ptr;
         lens[i] = t->via.bin.size;
+        uint8_t id[LN_HASH_LEN];
+        ln_hash(tx[i], lens[i], id);
+        if (ln_mempool_has(n->mp, id)) continue;
+        ln_tx d;
+        int vrc = ln_tx_decode(&d, tx[i], lens[i]);
+        if (vrc == 0) vrc = ln_tx_verify(&d);
+        ln_tx_free(&d);
+        if (vrc < 0) {
+            snprintf(why, whylen, "block %llu: transaction %zu: %s", (unsigned long long)height,
+                     i, ln_strerror(vrc));
+            rc = LN_EBADBLOCK;
+            goto done;
+        }
     }
-    ln_pblock_free(n->pending);            /* stale: the chain moves on */
+    ln_pblock_free(n->pending);            /* only one executed block at a time */
     n->pending = NULL;
-    if ((rc = ln_chain_build(n->chain, proposer, tm->via.u64, tx, lens, k, 0, BLOCK_GAS, &b)) < 0) {
+    if ((rc = ln_chain_build(n->chain, proposer, tm->via.u64, tx, lens, k, 1, BLOCK_GAS, &b)) < 0) {
         snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, ln_strerror(rc));
         goto done;
     }
@@ -665,26 +747,7 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
         rc = LN_EBADBLOCK;
         goto done;
     }
-    msgpack_sbuffer csb;
-    msgpack_packer cpk;
-    msgpack_sbuffer_init(&csb);
-    msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
-    msgpack_pack_object(&cpk, *cert);
-    char pwhy[200];
-    rc = ln_plugin_verify(n->plugin, push_pblock, b, (const uint8_t *)csb.data, csb.size,
-                          pwhy, sizeof pwhy);
-    if (rc < 0) {
-        msgpack_sbuffer_destroy(&csb);
-        snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, pwhy);
-        goto done;
-    }
-    rc = ln_chain_commit(n->chain, b, (const uint8_t *)csb.data, csb.size);
-    msgpack_sbuffer_destroy(&csb);
-    if (rc < 0) {
-        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)height, ln_strerror(rc));
-        goto done;
-    }
-    committed(n, b);
+    n->pending = b;
     b = NULL;
 done:
     ln_pblock_free(b);
@@ -692,6 +755,52 @@ done:
     free(lens);
     msgpack_zone_destroy(&z);
     return rc;
+}
+
+static void push_pending(lua_State *L, void *ud)
+{
+    ln_node *n = ud;
+    push_block(n, L, n->pending, 0);
+}
+
+/* A committed block from a peer (sync): executed, then committed once the
+** consensus plugin accepts it (verify_block and verify_commit with the
+** block's certificate): the rules are the plugin's. */
+static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+{
+    int rc = execute_block(n, blk, bl, why, whylen);
+    if (rc < 0) return rc;
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 1024);
+    const msgpack_object *cert = ln_codec_unpack(blk, bl, &z, &o) == 0 ?
+                                 ln_codec_map_get(&o, "cert") : NULL;
+    uint64_t height = n->pending->hdr.height;
+    msgpack_sbuffer csb;
+    msgpack_packer cpk;
+    msgpack_sbuffer_init(&csb);
+    msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
+    if (cert) msgpack_pack_object(&cpk, *cert);
+    msgpack_zone_destroy(&z);
+    char pwhy[200];
+    rc = ln_plugin_verify(n->plugin, push_pending, n, (const uint8_t *)csb.data, csb.size,
+                          pwhy, sizeof pwhy);
+    if (rc < 0) {
+        msgpack_sbuffer_destroy(&csb);
+        snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, pwhy);
+        return rc;
+    }
+    ln_pblock *b = n->pending;
+    n->pending = NULL;
+    rc = ln_chain_commit(n->chain, b, (const uint8_t *)csb.data, csb.size);
+    msgpack_sbuffer_destroy(&csb);
+    if (rc < 0) {
+        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)height, ln_strerror(rc));
+        ln_pblock_free(b);
+        return rc;
+    }
+    committed(n, b);
+    return 0;
 }
 
 static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
@@ -1320,7 +1429,7 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
     msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
     if (params) msgpack_pack_object(&ppk, *params); else msgpack_pack_map(&ppk, 0);
     ln_plugin_host host = {
-        n, h_validators, h_self, h_head, h_propose, h_commit, h_pending, h_timer,
+        n, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer,
         h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now_ms
     };
     char why[300];

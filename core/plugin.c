@@ -55,6 +55,33 @@ static int n_propose(lua_State *L)
     return 1;
 }
 
+/* The block bytes of argument idx: a string, or a block table's `data`;
+** NULL (with *len 0) when it has none. */
+static const char *block_data(lua_State *L, int idx, size_t *len)
+{
+    *len = 0;
+    if (lua_type(L, idx) == LUA_TSTRING) return lua_tolstring(L, idx, len);
+    if (!lua_istable(L, idx)) return NULL;
+    lua_getfield(L, idx, "data");
+    const char *d = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, len) : NULL;
+    lua_pop(L, 1);   /* the table still holds the string */
+    return d;
+}
+
+static int n_execute(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    size_t dl;
+    const char *d = block_data(L, 1, &dl);
+    if (!d) return luaL_error(L, "node.execute: give a block (with data) or its bytes");
+    if (p->host.execute(p->host.ud, L, (const uint8_t *)d, dl) < 0) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    return 1;
+}
+
 static int n_commit(lua_State *L)
 {
     ln_plugin *p = self_of(L);
@@ -62,6 +89,8 @@ static int n_commit(lua_State *L)
     lua_getfield(L, 1, "hash");
     const char *hash = lua_tostring(L, -1);
     if (!hash) return luaL_error(L, "node.commit: block.hash must be a hex string");
+    size_t dl;
+    const char *d = block_data(L, 1, &dl);
     uint8_t *cert = NULL;
     size_t cl = 0;
     if (!lua_isnoneornil(L, 2)) {
@@ -69,7 +98,7 @@ static int n_commit(lua_State *L)
         if (rc < 0) return luaL_error(L, "node.commit: cert: %s", ln_strerror(rc));
     }
     char why[160] = "";
-    int rc = p->host.commit(p->host.ud, hash, cert, cl, why, sizeof why);
+    int rc = p->host.commit(p->host.ud, hash, (const uint8_t *)d, dl, cert, cl, why, sizeof why);
     free(cert);
     if (rc < 0) {
         lua_pushnil(L);
@@ -245,14 +274,13 @@ static int n_recall(lua_State *L)
 
 static const luaL_Reg node_api[] = {
     { "validators", n_validators }, { "self", n_self }, { "head", n_head },
-    { "propose", n_propose }, { "commit", n_commit }, { "pending", n_pending },
+    { "propose", n_propose }, { "execute", n_execute }, { "commit", n_commit }, { "pending", n_pending },
     { "timer", n_timer }, { "sign", n_sign }, { "verify", n_verify },
     { "hash", n_hash }, { "hex", n_hex }, { "key", n_key }, { "now", n_now },
     { "log", n_log }, { "broadcast", n_broadcast }, { "send", n_send },
     { "persist", n_persist }, { "recall", n_recall }, { NULL, NULL }
 };
 
-/* Calls module[cb] with the nargs values on top of the stack, metered. */
 /* Calls module[cb] with the nargs values on top of the stack, metered,
 ** keeping nres results on the stack (the caller clears it). -1 when the
 ** plugin has no such callback (the arguments are popped). */

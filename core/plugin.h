@@ -28,12 +28,18 @@ typedef struct {
     void (*validators)(void *ud, lua_State *L);        /* array of names */
     const char *(*self)(void *ud);                     /* this node's validator name */
     void (*head)(void *ud, lua_State *L);              /* block table of the head */
-    /* Builds the next block from the mempool; pushes its table or nil and
-    ** returns < 0 with a reason pushed instead. */
+    /* Builds the next block from the mempool; pushes its table (with
+    ** `data`, the block's bytes for peers) or returns < 0 with a reason
+    ** pushed instead. */
     int  (*propose)(void *ud, lua_State *L);
-    /* Commits the proposed block with this hash and certificate (msgpack). */
-    int  (*commit)(void *ud, const char *hash_hex, const uint8_t *cert, size_t len,
-                   char *why, size_t whylen);
+    /* Re-executes a block given as its bytes (a peer's proposal) on the
+    ** head; pushes its table, or returns < 0 with a reason pushed. */
+    int  (*execute)(void *ud, lua_State *L, const uint8_t *data, size_t len);
+    /* Commits the block with this hash and certificate (msgpack): the one
+    ** proposed or executed last, else the block in data (NULL: none),
+    ** executed first. */
+    int  (*commit)(void *ud, const char *hash_hex, const uint8_t *data, size_t dlen,
+                   const uint8_t *cert, size_t len, char *why, size_t whylen);
     size_t (*pending)(void *ud);                       /* mempool size */
     void (*timer)(void *ud, uint64_t ms, const char *id);
     int  (*sign)(void *ud, const uint8_t *m, size_t n, uint8_t sig[64]);

@@ -20,8 +20,11 @@ static void h_validators(void *ud, lua_State *L)
 static const char *h_self(void *ud) { (void)ud; return ""; }
 static void h_head(void *ud, lua_State *L) { (void)ud; lua_newtable(L); }
 static int h_propose(void *ud, lua_State *L) { (void)ud; lua_pushliteral(L, "no"); return LN_EINVAL; }
-static int h_commit(void *ud, const char *h, const uint8_t *c, size_t l, char *w, size_t wl)
-{ (void)ud; (void)h; (void)c; (void)l; (void)w; (void)wl; return LN_EINVAL; }
+static int h_execute(void *ud, lua_State *L, const uint8_t *d, size_t n)
+{ (void)ud; (void)d; (void)n; lua_pushliteral(L, "no"); return LN_EINVAL; }
+static int h_commit(void *ud, const char *h, const uint8_t *d, size_t dl, const uint8_t *c, size_t l,
+                    char *w, size_t wl)
+{ (void)ud; (void)h; (void)d; (void)dl; (void)c; (void)l; (void)w; (void)wl; return LN_EINVAL; }
 static size_t h_pending(void *ud) { (void)ud; return 0; }
 static void h_timer(void *ud, uint64_t ms, const char *id) { (void)ud; (void)ms; (void)id; }
 static int h_sign(void *ud, const uint8_t *m, size_t n, uint8_t sig[64]) { (void)ud; (void)m; (void)n; (void)sig; return LN_EBADKEY; }
@@ -39,7 +42,7 @@ static int h_recall(void *ud, const char *k, uint8_t **v, size_t *n) { (void)ud;
 static uint64_t h_now(void *ud) { (void)ud; return 0; }
 
 static const ln_plugin_host host = {
-    NULL, h_validators, h_self, h_head, h_propose, h_commit, h_pending, h_timer, h_sign,
+    NULL, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer, h_sign,
     h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now
 };
 
