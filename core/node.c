@@ -56,6 +56,8 @@
 #define SYNC_BLOCKS      64                       /* blocks per answer to "get" */
 #define SYNC_BYTES       (4u << 20)               /* ... or fewer, past this many bytes */
 #define MAX_PEERS        256
+#define SEEN_SLOTS       65536                    /* recently seen transaction ids */
+#define GOSSIP_BYTES     (1u << 20)               /* flush a gossip frame past this */
 
 /* A plugin timer: one-shot, known by its id. Its handle exists from when it
 ** is first armed on a started node until it fires without being armed again
@@ -91,6 +93,16 @@ struct ln_node {
     size_t nmem;                         /* members: may connect, do not validate */
     uint8_t mem_keys[MAX_MEMBERS][LN_PK_LEN];
     ln_net *net;                         /* NULL: no P2P */
+    /* Transactions admitted since the loop last polled, gossiped as one
+    ** frame from a check handle: one encryption and write per peer for
+    ** many transactions. */
+    uv_check_t gossip_check;
+    int gossip_live;
+    uint8_t **gtx;
+    size_t *glen, gn, gcap, gbytes;
+    /* Ids of transactions seen from peers or admitted lately (direct-mapped,
+    ** overwritten): a transaction relayed by several peers is verified once. */
+    uint8_t (*seen)[LN_HASH_LEN];
     double sync_asked;                   /* when a block ahead last made us ask */
     char self[LN_NAME_MAX + 1];
     ln_key key;
@@ -606,18 +618,85 @@ static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_
     return sent ? 0 : LN_ENOTFOUND;
 }
 
-static void p2p_tx_out(ln_node *n, const uint8_t *tx, size_t len)
+static size_t seen_slot(const uint8_t id[LN_HASH_LEN])
 {
-    if (!n->net) return;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pack_key(&pk, "b"); pack_bin(&pk, tx, len);
-    pack_key(&pk, "t"); pack_key(&pk, "tx");
-    p2p_out(n, NULL, &sb);
-    msgpack_sbuffer_destroy(&sb);
+    return ((size_t)id[0] | (size_t)id[1] << 8) % SEEN_SLOTS;
+}
+
+/* 1 if id was seen lately; records it either way. */
+static int seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN])
+{
+    if (!n->seen) return 0;
+    uint8_t *slot = n->seen[seen_slot(id)];
+    if (memcmp(slot, id, LN_HASH_LEN) == 0) return 1;
+    memcpy(slot, id, LN_HASH_LEN);
+    return 0;
+}
+
+static void gossip_flush(ln_node *n)
+{
+    if (!n->gn) return;
+    if (n->net) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        ln_sbuffer_init(&sb, n->gbytes + 16 + 5 * n->gn);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 2);
+        pack_key(&pk, "b");
+        msgpack_pack_array(&pk, n->gn);
+        for (size_t i = 0; i < n->gn; i++) pack_bin(&pk, n->gtx[i], n->glen[i]);
+        pack_key(&pk, "t"); pack_key(&pk, "txs");
+        p2p_out(n, NULL, &sb);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    for (size_t i = 0; i < n->gn; i++) free(n->gtx[i]);
+    n->gn = n->gbytes = 0;
+}
+
+static void on_gossip_check(uv_check_t *h)
+{
+    gossip_flush(h->data);
+}
+
+/* Queues a newly admitted transaction for the peers; takes tx. */
+static void p2p_tx_out(ln_node *n, uint8_t *tx, size_t len)
+{
+    if (!n->net || !n->gossip_live) {
+        free(tx);
+        return;
+    }
+    if (n->gn == n->gcap) {
+        size_t cap = n->gcap ? 2 * n->gcap : 256;
+        uint8_t **t = realloc(n->gtx, cap * sizeof *t);
+        if (t) n->gtx = t;
+        size_t *l = realloc(n->glen, cap * sizeof *l);
+        if (l) n->glen = l;
+        if (!t || !l) {
+            free(tx);                  /* peers get it in the block */
+            return;
+        }
+        n->gcap = cap;
+    }
+    n->gtx[n->gn] = tx;
+    n->glen[n->gn++] = len;
+    n->gbytes += len;
+    if (n->gbytes >= GOSSIP_BYTES) gossip_flush(n);
+}
+
+static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
+                         const char *why, void *ud)
+{
+    (void)n; (void)status; (void)id; (void)why; (void)ud;
+}
+
+/* A transaction from a peer: admitted unless seen lately. */
+static void peer_tx(ln_node *n, const msgpack_object *b)
+{
+    if (b->type != MSGPACK_OBJECT_BIN) return;
+    uint8_t id[LN_HASH_LEN];
+    ln_hash(b->via.bin.ptr, b->via.bin.size, id);
+    if (seen_check(n, id) || ln_mempool_has(n->mp, id)) return;
+    ln_node_submit(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, peer_tx_done, NULL);
 }
 
 /* Block `height` as a blk frame to `to` (NULL: every peer); its size, 0 if
@@ -803,11 +882,6 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     return 0;
 }
 
-static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
-                         const char *why, void *ud)
-{
-    (void)n; (void)status; (void)id; (void)why; (void)ud;
-}
 
 static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN])
 {
@@ -863,7 +937,11 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
                                  msg->via.bin.size, why, sizeof why) < 0)
             logf_("consensus: %s", why);
     } else if (strcmp(t, "tx") == 0 && b) {
-        ln_node_submit(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, peer_tx_done, NULL);
+        peer_tx(n, b);
+    } else if (strcmp(t, "txs") == 0) {
+        const msgpack_object *a = ln_codec_map_get(o, "b");
+        for (uint32_t i = 0; a && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++)
+            peer_tx(n, &a->via.array.ptr[i]);
     } else if (strcmp(t, "blk") == 0 && b) {
         const msgpack_object *ph = ln_codec_map_get(o, "h");
         const msgpack_object *last = ln_codec_map_get(o, "last");
@@ -964,6 +1042,13 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
         return rc;
     }
     n->open_handles++;                 /* until net_closed */
+    if ((n->seen = calloc(SEEN_SLOTS, LN_HASH_LEN)) &&
+        uv_check_init(n->loop, &n->gossip_check) == 0) {
+        n->gossip_check.data = n;
+        uv_check_start(&n->gossip_check, on_gossip_check);
+        n->gossip_live = 1;
+        n->open_handles++;             /* until gossip_closed */
+    }
     return 0;
 }
 
@@ -1454,6 +1539,10 @@ static void free_node(ln_node *n)
         free(t);
     }
     ln_pblock_free(n->pending);
+    for (size_t i = 0; i < n->gn; i++) free(n->gtx[i]);
+    free(n->gtx);
+    free(n->glen);
+    free(n->seen);
     ln_plugin_free(n->plugin);
     ln_mempool_free(n->mp);
     ln_chain_close(n->chain);
@@ -1539,11 +1628,22 @@ static void maybe_free(ln_node *n)
     if (n->closing && n->open_handles == 0 && n->inflight == 0) free_node(n);
 }
 
+static void gossip_closed(uv_handle_t *h)
+{
+    ln_node *n = h->data;
+    n->open_handles--;
+    maybe_free(n);
+}
+
 void ln_node_close(ln_node *n)
 {
     if (!n) return;
     n->closing = 1;
     n->open_handles++;                 /* held while closing what is open */
+    if (n->gossip_live) {
+        n->gossip_live = 0;
+        uv_close((uv_handle_t *)&n->gossip_check, gossip_closed);
+    }
     if (n->net) {
         ln_net *net = n->net;
         n->net = NULL;
@@ -1661,7 +1761,11 @@ static void submit_done(uv_work_t *w, int status)
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
-    if (rc == 0) p2p_tx_out(n, r->bytes, r->len);   /* newly admitted only: no loops */
+    if (rc == 0 && n->net) {           /* newly admitted only: no loops */
+        seen_check(n, r->tx.id);
+        p2p_tx_out(n, r->bytes, r->len);
+        r->bytes = NULL;
+    }
     r->cb(n, rc, r->tx.id, why, r->ud);
     ln_tx_free(&r->tx);
     n->inflight_bytes -= r->len;
