@@ -65,9 +65,14 @@ struct dialer {
     unsigned has_pk : 1, self : 1;
 };
 
+/* Strikes against an IP (before the other end proved its identity) or
+** against an identity (after): shared NAT or loopback addresses must not
+** make one member's misbehaviour lock out the others. */
 typedef struct strike {
     struct strike *next;
+    unsigned by_pk : 1;          /* 1: pk names the culprit; 0: ip does */
     char ip[48];
+    uint8_t pk[LN_PK_LEN];
     int n;
     uint64_t until;
 } strike;
@@ -116,19 +121,24 @@ static void sa_ip(const struct sockaddr_storage *ss, char *ip, size_t n, int *po
     }
 }
 
-static strike *strike_find(const ln_net *net, const char *ip)
+/* The record of ip, or of pk when ip is NULL. */
+static strike *strike_find(const ln_net *net, const char *ip, const uint8_t *pk)
 {
-    for (strike *s = net->strikes; s; s = s->next)
-        if (strcmp(s->ip, ip) == 0) return s;
+    for (strike *s = net->strikes; s; s = s->next) {
+        if (ip ? !s->by_pk && strcmp(s->ip, ip) == 0
+               : s->by_pk && memcmp(s->pk, pk, LN_PK_LEN) == 0)
+            return s;
+    }
     return NULL;
 }
 
-/* Records one strike against ip: the hold-off doubles with each. */
-static void strike_add(ln_net *net, const char *ip)
+/* Records one strike against ip, or pk when ip is NULL: the hold-off
+** doubles with each. */
+static void strike_add(ln_net *net, const char *ip, const uint8_t *pk)
 {
-    if (!ip[0]) return;
+    if (ip && !ip[0]) return;
     uint64_t now = uv_now(net->loop);
-    strike *s = strike_find(net, ip);
+    strike *s = strike_find(net, ip, pk);
     if (!s) {
         if (net->nstrikes >= MAX_STRIKE_RECORDS) {   /* forget the one ending first */
             strike **victim = &net->strikes;
@@ -141,7 +151,8 @@ static void strike_add(ln_net *net, const char *ip)
             return;
         }
         memset(s, 0, sizeof *s);
-        snprintf(s->ip, sizeof s->ip, "%s", ip);
+        if (ip) snprintf(s->ip, sizeof s->ip, "%s", ip);
+        else { s->by_pk = 1; memcpy(s->pk, pk, LN_PK_LEN); }
         s->next = net->strikes;
         net->strikes = s;
         net->nstrikes++;
@@ -151,17 +162,23 @@ static void strike_add(ln_net *net, const char *ip)
     s->until = now + (net->cfg.penalty_ms << shift);
 }
 
-/* Milliseconds ip is still held off (0: none). */
-static uint64_t strike_wait(const ln_net *net, const char *ip)
+/* Milliseconds ip (or pk when ip is NULL) is still held off (0: none). */
+static uint64_t strike_wait(const ln_net *net, const char *ip, const uint8_t *pk)
 {
-    strike *s = strike_find(net, ip);
+    strike *s = strike_find(net, ip, pk);
     uint64_t now = uv_now(net->loop);
     return s && s->until > now ? s->until - now : 0;
 }
 
 int ln_net_strikes(const ln_net *net, const char *ip)
 {
-    strike *s = strike_find(net, ip);
+    strike *s = strike_find(net, ip, NULL);
+    return s ? s->n : 0;
+}
+
+int ln_net_key_strikes(const ln_net *net, const uint8_t pk[LN_PK_LEN])
+{
+    strike *s = strike_find(net, NULL, pk);
     return s ? s->n : 0;
 }
 
@@ -213,11 +230,14 @@ static void conn_close(ln_peer *c, int why)
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
-/* Closes a connection that broke the protocol, with a strike on its IP. */
+/* Closes a connection that broke the protocol, with a strike on its
+** identity once the signature proved it, else on its IP (a claimed key
+** could be someone else's). */
 static void conn_fail(ln_peer *c, int why)
 {
     if (c->closing) return;
-    strike_add(c->net, c->ip);
+    if (c->state == S_UP) strike_add(c->net, NULL, c->rpk);
+    else strike_add(c->net, c->ip, NULL);
     conn_close(c, why);
 }
 
@@ -338,6 +358,12 @@ static void on_hello(ln_peer *c, const uint8_t *p, size_t n)
     if (c->d) {
         memcpy(c->d->pk, pk, LN_PK_LEN);
         c->d->has_pk = 1;
+    }
+    /* An unproven claim, but refusing it costs the true owner nothing: it is
+    ** held off anyway. No strike: the IP may be shared with honest peers. */
+    if (strike_wait(net, NULL, pk) > 0) {
+        conn_close(c, LN_EHELDOFF);
+        return;
     }
     if (net->cfg.allow && net->cfg.allow(net->cfg.ud, pk) != 1) {
         conn_close(c, LN_ENOTMEMBER);
@@ -496,8 +522,8 @@ static void on_connection(uv_stream_t *l, int status)
     if (!c) return;
     if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) { conn_close(c, 0); return; }
     conn_addr(c);
-    strike *s = strike_find(net, c->ip);
-    if (s && s->n >= LN_NET_BAN_STRIKES && strike_wait(net, c->ip) > 0) {
+    strike *s = strike_find(net, c->ip, NULL);
+    if (s && s->n >= LN_NET_BAN_STRIKES && strike_wait(net, c->ip, NULL) > 0) {
         conn_close(c, LN_EHELDOFF);          /* held off: closed before a hello */
         return;
     }
@@ -524,6 +550,11 @@ static void on_dial_timer(uv_timer_t *t)
         uv_timer_start(&d->timer, on_dial_timer, net->cfg.backoff_max_ms, 0);
         return;
     }
+    uint64_t held = d->has_pk ? strike_wait(net, NULL, d->pk) : 0;
+    if (held > 0) {                      /* struck since this timer was set */
+        uv_timer_start(&d->timer, on_dial_timer, held, 0);
+        return;
+    }
     ln_peer *c = conn_new(net, 1);
     if (!c) { dialer_schedule(d, 0); return; }
     c->d = d;
@@ -535,14 +566,17 @@ static void on_dial_timer(uv_timer_t *t)
         conn_close(c, 0);                 /* its close callback schedules the retry */
 }
 
-/* After a connection ended: redial after the backoff (or the strike hold-off). */
+/* After a connection ended: redial after the backoff, or the hold-off of its
+** IP or of the identity that answered last, whichever ends later. */
 static void dialer_schedule(dialer *d, int was_up)
 {
     ln_net *net = d->net;
     if (net->closing || d->self) return;
     if (was_up || d->backoff == 0) d->backoff = net->cfg.backoff_min_ms;
     else if ((d->backoff *= 2) > net->cfg.backoff_max_ms) d->backoff = net->cfg.backoff_max_ms;
-    uint64_t wait = d->backoff, held = strike_wait(net, d->ip);
+    uint64_t wait = d->backoff, held = strike_wait(net, d->ip, NULL);
+    if (held > wait) wait = held;
+    held = d->has_pk ? strike_wait(net, NULL, d->pk) : 0;   /* whoever answered last */
     if (held > wait) wait = held;
     uv_timer_start(&d->timer, on_dial_timer, wait, 0);
 }
@@ -699,5 +733,8 @@ int ln_peer_why(const ln_peer *peer) { return peer->why; }
 
 void ln_peer_drop(ln_peer *peer, int why)
 {
+    if (peer->closing) return;
+    /* The application judged what the peer sent: hold off that identity. */
+    if (why != 0 && peer->state == S_UP) strike_add(peer->net, NULL, peer->rpk);
     conn_close(peer, why);
 }

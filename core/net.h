@@ -8,7 +8,8 @@
 **
 **   1. both send a hello {version, chain_id, identity pk, ephemeral X25519 pk};
 **   2. both check the other's: same version and chain_id, not our own identity,
-**      and allow(pk) == 1 (the member registry), else the connection closes;
+**      not an identity held off by strikes (below), and allow(pk) == 1 (the
+**      member registry), else the connection closes;
 **   3. both send an Ed25519 signature, with the identity key, over
 **      BLAKE2b(dialer's hello || listener's hello) and their role, and check
 **      the other's; session keys come from crypto_kx (the dialer is client);
@@ -19,12 +20,22 @@
 **
 ** Wire: each frame is a 4-byte big-endian length and that many bytes. The
 ** length is checked (LN_NET_HELLO_MAX during the handshake, max_frame + 16
-** after) before anything is allocated. A connection that breaks the protocol
-** (bad length, garbage hello, bad signature, failed decryption, refused
-** identity) is dropped, and a strike is recorded against its remote IP: each
-** strike holds off redialing that address for penalty_ms << (strikes - 1)
-** (at most 64x), and from LN_NET_BAN_STRIKES strikes on, inbound connections
-** from it are closed at accept until that time passes.
+** after) before anything is allocated.
+**
+** Strikes. A connection that breaks the protocol is dropped with a strike,
+** and each strike holds off its target for penalty_ms << (strikes - 1) (at
+** most 64x). Whom the strike names depends on how far the handshake got:
+**   - before the other end's signature verified (bad length, garbage hello,
+**     bad signature): its remote IP. Redialing that address waits the hold-off,
+**     and from LN_NET_BAN_STRIKES strikes on, inbound connections from it are
+**     closed at accept until the hold-off ends;
+**   - after (oversized or undecryptable frame), and whenever the application
+**     calls ln_peer_drop with why != 0: its identity key. A held-off identity
+**     is refused at step 2 (ln_peer_why: LN_EHELDOFF) without a strike on
+**     its IP, so other identities behind the same IP (NAT, a loopback test
+**     net) still connect; a dialer whose address last answered with that
+**     identity waits the hold-off before redialing.
+** Refusals for config reasons (chain_id, allow, ourselves) strike nobody.
 **
 ** Two connections between the same pair of identities (both dialed each
 ** other) are reduced to one: the one dialed by the smaller public key stays.
@@ -109,6 +120,9 @@ size_t ln_net_peers(const ln_net *net, ln_peer **out, size_t cap);
 /* Strikes recorded against an IP ("127.0.0.1"); 0 if none. */
 int  ln_net_strikes(const ln_net *net, const char *ip);
 
+/* Strikes recorded against an identity; 0 if none. */
+int  ln_net_key_strikes(const ln_net *net, const uint8_t pk[LN_PK_LEN]);
+
 /* Closes the listener, every connection (up peers get on_peer(peer, 0)) and
 ** every dialer. cb (may be NULL) runs once every handle is closed (at once,
 ** before this returns, if the net had none open). Call once. */
@@ -129,7 +143,8 @@ const char *ln_peer_addr(const ln_peer *peer);
 int  ln_peer_outbound(const ln_peer *peer);
 
 /* Closes the connection; on_peer(peer, 0) follows from the loop. why (may be
-** an LN_E* code or 0) is kept for ln_peer_why. A no-op if already going. */
+** an LN_E* code or 0) is kept for ln_peer_why; why != 0 also strikes the
+** peer's identity (see Strikes above). A no-op if already going. */
 void ln_peer_drop(ln_peer *peer, int why);
 
 /* Why the peer went away: 0 (remote closed or net closing) or an LN_E* code

@@ -49,6 +49,8 @@ struct fixture {
     uv_timer_t watchdog;
     uv_async_t done;
     int async_used, client_done, shut, phase, port;
+    uint64_t penalty_ms;         /* for nets started from here on; 0: the default */
+    uint64_t t_drop;             /* loop time of a test's ln_peer_drop */
     uv_thread_t thread;
     void (*client)(fixture *f);
     void (*step)(fixture *f);
@@ -129,6 +131,7 @@ static void node_start(fixture *f, int i, int key, const char *listen, const cha
     cfg.listen = listen;
     cfg.max_frame = max_frame;
     cfg.handshake_ms = 2000;
+    cfg.penalty_ms = f->penalty_ms;
     cfg.allow = cb_allow;
     cfg.on_peer = cb_peer;
     cfg.on_frame = cb_frame;
@@ -592,25 +595,39 @@ TEST(net_close_with_peers_connected_closes_everything)
 /* Ends the test once the client finished and the listener saw what it expects. */
 static int want_downs, strikes_at_end;
 
+static int key_strikes_at_end;
+static int key1_strikes(const ln_net *net);
+
 static void step_raw(fixture *f)
 {
     if (f->shut || !f->client_done || f->n[0].downs < want_downs) return;
     strikes_at_end = ln_net_strikes(f->n[0].net, "127.0.0.1");
+    key_strikes_at_end = key1_strikes(f->n[0].net);
     shutdown_all(f);
 }
 
-static int strikes_at_down;
+static int strikes_at_down, key_strikes_at_down;
+
+/* Strikes against the raw client's identity (key 1). */
+static int key1_strikes(const ln_net *net)
+{
+    uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN];
+    keys_for(1, pk, sk);
+    return ln_net_key_strikes(net, pk);
+}
 
 static void step_note_strikes(fixture *f)
 {
-    if (f->n[0].downs == 1 && !strikes_at_down)
+    if (f->n[0].downs == 1 && !strikes_at_down && !key_strikes_at_down) {
         strikes_at_down = ln_net_strikes(f->n[0].net, "127.0.0.1");
+        key_strikes_at_down = key1_strikes(f->n[0].net);
+    }
     step_raw(f);
 }
 
 static void run_raw(fixture *f, void (*client)(fixture *f), size_t max_frame, int downs)
 {
-    strikes_at_down = 0;
+    strikes_at_down = key_strikes_at_down = 0;
     fx_init(f);
     f->step = step_note_strikes;
     want_downs = downs;
@@ -671,6 +688,7 @@ TEST(net_garbage_hello_dropped_and_listener_serves_next)
     ASSERT_EQ(f.n[0].frames, 1);
     ASSERT_MEM(f.n[0].frame[0], "next", 4);
     ASSERT_EQ(strikes_at_down, 1);       /* the garbage, recorded against 127.0.0.1 */
+    ASSERT_EQ(key_strikes_at_end, 0);    /* the member after it is not blamed */
     fx_free(&f);
 }
 
@@ -689,7 +707,7 @@ static void client_oversized(fixture *f)
 TEST(net_oversized_length_dropped_before_the_body)
 {
     fixture f;
-    strikes_at_down = 0;
+    strikes_at_down = key_strikes_at_down = 0;
     fx_init(&f);
     f.step = step_note_strikes;
     want_downs = 1;
@@ -702,7 +720,8 @@ TEST(net_oversized_length_dropped_before_the_body)
     ASSERT_EQ(f.c_eof, 1);
     ASSERT_EQ(f.n[0].why, LN_ETOOBIG);
     ASSERT_EQ(f.n[0].frames, 0);
-    ASSERT_EQ(strikes_at_down, 1);
+    ASSERT_EQ(key_strikes_at_down, 1);   /* after the handshake: its identity */
+    ASSERT_EQ(strikes_at_down, 0);       /* not 127.0.0.1 */
     fx_free(&f);
 }
 
@@ -723,7 +742,7 @@ static void client_tampered(fixture *f)
 TEST(net_tampered_ciphertext_drops_peer)
 {
     fixture f;
-    strikes_at_down = 0;
+    strikes_at_down = key_strikes_at_down = 0;
     fx_init(&f);
     f.step = step_note_strikes;
     want_downs = 1;
@@ -737,7 +756,8 @@ TEST(net_tampered_ciphertext_drops_peer)
     ASSERT_EQ(f.n[0].frames, 1);
     ASSERT_MEM(f.n[0].frame[0], "good", 4);
     ASSERT_EQ(f.n[0].why, LN_EDECRYPT);
-    ASSERT_EQ(strikes_at_down, 1);
+    ASSERT_EQ(key_strikes_at_down, 1);
+    ASSERT_EQ(strikes_at_down, 0);
     fx_free(&f);
 }
 
@@ -783,6 +803,7 @@ TEST(net_bad_handshake_signature_refused)
     ASSERT_EQ(f.n[0].allows, 1);
     ASSERT_EQ(f.n[0].ups, 0);
     ASSERT_EQ(strikes_at_end, 1);
+    ASSERT_EQ(key_strikes_at_end, 0);    /* an unproven claim: key 1 is not blamed */
     fx_free(&f);
 }
 
@@ -806,6 +827,116 @@ TEST(net_handshake_not_done_in_time_closes)
     fx_free(&f);
 }
 
+/* ---- strikes by identity ------------------------------------------------ */
+
+#define PENALTY_MS 600
+
+/* n0 listens; n1 (key 1) sends "bad", which n0's application drops; n2 (key
+** 2, the same IP) dials then and must come up at once, while n1 is refused
+** until the hold-off ends. */
+static void step_key_strike(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1], *c = &f->n[2];
+    uint64_t now = uv_now(&f->loop);
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        ASSERT_EQ(ln_peer_send(b->peer, "bad", 3), 0);
+        f->waiting_for = "the listener to get the frame it drops";
+    }
+    if (f->phase == 1 && a->frames == 1) {
+        f->phase = 2;
+        f->t_drop = now;
+        ln_peer_drop(a->peer, LN_EINVAL);
+        ASSERT_EQ(ln_net_key_strikes(a->net, b->pk), 1);
+        ASSERT_EQ(ln_net_key_strikes(a->net, c->pk), 0);
+        ASSERT_EQ(ln_net_strikes(a->net, "127.0.0.1"), 0);
+        char addr[64];
+        ASSERT_EQ(ln_net_connect(c->net, addr_of(f, 0, addr, sizeof addr)), 0);
+        f->waiting_for = "another identity from 127.0.0.1 to come up at once";
+    }
+    if (f->phase == 2 && c->ups == 1 && b->downs == 1) {
+        f->phase = 3;
+        if (now - f->t_drop >= PENALTY_MS)
+            LN_FAIL("key 2 took %llu ms: held off with key 1",
+                    (unsigned long long)(now - f->t_drop));
+        ASSERT_EQ(b->ups, 1);            /* key 1 still out */
+        f->waiting_for = "the struck identity to come back after its hold-off";
+    }
+    if (f->phase == 3 && b->ups == 2) {
+        f->phase = 4;
+        if (now - f->t_drop < PENALTY_MS)
+            LN_FAIL("key 1 back after %llu ms, before its %d ms hold-off",
+                    (unsigned long long)(now - f->t_drop), PENALTY_MS);
+        shutdown_all(f);
+    }
+}
+
+TEST(net_dropped_peer_struck_by_identity_and_same_ip_still_connects)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_key_strike;
+    f.penalty_ms = PENALTY_MS;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    node_start(&f, 2, 2, NULL, NULL, 0);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    /* n1 redialed during the hold-off (it saw n0's hello each time) but n0
+    ** refused it before asking allow: n0 asked for n1 twice and n2 once. */
+    ASSERT(f.n[1].allows >= 3);
+    ASSERT_EQ(f.n[0].allows, 3);
+    ASSERT_EQ(f.n[0].ups, 3);
+    fx_free(&f);
+}
+
+/* n1 dials n0; n0 sends "bad"; n1's application drops n0. n1's dialer must
+** then wait out n0's hold-off instead of redialing after the backoff. */
+static void step_dialer_waits(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    uint64_t now = uv_now(&f->loop);
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        ASSERT_EQ(ln_peer_send(a->peer, "bad", 3), 0);
+        f->waiting_for = "the dialer to get the frame it drops";
+    }
+    if (f->phase == 1 && b->frames == 1) {
+        f->phase = 2;
+        f->t_drop = now;
+        ln_peer_drop(b->peer, LN_EINVAL);
+        ASSERT_EQ(ln_net_key_strikes(b->net, a->pk), 1);
+        f->waiting_for = "the dialer to redial after the hold-off";
+    }
+    if (f->phase == 2 && b->ups == 2) {
+        f->phase = 3;
+        if (now - f->t_drop < PENALTY_MS)
+            LN_FAIL("redialed after %llu ms, before the %d ms hold-off",
+                    (unsigned long long)(now - f->t_drop), PENALTY_MS);
+        shutdown_all(f);
+    }
+}
+
+TEST(net_dialer_waits_hold_off_of_identity_it_dropped)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_dialer_waits;
+    f.penalty_ms = PENALTY_MS;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    ASSERT_EQ(f.n[0].allows, 2);         /* no attempt during the hold-off */
+    ASSERT_EQ(f.n[1].allows, 2);
+    ASSERT_EQ(f.n[0].ups, 2);
+    fx_free(&f);
+}
+
 static const ln_test tests[] = {
     T(net_handshake_then_frames_both_ways_in_order),
     T(net_one_mib_frame_arrives_whole),
@@ -820,6 +951,8 @@ static const ln_test tests[] = {
     T(net_handshake_not_done_in_time_closes),
     T(net_dialer_reconnects_after_listener_restarts),
     T(net_close_with_peers_connected_closes_everything),
+    T(net_dropped_peer_struck_by_identity_and_same_ip_still_connects),
+    T(net_dialer_waits_hold_off_of_identity_it_dropped),
     { NULL, NULL }
 };
 
