@@ -92,6 +92,8 @@ struct ln_node {
     uint8_t val_keys[MAX_VALIDATORS][LN_PK_LEN];
     size_t nmem;                         /* members: may connect, do not validate */
     uint8_t mem_keys[MAX_MEMBERS][LN_PK_LEN];
+    char admin[LN_NAME_MAX + 1];         /* who may change them; "" if nobody */
+    uint8_t g_hash[LN_HASH_LEN];         /* of the "g" record they came from */
     ln_net *net;                         /* NULL: no P2P */
     /* Transactions admitted since the loop last polled, gossiped as one
     ** frame from a check handle: one encryption and write per peer for
@@ -340,11 +342,13 @@ static void notify(ln_node *n, ln_pblock *b)
 }
 
 static void p2p_block_out(ln_node *n, uint64_t height);
+static void membership_refresh(ln_node *n);
 
 /* After b is committed (by this node's plugin or from a peer): mempool,
 ** metrics, subscribers, peers. Frees b. */
 static void committed(ln_node *n, ln_pblock *b)
 {
+    membership_refresh(n);
     for (size_t i = 0; i < b->n; i++) {
         ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->receipts[i].txid, 1);
         n->gas_total += b->receipts[i].gas_used;
@@ -1119,7 +1123,7 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
 static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
 {
     static const char *const known[] = {
-        "accounts", "chain_id", "consensus", "genesis_time", "members", "validators"
+        "accounts", "admin", "chain_id", "consensus", "genesis_time", "members", "validators"
     };
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
@@ -1129,7 +1133,7 @@ static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
                 memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0)
                 break;
         if (j == sizeof known / sizeof known[0]) {
-            snprintf(err, errlen, "config: unknown field '%.*s' (known: accounts, chain_id, "
+            snprintf(err, errlen, "config: unknown field '%.*s' (known: accounts, admin, chain_id, "
                      "consensus, genesis_time, members, validators)",
                      k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size > 40 ? 40 : k->via.str.size) : 1,
                      k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
@@ -1168,6 +1172,14 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     if (gt && gt->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
         rc = ln_errf(err, errlen, LN_ECONFIG,
                      "config: genesis_time must be a non-negative integer (unix seconds)");
+        goto done;
+    }
+    /* admin: the account whose transactions may change membership. */
+    char admin[LN_NAME_MAX + 1] = "";
+    if (ln_codec_map_get(&o, "admin") &&
+        (cfg_str(&o, "admin", admin, sizeof admin) < 0 || !ln_name_valid(admin, strlen(admin)))) {
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: admin must be the name of an account in accounts or validators");
         goto done;
     }
     if (!(ov = ln_overlay_new(ln_chain_state(n->chain)))) {
@@ -1257,7 +1269,11 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     msgpack_packer gpk;
     msgpack_sbuffer_init(&gsb);
     msgpack_packer_init(&gpk, &gsb, msgpack_sbuffer_write);
-    msgpack_pack_map(&gpk, mems ? 4 : 3);
+    msgpack_pack_map(&gpk, (mems ? 4 : 3) + (admin[0] ? 1 : 0));
+    if (admin[0]) {
+        msgpack_pack_str(&gpk, 5); msgpack_pack_str_body(&gpk, "admin", 5);
+        msgpack_pack_str(&gpk, strlen(admin)); msgpack_pack_str_body(&gpk, admin, strlen(admin));
+    }
     msgpack_pack_str(&gpk, 8); msgpack_pack_str_body(&gpk, "chain_id", 8);
     msgpack_pack_str(&gpk, strlen(chain_id)); msgpack_pack_str_body(&gpk, chain_id, strlen(chain_id));
     msgpack_pack_str(&gpk, 11); msgpack_pack_str_body(&gpk, "fingerprint", 11);
@@ -1321,6 +1337,12 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         msgpack_pack_bin(&gpk, LN_PK_LEN); msgpack_pack_bin_body(&gpk, pk, LN_PK_LEN);
         msgpack_pack_str(&gpk, 4); msgpack_pack_str_body(&gpk, "name", 4);
         msgpack_pack_str(&gpk, strlen(name)); msgpack_pack_str_body(&gpk, name, strlen(name));
+    }
+    if (admin[0] && !ln_account_exists(ov, admin)) {
+        msgpack_sbuffer_destroy(&gsb);
+        rc = ln_errf(err, errlen, LN_ECONFIG,
+                     "config: admin %s is not in accounts or validators", admin);
+        goto done;
     }
     ln_overlay_set(ov, (const uint8_t *)"g", 1, (const uint8_t *)gsb.data, gsb.size);
     msgpack_sbuffer_destroy(&gsb);
@@ -1425,6 +1447,82 @@ static int get_record(ln_node *n, ln_overlay *ov, const char *key, uint8_t **v, 
     return 0;
 }
 
+/* ---- membership ----------------------------------------------------------- */
+
+_Static_assert(MAX_VALIDATORS == LN_MAX_VALIDATORS && MAX_MEMBERS == LN_MAX_MEMBERS,
+               "the node holds every member and validator the sys actions allow");
+
+/* Reads admin, validators and members from the "g" record (through ov while
+** the genesis is not committed). When they changed: this node signs as the
+** first validator whose key is in HOME/keys, or stops signing, and peers
+** that are neither members nor validators any more are dropped. Cheap when
+** nothing changed: one state read and one hash. */
+static int load_membership(ln_node *n, ln_overlay *ov)
+{
+    uint8_t *g, h[LN_HASH_LEN];
+    size_t gl;
+    int rc = get_record(n, ov, "g", &g, &gl);
+    if (rc < 0) return rc;
+    ln_hash(g, gl, h);
+    int first = n->nval == 0;
+    if (!first && memcmp(h, n->g_hash, LN_HASH_LEN) == 0) {
+        free(g);
+        return 0;
+    }
+    ln_membership *m = malloc(sizeof *m);
+    rc = m ? ln_membership_decode(g, gl, m) : LN_ENOMEM;
+    free(g);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    memcpy(n->g_hash, h, LN_HASH_LEN);
+    n->nval = m->nval;
+    memcpy(n->val_names, m->val_names, sizeof n->val_names);
+    memcpy(n->val_keys, m->val_keys, sizeof n->val_keys);
+    n->nmem = m->nmem;
+    memcpy(n->mem_keys, m->mem_keys, sizeof n->mem_keys);
+    memcpy(n->admin, m->admin, sizeof n->admin);
+    free(m);
+
+    char was[LN_NAME_MAX + 1];
+    memcpy(was, n->self, sizeof was);
+    n->has_key = 0;
+    n->self[0] = 0;
+    for (size_t i = 0; i < n->nval && !n->has_key; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/keys/%s.key", n->home, n->val_names[i]);
+        ln_key k;
+        if (ln_keyfile_read(path, &k, NULL, 0) == 0 && memcmp(k.pk, n->val_keys[i], LN_PK_LEN) == 0) {
+            n->key = k;
+            n->has_key = 1;
+            snprintf(n->self, sizeof n->self, "%s", n->val_names[i]);
+        }
+        sodium_memzero(&k, sizeof k);
+    }
+    if (!n->has_key) sodium_memzero(&n->key, sizeof n->key);
+    if (!first && strcmp(was, n->self) != 0) {
+        if (n->self[0]) logf_("membership: this node validates as %s", n->self);
+        else logf_("membership: this node no longer validates (was %s)", was);
+    }
+    if (n->net) {
+        /* The handshake's rule again, for those admitted under the old set. */
+        ln_peer *ps[MAX_PEERS];
+        size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
+        for (size_t i = 0; i < k && i < MAX_PEERS; i++)
+            if (!net_allow(n, ln_peer_key(ps[i]))) ln_peer_drop(ps[i], LN_ENOTMEMBER);
+    }
+    return 0;
+}
+
+/* After each committed block, so that a membership action counts from the
+** next height on. A record that does not decode leaves the last set. */
+static void membership_refresh(ln_node *n)
+{
+    int rc = load_membership(n, NULL);
+    if (rc < 0) logf_("membership: the genesis record does not load: %s", ln_strerror(rc));
+}
+
 /* Reads chain id, validators and the consensus plugin from the state (or
 ** from ov, the genesis about to be written) and loads the plugin. */
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
@@ -1440,37 +1538,9 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
     msgpack_object o;
     msgpack_zone_init(&z, 4096);
     rc = ln_codec_unpack(g, gl, &z, &o);
-    n->nval = 0;
-    n->has_key = 0;
-    n->self[0] = 0;
     char fp[65] = "";
     if (rc == 0) rc = cfg_str(&o, "chain_id", n->chain_id, sizeof n->chain_id);
     if (rc == 0) rc = cfg_str(&o, "fingerprint", fp, sizeof fp);
-    const msgpack_object *vals = rc == 0 ? ln_codec_map_get(&o, "validators") : NULL;
-    if (!vals || vals->type != MSGPACK_OBJECT_ARRAY) rc = LN_EIO;
-    for (uint32_t i = 0; rc == 0 && i < vals->via.array.size && i < MAX_VALIDATORS; i++) {
-        const msgpack_object *v = &vals->via.array.ptr[i];
-        const msgpack_object *k = ln_codec_map_get(v, "key");
-        if (cfg_str(v, "name", n->val_names[i], sizeof n->val_names[i]) < 0 || !k ||
-            k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != LN_PK_LEN) {
-            rc = LN_EIO;
-            break;
-        }
-        memcpy(n->val_keys[i], k->via.bin.ptr, LN_PK_LEN);
-        n->nval = i + 1;
-    }
-    const msgpack_object *mems = rc == 0 ? ln_codec_map_get(&o, "members") : NULL;
-    n->nmem = 0;
-    if (mems && mems->type != MSGPACK_OBJECT_ARRAY) rc = LN_EIO;
-    for (uint32_t i = 0; rc == 0 && mems && i < mems->via.array.size && i < MAX_MEMBERS; i++) {
-        const msgpack_object *k = &mems->via.array.ptr[i];
-        if (k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != LN_PK_LEN) {
-            rc = LN_EIO;
-            break;
-        }
-        memcpy(n->mem_keys[i], k->via.bin.ptr, LN_PK_LEN);
-        n->nmem = i + 1;
-    }
     msgpack_zone_destroy(&z);
     free(g);
     if (rc < 0) {
@@ -1482,16 +1552,9 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
                  "gas would differ from the other nodes'", n->fingerprint, fp);
         return LN_EFINGERPRINT;
     }
-    /* This node is the first validator whose key is in HOME/keys. */
-    for (size_t i = 0; i < n->nval && !n->has_key; i++) {
-        char path[700];
-        snprintf(path, sizeof path, "%s/keys/%s.key", n->home, n->val_names[i]);
-        ln_key k;
-        if (ln_keyfile_read(path, &k, NULL, 0) == 0 && memcmp(k.pk, n->val_keys[i], LN_PK_LEN) == 0) {
-            n->key = k;
-            n->has_key = 1;
-            snprintf(n->self, sizeof n->self, "%s", n->val_names[i]);
-        }
+    if ((rc = load_membership(n, ov)) < 0) {
+        snprintf(err, errlen, "genesis record: membership is corrupt");
+        return LN_EIO;
     }
     if ((rc = get_record(n, ov, "pconsensus", &p, &pl)) < 0) {
         snprintf(err, errlen, "no consensus plugin in the registry");
@@ -1679,6 +1742,9 @@ void ln_node_info_get(ln_node *n, ln_node_info *out)
     out->nvalidators = n->nval;
     memcpy(out->validators, n->val_names, sizeof n->val_names);
     memcpy(out->self, n->self, sizeof n->self);
+    memcpy(out->admin, n->admin, sizeof n->admin);
+    out->nmembers = n->nmem;
+    memcpy(out->members, n->mem_keys, sizeof n->mem_keys);
 }
 
 int ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *len)

@@ -18,7 +18,8 @@
 
 typedef struct ln_node ln_node;   /* opaque */
 
-#define LN_NODE_MAX_VALIDATORS 64
+#define LN_NODE_MAX_VALIDATORS LN_MAX_VALIDATORS   /* 64 (contract.h) */
+#define LN_NODE_MAX_MEMBERS    LN_MAX_MEMBERS       /* 256 */
 
 typedef struct {
     const char *home;            /* data dir: HOME/data (LevelDB), HOME/keys */
@@ -33,8 +34,10 @@ typedef struct {
 **
 ** P2P (net.h), when p2p_addr is given: the node's identity is its
 ** validator key, else HOME/keys/node.key (created when missing); a peer is
-** let in when its key is a genesis validator's or member's (the config's
-** `members`, hex public keys). Frames are msgpack maps by t:
+** let in when its key is a validator's or member's (the config's `members`,
+** hex public keys, then the admin's sys.addmember/removemember ...; after
+** each committed block the node reloads them, drops peers no longer in,
+** and signs or stops signing as a validator). Frames are msgpack maps by t:
 **   {t="p", from=NAME, m=BIN}   a consensus message (node.broadcast/send),
 **                               delivered to on_message(name of the sender's key)
 **   {t="tx", b=BIN}             a transaction newly admitted to the mempool
@@ -65,6 +68,9 @@ typedef struct {
     size_t nvalidators;          /* validators, in genesis order */
     char validators[LN_NODE_MAX_VALIDATORS][LN_NAME_MAX + 1];
     char self[LN_NAME_MAX + 1];  /* this node's validator name, "" if none */
+    char admin[LN_NAME_MAX + 1]; /* may change membership (sys.addmember ...); "" if nobody */
+    size_t nmembers;             /* keys that may connect besides the validators' */
+    uint8_t members[LN_NODE_MAX_MEMBERS][LN_PK_LEN];
 } ln_node_info;
 
 void ln_node_info_get(ln_node *n, ln_node_info *out);

@@ -527,6 +527,12 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, rerr *
         for (size_t i = 0; vals && i < in.nvalidators; i++)
             cJSON_AddItemToArray(vals, cJSON_CreateString(in.validators[i]));
         bad |= put(o, "validators", vals);
+        in.admin[sizeof in.admin - 1] = '\0';
+        bad |= put(o, "admin", in.admin[0] ? json_text(in.admin, strlen(in.admin)) : cJSON_CreateNull());
+        cJSON *mems = cJSON_CreateArray();
+        for (size_t i = 0; mems && i < in.nmembers; i++)
+            bad |= push(mems, json_hex(in.members[i], LN_PK_LEN, 0));
+        bad |= put(o, "members", mems);
     }
     if (bad) { cJSON_Delete(o); return INTERNAL(e, "out of memory"); }
     *res = o;
