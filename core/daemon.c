@@ -12,6 +12,8 @@
 
 #include <uv.h>
 
+#include "codec.h"
+#include "config.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "err.h"
@@ -41,7 +43,11 @@ static const char usage_start[] =
     "P2P listens on --p2p and dials every --peer, keeping the connections up;\n"
     "only genesis validators and members are let in. The node key is the\n"
     "validator's, else DIR/keys/node.key (created when missing).\n"
-    "Defaults: --rpc 127.0.0.1:8765, --p2p 127.0.0.1:7765, --config DIR/config.lua.\n"
+    "DIR/node.lua, when present, gives this node's defaults as Lua data (`lunet\n"
+    "testnet` writes it):\n"
+    "    return { rpc = \"HOST:PORT\", p2p = \"HOST:PORT\", peers = { \"HOST:PORT\", ... } }\n"
+    "Flags override it; any --peer replaces its peers. Without it: --rpc\n"
+    "127.0.0.1:8765, --p2p 127.0.0.1:7765. --config defaults to DIR/config.lua.\n"
     "Stop with Ctrl-C.\n";
 
 static const char usage_init[] =
@@ -83,12 +89,89 @@ static int flag(int argc, char **argv, int *i, const char *name, const char **ou
     return 1;
 }
 
+#define MAX_PEERS 64
+
+/* HOME/node.lua: how this node runs, so `lunet start --home DIR` is the
+** whole command. Other keys are refused: a misspelt one would be ignored. */
+typedef struct {
+    char rpc[256], p2p[256];
+    char peers[MAX_PEERS][256];
+    size_t npeers;
+} node_file;
+
+static int nf_str(const msgpack_object *v, char *out, size_t n)
+{
+    if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size >= n) return -1;
+    memcpy(out, v->via.str.ptr, v->via.str.size);
+    out[v->via.str.size] = 0;
+    return 0;
+}
+
+/* 0 when there is no node.lua (nf left empty) or it was read; else
+** LN_ECONFIG and a one-line reason in err. */
+static int node_file_read(const char *home, node_file *nf, char *err, size_t errlen)
+{
+    char path[PATH_MAX];
+    memset(nf, 0, sizeof *nf);
+    if (snprintf(path, sizeof path, "%s/node.lua", home) >= (int)sizeof path ||
+        access(path, F_OK) != 0)
+        return 0;
+    uint8_t *enc;
+    size_t el;
+    int rc = ln_config_eval(path, &enc, &el, err, errlen);
+    if (rc < 0) return rc;
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 1024);
+    rc = ln_codec_unpack(enc, el, &z, &o);
+    if (rc < 0 || (o.type != MSGPACK_OBJECT_MAP &&            /* `return {}` is an empty array */
+                   !(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 0))) {
+        rc = ln_errf(err, errlen, LN_ECONFIG, "%s: must return a table", path);
+        goto done;
+    }
+    for (uint32_t i = 0; o.type == MSGPACK_OBJECT_MAP && i < o.via.map.size; i++) {
+        const msgpack_object *k = &o.via.map.ptr[i].key, *v = &o.via.map.ptr[i].val;
+        int kl = k->type == MSGPACK_OBJECT_STR ? (int)k->via.str.size : 0;
+        const char *ks = k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "";
+        if (kl == 3 && !memcmp(ks, "rpc", 3)) {
+            if (nf_str(v, nf->rpc, sizeof nf->rpc) < 0) {
+                rc = ln_errf(err, errlen, LN_ECONFIG, "%s: rpc must be \"HOST:PORT\"", path);
+                goto done;
+            }
+        } else if (kl == 3 && !memcmp(ks, "p2p", 3)) {
+            if (nf_str(v, nf->p2p, sizeof nf->p2p) < 0) {
+                rc = ln_errf(err, errlen, LN_ECONFIG, "%s: p2p must be \"HOST:PORT\"", path);
+                goto done;
+            }
+        } else if (kl == 5 && !memcmp(ks, "peers", 5)) {
+            int ok = v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size <= MAX_PEERS;
+            for (uint32_t j = 0; ok && j < v->via.array.size; j++)
+                ok = nf_str(&v->via.array.ptr[j], nf->peers[j], sizeof nf->peers[j]) == 0;
+            if (!ok) {
+                rc = ln_errf(err, errlen, LN_ECONFIG,
+                             "%s: peers must be a list of up to %d \"HOST:PORT\"", path, MAX_PEERS);
+                goto done;
+            }
+            nf->npeers = v->via.array.size;
+        } else {
+            rc = ln_errf(err, errlen, LN_ECONFIG, "%s: unknown key '%.*s' (known: rpc, p2p, peers)",
+                         path, kl > 40 ? 40 : kl, ks);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    msgpack_zone_destroy(&z);
+    free(enc);
+    return rc;
+}
+
 static int run(int argc, char **argv, int dev)
 {
     const char *usage = dev ? usage_dev : usage_start;
-    const char *home = dev ? ".lunet/dev" : NULL, *rpc = "127.0.0.1:8765";
-    const char *p2p = "127.0.0.1:7765", *config = NULL;
-    const char *peers[64];
+    const char *home = dev ? ".lunet/dev" : NULL, *rpc = NULL;
+    const char *p2p = NULL, *config = NULL;
+    const char *peers[MAX_PEERS];
     size_t npeers = 0;
     for (int i = 1; i < argc; i++) {
         const char *peer;
@@ -114,6 +197,22 @@ static int run(int argc, char **argv, int dev)
         fprintf(stderr, "lunet start: --home DIR is required\n");
         return 2;
     }
+    static node_file nf;
+    if (!dev) {
+        char err[512] = "";
+        if (node_file_read(home, &nf, err, sizeof err) < 0) {
+            fprintf(stderr, "lunet start: %s\n", err);
+            return 1;
+        }
+        if (!rpc && nf.rpc[0]) rpc = nf.rpc;
+        if (!p2p && nf.p2p[0]) p2p = nf.p2p;
+        if (npeers == 0) {               /* any --peer replaces node.lua's */
+            for (size_t i = 0; i < nf.npeers; i++) peers[i] = nf.peers[i];
+            npeers = nf.npeers;
+        }
+    }
+    if (!rpc) rpc = "127.0.0.1:8765";
+    if (!p2p) p2p = "127.0.0.1:7765";
     char cfgbuf[PATH_MAX];
     if (!config) {
         if (dev) {
