@@ -21,6 +21,7 @@
 #include "err.h"
 #include "lmod.h"
 #include "sandbox.h"
+#include "testnet.h"
 
 #ifndef LN_SOURCE_DIR
 #define LN_SOURCE_DIR "."
@@ -39,6 +40,7 @@ static const char usage_main[] =
     "  dev              run a one-validator development chain (data in .lunet/dev)\n"
     "  init             create a node's chain from a config (--home DIR --config FILE)\n"
     "  start            run a node on an existing home (--home DIR)\n"
+    "  testnet N        write N node homes sharing one genesis (--out DIR)\n"
     "  keys             create, list and show account keys (new NAME, list, show NAME)\n"
     "  deploy           deploy a Lua contract: NAME FILE [ARG...] --as ACCOUNT\n"
     "  send             sign and send a transaction, print its receipt\n"
@@ -215,6 +217,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dev")) return ln_cmd_dev(argc - 1, argv + 1);
     if (!strcmp(cmd, "start")) return ln_cmd_start(argc - 1, argv + 1);
     if (!strcmp(cmd, "init")) return ln_cmd_init(argc - 1, argv + 1);
+    if (!strcmp(cmd, "testnet")) return ln_cmd_testnet(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return ln_cmd_bench(argc - 1, argv + 1);
     if (ln_cli_is_command(cmd)) return ln_cli_run(argc - 1, argv + 1, stdout, stderr);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
