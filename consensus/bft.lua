@@ -25,7 +25,8 @@
 --         timeout_delta_ms (default 500): added to both per round;
 --         block_ms (default 0): least time from one commit to the next
 --           proposal (lets transactions gather);
---         empty_blocks (default false): propose with an empty mempool too.
+--         empty_blocks (default false): propose with an empty mempool too;
+--         verbose (default false): log every round, vote and commit.
 -- Deterministic: verify_block and verify_commit read only their arguments,
 -- node.validators() and node.key(); time and timers decide only *when*.
 
@@ -54,6 +55,10 @@ local round_at, committed_at
 local waiting                  -- round 0 waits for transactions
 local last, last_prop          -- the last vote / proposal signed (persisted)
 local restored = false
+
+local function trace(...)
+  if P.verbose then node.log(format(...)) end
+end
 
 local function int(x, lo, hi)
   return type(x) == "number" and x % 1 == 0 and x >= lo and x <= hi
@@ -158,6 +163,7 @@ local function cast(t, hash)
     return                               -- signed a later step before a restart
   end
   local m = { k = t, h = H, r = R, hash = hash, v = me, sig = sig }
+  trace("%s %d/%d %s", t, H, R, hash == "" and "nil" or hash:sub(1, 12))
   mine[t] = m
   add_vote(m)
   node.broadcast(m)
@@ -210,12 +216,14 @@ local function propose()
   if pol >= 0 then m.polsigs = polka_sigs(pol, hash) end
   props[R] = m
   mine.prop = m
+  trace("propose %d/%d %s pol %d, %d bytes", H, R, hash:sub(1, 12), pol, #data)
   saw(R, me)
   node.broadcast(m)
 end
 
 local function start_round(r)
   R, step, round_at = r, "propose", node.now()
+  trace("round %d/%d proposer %s pending %d", H, r, proposer(H, r), node.pending())
   mine = {}
   waiting = r == 0 and not P.empty_blocks and node.pending() == 0 and not props[0]
   if waiting then
@@ -273,6 +281,7 @@ local function commit(r, hash)
     if v.hash == hash then sigs[name] = v.sig end
   end
   local ok, why = node.commit({ hash = hash, data = blocks[hash] }, { round = r, sigs = sigs })
+  trace("commit %d/%d %s", H, r, hash:sub(1, 12))
   if not ok then node.log(format("commit of %s at height %d failed: %s", hash, H, tostring(why))) end
   new_height(node.head())
 end
@@ -356,6 +365,7 @@ local function on_proposal(from, m)
     return
   end
   props[m.r] = m
+  trace("proposal %d/%d from %s: %s", H, m.r, from, m.hash:sub(1, 12))
   if not blocks[m.hash] then blocks[m.hash] = m.data end
   saw(m.r, from)
   if type(m.polsigs) == "table" and m.pol >= 0 then
@@ -396,9 +406,12 @@ function M.init(host, params)
     timeout_delta_ms = param(params, "timeout_delta_ms", 500, 0, 600000),
     block_ms = param(params, "block_ms", 0, 0, 600000),
     empty_blocks = params.empty_blocks,
+    verbose = params.verbose,
   }
-  if P.empty_blocks == nil then P.empty_blocks = false end
-  if type(P.empty_blocks) ~= "boolean" then error("params.empty_blocks must be true or false", 0) end
+  for _, k in ipairs({ "empty_blocks", "verbose" }) do
+    if P[k] == nil then P[k] = false end
+    if type(P[k]) ~= "boolean" then error("params." .. k .. " must be true or false", 0) end
+  end
   rb_ms = P.timeout_propose_ms
   local lv, lp = node.recall("vote"), node.recall("prop")
   if type(lv) == "table" and int(lv.h, 0, 2 ^ 53) and int(lv.r, 0, 2 ^ 31) and ORDER[lv.t] then

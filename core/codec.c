@@ -14,6 +14,10 @@ typedef struct {
     size_t hl;          /* header bytes, type byte included */
 } head;
 
+/* The per-item limit of this thread's current call: LN_CODEC_MAX_ITEM, or
+** the larger one an *_limit variant sets for its duration. */
+static _Thread_local size_t item_max = LN_CODEC_MAX_ITEM;
+
 static int is_str_byte(uint8_t b)
 {
     return (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb);
@@ -105,20 +109,20 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
     switch (h.kind) {
     case MSGPACK_OBJECT_STR:
     case MSGPACK_OBJECT_BIN:
-        if (h.v > LN_CODEC_MAX_ITEM) return LN_ETOOBIG;
+        if (h.v > item_max) return LN_ETOOBIG;
         if (h.v > left) return LN_ETRUNC;
         p += h.v;
         break;
     case MSGPACK_OBJECT_ARRAY:
         if (depth >= LN_CODEC_MAX_DEPTH) return LN_EDEPTH;
-        if (h.v > LN_CODEC_MAX_ITEM) return LN_ETOOBIG;
+        if (h.v > item_max) return LN_ETOOBIG;
         if (h.v > left) return LN_ETRUNC;
         for (uint64_t i = 0; i < h.v; i++)
             if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
         break;
     case MSGPACK_OBJECT_MAP: {
         if (depth >= LN_CODEC_MAX_DEPTH) return LN_EDEPTH;
-        if (h.v > LN_CODEC_MAX_ITEM) return LN_ETOOBIG;
+        if (h.v > item_max) return LN_ETOOBIG;
         if (h.v > left / 2) return LN_ETRUNC;
         const char *prev = NULL;
         size_t prevn = 0;
@@ -367,7 +371,7 @@ static int pack_num(msgpack_packer *pk, lua_Number d)
 /* A string as str (valid UTF-8, or a map key) or bin. */
 static int pack_str(msgpack_packer *pk, const char *s, size_t n, int iskey)
 {
-    if (n > LN_CODEC_MAX_ITEM) return LN_ETOOBIG;
+    if (n > item_max) return LN_ETOOBIG;
     if (iskey || ln_utf8_valid((const uint8_t *)s, n)) {
         PK(msgpack_pack_str(pk, n));
         PK(msgpack_pack_str_body(pk, s, n));
@@ -493,7 +497,7 @@ static int pack_tab(lua_State *L, int idx, msgpack_packer *pk, int depth)
             }
         }
     }
-    if (n > LN_CODEC_MAX_ITEM) {
+    if (n > item_max) {
         rc = LN_ETOOBIG;
     } else if (n == 0) {
         rc = msgpack_pack_array(pk, 0) ? LN_ENOMEM : 0;
@@ -664,4 +668,22 @@ int ln_codec_lua_bytes(lua_State *L, int idx, uint8_t *out, size_t n)
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return 1;
+}
+
+int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **out, size_t *outlen)
+{
+    size_t saved = item_max;
+    item_max = max_item;
+    int rc = ln_codec_encode_lua(L, idx, out, outlen);
+    item_max = saved;
+    return rc;
+}
+
+int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t max_item)
+{
+    size_t saved = item_max;
+    item_max = max_item;
+    int rc = ln_codec_decode_lua(L, p, n);
+    item_max = saved;
+    return rc;
 }

@@ -90,6 +90,10 @@ int ln_codec_pack_lua(lua_State *L, int idx, msgpack_packer *pk);
 ** on success one value is pushed, on error nothing. */
 int ln_codec_encode_lua(lua_State *L, int idx, uint8_t **out, size_t *outlen);
 int ln_codec_decode_lua(lua_State *L, const uint8_t *p, size_t n);
+/* The same with max_item in place of LN_CODEC_MAX_ITEM: for consensus
+** messages, which carry whole blocks (bounded by the P2P frame size). */
+int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **out, size_t *outlen);
+int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t max_item);
 
 /* Reads the Lua string at idx as n raw bytes, or as 2n hex digits (either
 ** case), into out. 1 when it is one of those, 0 otherwise (out then

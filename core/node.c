@@ -21,6 +21,8 @@
 ** most every 0.5 s); an answer's last block says whether to ask again.
 */
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +58,9 @@
 #define SYNC_BLOCKS      64                       /* blocks per answer to "get" */
 #define SYNC_BYTES       (4u << 20)               /* ... or fewer, past this many bytes */
 #define MAX_PEERS        256
-#define SEEN_SLOTS       65536                    /* recently seen transaction ids */
+#define SEEN_SLOTS       65536                    /* recently seen transactions */
+#define VERIFIED_SLOTS   (1u << 18)               /* transactions whose signatures held */
+#define INFLIGHT_BUCKETS 4096
 #define GOSSIP_BYTES     (1u << 20)               /* flush a gossip frame past this */
 
 /* A plugin timer: one-shot, known by its id. Its handle exists from when it
@@ -102,9 +106,16 @@ struct ln_node {
     int gossip_live;
     uint8_t **gtx;
     size_t *glen, gn, gcap, gbytes;
-    /* Ids of transactions seen from peers or admitted lately (direct-mapped,
-    ** overwritten): a transaction relayed by several peers is verified once. */
+    /* Transactions are known here by the hash of their exact bytes (the id
+    ** leaves the signatures out). seen: arrived from peers or admitted
+    ** lately, so copies relayed by other peers are dropped; verified: their
+    ** signatures were checked (16-byte prefixes). Both direct-mapped: an
+    ** entry overwritten costs one more check, never a wrong answer. */
     uint8_t (*seen)[LN_HASH_LEN];
+    uint8_t (*verified)[16];
+    /* Submissions on the worker pool, by bytes hash: a block that holds
+    ** one claims its signature check instead of doing it twice. */
+    struct submit_req *inflight_by[INFLIGHT_BUCKETS];
     double sync_asked;                   /* when a block ahead last made us ask */
     char self[LN_NAME_MAX + 1];
     ln_key key;
@@ -123,6 +134,7 @@ struct ln_node {
     uint8_t genesis_hash[LN_HASH_LEN];
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
+    uint64_t verified_admit, verified_block;   /* transaction signature checks */
     double last_block_at, block_interval;
 };
 
@@ -342,12 +354,20 @@ static void notify(ln_node *n, ln_pblock *b)
 }
 
 static void p2p_block_out(ln_node *n, uint64_t height);
+static int  seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN]);
+static int  block_tx_verify(ln_node *n, const uint8_t *p, size_t len,
+                            const uint8_t bh[LN_HASH_LEN]);
 static void membership_refresh(ln_node *n);
 
 /* After b is committed (by this node's plugin or from a peer): mempool,
 ** metrics, subscribers, peers. Frees b. */
 static void committed(ln_node *n, ln_pblock *b)
 {
+    for (size_t i = 0; i < b->n && n->seen; i++) {  /* late copies from peers: dropped */
+        uint8_t bh[LN_HASH_LEN];
+        ln_hash(b->txs[i], b->lens[i], bh);
+        seen_check(n, bh);
+    }
     membership_refresh(n);
     for (size_t i = 0; i < b->n; i++) {
         ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->receipts[i].txid, 1);
@@ -637,6 +657,22 @@ static int seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN])
     return 0;
 }
 
+static uint8_t *verified_slot(ln_node *n, const uint8_t bh[LN_HASH_LEN])
+{
+    uint32_t k = (uint32_t)bh[2] | (uint32_t)bh[3] << 8 | (uint32_t)bh[4] << 16;
+    return n->verified[k % VERIFIED_SLOTS];
+}
+
+static int verified_has(ln_node *n, const uint8_t bh[LN_HASH_LEN])
+{
+    return n->verified && memcmp(verified_slot(n, bh), bh, 16) == 0;
+}
+
+static void verified_put(ln_node *n, const uint8_t bh[LN_HASH_LEN])
+{
+    if (n->verified) memcpy(verified_slot(n, bh), bh, 16);
+}
+
 static void gossip_flush(ln_node *n)
 {
     if (!n->gn) return;
@@ -697,9 +733,9 @@ static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
 static void peer_tx(ln_node *n, const msgpack_object *b)
 {
     if (b->type != MSGPACK_OBJECT_BIN) return;
-    uint8_t id[LN_HASH_LEN];
-    ln_hash(b->via.bin.ptr, b->via.bin.size, id);
-    if (seen_check(n, id) || ln_mempool_has(n->mp, id)) return;
+    uint8_t bh[LN_HASH_LEN];
+    ln_hash(b->via.bin.ptr, b->via.bin.size, bh);
+    if (seen_check(n, bh) || verified_has(n, bh)) return;
     ln_node_submit(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, peer_tx_done, NULL);
 }
 
@@ -805,13 +841,11 @@ static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, s
         }
         tx[i] = (const uint8_t *)t->via.bin.ptr;
         lens[i] = t->via.bin.size;
-        uint8_t id[LN_HASH_LEN];
-        ln_hash(tx[i], lens[i], id);
-        if (ln_mempool_has(n->mp, id)) continue;
-        ln_tx d;
-        int vrc = ln_tx_decode(&d, tx[i], lens[i]);
-        if (vrc == 0) vrc = ln_tx_verify(&d);
-        ln_tx_free(&d);
+        uint8_t bh[LN_HASH_LEN];
+        ln_hash(tx[i], lens[i], bh);
+        if (verified_has(n, bh)) continue;
+        int vrc = block_tx_verify(n, tx[i], lens[i], bh);
+        if (vrc == 0) verified_put(n, bh);
         if (vrc < 0) {
             snprintf(why, whylen, "block %llu: transaction %zu: %s", (unsigned long long)height,
                      i, ln_strerror(vrc));
@@ -1606,6 +1640,7 @@ static void free_node(ln_node *n)
     free(n->gtx);
     free(n->glen);
     free(n->seen);
+    free(n->verified);
     ln_plugin_free(n->plugin);
     ln_mempool_free(n->mp);
     ln_chain_close(n->chain);
@@ -1648,6 +1683,10 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
             snprintf(err, errlen, "%s is in use by another lunet process", path);
         free(n);
         return rc;
+    }
+    if (!(n->verified = calloc(VERIFIED_SLOTS, 16))) {
+        free_node(n);
+        return LN_ENOMEM;
     }
     if ((rc = ln_mempool_new(MEMPOOL_TXS, MEMPOOL_BYTES, &n->mp)) < 0) {
         snprintf(err, errlen, "mempool: %s", ln_strerror(rc));
@@ -1757,13 +1796,21 @@ int ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t *
     return ln_chain_block_by_hash(n->chain, hash, blk, len);
 }
 
-typedef struct {
+/* A submission's signature check runs once: on the worker pool, or on the
+** loop when a block that holds the transaction comes first and claims it. */
+enum { SUB_QUEUED, SUB_RUNNING, SUB_DONE, SUB_CLAIMED };
+
+typedef struct submit_req {
     uv_work_t w;
     ln_node *n;
+    struct submit_req *next;             /* in n->inflight_by */
     uint8_t *bytes;
     size_t len;
+    uint8_t bh[LN_HASH_LEN];             /* hash of the bytes */
     ln_tx tx;
-    int rc;
+    int rc;                              /* decode, then verify (SUB_DONE) */
+    int vrc;                             /* the loop's verify (SUB_CLAIMED) */
+    _Atomic int state;
     ln_submit_cb cb;
     void *ud;
 } submit_req;
@@ -1771,8 +1818,58 @@ typedef struct {
 static void submit_work(uv_work_t *w)
 {
     submit_req *r = w->data;
+    int expect = SUB_QUEUED;
+    if (!atomic_compare_exchange_strong(&r->state, &expect, SUB_RUNNING)) {
+        r->rc = ln_tx_decode(&r->tx, r->bytes, r->len);   /* claimed: no verify */
+        return;
+    }
     r->rc = ln_tx_decode(&r->tx, r->bytes, r->len);
     if (r->rc == 0) r->rc = ln_tx_verify(&r->tx);
+    atomic_store(&r->state, SUB_DONE);
+}
+
+static submit_req **inflight_bucket(ln_node *n, const uint8_t bh[LN_HASH_LEN])
+{
+    return &n->inflight_by[((size_t)bh[5] | (size_t)bh[6] << 8) % INFLIGHT_BUCKETS];
+}
+
+static submit_req *inflight_find(ln_node *n, const uint8_t bh[LN_HASH_LEN])
+{
+    for (submit_req *r = *inflight_bucket(n, bh); r; r = r->next)
+        if (memcmp(r->bh, bh, LN_HASH_LEN) == 0) return r;
+    return NULL;
+}
+
+static void inflight_unlink(ln_node *n, submit_req *r)
+{
+    for (submit_req **p = inflight_bucket(n, r->bh); *p; p = &(*p)->next)
+        if (*p == r) {
+            *p = r->next;
+            return;
+        }
+}
+
+/* The signature check of a block's transaction whose exact bytes were not
+** verified here yet: done on the loop, or taken from the submission that
+** is checking the same bytes on the pool. 0 or an LN_E* code. */
+static int block_tx_verify(ln_node *n, const uint8_t *p, size_t len, const uint8_t bh[LN_HASH_LEN])
+{
+    submit_req *r = inflight_find(n, bh);
+    if (r) {
+        int expect = SUB_QUEUED;
+        if (!atomic_compare_exchange_strong(&r->state, &expect, SUB_CLAIMED)) {
+            /* A worker has it: its answer is a few microseconds away. */
+            while (atomic_load(&r->state) == SUB_RUNNING) sched_yield();
+            return r->rc;
+        }
+    }
+    ln_tx d;
+    int rc = ln_tx_decode(&d, p, len);
+    if (rc == 0) rc = ln_tx_verify(&d);
+    ln_tx_free(&d);
+    n->verified_block++;
+    if (r) r->vrc = rc;
+    return rc;
 }
 
 static void submit_done(uv_work_t *w, int status)
@@ -1780,8 +1877,13 @@ static void submit_done(uv_work_t *w, int status)
     submit_req *r = w->data;
     ln_node *n = r->n;
     char why[200] = "";
+    inflight_unlink(n, r);
+    int state = atomic_load(&r->state);
+    if (state == SUB_CLAIMED && r->rc == 0) r->rc = r->vrc;
     int rc = status < 0 ? LN_EINVAL : r->rc;
     if (rc == LN_EBADTX) snprintf(why, sizeof why, "%s", r->tx.why);
+    if (state == SUB_DONE) n->verified_admit++;
+    if (rc == 0) verified_put(n, r->bh);
     if (n->closing) {
         snprintf(why, sizeof why, "the node is shutting down");
         rc = LN_ECLOSED;
@@ -1828,7 +1930,7 @@ static void submit_done(uv_work_t *w, int status)
     if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
     if (rc == 0 && n->net) {           /* newly admitted only: no loops */
-        seen_check(n, r->tx.id);
+        seen_check(n, r->bh);
         p2p_tx_out(n, r->bytes, r->len);
         r->bytes = NULL;
     }
@@ -1856,6 +1958,7 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
     }
     memcpy(r->bytes, tx, len);
     r->len = len;
+    ln_hash(tx, len, r->bh);
     r->n = n;
     r->cb = cb;
     r->ud = ud;
@@ -1866,6 +1969,9 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
         free(r);
         return LN_ENOMEM;
     }
+    submit_req **b = inflight_bucket(n, r->bh);
+    r->next = *b;
+    *b = r;
     n->inflight++;
     n->inflight_bytes += len;
     return 0;
@@ -1975,9 +2081,10 @@ char *ln_node_metrics(ln_node *n)
 {
     ln_header h;
     ln_chain_head(n->chain, &h, NULL);
-    char *buf = malloc(2048);
+    char *buf = malloc(4096);
     if (!buf) return NULL;
-    snprintf(buf, 2048,
+    size_t peers = n->net ? ln_net_peers(n->net, NULL, 0) : 0;
+    snprintf(buf, 4096,
              "# HELP lunet_height Height of the head block.\n"
              "# TYPE lunet_height gauge\nlunet_height %llu\n"
              "# HELP lunet_blocks_total Blocks committed since start.\n"
@@ -1993,10 +2100,18 @@ char *ln_node_metrics(ln_node *n)
              "# HELP lunet_block_interval_seconds Time between the last two blocks.\n"
              "# TYPE lunet_block_interval_seconds gauge\nlunet_block_interval_seconds %.3f\n"
              "# HELP lunet_gas_used_total Gas used by committed transactions since start.\n"
-             "# TYPE lunet_gas_used_total counter\nlunet_gas_used_total %llu\n",
+             "# TYPE lunet_gas_used_total counter\nlunet_gas_used_total %llu\n"
+             "# HELP lunet_peers P2P peers connected (authenticated).\n"
+             "# TYPE lunet_peers gauge\nlunet_peers %zu\n"
+             "# HELP lunet_tx_sig_checks_total Transactions whose signatures were checked, "
+             "by where: at admission (worker pool) or in a peer's block (not admitted here first).\n"
+             "# TYPE lunet_tx_sig_checks_total counter\n"
+             "lunet_tx_sig_checks_total{where=\"admission\"} %llu\n"
+             "lunet_tx_sig_checks_total{where=\"block\"} %llu\n",
              (unsigned long long)h.height, (unsigned long long)n->blocks,
              (unsigned long long)n->txs_committed, (unsigned long long)n->submitted,
              (unsigned long long)n->refused, ln_mempool_count(n->mp), n->block_interval,
-             (unsigned long long)n->gas_total);
+             (unsigned long long)n->gas_total, peers, (unsigned long long)n->verified_admit,
+             (unsigned long long)n->verified_block);
     return buf;
 }

@@ -210,7 +210,7 @@ static int n_log(lua_State *L)
 
 static int encode_arg(lua_State *L, int idx, uint8_t **buf, size_t *len, const char *fn)
 {
-    int rc = ln_codec_encode_lua(L, idx, buf, len);
+    int rc = ln_codec_encode_lua_limit(L, idx, LN_PLUGIN_MSG_MAX, buf, len);
     if (rc < 0) return luaL_error(L, "%s: %s", fn, ln_strerror(rc));
     return 0;
 }
@@ -266,7 +266,7 @@ static int n_recall(lua_State *L)
         return 1;
     }
     if (rc < 0) return luaL_error(L, "node.recall: %s", ln_strerror(rc));
-    rc = ln_codec_decode_lua(L, v, n);
+    rc = ln_codec_decode_lua_limit(L, v, n, LN_PLUGIN_MSG_MAX);
     free(v);
     if (rc < 0) return luaL_error(L, "node.recall: %s", ln_strerror(rc));
     return 1;
@@ -423,7 +423,7 @@ int ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, siz
 {
     lua_State *L = ln_sandbox_L(p->sb);
     lua_pushstring(L, from);
-    int rc = ln_codec_decode_lua(L, msg, len);
+    int rc = ln_codec_decode_lua_limit(L, msg, len, LN_PLUGIN_MSG_MAX);
     if (rc < 0) {
         lua_pop(L, 1);
         snprintf(why, whylen, "message from %s: %s", from, ln_strerror(rc));

@@ -19,6 +19,7 @@
 
 #define LN_PLUGIN_BUDGET   20000000ull   /* instructions per callback */
 #define LN_PLUGIN_MEM      (64u << 20)   /* bytes of growth per callback */
+#define LN_PLUGIN_MSG_MAX  (16u << 20)   /* bytes of one string in a message (a block) */
 
 typedef struct ln_plugin ln_plugin;   /* opaque */
 
