@@ -62,6 +62,9 @@
 #define VERIFIED_SLOTS   (1u << 18)               /* transactions whose signatures held */
 #define INFLIGHT_BUCKETS 4096
 #define GOSSIP_BYTES     (1u << 20)               /* flush a gossip frame past this */
+#define MAX_ADDRS        (MAX_VALIDATORS + MAX_MEMBERS)
+#define ADDR_MAX         64                       /* "host:port" */
+#define BAD_BLOCKS_DROP  3                        /* refused blocks before a peer is dropped */
 
 /* A plugin timer: one-shot, known by its id. Its handle exists from when it
 ** is first armed on a started node until it fires without being armed again
@@ -99,6 +102,17 @@ struct ln_node {
     char admin[LN_NAME_MAX + 1];         /* who may change them; "" if nobody */
     uint8_t g_hash[LN_HASH_LEN];         /* of the "g" record they came from */
     ln_net *net;                         /* NULL: no P2P */
+    char p2p_addr[ADDR_MAX];             /* where peers reach us ("" if we do not say) */
+    uint8_t key_pk[LN_PK_LEN];           /* our P2P identity */
+    /* Member addresses: advertised by peers (key -> address); dialed: the
+    ** addresses this node dials (--peer and learned), reached: keys met on
+    ** a connection we dialed (its dialer keeps it up; no other route is
+    ** needed), bad: refused blocks per key. */
+    struct { uint8_t key[LN_PK_LEN]; char addr[ADDR_MAX]; int reached, bad; } addrs[MAX_ADDRS];
+    size_t naddrs;
+    char dialed[MAX_PEERS][ADDR_MAX];
+    size_t ndialed;
+    double sync_log_at;                  /* last sync progress line */
     /* Transactions admitted since the loop last polled, gossiped as one
     ** frame from a check handle: one encryption and write per peer for
     ** many transactions. */
@@ -921,6 +935,95 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
 }
 
 
+/* The address book entry of key (created when missing and room is left). */
+static int addr_entry(ln_node *n, const uint8_t key[LN_PK_LEN], int create)
+{
+    for (size_t i = 0; i < n->naddrs; i++)
+        if (memcmp(n->addrs[i].key, key, LN_PK_LEN) == 0) return (int)i;
+    if (!create || n->naddrs == MAX_ADDRS) return -1;
+    memset(&n->addrs[n->naddrs], 0, sizeof n->addrs[0]);
+    memcpy(n->addrs[n->naddrs].key, key, LN_PK_LEN);
+    return (int)n->naddrs++;
+}
+
+static int dialing(ln_node *n, const char *addr)
+{
+    for (size_t i = 0; i < n->ndialed; i++)
+        if (strcmp(n->dialed[i], addr) == 0) return 1;
+    return 0;
+}
+
+static int connected(ln_node *n, const uint8_t key[LN_PK_LEN])
+{
+    ln_peer *ps[MAX_PEERS];
+    size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
+    if (k > MAX_PEERS) k = MAX_PEERS;
+    for (size_t i = 0; i < k; i++)
+        if (memcmp(ln_peer_key(ps[i]), key, LN_PK_LEN) == 0) return 1;
+    return 0;
+}
+
+static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN]);
+
+/* {t="addr", a=[{a="host:port", k=BIN}...]}: our own address and those of
+** the members we know, so a node started with one --peer finds the rest. */
+static void p2p_addr_to(ln_node *n, ln_peer *to)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    size_t k = n->p2p_addr[0] != 0;
+    for (size_t i = 0; i < n->naddrs; i++) k += n->addrs[i].addr[0] != 0;
+    msgpack_pack_map(&pk, 2);
+    pack_key(&pk, "a");
+    msgpack_pack_array(&pk, k);
+    if (n->p2p_addr[0]) {
+        msgpack_pack_map(&pk, 2);
+        pack_key(&pk, "a"); pack_key(&pk, n->p2p_addr);
+        pack_key(&pk, "k"); pack_bin(&pk, n->key_pk, LN_PK_LEN);
+    }
+    for (size_t i = 0; i < n->naddrs; i++) {
+        if (!n->addrs[i].addr[0]) continue;
+        msgpack_pack_map(&pk, 2);
+        pack_key(&pk, "a"); pack_key(&pk, n->addrs[i].addr);
+        pack_key(&pk, "k"); pack_bin(&pk, n->addrs[i].key, LN_PK_LEN);
+    }
+    pack_key(&pk, "t"); pack_key(&pk, "addr");
+    p2p_out(n, to, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Learns members' addresses; dials those of members this node has no
+** route to (not connected, and no dialer of ours has reached them). */
+static void p2p_addr_in(ln_node *n, const msgpack_object *list)
+{
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY) return;
+    for (uint32_t i = 0; i < list->via.array.size && i < MAX_ADDRS; i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        const msgpack_object *k = ln_codec_map_get(e, "k");
+        char addr[ADDR_MAX];
+        if (!k || k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != LN_PK_LEN ||
+            cfg_str(e, "a", addr, sizeof addr) < 0)
+            continue;
+        const uint8_t *key = (const uint8_t *)k->via.bin.ptr;
+        if (memcmp(key, n->key_pk, LN_PK_LEN) == 0) continue;
+        int known = validator_of(n, key) != NULL;
+        for (size_t j = 0; !known && j < n->nmem; j++)
+            known = memcmp(n->mem_keys[j], key, LN_PK_LEN) == 0;
+        int x = known ? addr_entry(n, key, 1) : -1;
+        if (x < 0) continue;
+        snprintf(n->addrs[x].addr, sizeof n->addrs[x].addr, "%s", addr);
+        if (n->addrs[x].reached || connected(n, key) || dialing(n, addr) ||
+            n->ndialed == MAX_PEERS)
+            continue;
+        if (ln_net_connect(n->net, addr) == 0) {
+            snprintf(n->dialed[n->ndialed++], ADDR_MAX, "%s", addr);
+            logf_("p2p: dialing %s, learned from a peer", addr);
+        }
+    }
+}
+
 static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN])
 {
     ln_node *n = ud;
@@ -939,7 +1042,12 @@ static void net_peer(void *ud, ln_peer *peer, int up)
     const char *v = validator_of(n, ln_peer_key(peer));
     if (up) {
         logf_("p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
-        if (!n->closing) p2p_get(n, peer);
+        int x = addr_entry(n, ln_peer_key(peer), 1);
+        if (x >= 0 && ln_peer_outbound(peer)) n->addrs[x].reached = 1;
+        if (!n->closing) {
+            p2p_get(n, peer);
+            p2p_addr_to(n, peer);
+        }
     } else {
         int why = ln_peer_why(peer);
         logf_("p2p: peer %s down%s%s", ln_peer_addr(peer), why ? ": " : "",
@@ -998,16 +1106,35 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
         msgpack_zone_destroy(&z);
         char why[300];
         if (height == h.height + 1) {
-            if (apply_block(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, why, sizeof why) < 0)
+            int rc = apply_block(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, why, sizeof why);
+            if (rc < 0) {
                 logf_("p2p: block from %s refused: %s", ln_peer_addr(peer), why);
-            else if (last && last->type == MSGPACK_OBJECT_BOOLEAN && last->via.boolean &&
-                     their > height)
-                p2p_get(n, peer);
+                int x = addr_entry(n, ln_peer_key(peer), 1);
+                if (rc == LN_EBADBLOCK && x >= 0 && ++n->addrs[x].bad >= BAD_BLOCKS_DROP) {
+                    n->addrs[x].bad = 0;
+                    logf_("p2p: dropping %s: %d refused blocks", ln_peer_addr(peer), BAD_BLOCKS_DROP);
+                    ln_peer_drop(peer, LN_EBADBLOCK);
+                }
+            } else {
+                if (their > height + 1 && wall() - n->sync_log_at >= 2) {
+                    n->sync_log_at = wall();
+                    logf_("sync: height %llu of %llu from %s", (unsigned long long)height,
+                          (unsigned long long)their, ln_peer_addr(peer));
+                } else if (their == height && n->sync_log_at > 0) {
+                    n->sync_log_at = 0;
+                    logf_("sync: caught up at height %llu", (unsigned long long)height);
+                }
+                if (last && last->type == MSGPACK_OBJECT_BOOLEAN && last->via.boolean &&
+                    their > height)
+                    p2p_get(n, peer);
+            }
         } else if (height > h.height + 1 && wall() - n->sync_asked > 0.5) {
             /* Behind: ask, but not for every block broadcast meanwhile. */
             n->sync_asked = wall();
             p2p_get(n, peer);
         }
+    } else if (strcmp(t, "addr") == 0) {
+        p2p_addr_in(n, ln_codec_map_get(o, "a"));
     } else if (strcmp(t, "get") == 0) {
         const msgpack_object *from = ln_codec_map_get(o, "from");
         ln_header h;
@@ -1061,6 +1188,11 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
     if (rc < 0) return rc;
     ln_net_config nc;
     memset(&nc, 0, sizeof nc);
+    memcpy(n->key_pk, k.pk, LN_PK_LEN);
+    /* Advertised to peers unless it names no host in particular. */
+    if (strncmp(addr, "0.0.0.0:", 8) != 0 && strncmp(addr, "[::]:", 5) != 0 &&
+        strlen(addr) < sizeof n->p2p_addr)
+        snprintf(n->p2p_addr, sizeof n->p2p_addr, "%s", addr);
     memcpy(nc.pk, k.pk, LN_PK_LEN);
     memcpy(nc.sk, k.sk, LN_SK_LEN);
     sodium_memzero(&k, sizeof k);
@@ -1093,7 +1225,10 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
 int ln_node_connect(ln_node *n, const char *addr)
 {
     if (!n->net || n->closing) return LN_ECLOSED;
-    return ln_net_connect(n->net, addr);
+    int rc = ln_net_connect(n->net, addr);
+    if (rc == 0 && n->ndialed < MAX_PEERS && strlen(addr) < ADDR_MAX)
+        snprintf(n->dialed[n->ndialed++], ADDR_MAX, "%s", addr);
+    return rc;
 }
 
 /* The key of `name`: from the config's hex, else from HOME/keys (created in
@@ -1784,6 +1919,7 @@ void ln_node_info_get(ln_node *n, ln_node_info *out)
     memcpy(out->admin, n->admin, sizeof n->admin);
     out->nmembers = n->nmem;
     memcpy(out->members, n->mem_keys, sizeof n->mem_keys);
+    out->peers = n->net ? ln_net_peers(n->net, NULL, 0) : 0;
 }
 
 int ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *len)

@@ -68,6 +68,7 @@ typedef struct {
     size_t nvalidators;          /* validators, in genesis order */
     char validators[LN_NODE_MAX_VALIDATORS][LN_NAME_MAX + 1];
     char self[LN_NAME_MAX + 1];  /* this node's validator name, "" if none */
+    size_t peers;                /* P2P peers connected now */
     char admin[LN_NAME_MAX + 1]; /* may change membership (sys.addmember ...); "" if nobody */
     size_t nmembers;             /* keys that may connect besides the validators' */
     uint8_t members[LN_NODE_MAX_MEMBERS][LN_PK_LEN];

@@ -522,6 +522,7 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, rerr *
         bad |= put(o, "state_root", json_hex(in.state_root, LN_HASH_LEN, 0));
         bad |= put(o, "mempool", json_u64(in.mempool));
         bad |= put(o, "txs_committed", json_u64(in.txs_committed));
+        bad |= put(o, "peers", json_u64(in.peers));
         bad |= put(o, "fingerprint", json_text(in.fingerprint, strlen(in.fingerprint)));
         cJSON *vals = cJSON_CreateArray();
         for (size_t i = 0; vals && i < in.nvalidators; i++)

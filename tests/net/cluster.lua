@@ -74,7 +74,7 @@ end
 function Cluster:start(i)
   local args = {}
   for j = 1, self.n do
-    if j ~= i then
+    if j ~= i and self.dial[i][j] then
       args[#args + 1] = "--peer"
       args[#args + 1] = "127.0.0.1:" .. self.dial[i][j]
     end
