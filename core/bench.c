@@ -68,6 +68,9 @@ static const char usage[] =
     "  --senders S    sending accounts (default 50, at most 1000)\n"
     "  --conns C      parallel HTTP connections, one thread each (default 8)\n"
     "  --batch B      tx_submit calls per JSON-RPC batch (default 100, at most 100)\n"
+    "  --rate R       submit at most R transfers per second (default: as fast as\n"
+    "                 the node takes them); latency at a steady load below the\n"
+    "                 node's limit is its confirmation latency, not queueing\n"
     "  --rpc URL      use a running node instead (with --home: the funder's key)\n"
     "  --home DIR     where DIR/keys/ACCOUNT.key is (with --rpc; default " LN_CLI_DEFAULT_HOME ")\n"
     "  --as ACCOUNT   the funding account (default alice)\n"
@@ -375,7 +378,8 @@ typedef struct {
 
 struct bench {
     /* options */
-    long ntx, nsenders, conns, batch, timeout_s;
+    long ntx, nsenders, conns, batch, timeout_s, rate;
+    double go_at;                /* when the submitters started */
     const char *rpc, *home, *funder, *token_file, *perf_file;
     int json, keep, own_node;
     pid_t pid;                   /* the node's process, 0 if unknown */
@@ -1108,6 +1112,10 @@ static void *submit_main(void *arg)
         if (i >= b->nbatches) break;
         size_t lo = i * (size_t)b->batch, hi = lo + (size_t)b->batch;
         if (hi > (size_t)b->ntx) hi = (size_t)b->ntx;
+        if (b->rate) {                 /* batch i leaves at its slot, not before */
+            double wait = b->go_at + (double)lo / (double)b->rate - now_s();
+            if (wait > 0) usleep((useconds_t)(wait * 1e6));
+        }
         int status = 0;
         const char *rb;
         size_t rl;
@@ -1285,6 +1293,7 @@ static int parse_args(bench *b, int argc, char **argv)
         NUM("--senders", 1, MAX_SENDERS, nsenders)
         NUM("--conns", 1, MAX_CONNS, conns)
         NUM("--batch", 1, RPC_MAX_BATCH, batch)
+        NUM("--rate", 1, 10000000, rate)
         NUM("--timeout", 1, 86400, timeout_s)
         STR("--rpc", rpc)
         STR("--home", home)
@@ -1494,6 +1503,7 @@ int ln_cmd_bench(int argc, char **argv)
     double self0 = self_cpu_s();
     double t0 = now_s();
     pthread_mutex_lock(&b->mu);
+    b->go_at = t0;
     b->go = 1;
     pthread_cond_broadcast(&b->go_cv);
     pthread_mutex_unlock(&b->mu);

@@ -10,11 +10,16 @@
 
 int ln_file_read(const char *path, char **out, size_t *len)
 {
+    return ln_file_read_max(path, LN_CODE_MAX, out, len);
+}
+
+int ln_file_read_max(const char *path, size_t max, char **out, size_t *len)
+{
     FILE *f = fopen(path, "rb");
     if (!f) return LN_ENOTFOUND;
     if (fseek(f, 0, SEEK_END) < 0) { fclose(f); return LN_EIO; }
     long l = ftell(f);
-    if (l < 0 || l > (long)LN_CODE_MAX) { fclose(f); return LN_ETOOBIG; }
+    if (l < 0 || (size_t)l > max) { fclose(f); return LN_ETOOBIG; }
     rewind(f);
     char *b = malloc((size_t)l + 1);
     if (!b) { fclose(f); return LN_ENOMEM; }

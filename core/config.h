@@ -14,6 +14,7 @@
 /* Reads a file of at most LN_CODE_MAX bytes, NUL-terminated. LN_ENOTFOUND,
 ** LN_ETOOBIG, LN_EIO. *out is the caller's (free()). */
 int ln_file_read(const char *path, char **out, size_t *len);
+int ln_file_read_max(const char *path, size_t max, char **out, size_t *len);   /* up to max */
 
 /* Evaluates the config file at path: its table as msgpack in *out (the
 ** caller's). LN_ECONFIG with a one-line reason in err. */
