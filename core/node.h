@@ -40,13 +40,22 @@ typedef struct {
 ** and signs or stops signing as a validator). Frames are msgpack maps by t:
 **   {t="p", from=NAME, m=BIN}   a consensus message (node.broadcast/send),
 **                               delivered to on_message(name of the sender's key)
-**   {t="tx", b=BIN}             a transaction newly admitted to the mempool
-**   {t="blk", b=BLOCK, h=HEAD, last=BOOL}  a committed block (poa: checked
-**                               against the proposer rotation and the
-**                               proposer's signature, re-executed, hash
-**                               compared); h is the sender's head height
+**   {t="txs", b=[BIN...]}       transactions newly admitted to the mempool,
+**                               one frame per loop turn ({t="tx", b=BIN}: one);
+**                               copies seen lately are dropped unchecked
+**   {t="blk", b=BLOCK, h=HEAD, n=HEIGHT, last=BOOL}  a committed block, sent
+**                               by its proposer to every peer and in answers
+**                               to get; at our head + 1 it is re-executed, its
+**                               hash compared and the plugin's verify_block and
+**                               verify_commit asked; h is the sender's head.
+**                               BAD_BLOCKS_DROP refused blocks drop the peer
 **   {t="get", from=HEIGHT}      asks for blocks from HEIGHT on; the answer is
-**                               up to 64 blk frames in order, the last marked. */
+**                               up to 64 blk frames in order, the last marked
+**   {t="addr", a=[{a="HOST:PORT", k=PK}...]}  the sender's P2P address and
+**                               the members' it knows; a member we have no
+**                               route to is dialed. Sent when a peer comes up.
+** A frame that is not a map with a known t drops the peer (a strike on its
+** identity, net.h). */
 int  ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
                   char *err, size_t errlen);
 /* Dials a peer ("HOST:PORT") and keeps the connection up. LN_ECLOSED when
