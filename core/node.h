@@ -54,8 +54,8 @@ typedef struct {
 **   {t="addr", a=[{a="HOST:PORT", k=PK}...]}  the sender's P2P address and
 **                               the members' it knows; a member we have no
 **                               route to is dialed. Sent when a peer comes up.
-** A frame that is not a map with a known t drops the peer (a strike on its
-** identity, net.h). */
+** A frame that is not a msgpack map with a string t drops the peer (a
+** strike on its identity, net.h); an unknown t is ignored (a newer peer). */
 int  ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
                   char *err, size_t errlen);
 /* Dials a peer ("HOST:PORT") and keeps the connection up. LN_ECLOSED when
