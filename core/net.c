@@ -726,6 +726,11 @@ int ln_peer_send(ln_peer *peer, const void *msg, size_t len)
     return conn_send(peer, msg, len, 1);
 }
 
+size_t ln_peer_unsent(const ln_peer *peer)
+{
+    return peer->closing ? 0 : uv_stream_get_write_queue_size((const uv_stream_t *)&peer->tcp);
+}
+
 const uint8_t *ln_peer_key(const ln_peer *peer) { return peer->rpk; }
 const char *ln_peer_addr(const ln_peer *peer) { return peer->addr; }
 int ln_peer_outbound(const ln_peer *peer) { return peer->outbound; }

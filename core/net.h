@@ -133,6 +133,10 @@ void ln_net_close(ln_net *net, ln_net_close_cb cb, void *ud);
 ** max_outbuf bytes unsent: the peer is dropped as not reading), LN_ENOMEM. */
 int  ln_peer_send(ln_peer *peer, const void *msg, size_t len);
 
+/* Bytes queued for the peer that the kernel has not taken yet (0 once the
+** peer is going away): wait for 0 before closing to let the last frames go. */
+size_t ln_peer_unsent(const ln_peer *peer);
+
 /* The peer's identity (LN_PK_LEN bytes, valid as long as the peer). */
 const uint8_t *ln_peer_key(const ln_peer *peer);
 

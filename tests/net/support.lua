@@ -593,4 +593,8 @@ function Node:cli(...)
 end
 
 M.Node = Node
+
+-- For other processes under the same cleanup (tests/net/tools.lua): spawn(argv,
+-- log, stdin_fd) returns a pid; reap(pid, block) returns how it ended or nil.
+M.spawn, M.reap = spawn, reap
 return M
