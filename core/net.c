@@ -739,7 +739,10 @@ int ln_peer_why(const ln_peer *peer) { return peer->why; }
 void ln_peer_drop(ln_peer *peer, int why)
 {
     if (peer->closing) return;
-    /* The application judged what the peer sent: hold off that identity. */
-    if (why != 0 && peer->state == S_UP) strike_add(peer->net, NULL, peer->rpk);
+    /* The application judged what the peer sent: hold off that identity.
+    ** A member taken off the list did nothing wrong (allow() refuses it
+    ** from now on, and lets it in again once it is re-admitted). */
+    if (why != 0 && why != LN_ENOTMEMBER && peer->state == S_UP)
+        strike_add(peer->net, NULL, peer->rpk);
     conn_close(peer, why);
 }

@@ -148,7 +148,8 @@ int  ln_peer_outbound(const ln_peer *peer);
 
 /* Closes the connection; on_peer(peer, 0) follows from the loop. why (may be
 ** an LN_E* code or 0) is kept for ln_peer_why; why != 0 also strikes the
-** peer's identity (see Strikes above). A no-op if already going. */
+** peer's identity (see Strikes above), except LN_ENOTMEMBER (taken off the
+** member list: no fault of its own). A no-op if already going. */
 void ln_peer_drop(ln_peer *peer, int why);
 
 /* Why the peer went away: 0 (remote closed or net closing) or an LN_E* code

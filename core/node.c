@@ -65,6 +65,7 @@
 #define SEEN_SLOTS       65536                    /* recently seen transactions */
 #define VERIFIED_SLOTS   (1u << 18)               /* transactions whose signatures held */
 #define INFLIGHT_BUCKETS 4096
+#define SUBMIT_CHUNK     32                       /* submissions per pool work item */
 #define GOSSIP_BYTES     (1u << 20)               /* flush a gossip frame past this */
 #define MAX_ADDRS        (MAX_VALIDATORS + MAX_MEMBERS)
 #define ADDR_MAX         64                       /* "host:port" */
@@ -122,6 +123,12 @@ struct ln_node {
     ** many transactions. */
     uv_check_t gossip_check;
     int gossip_live;
+    /* Submissions go to the worker pool in chunks, once per loop turn (an
+    ** idle handle armed by the first): one wake-up of a worker for many
+    ** signature checks. */
+    uv_idle_t dispatch;
+    int dispatch_live, dispatch_armed;
+    struct submit_req *queued, **queued_tail;
     uint8_t **gtx;
     size_t *glen, gn, gcap, gbytes;
     /* Transactions are known here by the hash of their exact bytes (the id
@@ -371,7 +378,7 @@ static void notify(ln_node *n, ln_pblock *b)
     free(blk);
 }
 
-static void p2p_block_out(ln_node *n, const ln_pblock *b);
+static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last);
 static int  seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN]);
 static int  block_tx_verify(ln_node *n, const uint8_t *p, size_t len,
                             const uint8_t bh[LN_HASH_LEN]);
@@ -381,6 +388,8 @@ static void membership_refresh(ln_node *n);
 ** metrics, subscribers, peers. Frees b. */
 static void committed(ln_node *n, ln_pblock *b)
 {
+    /* Ours to send: decided before the block may change who we are. */
+    int proposed = n->self[0] && strcmp(b->hdr.proposer, n->self) == 0;
     for (size_t i = 0; i < b->n && n->seen; i++) {  /* late copies from peers: dropped */
         uint8_t bh[LN_HASH_LEN];
         ln_hash(b->txs[i], b->lens[i], bh);
@@ -399,7 +408,7 @@ static void committed(ln_node *n, ln_pblock *b)
     if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
     n->last_block_at = t;
     notify(n, b);
-    p2p_block_out(n, b);
+    if (proposed) p2p_block_to(n, NULL, b->hdr.height, 1);
     ln_pblock_free(b);
 }
 
@@ -825,7 +834,10 @@ static void peer_tx(ln_node *n, const msgpack_object *b)
 }
 
 /* Block `height` as a blk frame to `to` (NULL: every peer); its size, 0 if
-** there is no such block. */
+** there is no such block. A block this node proposed goes to every peer
+** once committed: that is how blocks spread under a plugin that does not
+** send them itself (poa); validators that agreed on it by votes have it
+** already and skip it by its height. */
 static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last)
 {
     uint8_t *blk;
@@ -848,14 +860,6 @@ static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last)
     msgpack_sbuffer_destroy(&sb);
     free(blk);
     return bl;
-}
-
-/* A block this node proposed goes to every peer: that is how blocks spread
-** under a plugin that does not send them itself (poa). Validators that
-** agreed on it by votes have it already and skip it by its height. */
-static void p2p_block_out(ln_node *n, const ln_pblock *b)
-{
-    if (strcmp(b->hdr.proposer, n->self) == 0) p2p_block_to(n, NULL, b->hdr.height, 1);
 }
 
 static void p2p_get(ln_node *n, ln_peer *to)
@@ -1286,7 +1290,7 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
         n->gossip_check.data = n;
         uv_check_start(&n->gossip_check, on_gossip_check);
         n->gossip_live = 1;
-        n->open_handles++;             /* until gossip_closed */
+        n->open_handles++;             /* until handle_closed */
     }
     return 0;
 }
@@ -1934,7 +1938,9 @@ static void maybe_free(ln_node *n)
     if (n->closing && n->open_handles == 0 && n->inflight == 0) free_node(n);
 }
 
-static void gossip_closed(uv_handle_t *h)
+static void drop_queued(ln_node *n);
+
+static void handle_closed(uv_handle_t *h)
 {
     ln_node *n = h->data;
     n->open_handles--;
@@ -1948,7 +1954,12 @@ void ln_node_close(ln_node *n)
     n->open_handles++;                 /* held while closing what is open */
     if (n->gossip_live) {
         n->gossip_live = 0;
-        uv_close((uv_handle_t *)&n->gossip_check, gossip_closed);
+        uv_close((uv_handle_t *)&n->gossip_check, handle_closed);
+    }
+    if (n->dispatch_live) {
+        n->dispatch_live = 0;
+        drop_queued(n);
+        uv_close((uv_handle_t *)&n->dispatch, handle_closed);
     }
     if (n->net) {
         ln_net *net = n->net;
@@ -2006,23 +2017,23 @@ int ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t *
 enum { SUB_QUEUED, SUB_RUNNING, SUB_DONE, SUB_CLAIMED };
 
 typedef struct submit_req {
-    uv_work_t w;
     ln_node *n;
     struct submit_req *next;             /* in n->inflight_by */
+    struct submit_req *next_q;           /* in n->queued, then in its chunk */
     uint8_t *bytes;
     size_t len;
     uint8_t bh[LN_HASH_LEN];             /* hash of the bytes */
     ln_tx tx;
     int rc;                              /* decode, then verify (SUB_DONE) */
     int vrc;                             /* the loop's verify (SUB_CLAIMED) */
+    int decoded;                         /* tx holds a zone (ln_tx_free) */
     _Atomic int state;
     ln_submit_cb cb;
     void *ud;
 } submit_req;
 
-static void submit_work(uv_work_t *w)
+static void check_one(submit_req *r)
 {
-    submit_req *r = w->data;
     /* Admission yields the CPU to the loop thread, where consensus runs:
     ** under a flood of submissions blocks keep coming on time, and the
     ** flood waits (bounded by MAX_INFLIGHT) instead. */
@@ -2032,6 +2043,7 @@ static void submit_work(uv_work_t *w)
         setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     }
     int expect = SUB_QUEUED;
+    r->decoded = 1;
     if (!atomic_compare_exchange_strong(&r->state, &expect, SUB_RUNNING)) {
         r->rc = ln_tx_decode(&r->tx, r->bytes, r->len);   /* claimed: no verify */
         return;
@@ -2085,9 +2097,8 @@ static int block_tx_verify(ln_node *n, const uint8_t *p, size_t len, const uint8
     return rc;
 }
 
-static void submit_done(uv_work_t *w, int status)
+static void admit_one(submit_req *r, int status)
 {
-    submit_req *r = w->data;
     ln_node *n = r->n;
     char why[200] = "";
     inflight_unlink(n, r);
@@ -2148,12 +2159,79 @@ static void submit_done(uv_work_t *w, int status)
         r->bytes = NULL;
     }
     r->cb(n, rc, r->tx.id, why, r->ud);
-    ln_tx_free(&r->tx);
+    if (r->decoded) ln_tx_free(&r->tx);
     n->inflight_bytes -= r->len;
     free(r->bytes);
     free(r);
     n->inflight--;
     maybe_free(n);
+}
+
+typedef struct {
+    uv_work_t w;
+    submit_req *first;
+} submit_chunk;
+
+static void chunk_work(uv_work_t *w)
+{
+    submit_chunk *c = w->data;
+    for (submit_req *r = c->first; r; r = r->next_q) check_one(r);
+}
+
+static void chunk_done(uv_work_t *w, int status)
+{
+    submit_chunk *c = w->data;
+    for (submit_req *r = c->first, *next; r; r = next) {
+        next = r->next_q;
+        admit_one(r, status);
+    }
+    free(c);
+}
+
+/* Submissions not handed out yet, when the node closes: answered now
+** (admit_one refuses them as the node is closing). */
+static void drop_queued(ln_node *n)
+{
+    for (submit_req *r = n->queued, *next; r; r = next) {
+        next = r->next_q;
+        admit_one(r, 0);
+    }
+    n->queued = NULL;
+    n->queued_tail = &n->queued;
+}
+
+/* Hands what was submitted this turn to the pool, in chunks spread over
+** its threads. */
+static void on_dispatch(uv_idle_t *h)
+{
+    ln_node *n = h->data;
+    uv_idle_stop(h);
+    n->dispatch_armed = 0;
+    size_t q = 0;
+    for (submit_req *r = n->queued; r; r = r->next_q) q++;
+    size_t per = (q + 3) / 4;
+    if (per > SUBMIT_CHUNK) per = SUBMIT_CHUNK;
+    if (per < 1) per = 1;
+    while (n->queued) {
+        submit_chunk *c = calloc(1, sizeof *c);
+        submit_req *r = n->queued, *last = r;
+        for (size_t k = 1; k < per && last->next_q; k++) last = last->next_q;
+        n->queued = last->next_q;
+        last->next_q = NULL;
+        if (c) {
+            c->first = r;
+            c->w.data = c;
+        }
+        if (!c || uv_queue_work(n->loop, &c->w, chunk_work, chunk_done) < 0) {
+            free(c);                   /* cannot happen on a live loop: check here */
+            for (submit_req *x = r, *next; x; x = next) {
+                next = x->next_q;
+                check_one(x);
+                admit_one(x, 0);
+            }
+        }
+    }
+    n->queued_tail = &n->queued;
 }
 
 int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud)
@@ -2175,12 +2253,22 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
     r->n = n;
     r->cb = cb;
     r->ud = ud;
-    r->w.data = r;
-    int rc = uv_queue_work(n->loop, &r->w, submit_work, submit_done);
-    if (rc < 0) {
-        free(r->bytes);
-        free(r);
-        return LN_ENOMEM;
+    if (!n->dispatch_live) {
+        if (uv_idle_init(n->loop, &n->dispatch) < 0) {
+            free(r->bytes);
+            free(r);
+            return LN_ENOMEM;
+        }
+        n->dispatch.data = n;
+        n->dispatch_live = 1;
+        n->open_handles++;             /* until handle_closed */
+        n->queued_tail = &n->queued;
+    }
+    *n->queued_tail = r;
+    n->queued_tail = &r->next_q;
+    if (!n->dispatch_armed) {
+        n->dispatch_armed = 1;
+        uv_idle_start(&n->dispatch, on_dispatch);
     }
     submit_req **b = inflight_bucket(n, r->bh);
     r->next = *b;
