@@ -373,10 +373,6 @@ local function on_proposal(from, m)
       on_vote({ k = "pv", h = H, r = m.pol, hash = m.hash, v = name, sig = sig })
     end
   end
-  if waiting and m.r == 0 then
-    waiting = false
-    node.timer(timeout(P.timeout_propose_ms, 0), format("tp|%d|0", H))
-  end
 end
 
 -- Sends this round's own messages again while the round stalls: a peer
@@ -459,6 +455,10 @@ end
 function M.on_message(from, m)
   sync()
   if type(m) ~= "table" or m.h ~= H or not int(m.r, 0, R + MAX_AHEAD) then return end
+  if waiting then                        -- others are at it: our turn to time out
+    waiting = false
+    node.timer(timeout(P.timeout_propose_ms, 0), format("tp|%d|0", H))
+  end
   if m.k == "prop" then
     on_proposal(from, m)
   elseif m.k == "pv" or m.k == "pc" then

@@ -256,3 +256,11 @@ size_t ln_mempool_prune(ln_mempool *mp, uint64_t height, ln_nonce_fn nonce_of, v
     }
     return dropped;
 }
+
+size_t ln_mempool_each(const ln_mempool *mp, void (*fn)(const ln_mtx *tx, void *ud), void *ud)
+{
+    size_t k = 0;
+    for (const acct *a = mp->first; a; a = a->next)
+        for (size_t i = 0; i < a->n; i++, k++) fn(&a->q[i]->tx, ud);
+    return k;
+}

@@ -49,6 +49,10 @@ size_t ln_mempool_bytes(const ln_mempool *mp);
 size_t ln_mempool_select(ln_mempool *mp, ln_nonce_fn nonce_of, void *ud,
                          size_t max_txs, size_t max_bytes, const ln_mtx **out);
 
+/* Calls fn for every waiting transaction (account by account in order of
+** arrival, nonces ascending); fn must not change the pool. Returns the count. */
+size_t ln_mempool_each(const ln_mempool *mp, void (*fn)(const ln_mtx *tx, void *ud), void *ud);
+
 /* Drops the given ids (committed). */
 void   ln_mempool_remove(ln_mempool *mp, const uint8_t (*ids)[LN_HASH_LEN], size_t n);
 /* Drops what can never be included: nonces below the account's committed

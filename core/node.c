@@ -67,6 +67,7 @@
 #define INFLIGHT_BUCKETS 4096
 #define SUBMIT_CHUNK     32                       /* submissions per pool work item */
 #define GOSSIP_BYTES     (1u << 20)               /* flush a gossip frame past this */
+#define MEMPOOL_OUT_BYTES (4u << 20)              /* of the mempool, to a peer that comes up */
 #define MAX_ADDRS        (MAX_VALIDATORS + MAX_MEMBERS)
 #define ADDR_MAX         64                       /* "host:port" */
 #define BAD_BLOCKS_DROP  3                        /* refused blocks before a peer is dropped */
@@ -823,6 +824,64 @@ static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
     (void)n; (void)status; (void)id; (void)why; (void)ud;
 }
 
+/* The mempool to a peer that just came up: what was admitted while it was
+** away (cut off, restarted) reaches it, whoever proposes next. */
+typedef struct {
+    ln_node *n;
+    ln_peer *to;
+    msgpack_sbuffer sb;
+    uint8_t **tx;
+    size_t *len, k, cap, bytes, sent;
+} mempool_out;
+
+static void mempool_out_flush(mempool_out *o)
+{
+    if (!o->k) return;
+    msgpack_packer pk;
+    ln_sbuffer_init(&o->sb, o->bytes + 16 + 5 * o->k);
+    msgpack_packer_init(&pk, &o->sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_key(&pk, "b");
+    msgpack_pack_array(&pk, o->k);
+    for (size_t i = 0; i < o->k; i++) pack_bin(&pk, o->tx[i], o->len[i]);
+    pack_key(&pk, "t"); pack_key(&pk, "txs");
+    p2p_out(o->n, o->to, &o->sb);
+    msgpack_sbuffer_destroy(&o->sb);
+    o->k = o->bytes = 0;
+}
+
+static void mempool_out_one(const ln_mtx *tx, void *ud)
+{
+    mempool_out *o = ud;
+    if (o->k == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 256;
+        uint8_t **t = realloc(o->tx, cap * sizeof *t);
+        if (t) o->tx = t;
+        size_t *l = realloc(o->len, cap * sizeof *l);
+        if (l) o->len = l;
+        if (!t || !l) return;
+        o->cap = cap;
+    }
+    if (o->sent >= MEMPOOL_OUT_BYTES) return;
+    o->sent += tx->len;
+    o->tx[o->k] = tx->bytes;           /* the pool does not change meanwhile */
+    o->len[o->k++] = tx->len;
+    o->bytes += tx->len;
+    if (o->bytes >= GOSSIP_BYTES) mempool_out_flush(o);
+}
+
+static void p2p_mempool_to(ln_node *n, ln_peer *to)
+{
+    mempool_out o;
+    memset(&o, 0, sizeof o);
+    o.n = n;
+    o.to = to;
+    ln_mempool_each(n->mp, mempool_out_one, &o);
+    mempool_out_flush(&o);
+    free(o.tx);
+    free(o.len);
+}
+
 /* A transaction from a peer: admitted unless seen lately. */
 static void peer_tx(ln_node *n, const msgpack_object *b)
 {
@@ -1126,6 +1185,7 @@ static void net_peer(void *ud, ln_peer *peer, int up)
         if (!n->closing) {
             p2p_get(n, peer);
             p2p_addr_to(n, peer);
+            p2p_mempool_to(n, peer);
         }
     } else {
         int why = ln_peer_why(peer);

@@ -8,7 +8,7 @@ local cluster = dofile("tests/net/cluster.lua")
 local support = cluster.support
 
 -- Short timeouts keep stalled rounds short in tests.
-local PARAMS = { timeout_propose_ms = 600, timeout_vote_ms = 200, timeout_delta_ms = 200 }
+local PARAMS = { timeout_propose_ms = 600, timeout_vote_ms = 200, timeout_delta_ms = 200, verbose = true }
 
 describe("bft with 4 validators", function()
   lazy_teardown(support.cleanup)
@@ -87,6 +87,123 @@ describe("bft with 4 validators", function()
     c:start_all()
     c.nonce = nil                       -- resync from the chain
     c:wait_committed(c:load(10))
+    c:check_agreement()
+    c:stop_all()
+  end)
+end)
+
+describe("bft with 4 validators, network faults", function()
+  lazy_teardown(support.cleanup)
+  local tools = cluster.tools
+
+  it("a 2|2 partition stops progress without a fork; healed, the chain goes on", function()
+    local c = cluster.new(4, { params = PARAMS })
+    -- Every node dials every other through its own proxy port, and
+    -- advertises no address, so nothing goes around the proxy.
+    local map, cross = {}, {}
+    for i = 1, 4 do
+      for j = 1, 4 do
+        if i ~= j then
+          local port = support.free_port()
+          map[port] = c.nodes[j].p2p
+          c.dial[i][j] = port
+          if (i <= 2) ~= (j <= 2) then cross[#cross + 1] = port end
+        end
+      end
+    end
+    local px = tools.proxy(map)
+    c.listen_any = true
+    c:start_all()
+    c:wait_committed(c:load(6))
+    px:cut(cross)
+    local h = c:check_agreement()
+    local stuck = c:load(8)
+    support.sleep_ms(3000)                   -- rounds time out on both sides
+    for i = 1, 4 do
+      assert.equal(h, c:height(i), "node " .. i .. " moved during the partition")
+    end
+    px:heal()
+    c:wait_committed(stuck, 60)
+    c:wait_committed(c:load(6))
+    assert.is_true(c:check_agreement() > h)
+    c:stop_all()
+    px:stop()
+  end)
+
+  it("a byzantine validator's garbage, bad signatures and conflicting messages: the honest three go on, evidence recorded", function()
+    local c = cluster.new(4, { params = PARAMS })
+    for i = 1, 3 do c:start(i) end           -- node0..node2 honest; node3 is byzantine
+    c:wait_committed(c:load(6))
+    local info = c.nodes[1]:call("chain_info")
+    local H = info.height + 1                -- no load now: the height stays
+    local keyfile = c.nodes[4].home .. "/keys/node3.key"
+    local key = support.decode_json(support.read_file(keyfile))
+    local sk = cluster.core.unhex(key.secret_key)
+    local function frame(msg)
+      return cluster.core.encode({ from = "node3", m = cluster.core.encode(msg), t = "p" })
+    end
+    local function vote(t, r, hash, sig)
+      local bytes = string.format("lunet-bft|%s|%d|%d|%s", t, H, r, hash)
+      return frame({ k = t, h = H, r = r, hash = hash, v = "node3",
+                     sig = sig or cluster.core.sign(sk, bytes) })
+    end
+    local function prop(r, hash)
+      local bytes = string.format("lunet-bft|prop|%d|%d|%d|%s", H, r, -1, hash)
+      return frame({ k = "prop", h = H, r = r, pol = -1, hash = hash, data = "not a block",
+                     v = "node3", sig = cluster.core.sign(sk, bytes) })
+    end
+    local X, Y = string.rep("a", 64), string.rep("b", 64)
+    local r = 1                              -- a round node3 proposes at this height
+    while (H + r) % 4 ~= 3 do r = r + 1 end
+    local peers = {}
+    for i = 1, 3 do
+      local p = tools.peer({ key = keyfile, chain = info.chain_id,
+                             connect = "127.0.0.1:" .. c.nodes[i].p2p })
+      assert.is_true(p.up, "the byzantine peer could not connect to node " .. i)
+      p:send(vote("pv", 0, X, string.rep("\0", 64)))       -- a bad signature
+      p:send(vote("pv", 9, X))                             -- two prevotes, one round
+      p:send(vote("pv", 9, Y))
+      p:send(prop(r, X))                                   -- two proposals, one round
+      p:send(prop(r, Y))
+      peers[i] = p
+    end
+    for i = 1, 3 do
+      support.wait_until(50, 100, function()
+        return #c:log_lines(i, "evidence: node3 signed two proposal") > 0 and
+               #c:log_lines(i, "evidence: node3 signed two pv") > 0 and
+               #c:log_lines(i, "bad pv signature from node3") > 0
+      end, "node " .. i .. " recorded no evidence:\n" .. c.nodes[i]:log_tail(10))
+    end
+    -- Garbage and an oversized frame get the byzantine peer dropped.
+    peers[1]:garbage(300)
+    assert.truthy(peers[1]:wait_down(5000), "garbage did not get the peer dropped")
+    peers[2]:big(20 * 1024 * 1024)
+    assert.truthy(peers[2]:wait_down(5000), "an oversized frame did not get the peer dropped")
+    -- The honest three keep committing the same blocks.
+    c:wait_committed(c:load(9))
+    assert.is_true(c:check_agreement() > info.height)
+    for i = 1, 3 do assert.truthy(c.nodes[i]:health()) end
+    for _, p in pairs(peers) do p:close() end
+    c:stop_all()
+  end)
+
+  it("a key that is not a member is refused at the handshake, and the nodes' state does not change", function()
+    local c = cluster.new(4, { params = PARAMS }):start_all()
+    c:wait_committed(c:load(3))
+    local before = c.nodes[1]:call("chain_info")
+    local pk, skey = cluster.core.keypair()
+    local keyfile = support.run_dir() .. "/stranger.key"
+    support.write_file(keyfile, string.format('{"account": "stranger", "public_key": "%s", "secret_key": "%s"}',
+                                              cluster.core.hex(pk), cluster.core.hex(skey)))
+    os.execute("chmod 600 " .. support.quote(keyfile))
+    local p = tools.peer({ key = keyfile, chain = before.chain_id,
+                           connect = "127.0.0.1:" .. c.nodes[1].p2p, timeout_ms = 3000 })
+    assert.is_nil(p.up, "a stranger got past the handshake")
+    assert.truthy(p.refused, "lunet-peer did not report a refusal")
+    local after = c.nodes[1]:call("chain_info")
+    assert.equal(before.head, after.head)
+    assert.equal(before.state_root, after.state_root)
+    assert.equal(3, after.peers)
     c:check_agreement()
     c:stop_all()
   end)

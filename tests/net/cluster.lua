@@ -12,11 +12,13 @@
 -- Each node dials every other through c.dial[i][j] (default: j's P2P port),
 -- so a spec can put a proxy in between (partitions).
 
-local support = dofile("tests/net/support.lua")
+-- One support instance for nodes and tools, so one cleanup stops them all.
+local tools = dofile("tests/net/tools.lua")
+local support = tools.support
 local ffi = require "ffi"
 local core = support.core
 
-local M = { support = support }
+local M = { support = support, tools = tools }
 local Cluster = {}
 Cluster.__index = Cluster
 
@@ -78,6 +80,11 @@ function Cluster:start(i)
       args[#args + 1] = "--peer"
       args[#args + 1] = "127.0.0.1:" .. self.dial[i][j]
     end
+  end
+  for _, a in ipairs(self.extra_args or {}) do args[#args + 1] = a end
+  if self.listen_any then                    -- advertise no address (see partition)
+    args[#args + 1] = "--p2p"
+    args[#args + 1] = "0.0.0.0:" .. self.nodes[i].p2p
   end
   return self.nodes[i]:start({ command = "start", config = self.config, args = args })
 end
