@@ -1574,11 +1574,22 @@ long syscall(long number, ...)
 
 static uint64_t slots_used;
 
+/* A slot's mapping outlives its sandbox: the next sandbox in that slot
+** (a node runs one per block) finds its pages already faulted in, zeroed
+** as a fresh mapping would be. Only the first ARENA_KEEP bytes stay
+** resident; what a big block used beyond them goes back to the kernel. */
+#define ARENA_KEEP  ((size_t)64 << 20)
+static uint8_t *slot_cache[ARENA_SLOTS];   /* owned by whoever holds the slot's bit */
+
 static uint8_t *arena_map(size_t size, int *slot)
 {
     for (int i = 0; i < ARENA_SLOTS; i++) {
         uint64_t bit = (uint64_t)1 << i;
         if (__atomic_fetch_or(&slots_used, bit, __ATOMIC_ACQ_REL) & bit) continue;
+        if (slot_cache[i] && size == LN_SANDBOX_ARENA) {
+            *slot = i;
+            return slot_cache[i];
+        }
         void *want = (void *)(ARENA_BASE + (uintptr_t)i * LN_SANDBOX_ARENA);
         void *p = mmap(want, size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
@@ -1597,9 +1608,17 @@ static uint8_t *arena_map(size_t size, int *slot)
     return p == MAP_FAILED ? NULL : p;
 }
 
-static void arena_unmap(uint8_t *base, size_t size, int slot)
+/* used: the bytes the sandbox touched (its top). */
+static void arena_unmap(uint8_t *base, size_t size, int slot, size_t used)
 {
-    munmap(base, size);
+    if (slot < 0 || size != LN_SANDBOX_ARENA) {
+        munmap(base, size);
+    } else {
+        size_t keep = used < ARENA_KEEP ? used : ARENA_KEEP;
+        memset(base, 0, keep);
+        if (used > keep) madvise(base + keep, used - keep, MADV_DONTNEED);
+        slot_cache[slot] = base;
+    }
     if (slot >= 0) __atomic_fetch_and(&slots_used, ~((uint64_t)1 << slot), __ATOMIC_ACQ_REL);
 }
 
@@ -1625,7 +1644,7 @@ int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox 
     sb->L = lua_newstate(sb_alloc, sb);
     pending_seed = NULL;
     if (!sb->L) {
-        arena_unmap(sb->base, sb->size, sb->slot);
+        arena_unmap(sb->base, sb->size, sb->slot, sb->top);
         free(sb);
         return LN_ENOMEM;
     }
@@ -1653,8 +1672,8 @@ int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox 
 void ln_sandbox_free(ln_sandbox *sb)
 {
     if (!sb) return;
-    /* Everything the state owns lives in the arena: unmapping it frees all. */
-    arena_unmap(sb->base, sb->size, sb->slot);
+    /* Everything the state owns lives in the arena: releasing it frees all. */
+    arena_unmap(sb->base, sb->size, sb->slot, sb->top);
     free(sb);
 }
 
