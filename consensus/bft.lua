@@ -223,6 +223,7 @@ end
 
 local function start_round(r)
   R, step, round_at = r, "propose", node.now()
+  fired = {}
   trace("round %d/%d proposer %s pending %d", H, r, proposer(H, r), node.pending())
   mine = {}
   waiting = r == 0 and not P.empty_blocks and node.pending() == 0 and not props[0]
@@ -434,8 +435,14 @@ function M.on_timer(id)
   h, r = tonumber(h), tonumber(r)
   if h ~= H then return end
   if kind == "wait" then
-    if waiting and (node.pending() > 0 or props[0]) then start_round(0) end
-    if waiting then node.timer(20, format("wait|%d", H)) end
+    -- Round 0 before its proposal: the proposer proposes, and the others
+    -- start their timeout, as soon as a transaction waits.
+    if R ~= 0 or step ~= "propose" or props[0] then return end
+    if node.pending() > 0 then
+      if waiting then start_round(0)
+      elseif proposer(H, 0) == me then propose() end
+    end
+    if R == 0 and step == "propose" and not props[0] then node.timer(20, format("wait|%d", H)) end
   elseif r ~= R then
     return
   elseif kind == "start" and step == "propose" then

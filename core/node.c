@@ -2213,10 +2213,16 @@ static void admit_one(submit_req *r, int status)
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
-    if (rc == 0 && n->net) {           /* newly admitted only: no loops */
+    if (rc == 0 && n->net) {
         seen_check(n, r->bh);
-        p2p_tx_out(n, r->bytes, r->len);
-        r->bytes = NULL;
+        /* From a client: to every peer. From a peer: not relayed, as members
+        ** connect to every member (address exchange), and a peer that comes
+        ** up gets the mempool; relaying would send each transaction n times
+        ** to every node instead of once. */
+        if (r->cb != peer_tx_done) {
+            p2p_tx_out(n, r->bytes, r->len);
+            r->bytes = NULL;
+        }
     }
     r->cb(n, rc, r->tx.id, why, r->ud);
     if (r->decoded) ln_tx_free(&r->tx);

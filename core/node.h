@@ -40,9 +40,11 @@ typedef struct {
 ** and signs or stops signing as a validator). Frames are msgpack maps by t:
 **   {t="p", from=NAME, m=BIN}   a consensus message (node.broadcast/send),
 **                               delivered to on_message(name of the sender's key)
-**   {t="txs", b=[BIN...]}       transactions newly admitted to the mempool,
-**                               one frame per loop turn ({t="tx", b=BIN}: one);
-**                               copies seen lately are dropped unchecked
+**   {t="txs", b=[BIN...]}       transactions a client submitted here, newly
+**                               admitted, one frame per loop turn ({t="tx",
+**                               b=BIN}: one); not relayed further; copies seen
+**                               lately are dropped unchecked. A peer that
+**                               comes up gets the mempool this way too.
 **   {t="blk", b=BLOCK, h=HEAD, n=HEIGHT, last=BOOL}  a committed block, sent
 **                               by its proposer to every peer and in answers
 **                               to get; at our head + 1 it is re-executed, its

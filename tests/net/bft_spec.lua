@@ -100,11 +100,18 @@ describe("bft with 4 validators, network faults", function()
     local c = cluster.new(4, { params = PARAMS })
     -- Every node dials every other through its own proxy port, and
     -- advertises no address, so nothing goes around the proxy.
-    local map, cross = {}, {}
+    local map, cross, taken = {}, {}, {}
+    for _, node in ipairs(c.nodes) do taken[node.port], taken[node.p2p] = true, true end
+    local function port_for_proxy()          -- free now, and none of the nodes'
+      while true do
+        local p = support.free_port()
+        if not taken[p] then taken[p] = true; return p end
+      end
+    end
     for i = 1, 4 do
       for j = 1, 4 do
         if i ~= j then
-          local port = support.free_port()
+          local port = port_for_proxy()
           map[port] = c.nodes[j].p2p
           c.dial[i][j] = port
           if (i <= 2) ~= (j <= 2) then cross[#cross + 1] = port end
