@@ -48,7 +48,7 @@ describe("consortium of 4 bft validators", function()
                             r.tps, r.latency_ms.p50, r.latency_ms.p99, r.blocks or -1))
         c:stop_all()
       end
-      for _, rate in ipairs({ 1000, 2000, 3000, 4000 }) do
+      for _, rate in ipairs({ 1000, 2000, 3000, 4000, 4500 }) do
         line("--rate " .. rate, { "-n", tostring(rate * 8), "--rate", tostring(rate) })
       end
       line("saturation -n 30000", { "-n", "30000" })
