@@ -232,7 +232,9 @@ static int encode_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN],
                         const uint8_t *cert, size_t certlen, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
-    msgpack_sbuffer_init(sb);
+    size_t need = 512 + certlen;         /* sized once: a block is megabytes */
+    for (size_t i = 0; i < n; i++) need += lens[i] + 5;
+    ln_sbuffer_init(sb, need);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
     pstr(&pk, "cert");

@@ -121,6 +121,10 @@ return {
     start(b, a)
     local h = same_head(a, b, "B never caught up")
     assert.is_true(h >= ha)
+    -- and it said so: a progress line, then the end of the catch-up
+    local log = b:log_tail(200)
+    assert.truthy(log:find("sync: height %d+ of %d+ from"), log)
+    assert.truthy(log:find("sync: caught up at height %d+"), log)
   end)
 
   it("P2P - a member on another genesis state refuses the validator's blocks: re-executed, their hash differs", function()
