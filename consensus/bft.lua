@@ -50,6 +50,7 @@ local votes                    -- votes.pv / votes.pc: round -> { by, count, n }
 local polka, decided           -- round -> hash with > 2/3 prevotes / precommits
 local seen                     -- round -> { n = distinct validators, [name] = true }
 local fired                    -- rules that fire once per round
+local reported                 -- evidence recorded at this height
 local mine                     -- what this validator sent this height, for resending
 local round_at, committed_at
 local waiting                  -- round 0 waits for transactions
@@ -85,8 +86,12 @@ local function timeout(base, r)
 end
 
 local function evidence(kind, a, b)
+  local key = format("%s|%d|%s", a.v, a.r, kind)
+  if reported[key] then return end           -- once per validator, round and kind
+  reported[key] = true
+  local function bare(m) return { hash = m.hash, r = m.r, sig = m.sig, v = m.v } end
   node.persist(format("evidence|%s|%d|%d|%s", a.v, H, a.r, kind),
-               { kind = kind, h = H, r = a.r, v = a.v, a = a, b = b })
+               { kind = kind, h = H, r = a.r, v = a.v, a = bare(a), b = bare(b) })
   node.log(format("evidence: %s signed two %s at height %d round %d: %s and %s",
                   a.v, kind, H, a.r, a.hash, b.hash))
 end
@@ -120,9 +125,11 @@ local function add_vote(m)
 end
 
 local function on_vote(m)
-  if not is_val[m.v] or type(m.sig) ~= "string" or (m.hash ~= "" and not hexhash(m.hash)) then
+  if not is_val[m.v] or type(m.sig) ~= "string" or #m.sig ~= 64 or
+     (m.hash ~= "" and not hexhash(m.hash)) then
     return
   end
+  m = { k = m.k, h = m.h, r = m.r, hash = m.hash, v = m.v, sig = m.sig }   -- nothing else kept
   local set = votes[m.k][m.r]
   local prev = set and set.by[m.v]
   if prev and prev.hash == m.hash then return end          -- a repeat
@@ -134,16 +141,22 @@ local function on_vote(m)
 end
 
 -- True when hash is a block at this height that executes to that hash.
+-- The proposal's signature covers the hash, not the bytes: bytes that do
+-- not execute to it are dropped, so other bytes for that hash (a later
+-- proposal of it) can still be tried.
 local function valid(hash)
-  local v = executed[hash]
-  if v ~= nil then return v end
+  if executed[hash] then return true end
   local data = blocks[hash]
   if not data then return false end
   local b, why = node.execute(data)
-  v = b ~= nil and b.hash == hash and is_val[b.proposer] == true
-  if not v then node.log(format("block %s at height %d refused: %s", hash, H, tostring(why))) end
-  executed[hash] = v
-  return v
+  if b ~= nil and b.hash == hash and is_val[b.proposer] == true then
+    executed[hash] = true
+    return true
+  end
+  blocks[hash] = nil
+  node.log(format("block %s at height %d refused: %s", hash, H,
+                  b and "not the hash it was proposed with" or tostring(why)))
+  return false
 end
 
 -- Signs and sends a vote; never two different ones at one (height, round, step).
@@ -157,8 +170,9 @@ local function cast(t, hash)
   elseif not last or H > last.h or (H == last.h and (R > last.r or
          (R == last.r and ORDER[t] > ORDER[last.t]))) then
     sig = node.sign(vote_bytes(t, H, R, hash))
-    last = { h = H, r = R, t = t, hash = hash, sig = sig }
-    node.persist("vote", last)           -- on disk before anyone sees it
+    local rec = { h = H, r = R, t = t, hash = hash, sig = sig }
+    node.persist("vote", rec)            -- on disk before anyone sees it (raises if not)
+    last = rec
   else
     return                               -- signed a later step before a restart
   end
@@ -209,8 +223,9 @@ local function propose()
     blocks[hash] = data
     executed[hash] = true
   end
-  last_prop = { h = H, r = R, hash = hash }
-  node.persist("prop", last_prop)
+  local rec = { h = H, r = R, hash = hash }
+  node.persist("prop", rec)
+  last_prop = rec
   local m = { k = "prop", h = H, r = R, pol = pol, hash = hash, data = data, v = me,
               sig = node.sign(prop_bytes(H, R, pol, hash)) }
   if pol >= 0 then m.polsigs = polka_sigs(pol, hash) end
@@ -247,7 +262,7 @@ local function new_height(head)
   locked_hash, locked_r, valid_hash, valid_r = nil, -1, nil, -1
   blocks, executed, props = {}, {}, {}
   votes = { pv = {}, pc = {} }
-  polka, decided, seen, fired, mine = {}, {}, {}, {}, {}
+  polka, decided, seen, fired, mine, reported = {}, {}, {}, {}, {}, {}
   committed_at = node.now()
   local r = 0
   if not restored then                   -- what was signed before a restart
@@ -283,16 +298,22 @@ local function commit(r, hash)
   end
   local ok, why = node.commit({ hash = hash, data = blocks[hash] }, { round = r, sigs = sigs })
   trace("commit %d/%d %s", H, r, hash:sub(1, 12))
-  if not ok then node.log(format("commit of %s at height %d failed: %s", hash, H, tostring(why))) end
-  new_height(node.head())
+  if not ok then
+    -- Keep the height (votes, lock): the block may still come by sync.
+    node.log(format("commit of %s at height %d failed: %s", hash, H, tostring(why)))
+    decided[r] = nil
+    blocks[hash], executed[hash] = nil, nil
+  end
+  local head = node.head()
+  if head.height + 1 ~= H then new_height(head) end
+  return ok
 end
 
 -- One rule of the state machine that applies now, applied; false if none.
 local function rule()
   for r, hash in pairs(decided) do
     if blocks[hash] and valid(hash) then
-      commit(r, hash)
-      return true
+      return commit(r, hash)
     end
   end
   for r = R + 1, R + MAX_AHEAD do
@@ -355,8 +376,14 @@ local function on_proposal(from, m)
      type(m.data) ~= "string" or type(m.sig) ~= "string" or not int(m.pol, -1, m.r - 1) then
     return
   end
+  -- Bytes of rounds far ahead are not kept (a proposer could send one block
+  -- per future round); the proposer sends them again while its round stalls.
+  local keep = m.r <= R + 1
   local have = props[m.r]
-  if have and have.hash == m.hash then return end
+  if have and have.hash == m.hash then           -- sent again: the bytes may be new to us
+    if keep and not blocks[m.hash] then blocks[m.hash] = m.data end
+    return
+  end
   if not node.verify(node.key(from), m.sig, prop_bytes(H, m.r, m.pol, m.hash)) then
     node.log(format("bad proposal signature from %s at height %d round %d", from, H, m.r))
     return
@@ -365,12 +392,15 @@ local function on_proposal(from, m)
     evidence("proposal", have, m)
     return
   end
-  props[m.r] = m
+  props[m.r] = { k = "prop", h = H, r = m.r, pol = m.pol, hash = m.hash, v = m.v, sig = m.sig }
   trace("proposal %d/%d from %s: %s", H, m.r, from, m.hash:sub(1, 12))
-  if not blocks[m.hash] then blocks[m.hash] = m.data end
+  if keep and not blocks[m.hash] then blocks[m.hash] = m.data end
   saw(m.r, from)
   if type(m.polsigs) == "table" and m.pol >= 0 then
+    local n = 0
     for name, sig in pairs(m.polsigs) do
+      n = n + 1
+      if n > nvals then break end
       on_vote({ k = "pv", h = H, r = m.pol, hash = m.hash, v = name, sig = sig })
     end
   end

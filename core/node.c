@@ -114,7 +114,14 @@ struct ln_node {
     ** addresses this node dials (--peer and learned), reached: keys met on
     ** a connection we dialed (its dialer keeps it up; no other route is
     ** needed), bad: refused blocks per key. */
-    struct { uint8_t key[LN_PK_LEN]; char addr[ADDR_MAX]; int reached, bad; } addrs[MAX_ADDRS];
+    struct {
+        uint8_t key[LN_PK_LEN];
+        char addr[ADDR_MAX];
+        int reached, bad, learned;       /* learned: dialed from an addr frame */
+        uint64_t head;                   /* the height it last told us */
+    } addrs[MAX_ADDRS];
+    uv_timer_t sync_timer;               /* asks a peer ahead of us for blocks */
+    int sync_live;
     size_t naddrs;
     char dialed[MAX_PEERS][ADDR_MAX];
     size_t ndialed;
@@ -135,10 +142,10 @@ struct ln_node {
     /* Transactions are known here by the hash of their exact bytes (the id
     ** leaves the signatures out). seen: arrived from peers or admitted
     ** lately, so copies relayed by other peers are dropped; verified: their
-    ** signatures were checked (16-byte prefixes). Both direct-mapped: an
+    ** signatures were checked (whole hashes). Both direct-mapped: an
     ** entry overwritten costs one more check, never a wrong answer. */
     uint8_t (*seen)[LN_HASH_LEN];
-    uint8_t (*verified)[16];
+    uint8_t (*verified)[LN_HASH_LEN];
     /* Submissions on the worker pool, by bytes hash: a block that holds
     ** one claims its signature check instead of doing it twice. */
     struct submit_req *inflight_by[INFLIGHT_BUCKETS];
@@ -380,6 +387,7 @@ static void notify(ln_node *n, ln_pblock *b)
 }
 
 static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last);
+static void p2p_head_out(ln_node *n, uint64_t height);
 static int  seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN]);
 static int  block_tx_verify(ln_node *n, const uint8_t *p, size_t len,
                             const uint8_t bh[LN_HASH_LEN]);
@@ -410,6 +418,7 @@ static void committed(ln_node *n, ln_pblock *b)
     n->last_block_at = t;
     notify(n, b);
     if (proposed) p2p_block_to(n, NULL, b->hdr.height, 1);
+    else p2p_head_out(n, b->hdr.height);
     ln_pblock_free(b);
 }
 
@@ -760,12 +769,12 @@ static uint8_t *verified_slot(ln_node *n, const uint8_t bh[LN_HASH_LEN])
 
 static int verified_has(ln_node *n, const uint8_t bh[LN_HASH_LEN])
 {
-    return n->verified && memcmp(verified_slot(n, bh), bh, 16) == 0;
+    return n->verified && memcmp(verified_slot(n, bh), bh, LN_HASH_LEN) == 0;
 }
 
 static void verified_put(ln_node *n, const uint8_t bh[LN_HASH_LEN])
 {
-    if (n->verified) memcpy(verified_slot(n, bh), bh, 16);
+    if (n->verified) memcpy(verified_slot(n, bh), bh, LN_HASH_LEN);
 }
 
 static void gossip_flush(ln_node *n)
@@ -936,6 +945,56 @@ static void p2p_get(ln_node *n, ln_peer *to)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* {t="head", h=HEIGHT}: our new head, to every peer. A validator that
+** agreed on a block by votes does not send the block (its peers have it);
+** a peer that missed it learns it is behind and asks (on_sync_timer). */
+static void p2p_head_out(ln_node *n, uint64_t height)
+{
+    if (!n->net) return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_key(&pk, "h"); msgpack_pack_uint64(&pk, height);
+    pack_key(&pk, "t"); pack_key(&pk, "head");
+    p2p_out(n, NULL, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static int addr_entry(ln_node *n, const uint8_t key[LN_PK_LEN], int create);
+
+static void peer_head(ln_node *n, ln_peer *peer, uint64_t h)
+{
+    int x = addr_entry(n, ln_peer_key(peer), 1);
+    if (x >= 0) n->addrs[x].head = h;
+}
+
+/* Once a second: a peer that said it is ahead of us gets a "get", whatever
+** stopped us from following (a block its proposer never sent us, a
+** decision whose block we lack). */
+static void on_sync_timer(uv_timer_t *t)
+{
+    ln_node *n = t->data;
+    ln_header h;
+    if (!n->net || n->closing || ln_chain_head(n->chain, &h, NULL) < 0) return;
+    if (wall() - n->sync_asked < 0.5) return;
+    ln_peer *ps[MAX_PEERS], *best = NULL;
+    uint64_t top = h.height;
+    size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
+    if (k > MAX_PEERS) k = MAX_PEERS;
+    for (size_t i = 0; i < k; i++) {
+        int x = addr_entry(n, ln_peer_key(ps[i]), 0);
+        if (x >= 0 && n->addrs[x].head > top) {
+            top = n->addrs[x].head;
+            best = ps[i];
+        }
+    }
+    if (!best) return;
+    n->sync_asked = wall();
+    p2p_get(n, best);
+}
+
 /* Executes a block at head + 1 given as its bytes (a peer's proposal or a
 ** committed block) and keeps it as the pending block once its hash matches:
 ** every transaction must be included, as the proposer executed it.
@@ -1026,25 +1085,59 @@ done:
     return rc;
 }
 
-static void push_pending(lua_State *L, void *ud)
-{
-    ln_node *n = ud;
-    push_block(n, L, n->pending, 0);
-}
-
 /* A committed block from a peer (sync): executed, then committed once the
 ** consensus plugin accepts it (verify_block and verify_commit with the
 ** block's certificate): the rules are the plugin's. */
+typedef struct {
+    ln_header hdr;
+    uint8_t hash[LN_HASH_LEN];
+    size_t ntx;
+} claimed_block;
+
+static void push_claimed(lua_State *L, void *ud)
+{
+    claimed_block *c = ud;
+    push_header(L, &c->hdr, c->hash, c->ntx);
+}
+
+static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
+{
+    if (o && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == LN_HASH_LEN)
+        memcpy(out, o->via.bin.ptr, LN_HASH_LEN);
+}
+
 static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
 {
-    int rc = execute_block(n, blk, bl, why, whylen);
-    if (rc < 0) return rc;
+    /* The certificate first, on the header as the block claims it: a
+    ** block nobody certified costs no execution. Executing it then checks
+    ** that the claim (the hash the certificate signs) is the block. */
     msgpack_zone z;
     msgpack_object o;
-    msgpack_zone_init(&z, 1024);
-    const msgpack_object *cert = ln_codec_unpack(blk, bl, &z, &o) == 0 ?
-                                 ln_codec_map_get(&o, "cert") : NULL;
-    uint64_t height = n->pending->hdr.height;
+    msgpack_zone_init(&z, 4096);
+    claimed_block c;
+    memset(&c, 0, sizeof c);
+    int rc = ln_codec_unpack(blk, bl, &z, &o);
+    const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
+    const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
+    const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
+    const msgpack_object *ht = ln_codec_map_get(hdr, "height");
+    const msgpack_object *tm = ln_codec_map_get(hdr, "time");
+    const msgpack_object *cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
+    if (rc < 0 || !hash || hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != LN_HASH_LEN ||
+        !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !txs ||
+        txs->type != MSGPACK_OBJECT_ARRAY ||
+        cfg_str(hdr, "proposer", c.hdr.proposer, sizeof c.hdr.proposer) < 0) {
+        msgpack_zone_destroy(&z);
+        snprintf(why, whylen, "malformed block");
+        return LN_EBADBLOCK;
+    }
+    c.hdr.height = ht->via.u64;
+    c.hdr.time = tm->via.u64;
+    bin32(ln_codec_map_get(hdr, "prev"), c.hdr.prev);
+    bin32(ln_codec_map_get(hdr, "state_root"), c.hdr.state_root);
+    memcpy(c.hash, hash->via.bin.ptr, LN_HASH_LEN);
+    c.ntx = txs->via.array.size;
     msgpack_sbuffer csb;
     msgpack_packer cpk;
     msgpack_sbuffer_init(&csb);
@@ -1052,11 +1145,15 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     if (cert) msgpack_pack_object(&cpk, *cert);
     msgpack_zone_destroy(&z);
     char pwhy[200];
-    rc = ln_plugin_verify(n->plugin, push_pending, n, (const uint8_t *)csb.data, csb.size,
+    rc = ln_plugin_verify(n->plugin, push_claimed, &c, (const uint8_t *)csb.data, csb.size,
                           pwhy, sizeof pwhy);
     if (rc < 0) {
         msgpack_sbuffer_destroy(&csb);
-        snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, pwhy);
+        snprintf(why, whylen, "block %llu: %s", (unsigned long long)c.hdr.height, pwhy);
+        return rc;
+    }
+    if ((rc = execute_block(n, blk, bl, why, whylen)) < 0) {
+        msgpack_sbuffer_destroy(&csb);
         return rc;
     }
     ln_pblock *b = n->pending;
@@ -1064,14 +1161,14 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     rc = ln_chain_commit(n->chain, b, (const uint8_t *)csb.data, csb.size);
     msgpack_sbuffer_destroy(&csb);
     if (rc < 0) {
-        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)height, ln_strerror(rc));
+        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)c.hdr.height,
+                 ln_strerror(rc));
         ln_pblock_free(b);
         return rc;
     }
     committed(n, b);
     return 0;
 }
-
 
 /* The address book entry of key (created when missing and room is left). */
 static int addr_entry(ln_node *n, const uint8_t key[LN_PK_LEN], int create)
@@ -1151,10 +1248,11 @@ static void p2p_addr_in(ln_node *n, const msgpack_object *list)
             known = memcmp(n->mem_keys[j], key, LN_PK_LEN) == 0;
         int x = known ? addr_entry(n, key, 1) : -1;
         if (x < 0) continue;
-        snprintf(n->addrs[x].addr, sizeof n->addrs[x].addr, "%s", addr);
-        if (n->addrs[x].reached || connected(n, key) || dialing(n, addr) ||
-            n->ndialed == MAX_PEERS)
+        if (!n->addrs[x].addr[0]) snprintf(n->addrs[x].addr, sizeof n->addrs[x].addr, "%s", addr);
+        if (n->addrs[x].reached || n->addrs[x].learned || connected(n, key) ||
+            dialing(n, addr) || n->ndialed == MAX_PEERS)
             continue;
+        n->addrs[x].learned = 1;           /* one learned address per member, at most */
         if (ln_net_connect(n->net, addr) == 0) {
             snprintf(n->dialed[n->ndialed++], ADDR_MAX, "%s", addr);
             logf_("p2p: dialing %s, learned from a peer", addr);
@@ -1231,6 +1329,7 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
         const msgpack_object *ph = ln_codec_map_get(o, "h");
         const msgpack_object *last = ln_codec_map_get(o, "last");
         uint64_t their = ph && ph->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? ph->via.u64 : 0;
+        peer_head(n, peer, their);
         ln_header h;
         ln_chain_head(n->chain, &h, NULL);
         /* The block's height as the frame says (a block we have is not even
@@ -1266,12 +1365,18 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
             n->sync_asked = wall();
             p2p_get(n, peer);
         }
+    } else if (strcmp(t, "head") == 0) {
+        const msgpack_object *ph = ln_codec_map_get(o, "h");
+        if (ph && ph->type == MSGPACK_OBJECT_POSITIVE_INTEGER) peer_head(n, peer, ph->via.u64);
     } else if (strcmp(t, "addr") == 0) {
         p2p_addr_in(n, ln_codec_map_get(o, "a"));
     } else if (strcmp(t, "get") == 0) {
         const msgpack_object *from = ln_codec_map_get(o, "from");
         ln_header h;
+        /* One answer at a time per peer: a get while the last one is still
+        ** on its way is dropped (the asker asks again when it is in). */
         if (from && from->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+            ln_peer_unsent(peer) < SYNC_BYTES &&
             ln_chain_head(n->chain, &h, NULL) == 0 && from->via.u64 >= 1) {
             size_t bytes = 0;
             for (uint64_t i = from->via.u64, k = 0; i <= h.height && k < SYNC_BLOCKS; i++, k++) {
@@ -1345,6 +1450,12 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
         return rc;
     }
     n->open_handles++;                 /* until net_closed */
+    if (uv_timer_init(n->loop, &n->sync_timer) == 0) {
+        n->sync_timer.data = n;
+        uv_timer_start(&n->sync_timer, on_sync_timer, 1000, 1000);
+        n->sync_live = 1;
+        n->open_handles++;             /* until handle_closed */
+    }
     if ((n->seen = calloc(SEEN_SLOTS, LN_HASH_LEN)) &&
         uv_check_init(n->loop, &n->gossip_check) == 0) {
         n->gossip_check.data = n;
@@ -1952,7 +2063,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
-    if (!(n->verified = calloc(VERIFIED_SLOTS, 16))) {
+    if (!(n->verified = calloc(VERIFIED_SLOTS, LN_HASH_LEN))) {
         free_node(n);
         return LN_ENOMEM;
     }
@@ -2015,6 +2126,10 @@ void ln_node_close(ln_node *n)
     if (n->gossip_live) {
         n->gossip_live = 0;
         uv_close((uv_handle_t *)&n->gossip_check, handle_closed);
+    }
+    if (n->sync_live) {
+        n->sync_live = 0;
+        uv_close((uv_handle_t *)&n->sync_timer, handle_closed);
     }
     if (n->dispatch_live) {
         n->dispatch_live = 0;
@@ -2143,7 +2258,9 @@ static int block_tx_verify(ln_node *n, const uint8_t *p, size_t len, const uint8
     if (r) {
         int expect = SUB_QUEUED;
         if (!atomic_compare_exchange_strong(&r->state, &expect, SUB_CLAIMED)) {
-            /* A worker has it: its answer is a few microseconds away. */
+            if (expect == SUB_CLAIMED) return r->vrc;   /* an earlier block checked it */
+            /* A worker has it: its answer is a few microseconds away, and
+            ** r->rc is its to write until the state says SUB_DONE. */
             while (atomic_load(&r->state) == SUB_RUNNING) sched_yield();
             return r->rc;
         }
@@ -2167,7 +2284,7 @@ static void admit_one(submit_req *r, int status)
     int rc = status < 0 ? LN_EINVAL : r->rc;
     if (rc == LN_EBADTX) snprintf(why, sizeof why, "%s", r->tx.why);
     if (state == SUB_DONE) n->verified_admit++;
-    if (rc == 0) verified_put(n, r->bh);
+    if (rc == 0 && state != SUB_QUEUED && !n->closing) verified_put(n, r->bh);
     if (n->closing) {
         snprintf(why, sizeof why, "the node is shutting down");
         rc = LN_ECLOSED;

@@ -47,12 +47,17 @@ typedef struct {
 **                               comes up gets the mempool this way too.
 **   {t="blk", b=BLOCK, h=HEAD, n=HEIGHT, last=BOOL}  a committed block, sent
 **                               by its proposer to every peer and in answers
-**                               to get; at our head + 1 it is re-executed, its
-**                               hash compared and the plugin's verify_block and
-**                               verify_commit asked; h is the sender's head.
+**                               to get; at our head + 1 the plugin's
+**                               verify_block and verify_commit judge the header
+**                               and certificate, then it is re-executed and its
+**                               hash compared; h is the sender's head.
 **                               BAD_BLOCKS_DROP refused blocks drop the peer
+**   {t="head", h=HEIGHT}        a new head, from a node that did not propose
+**                               it; every second a node asks (get) a peer
+**                               that said it is ahead
 **   {t="get", from=HEIGHT}      asks for blocks from HEIGHT on; the answer is
 **                               up to 64 blk frames in order, the last marked
+**                               (none while the last answer is still unsent)
 **   {t="addr", a=[{a="HOST:PORT", k=PK}...]}  the sender's P2P address and
 **                               the members' it knows; a member we have no
 **                               route to is dialed. Sent when a peer comes up.

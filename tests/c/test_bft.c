@@ -383,6 +383,24 @@ TEST(bft_a_bad_block_gets_a_nil_prevote)
     ln_plugin_free(p);
 }
 
+TEST(bft_bytes_that_do_not_match_a_proposed_hash_do_not_poison_it)
+{
+    world_new(0);
+    ln_plugin *p = load();
+    char x[65];
+    block("block x", x);
+    deliver(p, "prop", 1, 0, x, 1, "block y", -1);   /* signed hash x, other bytes */
+    ASSERT_EQ(sent("pv", 0, ""), 1);
+    deliver(p, "pv", 1, 0, "", 2, NULL, 0);
+    deliver(p, "pv", 1, 0, "", 3, NULL, 0);
+    deliver(p, "pc", 1, 0, "", 2, NULL, 0);
+    deliver(p, "pc", 1, 0, "", 3, NULL, 0);
+    fire(p, "tpc|1|0");
+    deliver(p, "prop", 1, 1, x, 2, "block x", -1);   /* x again, with its bytes */
+    ASSERT_EQ(sent("pv", 1, x), 1);
+    ln_plugin_free(p);
+}
+
 TEST(bft_conflicting_votes_are_evidence)
 {
     world_new(0);
@@ -457,6 +475,7 @@ static const ln_test tests[] = {
     T(bft_a_lock_holds_in_later_rounds),
     T(bft_a_restarted_validator_never_prevotes_twice_at_one_height_and_round),
     T(bft_a_bad_block_gets_a_nil_prevote),
+    T(bft_bytes_that_do_not_match_a_proposed_hash_do_not_poison_it),
     T(bft_conflicting_votes_are_evidence),
     T(bft_verify_commit_wants_more_than_two_thirds_of_valid_precommits),
     { 0, 0 }
