@@ -121,6 +121,7 @@ struct ln_node {
         uint64_t head;                   /* the height it last told us */
     } addrs[MAX_ADDRS];
     uv_timer_t sync_timer;               /* asks a peer ahead of us for blocks */
+    uint64_t sync_stuck_at;              /* our height at the last tick we were behind */
     int sync_live;
     size_t naddrs;
     char dialed[MAX_PEERS][ADDR_MAX];
@@ -970,9 +971,9 @@ static void peer_head(ln_node *n, ln_peer *peer, uint64_t h)
     if (x >= 0) n->addrs[x].head = h;
 }
 
-/* Once a second: a peer that said it is ahead of us gets a "get", whatever
-** stopped us from following (a block its proposer never sent us, a
-** decision whose block we lack). */
+/* Once a second: a peer that said it is ahead of us gets a "get" when we
+** have not moved since the last tick, whatever stopped us from following
+** (a block its proposer never sent us, a decision whose block we lack). */
 static void on_sync_timer(uv_timer_t *t)
 {
     ln_node *n = t->data;
@@ -990,7 +991,17 @@ static void on_sync_timer(uv_timer_t *t)
             best = ps[i];
         }
     }
-    if (!best) return;
+    /* Behind at two ticks in a row at one height: stuck, not just a
+    ** moment behind a peer that committed first (consensus is on its way
+    ** here too, and the block would come twice). */
+    if (!best) {
+        n->sync_stuck_at = UINT64_MAX;
+        return;
+    }
+    if (n->sync_stuck_at != h.height) {
+        n->sync_stuck_at = h.height;
+        return;
+    }
     n->sync_asked = wall();
     p2p_get(n, best);
 }
@@ -1450,6 +1461,7 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
         return rc;
     }
     n->open_handles++;                 /* until net_closed */
+    n->sync_stuck_at = UINT64_MAX;
     if (uv_timer_init(n->loop, &n->sync_timer) == 0) {
         n->sync_timer.data = n;
         uv_timer_start(&n->sync_timer, on_sync_timer, 1000, 1000);
