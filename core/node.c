@@ -122,6 +122,7 @@ struct ln_node {
     } addrs[MAX_ADDRS];
     uv_timer_t sync_timer;               /* asks a peer ahead of us for blocks */
     uint64_t sync_stuck_at;              /* our height at the last tick we were behind */
+    int sync_ticks;                      /* ticks since, still there */
     int sync_live;
     size_t naddrs;
     char dialed[MAX_PEERS][ADDR_MAX];
@@ -972,7 +973,7 @@ static void peer_head(ln_node *n, ln_peer *peer, uint64_t h)
 }
 
 /* Once a second: a peer that said it is ahead of us gets a "get" when we
-** have not moved since the last tick, whatever stopped us from following
+** have not moved for a while, whatever stopped us from following
 ** (a block its proposer never sent us, a decision whose block we lack). */
 static void on_sync_timer(uv_timer_t *t)
 {
@@ -991,17 +992,21 @@ static void on_sync_timer(uv_timer_t *t)
             best = ps[i];
         }
     }
-    /* Behind at two ticks in a row at one height: stuck, not just a
-    ** moment behind a peer that committed first (consensus is on its way
-    ** here too, and the block would come twice). */
+    /* Behind for a while at one height: stuck, not just a moment behind
+    ** a peer that committed first (consensus is on its way here too, and
+    ** the block would come twice). */
     if (!best) {
         n->sync_stuck_at = UINT64_MAX;
         return;
     }
     if (n->sync_stuck_at != h.height) {
         n->sync_stuck_at = h.height;
+        n->sync_ticks = 0;
         return;
     }
+    /* A height under load can take over a second: ask after two seconds
+    ** at one height, or one when the peer is two heights ahead. */
+    if (++n->sync_ticks < 2 && top < h.height + 2) return;
     n->sync_asked = wall();
     p2p_get(n, best);
 }
