@@ -1,8 +1,10 @@
 /* config.c -- config files: Lua data evaluated in a sandbox. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
+#include "tx.h"
 #include "codec.h"
 #include "err.h"
 #include "contract.h"
@@ -76,4 +78,15 @@ int ln_config_eval(const char *path, uint8_t **out, size_t *len, char *err, size
         return LN_ECONFIG;
     }
     return 0;
+}
+
+int ln_chain_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n > LN_CHAIN_ID_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return 0;
+    }
+    return 1;
 }

@@ -20,4 +20,8 @@ int ln_file_read_max(const char *path, size_t max, char **out, size_t *len);   /
 ** caller's). LN_ECONFIG with a one-line reason in err. */
 int ln_config_eval(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen);
 
+/* 1 when id may be a chain id: 1-LN_CHAIN_ID_MAX printable ASCII bytes, no
+** space, quote or backslash (it is written into files and logs as is). */
+int ln_chain_id_valid(const char *id);
+
 #endif

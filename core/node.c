@@ -735,13 +735,22 @@ static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_
         }
         if (!dest) return LN_ENOTFOUND;
     }
+    /* A node made a validator after it started still connects with the key
+    ** it started with: it signs what it sends as that validator, so peers
+    ** can tell it speaks for it. */
+    int signed_as = n->has_key && n->self[0] && memcmp(n->key.pk, n->key_pk, LN_PK_LEN) != 0;
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_pack_map(&pk, signed_as ? 4 : 3);
     pack_key(&pk, "from"); pack_key(&pk, n->self);
     pack_key(&pk, "m"); pack_bin(&pk, m, len);
+    if (signed_as) {
+        uint8_t sig[LN_SIG_LEN];
+        ln_sign(n->key.sk, m, len, sig);
+        pack_key(&pk, "sig"); pack_bin(&pk, sig, LN_SIG_LEN);
+    }
     pack_key(&pk, "t"); pack_key(&pk, "p");
     size_t sent = p2p_out(n, dest, &sb);
     msgpack_sbuffer_destroy(&sb);
@@ -1330,6 +1339,18 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
     } else if (strcmp(t, "p") == 0) {
         const char *from = validator_of(n, ln_peer_key(peer));
         const msgpack_object *msg = ln_codec_map_get(o, "m");
+        const msgpack_object *sig = ln_codec_map_get(o, "sig");
+        char claimed[LN_NAME_MAX + 1];
+        /* Not a validator's connection: a validator's signature on the
+        ** message says whom it speaks for (see p2p_consensus_out). */
+        if (!from && msg && msg->type == MSGPACK_OBJECT_BIN && sig &&
+            sig->type == MSGPACK_OBJECT_BIN && sig->via.bin.size == LN_SIG_LEN &&
+            cfg_str(o, "from", claimed, sizeof claimed) == 0)
+            for (size_t i = 0; i < n->nval && !from; i++)
+                if (strcmp(n->val_names[i], claimed) == 0 &&
+                    ln_verify(n->val_keys[i], (const uint8_t *)sig->via.bin.ptr,
+                              (const uint8_t *)msg->via.bin.ptr, msg->via.bin.size) == 0)
+                    from = n->val_names[i];
         char why[300];
         if (from && msg && msg->type == MSGPACK_OBJECT_BIN && n->plugin &&
             ln_plugin_on_message(n->plugin, from, (const uint8_t *)msg->via.bin.ptr,
@@ -1593,9 +1614,10 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         goto done;
     }
     if ((rc = cfg_known_keys(&o, err, errlen)) < 0) goto done;
-    if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0 || !chain_id[0]) {
+    if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0 || !ln_chain_id_valid(chain_id)) {
         rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: chain_id must be a string of 1-64 bytes");
+                     "config: chain_id must be 1-64 printable ASCII characters, "
+                     "no space, quote or backslash");
         goto done;
     }
     const msgpack_object *gt = ln_codec_map_get(&o, "genesis_time");

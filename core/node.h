@@ -38,8 +38,11 @@ typedef struct {
 ** hex public keys, then the admin's sys.addmember/removemember ...; after
 ** each committed block the node reloads them, drops peers no longer in,
 ** and signs or stops signing as a validator). Frames are msgpack maps by t:
-**   {t="p", from=NAME, m=BIN}   a consensus message (node.broadcast/send),
-**                               delivered to on_message(name of the sender's key)
+**   {t="p", from=NAME, m=BIN, sig=SIG?}  a consensus message (node.broadcast/
+**                               send), delivered to on_message(name of the
+**                               sender's key); a node made validator after it
+**                               started (its connection key is not the
+**                               validator's) signs m with the validator's key
 **   {t="txs", b=[BIN...]}       transactions a client submitted here, newly
 **                               admitted, one frame per loop turn ({t="tx",
 **                               b=BIN}: one); not relayed further; copies seen

@@ -234,8 +234,10 @@ static int read_template(testnet *t, const msgpack_object *o, char *tplugin, siz
     const char *f = t->config_path;
     if (o->type != MSGPACK_OBJECT_MAP) return failf("%s: must return a table", f);
     t->tmpl = o;
-    if (get_str(o, "chain_id", t->chain_id, sizeof t->chain_id) < 0 || !t->chain_id[0])
-        return failf("%s: chain_id must be a string of 1-%d bytes", f, LN_CHAIN_ID_MAX);
+    if (get_str(o, "chain_id", t->chain_id, sizeof t->chain_id) < 0 ||
+        !ln_chain_id_valid(t->chain_id))
+        return failf("%s: chain_id must be 1-%d printable ASCII characters, no space, "
+                     "quote or backslash", f, LN_CHAIN_ID_MAX);
     const msgpack_object *accts = ln_codec_map_get(o, "accounts");
     if (accts && (accts->type != MSGPACK_OBJECT_ARRAY || accts->via.array.size > MAX_ACCOUNTS))
         return failf("%s: accounts must be a list of up to %d {name=, balance=}", f, MAX_ACCOUNTS);

@@ -215,3 +215,54 @@ describe("bft with 4 validators, network faults", function()
     c:stop_all()
   end)
 end)
+
+describe("bft with a validator added by transaction", function()
+  lazy_teardown(support.cleanup)
+
+  it("a running member made validator by sys.addvalidator votes from the next height on", function()
+    -- A fifth node, a member with its own node key, holds the key of the
+    -- validator "node4" the admin adds. With five validators a quorum is
+    -- four: once one of the first four is killed, the chain goes on only if
+    -- the new validator's votes count (it still connects with its node key).
+    local core = cluster.core
+    local m_pk, m_sk = core.keypair()
+    local v_pk, v_sk = core.keypair()
+    local c = cluster.new(4, { params = PARAMS, extra_config = string.format(
+      'admin = "alice", members = { %q },', core.hex(m_pk)) })
+    local extra = support.node({ name = "member-" .. math.random(1e6) })
+    os.execute("mkdir -p " .. support.quote(extra.home .. "/keys"))
+    for _, k in ipairs({ { "node", m_pk, m_sk }, { "node4", v_pk, v_sk } }) do
+      local path = extra.home .. "/keys/" .. k[1] .. ".key"
+      support.write_file(path, string.format('{"account": "%s", "public_key": "%s", "secret_key": "%s"}',
+                                             k[1], core.hex(k[2]), core.hex(k[3])))
+      os.execute("chmod 600 " .. support.quote(path))
+    end
+    c:start_all()
+    local args = {}
+    for i = 1, 4 do
+      args[#args + 1] = "--peer"
+      args[#args + 1] = "127.0.0.1:" .. c.nodes[i].p2p
+    end
+    extra:start({ command = "start", config = c.config, args = args })
+    c:wait_committed(c:load(3))
+    local id = c.nodes[1]:send("alice", "sys", "addvalidator", { "node4", core.hex(v_pk) },
+                               { nonce = c.nonce.alice, chain_id = c.info.chain_id, expires = 1e9 })
+    c.nonce.alice = c.nonce.alice + 1
+    local got = c.nodes[1]:wait_committed(id, 200)
+    assert.is_true(got.receipt.ok, tostring(got.receipt.error))
+    support.wait_until(100, 100, function()
+      return extra:log_tail(100):find("validates as node4", 1, true)
+    end, "the member never took up node4:\n" .. extra:log_tail(10))
+    c.nodes[4]:kill("KILL")
+    c:wait_committed(c:load(6), 60)
+    local top = c:check_agreement()
+    local signed = 0
+    for h = got.height + 1, top do
+      local blk = c.nodes[1]:call("block_get", { height = h })
+      if blk.cert.sigs.node4 then signed = signed + 1 end
+    end
+    assert.is_true(signed > 0, "no certificate carries node4's precommit")
+    c:stop_all()
+    extra:stop()
+  end)
+end)

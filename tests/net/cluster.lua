@@ -60,9 +60,11 @@ return {
   validators = { %s },
   accounts = { %s },
   consensus = { plugin = %q, params = { %s } },
+  %s
 }
 ]], "cluster-" .. math.random(1e9), os.time(), table.concat(vals, ", "), table.concat(accounts, ", "),
-      support.ROOT .. "/consensus/" .. (opts.consensus or "bft") .. ".lua", table.concat(params, ", ")))
+      support.ROOT .. "/consensus/" .. (opts.consensus or "bft") .. ".lua", table.concat(params, ", "),
+      opts.extra_config or ""))
   for i = 1, n do
     c.dial[i] = {}
     for j = 1, n do

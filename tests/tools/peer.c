@@ -320,9 +320,15 @@ static void finish_close(void)
     uv_close((uv_handle_t *)&T.wait, NULL);
 }
 
+static uint64_t flush_deadline;         /* uv_now at which unsent frames are given up */
+
 static void on_flushed(uv_timer_t *t)
 {
-    if (T.peer && ln_peer_unsent(T.peer) > 0) return;
+    if (T.peer && ln_peer_unsent(T.peer) > 0) {
+        if (uv_now(t->loop) < flush_deadline) return;
+        fprintf(stderr, "lunet-peer: %zu bytes still unsent after %llu ms; closing\n",
+                ln_peer_unsent(T.peer), (unsigned long long)T.timeout_ms);
+    }
     uv_timer_stop(t);
     finish_close();
 }
@@ -335,6 +341,8 @@ static void finish(int code)
     uv_timer_stop(&T.wait);
     T.blocked = B_NONE;
     if (code == 0 && T.peer && ln_peer_unsent(T.peer) > 0) {
+        /* A remote that stops reading without closing must not hang us. */
+        flush_deadline = uv_now(T.wait.loop) + T.timeout_ms;
         uv_timer_start(&T.wait, on_flushed, FLUSH_POLL_MS, FLUSH_POLL_MS);
         return;
     }
