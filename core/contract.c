@@ -871,7 +871,9 @@ static int sys_addvalidator(lua_State *L, ln_vm *vm)
     if (m.nval >= LN_MAX_VALIDATORS)
         return raise(L, LN_EFULL, "addvalidator: there are %d validators, the most there may be",
                      LN_MAX_VALIDATORS);
-    /* As at genesis: the validator's account exists, so its key is on chain. */
+    /* As at genesis: a validator without an account gets one held by its
+    ** key. An account that exists keeps its own keys: the validator key
+    ** signs consensus messages, the account's keys its transactions. */
     if (!ln_account_exists(vm->ov, name)) {
         ln_account a;
         memset(&a, 0, sizeof a);

@@ -1650,9 +1650,9 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         ln_account acc;
         memset(&acc, 0, sizeof acc);
         if (cfg_str(a, "name", acc.name, sizeof acc.name) < 0 ||
-            !ln_name_valid(acc.name, strlen(acc.name))) {
+            !ln_name_valid(acc.name, strlen(acc.name)) || strcmp(acc.name, "sys") == 0) {
             rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: accounts[%u].name must be an account name", i + 1);
+                         "config: accounts[%u].name must be an account name (not sys)", i + 1);
             goto done;
         }
         if (ln_account_exists(ov, acc.name)) {
@@ -1753,10 +1753,10 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         } else {
             v = NULL;
         }
-        if (!v || !ln_name_valid(name, strlen(name))) {
+        if (!v || !ln_name_valid(name, strlen(name)) || strcmp(name, "sys") == 0) {
             msgpack_sbuffer_destroy(&gsb);
             rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: validators[%u] must be a name or {name=, key=}", i + 1);
+                         "config: validators[%u] must be a name (not sys) or {name=, key=}", i + 1);
             goto done;
         }
         for (uint32_t j = 0; j < i; j++) {

@@ -166,4 +166,21 @@ describe("membership", function()
       assert.equal("lunet init: " .. case[2] .. "\n", err)
     end
   end)
+
+  it("membership - genesis refuses a chain id that is not plain printable text, and sys as a name", function()
+    local base = support.read_file(config)
+    local chain_msg = "config: chain_id must be 1-64 printable ASCII characters, no space, quote or backslash"
+    for i, case in ipairs({
+      { base:gsub('chain_id = "[^"]*"', 'chain_id = "x\\nerror()"'), chain_msg },
+      { base:gsub('chain_id = "[^"]*"', 'chain_id = "two words"'), chain_msg },
+      { base:gsub('name = "alice"', 'name = "sys"', 1), "config: accounts[1].name must be an account name (not sys)" },
+    }) do
+      local cfg = support.run_dir() .. "/bad-genesis-" .. i .. ".lua"
+      support.write_file(cfg, case[1])
+      local home = support.run_dir() .. "/bad-genesis-" .. i
+      local code, _, err = support.lunet({ "init", "--home", home, "--config", cfg })
+      assert.equal(1, code)
+      assert.equal("lunet init: " .. case[2] .. "\n", err)
+    end
+  end)
 end)
