@@ -123,6 +123,7 @@ struct ln_node {
     uv_timer_t sync_timer;               /* asks a peer ahead of us for blocks */
     uint64_t sync_stuck_at;              /* our height at the last tick we were behind */
     int sync_ticks;                      /* ticks since, still there */
+    size_t sync_rr;                      /* the next peer to ask, in turn */
     int sync_live;
     size_t naddrs;
     char dialed[MAX_PEERS][ADDR_MAX];
@@ -990,15 +991,19 @@ static void on_sync_timer(uv_timer_t *t)
     ln_header h;
     if (!n->net || n->closing || ln_chain_head(n->chain, &h, NULL) < 0) return;
     if (wall() - n->sync_asked < 0.5) return;
+    /* The peers ahead are asked in turn, not the one claiming the most: a
+    ** peer that lies about its head gets one ask in k. */
     ln_peer *ps[MAX_PEERS], *best = NULL;
     uint64_t top = h.height;
     size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
     if (k > MAX_PEERS) k = MAX_PEERS;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t j = 0; j < k && !best; j++) {
+        size_t i = (n->sync_rr + j) % k;
         int x = addr_entry(n, ln_peer_key(ps[i]), 0);
-        if (x >= 0 && n->addrs[x].head > top) {
+        if (x >= 0 && n->addrs[x].head > h.height) {
             top = n->addrs[x].head;
             best = ps[i];
+            n->sync_rr = i + 1;
         }
     }
     /* Behind for a while at one height: stuck, not just a moment behind

@@ -22,7 +22,7 @@ describe("test tools", function()
   lazy_setup(function()
     local dir = support.run_dir()
     local hexes = {}
-    for _, name in ipairs({ "garbage", "held", "other", "big", "proxied", "stranger" }) do
+    for _, name in ipairs({ "garbage", "held", "other", "big", "proxied", "stranger", "frames", "blocks" }) do
       local pk, sk = core.keypair()
       keys[name] = dir .. "/" .. name .. ".key"
       keyfile(keys[name], name, pk, sk)
@@ -67,6 +67,60 @@ describe("test tools", function()
     assert.is_true(healthy())
     local how, code = p:close()
     assert.same({ "exit", 0 }, { how, code })
+  end)
+
+  it("lunet-peer - well-formed frames with hostile contents change nothing and the node keeps serving", function()
+    node:send_wait("alice", "sys", "transfer", { "bob", 1 })
+    local before = node:call("chain_info")
+    local p = peer("frames")
+    assert.is_true(p.up)
+    local enc = core.encode
+    local h = before.height
+    local frames = {
+      { t = "get", from = 0 },                          -- height 0 is not served
+      { t = "get", from = 9007199254740991 },           -- far beyond the head
+      { t = "get", from = "one" },
+      { t = "head", h = 9007199254740991 },             -- a claim: it only makes us ask
+      { t = "head", h = "x" },
+      { t = "addr", a = { { a = string.rep("9", 60), k = string.rep("\1", 32) } } },
+      { t = "addr", a = "nothing" },
+      { t = "txs", b = { "junk", string.rep("\0", 300) } },
+      { t = "tx", b = "junk" },
+      { t = "p", from = "node0", m = "junk" },          -- not a validator's connection
+      { t = "p", from = "node0", m = enc({ k = "pv" }), sig = string.rep("\0", 64) },
+      { t = "blk", b = "junk", n = h },                 -- a height we have: not parsed
+      { t = "someday" },                                -- unknown t: ignored
+    }
+    for _, f in ipairs(frames) do p:send(enc(f)) end
+    p:sleep(300)
+    assert.is_nil(p:wait_down(1500), "a well-formed frame got the member dropped")
+    assert.is_true(healthy())
+    local after = node:call("chain_info")
+    assert.equal(before.head, after.head)
+    assert.equal(before.state_root, after.state_root)
+    assert.equal(before.txs_committed, after.txs_committed)
+    p:close()
+  end)
+
+  it("lunet-peer - blocks that fail the plugin's checks get the member dropped after three", function()
+    local info = node:call("chain_info")
+    local p = peer("blocks")
+    assert.is_true(p.up)
+    local enc = core.encode
+    local block = enc({ cert = { signer = "node0", sig = string.rep("\0", 64) },
+                        hash = string.rep("\7", 32),
+                        header = { height = info.height + 1, proposer = "node0", time = info.time },
+                        txs = {} })
+    for _ = 1, 3 do
+      p:send(enc({ t = "blk", b = block, h = info.height + 1, last = true, n = info.height + 1 }))
+    end
+    assert.truthy(p:wait_down(3000), "three refused blocks did not get the member dropped")
+    support.wait_until(30, 100, function()
+      return node:log_tail(40):find("3 refused blocks", 1, true)
+    end, "the node did not say why:\n" .. node:log_tail(10))
+    assert.is_true(healthy())
+    assert.equal(info.head, node:call("chain_info").head)
+    p:close()
   end)
 
   it("lunet-peer - a dropped member is held off by identity while another member from 127.0.0.1 connects", function()
