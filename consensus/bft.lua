@@ -44,14 +44,14 @@ local vals, nvals, quorum, f1, is_val, me
 local H, R, step
 local locked_hash, locked_r, valid_hash, valid_r
 local blocks                   -- hash -> block bytes known at this height
-local executed                 -- hash -> true (executes to its hash) / false
+local executed                 -- hash -> true once it executed to that hash
 local props                    -- round -> the round proposer's proposal
 local votes                    -- votes.pv / votes.pc: round -> { by, count, n }
 local polka, decided           -- round -> hash with > 2/3 prevotes / precommits
 local seen                     -- round -> { n = distinct validators, [name] = true }
 local fired                    -- rules that fire once per round
 local reported                 -- evidence recorded at this height
-local mine                     -- what this validator sent this height, for resending
+local mine                     -- what this validator sent this round, for resending
 local round_at, committed_at
 local waiting                  -- round 0 waits for transactions
 local last, last_prop          -- the last vote / proposal signed (persisted)
@@ -184,12 +184,12 @@ local function cast(t, hash)
 end
 
 local function lock(hash)
-  locked_hash, locked_r = hash, R
   local pol = {}
   for name, v in pairs(votes.pv[R].by) do
     if v.hash == hash then pol[name] = v.sig end
   end
   node.persist("lock", { h = H, r = R, hash = hash, data = blocks[hash], pol = pol })
+  locked_hash, locked_r = hash, R          -- on disk first, as votes are
 end
 
 local function polka_sigs(r, hash)
