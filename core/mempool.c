@@ -18,12 +18,15 @@ typedef struct acct {
     char name[LN_NAME_MAX + 1];
     entry **q;                           /* sorted by nonce */
     size_t n, cap;
+    uint64_t next_nonce;                 /* the committed nonce, as last told */
+    int ready;                           /* q[0] has next_nonce: a block can take it */
     struct acct *next_name;              /* name bucket chain */
     struct acct *prev, *next;            /* arrival order */
 } acct;
 
 struct ln_mempool {
     size_t max_txs, max_bytes, count, bytes;
+    size_t ready;                        /* accounts whose first transaction is next */
     entry **ids;
     size_t nids;                         /* buckets, a power of two */
     acct **names;
@@ -106,9 +109,19 @@ int ln_mempool_has(const ln_mempool *mp, const uint8_t id[LN_HASH_LEN])
 size_t ln_mempool_count(const ln_mempool *mp) { return mp->count; }
 size_t ln_mempool_bytes(const ln_mempool *mp) { return mp->bytes; }
 
+static void set_ready(ln_mempool *mp, acct *a)
+{
+    int r = a->n > 0 && a->q[0]->tx.nonce == a->next_nonce;
+    if (r != a->ready) {
+        if (r) mp->ready++; else mp->ready--;
+        a->ready = r;
+    }
+}
+
 static void forget_if_empty(ln_mempool *mp, acct *a)
 {
     if (a->n) return;
+    set_ready(mp, a);
     acct **s = name_slot(mp, a->name);
     if (*s == a) *s = a->next_name;
     if (a->prev) a->prev->next = a->next; else mp->first = a->next;
@@ -132,6 +145,7 @@ static void drop(ln_mempool *mp, entry *e)
     mp->count--;
     mp->bytes -= e->tx.len;
     free_entry(e);
+    set_ready(mp, a);
     forget_if_empty(mp, a);
 }
 
@@ -208,6 +222,8 @@ int ln_mempool_add(ln_mempool *mp, const ln_tx *tx, const uint8_t *bytes, size_t
     *slot = e;
     mp->count++;
     mp->bytes += len;
+    a->next_nonce = state_nonce;
+    set_ready(mp, a);
     return 0;
 }
 
@@ -243,6 +259,7 @@ size_t ln_mempool_prune(ln_mempool *mp, uint64_t height, ln_nonce_fn nonce_of, v
     for (acct *a = mp->first, *next; a; a = next) {
         next = a->next;
         uint64_t want = nonce_of(a->name, ud);
+        int gone = 0;
         /* Walk from the back: dropping the last entry may free the account. */
         for (size_t i = a->n; i-- > 0;) {
             entry *e = a->q[i];
@@ -250,12 +267,21 @@ size_t ln_mempool_prune(ln_mempool *mp, uint64_t height, ln_nonce_fn nonce_of, v
                 int last = a->n == 1;
                 drop(mp, e);
                 dropped++;
-                if (last) break;
+                if (last) {
+                    gone = 1;
+                    break;
+                }
             }
+        }
+        if (!gone) {
+            a->next_nonce = want;
+            set_ready(mp, a);
         }
     }
     return dropped;
 }
+
+size_t ln_mempool_ready(const ln_mempool *mp) { return mp->ready; }
 
 size_t ln_mempool_each(const ln_mempool *mp, void (*fn)(const ln_mtx *tx, void *ud), void *ud)
 {

@@ -41,6 +41,10 @@ int    ln_mempool_add(ln_mempool *mp, const ln_tx *tx, const uint8_t *bytes, siz
                       uint64_t state_nonce);
 int    ln_mempool_has(const ln_mempool *mp, const uint8_t id[LN_HASH_LEN]);   /* 1 or 0 */
 size_t ln_mempool_count(const ln_mempool *mp);
+/* Accounts whose first waiting transaction has the nonce they are at (as
+** of the last add or prune): 0 when no transaction could go in a block,
+** e.g. when all wait behind a nonce gap. */
+size_t ln_mempool_ready(const ln_mempool *mp);
 size_t ln_mempool_bytes(const ln_mempool *mp);
 
 /* Fills out[] (room for max_txs) with transactions for the next block, at

@@ -467,7 +467,10 @@ static int h_commit(void *ud, const char *hash_hex, const uint8_t *data, size_t 
     return 0;
 }
 
-static size_t h_pending(void *ud) { return ln_mempool_count(((ln_node *)ud)->mp); }
+/* What a block could take now: transactions behind a nonce gap do not
+** count (a plugin that proposes only when something waits would otherwise
+** make empty blocks for as long as the gap lasts). */
+static size_t h_pending(void *ud) { return ln_mempool_ready(((ln_node *)ud)->mp); }
 
 static void maybe_free(ln_node *n);
 

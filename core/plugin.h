@@ -41,7 +41,7 @@ typedef struct {
     ** executed first. */
     int  (*commit)(void *ud, const char *hash_hex, const uint8_t *data, size_t dlen,
                    const uint8_t *cert, size_t len, char *why, size_t whylen);
-    size_t (*pending)(void *ud);                       /* mempool size */
+    size_t (*pending)(void *ud);   /* accounts with a transaction a block could take now */
     void (*timer)(void *ud, uint64_t ms, const char *id);
     int  (*sign)(void *ud, const uint8_t *m, size_t n, uint8_t sig[64]);
     void (*key_of)(void *ud, lua_State *L, const char *validator);  /* pk bytes or nil */

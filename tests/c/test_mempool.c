@@ -21,6 +21,7 @@ static const uint8_t bytes[16] = { 1, 2, 3 };
 
 static uint64_t nonce_zero(const char *a, void *ud) { (void)a; (void)ud; return 0; }
 static uint64_t nonce_two(const char *a, void *ud) { (void)ud; return a[0] == 'a' ? 2 : 0; }
+static uint64_t nonce_one_for_alice(const char *a, void *ud) { (void)ud; return a[0] == 'a' ? 1 : 0; }
 
 TEST(mempool_admits_a_transaction_once)
 {
@@ -191,7 +192,33 @@ TEST(mempool_select_with_gaps_and_accounting_after_prune)
     ln_mempool_free(mp);
 }
 
+TEST(mempool_ready_counts_only_what_a_block_could_take)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx gap = mk("bob", 5, 1, 1);                 /* bob is at nonce 0: a gap */
+    ASSERT_EQ(ln_mempool_add(mp, &gap, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_ready(mp), 0);
+    ln_tx a0 = mk("alice", 0, 1, 2), a1 = mk("alice", 1, 1, 3);
+    ASSERT_EQ(ln_mempool_add(mp, &a1, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_ready(mp), 0);               /* alice's 1 waits for her 0 */
+    ASSERT_EQ(ln_mempool_add(mp, &a0, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_ready(mp), 1);
+    uint8_t ids[1][LN_HASH_LEN];
+    memcpy(ids[0], a0.id, LN_HASH_LEN);
+    ln_mempool_remove(mp, (const uint8_t (*)[LN_HASH_LEN])ids, 1);   /* a0 committed */
+    ASSERT_EQ(ln_mempool_ready(mp), 0);               /* until a prune says alice is at 1 */
+    ln_mempool_prune(mp, 1, nonce_one_for_alice, NULL);
+    ASSERT_EQ(ln_mempool_ready(mp), 1);
+    memcpy(ids[0], a1.id, LN_HASH_LEN);
+    ln_mempool_remove(mp, (const uint8_t (*)[LN_HASH_LEN])ids, 1);
+    ASSERT_EQ(ln_mempool_ready(mp), 0);
+    ASSERT_EQ(ln_mempool_count(mp), 1);               /* bob's gap stays */
+    ln_mempool_free(mp);
+}
+
 static const ln_test tests[] = {
+    T(mempool_ready_counts_only_what_a_block_could_take),
     T(mempool_admits_a_transaction_once),
     T(mempool_refuses_a_nonce_below_the_committed_one),
     T(mempool_replaces_only_with_a_higher_max_fee),
