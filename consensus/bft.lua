@@ -183,23 +183,21 @@ local function cast(t, hash)
   node.broadcast(m)
 end
 
-local function lock(hash)
-  local pol = {}
-  for name, v in pairs(votes.pv[R].by) do
-    if v.hash == hash then pol[name] = v.sig end
-  end
-  node.persist("lock", { h = H, r = R, hash = hash, data = blocks[hash], pol = pol })
-  locked_hash, locked_r = hash, R          -- on disk first, as votes are
-end
-
-local function polka_sigs(r, hash)
-  local set, sigs = votes.pv[r], {}
+-- { NAME = signature } of the votes of kind k ("pv", "pc") at round r for hash.
+local function sigs_for(k, r, hash)
+  local set, sigs = votes[k][r], {}
   if set then
     for name, v in pairs(set.by) do
       if v.hash == hash then sigs[name] = v.sig end
     end
   end
   return sigs
+end
+
+local function lock(hash)
+  node.persist("lock", { h = H, r = R, hash = hash, data = blocks[hash],
+                         pol = sigs_for("pv", R, hash) })
+  locked_hash, locked_r = hash, R          -- on disk first, as votes are
 end
 
 local function propose()
@@ -228,7 +226,7 @@ local function propose()
   last_prop = rec
   local m = { k = "prop", h = H, r = R, pol = pol, hash = hash, data = data, v = me,
               sig = node.sign(prop_bytes(H, R, pol, hash)) }
-  if pol >= 0 then m.polsigs = polka_sigs(pol, hash) end
+  if pol >= 0 then m.polsigs = sigs_for("pv", pol, hash) end
   props[R] = m
   mine.prop = m
   trace("propose %d/%d %s pol %d, %d bytes", H, R, hash:sub(1, 12), pol, #data)
@@ -292,11 +290,8 @@ local function sync()
 end
 
 local function commit(r, hash)
-  local sigs = {}
-  for name, v in pairs(votes.pc[r].by) do
-    if v.hash == hash then sigs[name] = v.sig end
-  end
-  local ok, why = node.commit({ hash = hash, data = blocks[hash] }, { round = r, sigs = sigs })
+  local ok, why = node.commit({ hash = hash, data = blocks[hash] },
+                              { round = r, sigs = sigs_for("pc", r, hash) })
   trace("commit %d/%d %s", H, r, hash:sub(1, 12))
   if not ok then
     -- Keep the height (votes, lock): the block may still come by sync.
