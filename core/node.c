@@ -85,6 +85,12 @@ typedef struct ntimer {
     char id[];
 } ntimer;
 
+/* Transactions going out as one txs frame: {t="txs", b=[BIN...]}. */
+typedef struct txbatch {
+    uint8_t **tx;
+    size_t *len, k, cap, bytes;
+} txbatch;
+
 typedef struct {
     ln_block_cb cb;
     void *ud;
@@ -140,8 +146,7 @@ struct ln_node {
     uv_idle_t dispatch;
     int dispatch_live, dispatch_armed;
     struct submit_req *queued, **queued_tail;
-    uint8_t **gtx;
-    size_t *glen, gn, gcap, gbytes;
+    txbatch gossip;
     /* Transactions are known here by the hash of their exact bytes (the id
     ** leaves the signatures out). seen: arrived from peers or admitted
     ** lately, so copies relayed by other peers are dropped; verified: their
@@ -792,24 +797,59 @@ static void verified_put(ln_node *n, const uint8_t bh[LN_HASH_LEN])
     if (n->verified) memcpy(verified_slot(n, bh), bh, LN_HASH_LEN);
 }
 
+/* Appends a transaction (borrowed: the caller says who frees it); -1 when
+** out of memory. */
+static int txbatch_push(txbatch *b, uint8_t *tx, size_t len)
+{
+    if (b->k == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        uint8_t **t = realloc(b->tx, cap * sizeof *t);
+        if (t) b->tx = t;
+        size_t *l = realloc(b->len, cap * sizeof *l);
+        if (l) b->len = l;
+        if (!t || !l) return -1;
+        b->cap = cap;
+    }
+    b->tx[b->k] = tx;
+    b->len[b->k++] = len;
+    b->bytes += len;
+    return 0;
+}
+
+/* Sends the batch to `to` (NULL: every peer) and empties it. */
+static void txbatch_send(ln_node *n, ln_peer *to, txbatch *b)
+{
+    if (!b->k) return;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    ln_sbuffer_init(&sb, b->bytes + 16 + 5 * b->k);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    pack_key(&pk, "b");
+    msgpack_pack_array(&pk, b->k);
+    for (size_t i = 0; i < b->k; i++) pack_bin(&pk, b->tx[i], b->len[i]);
+    pack_key(&pk, "t"); pack_key(&pk, "txs");
+    p2p_out(n, to, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    b->k = b->bytes = 0;
+}
+
+static void txbatch_free(txbatch *b, int owned)
+{
+    for (size_t i = 0; owned && i < b->k; i++) free(b->tx[i]);
+    free(b->tx);
+    free(b->len);
+}
+
+/* The gossip batch owns its transactions. */
 static void gossip_flush(ln_node *n)
 {
-    if (!n->gn) return;
-    if (n->net) {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        ln_sbuffer_init(&sb, n->gbytes + 16 + 5 * n->gn);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 2);
-        pack_key(&pk, "b");
-        msgpack_pack_array(&pk, n->gn);
-        for (size_t i = 0; i < n->gn; i++) pack_bin(&pk, n->gtx[i], n->glen[i]);
-        pack_key(&pk, "t"); pack_key(&pk, "txs");
-        p2p_out(n, NULL, &sb);
-        msgpack_sbuffer_destroy(&sb);
-    }
-    for (size_t i = 0; i < n->gn; i++) free(n->gtx[i]);
-    n->gn = n->gbytes = 0;
+    txbatch *b = &n->gossip;
+    if (!b->k) return;
+    size_t k = b->k;
+    uint8_t **tx = b->tx;
+    txbatch_send(n, NULL, b);
+    for (size_t i = 0; i < k; i++) free(tx[i]);
 }
 
 static void on_gossip_check(uv_check_t *h)
@@ -820,26 +860,11 @@ static void on_gossip_check(uv_check_t *h)
 /* Queues a newly admitted transaction for the peers; takes tx. */
 static void p2p_tx_out(ln_node *n, uint8_t *tx, size_t len)
 {
-    if (!n->net || !n->gossip_live) {
-        free(tx);
+    if (!n->net || !n->gossip_live || txbatch_push(&n->gossip, tx, len) < 0) {
+        free(tx);                      /* peers get it in the block */
         return;
     }
-    if (n->gn == n->gcap) {
-        size_t cap = n->gcap ? 2 * n->gcap : 256;
-        uint8_t **t = realloc(n->gtx, cap * sizeof *t);
-        if (t) n->gtx = t;
-        size_t *l = realloc(n->glen, cap * sizeof *l);
-        if (l) n->glen = l;
-        if (!t || !l) {
-            free(tx);                  /* peers get it in the block */
-            return;
-        }
-        n->gcap = cap;
-    }
-    n->gtx[n->gn] = tx;
-    n->glen[n->gn++] = len;
-    n->gbytes += len;
-    if (n->gbytes >= GOSSIP_BYTES) gossip_flush(n);
+    if (n->gossip.bytes >= GOSSIP_BYTES) gossip_flush(n);
 }
 
 static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
@@ -849,49 +874,21 @@ static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
 }
 
 /* The mempool to a peer that just came up: what was admitted while it was
-** away (cut off, restarted) reaches it, whoever proposes next. */
+** away (cut off, restarted) reaches it, whoever proposes next. The batch
+** borrows the pool's bytes: the pool does not change meanwhile. */
 typedef struct {
     ln_node *n;
     ln_peer *to;
-    msgpack_sbuffer sb;
-    uint8_t **tx;
-    size_t *len, k, cap, bytes, sent;
+    txbatch b;
+    size_t sent;
 } mempool_out;
-
-static void mempool_out_flush(mempool_out *o)
-{
-    if (!o->k) return;
-    msgpack_packer pk;
-    ln_sbuffer_init(&o->sb, o->bytes + 16 + 5 * o->k);
-    msgpack_packer_init(&pk, &o->sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pack_key(&pk, "b");
-    msgpack_pack_array(&pk, o->k);
-    for (size_t i = 0; i < o->k; i++) pack_bin(&pk, o->tx[i], o->len[i]);
-    pack_key(&pk, "t"); pack_key(&pk, "txs");
-    p2p_out(o->n, o->to, &o->sb);
-    msgpack_sbuffer_destroy(&o->sb);
-    o->k = o->bytes = 0;
-}
 
 static void mempool_out_one(const ln_mtx *tx, void *ud)
 {
     mempool_out *o = ud;
-    if (o->k == o->cap) {
-        size_t cap = o->cap ? 2 * o->cap : 256;
-        uint8_t **t = realloc(o->tx, cap * sizeof *t);
-        if (t) o->tx = t;
-        size_t *l = realloc(o->len, cap * sizeof *l);
-        if (l) o->len = l;
-        if (!t || !l) return;
-        o->cap = cap;
-    }
-    if (o->sent >= MEMPOOL_OUT_BYTES) return;
+    if (o->sent >= MEMPOOL_OUT_BYTES || txbatch_push(&o->b, tx->bytes, tx->len) < 0) return;
     o->sent += tx->len;
-    o->tx[o->k] = tx->bytes;           /* the pool does not change meanwhile */
-    o->len[o->k++] = tx->len;
-    o->bytes += tx->len;
-    if (o->bytes >= GOSSIP_BYTES) mempool_out_flush(o);
+    if (o->b.bytes >= GOSSIP_BYTES) txbatch_send(o->n, o->to, &o->b);
 }
 
 static void p2p_mempool_to(ln_node *n, ln_peer *to)
@@ -901,9 +898,8 @@ static void p2p_mempool_to(ln_node *n, ln_peer *to)
     o.n = n;
     o.to = to;
     ln_mempool_each(n->mp, mempool_out_one, &o);
-    mempool_out_flush(&o);
-    free(o.tx);
-    free(o.len);
+    txbatch_send(n, to, &o.b);
+    txbatch_free(&o.b, 0);
 }
 
 /* A transaction from a peer: admitted unless seen lately. */
@@ -2062,9 +2058,7 @@ static void free_node(ln_node *n)
         free(t);
     }
     ln_pblock_free(n->pending);
-    for (size_t i = 0; i < n->gn; i++) free(n->gtx[i]);
-    free(n->gtx);
-    free(n->glen);
+    txbatch_free(&n->gossip, 1);
     free(n->seen);
     free(n->verified);
     ln_plugin_free(n->plugin);
