@@ -1024,56 +1024,94 @@ static void on_sync_timer(uv_timer_t *t)
     p2p_get(n, best);
 }
 
-/* Executes a block at head + 1 given as its bytes (a peer's proposal or a
-** committed block) and keeps it as the pending block once its hash matches:
-** every transaction must be included, as the proposer executed it.
-** Signatures of transactions this node admitted already are not checked
-** again; the others are checked here. */
-static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+typedef struct {
+    ln_header hdr;
+    uint8_t hash[LN_HASH_LEN];
+    size_t ntx;
+} claimed_block;
+
+static void push_claimed(lua_State *L, void *ud)
 {
+    claimed_block *c = ud;
+    push_header(L, &c->hdr, c->hash, c->ntx);
+}
+
+static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
+{
+    if (o && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == LN_HASH_LEN)
+        memcpy(out, o->via.bin.ptr, LN_HASH_LEN);
+}
+
+/* A block as peers send it, {cert, hash, header, txs} (a proposal has no
+** cert), parsed once: what its header claims, and its transactions and
+** certificate, pointing into the bytes and into z. */
+typedef struct {
     msgpack_zone z;
+    claimed_block c;
+    const msgpack_object *txs, *cert;
+} parsed_block;
+
+/* 0, or LN_EBADBLOCK with why; z is the caller's to destroy either way. */
+static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why, size_t whylen)
+{
+    memset(p, 0, sizeof *p);
+    msgpack_zone_init(&p->z, 4096);
     msgpack_object o;
-    msgpack_zone_init(&z, 4096);
-    int rc = ln_codec_unpack(blk, bl, &z, &o);
+    int rc = ln_codec_unpack(blk, bl, &p->z, &o);
     const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
     const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
-    const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
     const msgpack_object *ht = ln_codec_map_get(hdr, "height");
     const msgpack_object *tm = ln_codec_map_get(hdr, "time");
-    char proposer[LN_NAME_MAX + 1];
-    const uint8_t **tx = NULL;
-    size_t *lens = NULL;
-    ln_pblock *b = NULL;
-    ln_header head;
-    if (rc < 0 || !hdr || !hash || hash->type != MSGPACK_OBJECT_BIN ||
-        hash->via.bin.size != LN_HASH_LEN || !txs || txs->type != MSGPACK_OBJECT_ARRAY ||
+    p->txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
+    p->cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
+    ln_header *h = &p->c.hdr;
+    if (rc < 0 || !hash || hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != LN_HASH_LEN ||
+        !p->txs || p->txs->type != MSGPACK_OBJECT_ARRAY ||
         !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        cfg_str(hdr, "proposer", proposer, sizeof proposer) < 0 ||
-        !ln_name_valid(proposer, strlen(proposer))) {
+        cfg_str(hdr, "proposer", h->proposer, sizeof h->proposer) < 0 ||
+        !ln_name_valid(h->proposer, strlen(h->proposer))) {
         snprintf(why, whylen, "malformed block");
-        rc = LN_EBADBLOCK;
-        goto done;
+        return LN_EBADBLOCK;
     }
-    uint64_t height = ht->via.u64;
+    h->height = ht->via.u64;
+    h->time = tm->via.u64;
+    bin32(ln_codec_map_get(hdr, "prev"), h->prev);
+    bin32(ln_codec_map_get(hdr, "state_root"), h->state_root);
+    memcpy(p->c.hash, hash->via.bin.ptr, LN_HASH_LEN);
+    p->c.ntx = p->txs->via.array.size;
+    return 0;
+}
+
+/* Executes a parsed block at head + 1 (a peer's proposal or a committed
+** block) and keeps it as the pending block once its hash matches: every
+** transaction must be included, as the proposer executed it. Signatures
+** of transactions this node admitted already are not checked again; the
+** others are checked here. */
+static int execute_parsed(ln_node *n, const parsed_block *p, char *why, size_t whylen)
+{
+    const ln_header *claim = &p->c.hdr;
+    uint64_t height = claim->height;
+    ln_header head;
     if (ln_chain_head(n->chain, &head, NULL) < 0 || height != head.height + 1) {
         snprintf(why, whylen, "block %llu is not the next one (head %llu)",
                  (unsigned long long)height, (unsigned long long)head.height);
-        rc = LN_EBADBLOCK;
-        goto done;
+        return LN_EBADBLOCK;
     }
-    if (n->pending && memcmp(n->pending->hash, hash->via.bin.ptr, LN_HASH_LEN) == 0)
-        goto done;                         /* executed already */
-    size_t k = txs->via.array.size;
-    tx = calloc(k + 1, sizeof *tx);
-    lens = calloc(k + 1, sizeof *lens);
+    if (n->pending && memcmp(n->pending->hash, p->c.hash, LN_HASH_LEN) == 0)
+        return 0;                          /* executed already */
+    size_t k = p->c.ntx;
+    const uint8_t **tx = calloc(k + 1, sizeof *tx);
+    size_t *lens = calloc(k + 1, sizeof *lens);
+    ln_pblock *b = NULL;
+    int rc = 0;
     if (!tx || !lens) {
         rc = LN_ENOMEM;
         snprintf(why, whylen, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < k; i++) {
-        const msgpack_object *t = &txs->via.array.ptr[i];
+        const msgpack_object *t = &p->txs->via.array.ptr[i];
         if (t->type != MSGPACK_OBJECT_BIN) {
             snprintf(why, whylen, "malformed block");
             rc = LN_EBADBLOCK;
@@ -1095,11 +1133,12 @@ static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, s
     }
     ln_pblock_free(n->pending);            /* only one executed block at a time */
     n->pending = NULL;
-    if ((rc = ln_chain_build(n->chain, proposer, tm->via.u64, tx, lens, k, 1, BLOCK_GAS, &b)) < 0) {
+    if ((rc = ln_chain_build(n->chain, claim->proposer, claim->time, tx, lens, k, 1, BLOCK_GAS,
+                             &b)) < 0) {
         snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, ln_strerror(rc));
         goto done;
     }
-    if (b->hdr.height != height || b->n != k || memcmp(b->hash, hash->via.bin.ptr, LN_HASH_LEN) != 0) {
+    if (b->hdr.height != height || b->n != k || memcmp(b->hash, p->c.hash, LN_HASH_LEN) != 0) {
         snprintf(why, whylen, "block %llu: re-executed, its hash differs", (unsigned long long)height);
         rc = LN_EBADBLOCK;
         goto done;
@@ -1110,78 +1149,41 @@ done:
     ln_pblock_free(b);
     free(tx);
     free(lens);
-    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+/* execute_parsed of a block's bytes. */
+static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+{
+    parsed_block p;
+    int rc = parse_block(blk, bl, &p, why, whylen);
+    if (rc == 0) rc = execute_parsed(n, &p, why, whylen);
+    msgpack_zone_destroy(&p.z);
     return rc;
 }
 
 /* A committed block from a peer (sync): executed, then committed once the
 ** consensus plugin accepts it (verify_block and verify_commit with the
 ** block's certificate): the rules are the plugin's. */
-typedef struct {
-    ln_header hdr;
-    uint8_t hash[LN_HASH_LEN];
-    size_t ntx;
-} claimed_block;
-
-static void push_claimed(lua_State *L, void *ud)
-{
-    claimed_block *c = ud;
-    push_header(L, &c->hdr, c->hash, c->ntx);
-}
-
-static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
-{
-    if (o && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == LN_HASH_LEN)
-        memcpy(out, o->via.bin.ptr, LN_HASH_LEN);
-}
-
 static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
 {
     /* The certificate first, on the header as the block claims it: a
     ** block nobody certified costs no execution. Executing it then checks
     ** that the claim (the hash the certificate signs) is the block. */
-    msgpack_zone z;
-    msgpack_object o;
-    msgpack_zone_init(&z, 4096);
-    claimed_block c;
-    memset(&c, 0, sizeof c);
-    int rc = ln_codec_unpack(blk, bl, &z, &o);
-    const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
-    const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
-    const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
-    const msgpack_object *ht = ln_codec_map_get(hdr, "height");
-    const msgpack_object *tm = ln_codec_map_get(hdr, "time");
-    const msgpack_object *cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
-    if (rc < 0 || !hash || hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != LN_HASH_LEN ||
-        !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !txs ||
-        txs->type != MSGPACK_OBJECT_ARRAY ||
-        cfg_str(hdr, "proposer", c.hdr.proposer, sizeof c.hdr.proposer) < 0) {
-        msgpack_zone_destroy(&z);
-        snprintf(why, whylen, "malformed block");
-        return LN_EBADBLOCK;
-    }
-    c.hdr.height = ht->via.u64;
-    c.hdr.time = tm->via.u64;
-    bin32(ln_codec_map_get(hdr, "prev"), c.hdr.prev);
-    bin32(ln_codec_map_get(hdr, "state_root"), c.hdr.state_root);
-    memcpy(c.hash, hash->via.bin.ptr, LN_HASH_LEN);
-    c.ntx = txs->via.array.size;
+    parsed_block p;
+    int rc = parse_block(blk, bl, &p, why, whylen);
     msgpack_sbuffer csb;
     msgpack_packer cpk;
     msgpack_sbuffer_init(&csb);
     msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
-    if (cert) msgpack_pack_object(&cpk, *cert);
-    msgpack_zone_destroy(&z);
+    if (rc == 0 && p.cert) msgpack_pack_object(&cpk, *p.cert);
     char pwhy[200];
-    rc = ln_plugin_verify(n->plugin, push_claimed, &c, (const uint8_t *)csb.data, csb.size,
-                          pwhy, sizeof pwhy);
+    if (rc == 0 && (rc = ln_plugin_verify(n->plugin, push_claimed, &p.c, (const uint8_t *)csb.data,
+                                          csb.size, pwhy, sizeof pwhy)) < 0)
+        snprintf(why, whylen, "block %llu: %s", (unsigned long long)p.c.hdr.height, pwhy);
+    if (rc == 0) rc = execute_parsed(n, &p, why, whylen);
+    msgpack_zone_destroy(&p.z);
     if (rc < 0) {
-        msgpack_sbuffer_destroy(&csb);
-        snprintf(why, whylen, "block %llu: %s", (unsigned long long)c.hdr.height, pwhy);
-        return rc;
-    }
-    if ((rc = execute_block(n, blk, bl, why, whylen)) < 0) {
         msgpack_sbuffer_destroy(&csb);
         return rc;
     }
@@ -1190,7 +1192,7 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     rc = ln_chain_commit(n->chain, b, (const uint8_t *)csb.data, csb.size);
     msgpack_sbuffer_destroy(&csb);
     if (rc < 0) {
-        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)c.hdr.height,
+        snprintf(why, whylen, "block %llu: commit: %s", (unsigned long long)b->hdr.height,
                  ln_strerror(rc));
         ln_pblock_free(b);
         return rc;
