@@ -227,6 +227,14 @@ const msgpack_object *ln_codec_map_get(const msgpack_object *o, const char *key)
     return NULL;
 }
 
+int ln_codec_str(const msgpack_object *o, char *out, size_t n)
+{
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= n) return LN_EINVAL;
+    memcpy(out, o->via.str.ptr, o->via.str.size);
+    out[o->via.str.size] = 0;
+    return 0;
+}
+
 /* ---- To Lua -------------------------------------------------------------- */
 
 static int push_int(lua_State *L, int neg, uint64_t v)

@@ -59,6 +59,9 @@ int ln_codec_unpack(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object 
 /* Finds key in a MAP object; NULL if absent or o is not a map. o may be NULL
 ** (then NULL), so lookups chain: ln_codec_map_get(ln_codec_map_get(tx, "a"), "b"). */
 const msgpack_object *ln_codec_map_get(const msgpack_object *o, const char *key);
+/* Copies a str object (o may be NULL) into out as a C string: 0, or
+** LN_EINVAL when o is missing, not a str, or has n bytes or more. */
+int ln_codec_str(const msgpack_object *o, char *out, size_t n);
 
 /* Pushes o as a Lua value: nil/boolean/number (integers beyond +-LN_SAFE_INT
 ** give LN_ERANGE)/string (str and bin)/table (arrays 1..n, maps with str keys,

@@ -104,10 +104,7 @@ typedef struct {
 
 static int nf_str(const msgpack_object *v, char *out, size_t n)
 {
-    if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size >= n) return -1;
-    memcpy(out, v->via.str.ptr, v->via.str.size);
-    out[v->via.str.size] = 0;
-    return 0;
+    return ln_codec_str(v, out, n) < 0 || !out[0] ? -1 : 0;
 }
 
 /* 0 when there is no node.lua (nf left empty) or it was read; else

@@ -685,13 +685,10 @@ static uint64_t h_now_ms(void *ud)
 
 /* ---- genesis ---------------------------------------------------------- */
 
+/* m[k] (m itself when k is NULL) as a C string; LN_ECONFIG if it is not one. */
 static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
 {
-    const msgpack_object *v = k ? ln_codec_map_get(m, k) : m;
-    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= n) return LN_ECONFIG;
-    memcpy(out, v->via.str.ptr, v->via.str.size);
-    out[v->via.str.size] = 0;
-    return 0;
+    return ln_codec_str(k ? ln_codec_map_get(m, k) : m, out, n) < 0 ? LN_ECONFIG : 0;
 }
 
 /* ---- P2P ---------------------------------------------------------------- */

@@ -193,15 +193,6 @@ static int str_eq(const msgpack_object *o, const char *s)
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
 }
 
-static int get_str(const msgpack_object *m, const char *k, char *out, size_t n)
-{
-    const msgpack_object *v = ln_codec_map_get(m, k);
-    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= n) return -1;
-    memcpy(out, v->via.str.ptr, v->via.str.size);
-    out[v->via.str.size] = 0;
-    return 0;
-}
-
 /* The plugin's name as node.c takes it: the file name up to its first dot. */
 static void plugin_name(const char *path, char *out, size_t n)
 {
@@ -234,7 +225,7 @@ static int read_template(testnet *t, const msgpack_object *o, char *tplugin, siz
     const char *f = t->config_path;
     if (o->type != MSGPACK_OBJECT_MAP) return failf("%s: must return a table", f);
     t->tmpl = o;
-    if (get_str(o, "chain_id", t->chain_id, sizeof t->chain_id) < 0 ||
+    if (ln_codec_str(ln_codec_map_get(o, "chain_id"), t->chain_id, sizeof t->chain_id) < 0 ||
         !ln_chain_id_valid(t->chain_id))
         return failf("%s: chain_id must be 1-%d printable ASCII characters, no space, "
                      "quote or backslash", f, LN_CHAIN_ID_MAX);
@@ -245,7 +236,7 @@ static int read_template(testnet *t, const msgpack_object *o, char *tplugin, siz
         const msgpack_object *a = &accts->via.array.ptr[i];
         account *ac = &t->accts[t->naccts];
         memset(ac, 0, sizeof *ac);
-        if (get_str(a, "name", ac->name, sizeof ac->name) < 0 ||
+        if (ln_codec_str(ln_codec_map_get(a, "name"), ac->name, sizeof ac->name) < 0 ||
             !ln_name_valid(ac->name, strlen(ac->name)))
             return failf("%s: accounts[%u].name must be an account name", f, i + 1);
         const msgpack_object *bal = ln_codec_map_get(a, "balance");
@@ -268,7 +259,7 @@ static int read_template(testnet *t, const msgpack_object *o, char *tplugin, siz
         t->naccts++;
     }
     const msgpack_object *cons = ln_codec_map_get(o, "consensus");
-    if (!cons || get_str(cons, "plugin", tplugin, tpn) < 0)
+    if (!cons || ln_codec_str(ln_codec_map_get(cons, "plugin"), tplugin, tpn) < 0)
         return failf("%s: consensus = { plugin = \"consensus/NAME.lua\", params = {...} }", f);
     t->params = ln_codec_map_get(cons, "params");
     if (t->params && t->params->type != MSGPACK_OBJECT_MAP &&
