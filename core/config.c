@@ -90,3 +90,13 @@ int ln_chain_id_valid(const char *id)
     }
     return 1;
 }
+
+size_t ln_plugin_name_of(const char *path, char *out, size_t n)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t l = strcspn(base, "."), c = l < n ? l : n - 1;
+    memcpy(out, base, c);
+    out[c] = 0;
+    return l;
+}

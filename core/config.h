@@ -24,4 +24,9 @@ int ln_config_eval(const char *path, uint8_t **out, size_t *len, char *err, size
 ** space, quote or backslash (it is written into files and logs as is). */
 int ln_chain_id_valid(const char *id);
 
+/* A plugin's name from its file's path: the file name up to its first dot
+** ("consensus/bft.lua" -> "bft"), cut to fit out (n > 0). Returns the
+** name's whole length, so a caller can refuse one that does not fit. */
+size_t ln_plugin_name_of(const char *path, char *out, size_t n);
+
 #endif

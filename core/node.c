@@ -1818,9 +1818,8 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
                      "config: consensus plugin %s: cannot read", plugin);
         goto done;
     }
-    const char *base = strrchr(plugin, '/');
-    base = base ? base + 1 : plugin;
-    size_t bl = strcspn(base, ".");
+    char pname[sizeof n->consensus];
+    size_t bl = ln_plugin_name_of(plugin, pname, sizeof pname);
     const msgpack_object *params = ln_codec_map_get(cons, "params");
     if (bl == 0 || bl >= sizeof n->consensus) {
         free(code);
@@ -1848,7 +1847,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "hash", 4);
     msgpack_pack_bin(&ppk, LN_HASH_LEN); msgpack_pack_bin_body(&ppk, ch, LN_HASH_LEN);
     msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "name", 4);
-    msgpack_pack_str(&ppk, bl); msgpack_pack_str_body(&ppk, base, bl);
+    msgpack_pack_str(&ppk, bl); msgpack_pack_str_body(&ppk, pname, bl);
     msgpack_pack_str(&ppk, 6); msgpack_pack_str_body(&ppk, "params", 6);
     if (params && params->type == MSGPACK_OBJECT_MAP)
         msgpack_pack_object(&ppk, *params);

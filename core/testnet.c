@@ -193,17 +193,6 @@ static int str_eq(const msgpack_object *o, const char *s)
            memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
 }
 
-/* The plugin's name as node.c takes it: the file name up to its first dot. */
-static void plugin_name(const char *path, char *out, size_t n)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t l = strcspn(base, ".");
-    if (l >= n) l = n - 1;
-    memcpy(out, base, l);
-    out[l] = 0;
-}
-
 /* The fields the testnet writes itself; the template's others (members,
 ** ...) go into the genesis as they are, for the node to judge. */
 static const char *const rewritten[] = {
@@ -668,7 +657,7 @@ int ln_cmd_testnet(int argc, char **argv)
     rc = ln_codec_unpack(enc, el, &z, &o) < 0 ? failf("%s: not data", t.config_path)
                                               : read_template(&t, &o, tplugin, sizeof tplugin);
     if (rc) goto done;
-    plugin_name(tplugin, tname, sizeof tname);
+    ln_plugin_name_of(tplugin, tname, sizeof tname);
     if (t.config && !t.consensus) {
         if ((rc = template_plugin(&t, tplugin, tname)) != 0) goto done;
     } else if (strcmp(tname, t.name) != 0) {
