@@ -200,9 +200,7 @@ describe("bft with 4 validators, network faults", function()
     local before = c.nodes[1]:call("chain_info")
     local pk, skey = cluster.core.keypair()
     local keyfile = support.run_dir() .. "/stranger.key"
-    support.write_file(keyfile, string.format('{"account": "stranger", "public_key": "%s", "secret_key": "%s"}',
-                                              cluster.core.hex(pk), cluster.core.hex(skey)))
-    os.execute("chmod 600 " .. support.quote(keyfile))
+    support.write_key(keyfile, "stranger", pk, skey)
     local p = tools.peer({ key = keyfile, chain = before.chain_id,
                            connect = "127.0.0.1:" .. c.nodes[1].p2p, timeout_ms = 3000 })
     assert.is_nil(p.up, "a stranger got past the handshake")
@@ -230,12 +228,8 @@ describe("bft with a validator added by transaction", function()
     local c = cluster.new(4, { params = PARAMS, extra_config = string.format(
       'admin = "alice", members = { %q },', core.hex(m_pk)) })
     local extra = support.node({ name = "member-" .. math.random(1e6) })
-    os.execute("mkdir -p " .. support.quote(extra.home .. "/keys"))
     for _, k in ipairs({ { "node", m_pk, m_sk }, { "node4", v_pk, v_sk } }) do
-      local path = extra.home .. "/keys/" .. k[1] .. ".key"
-      support.write_file(path, string.format('{"account": "%s", "public_key": "%s", "secret_key": "%s"}',
-                                             k[1], core.hex(k[2]), core.hex(k[3])))
-      os.execute("chmod 600 " .. support.quote(path))
+      support.write_key(extra.home .. "/keys/" .. k[1] .. ".key", k[1], k[2], k[3])
     end
     c:start_all()
     local args = {}

@@ -9,11 +9,7 @@ local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .
 local core = support.core
 
 local function keyfile(home, name, pk, sk)
-  os.execute("mkdir -p " .. support.quote(home .. "/keys"))
-  local path = home .. "/keys/" .. name .. ".key"
-  support.write_file(path, string.format('{"account": "%s", "public_key": "%s", "secret_key": "%s"}',
-                                         name, core.hex(pk), core.hex(sk)))
-  os.execute("chmod 600 " .. support.quote(path))
+  support.write_key(home .. "/keys/" .. name .. ".key", name, pk, sk)
 end
 
 local function head(node)

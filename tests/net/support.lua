@@ -438,6 +438,15 @@ end
 
 -- ---- keys and transactions --------------------------------------------------
 
+-- Writes a key file as `lunet keys new` does (JSON, mode 0600) at path,
+-- making its folder; pk and sk are raw bytes.
+function M.write_key(path, name, pk, sk)
+  os.execute("mkdir -p " .. q(path:match("^(.*)/[^/]*$") or "."))
+  write_file(path, string.format('{"account": "%s", "public_key": "%s", "secret_key": "%s"}',
+                                 name, core.hex(pk), core.hex(sk)))
+  os.execute("chmod 600 " .. q(path))
+end
+
 -- The dev key of `name` from HOME/keys/NAME.key: {account, pk, sk}.
 function Node:key(name)
   self.keys = self.keys or {}

@@ -8,11 +8,7 @@ local tools = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. 
 local support = tools.support
 local core = support.core
 
-local function keyfile(path, name, pk, sk)
-  support.write_file(path, string.format('{"account": "%s", "public_key": "%s", "secret_key": "%s"}',
-                                         name, core.hex(pk), core.hex(sk)))
-  os.execute("chmod 600 " .. support.quote(path))
-end
+local keyfile = support.write_key
 
 describe("test tools", function()
   local node, keys = nil, {}
