@@ -97,15 +97,10 @@ function Cluster:start_all()
 end
 
 function Cluster:stop_all()
-  for _, node in ipairs(self.nodes) do
-    if node.stopped then self:resume_node(node) end
+  for i, node in ipairs(self.nodes) do
+    if node.stopped then self:resume(i) end
     node:stop()
   end
-end
-
-function Cluster:resume_node(node)
-  if node.pid then ffi.C.kill(node.pid, SIGCONT) end
-  node.stopped = nil
 end
 
 function Cluster:running()
@@ -122,8 +117,9 @@ function Cluster:pause(i)
 end
 
 function Cluster:resume(i)
-  ffi.C.kill(self.nodes[i].pid, SIGCONT)
-  self.nodes[i].stopped = nil
+  local node = self.nodes[i]
+  if node.pid then ffi.C.kill(node.pid, SIGCONT) end
+  node.stopped = nil
 end
 
 function Cluster:height(i)
