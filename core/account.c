@@ -156,8 +156,9 @@ int ln_authority_parse(const msgpack_object *o, ln_authority *au, char *why, siz
             if (e->via.map.size != 3)
                 WHY("accounts[%u] must be a map {account, permission, weight}", i + 1);
             if (get_name(e, "permission", au->accounts[i].permission) < 0 ||
-                (strcmp(au->accounts[i].permission, "owner") && strcmp(au->accounts[i].permission, "active")))
-                WHY("accounts[%u].permission must be owner or active", i + 1);
+                (strcmp(au->accounts[i].permission, "owner") && strcmp(au->accounts[i].permission, "active") &&
+                 strcmp(au->accounts[i].permission, "code")))
+                WHY("accounts[%u].permission must be owner, active or code", i + 1);
             for (uint32_t j = 0; j < i; j++)
                 if (!strcmp(au->accounts[j].account, au->accounts[i].account) &&
                     !strcmp(au->accounts[j].permission, au->accounts[i].permission))
@@ -348,11 +349,16 @@ static int authority_met(ln_overlay *ov, authcheck *c, const ln_authority *au, i
                 w += au->keys[i].weight;
                 break;
             }
-    for (uint32_t i = 0; i < au->naccounts && w < au->threshold; i++)
-        if (depth < LN_AUTH_DEPTH &&
-            satisfied(ov, c, au->accounts[i].account,
-                      strcmp(au->accounts[i].permission, "owner") == 0, depth + 1) == 0)
-            w += au->accounts[i].weight;
+    for (uint32_t i = 0; i < au->naccounts && w < au->threshold; i++) {
+        const ln_acctweight *e = &au->accounts[i];
+        if (strcmp(e->permission, "code") == 0) {
+            /* Lent to that contract's code: met only inside its calls. */
+            if (c->s->code && strcmp(c->s->code, e->account) == 0) w += e->weight;
+        } else if (depth < LN_AUTH_DEPTH &&
+                   satisfied(ov, c, e->account, strcmp(e->permission, "owner") == 0, depth + 1) == 0) {
+            w += e->weight;
+        }
+    }
     return w >= au->threshold;
 }
 

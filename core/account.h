@@ -8,7 +8,10 @@
 ** A permission is satisfied when the weights of the signing keys, plus the
 ** weights of the listed account permissions that are themselves satisfied
 ** (at most LN_AUTH_DEPTH levels down), reach its threshold. `owner`
-** satisfies `active` too. One check reads at most 512 account records;
+** satisfies `active` too. An entry {account = C, permission = "code"} is
+** satisfied only inside a call made by contract C (ln_signers.code): that is
+** how an account lends its authority to a contract's code; nothing else
+** does (DESIGN, "Authority in nested calls"). One check reads at most 512 account records;
 ** past that the permission is, deterministically, not satisfied.
 ** int results: 0 or a negative LN_E* code (err.h).
 */
@@ -51,10 +54,13 @@ typedef struct {
     ln_authority owner, active;
 } ln_account;
 
-/* The signer keys of a transaction, already verified. */
+/* The authority present in a check: the signer keys of a transaction,
+** already verified (its own actions), or the code of the contract making
+** a nested call (code: its name; NULL or "" when none). */
 typedef struct {
     const uint8_t (*keys)[LN_PK_LEN];
     size_t n;
+    const char *code;
 } ln_signers;
 
 /* State key of account `name`: "a" + name. buf has room for 1 + 12 bytes. */

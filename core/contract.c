@@ -25,9 +25,14 @@
 #include "err.h"
 #include "sandbox.h"
 
+/* A call: which contract runs, who called it, and what authority is
+** present. The transaction's signatures count only in its own actions
+** (and the init a top-level deploy runs); inside a call made by contract
+** C the authority is C's code: `code` names C. */
 typedef struct {
     char contract[LN_NAME_MAX + 1];
     char sender[LN_NAME_MAX + 1];
+    char code[LN_NAME_MAX + 1];     /* "" in the transaction's own actions */
 } frame;
 
 struct ln_vm {
@@ -48,7 +53,7 @@ struct ln_vm {
     char errmsg[256];
 };
 
-static const ln_signers no_signers = { NULL, 0 };
+static const ln_signers no_signers = { NULL, 0, NULL };
 
 #define SKEY_MAX LN_STORAGE_KEY_MAX
 
@@ -75,15 +80,33 @@ static int raise(lua_State *L, int code, const char *fmt, ...)
 
 static frame *top(ln_vm *vm) { return &vm->frames[vm->depth - 1]; }
 
-static void push_frame(ln_vm *vm, const char *contract, const char *sender)
+/* code: the contract whose code makes this call, "" for the transaction's
+** own actions. */
+static void push_frame(ln_vm *vm, const char *contract, const char *sender, const char *code)
 {
-    /* sender may be another frame's name: copy through a local. */
-    char c[LN_NAME_MAX + 1], s[LN_NAME_MAX + 1];
+    /* The names may be another frame's: copy through locals. */
+    char c[LN_NAME_MAX + 1], s[LN_NAME_MAX + 1], a[LN_NAME_MAX + 1];
     snprintf(c, sizeof c, "%s", contract);
     snprintf(s, sizeof s, "%s", sender);
+    snprintf(a, sizeof a, "%s", code);
     frame *f = &vm->frames[vm->depth++];
     memcpy(f->contract, c, sizeof c);
     memcpy(f->sender, s, sizeof s);
+    memcpy(f->code, a, sizeof a);
+}
+
+/* 0 when the authority present in the top frame satisfies acct@perm
+** (DESIGN, "Authority in nested calls"): the transaction's signatures in
+** its own actions; inside a call made by contract C, C's own active
+** authority and whatever lends itself to C with {account = C, permission =
+** "code"}. LN_EAUTH or LN_ENOACCOUNT otherwise. */
+static int authorized(ln_vm *vm, const char *acct, const char *perm)
+{
+    const frame *f = top(vm);
+    if (!f->code[0]) return ln_account_authorized(vm->ov, acct, perm, vm->signers);
+    if (strcmp(acct, f->code) == 0 && strcmp(perm, "active") == 0) return 0;
+    ln_signers code = { NULL, 0, f->code };
+    return ln_account_authorized(vm->ov, acct, perm, &code);
 }
 
 /* The checks below look at the type first: lua_tolstring would turn a
@@ -290,7 +313,7 @@ static int host_call(lua_State *L)
     size_t evlen = vm->ev.size;
     uint32_t nev = vm->nev, code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
-    push_frame(vm, contract, sender);
+    push_frame(vm, contract, sender, sender);   /* the caller's code is the authority */
     int rc = lua_pcall(L, n, 1, 0);
     vm->depth = depth;
     if (rc == 0) rc = pack_scratch(L, vm, -1);     /* the result must cross too */
@@ -316,12 +339,8 @@ static int host_require_auth(lua_State *L)
                      : lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
     if (!perm || (strcmp(perm, "active") != 0 && strcmp(perm, "owner") != 0))
         return raise(L, LN_EINVAL, "require_auth: permission must be active or owner");
-    /* A contract that calls another acts with its own active authority
-    ** (as need_auth does for system actions); owner needs real keys. */
-    if (vm->depth > 1 && strcmp(acct, top(vm)->sender) == 0 && strcmp(perm, "active") == 0)
-        return 0;
     ln_sandbox_charge(L, LN_GAS_STORE_READ(64) * 2);
-    int rc = ln_account_authorized(vm->ov, acct, perm, vm->signers);
+    int rc = authorized(vm, acct, perm);
     if (rc == LN_ENOACCOUNT)
         return raise(L, LN_ENOACCOUNT, "missing authority of %s@%s: no such account", acct, perm);
     if (rc < 0)
@@ -464,9 +483,7 @@ static void save_account(lua_State *L, ln_vm *vm, const ln_account *a)
 
 static void need_auth(lua_State *L, ln_vm *vm, const char *acct, const char *perm)
 {
-    frame *f = top(vm);
-    if (vm->depth > 1 && strcmp(f->sender, acct) == 0 && strcmp(perm, "active") == 0) return;
-    if (ln_account_authorized(vm->ov, acct, perm, vm->signers) < 0)
+    if (authorized(vm, acct, perm) < 0)
         raise(L, LN_EAUTH, "missing authority of %s@%s", acct, perm);
 }
 
@@ -519,7 +536,7 @@ static int sys_deploy(lua_State *L, ln_vm *vm)
     /* The code must return a table of methods, on a redeploy too; init(...)
     ** runs once, at the first deploy, as the contract, called by the sender. */
     int nargs = lua_gettop(L) - 4;
-    push_frame(vm, name, sender);
+    push_frame(vm, name, sender, top(vm)->code);   /* init has the deployer's authority */
     push_module(L, vm);
     lua_getfield(L, -1, "init");
     if (first && lua_isfunction(L, -1)) {
@@ -1098,7 +1115,7 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
     lua_pushlightuserdata(L, &a);
     vm->errcode = 0;
     vm->depth = 0;
-    push_frame(vm, contract, sender);
+    push_frame(vm, contract, sender, "");
     int rc = ln_sandbox_pcall(vm->sb, 1, 0);
     vm->depth = 0;
     if (rc < 0) take_error(vm, rc, out);

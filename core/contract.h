@@ -19,6 +19,9 @@
 **   newaccount(name, pubkey)    an account held by one key (32 bytes or hex)
 **   updateauth(account, permission, authority)   needs account@owner
 **   transfer(to, amount)        native balance, from the sender
+** Authority: each action checks the authority present (DESIGN, "Authority
+** in nested calls"): the signatures in the transaction's own actions, the
+** calling contract's code inside a nested call (see account.h, "code").
 ** Membership (only when the sender is the genesis `admin`; EAUTH otherwise,
 ** and always on a chain whose genesis names no admin). Each rewrites the
 ** genesis record "g" canonically, other fields unchanged, and emits an

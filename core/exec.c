@@ -57,7 +57,7 @@ static int admit(ln_overlay *ov, const ln_blockctx *bc, const ln_tx *tx, int sig
             }
         return LN_EBADSIG;
     }
-    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx->keys, tx->nsigs };
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx->keys, tx->nsigs, NULL };
     if ((rc = ln_account_authorized_acct(ov, sender, "active", &s)) < 0) {
         snprintf(why, whylen, "signatures do not satisfy %s@active", tx->account);
         return LN_EAUTH;
@@ -95,7 +95,7 @@ static void apply_one(ln_vm *vm, ln_overlay *ov, const ln_blockctx *bc,
     uint64_t limit = tx.max_fee / price;
     if (limit > LN_TX_GAS_MAX) limit = LN_TX_GAS_MAX;
 
-    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx.keys, tx.nsigs };
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])tx.keys, tx.nsigs, NULL };
     ln_outcome out;
     /* A savepoint around the call: if the call leaves the sender unable to
     ** pay its fee, its writes go and the fee comes from what was there. */

@@ -2359,7 +2359,7 @@ static void admit_one(submit_req *r, int status)
                      (unsigned long long)a.balance, (unsigned long long)r->tx.max_fee);
             rc = LN_EBALANCE;
         } else {
-            ln_signers s = { (const uint8_t (*)[LN_PK_LEN])r->tx.keys, r->tx.nsigs };
+            ln_signers s = { (const uint8_t (*)[LN_PK_LEN])r->tx.keys, r->tx.nsigs, NULL };
             if (ln_account_authorized(ov, r->tx.account, "active", &s) < 0) {
                 snprintf(why, sizeof why, "signatures do not satisfy %s@active", r->tx.account);
                 rc = LN_EAUTH;

@@ -973,7 +973,7 @@ static int authorized(world *w, const char *name, const char *perm, const keypai
 {
     uint8_t keys[8][LN_PK_LEN];
     for (int i = 0; i < n; i++) memcpy(keys[i], ks[i].pk, LN_PK_LEN);
-    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])keys, (size_t)n };
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])keys, (size_t)n, NULL };
     return ln_account_authorized(w->ov, name, perm, &s);
 }
 
