@@ -34,38 +34,31 @@ void ln_authority_account(ln_authority *au, const char *account, const char *per
     au->accounts[0].weight = 1;
 }
 
-static void pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
 void ln_authority_pack(msgpack_packer *pk, const ln_authority *au)
 {
     msgpack_pack_map(pk, 3);
-    pack_str(pk, "accounts");
+    ln_pack_str(pk, "accounts");
     msgpack_pack_array(pk, au->naccounts);
     for (uint32_t i = 0; i < au->naccounts; i++) {
         msgpack_pack_map(pk, 3);
-        pack_str(pk, "account");
-        pack_str(pk, au->accounts[i].account);
-        pack_str(pk, "permission");
-        pack_str(pk, au->accounts[i].permission);
-        pack_str(pk, "weight");
+        ln_pack_str(pk, "account");
+        ln_pack_str(pk, au->accounts[i].account);
+        ln_pack_str(pk, "permission");
+        ln_pack_str(pk, au->accounts[i].permission);
+        ln_pack_str(pk, "weight");
         msgpack_pack_uint32(pk, au->accounts[i].weight);
     }
-    pack_str(pk, "keys");
+    ln_pack_str(pk, "keys");
     msgpack_pack_array(pk, au->nkeys);
     for (uint32_t i = 0; i < au->nkeys; i++) {
         msgpack_pack_map(pk, 2);
-        pack_str(pk, "key");
+        ln_pack_str(pk, "key");
         msgpack_pack_bin(pk, LN_PK_LEN);
         msgpack_pack_bin_body(pk, au->keys[i].key, LN_PK_LEN);
-        pack_str(pk, "weight");
+        ln_pack_str(pk, "weight");
         msgpack_pack_uint32(pk, au->keys[i].weight);
     }
-    pack_str(pk, "threshold");
+    ln_pack_str(pk, "threshold");
     msgpack_pack_uint32(pk, au->threshold);
 }
 
@@ -184,18 +177,18 @@ int ln_account_encode(const ln_account *a, uint8_t **out, size_t *len)
     ln_sbuffer_init(&sb, 512);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, a->has_code ? 5 : 4);
-    pack_str(&pk, "active");
+    ln_pack_str(&pk, "active");
     ln_authority_pack(&pk, &a->active);
-    pack_str(&pk, "balance");
+    ln_pack_str(&pk, "balance");
     msgpack_pack_uint64(&pk, a->balance);
     if (a->has_code) {
-        pack_str(&pk, "code");
+        ln_pack_str(&pk, "code");
         msgpack_pack_bin(&pk, LN_HASH_LEN);
         msgpack_pack_bin_body(&pk, a->code_hash, LN_HASH_LEN);
     }
-    pack_str(&pk, "nonce");
+    ln_pack_str(&pk, "nonce");
     msgpack_pack_uint64(&pk, a->nonce);
-    pack_str(&pk, "owner");
+    ln_pack_str(&pk, "owner");
     ln_authority_pack(&pk, &a->owner);
     if (!sb.data) return LN_ENOMEM;
     *out = (uint8_t *)sb.data;

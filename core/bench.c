@@ -5,6 +5,10 @@
 #include "crypto.h"
 #include "err.h"
 #include "httpc.h"
+#include "opts.h"
+#include "paths.h"
+#include "proc.h"
+#include "rpcc.h"
 #include "tx.h"
 
 #include <errno.h>
@@ -63,24 +67,29 @@ static const char usage[] =
     "and free ports) and stops it at the end. Setup (deploying the token,\n"
     "creating and funding the senders) and signing are not timed.\n"
     "\n"
-    "options:\n"
-    "  -n M           transfers (default 20000, at most 1000000)\n"
-    "  --senders S    sending accounts (default 50, at most 1000)\n"
-    "  --conns C      parallel HTTP connections, one thread each (default 8)\n"
-    "  --batch B      tx_submit calls per JSON-RPC batch (default 100, at most 100)\n"
-    "  --rate R       submit at most R transfers per second (default: as fast as\n"
-    "                 the node takes them); latency at a steady load below the\n"
-    "                 node's limit is its confirmation latency, not queueing\n"
-    "  --rpc URL      use a running node instead (with --home: the funder's key)\n"
-    "  --home DIR     where DIR/keys/ACCOUNT.key is (with --rpc; default " LN_CLI_DEFAULT_HOME ")\n"
-    "  --as ACCOUNT   the funding account (default alice)\n"
-    "  --pid PID      the node's process, for CPU and RSS (with --rpc)\n"
-    "  --token FILE   the token contract (default contracts/token.lua)\n"
-    "  --timeout S    how long to wait for commits after the last submit (default 120)\n"
-    "  --perf FILE    `perf record` the node over the timed window (DWARF call graphs)\n"
-    "  --keep         keep the temporary node home\n"
-    "  --json         print the summary as one JSON object\n"
-    "  -h, --help     this text\n";
+    "options:\n";
+
+static const ln_opt options[] = {
+    { "count", 'n', LN_OPT_UINT, "M", 1, MAX_TXS, "transfers (default 20000)" },
+    { "senders", 0, LN_OPT_UINT, "S", 1, MAX_SENDERS, "sending accounts (default 50)" },
+    { "conns", 0, LN_OPT_UINT, "C", 1, MAX_CONNS,
+      "parallel HTTP connections, one thread each (default 8)" },
+    { "batch", 0, LN_OPT_UINT, "B", 1, RPC_MAX_BATCH, "tx_submit calls per JSON-RPC batch (default 100)" },
+    { "rate", 0, LN_OPT_UINT, "R", 1, 10000000,
+      "submit at most R transfers per second (default: as fast as the node takes them)" },
+    { "rpc", 0, LN_OPT_STR, "URL", 0, 0, "use a running node instead (with --home: the funder's key)" },
+    { "home", 0, LN_OPT_STR, "DIR", 0, 0,
+      "where DIR/keys/ACCOUNT.key is (with --rpc; default " LN_CLI_DEFAULT_HOME ")" },
+    { "as", 0, LN_OPT_STR, "ACCOUNT", 0, 0, "the funding account (default alice)" },
+    { "pid", 0, LN_OPT_UINT, "PID", 1, INT_MAX, "the node's process, for CPU and RSS (with --rpc)" },
+    { "token", 0, LN_OPT_STR, "FILE", 0, 0, "the token contract (default contracts/token.lua)" },
+    { "timeout", 0, LN_OPT_UINT, "S", 1, 86400,
+      "how long to wait for commits after the last submit (default 120)" },
+    { "perf", 0, LN_OPT_STR, "FILE", 0, 0, "`perf record` the node over the timed window" },
+    { "keep", 0, LN_OPT_FLAG, NULL, 0, 0, "keep the temporary node home" },
+    { "json", 0, LN_OPT_FLAG, NULL, 0, 0, "print the summary as one JSON object" },
+    { NULL, 0, 0, NULL, 0, 0, NULL }
+};
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -118,243 +127,6 @@ static void base36(uint64_t v, char *out)
     *out = 0;
 }
 
-static int parse_num(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-/* ---- a keep-alive HTTP/1.1 client -------------------------------------- */
-
-/* One connection, requests one at a time; reconnects when the server closed
-** it. httpc.c sends `Connection: close`, which would cost a TCP handshake per
-** batch and skew the node. The reply body is valid until the next request. */
-typedef struct {
-    char host[LN_HTTPC_HOST_MAX + 1];
-    uint16_t port;
-    int fd;
-    char *buf;
-    size_t len, cap;
-} kconn;
-
-static void kc_init(kconn *k, const ln_httpc_url *u)
-{
-    memset(k, 0, sizeof *k);
-    snprintf(k->host, sizeof k->host, "%s", u->host);
-    k->port = u->port;
-    k->fd = -1;
-}
-
-static void kc_close(kconn *k)
-{
-    if (k->fd >= 0) close(k->fd);
-    k->fd = -1;
-    k->len = 0;
-}
-
-static void kc_free(kconn *k)
-{
-    kc_close(k);
-    free(k->buf);
-    k->buf = NULL;
-    k->cap = 0;
-}
-
-static int kc_connect(kconn *k, char *err, size_t errlen)
-{
-    struct addrinfo hints, *ai = NULL;
-    char port[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof port, "%u", k->port);
-    int rc = getaddrinfo(k->host, port, &hints, &ai);
-    if (rc != 0) {
-        snprintf(err, errlen, "%.100s: %s", k->host, gai_strerror(rc));
-        return LN_EIO;
-    }
-    int fd = -1, e = 0;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
-        e = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot connect to %.100s:%u: %.100s", k->host, k->port,
-                 strerror(e ? e : ECONNREFUSED));
-        return LN_EIO;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    k->fd = fd;
-    k->len = 0;
-    return 0;
-}
-
-/* Waits until fd is ready for ev or the deadline passes: 0, or LN_EIO. */
-static int kc_wait(int fd, short ev, double deadline)
-{
-    for (;;) {
-        int ms = (int)((deadline - now_s()) * 1000) + 1;
-        if (ms <= 0) return LN_EIO;
-        struct pollfd p = { fd, ev, 0 };
-        int rc = poll(&p, 1, ms);
-        if (rc > 0) return 0;
-        if (rc == 0) return LN_EIO;
-        if (errno != EINTR) return LN_EIO;
-    }
-}
-
-/* Case-insensitive header lookup in head[0..n): the value, or NULL. */
-static const char *kc_header(const char *head, size_t n, const char *name, size_t *vl)
-{
-    size_t nl = strlen(name);
-    const char *p = memchr(head, '\n', n), *end = head + n;
-    while (p && p + 1 < end) {
-        p++;
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) break;
-        if ((size_t)(eol - p) > nl && p[nl] == ':' && !strncasecmp(p, name, nl)) {
-            const char *v = p + nl + 1;
-            while (v < eol && (*v == ' ' || *v == '\t')) v++;
-            const char *ve = eol;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
-            *vl = (size_t)(ve - v);
-            return v;
-        }
-        p = eol;
-    }
-    return NULL;
-}
-
-static int kc_once(kconn *k, const char *method, const char *path, const char *body, size_t n,
-                   int timeout_ms, int *status, const char **rbody, size_t *rlen,
-                   int *got_bytes, char *err, size_t errlen)
-{
-    double deadline = now_s() + timeout_ms / 1000.0;
-    char head[LN_HTTPC_PATH_MAX + LN_HTTPC_HOST_MAX + 128];
-    int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: %s:%u\r\n%sContent-Length: %zu\r\n\r\n",
-                      method, path, k->host, k->port,
-                      n ? "Content-Type: application/json\r\n" : "", n);
-    struct iovec iov[2] = { { head, (size_t)hl }, { (void *)body, n } };
-    int iovn = n ? 2 : 1;
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = iov;
-    mh.msg_iovlen = (size_t)iovn;
-    while (mh.msg_iovlen) {
-        if (kc_wait(k->fd, POLLOUT, deadline) < 0) {
-            snprintf(err, errlen, "send timed out");
-            return LN_EIO;
-        }
-        ssize_t w = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR || errno == EAGAIN) continue;
-            snprintf(err, errlen, "send: %s", strerror(errno));
-            return LN_EIO;
-        }
-        while (mh.msg_iovlen && (size_t)w >= mh.msg_iov[0].iov_len) {
-            w -= (ssize_t)mh.msg_iov[0].iov_len;
-            mh.msg_iov++;
-            mh.msg_iovlen--;
-        }
-        if (mh.msg_iovlen) {
-            mh.msg_iov[0].iov_base = (char *)mh.msg_iov[0].iov_base + w;
-            mh.msg_iov[0].iov_len -= (size_t)w;
-        }
-    }
-
-    size_t hend = 0, total = 0;
-    k->len = 0;
-    for (;;) {
-        if (hend == 0 && k->len >= 4) {
-            char *e = memmem(k->buf, k->len, "\r\n\r\n", 4);
-            if (e) {
-                hend = (size_t)(e - k->buf) + 4;
-                size_t vl;
-                const char *v = kc_header(k->buf, hend, "Content-Length", &vl);
-                if (!v) {
-                    snprintf(err, errlen, "a response without Content-Length");
-                    return LN_EINVAL;
-                }
-                total = hend + strtoull(v, NULL, 10);
-            }
-        }
-        if (hend && k->len >= total) break;
-        if (k->cap - k->len < 65536) {
-            size_t cap = k->cap ? k->cap * 2 : 262144;
-            while (cap - k->len < 65536) cap *= 2;
-            char *nb = realloc(k->buf, cap + 1);
-            if (!nb) {
-                snprintf(err, errlen, "out of memory");
-                return LN_ENOMEM;
-            }
-            k->buf = nb;
-            k->cap = cap;
-        }
-        if (kc_wait(k->fd, POLLIN, deadline) < 0) {
-            snprintf(err, errlen, "no response within %d ms", timeout_ms);
-            return LN_EIO;
-        }
-        ssize_t r = recv(k->fd, k->buf + k->len, k->cap - k->len, 0);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (r <= 0) {
-            snprintf(err, errlen, "%s", r == 0 ? "the node closed the connection"
-                                                : strerror(errno));
-            return LN_EIO;
-        }
-        k->len += (size_t)r;
-        *got_bytes = 1;
-    }
-    if (k->len < 12 || strncmp(k->buf, "HTTP/1.", 7)) {
-        snprintf(err, errlen, "the response is not HTTP");
-        return LN_EINVAL;
-    }
-    *status = atoi(k->buf + 9);
-    size_t vl;
-    const char *v = kc_header(k->buf, hend, "Connection", &vl);
-    int closing = v && vl == 5 && !strncasecmp(v, "close", 5);
-    k->buf[total] = 0;
-    *rbody = k->buf + hend;
-    *rlen = total - hend;
-    if (closing) {
-        close(k->fd);
-        k->fd = -1;
-    }
-    return 0;
-}
-
-/* Sends method path with body[0..n) (n may be 0) and reads the response. One
-** retry on a fresh connection when a kept one turns out closed before any
-** byte of a response came back. */
-static int kc_request(kconn *k, const char *method, const char *path, const char *body, size_t n,
-                      int timeout_ms, int *status, const char **rbody, size_t *rlen,
-                      char *err, size_t errlen)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int reused = k->fd >= 0, got = 0;
-        if (!reused) {
-            int rc = kc_connect(k, err, errlen);
-            if (rc < 0) return rc;
-        }
-        int rc = kc_once(k, method, path, body, n, timeout_ms, status, rbody, rlen, &got,
-                         err, errlen);
-        if (rc == 0) return 0;
-        kc_close(k);
-        if (!reused || got) return rc;
-    }
-    return LN_EIO;
-}
-
 /* ---- the run ----------------------------------------------------------- */
 
 typedef struct {
@@ -369,7 +141,7 @@ typedef struct bench bench;
 
 typedef struct {
     bench *b;
-    kconn kc;
+    ln_rpcc *rpc;                /* its own kept connection */
     pthread_t th;
     size_t lo, hi;               /* signing: transfers [lo, hi) */
     double done_at;              /* submission: when its last reply came */
@@ -383,7 +155,6 @@ struct bench {
     const char *rpc, *home, *funder, *token_file, *perf_file;
     int json, keep, own_node;
     pid_t pid;                   /* the node's process, 0 if unknown */
-    ln_httpc_url url;
 
     /* chain */
     char chain_id[LN_CHAIN_ID_MAX + 1];
@@ -426,87 +197,32 @@ static void note(bench *b, char *slot, const char *fmt, ...)
     pthread_mutex_unlock(&b->mu);
 }
 
-/* ---- JSON-RPC over a kconn --------------------------------------------- */
+/* ---- JSON-RPC ---------------------------------------------------------- */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int juint(const cJSON *o, const char *k, uint64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0) return -1;
-    *out = (uint64_t)v->valuedouble;
-    return 0;
-}
-
-/* The error text of a JSON-RPC reply item: "message [ENAME]: why". */
-static void rpc_errtext(const cJSON *e, char *out, size_t n)
-{
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(e, "data");
-    const char *msg = jstr(e, "message"), *name = jstr(data, "name"), *why = jstr(data, "why");
-    snprintf(out, n, "%s%s%s%s%s%s", msg ? msg : "error", name ? " [" : "", name ? name : "",
-             name ? "]" : "", why && *why && (!msg || !strstr(msg, why)) ? ": " : "",
-             why && *why && (!msg || !strstr(msg, why)) ? why : "");
-}
+#define jstr ln_rpcc_str
+#define juint ln_rpcc_uint
 
 /* Posts a JSON text; *reply is the parsed body (the caller's). 0 or 1 with
 ** the error printed. */
-static int post_json(kconn *k, const char *what, const char *body, cJSON **reply)
+static int post_json(ln_rpcc *k, const char *what, const char *body, cJSON **reply)
 {
-    char err[256];
-    int status;
-    const char *rb;
-    size_t rl;
-    if (kc_request(k, "POST", "/", body, strlen(body), RPC_TIMEOUT_MS, &status, &rb, &rl,
-                   err, sizeof err) < 0)
-        return failf("%s: %s", what, err);
-    *reply = cJSON_ParseWithLength(rb, rl);
-    if (!*reply)
-        return failf("%s: HTTP %d, the reply is not JSON", what, status);
+    char err[600];
+    if (ln_rpcc_post(k, what, body, strlen(body), reply, err, sizeof err) < 0)
+        return failf("%s", err);
     return 0;
 }
 
 /* One call; *result is the caller's. 0 or 1 with the error printed. */
-static int rpc1(kconn *k, const char *method, cJSON *params, cJSON **result)
+static int rpc1(ln_rpcc *k, const char *method, cJSON *params, cJSON **result)
 {
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "jsonrpc", "2.0");
-    cJSON_AddNumberToObject(req, "id", 1);
-    cJSON_AddStringToObject(req, "method", method);
-    cJSON_AddItemToObject(req, "params", params ? params : cJSON_CreateObject());
-    char *body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    if (!body) return failf("out of memory");
-    cJSON *reply;
-    int rc = post_json(k, method, body, &reply);
-    free(body);
-    if (rc) return rc;
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "error");
-    if (e && !cJSON_IsNull(e)) {
-        char why[400];
-        rpc_errtext(e, why, sizeof why);
-        cJSON_Delete(reply);
-        return failf("%s: %s", method, why);
-    }
-    *result = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
-    cJSON_Delete(reply);
-    if (!*result) return failf("%s: the reply has no result", method);
+    char err[600];
+    if (ln_rpcc_call(k, method, params, result, err, sizeof err) < 0)
+        return failf("%s", err);
     return 0;
 }
 
-/* The item of a batch reply whose id is id, or NULL. */
-static const cJSON *by_id(const cJSON *arr, double id)
-{
-    const cJSON *x;
-    cJSON_ArrayForEach(x, arr) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(x, "id");
-        if (cJSON_IsNumber(v) && v->valuedouble == id) return x;
-    }
-    return NULL;
-}
+#define by_id ln_rpcc_by_id
+#define rpc_errtext ln_rpcc_errtext
 
 /* ---- transactions ------------------------------------------------------ */
 
@@ -519,12 +235,8 @@ typedef struct {
     const uint8_t *pk;           /* A_NEWACCOUNT */
 } action;
 
-static void pack_s(msgpack_packer *pk, const char *s, size_t n)
-{
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-#define PACK_LIT(pk, s) pack_s(pk, s, sizeof s - 1)
+#define pack_s ln_pack_strn
+#define PACK_LIT(pk, s) ln_pack_strn(pk, s, sizeof s - 1)
 
 static void pack_action(msgpack_packer *pk, const bench *b, const action *a,
                         const char *src, size_t srclen)
@@ -604,163 +316,16 @@ static int make_tx(const bench *b, const char *account, uint64_t nonce, uint64_t
     return *b64 ? 0 : LN_ENOMEM;
 }
 
-/* ---- the node process -------------------------------------------------- */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-/* A file next to the source tree: rel in the working directory, else
-** beside the binary's parent (build/lunet -> ./rel). 0 and out, or -1. */
-static int find_file(const char *rel, char *out, size_t n)
-{
-    if (access(rel, R_OK) == 0) {
-        snprintf(out, n, "%s", rel);
-        return 0;
-    }
-    char exe[PATH_MAX];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (l <= 0) return -1;
-    exe[l] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return -1;
-    *slash = 0;
-    if (snprintf(out, n, "%s/../%s", exe, rel) >= (int)n) return -1;
-    return access(out, R_OK) == 0 ? 0 : -1;
-}
-
-/* utime + stime of pid in clock ticks; -1 if unreadable. */
-static long long proc_cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');          /* the command may hold spaces */
-    if (!p) return -1;
-    unsigned long long ut, st;
-    /* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
-    ** majflt cmajflt utime stime */
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (long long)(ut + st);
-}
-
-/* A "Vm...:  N kB" field of /proc/pid/status in KiB; -1 if unreadable. */
-static long proc_status_kb(pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    long v = -1;
-    size_t fl = strlen(field);
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, field, fl) && line[fl] == ':') {
-            v = strtol(line + fl + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return v;
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* Starts `lunet dev` on home with its output in home/node.log. */
-static pid_t start_node(const char *home, const char *rpc, const char *p2p, const char *config)
-{
-    char log[PATH_MAX];
-    snprintf(log, sizeof log, "%s/node.log", home);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid != 0) return pid;
-    prctl(PR_SET_PDEATHSIG, SIGTERM);      /* never outlive the bench */
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || nul < 0) _exit(127);
-    dup2(nul, 0);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (config)
-        execl("/proc/self/exe", "lunet", "dev", "--home", home, "--rpc", rpc, "--p2p", p2p,
-              "--config", config, (char *)NULL);
-    else
-        execl("/proc/self/exe", "lunet", "dev", "--home", home, "--rpc", rpc, "--p2p", p2p,
-              (char *)NULL);
-    _exit(127);
-}
-
-static void stop_child(pid_t pid, int sig, double wait_s)
-{
-    if (pid <= 0) return;
-    kill(pid, sig);
-    double end = now_s() + wait_s;
-    while (now_s() < end) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) return;
-        sleep_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st; (void)flag; (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void print_log_tail(const char *home)
-{
-    char path[PATH_MAX], buf[2048];
-    snprintf(path, sizeof path, "%s/node.log", home);
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, sz > (long)sizeof buf - 1 ? sz - (long)sizeof buf + 1 : 0, SEEK_SET);
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    fprintf(stderr, "---- tail of %s ----\n%s", path, buf);
-}
-
 /* Height from GET /health; -1 on failure. */
-static long long health(kconn *k, char *err, size_t errlen)
+static long long health(ln_rpcc *k, char *err, size_t errlen)
 {
-    int status;
-    const char *rb;
-    size_t rl;
-    if (kc_request(k, "GET", "/health", NULL, 0, 5000, &status, &rb, &rl, err, errlen) < 0)
-        return -1;
-    const char *h = strstr(rb, "\"height\":");
-    if (status != 200 || !h) {
-        snprintf(err, errlen, "GET /health: HTTP %d", status);
-        return -1;
-    }
-    return strtoll(h + 9, NULL, 10);
+    ln_httpc_response res = { 0, NULL, 0 };
+    if (ln_rpcc_get(k, "/health", &res, err, errlen) < 0) return -1;
+    const char *h = strstr(res.body, "\"height\":");
+    long long height = h ? strtoll(h + 9, NULL, 10) : -1;
+    if (res.status != 200 || !h) snprintf(err, errlen, "GET /health: HTTP %d", res.status);
+    ln_httpc_response_free(&res);
+    return res.status == 200 ? height : -1;
 }
 
 /* ---- setup: token and senders ------------------------------------------ */
@@ -784,7 +349,7 @@ static int read_file(const char *path, char **out, size_t *len)
 }
 
 /* Waits until every hash in ids is committed with receipt.ok; 0 or 1. */
-static int wait_receipts(kconn *k, char (*hex)[2 * LN_HASH_LEN + 1], size_t n, double timeout_s)
+static int wait_receipts(ln_rpcc *k, char (*hex)[2 * LN_HASH_LEN + 1], size_t n, double timeout_s)
 {
     double end = now_s() + timeout_s;
     for (;;) {
@@ -828,7 +393,7 @@ static int wait_receipts(kconn *k, char (*hex)[2 * LN_HASH_LEN + 1], size_t n, d
     }
 }
 
-static int setup(bench *b, kconn *k)
+static int setup(bench *b, ln_rpcc *k)
 {
     cJSON *info = NULL, *acct = NULL;
     char path[PATH_MAX], why[256];
@@ -1063,38 +628,23 @@ static int sign_all(bench *b)
 
 /* ---- submission (timed) ------------------------------------------------ */
 
-static size_t count_sub(const char *s, size_t n, const char *pat)
+/* Counts transfers [lo, hi) of a batch accepted or refused by the reply;
+** notes the first reason. */
+static void batch_result(bench *b, size_t lo, size_t hi, const cJSON *reply)
 {
-    size_t c = 0, pl = strlen(pat);
-    const char *end = s + n;
-    while ((s = memmem(s, (size_t)(end - s), pat, pl))) {
-        c++;
-        s += pl;
-    }
-    return c;
-}
-
-/* Marks transfers [lo, hi) of a batch refused except those the reply
-** accepted; notes the first reason. */
-static void batch_refusals(bench *b, size_t lo, size_t hi, const char *rb, size_t rl,
-                           int status)
-{
-    cJSON *reply = cJSON_ParseWithLength(rb, rl);
     size_t bad = 0;
     for (size_t k = lo; k < hi; k++) {
         const cJSON *it = cJSON_IsArray(reply) ? by_id(reply, (double)k) : NULL;
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "error");
         if (it && cJSON_GetObjectItemCaseSensitive(it, "result") && !e) continue;
-        char t[400];
+        char t[400] = "no reply for it";
         if (e) rpc_errtext(e, t, sizeof t);
-        else snprintf(t, sizeof t, "no reply for it (HTTP %d: %.200s)", status, rb);
         char hx[2 * LN_HASH_LEN + 1];
         ln_hex(b->id[k], LN_HASH_LEN, hx);
         note(b, b->first_refusal, "transfer %zu (%s): %s", k, hx, t);
         b->refused[k] = 1;
         bad++;
     }
-    cJSON_Delete(reply);
     atomic_fetch_add(&b->nrefused, bad);
     atomic_fetch_add(&b->accepted, (hi - lo) - bad);
 }
@@ -1116,26 +666,21 @@ static void *submit_main(void *arg)
             double wait = b->go_at + (double)lo / (double)b->rate - now_s();
             if (wait > 0) usleep((useconds_t)(wait * 1e6));
         }
-        int status = 0;
-        const char *rb;
-        size_t rl;
+        cJSON *reply = NULL;
         b->sent_at[i] = now_s();
-        int rc = kc_request(&w->kc, "POST", "/", b->body[i], b->body_len[i], RPC_TIMEOUT_MS,
-                            &status, &rb, &rl, err, sizeof err);
+        int rc = ln_rpcc_post(w->rpc, "tx_submit", b->body[i], b->body_len[i], &reply,
+                              err, sizeof err);
         if (rc < 0) {
             note(b, b->first_refusal, "batch %zu: %s", i, err);
             for (size_t k = lo; k < hi; k++) b->refused[k] = 1;
             atomic_fetch_add(&b->nrefused, hi - lo);
-        } else if (status == 200 && count_sub(rb, rl, "\"result\"") == hi - lo &&
-                   !memmem(rb, rl, "\"error\"", 7)) {
-            atomic_fetch_add(&b->accepted, hi - lo);
         } else {
-            batch_refusals(b, lo, hi, rb, rl, status);
+            batch_result(b, lo, hi, reply);
         }
+        cJSON_Delete(reply);
         atomic_fetch_add(&b->submitted, hi - lo);
         w->done_at = now_s();
     }
-    kc_free(&w->kc);
     return NULL;
 }
 
@@ -1143,7 +688,7 @@ static void *submit_main(void *arg)
 
 /* Reads every sender's nonce (account_get batches) and stamps the transfers
 ** newly below it with now. Returns how many were new, or -1. */
-static long poll_nonces(bench *b, kconn *k)
+static long poll_nonces(bench *b, ln_rpcc *k)
 {
     long fresh = 0;
     for (long lo = 0; lo < b->nsenders; lo += RPC_MAX_BATCH) {
@@ -1211,15 +756,9 @@ static void *verify_main(void *arg)
         }
         body[n++] = ']';
         body[n] = 0;
-        int status;
-        const char *rb;
-        size_t rl;
         cJSON *reply = NULL;
-        if (kc_request(&w->kc, "POST", "/", body, n, RPC_TIMEOUT_MS, &status, &rb, &rl,
-                       err, sizeof err) == 0)
-            reply = cJSON_ParseWithLength(rb, rl);
-        else
-            note(b, b->first_failure, "tx_get: %s", err);
+        if (ln_rpcc_post(w->rpc, "tx_get", body, n, &reply, err, sizeof err) < 0)
+            note(b, b->first_failure, "%s", err);
         size_t bad = 0;
         for (size_t k = lo; k < hi; k++) {
             if (b->refused[k]) continue;             /* counted as refused */
@@ -1241,7 +780,6 @@ static void *verify_main(void *arg)
         atomic_fetch_add(&b->nverified, hi - lo);
     }
     free(body);
-    kc_free(&w->kc);
     return NULL;
 }
 
@@ -1263,59 +801,33 @@ static double quantile(const double *v, size_t n, double q)
 
 /* ---- the command ------------------------------------------------------- */
 
-static int parse_args(bench *b, int argc, char **argv)
+/* 0, or 2 with the usage error printed. */
+static int parse_args(bench *b, int argc, char **argv, ln_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long x;
-#define NUM(flag, lo, hi, field)                                                        \
-        if (!strcmp(a, flag)) {                                                         \
-            if (!v || parse_num(v, lo, hi, &x) < 0) {                                   \
-                fprintf(stderr, "lunet bench: %s wants an integer %ld..%ld (see lunet " \
-                        "bench --help)\n", flag, (long)(lo), (long)(hi));               \
-                return 2;                                                               \
-            }                                                                           \
-            b->field = x;                                                               \
-            i++;                                                                        \
-            continue;                                                                   \
-        }
-#define STR(flag, field)                                                                \
-        if (!strcmp(a, flag)) {                                                         \
-            if (!v) {                                                                   \
-                fprintf(stderr, "lunet bench: %s needs a value\n", flag);               \
-                return 2;                                                               \
-            }                                                                           \
-            b->field = v;                                                               \
-            i++;                                                                        \
-            continue;                                                                   \
-        }
-        NUM("-n", 1, MAX_TXS, ntx)
-        NUM("--senders", 1, MAX_SENDERS, nsenders)
-        NUM("--conns", 1, MAX_CONNS, conns)
-        NUM("--batch", 1, RPC_MAX_BATCH, batch)
-        NUM("--rate", 1, 10000000, rate)
-        NUM("--timeout", 1, 86400, timeout_s)
-        STR("--rpc", rpc)
-        STR("--home", home)
-        STR("--as", funder)
-        STR("--token", token_file)
-        STR("--perf", perf_file)
-        if (!strcmp(a, "--pid")) {
-            if (!v || parse_num(v, 1, INT_MAX, &x) < 0) {
-                fprintf(stderr, "lunet bench: --pid wants a process id\n");
-                return 2;
-            }
-            b->pid = (pid_t)x;
-            i++;
-            continue;
-        }
-        if (!strcmp(a, "--json")) { b->json = 1; continue; }
-        if (!strcmp(a, "--keep")) { b->keep = 1; continue; }
-#undef NUM
-#undef STR
-        fprintf(stderr, "lunet bench: unknown argument '%s' (see lunet bench --help)\n", a);
+    char why[256];
+    if (ln_opts_parse(options, argc, argv, a, why, sizeof why) < 0) {
+        fprintf(stderr, "lunet bench: %s (see lunet bench --help)\n", why);
         return 2;
     }
+    if (a->npos) {
+        fprintf(stderr, "lunet bench: unexpected argument '%s' (see lunet bench --help)\n",
+                a->pos[0]);
+        return 2;
+    }
+    b->ntx = (long)ln_args_uint(a, "count", 20000);
+    b->nsenders = (long)ln_args_uint(a, "senders", 50);
+    b->conns = (long)ln_args_uint(a, "conns", 8);
+    b->batch = (long)ln_args_uint(a, "batch", 100);
+    b->rate = (long)ln_args_uint(a, "rate", 0);
+    b->timeout_s = (long)ln_args_uint(a, "timeout", 120);
+    b->pid = (pid_t)ln_args_uint(a, "pid", 0);
+    b->rpc = ln_args_str(a, "rpc", NULL);
+    b->home = ln_args_str(a, "home", NULL);
+    b->funder = ln_args_str(a, "as", "alice");
+    b->token_file = ln_args_str(a, "token", NULL);
+    b->perf_file = ln_args_str(a, "perf", NULL);
+    b->keep = ln_args_flag(a, "keep");
+    b->json = ln_args_flag(a, "json");
     if (!ln_name_valid(b->funder, strlen(b->funder))) {
         fprintf(stderr, "lunet bench: --as '%s' is not an account name\n", b->funder);
         return 2;
@@ -1327,43 +839,19 @@ static int parse_args(bench *b, int argc, char **argv)
     return 0;
 }
 
-static pid_t start_perf(const char *file, pid_t pid)
-{
-    char ps[16], log[PATH_MAX];
-    snprintf(ps, sizeof ps, "%d", (int)pid);
-    snprintf(log, sizeof log, "%s.log", file);
-    fflush(NULL);
-    pid_t p = fork();
-    if (p != 0) return p;
-    prctl(PR_SET_PDEATHSIG, SIGINT);
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-    }
-    /* The libraries have no frame pointers: unwind with DWARF. */
-    execlp("perf", "perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", file,
-           "-p", ps, (char *)NULL);
-    _exit(127);
-}
-
 int ln_cmd_bench(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
+    if (ln_opts_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        ln_opts_usage(stdout, options);
+        return 0;
+    }
     bench *b = calloc(1, sizeof *b);
     if (!b) return failf("out of memory");
-    b->ntx = 20000;
-    b->nsenders = 50;
-    b->conns = 8;
-    b->batch = 100;
-    b->timeout_s = 120;
-    b->funder = "alice";
-    int status = parse_args(b, argc, argv);
+    ln_args args;
+    int status = parse_args(b, argc, argv, &args);
     if (status) {
+        ln_args_free(&args);
         free(b);
         return status;
     }
@@ -1376,12 +864,10 @@ int ln_cmd_bench(int argc, char **argv)
     int have_config = 0;
     pid_t perf = 0;
     worker *w = NULL;
-    kconn kc;
-    memset(&kc, 0, sizeof kc);
-    kc.fd = -1;
+    ln_rpcc *kc = NULL;
 
     if (!b->token_file) {
-        if (find_file("contracts/token.lua", token, sizeof token) < 0) {
+        if (ln_path_find("contracts/token.lua", token, sizeof token) < 0) {
             failf("cannot find contracts/token.lua (run in the source tree or use --token)");
             goto out;
         }
@@ -1396,13 +882,13 @@ int ln_cmd_bench(int argc, char **argv)
             home[0] = 0;
             goto out;
         }
-        int port = free_port(), p2p = free_port();
+        int port = ln_proc_free_port(), p2p = ln_proc_free_port();
         if (port < 0 || p2p < 0) {
             failf("no free port on 127.0.0.1");
             goto out;
         }
         if (access("configs/dev.lua", R_OK) != 0 &&
-            find_file("configs/dev.lua", config, sizeof config) == 0)
+            ln_path_find("configs/dev.lua", config, sizeof config) == 0)
             have_config = 1;
         char rpcaddr[32], p2paddr[32];
         snprintf(rpcaddr, sizeof rpcaddr, "127.0.0.1:%d", port);
@@ -1411,7 +897,7 @@ int ln_cmd_bench(int argc, char **argv)
         b->rpc = rpcurl;
         b->home = home;
         b->own_node = 1;
-        b->pid = start_node(home, rpcaddr, p2paddr, have_config ? config : NULL);
+        b->pid = ln_proc_start_node(home, rpcaddr, p2paddr, have_config ? config : NULL);
         if (b->pid < 0) {
             b->pid = 0;
             failf("fork: %s", strerror(errno));
@@ -1420,33 +906,32 @@ int ln_cmd_bench(int argc, char **argv)
     } else if (!b->home) {
         b->home = LN_CLI_DEFAULT_HOME;
     }
-    char err[256];
-    if (ln_httpc_url_parse(b->rpc, &b->url, err, sizeof err) < 0) {
+    char err[600];
+    if (ln_rpcc_open(b->rpc, RPC_TIMEOUT_MS, &kc, err, sizeof err) < 0) {
         status = 2;
         failf("--rpc: %s", err);
         goto out;
     }
-    kc_init(&kc, &b->url);
     if (b->own_node) {
         double end = now_s() + NODE_START_S;
-        while (health(&kc, err, sizeof err) < 0) {
+        while (health(kc, err, sizeof err) < 0) {
             if (waitpid(b->pid, NULL, WNOHANG) == b->pid) {
                 b->pid = 0;
                 failf("the node exited at start");
-                print_log_tail(home);
+                ln_proc_log_tail(home);
                 goto out;
             }
             if (now_s() > end) {
                 failf("the node did not answer on %s within %d s: %s", b->rpc, NODE_START_S,
                       err);
-                print_log_tail(home);
+                ln_proc_log_tail(home);
                 goto out;
             }
             sleep_ms(50);
         }
         if (!b->json)
             fprintf(stderr, "bench: node pid %d on %s, home %s\n", (int)b->pid, b->rpc, home);
-    } else if (health(&kc, err, sizeof err) < 0) {
+    } else if (health(kc, err, sizeof err) < 0) {
         failf("%s: %s", b->rpc, err);
         goto out;
     }
@@ -1460,16 +945,20 @@ int ln_cmd_bench(int argc, char **argv)
     b->committed_at = calloc(M, sizeof *b->committed_at);
     b->refused = calloc(M, 1);
     w = calloc((size_t)b->conns, sizeof *w);
-    for (long i = 0; w && i < b->conns; i++) kc_init(&w[i].kc, &b->url);
+    for (long i = 0; w && i < b->conns; i++)
+        if (ln_rpcc_open(b->rpc, RPC_TIMEOUT_MS, &w[i].rpc, err, sizeof err) < 0) {
+            failf("%s", err);
+            goto out;
+        }
     if (!b->s || !b->piece || !b->piece_len || !b->id || !b->committed_at || !b->refused || !w) {
         failf("out of memory");
         goto out;
     }
     double t_setup = now_s();
-    long long h_setup = health(&kc, err, sizeof err);
-    if (setup(b, &kc)) goto out;
+    long long h_setup = health(kc, err, sizeof err);
+    if (setup(b, kc)) goto out;
     double setup_s = now_s() - t_setup;
-    long long h_start = health(&kc, err, sizeof err);
+    long long h_start = health(kc, err, sizeof err);
     double t_sign = now_s();
     if (sign_all(b)) goto out;
     double sign_s = now_s() - t_sign;
@@ -1481,12 +970,12 @@ int ln_cmd_bench(int argc, char **argv)
 
     /* the timed window */
     if (b->perf_file && b->pid) {
-        perf = start_perf(b->perf_file, b->pid);
+        perf = ln_proc_start_perf(b->perf_file, b->pid);
         sleep_ms(500);                       /* let perf attach */
     }
     for (long i = 0; i < b->conns; i++) {
         w[i].b = b;
-        if (kc_connect(&w[i].kc, err, sizeof err) < 0) {
+        if (health(w[i].rpc, err, sizeof err) < 0) {   /* connected before the window */
             failf("%s", err);
             goto out;
         }
@@ -1499,8 +988,8 @@ int ln_cmd_bench(int argc, char **argv)
         failf("cannot start thread %ld of %ld", started + 1, b->conns);
         atomic_store(&b->next, b->nbatches);         /* nothing left for them */
     }
-    long long cpu0 = b->pid ? proc_cpu_ticks(b->pid) : -1;
-    double self0 = self_cpu_s();
+    long long cpu0 = b->pid ? ln_proc_cpu_ticks(b->pid) : -1;
+    double self0 = ln_proc_self_cpu();
     double t0 = now_s();
     pthread_mutex_lock(&b->mu);
     b->go_at = t0;
@@ -1526,12 +1015,12 @@ int ln_cmd_bench(int argc, char **argv)
                     "height %lld\n", t - t0, sub, M, committed,
                     committed / (t - t0 > 0 ? t - t0 : 1), height);
         }
-        long long h = health(&kc, err, sizeof err);
+        long long h = health(kc, err, sizeof err);
         if (h < 0) {
             if (++poll_errors > 100 || (b->own_node &&
                                         waitpid(b->pid, NULL, WNOHANG) == b->pid)) {
                 failf("the node stopped answering: %s", err);
-                if (b->own_node) print_log_tail(home);
+                if (b->own_node) ln_proc_log_tail(home);
                 break;
             }
             sleep_ms(POLL_MS);
@@ -1540,7 +1029,7 @@ int ln_cmd_bench(int argc, char **argv)
         poll_errors = 0;
         if (h != height) {
             height = h;
-            long fresh = poll_nonces(b, &kc);
+            long fresh = poll_nonces(b, kc);
             if (fresh < 0) break;
             if (fresh > 0) {
                 committed += (size_t)fresh;
@@ -1553,18 +1042,18 @@ int ln_cmd_bench(int argc, char **argv)
         if (all_sent && atomic_load(&b->nrefused) && t - last_move > STALL_S) break;
         sleep_ms(POLL_MS);
     }
-    long long cpu1 = b->pid ? proc_cpu_ticks(b->pid) : -1;
-    double self1 = self_cpu_s();
+    long long cpu1 = b->pid ? ln_proc_cpu_ticks(b->pid) : -1;
+    double self1 = ln_proc_self_cpu();
     if (perf > 0) {
-        stop_child(perf, SIGINT, 30);
+        ln_proc_stop(perf, SIGINT, 30);
         perf = 0;
     }
     for (long i = 0; i < b->conns; i++) {
         pthread_join(w[i].th, NULL);
         if (w[i].done_at > submit_end) submit_end = w[i].done_at;
     }
-    long hwm = b->pid ? proc_status_kb(b->pid, "VmHWM") : -1;
-    long rss = b->pid ? proc_status_kb(b->pid, "VmRSS") : -1;
+    long hwm = b->pid ? ln_proc_status_kb(b->pid, "VmHWM") : -1;
+    long rss = b->pid ? ln_proc_status_kb(b->pid, "VmRSS") : -1;
 
     /* every receipt */
     atomic_store(&b->next, 0);
@@ -1660,12 +1149,12 @@ int ln_cmd_bench(int argc, char **argv)
     status = ok ? 0 : 1;
 
 out:
-    if (perf > 0) stop_child(perf, SIGINT, 30);
-    kc_free(&kc);
-    for (long i = 0; w && i < b->conns; i++) kc_free(&w[i].kc);
-    if (b->own_node && b->pid > 0) stop_child(b->pid, SIGTERM, 15);
+    if (perf > 0) ln_proc_stop(perf, SIGINT, 30);
+    ln_rpcc_close(kc);
+    for (long i = 0; w && i < b->conns; i++) ln_rpcc_close(w[i].rpc);
+    if (b->own_node && b->pid > 0) ln_proc_stop(b->pid, SIGTERM, 15);
     if (home[0]) {
-        if (status == 0 && !b->keep) nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        if (status == 0 && !b->keep) ln_proc_rmtree(home);
         else failf("node home kept: %s (log in node.log)", home);
     }
     if (b->body)
@@ -1686,6 +1175,7 @@ out:
     free(w);
     pthread_cond_destroy(&b->go_cv);
     pthread_mutex_destroy(&b->mu);
+    ln_args_free(&args);
     free(b);
     return status;
 }

@@ -4,6 +4,8 @@
 #include "crypto.h"
 #include "err.h"
 #include "httpc.h"
+#include "opts.h"
+#include "rpcc.h"
 #include "json.h"
 #include "tx.h"
 
@@ -21,14 +23,6 @@
 
 /* ---- usage texts ------------------------------------------------------- */
 
-#define COMMON_OPTS                                                              \
-    "common options (anywhere among the arguments; `--` ends them):\n"          \
-    "  --rpc URL     the node's JSON-RPC endpoint (default " LN_CLI_DEFAULT_RPC ")\n" \
-    "  --home DIR    where the keys are: DIR/keys/ACCOUNT.key (default " LN_CLI_DEFAULT_HOME ")\n" \
-    "  --as ACCOUNT  the sending account (send, deploy)\n"                       \
-    "  --json        print machine-readable JSON\n"                              \
-    "  -h, --help    this text\n"
-
 #define ARGS_RULES                                                               \
     "Each ARG is parsed as JSON when it is valid JSON and taken as text\n"       \
     "otherwise: bob -> \"bob\", 10 -> 10, '[1,2]' -> [1,2], true -> true,\n"     \
@@ -36,19 +30,13 @@
     "(1.5, 1e3), integers beyond +-9007199254740991, null inside an array or\n"  \
     "object (a whole argument may be null: the method receives nil).\n"
 
-#define SEND_OPTS                                                                \
-    "  --max-fee N   the most the transaction may cost (default 10000000)\n"     \
-    "  --no-wait     print the transaction hash once the node accepts it\n"      \
-    "  --timeout S   how long to wait for the receipt (default 30 s)\n"
-
 static const char usage_keys[] =
     "usage: lunet keys new NAME | list | show NAME  [--home DIR] [--json]\n"
     "\n"
     "  new NAME   create a key pair for account NAME in DIR/keys/NAME.key (mode\n"
     "             0600; never overwrites) and print its public key (hex)\n"
     "  list       print `NAME PUBLIC_KEY` for every key file in DIR/keys\n"
-    "  show NAME  print NAME's public key (never the secret key)\n"
-    "\n" COMMON_OPTS;
+    "  show NAME  print NAME's public key (never the secret key)\n";
 
 static const char usage_deploy[] =
     "usage: lunet deploy NAME FILE [ARG...] --as ACCOUNT [options]\n"
@@ -57,7 +45,7 @@ static const char usage_deploy[] =
     "sys.deploy(NAME, <source of FILE>, ARG...) signed by ACCOUNT, so the\n"
     "contract's init(ARG...) runs. Waits for the receipt and prints it; exits 1\n"
     "when the deploy fails.\n"
-    "\n" ARGS_RULES "\n" SEND_OPTS COMMON_OPTS;
+    "\n" ARGS_RULES;
 
 static const char usage_send[] =
     "usage: lunet send CONTRACT METHOD [ARG...] --as ACCOUNT [options]\n"
@@ -69,60 +57,62 @@ static const char usage_send[] =
     "call failed (receipt ok = false) or no receipt came in time.\n"
     "Send the next transaction from one account after the previous receipt:\n"
     "the node may not count a pending transaction in the nonce.\n"
-    "\n" ARGS_RULES "\n" SEND_OPTS COMMON_OPTS;
+    "\n" ARGS_RULES;
 
 static const char usage_query[] =
     "usage: lunet query CONTRACT METHOD [ARG...] [options]\n"
     "\n"
     "Runs CONTRACT.METHOD(ARG...) read-only on the node and prints the result:\n"
     "text as is, anything else as JSON. With --json: {\"result\", \"gas_used\"}.\n"
-    "\n" ARGS_RULES "\n" COMMON_OPTS;
+    "\n" ARGS_RULES;
 
 static const char usage_tx[] =
     "usage: lunet tx HASH [options]\n"
     "\n"
     "Prints a transaction's status (pending, committed), block height and\n"
-    "receipt. Exits 1 when the node does not know the transaction.\n"
-    "\n" COMMON_OPTS;
+    "receipt. Exits 1 when the node does not know the transaction.\n";
 
 static const char usage_block[] =
     "usage: lunet block [HEIGHT | HASH] [options]\n"
     "\n"
     "Prints a block (default: the head): its hash, header fields, transactions\n"
-    "and commit certificate.\n"
-    "\n" COMMON_OPTS;
+    "and commit certificate.\n";
 
 static const char usage_info[] =
     "usage: lunet info [options]\n"
     "\n"
-    "Prints the node's chain_info: chain_id, height, head, consensus, ...\n"
-    "\n" COMMON_OPTS;
+    "Prints the node's chain_info: chain_id, height, head, consensus, ...\n";
 
 /* ---- options ----------------------------------------------------------- */
 
-enum {
-    O_RPC = 1, O_AS = 2, O_HOME = 4, O_JSON = 8,
-    O_NOWAIT = 16, O_MAXFEE = 32, O_TIMEOUT = 64,
-    O_COMMON = O_RPC | O_AS | O_HOME | O_JSON,
-    O_SEND = O_COMMON | O_NOWAIT | O_MAXFEE | O_TIMEOUT
-};
+#define COMMON_OPTS                                                                    \
+    { "rpc", 0, LN_OPT_STR, "URL", 0, 0,                                               \
+      "the node's JSON-RPC endpoint (default " LN_CLI_DEFAULT_RPC ")" },                \
+    { "home", 0, LN_OPT_STR, "DIR", 0, 0,                                              \
+      "where the keys are: DIR/keys/ACCOUNT.key (default " LN_CLI_DEFAULT_HOME ")" },   \
+    { "as", 0, LN_OPT_STR, "ACCOUNT", 0, 0, "the sending account (send, deploy)" },     \
+    { "json", 0, LN_OPT_FLAG, NULL, 0, 0, "print machine-readable JSON" }
 
-static const struct { const char *name; int bit; int value; } options[] = {
-    { "rpc", O_RPC, 1 }, { "as", O_AS, 1 }, { "home", O_HOME, 1 }, { "json", O_JSON, 0 },
-    { "no-wait", O_NOWAIT, 0 }, { "max-fee", O_MAXFEE, 1 }, { "timeout", O_TIMEOUT, 1 },
+static const ln_opt common_opts[] = { COMMON_OPTS, { NULL, 0, 0, NULL, 0, 0, NULL } };
+
+static const ln_opt send_opts[] = {
+    COMMON_OPTS,
+    { "max-fee", 0, LN_OPT_UINT, "N", 0, (uint64_t)LN_SAFE_INT,
+      "the most the transaction may cost (default 10000000)" },
+    { "no-wait", 0, LN_OPT_FLAG, NULL, 0, 0, "print the transaction hash once the node accepts it" },
+    { "timeout", 0, LN_OPT_UINT, "S", 1, 86400, "how long to wait for the receipt (default 30 s)" },
+    { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
 typedef struct {
     FILE *out, *err;
     const char *cmd;
-    const char *rpc, *as, *home;
+    const char *rpcurl, *as, *home;
     int json, no_wait, timeout_s;
     uint64_t max_fee;
     char **pos;
     int npos;
-    ln_httpc_url url;
-    int url_ok;
-    int rpc_id;
+    ln_rpcc *rpc;
 } cli;
 
 static int failf(cli *c, const char *fmt, ...)
@@ -161,72 +151,26 @@ static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return 0;
 }
 
-/* 0, or the exit code of a usage error. */
-static int parse_opts(cli *c, int argc, char **argv, int allowed)
+/* Reads the parsed options into c; 0, or the exit code of a usage error. */
+static int take_opts(cli *c, const ln_args *a)
 {
-    int dashdash = 0;
-    c->pos = calloc((size_t)argc + 1, sizeof *c->pos);
-    if (!c->pos) return failf(c, "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (dashdash || a[0] != '-' || a[1] != '-') {
-            c->pos[c->npos++] = argv[i];
-            continue;
-        }
-        if (!a[2]) {
-            dashdash = 1;
-            continue;
-        }
-        const char *name = a + 2, *eq = strchr(name, '='), *val = NULL;
-        size_t nl = eq ? (size_t)(eq - name) : strlen(name);
-        size_t k;
-        for (k = 0; k < sizeof options / sizeof *options; k++)
-            if (strlen(options[k].name) == nl && !strncmp(options[k].name, name, nl)) break;
-        if (k == sizeof options / sizeof *options || !(options[k].bit & allowed))
-            return usagef(c, "unknown option --%.*s", (int)nl, name);
-        if (options[k].value) {
-            if (eq) val = eq + 1;
-            else if (i + 1 < argc) val = argv[++i];
-            else return usagef(c, "--%s needs a value", options[k].name);
-        } else if (eq) {
-            return usagef(c, "--%s takes no value", options[k].name);
-        }
-        uint64_t v;
-        switch (options[k].bit) {
-        case O_RPC: c->rpc = val; break;
-        case O_AS: c->as = val; break;
-        case O_HOME: c->home = val; break;
-        case O_JSON: c->json = 1; break;
-        case O_NOWAIT: c->no_wait = 1; break;
-        case O_MAXFEE:
-            if (parse_uint(val, 0, (uint64_t)LN_SAFE_INT, &v) < 0)
-                return usagef(c, "--max-fee wants an integer 0..%lld, not '%s'",
-                              LN_SAFE_INT, val);
-            c->max_fee = v;
-            break;
-        case O_TIMEOUT:
-            if (parse_uint(val, 1, 86400, &v) < 0)
-                return usagef(c, "--timeout wants whole seconds 1..86400, not '%s'", val);
-            c->timeout_s = (int)v;
-            break;
-        }
-    }
+    c->rpcurl = ln_args_str(a, "rpc", LN_CLI_DEFAULT_RPC);
+    c->home = ln_args_str(a, "home", LN_CLI_DEFAULT_HOME);
+    c->as = ln_args_str(a, "as", NULL);
+    c->json = ln_args_flag(a, "json");
+    c->no_wait = ln_args_flag(a, "no-wait");
+    c->max_fee = ln_args_uint(a, "max-fee", LN_CLI_DEFAULT_MAX_FEE);
+    c->timeout_s = (int)ln_args_uint(a, "timeout", LN_CLI_WAIT_SECONDS);
+    c->pos = a->pos;
+    c->npos = a->npos;
     if (!*c->home)
         return usagef(c, "--home must not be empty");
     if (c->as && !ln_name_valid(c->as, strlen(c->as)))
         return usagef(c, "--as '%s' is not an account name (1-12 of a-z 0-9 .)", c->as);
     char err[256];
-    if (ln_httpc_url_parse(c->rpc, &c->url, err, sizeof err) < 0)
-        return usagef(c, "--rpc: %s", err);
-    return 0;
-}
-
-static int has_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) return 0;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    }
+    int rc = ln_rpcc_open(c->rpcurl, LN_CLI_RPC_TIMEOUT_MS, &c->rpc, err, sizeof err);
+    if (rc == LN_EINVAL) return usagef(c, "--rpc: %s", err);
+    if (rc < 0) return failf(c, "%s", err);
     return 0;
 }
 
@@ -347,79 +291,16 @@ static void print_receipt(cli *c, const char *hash, const cJSON *r)
 
 /* ---- JSON-RPC ---------------------------------------------------------- */
 
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* A non-negative integer field within the safe range; -1 otherwise. */
-static int juint(const cJSON *o, const char *k, uint64_t *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(v)) return -1;
-    double d = v->valuedouble;
-    if (!(d >= 0 && d <= (double)LN_SAFE_INT) || (double)(uint64_t)d != d) return -1;
-    *out = (uint64_t)d;
-    return 0;
-}
+#define jstr ln_rpcc_str
+#define juint ln_rpcc_uint
 
 /* Calls method with params (taken, may be NULL); on success *result is the
 ** caller's. Returns 0, or 1 with the error printed. */
 static int rpc(cli *c, const char *method, cJSON *params, cJSON **result)
 {
-    char err[512];
-    ln_httpc_response res = { 0, NULL, 0 };
-    cJSON *req = cJSON_CreateObject();
-    if (!req) {
-        cJSON_Delete(params);
-        return failf(c, "out of memory");
-    }
-    cJSON_AddStringToObject(req, "jsonrpc", "2.0");
-    cJSON_AddNumberToObject(req, "id", ++c->rpc_id);
-    cJSON_AddStringToObject(req, "method", method);
-    cJSON_AddItemToObject(req, "params", params ? params : cJSON_CreateObject());
-    char *body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    if (!body) return failf(c, "out of memory");
-    int rc = ln_httpc_post_json(&c->url, body, LN_CLI_RPC_TIMEOUT_MS, &res, err, sizeof err);
-    free(body);
-    if (rc < 0)
-        return failf(c, "%s: %s%s", method, err,
-                     strncmp(err, "cannot connect", 14) ? ""
-                     : " (is a node running there? see --rpc)");
-
-    cJSON *reply = cJSON_ParseWithLength(res.body, res.body_len);
-    int status = res.status;
-    ln_httpc_response_free(&res);
-    if (!cJSON_IsObject(reply)) {
-        cJSON_Delete(reply);
-        if (status != 200)
-            return failf(c, "%s: HTTP %d from %s", method, status, c->rpc);
-        return failf(c, "%s: the reply from %s is not JSON-RPC", method, c->rpc);
-    }
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(reply, "error");
-    if (e && !cJSON_IsNull(e)) {
-        const cJSON *data = cJSON_GetObjectItemCaseSensitive(e, "data");
-        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
-        const char *msg = jstr(e, "message"), *name = jstr(data, "name"),
-                   *why = jstr(data, "why");
-        char tag[48];
-        if (name) snprintf(tag, sizeof tag, " [%s]", name);
-        else if (cJSON_IsNumber(code)) snprintf(tag, sizeof tag, " [%d]", code->valueint);
-        else tag[0] = 0;
-        /* the node's message often already carries the why: say it once */
-        int say_why = why && *why && (!msg || !strstr(msg, why));
-        failf(c, "%s: %s%s%s%s", method, msg ? msg : "error", tag,
-              say_why ? ": " : "", say_why ? why : "");
-        cJSON_Delete(reply);
-        return 1;
-    }
-    cJSON *r = cJSON_DetachItemFromObjectCaseSensitive(reply, "result");
-    cJSON_Delete(reply);
-    if (!r)
-        return failf(c, "%s: the reply from %s has neither result nor error", method, c->rpc);
-    *result = r;
+    char err[600];
+    if (ln_rpcc_call(c->rpc, method, params, result, err, sizeof err) < 0)
+        return failf(c, "%s", err);
     return 0;
 }
 
@@ -447,13 +328,6 @@ int ln_cli_args(int n, char *const *texts, int first, cJSON **out, char *err, si
     return 0;
 }
 
-static void pack_s(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
 int ln_cli_tx_unsigned(const ln_cli_tx *t, uint8_t **out, size_t *outlen,
                        char *err, size_t errlen)
 {
@@ -477,10 +351,10 @@ int ln_cli_tx_unsigned(const ln_cli_tx *t, uint8_t **out, size_t *outlen,
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     int rc = 0, i = 0;
     msgpack_pack_map(&pk, 6);
-    pack_s(&pk, "account");  pack_s(&pk, t->account);
-    pack_s(&pk, "actions");  msgpack_pack_array(&pk, 1);
+    ln_pack_str(&pk, "account");  ln_pack_str(&pk, t->account);
+    ln_pack_str(&pk, "actions");  msgpack_pack_array(&pk, 1);
     msgpack_pack_map(&pk, 3);
-    pack_s(&pk, "args");
+    ln_pack_str(&pk, "args");
     msgpack_pack_array(&pk, (size_t)cJSON_GetArraySize(t->args));
     const cJSON *a;
     cJSON_ArrayForEach(a, t->args) {
@@ -488,12 +362,12 @@ int ln_cli_tx_unsigned(const ln_cli_tx *t, uint8_t **out, size_t *outlen,
         if ((rc = ln_json_pack(a, &pk)) < 0) break;
     }
     if (rc == 0) {
-        pack_s(&pk, "contract"); pack_s(&pk, t->contract);
-        pack_s(&pk, "method");   pack_s(&pk, t->method);
-        pack_s(&pk, "chain_id"); pack_s(&pk, t->chain_id);
-        pack_s(&pk, "expires");  msgpack_pack_uint64(&pk, t->expires);
-        pack_s(&pk, "max_fee");  msgpack_pack_uint64(&pk, t->max_fee);
-        pack_s(&pk, "nonce");    msgpack_pack_uint64(&pk, t->nonce);
+        ln_pack_str(&pk, "contract"); ln_pack_str(&pk, t->contract);
+        ln_pack_str(&pk, "method");   ln_pack_str(&pk, t->method);
+        ln_pack_str(&pk, "chain_id"); ln_pack_str(&pk, t->chain_id);
+        ln_pack_str(&pk, "expires");  msgpack_pack_uint64(&pk, t->expires);
+        ln_pack_str(&pk, "max_fee");  msgpack_pack_uint64(&pk, t->max_fee);
+        ln_pack_str(&pk, "nonce");    msgpack_pack_uint64(&pk, t->nonce);
         if (!sb.data) rc = LN_ENOMEM;
         else rc = ln_codec_check((const uint8_t *)sb.data, sb.size);
         if (rc < 0 && err && errlen)
@@ -1072,16 +946,16 @@ static int cmd_info(cli *c)
 static const struct {
     const char *name;
     int (*fn)(cli *);
-    int opts;
+    const ln_opt *opts;
     const char *usage;
 } commands[] = {
-    { "keys",   cmd_keys,   O_COMMON, usage_keys },
-    { "deploy", cmd_deploy, O_SEND,   usage_deploy },
-    { "send",   cmd_send,   O_SEND,   usage_send },
-    { "query",  cmd_query,  O_COMMON, usage_query },
-    { "tx",     cmd_tx,     O_COMMON, usage_tx },
-    { "block",  cmd_block,  O_COMMON, usage_block },
-    { "info",   cmd_info,   O_COMMON, usage_info },
+    { "keys",   cmd_keys,   common_opts, usage_keys },
+    { "deploy", cmd_deploy, send_opts,   usage_deploy },
+    { "send",   cmd_send,   send_opts,   usage_send },
+    { "query",  cmd_query,  common_opts, usage_query },
+    { "tx",     cmd_tx,     common_opts, usage_tx },
+    { "block",  cmd_block,  common_opts, usage_block },
+    { "info",   cmd_info,   common_opts, usage_info },
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -1101,8 +975,10 @@ int ln_cli_run(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "lunet: unknown command '%s'\n", argc > 0 ? argv[0] : "");
         return 2;
     }
-    if (has_help(argc, argv)) {
-        fputs(commands[i].usage, out);
+    if (ln_opts_wants_help(argc, argv)) {
+        fprintf(out, "%s\noptions (anywhere among the arguments; `--` ends them):\n",
+                commands[i].usage);
+        ln_opts_usage(out, commands[i].opts);
         return 0;
     }
     cli c;
@@ -1110,14 +986,14 @@ int ln_cli_run(int argc, char **argv, FILE *out, FILE *err)
     c.out = out;
     c.err = err;
     c.cmd = commands[i].name;
-    c.rpc = LN_CLI_DEFAULT_RPC;
-    c.home = LN_CLI_DEFAULT_HOME;
-    c.max_fee = LN_CLI_DEFAULT_MAX_FEE;
-    c.timeout_s = LN_CLI_WAIT_SECONDS;
-    int rc = parse_opts(&c, argc, argv, commands[i].opts);
+    ln_args a;
+    char why[256];
+    int rc = ln_opts_parse(commands[i].opts, argc, argv, &a, why, sizeof why) < 0
+           ? usagef(&c, "%s", why) : take_opts(&c, &a);
     if (rc == 0)
         rc = commands[i].fn(&c);
-    free(c.pos);
+    ln_rpcc_close(c.rpc);
+    ln_args_free(&a);
     fflush(out);
     return rc;
 }

@@ -695,3 +695,20 @@ int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t m
     item_max = saved;
     return rc;
 }
+
+void ln_pack_strn(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void ln_pack_str(msgpack_packer *pk, const char *s)
+{
+    ln_pack_strn(pk, s, strlen(s));
+}
+
+void ln_pack_bin(msgpack_packer *pk, const void *p, size_t n)
+{
+    msgpack_pack_bin(pk, n);
+    msgpack_pack_bin_body(pk, p, n);
+}

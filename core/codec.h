@@ -103,6 +103,11 @@ int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t m
 ** undefined). For keys and signatures handed to the host by Lua code. */
 int ln_codec_lua_bytes(lua_State *L, int idx, uint8_t *out, size_t n);
 
+/* Packing shorthands: a C string as str, n bytes as str, n bytes as bin. */
+void ln_pack_str(msgpack_packer *pk, const char *s);
+void ln_pack_strn(msgpack_packer *pk, const char *s, size_t n);
+void ln_pack_bin(msgpack_packer *pk, const void *p, size_t n);
+
 /* msgpack_sbuffer_init with room for cap bytes: msgpack-c's first write
 ** would otherwise take 8 KiB, a page fault per small encoding. */
 void ln_sbuffer_init(msgpack_sbuffer *sb, size_t cap);

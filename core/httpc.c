@@ -317,45 +317,60 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline, int timeo
     return 0;
 }
 
-int ln_httpc_request(const ln_httpc_url *u, const char *method, const char *path,
-                     const char *ctype, const void *body, size_t n, int timeout_ms,
-                     ln_httpc_response *res, char *err, size_t errlen)
+/* ---- connections ------------------------------------------------------- */
+
+struct ln_httpc_conn {
+    ln_httpc_url u;
+    int fd;                  /* -1 when not connected */
+};
+
+int ln_httpc_conn_new(const ln_httpc_url *u, ln_httpc_conn **out)
 {
-    char hp[LN_HTTPC_HOST_MAX + 16], head[2 * LN_HTTPC_PATH_MAX + 512];
-    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    int fd = -1, rc;
+    ln_httpc_conn *c = calloc(1, sizeof *c);
+    if (!c) return LN_ENOMEM;
+    c->u = *u;
+    c->fd = -1;
+    *out = c;
+    return 0;
+}
+
+static void conn_drop(ln_httpc_conn *c)
+{
+    if (c->fd >= 0) close(c->fd);
+    c->fd = -1;
+}
+
+void ln_httpc_conn_free(ln_httpc_conn *c)
+{
+    if (!c) return;
+    conn_drop(c);
+    free(c);
+}
+
+/* One exchange on c->fd: sends the request, reads its whole response.
+** *got: a byte of the response came back (a failure before that on a
+** reused connection means the server had closed it meanwhile). */
+static int exchange(ln_httpc_conn *c, const char *head, size_t hl, const void *body, size_t n,
+                    int64_t deadline, int timeout_ms, int *got, ln_httpc_response *res,
+                    char *err, size_t errlen)
+{
+    char hp[LN_HTTPC_HOST_MAX + 16];
+    hostport(&c->u, hp, sizeof hp);
+    int rc;
+    if ((rc = send_all(c->fd, head, hl, deadline, timeout_ms, hp, err, errlen)) < 0 ||
+        (n > 0 && (rc = send_all(c->fd, body, n, deadline, timeout_ms, hp, err, errlen)) < 0))
+        return rc;
     resp r;
-
-    hostport(u, hp, sizeof hp);
-    char clen[48] = "";
-    if (body || strcmp(method, "GET") != 0)
-        snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", n);
-    int hl = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lunet-cli\r\n"
-                      "Accept: application/json\r\nConnection: close\r\n%s%s%s%s\r\n",
-                      method, path, u->port == 80 && !strchr(u->host, ':') ? u->host : hp,
-                      ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                      clen);
-    if (hl < 0 || (size_t)hl >= sizeof head)
-        return ln_errf(err, errlen, LN_EINVAL, "request header too long");
-
-    if ((rc = dial(u, deadline, timeout_ms, &fd, err, errlen)) < 0)
-        return rc;
-    if ((rc = send_all(fd, head, (size_t)hl, deadline, timeout_ms, hp, err, errlen)) < 0 ||
-        (n > 0 && (rc = send_all(fd, body, n, deadline, timeout_ms, hp, err, errlen)) < 0)) {
-        close(fd);
-        return rc;
-    }
-
     resp_init(&r);
     size_t total = 0;
     for (rc = 0; rc == 0;) {
-        char buf[16384];
-        ssize_t got = recv(fd, buf, sizeof buf, 0);
-        if (got > 0) {
-            total += (size_t)got;
-            rc = resp_feed(&r, buf, (size_t)got, err, errlen);
-        } else if (got == 0) {
+        char buf[65536];
+        ssize_t k = recv(c->fd, buf, sizeof buf, 0);
+        if (k > 0) {
+            total += (size_t)k;
+            *got = 1;
+            rc = resp_feed(&r, buf, (size_t)k, err, errlen);
+        } else if (k == 0) {
             enum http_errno e;
             rc = total == 0
                 ? ln_errf(err, errlen, LN_EIO, "%s closed the connection without a response", hp)
@@ -363,21 +378,82 @@ int ln_httpc_request(const ln_httpc_url *u, const char *method, const char *path
             e = HTTP_PARSER_ERRNO(&r.p);
             if (rc == LN_EINVAL && (e == HPE_OK || e == HPE_INVALID_EOF_STATE))
                 rc = ln_errf(err, errlen, LN_EIO, "%s closed the connection mid-response", hp);
+            if (rc == 1) r.p.flags |= F_CONNECTION_CLOSE;   /* it is closed */
         } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            int w = wait_fd(fd, POLLIN, deadline);
+            int w = wait_fd(c->fd, POLLIN, deadline);
             if (w == 0)
                 rc = ln_errf(err, errlen, LN_EIO, "timed out after %d ms waiting for %s",
-                          timeout_ms, hp);
+                             timeout_ms, hp);
             else if (w < 0)
                 rc = ln_errf(err, errlen, LN_EIO, "receiving from %s: %s", hp, strerror(errno));
         } else {
             rc = ln_errf(err, errlen, LN_EIO, "receiving from %s: %s", hp, strerror(errno));
         }
     }
-    close(fd);
-    if (rc == 1)
-        rc = resp_take(&r, res, err, errlen);
+    int keep = rc == 1 && http_should_keep_alive(&r.p);
+    if (rc == 1) rc = resp_take(&r, res, err, errlen);
     free(r.body);
+    if (rc < 0 || !keep) conn_drop(c);
+    return rc;
+}
+
+/* The request line and headers; LN_EINVAL when they do not fit. */
+static int request_head(const ln_httpc_url *u, const char *method, const char *path,
+                        const char *ctype, const void *body, size_t n, int keep,
+                        char *head, size_t cap, size_t *hl, char *err, size_t errlen)
+{
+    char hp[LN_HTTPC_HOST_MAX + 16], clen[48] = "";
+    hostport(u, hp, sizeof hp);
+    if (body || strcmp(method, "GET") != 0)
+        snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", n);
+    int l = snprintf(head, cap,
+                     "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: lunet-cli\r\n"
+                     "Accept: application/json\r\n%s%s%s%s%s\r\n",
+                     method, path, u->port == 80 && !strchr(u->host, ':') ? u->host : hp,
+                     keep ? "" : "Connection: close\r\n",
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+                     clen);
+    if (l < 0 || (size_t)l >= cap)
+        return ln_errf(err, errlen, LN_EINVAL, "request header too long");
+    *hl = (size_t)l;
+    return 0;
+}
+
+static int conn_request(ln_httpc_conn *c, int keep, const char *method, const char *path,
+                        const char *ctype, const void *body, size_t n, int timeout_ms,
+                        ln_httpc_response *res, char *err, size_t errlen)
+{
+    char head[2 * LN_HTTPC_PATH_MAX + 512];
+    size_t hl = 0;
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int rc = request_head(&c->u, method, path, ctype, body, n, keep, head, sizeof head, &hl,
+                          err, errlen);
+    if (rc < 0) return rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int reused = c->fd >= 0, got = 0;
+        if (!reused && (rc = dial(&c->u, deadline, timeout_ms, &c->fd, err, errlen)) < 0)
+            return rc;
+        rc = exchange(c, head, hl, body, n, deadline, timeout_ms, &got, res, err, errlen);
+        if (rc >= 0 || !reused || got) return rc < 0 ? rc : 0;
+        /* A kept connection the server had closed: once more on a new one. */
+    }
+    return rc;
+}
+
+int ln_httpc_conn_request(ln_httpc_conn *c, const char *method, const char *path,
+                          const char *ctype, const void *body, size_t n, int timeout_ms,
+                          ln_httpc_response *res, char *err, size_t errlen)
+{
+    return conn_request(c, 1, method, path, ctype, body, n, timeout_ms, res, err, errlen);
+}
+
+int ln_httpc_request(const ln_httpc_url *u, const char *method, const char *path,
+                     const char *ctype, const void *body, size_t n, int timeout_ms,
+                     ln_httpc_response *res, char *err, size_t errlen)
+{
+    ln_httpc_conn c = { *u, -1 };
+    int rc = conn_request(&c, 0, method, path, ctype, body, n, timeout_ms, res, err, errlen);
+    conn_drop(&c);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /*
-** httpc.h -- a small blocking HTTP/1.1 client: one request per TCP
-** connection (`Connection: close`), what the CLI needs to reach a node.
+** httpc.h -- a small blocking HTTP/1.1 client, what the CLI and `lunet
+** bench` need to reach a node: one request per TCP connection (`Connection:
+** close`), or requests one at a time on a kept connection (ln_httpc_conn).
 ** Responses are parsed by Node's http-parser: status line, headers,
 ** Content-Length, chunked and close-delimited bodies.
 **
@@ -55,6 +56,17 @@ void ln_httpc_response_free(ln_httpc_response *res);   /* NULL is a no-op */
 int  ln_httpc_request(const ln_httpc_url *u, const char *method, const char *path,
                       const char *ctype, const void *body, size_t n, int timeout_ms,
                       ln_httpc_response *res, char *err, size_t errlen);
+
+/* A kept connection: requests one at a time, HTTP/1.1 keep-alive. It dials
+** on first use and again after the server closed it; a request that finds
+** a kept connection closed before any byte of a response came back is sent
+** once more on a new one. ln_httpc_conn_new does no I/O: LN_ENOMEM. */
+typedef struct ln_httpc_conn ln_httpc_conn;   /* opaque */
+int  ln_httpc_conn_new(const ln_httpc_url *u, ln_httpc_conn **out);
+void ln_httpc_conn_free(ln_httpc_conn *c);                      /* NULL is a no-op */
+int  ln_httpc_conn_request(ln_httpc_conn *c, const char *method, const char *path,
+                           const char *ctype, const void *body, size_t n, int timeout_ms,
+                           ln_httpc_response *res, char *err, size_t errlen);
 
 /* Conveniences over ln_httpc_request at u->path. */
 int  ln_httpc_post_json(const ln_httpc_url *u, const char *json, int timeout_ms,

@@ -1,190 +1,74 @@
 /*
-** main.c -- the lunet command line.
-**
-** Each command is a function taking its own argv; `lunet CMD --help` prints
-** its usage. Errors are one line on stderr and a non-zero exit code.
+** main.c -- the lunet command line: one table of commands, which also
+** makes the usage text. Each command is a function taking its own argv
+** (argv[0] is the command's name); `lunet CMD --help` prints its usage.
+** Errors are one line on stderr; exit codes 0 done, 1 failed, 2 usage.
 */
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <lua.h>
-#include <lauxlib.h>
-#include <lualib.h>
 
 #include "bench.h"
 #include "cli.h"
-#include "daemon.h"
 #include "crypto.h"
+#include "daemon.h"
 #include "err.h"
-#include "lmod.h"
+#include "opts.h"
 #include "sandbox.h"
+#include "spec.h"
 #include "testnet.h"
-
-#ifndef LN_SOURCE_DIR
-#define LN_SOURCE_DIR "."
-#endif
 
 #define LUNET_VERSION "0.1.0"
 
-static const char usage_main[] =
-    "usage: lunet <command> [options]\n"
-    "\n"
-    "lunet is a blockchain node for permissioned consortium chains whose\n"
-    "consensus, governance, pricing and contracts are Lua plugins running in a\n"
-    "deterministic, metered LuaJIT sandbox.\n"
-    "\n"
-    "commands:\n"
-    "  dev              run a one-validator development chain (data in .lunet/dev)\n"
-    "  init             create a node's chain from a config (--home DIR --config FILE)\n"
-    "  start            run a node on an existing home (--home DIR)\n"
-    "  testnet N        write N node homes sharing one genesis (--out DIR)\n"
-    "  keys             create, list and show account keys (new NAME, list, show NAME)\n"
-    "  deploy           deploy a Lua contract: NAME FILE [ARG...] --as ACCOUNT\n"
-    "  send             sign and send a transaction, print its receipt\n"
-    "  query            run a contract method read-only, print the result\n"
-    "  tx HASH          a transaction's status and receipt\n"
-    "  block [HEIGHT]   a block (default: the head)\n"
-    "  info             the node's chain_info\n"
-    "  test [PATH...]   run busted specs against the real sandbox (default: contracts/)\n"
-    "  bench            the standard workload: M token transfers, tx/s, latency, CPU\n"
-    "  fingerprint      print this build's VM fingerprint (gas of a calibration suite)\n"
-    "  version          print the version\n"
-    "  help             this text\n"
-    "\n"
-    "`lunet <command> --help` describes each command.\n";
+static int cmd_fingerprint(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+static int cmd_client(int argc, char **argv) { return ln_cli_run(argc, argv, stdout, stderr); }
 
-static const char usage_test[] =
-    "usage: lunet test [options] [PATH...]\n"
-    "\n"
-    "Runs busted specs (files named *_spec.lua under each PATH; default\n"
-    "contracts/) with the lunet.testing fixture: each testing.chain() is a fresh\n"
-    "in-memory chain whose transactions are signed, checked and executed by the\n"
-    "node's own code in the metered sandbox. Prints a gas report per contract\n"
-    "method, then one line `N passed, N failed`. Exits non-zero when a spec fails.\n"
-    "\n"
-    "options (others are passed to busted):\n"
-    "  --filter PATTERN   run only tests whose name matches\n"
-    "  --no-gas-report    skip the gas report\n"
-    "  -h, --help         this text\n";
+static const struct {
+    const char *name, *args;     /* "tx", "HASH" */
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    { "dev", "", ln_cmd_dev, "run a one-validator development chain (data in .lunet/dev)" },
+    { "init", "", ln_cmd_init, "create a node's chain from a config (--home DIR --config FILE)" },
+    { "start", "", ln_cmd_start, "run a node on an existing home (--home DIR)" },
+    { "testnet", "N", ln_cmd_testnet, "write N node homes sharing one genesis (--out DIR)" },
+    { "keys", "", cmd_client, "create, list and show account keys (new NAME, list, show NAME)" },
+    { "deploy", "", cmd_client, "deploy a Lua contract: NAME FILE [ARG...] --as ACCOUNT" },
+    { "send", "", cmd_client, "sign and send a transaction, print its receipt" },
+    { "query", "", cmd_client, "run a contract method read-only, print the result" },
+    { "tx", "HASH", cmd_client, "a transaction's status and receipt" },
+    { "block", "[HEIGHT]", cmd_client, "a block (default: the head)" },
+    { "info", "", cmd_client, "the node's chain_info" },
+    { "test", "[PATH...]", ln_cmd_test, "run busted specs against the real sandbox (default: contracts/)" },
+    { "bench", "", ln_cmd_bench, "the standard workload: M token transfers, tx/s, latency, CPU" },
+    { "fingerprint", "", cmd_fingerprint, "print this build's VM fingerprint (gas of a calibration suite)" },
+    { "version", "", cmd_version, "print the version" },
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
 
-static int has_help(int argc, char **argv)
+static void usage(FILE *out)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-    return 0;
-}
-
-/* The lua/ folder: beside the binary's parent (installed or build tree),
-** else the source tree the binary was built from. */
-static void lua_dir(char *out, size_t n)
-{
-    char exe[PATH_MAX], probe[PATH_MAX + 64];
-    ssize_t l = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (l > 0) {
-        exe[l] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(probe, sizeof probe, "%s/../lua/lunet/testing.lua", exe);
-            if (access(probe, R_OK) == 0 && strlen(exe) + 8 <= n) {
-                snprintf(out, n, "%s/../lua", exe);
-                return;
-            }
-        }
+    fputs("usage: lunet <command> [options]\n"
+          "\n"
+          "lunet is a blockchain node for permissioned consortium chains whose\n"
+          "consensus, governance, pricing and contracts are Lua plugins running in a\n"
+          "deterministic, metered LuaJIT sandbox.\n"
+          "\n"
+          "commands:\n", out);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        char head[32];
+        snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
+        fprintf(out, "  %-15s  %s\n", head, commands[i].summary);
     }
-    snprintf(out, n, "%s/lua", LN_SOURCE_DIR);
-}
-
-static int cmd_test(int argc, char **argv)
-{
-    if (has_help(argc, argv)) {
-        fputs(usage_test, stdout);
-        return 0;
-    }
-    lua_State *L = luaL_newstate();
-    if (!L) {
-        fprintf(stderr, "lunet test: cannot create a Lua state\n");
-        return 1;
-    }
-    luaL_openlibs(L);
-    char dir[PATH_MAX], path[3 * PATH_MAX];
-    lua_dir(dir, sizeof dir);
-    lua_getglobal(L, "package");
-    lua_getfield(L, -1, "path");
-    snprintf(path, sizeof path,
-             "%s/?.lua;%s/?/init.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;%s",
-             dir, dir, lua_tostring(L, -1));
-    lua_pop(L, 1);
-    lua_pushstring(L, path);
-    lua_setfield(L, -2, "path");
-    lua_getfield(L, -1, "cpath");
-    snprintf(path, sizeof path, "%s;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so",
-             lua_tostring(L, -1));
-    lua_pop(L, 1);
-    lua_pushstring(L, path);
-    lua_setfield(L, -2, "cpath");
-    lua_getfield(L, -1, "preload");
-    lua_pushcfunction(L, luaopen_lunet_core);
-    lua_setfield(L, -2, "lunet.core");
-    lua_pop(L, 2);
-
-    /* Loaded before busted, so its gas table outlives busted's insulation. */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "lunet.core");
-    lua_call(L, 1, 1);
-    lua_newtable(L);
-    lua_setfield(L, -2, "gas_stats");
-    lua_pop(L, 1);
-
-    /* busted reads its command line from the global `arg`. */
-    int report = 1, paths = 0;
-    lua_newtable(L);
-    lua_pushliteral(L, "lunet test");
-    lua_rawseti(L, -2, 0);
-    int n = 0;
-    lua_pushliteral(L, "--output=lunet.output");
-    lua_rawseti(L, -2, ++n);
-    lua_pushliteral(L, "--pattern=_spec");
-    lua_rawseti(L, -2, ++n);
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--no-gas-report")) {
-            report = 0;
-            continue;
-        }
-        if (argv[i][0] != '-') paths++;
-        lua_pushstring(L, argv[i]);
-        lua_rawseti(L, -2, ++n);
-    }
-    if (!paths) {
-        lua_pushliteral(L, "contracts");
-        lua_rawseti(L, -2, ++n);
-    }
-    lua_setglobal(L, "arg");
-    lua_pushboolean(L, report);
-    lua_setglobal(L, "LUNET_GAS_REPORT");
-
-    /* busted names the run after the chunk that calls its runner. */
-    static const char run[] =
-        "require('busted.runner')({ standalone = false, output = 'utfTerminal' })";
-    int rc = luaL_loadbuffer(L, run, sizeof run - 1, "@lunet test");
-    if (rc == 0) rc = lua_pcall(L, 0, 0, 0);
-    int status = 0;
-    if (rc != 0) {
-        /* busted ends a failed run by raising nil; anything else is ours. */
-        if (!lua_isnil(L, -1))
-            fprintf(stderr, "lunet test: %s\n", lua_tostring(L, -1));
-        status = 1;
-    }
-    lua_close(L);
-    return status;
+    fprintf(out, "  %-15s  %s\n", "help", "this text");
+    fputs("\n`lunet <command> --help` describes each command.\n", out);
 }
 
 static int cmd_fingerprint(int argc, char **argv)
 {
-    if (has_help(argc, argv)) {
+    if (ln_opts_wants_help(argc, argv)) {
         puts("usage: lunet fingerprint\n\nPrints the VM fingerprint: a hash of the gas this "
              "build meters for a fixed\ncalibration suite. Nodes whose builds meter "
              "differently print different values.");
@@ -200,6 +84,14 @@ static int cmd_fingerprint(int argc, char **argv)
     return 0;
 }
 
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("lunet %s (%s)\n", LUNET_VERSION, LUA_RELEASE);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (ln_crypto_init() < 0) {
@@ -208,22 +100,12 @@ int main(int argc, char **argv)
     }
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
         !strcmp(argv[1], "-h")) {
-        fputs(usage_main, argc < 2 ? stderr : stdout);
+        usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "test")) return cmd_test(argc - 1, argv + 1);
-    if (!strcmp(cmd, "fingerprint")) return cmd_fingerprint(argc - 1, argv + 1);
-    if (!strcmp(cmd, "dev")) return ln_cmd_dev(argc - 1, argv + 1);
-    if (!strcmp(cmd, "start")) return ln_cmd_start(argc - 1, argv + 1);
-    if (!strcmp(cmd, "init")) return ln_cmd_init(argc - 1, argv + 1);
-    if (!strcmp(cmd, "testnet")) return ln_cmd_testnet(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) return ln_cmd_bench(argc - 1, argv + 1);
-    if (ln_cli_is_command(cmd)) return ln_cli_run(argc - 1, argv + 1, stdout, stderr);
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("lunet %s (%s)\n", LUNET_VERSION, LUA_RELEASE);
-        return 0;
-    }
-    fprintf(stderr, "lunet: unknown command '%s' (see lunet help)\n", cmd);
+    if (!strcmp(argv[1], "--version")) return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lunet: unknown command '%s' (see lunet help)\n", argv[1]);
     return 2;
 }

@@ -25,12 +25,10 @@
 #include "config.h"
 #include "crypto.h"
 #include "err.h"
+#include "opts.h"
+#include "paths.h"
 #include "testnet.h"
 #include "tx.h"
-
-#ifndef LN_SOURCE_DIR
-#define LN_SOURCE_DIR "."
-#endif
 
 #define MAX_NODES    64          /* validators a chain may have (node.h) */
 #define MAX_ACCOUNTS 256
@@ -53,15 +51,18 @@ static const char usage[] =
     "account keys are also in DIR/keys. The plugin is copied to\n"
     "DIR/consensus/NAME.lua, which the genesis names by its absolute path.\n"
     "\n"
-    "options:\n"
-    "  --out DIR         where to write (created when missing)\n"
-    "  --consensus NAME  the plugin consensus/NAME.lua (default bft, or the\n"
-    "                    template's when --config is given)\n"
-    "  --base-port P     first port (default 26600); uses P .. P+2N-1\n"
-    "  --config FILE     the template (default configs/consortium-NAME.lua; both\n"
-    "                    looked up in the working directory, else the source tree)\n"
-    "  --force           replace the testnet already in DIR (its homes and data)\n"
-    "  -h, --help        this text\n";
+    "options:\n";
+
+static const ln_opt options[] = {
+    { "out", 0, LN_OPT_STR, "DIR", 0, 0, "where to write (created when missing)" },
+    { "consensus", 0, LN_OPT_STR, "NAME",  0, 0,
+      "the plugin consensus/NAME.lua (default bft, or the template's with --config)" },
+    { "base-port", 0, LN_OPT_UINT, "P", 1, 65535, "first port (default 26600); uses P .. P+2N-1" },
+    { "config", 0, LN_OPT_STR, "FILE", 0, 0,
+      "the template (default configs/consortium-NAME.lua, found as lunet finds its files)" },
+    { "force", 0, LN_OPT_FLAG, NULL, 0, 0, "replace the testnet already in DIR (its homes and data)" },
+    { NULL, 0, 0, NULL, 0, 0, NULL }
+};
 
 typedef struct {
     char name[LN_NAME_MAX + 1];
@@ -73,7 +74,7 @@ typedef struct {
 typedef struct {
     int n;
     unsigned base;
-    const char *out, *consensus, *config;
+    char out[PATH_MAX], consensus[32], config[PATH_MAX];   /* "" when not given */
     char out_abs[PATH_MAX];
     char config_path[PATH_MAX], plugin_path[PATH_MAX], name[32];
     char chain_id[LN_CHAIN_ID_MAX + 1];
@@ -107,27 +108,6 @@ static int failf(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 1;
-}
-
-/* rel in the working directory, else in the source tree lunet was built
-** from (as `lunet dev` finds configs/dev.lua). 0 or -1. */
-static int find_file(const char *rel, char *out, size_t n)
-{
-    if (access(rel, R_OK) == 0) {
-        snprintf(out, n, "%s", rel);
-        return 0;
-    }
-    snprintf(out, n, "%s/%s", LN_SOURCE_DIR, rel);
-    return access(out, R_OK) == 0 ? 0 : -1;
-}
-
-static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9) return -1;
-    unsigned long v = strtoul(s, NULL, 10);
-    if (v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
 }
 
 static int valid_plugin_name(const char *s)
@@ -550,50 +530,46 @@ static void summary(const testnet *t)
 /* -1 to go on, else the exit code (0 after --help). */
 static int parse_args(testnet *t, int argc, char **argv, int *force)
 {
-    const char *nstr = NULL, *port = NULL;
-    t->base = DEFAULT_PORT;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], **val = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--force")) {
-            *force = 1;
-            continue;
-        }
-        if (!strcmp(a, "--out")) val = &t->out;
-        else if (!strcmp(a, "--consensus")) val = &t->consensus;
-        else if (!strcmp(a, "--base-port")) val = &port;
-        else if (!strcmp(a, "--config")) val = &t->config;
-        if (val) {
-            if (i + 1 >= argc) return usagef("%s needs a value", a);
-            *val = argv[++i];
-            continue;
-        }
-        if (a[0] == '-') return usagef("unknown option '%s' (see lunet testnet --help)", a);
-        if (nstr) return usagef("unexpected argument '%s' (see lunet testnet --help)", a);
-        nstr = a;
+    if (ln_opts_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        ln_opts_usage(stdout, options);
+        return 0;
     }
-    unsigned long v;
-    if (!nstr) return usagef("how many nodes? lunet testnet N --out DIR");
-    if (parse_uint(nstr, 1, MAX_NODES, &v) < 0)
-        return usagef("N must be a number of nodes, 1..%d (not '%s')", MAX_NODES, nstr);
+    ln_args a;
+    char why[256];
+    int rc = -1;
+    if (ln_opts_parse(options, argc, argv, &a, why, sizeof why) < 0) {
+        rc = usagef("%s (see lunet testnet --help)", why);
+        goto done;
+    }
+    if (a.npos != 1) {
+        rc = a.npos ? usagef("unexpected argument '%s' (see lunet testnet --help)", a.pos[1])
+                    : usagef("how many nodes? lunet testnet N --out DIR");
+        goto done;
+    }
+    char *end;
+    unsigned long v = strtoul(a.pos[0], &end, 10);
+    if (!*a.pos[0] || *end || a.pos[0][0] < '0' || a.pos[0][0] > '9' || v < 1 || v > MAX_NODES) {
+        rc = usagef("N must be a number of nodes, 1..%d (not '%s')", MAX_NODES, a.pos[0]);
+        goto done;
+    }
     t->n = (int)v;
-    if (!t->out || !*t->out) return usagef("--out DIR is required (where the node homes go)");
-    if (strlen(t->out) > PATH_MAX - 128) return usagef("--out: path too long");
-    if (port) {
-        if (parse_uint(port, 1, 65535, &v) < 0)
-            return usagef("--base-port must be a port number (not '%s')", port);
-        t->base = (unsigned)v;
-    }
-    if (t->base + 2u * (unsigned)t->n - 1 > 65535)
-        return usagef("--base-port %u leaves no room for %d nodes (ports up to %u)", t->base,
-                      t->n, t->base + 2u * (unsigned)t->n - 1);
-    if (t->consensus && !valid_plugin_name(t->consensus))
-        return usagef("--consensus NAME is a plugin's name, like poa or bft (not '%s')",
-                      t->consensus);
-    return -1;
+    t->base = (unsigned)ln_args_uint(&a, "base-port", DEFAULT_PORT);
+    snprintf(t->out, sizeof t->out, "%s", ln_args_str(&a, "out", ""));
+    snprintf(t->consensus, sizeof t->consensus, "%s", ln_args_str(&a, "consensus", ""));
+    snprintf(t->config, sizeof t->config, "%s", ln_args_str(&a, "config", ""));
+    *force = ln_args_flag(&a, "force");
+    if (!t->out[0]) rc = usagef("--out DIR is required (where the node homes go)");
+    else if (strlen(t->out) > PATH_MAX - 128) rc = usagef("--out: path too long");
+    else if (t->base + 2u * (unsigned)t->n - 1 > 65535)
+        rc = usagef("--base-port %u leaves no room for %d nodes (ports up to %u)", t->base,
+                    t->n, t->base + 2u * (unsigned)t->n - 1);
+    else if (t->consensus[0] && !valid_plugin_name(t->consensus))
+        rc = usagef("--consensus NAME is a plugin's name, like poa or bft (not '%s')",
+                    t->consensus);
+done:
+    ln_args_free(&a);
+    return rc;
 }
 
 /* With --config and no --consensus the template's plugin is the one, found
@@ -615,71 +591,68 @@ static int template_plugin(testnet *t, const char *tplugin, const char *tname)
     int l = snprintf(t->plugin_path, sizeof t->plugin_path, "%.*s/../%s", n,
                      slash ? t->config_path : ".", tplugin);
     if ((l >= (int)sizeof t->plugin_path || access(t->plugin_path, R_OK) != 0) &&
-        find_file(rel, t->plugin_path, sizeof t->plugin_path) < 0)
+        ln_path_find(rel, t->plugin_path, sizeof t->plugin_path) < 0)
         return usagef("%s: no consensus plugin %s", t->config_path, tplugin);
     return 0;
 }
 
-int ln_cmd_testnet(int argc, char **argv)
+/* Writes the testnet t describes; the exit code. */
+static int make(testnet *t, int force)
 {
-    static testnet t;            /* big (keys of 64 nodes, 256 accounts) */
-    memset(&t, 0, sizeof t);
-    int force = 0;
-    int rc = parse_args(&t, argc, argv, &force);
-    if (rc >= 0) return rc;
+    int rc;
 
     /* The plugin, then the template: both must be there before anything is written. */
     char rel[128];
-    if (t.consensus || !t.config) {
-        snprintf(t.name, sizeof t.name, "%s", t.consensus ? t.consensus : "bft");
-        snprintf(rel, sizeof rel, "consensus/%s.lua", t.name);
-        if (find_file(rel, t.plugin_path, sizeof t.plugin_path) < 0)
-            return usagef("no consensus plugin %s (looked in . and %s)", rel, LN_SOURCE_DIR);
+    if (t->consensus[0] || !t->config[0]) {
+        snprintf(t->name, sizeof t->name, "%s", t->consensus[0] ? t->consensus : "bft");
+        snprintf(rel, sizeof rel, "consensus/%s.lua", t->name);
+        if (ln_path_find(rel, t->plugin_path, sizeof t->plugin_path) < 0)
+            return usagef("no consensus plugin %s (looked where lunet finds its files: ., beside the binary, the source tree)", rel);
     }
-    if (t.config) {
-        if (access(t.config, R_OK) != 0)
-            return usagef("--config %s: %s", t.config, strerror(errno));
-        snprintf(t.config_path, sizeof t.config_path, "%s", t.config);
+    if (t->config[0]) {
+        if (access(t->config, R_OK) != 0)
+            return usagef("--config %s: %s", t->config, strerror(errno));
+        snprintf(t->config_path, sizeof t->config_path, "%s", t->config);
     } else {
-        snprintf(rel, sizeof rel, "configs/consortium-%s.lua", t.name);
-        if (find_file(rel, t.config_path, sizeof t.config_path) < 0)
-            return usagef("no template %s for consensus %s (looked in . and %s); "
-                          "give one with --config FILE", rel, t.name, LN_SOURCE_DIR);
+        snprintf(rel, sizeof rel, "configs/consortium-%s.lua", t->name);
+        if (ln_path_find(rel, t->config_path, sizeof t->config_path) < 0)
+            return usagef("no template %s for consensus %s (looked in ., beside "
+                          "the binary and the source tree); give one with --config FILE", rel, t->name);
     }
     uint8_t *enc;
     size_t el;
     char err[512];
-    if (ln_config_eval(t.config_path, &enc, &el, err, sizeof err) < 0) return failf("%s", err);
+    if (ln_config_eval(t->config_path, &enc, &el, err, sizeof err) < 0) return failf("%s", err);
     msgpack_zone z;
     msgpack_object o;
     msgpack_zone_init(&z, 4096);
     char tplugin[PATH_MAX], tname[32];
-    rc = ln_codec_unpack(enc, el, &z, &o) < 0 ? failf("%s: not data", t.config_path)
-                                              : read_template(&t, &o, tplugin, sizeof tplugin);
+    rc = ln_codec_unpack(enc, el, &z, &o) < 0 ? failf("%s: not data", t->config_path)
+                                              : read_template(t, &o, tplugin, sizeof tplugin);
     if (rc) goto done;
     ln_plugin_name_of(tplugin, tname, sizeof tname);
-    if (t.config && !t.consensus) {
-        if ((rc = template_plugin(&t, tplugin, tname)) != 0) goto done;
-    } else if (strcmp(tname, t.name) != 0) {
+    if (t->config[0] && !t->consensus[0]) {
+        if ((rc = template_plugin(t, tplugin, tname)) != 0) goto done;
+    } else if (strcmp(tname, t->name) != 0) {
         rc = usagef("%s configures consensus %s, not %s (its params are %s's); "
-                    "drop --consensus or give a template for %s", t.config_path, tname,
-                    t.name, tname, t.name);
+                    "drop --consensus or give a template for %s", t->config_path, tname,
+                    t->name, tname, t->name);
         goto done;
     }
     char *code;
     size_t cl;
-    if (ln_file_read(t.plugin_path, &code, &cl) < 0) {
-        rc = failf("cannot read %s", t.plugin_path);
+    if (ln_file_read(t->plugin_path, &code, &cl) < 0) {
+        rc = failf("cannot read %s", t->plugin_path);
         goto done;
     }
 
-    if ((rc = clear_out(&t, force)) != 0) goto code_done;
-    if (mkdir_p(t.out, 0755) < 0) {
-        rc = failf("cannot create %s: %s", t.out, strerror(errno));
+    if ((rc = clear_out(t, force)) != 0) goto code_done;
+    if (mkdir_p(t->out, 0755) < 0) {
+        rc = failf("cannot create %s: %s", t->out, strerror(errno));
         goto code_done;
     }
-    if (!realpath(t.out, t.out_abs)) {
-        rc = failf("%s: %s", t.out, strerror(errno));
+    if (!realpath(t->out, t->out_abs)) {
+        rc = failf("%s: %s", t->out, strerror(errno));
         goto code_done;
     }
     /* A chain_id of its own, so nodes of two testnets never take each
@@ -690,18 +663,28 @@ int ln_cmd_testnet(int argc, char **argv)
     ln_hex(rnd, sizeof rnd, rhex);
     char suffix[32];
     int sl = snprintf(suffix, sizeof suffix, "-testnet-%s", rhex);
-    if (strlen(t.chain_id) + (size_t)sl > LN_CHAIN_ID_MAX) t.chain_id[LN_CHAIN_ID_MAX - sl] = 0;
-    strcat(t.chain_id, suffix);
-    t.genesis_time = (long long)time(NULL);
+    if (strlen(t->chain_id) + (size_t)sl > LN_CHAIN_ID_MAX) t->chain_id[LN_CHAIN_ID_MAX - sl] = 0;
+    strcat(t->chain_id, suffix);
+    t->genesis_time = (long long)time(NULL);
 
-    rc = write_all(&t, code, cl);
-    if (rc == 0) summary(&t);
+    rc = write_all(t, code, cl);
+    if (rc == 0) summary(t);
 code_done:
     free(code);
 done:
-    sodium_memzero(t.vals, sizeof t.vals);
-    sodium_memzero(t.accts, sizeof t.accts);
     msgpack_zone_destroy(&z);
     free(enc);
+    return rc;
+}
+
+int ln_cmd_testnet(int argc, char **argv)
+{
+    testnet *tp = calloc(1, sizeof *tp);   /* big: keys of 64 nodes, 256 accounts */
+    if (!tp) return failf("out of memory");
+    int force = 0;
+    int rc = parse_args(tp, argc, argv, &force);
+    if (rc < 0) rc = make(tp, force);
+    sodium_memzero(tp, sizeof *tp);
+    free(tp);
     return rc;
 }

@@ -1,0 +1,16 @@
+/*
+** paths.h -- where lunet finds the files it ships (configs/, consensus/,
+** plugins/, contracts/, lua/): in the working directory, beside the binary
+** (build/lunet -> ./), where `make install` puts them (PREFIX/bin/lunet ->
+** PREFIX/share/lunet/), or in the source tree the binary was built from.
+*/
+#ifndef LN_PATHS_H
+#define LN_PATHS_H
+
+#include <stddef.h>
+
+/* The first readable of those places for rel ("configs/dev.lua"): 0 with
+** the path in out, or -1. An absolute rel is taken as it is. */
+int ln_path_find(const char *rel, char *out, size_t n);
+
+#endif
