@@ -40,8 +40,8 @@ local function _check_bytes32(s, what)
   end
 end
 
-local function _hex(s)
-  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+local function _hex32(s)
+  return string.format(string.rep("%02x", 32), s:byte(1, 32))
 end
 
 local function _require_admin()
@@ -109,7 +109,7 @@ function M.issue(subject, claims_root, expires, sig)
   if type(sig) ~= "string" or not crypto.verify(key, sig, m) then
     error("signature does not verify with " .. issuer .. "'s key")
   end
-  local id = _hex(crypto.hash(m))
+  local id = _hex32(crypto.hash(m))
   if storage.get("c:" .. id) then error("credential " .. id .. " already exists") end
   storage.set("c:" .. id, { issuer = issuer, subject = subject, root = claims_root,
                             expires = expires, sig = sig, issued = block.height })
