@@ -23,6 +23,8 @@
 --   hash moves up unchanged. Salts are 32 random bytes per claim, so the
 --   other leaves reveal nothing. Returns verify's table, with `claim` if valid.
 -- message(issuer, subject, claims_root, expires), issuer(name), admin(): read-only.
+-- Hashes and salts are 32 bytes, or 64 hex digits as JSON clients send them
+-- (`lunet query`, contract_query); signatures 64 bytes or 128 hex digits.
 
 local M = {}
 
@@ -34,10 +36,16 @@ local function _check_account(name, what)
   end
 end
 
-local function _check_bytes32(s, what)
-  if type(s) ~= "string" or #s ~= 32 then
-    error(what .. " must be 32 bytes, got " .. (type(s) == "string" and #s .. " bytes" or type(s)))
+-- 32 bytes, from themselves or from 64 hex digits.
+local function _bytes32(s, what)
+  if type(s) == "string" and #s == 64 and s:match("^%x+$") then
+    return (s:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end))
   end
+  if type(s) ~= "string" or #s ~= 32 then
+    error(what .. " must be 32 bytes or 64 hex digits, got " ..
+          (type(s) == "string" and #s .. " bytes" or type(s)))
+  end
+  return s
 end
 
 local function _hex32(s)
@@ -56,7 +64,7 @@ end
 local function _message(issuer, subject, root, expires)
   _check_account(issuer, "issuer")
   _check_account(subject, "subject")
-  _check_bytes32(root, "claims_root")
+  root = _bytes32(root, "claims_root")
   if type(expires) ~= "number" or expires % 1 ~= 0 or expires < 0 or expires > 2 ^ 53 - 1 then
     error("expires must be a height or 0, got " .. tostring(expires))
   end
@@ -102,6 +110,7 @@ function M.issue(subject, claims_root, expires, sig)
   local issuer = msg.sender
   local key = storage.get("i:" .. issuer)
   if not key then error(issuer .. " is not a registered issuer") end
+  claims_root = _bytes32(claims_root, "claims_root")
   local m = _message(issuer, subject, claims_root, expires)
   if expires ~= 0 and expires <= block.height then
     error("expires must be after height " .. block.height .. ", got " .. expires)
@@ -155,7 +164,7 @@ function M.verify_claim(id, claim, salt, proof)
   if type(claim) ~= "string" or #claim < 1 or #claim > MAX_CLAIM then
     error("claim must be a string of 1-" .. MAX_CLAIM .. " bytes")
   end
-  _check_bytes32(salt, "salt")
+  salt = _bytes32(salt, "salt")
   if type(proof) ~= "table" or #proof > MAX_PROOF then
     error("proof must be a list of at most " .. MAX_PROOF .. " hashes")
   end
@@ -163,7 +172,7 @@ function M.verify_claim(id, claim, salt, proof)
   if not res.valid then return res end
   local node = crypto.hash("\0" .. salt .. claim)
   for i, sib in ipairs(proof) do
-    _check_bytes32(sib, "proof[" .. i .. "]")
+    sib = _bytes32(sib, "proof[" .. i .. "]")
     if node < sib then node = crypto.hash("\1" .. node .. sib) else node = crypto.hash("\1" .. sib .. node) end
   end
   if node ~= storage.get("c:" .. id).root then

@@ -185,7 +185,7 @@ describe("credentials", function()
 
     it("refuses a root that is not 32 bytes, a bad subject, and an expiry in the past", function()
       assert_failed(chain:send("uni", "credentials", "issue", "alice", "short", 0, sign("alice", "short", 0)),
-                    "claims_root must be 32 bytes, got 5 bytes")
+                    "claims_root must be 32 bytes or 64 hex digits, got 5 bytes")
       assert_failed(issue("Alice", cred), "subject must be an account name, got Alice")
       local h = chain:height() + 1
       assert_failed(issue("alice", cred, h), "expires must be after height " .. h .. ", got " .. h)
@@ -302,6 +302,21 @@ describe("credentials", function()
       assert.is_true(chain:query("credentials", "verify_claim", oid, "member=yes", one.salts[1], {}).valid)
     end)
 
+    it("takes the root, salt, proof hashes and signature in hex too, as JSON clients send them", function()
+      local other = credential({ "role=auditor", "team=risk", "level=3" })
+      local sig = sign("eve", other.root, 0)
+      local hid = assert_ok(chain:send("uni", "credentials", "issue", "eve", core.hex(other.root), 0,
+                                       core.hex(sig))).result
+      assert.equal(core.hex(core.hash(message("credentials", "uni", "eve", other.root, 0))), hid)
+      assert.is_true(verify(hid).valid)
+      local hexproof = {}
+      for i, h in ipairs(other.proofs[2]) do hexproof[i] = core.hex(h) end
+      local v = chain:query("credentials", "verify_claim", hid, "team=risk", core.hex(other.salts[2]), hexproof)
+      assert.is_true(v.valid, v.why)
+      assert.is_false(chain:query("credentials", "verify_claim", hid, "team=ops",
+                                  core.hex(other.salts[2]), hexproof).valid)
+    end)
+
     it("says the credential is revoked rather than checking the claim", function()
       assert_ok(chain:send("uni", "credentials", "revoke", id))
       assert.same({ valid = false, why = "revoked at height " .. chain:height() }, verify_claim(id, 1))
@@ -313,9 +328,9 @@ describe("credentials", function()
         assert.is_false(ok)
         return e
       end
-      assert.matches("salt must be 32 bytes, got 31 bytes", err(CLAIMS[1], cred.salts[1]:sub(2), cred.proofs[1]))
+      assert.matches("salt must be 32 bytes or 64 hex digits, got 31 bytes", err(CLAIMS[1], cred.salts[1]:sub(2), cred.proofs[1]))
       assert.matches("claim must be a string of 1%-1024 bytes", err("", cred.salts[1], cred.proofs[1]))
-      assert.matches("proof%[2%] must be 32 bytes, got 3 bytes", err(CLAIMS[1], cred.salts[1], { cred.proofs[1][1], "abc" }))
+      assert.matches("proof%[2%] must be 32 bytes or 64 hex digits, got 3 bytes", err(CLAIMS[1], cred.salts[1], { cred.proofs[1][1], "abc" }))
       local long = {}
       for i = 1, 33 do long[i] = cred.root end
       assert.matches("proof must be a list of at most 32 hashes", err(CLAIMS[1], cred.salts[1], long))
