@@ -303,6 +303,16 @@ describe("multisig", function()
       assert.is_false(r.included)
       assert.equal("EAUTH", r.code)
     end)
+
+    it("does not act with the authority of the owner who signs the execute", function()
+      local before = chain:account("bob").owner
+      local steal = assert_ok(chain:send("bob", "wallet", "propose", "sys", "updateauth",
+        { "bob", "owner", { threshold = 1, accounts = { { account = "carol", permission = "active", weight = 1 } } } })).result
+      assert_ok(chain:send("carol", "wallet", "approve", steal))
+      assert_failed(chain:send("bob", "wallet", "execute", steal), "missing authority of bob@owner", "EAUTH")
+      assert.same(before, chain:account("bob").owner)
+      assert.equal("open", proposal(steal).status)
+    end)
   end)
 
   describe("with a threshold of one", function()
