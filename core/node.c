@@ -43,9 +43,11 @@
 #include "codec.h"
 #include "err.h"
 #include "exec.h"
+#include "genesis.h"
 #include "mempool.h"
 #include "net.h"
 #include "plugin.h"
+#include "registry.h"
 #include "sandbox.h"
 #include "tx.h"
 
@@ -1516,352 +1518,25 @@ int ln_node_connect(ln_node *n, const char *addr)
     return rc;
 }
 
-/* The key of `name`: from the config's hex, else from HOME/keys (created in
-** dev mode). */
-static int account_key(ln_node *n, const char *name, const msgpack_object *hexkey, int dev,
-                       uint8_t pk[LN_PK_LEN], ln_key *full, int *created, char *err, size_t errlen)
-{
-    if (hexkey) {
-        if (hexkey->type != MSGPACK_OBJECT_STR || hexkey->via.str.size != 2 * LN_PK_LEN) {
-            snprintf(err, errlen, "account %s: key must be %d hex digits (or left out to use "
-                     "HOME/keys/%s.key)", name, 2 * LN_PK_LEN, name);
-            return LN_ECONFIG;
-        }
-        char hex[2 * LN_PK_LEN + 1];
-        memcpy(hex, hexkey->via.str.ptr, 2 * LN_PK_LEN);
-        hex[2 * LN_PK_LEN] = 0;
-        if (ln_unhex(hex, pk, LN_PK_LEN) < 0) {
-            snprintf(err, errlen, "account %s: key is not hex", name);
-            return LN_ECONFIG;
-        }
-        return 0;
-    }
-    char path[700], kerr[160];
-    snprintf(path, sizeof path, "%s/keys/%s.key", n->home, name);
-    ln_key k;
-    int rc = ln_keyfile_read(path, &k, kerr, sizeof kerr);
-    if (rc == LN_ENOTFOUND && dev) {
-        memset(&k, 0, sizeof k);
-        snprintf(k.account, sizeof k.account, "%s", name);
-        ln_keypair(k.pk, k.sk);
-        if ((rc = ln_keyfile_write(n->home, &k, 0)) < 0) {
-            snprintf(err, errlen, "writing %s: %s", path, ln_strerror(rc));
-            return rc;
-        }
-        *created = 1;
-    } else if (rc < 0) {
-        snprintf(err, errlen, "account %s has no key in the config and %s: %s", name, path, kerr);
-        return LN_ECONFIG;
-    }
-    memcpy(pk, k.pk, LN_PK_LEN);
-    if (full) *full = k;
-    return 0;
-}
-
-static const char *resolve(const char *config, const char *rel, char *buf, size_t n)
-{
-    struct stat st;
-    if (rel[0] == '/' || stat(rel, &st) == 0) return rel;
-    /* Relative to the folder above the config's (configs/ is at the top). */
-    const char *slash = strrchr(config, '/');
-    if (slash) {
-        snprintf(buf, n, "%.*s/../%s", (int)(slash - config), config, rel);
-        if (stat(buf, &st) == 0) return buf;
-    }
-    return rel;
-}
-
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
-
-/* Only these keys: a misspelt one would otherwise be ignored. */
-static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
-{
-    static const char *const known[] = {
-        "accounts", "admin", "chain_id", "consensus", "genesis_time", "members", "validators"
-    };
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        size_t j = 0;
-        for (; j < sizeof known / sizeof known[0]; j++)
-            if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(known[j]) &&
-                memcmp(k->via.str.ptr, known[j], k->via.str.size) == 0)
-                break;
-        if (j == sizeof known / sizeof known[0]) {
-            snprintf(err, errlen, "config: unknown field '%.*s' (known: accounts, admin, chain_id, "
-                     "consensus, genesis_time, members, validators)",
-                     k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size > 40 ? 40 : k->via.str.size) : 1,
-                     k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
-            return LN_ECONFIG;
-        }
-    }
-    return 0;
-}
 
 /* Builds the genesis state from the config, loads the consensus plugin on
 ** it (so a plugin or params that cannot work are refused before anything is
 ** written), then commits block 0. */
 static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
 {
-    uint8_t *enc;
-    size_t el;
-    int rc = ln_config_eval(cfg->config, &enc, &el, err, errlen);
-    if (rc < 0) return rc;
-    msgpack_zone z;
-    msgpack_object o;
-    msgpack_zone_init(&z, 4096);
-    rc = ln_codec_unpack(enc, el, &z, &o);
-    ln_overlay *ov = NULL;
-    char chain_id[LN_CHAIN_ID_MAX + 1];
-    if (rc < 0 || o.type != MSGPACK_OBJECT_MAP) {
-        rc = ln_errf(err, errlen, LN_ECONFIG, "config: must be a table");
-        goto done;
-    }
-    if ((rc = cfg_known_keys(&o, err, errlen)) < 0) goto done;
-    if (cfg_str(&o, "chain_id", chain_id, sizeof chain_id) < 0 || !ln_chain_id_valid(chain_id)) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: chain_id must be 1-64 printable ASCII characters, "
-                     "no space, quote or backslash");
-        goto done;
-    }
-    const msgpack_object *gt = ln_codec_map_get(&o, "genesis_time");
-    if (gt && gt->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: genesis_time must be a non-negative integer (unix seconds)");
-        goto done;
-    }
-    /* admin: the account whose transactions may change membership. */
-    char admin[LN_NAME_MAX + 1] = "";
-    if (ln_codec_map_get(&o, "admin") &&
-        (cfg_str(&o, "admin", admin, sizeof admin) < 0 || !ln_name_valid(admin, strlen(admin)))) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: admin must be the name of an account in accounts or validators");
-        goto done;
-    }
-    if (!(ov = ln_overlay_new(ln_chain_state(n->chain)))) {
-        rc = LN_ENOMEM;
-        goto done;
-    }
-    const msgpack_object *accts = ln_codec_map_get(&o, "accounts");
-    if (accts && accts->type != MSGPACK_OBJECT_ARRAY) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: accounts must be a list of {name=, balance=, key=}");
-        goto done;
-    }
-    int printed = 0;
-    for (uint32_t i = 0; accts && i < accts->via.array.size; i++) {
-        const msgpack_object *a = &accts->via.array.ptr[i];
-        ln_account acc;
-        memset(&acc, 0, sizeof acc);
-        if (cfg_str(a, "name", acc.name, sizeof acc.name) < 0 ||
-            !ln_name_valid(acc.name, strlen(acc.name)) || strcmp(acc.name, "sys") == 0) {
-            rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: accounts[%u].name must be an account name (not sys)", i + 1);
-            goto done;
-        }
-        if (ln_account_exists(ov, acc.name)) {
-            rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: accounts[%u]: %s is listed twice", i + 1, acc.name);
-            goto done;
-        }
-        const msgpack_object *bal = ln_codec_map_get(a, "balance");
-        if (bal && bal->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: accounts[%u].balance must be a non-negative integer", i + 1);
-            goto done;
-        }
-        if (bal) acc.balance = bal->via.u64;
-        uint8_t pk[LN_PK_LEN];
-        int created = 0;
-        if ((rc = account_key(n, acc.name, ln_codec_map_get(a, "key"), cfg->dev, pk, NULL,
-                              &created, err, errlen)) < 0)
-            goto done;
-        if (cfg->dev) {
-            char hex[2 * LN_PK_LEN + 1];
-            ln_hex(pk, LN_PK_LEN, hex);
-            if (!printed++) printf("accounts (keys in %s/keys):\n", n->home);
-            printf("  %-8s %s%s\n", acc.name, hex, created ? "  (new key)" : "");
-        }
-        ln_authority_key(&acc.owner, pk);
-        acc.active = acc.owner;
-        if ((rc = ln_account_save(ov, &acc)) < 0) {
-            snprintf(err, errlen, "config: accounts[%u]: %s", i + 1, ln_strerror(rc));
-            goto done;
-        }
-    }
-    /* Validators: accounts too, so their keys are on chain. */
-    const msgpack_object *vals = ln_codec_map_get(&o, "validators");
-    if (!vals || vals->type != MSGPACK_OBJECT_ARRAY || vals->via.array.size == 0 ||
-        vals->via.array.size > MAX_VALIDATORS) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: validators must be a list of 1-%d names", MAX_VALIDATORS);
-        goto done;
-    }
-    /* Members: more keys that may connect (hex), besides the validators'. */
-    const msgpack_object *mems = ln_codec_map_get(&o, "members");
-    if (mems && (mems->type != MSGPACK_OBJECT_ARRAY || mems->via.array.size > MAX_MEMBERS)) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: members must be a list of up to %d public keys (hex)", MAX_MEMBERS);
-        goto done;
-    }
-    uint8_t (*mkeys)[LN_PK_LEN] = NULL;
-    uint32_t nmem = mems ? mems->via.array.size : 0;
-    if (nmem && !(mkeys = calloc(nmem, LN_PK_LEN))) {
-        rc = LN_ENOMEM;
-        goto done;
-    }
-    for (uint32_t i = 0; i < nmem; i++) {
-        char hex[2 * LN_PK_LEN + 1];
-        if (cfg_str(&mems->via.array.ptr[i], NULL, hex, sizeof hex) < 0 ||
-            strlen(hex) != 2 * LN_PK_LEN || ln_unhex(hex, mkeys[i], LN_PK_LEN) < 0) {
-            free(mkeys);
-            rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: members[%u] must be a public key, %d hex digits",
-                         i + 1, 2 * LN_PK_LEN);
-            goto done;
-        }
-    }
-    msgpack_sbuffer gsb;
-    msgpack_packer gpk;
-    msgpack_sbuffer_init(&gsb);
-    msgpack_packer_init(&gpk, &gsb, msgpack_sbuffer_write);
-    msgpack_pack_map(&gpk, (mems ? 4 : 3) + (admin[0] ? 1 : 0));
-    if (admin[0]) {
-        msgpack_pack_str(&gpk, 5); msgpack_pack_str_body(&gpk, "admin", 5);
-        msgpack_pack_str(&gpk, strlen(admin)); msgpack_pack_str_body(&gpk, admin, strlen(admin));
-    }
-    msgpack_pack_str(&gpk, 8); msgpack_pack_str_body(&gpk, "chain_id", 8);
-    msgpack_pack_str(&gpk, strlen(chain_id)); msgpack_pack_str_body(&gpk, chain_id, strlen(chain_id));
-    msgpack_pack_str(&gpk, 11); msgpack_pack_str_body(&gpk, "fingerprint", 11);
-    msgpack_pack_str(&gpk, 64); msgpack_pack_str_body(&gpk, n->fingerprint, 64);
-    if (mems) {
-        msgpack_pack_str(&gpk, 7); msgpack_pack_str_body(&gpk, "members", 7);
-        msgpack_pack_array(&gpk, nmem);
-        for (uint32_t i = 0; i < nmem; i++) {
-            msgpack_pack_bin(&gpk, LN_PK_LEN); msgpack_pack_bin_body(&gpk, mkeys[i], LN_PK_LEN);
-        }
-    }
-    free(mkeys);
-    msgpack_pack_str(&gpk, 10); msgpack_pack_str_body(&gpk, "validators", 10);
-    msgpack_pack_array(&gpk, vals->via.array.size);
-    for (uint32_t i = 0; i < vals->via.array.size; i++) {
-        const msgpack_object *v = &vals->via.array.ptr[i];
-        char name[LN_NAME_MAX + 1];
-        const msgpack_object *hexkey = NULL;
-        if (v->type == MSGPACK_OBJECT_MAP) {
-            if (cfg_str(v, "name", name, sizeof name) < 0) v = NULL;
-            else hexkey = ln_codec_map_get(v, "key");
-        } else if (v->type == MSGPACK_OBJECT_STR && v->via.str.size <= LN_NAME_MAX) {
-            memcpy(name, v->via.str.ptr, v->via.str.size);
-            name[v->via.str.size] = 0;
-        } else {
-            v = NULL;
-        }
-        if (!v || !ln_name_valid(name, strlen(name)) || strcmp(name, "sys") == 0) {
-            msgpack_sbuffer_destroy(&gsb);
-            rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: validators[%u] must be a name (not sys) or {name=, key=}", i + 1);
-            goto done;
-        }
-        for (uint32_t j = 0; j < i; j++) {
-            const msgpack_object *w = &vals->via.array.ptr[j];
-            const msgpack_object *wn = w->type == MSGPACK_OBJECT_MAP ? ln_codec_map_get(w, "name") : w;
-            if (wn->type == MSGPACK_OBJECT_STR && wn->via.str.size == strlen(name) &&
-                memcmp(wn->via.str.ptr, name, wn->via.str.size) == 0) {
-                msgpack_sbuffer_destroy(&gsb);
-                rc = ln_errf(err, errlen, LN_ECONFIG,
-                             "config: validators[%u]: %s is listed twice", i + 1, name);
-                goto done;
-            }
-        }
-        uint8_t pk[LN_PK_LEN];
-        int created = 0;
-        if ((rc = account_key(n, name, hexkey, cfg->dev, pk, NULL, &created, err, errlen)) < 0) {
-            msgpack_sbuffer_destroy(&gsb);
-            goto done;
-        }
-        if (!ln_account_exists(ov, name)) {
-            ln_account acc;
-            memset(&acc, 0, sizeof acc);
-            snprintf(acc.name, sizeof acc.name, "%s", name);
-            ln_authority_key(&acc.owner, pk);
-            acc.active = acc.owner;
-            ln_account_save(ov, &acc);
-        }
-        msgpack_pack_map(&gpk, 2);
-        msgpack_pack_str(&gpk, 3); msgpack_pack_str_body(&gpk, "key", 3);
-        msgpack_pack_bin(&gpk, LN_PK_LEN); msgpack_pack_bin_body(&gpk, pk, LN_PK_LEN);
-        msgpack_pack_str(&gpk, 4); msgpack_pack_str_body(&gpk, "name", 4);
-        msgpack_pack_str(&gpk, strlen(name)); msgpack_pack_str_body(&gpk, name, strlen(name));
-    }
-    if (admin[0] && !ln_account_exists(ov, admin)) {
-        msgpack_sbuffer_destroy(&gsb);
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: admin %s is not in accounts or validators", admin);
-        goto done;
-    }
-    ln_overlay_set(ov, (const uint8_t *)"g", 1, (const uint8_t *)gsb.data, gsb.size);
-    msgpack_sbuffer_destroy(&gsb);
-
-    /* The consensus plugin's code goes on chain: the registry slot. */
-    const msgpack_object *cons = ln_codec_map_get(&o, "consensus");
-    char plugin[256], buf[1024];
-    if (!cons || cfg_str(cons, "plugin", plugin, sizeof plugin) < 0) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: consensus = { plugin = \"consensus/NAME.lua\", params = {...} }");
-        goto done;
-    }
-    const char *ppath = resolve(cfg->config, plugin, buf, sizeof buf);
-    char *code;
-    size_t cl;
-    if ((rc = ln_file_read(ppath, &code, &cl)) < 0) {
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: consensus plugin %s: cannot read", plugin);
-        goto done;
-    }
-    char pname[sizeof n->consensus];
-    size_t bl = ln_plugin_name_of(plugin, pname, sizeof pname);
-    const msgpack_object *params = ln_codec_map_get(cons, "params");
-    if (bl == 0 || bl >= sizeof n->consensus) {
-        free(code);
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: consensus plugin %s: its name must be 1-%d characters",
-                     plugin, (int)sizeof n->consensus - 1);
-        goto done;
-    }
-    if (params && params->type != MSGPACK_OBJECT_MAP &&
-        !(params->type == MSGPACK_OBJECT_ARRAY && params->via.array.size == 0)) {
-        free(code);
-        rc = ln_errf(err, errlen, LN_ECONFIG,
-                     "config: consensus.params must be a table of named values");
-        goto done;
-    }
-    uint8_t ch[LN_HASH_LEN];
-    ln_hash(code, cl, ch);
-    msgpack_sbuffer psb;
-    msgpack_packer ppk;
-    msgpack_sbuffer_init(&psb);
-    msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
-    msgpack_pack_map(&ppk, 4);
-    msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "code", 4);
-    msgpack_pack_str(&ppk, cl); msgpack_pack_str_body(&ppk, code, cl);
-    msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "hash", 4);
-    msgpack_pack_bin(&ppk, LN_HASH_LEN); msgpack_pack_bin_body(&ppk, ch, LN_HASH_LEN);
-    msgpack_pack_str(&ppk, 4); msgpack_pack_str_body(&ppk, "name", 4);
-    msgpack_pack_str(&ppk, bl); msgpack_pack_str_body(&ppk, pname, bl);
-    msgpack_pack_str(&ppk, 6); msgpack_pack_str_body(&ppk, "params", 6);
-    if (params && params->type == MSGPACK_OBJECT_MAP)
-        msgpack_pack_object(&ppk, *params);
-    else
-        msgpack_pack_map(&ppk, 0);
-    free(code);
-    ln_overlay_set(ov, (const uint8_t *)"pconsensus", 10, (const uint8_t *)psb.data, psb.size);
-    msgpack_sbuffer_destroy(&psb);
-
+    ln_genesis *g = malloc(sizeof *g);
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    int rc = g && ov ? 0 : LN_ENOMEM;
+    ln_genesis_spec spec = { cfg->config, n->home, cfg->dev, n->fingerprint };
+    uint64_t time = 0;
+    if (rc == 0) rc = ln_genesis_build(&spec, ov, g, &time, err, errlen);
+    if (rc < 0) goto done;
     /* The header block 0 will have, for node.head() in the plugin's init. */
     ln_header *gh = &n->genesis_hdr;
     memset(gh, 0, sizeof *gh);
-    snprintf(gh->chain_id, sizeof gh->chain_id, "%s", chain_id);
-    gh->time = gt ? gt->via.u64 : (uint64_t)wall();
+    snprintf(gh->chain_id, sizeof gh->chain_id, "%s", g->chain_id);
+    gh->time = time;
     if ((rc = ln_overlay_root(ov, gh->state_root)) < 0) {
         snprintf(err, errlen, "genesis: %s", ln_strerror(rc));
         goto done;
@@ -1871,7 +1546,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     rc = load_chain(n, ov, err, errlen);
     n->has_genesis_hdr = 0;
     if (rc < 0) goto done;
-    rc = ln_chain_genesis(n->chain, chain_id, gh->time, ov);
+    rc = ln_chain_genesis(n->chain, g->chain_id, time, ov);
     ov = NULL;
     if (rc < 0) {
         snprintf(err, errlen, "genesis: %s", ln_strerror(rc));
@@ -1880,25 +1555,8 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     }
 done:
     ln_overlay_free(ov);
-    msgpack_zone_destroy(&z);
-    free(enc);
+    free(g);
     return rc;
-}
-
-/* A state record: through ov when given (the genesis not yet committed),
-** else from the committed state. *v is the caller's. */
-static int get_record(ln_node *n, ln_overlay *ov, const char *key, uint8_t **v, size_t *vl)
-{
-    size_t kl = strlen(key);
-    if (!ov) return ln_state_get(ln_chain_state(n->chain), (const uint8_t *)key, kl, v, vl);
-    const uint8_t *p;
-    size_t pl;
-    int rc = ln_overlay_get(ov, (const uint8_t *)key, kl, &p, &pl);
-    if (rc < 0) return rc;
-    if (!(*v = malloc(pl ? pl : 1))) return LN_ENOMEM;
-    if (pl) memcpy(*v, p, pl);
-    *vl = pl;
-    return 0;
 }
 
 /* ---- membership ----------------------------------------------------------- */
@@ -1913,23 +1571,29 @@ _Static_assert(MAX_VALIDATORS == LN_MAX_VALIDATORS && MAX_MEMBERS == LN_MAX_MEMB
 ** nothing changed: one state read and one hash. */
 static int load_membership(ln_node *n, ln_overlay *ov)
 {
-    uint8_t *g, h[LN_HASH_LEN];
+    ln_overlay *own = ov ? NULL : ln_overlay_new(ln_chain_state(n->chain));
+    const uint8_t *g;
+    uint8_t h[LN_HASH_LEN];
     size_t gl;
-    int rc = get_record(n, ov, "g", &g, &gl);
-    if (rc < 0) return rc;
+    int rc = own || ov ? ln_overlay_get(ov ? ov : own, (const uint8_t *)"g", 1, &g, &gl) : LN_ENOMEM;
+    if (rc < 0) {
+        ln_overlay_free(own);
+        return rc;
+    }
     ln_hash(g, gl, h);
     int first = n->nval == 0;
     if (!first && memcmp(h, n->g_hash, LN_HASH_LEN) == 0) {
-        free(g);
+        ln_overlay_free(own);
         return 0;
     }
-    ln_membership *m = malloc(sizeof *m);
-    rc = m ? ln_membership_decode(g, gl, m) : LN_ENOMEM;
-    free(g);
+    ln_genesis *gen = malloc(sizeof *gen);
+    rc = gen ? ln_genesis_decode(g, gl, gen) : LN_ENOMEM;
+    ln_overlay_free(own);
     if (rc < 0) {
-        free(m);
+        free(gen);
         return rc;
     }
+    const ln_membership *m = &gen->m;
     memcpy(n->g_hash, h, LN_HASH_LEN);
     n->nval = m->nval;
     memcpy(n->val_names, m->val_names, sizeof n->val_names);
@@ -1937,7 +1601,7 @@ static int load_membership(ln_node *n, ln_overlay *ov)
     n->nmem = m->nmem;
     memcpy(n->mem_keys, m->mem_keys, sizeof n->mem_keys);
     memcpy(n->admin, m->admin, sizeof n->admin);
-    free(m);
+    free(gen);
 
     char was[LN_NAME_MAX + 1];
     memcpy(was, n->self, sizeof was);
@@ -1981,55 +1645,39 @@ static void membership_refresh(ln_node *n)
 ** from ov, the genesis about to be written) and loads the plugin. */
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
 {
-    uint8_t *g, *p;
-    size_t gl, pl;
-    int rc = get_record(n, ov, "g", &g, &gl);
+    ln_overlay *own = ov ? NULL : ln_overlay_new(ln_chain_state(n->chain));
+    ln_overlay *rd = ov ? ov : own;
+    ln_genesis *g = malloc(sizeof *g);
+    ln_plugin_ref ref = { .params = NULL };
+    char *code = NULL;
+    size_t cl = 0;
+    int rc = rd && g ? ln_genesis_load(rd, g) : LN_ENOMEM;
     if (rc < 0) {
-        snprintf(err, errlen, "genesis record missing: %s", ln_strerror(rc));
-        return LN_EIO;
+        rc = ln_errf(err, errlen, LN_EIO, "genesis record %s", rc == LN_ENOTFOUND ? "missing"
+                     : "is corrupt");
+        goto done;
     }
-    msgpack_zone z;
-    msgpack_object o;
-    msgpack_zone_init(&z, 4096);
-    rc = ln_codec_unpack(g, gl, &z, &o);
-    char fp[65] = "";
-    if (rc == 0) rc = cfg_str(&o, "chain_id", n->chain_id, sizeof n->chain_id);
-    if (rc == 0) rc = cfg_str(&o, "fingerprint", fp, sizeof fp);
-    msgpack_zone_destroy(&z);
-    free(g);
-    if (rc < 0) {
-        snprintf(err, errlen, "genesis record is corrupt");
-        return LN_EIO;
-    }
-    if (strcmp(fp, n->fingerprint) != 0) {
-        snprintf(err, errlen, "this build's VM fingerprint %.16s… differs from the chain's %.16s…: "
-                 "gas would differ from the other nodes'", n->fingerprint, fp);
-        return LN_EFINGERPRINT;
+    snprintf(n->chain_id, sizeof n->chain_id, "%s", g->chain_id);
+    if (strcmp(g->fingerprint, n->fingerprint) != 0) {
+        rc = ln_errf(err, errlen, LN_EFINGERPRINT,
+                     "this build's VM fingerprint %.16s… differs from the chain's %.16s…: "
+                     "gas would differ from the other nodes'", n->fingerprint, g->fingerprint);
+        goto done;
     }
     if ((rc = load_membership(n, ov)) < 0) {
-        snprintf(err, errlen, "genesis record: membership is corrupt");
-        return LN_EIO;
+        rc = ln_errf(err, errlen, LN_EIO, "genesis record: membership is corrupt");
+        goto done;
     }
-    if ((rc = get_record(n, ov, "pconsensus", &p, &pl)) < 0) {
-        snprintf(err, errlen, "no consensus plugin in the registry");
-        return LN_EIO;
+    /* The plugin that governs the next block. */
+    ln_header h;
+    uint64_t next = ln_chain_head(n->chain, &h, NULL) == 0 ? h.height + 1 : 1;
+    if ((rc = ln_registry_at(rd, LN_SLOT_CONSENSUS, next, &ref)) < 0 ||
+        (rc = ln_registry_code(rd, ref.hash, &code, &cl)) < 0) {
+        rc = ln_errf(err, errlen, LN_EIO, "no consensus plugin in the registry: %s",
+                     ln_strerror(rc));
+        goto done;
     }
-    msgpack_zone_init(&z, 4096);
-    rc = ln_codec_unpack(p, pl, &z, &o);
-    const msgpack_object *code = rc < 0 ? NULL : ln_codec_map_get(&o, "code");
-    const msgpack_object *params = rc < 0 ? NULL : ln_codec_map_get(&o, "params");
-    if (rc < 0 || !code || code->type != MSGPACK_OBJECT_STR ||
-        cfg_str(&o, "name", n->consensus, sizeof n->consensus) < 0) {
-        msgpack_zone_destroy(&z);
-        free(p);
-        snprintf(err, errlen, "consensus registry record is corrupt");
-        return LN_EIO;
-    }
-    msgpack_sbuffer psb;
-    msgpack_packer ppk;
-    msgpack_sbuffer_init(&psb);
-    msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
-    if (params) msgpack_pack_object(&ppk, *params); else msgpack_pack_map(&ppk, 0);
+    snprintf(n->consensus, sizeof n->consensus, "%s", ref.name);
     ln_plugin_host host = {
         n, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer,
         h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now_ms
@@ -2037,16 +1685,14 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
     char why[300];
     char pname[64];
     snprintf(pname, sizeof pname, "%s.lua", n->consensus);
-    rc = ln_plugin_load(&host, pname, code->via.str.ptr, code->via.str.size,
-                        (const uint8_t *)psb.data, psb.size, &n->plugin, why, sizeof why);
-    msgpack_sbuffer_destroy(&psb);
-    msgpack_zone_destroy(&z);
-    free(p);
-    if (rc < 0) {
-        snprintf(err, errlen, "consensus plugin: %s", why);
-        return rc;
-    }
-    return 0;
+    rc = ln_plugin_load(&host, pname, code, cl, ref.params, ref.plen, &n->plugin, why, sizeof why);
+    if (rc < 0) snprintf(err, errlen, "consensus plugin: %s", why);
+done:
+    free(code);
+    ln_plugin_ref_free(&ref);
+    ln_overlay_free(own);
+    free(g);
+    return rc;
 }
 
 static void free_node(ln_node *n)

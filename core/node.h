@@ -14,11 +14,12 @@
 #include <uv.h>
 
 #include "contract.h"
+#include "genesis.h"
 #include "crypto.h"
 
 typedef struct ln_node ln_node;   /* opaque */
 
-#define LN_NODE_MAX_VALIDATORS LN_MAX_VALIDATORS   /* 64 (contract.h) */
+#define LN_NODE_MAX_VALIDATORS LN_MAX_VALIDATORS   /* 64 (genesis.h) */
 #define LN_NODE_MAX_MEMBERS    LN_MAX_MEMBERS       /* 256 */
 
 typedef struct {

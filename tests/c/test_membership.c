@@ -7,6 +7,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "exec.h"
+#include "genesis.h"
 #include "tx.h"
 
 #define GAS 50000000ull
@@ -35,38 +36,23 @@ static void key_of(int i, uint8_t pk[LN_PK_LEN])
     pk[2] = (uint8_t)i;
 }
 
-/* A "g" record as genesis writes it: admin (NULL: none), nval validators
+/* The genesis record through genesis.h: admin (NULL: none), nval validators
 ** v0.. (v0 with v0_pk), nmem members. */
-static void pack_g(msgpack_sbuffer *sb, const char *admin, int nval, int nmem)
+static void write_g(ln_overlay *ov, const char *admin, int nval, int nmem)
 {
-    msgpack_packer p;
-    msgpack_sbuffer_init(sb);
-    msgpack_packer_init(&p, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&p, 2 + (admin ? 1 : 0) + (nmem ? 1 : 0) + 1);
-    if (admin) { pstr(&p, "admin"); pstr(&p, admin); }
-    pstr(&p, "chain_id"); pstr(&p, "test");
-    pstr(&p, "fingerprint"); pstr(&p, "f00d");
-    if (nmem) {
-        pstr(&p, "members");
-        msgpack_pack_array(&p, (uint32_t)nmem);
-        for (int i = 0; i < nmem; i++) {
-            uint8_t k[LN_PK_LEN];
-            key_of(1000 + i, k);
-            pbin(&p, k, LN_PK_LEN);
-        }
-    }
-    pstr(&p, "validators");
-    msgpack_pack_array(&p, (uint32_t)nval);
+    ln_genesis *g = calloc(1, sizeof *g);
+    snprintf(g->chain_id, sizeof g->chain_id, "test");
+    snprintf(g->fingerprint, sizeof g->fingerprint, "f00d");
+    if (admin) snprintf(g->m.admin, sizeof g->m.admin, "%s", admin);
+    for (int i = 0; i < nmem; i++) key_of(1000 + i, g->m.mem_keys[i]);
+    g->m.nmem = (uint32_t)nmem;
     for (int i = 0; i < nval; i++) {
-        uint8_t k[LN_PK_LEN];
-        char name[16];
-        snprintf(name, sizeof name, "v%d", i);
-        if (i == 0) memcpy(k, v0_pk, LN_PK_LEN); else key_of(2000 + i, k);
-        msgpack_pack_map(&p, 2);
-        pstr(&p, "key"); pbin(&p, k, LN_PK_LEN);
-        pstr(&p, "name"); pstr(&p, name);
+        snprintf(g->m.val_names[i], sizeof g->m.val_names[i], "v%d", i);
+        if (i == 0) memcpy(g->m.val_keys[i], v0_pk, LN_PK_LEN); else key_of(2000 + i, g->m.val_keys[i]);
     }
-    ASSERT_EQ(ln_codec_check((const uint8_t *)sb->data, sb->size), 0);
+    g->m.nval = (uint32_t)nval;
+    ASSERT_EQ(ln_genesis_save(ov, g), 0);
+    free(g);
 }
 
 static void save(ln_overlay *ov, const char *name, const uint8_t pk[LN_PK_LEN])
@@ -98,12 +84,7 @@ static ln_state *chain_with(const char *admin, int nval, int nmem, int with_g)
     save(ov, "alice", alice_pk);
     save(ov, "bob", bob_pk);
     save(ov, "v0", v0_pk);
-    if (with_g) {
-        msgpack_sbuffer sb;
-        pack_g(&sb, admin, nval, nmem);
-        ASSERT_EQ(ln_overlay_set(ov, (const uint8_t *)"g", 1, (const uint8_t *)sb.data, sb.size), 0);
-        msgpack_sbuffer_destroy(&sb);
-    }
+    if (with_g) write_g(ov, admin, nval, nmem);
     uint8_t root[LN_HASH_LEN];
     ASSERT_EQ(ln_overlay_commit(ov, NULL, root), 0);
     ln_overlay_free(ov);
@@ -185,16 +166,17 @@ static result sys_as(ln_state *st, const char *sender, const char *method, const
 
 static void root_of(ln_state *st, uint8_t root[LN_HASH_LEN]) { ln_state_root(st, root); }
 
+/* The membership the record holds now (static: one at a time). */
 static ln_membership *membership(ln_state *st)
 {
-    uint8_t *g;
-    size_t gl;
-    ASSERT_EQ(ln_state_get(st, (const uint8_t *)"g", 1, &g, &gl), 0);
-    ASSERT_EQ(ln_codec_check(g, gl), 0);
-    ln_membership *m = malloc(sizeof *m);
-    ASSERT_EQ(ln_membership_decode(g, gl, m), 0);
-    free(g);
-    return m;
+    static ln_genesis g;
+    uint8_t *p;
+    size_t n;
+    ASSERT_EQ(ln_state_get(st, (const uint8_t *)"g", 1, &p, &n), 0);
+    ASSERT_EQ(ln_codec_check(p, n), 0);
+    ASSERT_EQ(ln_genesis_decode(p, n, &g), 0);
+    free(p);
+    return &g.m;
 }
 
 #define ASSERT_REFUSED(r, want, text) do {                             \
@@ -221,7 +203,7 @@ TEST(membership_admin_adds_a_member_and_g_stays_canonical)
     ASSERT_MEM(m->mem_keys[0], k, LN_PK_LEN);
     ASSERT_EQ(m->nval, 1);
     ASSERT_STR(m->val_names[0], "v0");
-    free(m);
+
     /* Other fields unchanged. */
     uint8_t *g;
     size_t gl;
@@ -343,7 +325,7 @@ TEST(membership_bad_keys_and_names_are_refused)
     ln_membership *m = membership(st);
     ASSERT_EQ(m->nmem, 1);
     ASSERT_MEM(m->mem_keys[0], bob_pk, LN_PK_LEN);
-    free(m);
+
     root_of(st, after);
     ASSERT(memcmp(before, after, LN_HASH_LEN) != 0);
     ln_state_close(st);
@@ -394,7 +376,7 @@ TEST(membership_the_last_validator_cannot_be_removed)
     ASSERT_EQ(m->nval, 1);
     ASSERT_STR(m->val_names[0], "v1");
     ASSERT_MEM(m->val_keys[0], bob_pk, LN_PK_LEN);
-    free(m);
+
     ASSERT_REFUSED(sys_as(st, "alice", "removevalidator", (arg[]){ STR("v1") }, 1), LN_EINVAL,
                    "v1 is the last validator");
     ln_state_close(st);
@@ -412,7 +394,7 @@ TEST(membership_lists_are_capped_at_256_members_and_64_validators)
     ASSERT_EQ(m->nmem, LN_MAX_MEMBERS);
     ASSERT_EQ(m->nval, LN_MAX_VALIDATORS);
     ASSERT_STR(m->val_names[LN_MAX_VALIDATORS - 1], "last");
-    free(m);
+
     uint8_t before[LN_HASH_LEN], after[LN_HASH_LEN];
     root_of(st, before);
     ASSERT_REFUSED(sys_as(st, "alice", "addmember", (arg[]){ KEY(k2) }, 1), LN_EFULL,
@@ -450,7 +432,7 @@ TEST(membership_addvalidator_creates_the_account_like_genesis_and_keeps_an_exist
     ASSERT_STR(m->val_names[1], "newval");
     ASSERT_STR(m->val_names[2], "bob");
     ASSERT_MEM(m->val_keys[2], k2, LN_PK_LEN);
-    free(m);
+
     ln_state_close(st);
 }
 
@@ -499,7 +481,7 @@ TEST(membership_signed_transactions_bob_refused_alice_admitted)
     ASSERT_EQ(rs[0].code, LN_EAUTH);
     ln_membership *m = membership(st);
     ASSERT_EQ(m->nmem, 0);
-    free(m);
+
     ln_receipt_free(&rs[0]);
     bc.height = 2;
     ASSERT_EQ(ln_exec_apply(st, &bc, (const uint8_t *const *)&txs[1], &lens[1], 1, rs, NULL, root), 0);
@@ -507,7 +489,7 @@ TEST(membership_signed_transactions_bob_refused_alice_admitted)
     m = membership(st);
     ASSERT_EQ(m->nmem, 1);
     ASSERT_MEM(m->mem_keys[0], k, LN_PK_LEN);
-    free(m);
+
     ln_receipt_free(&rs[0]);
     free(txs[0]);
     free(txs[1]);
