@@ -21,18 +21,19 @@ static void refuse(ln_receipt *r, int code, const char *why)
     }
 }
 
-/* Checks everything that decides whether tx may run at all. */
-static int admit(ln_overlay *ov, const ln_blockctx *bc, const ln_tx *tx, int sigs_checked,
-                 ln_account *sender, char *why, size_t whylen)
+int ln_exec_check(ln_overlay *ov, const char *chain_id, uint64_t height, const ln_tx *tx,
+                  int flags, ln_account *sender, char *why, size_t whylen)
 {
-    if (strcmp(tx->chain_id, bc->chain_id) != 0) {
+    if (strcmp(tx->chain_id, chain_id) != 0) {
         snprintf(why, whylen, "transaction is for chain '%s', this is '%s'",
-                 tx->chain_id, bc->chain_id);
+                 tx->chain_id, chain_id);
         return LN_ECHAINID;
     }
-    if (bc->height > tx->expires) {
-        snprintf(why, whylen, "expired at height %llu, block is %llu",
-                 (unsigned long long)tx->expires, (unsigned long long)bc->height);
+    if (height > tx->expires) {
+        snprintf(why, whylen, "expired at height %llu, %s is %llu",
+                 (unsigned long long)tx->expires,
+                 flags & LN_CHECK_POOL ? "next block" : "block",
+                 (unsigned long long)height);
         return LN_EEXPIRED;
     }
     int rc = ln_account_load(ov, tx->account, sender);
@@ -41,12 +42,14 @@ static int admit(ln_overlay *ov, const ln_blockctx *bc, const ln_tx *tx, int sig
         return LN_ENOACCOUNT;
     }
     if (rc < 0) return rc;
-    if (tx->nonce != sender->nonce) {
-        snprintf(why, whylen, "%s expects nonce %llu, got %llu", tx->account,
-                 (unsigned long long)sender->nonce, (unsigned long long)tx->nonce);
+    /* The pool takes nonces ahead of the account's: they wait their turn. */
+    if (flags & LN_CHECK_POOL ? tx->nonce < sender->nonce : tx->nonce != sender->nonce) {
+        snprintf(why, whylen, "%s expects nonce %llu%s, got %llu", tx->account,
+                 (unsigned long long)sender->nonce, flags & LN_CHECK_POOL ? " or later" : "",
+                 (unsigned long long)tx->nonce);
         return LN_ENONCE;
     }
-    if (!sigs_checked && ln_tx_verify(tx) < 0) {
+    if (flags & LN_CHECK_SIGS && ln_tx_verify(tx) < 0) {
         for (uint32_t i = 0; i < tx->nsigs; i++)
             if (ln_verify(tx->keys[i], tx->sigs[i], tx->id, LN_HASH_LEN) < 0) {
                 char key[2 * LN_PK_LEN + 1];
@@ -85,7 +88,8 @@ static void apply_one(ln_vm *vm, ln_overlay *ov, const ln_blockctx *bc,
         return;
     }
     ln_account sender;
-    rc = admit(ov, bc, &tx, sigs_checked, &sender, why, sizeof why);
+    rc = ln_exec_check(ov, bc->chain_id, bc->height, &tx, sigs_checked ? 0 : LN_CHECK_SIGS,
+                       &sender, why, sizeof why);
     if (rc < 0) {
         refuse(r, rc, why);
         ln_tx_free(&tx);

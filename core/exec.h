@@ -48,6 +48,17 @@ typedef struct {
     char payer[LN_NAME_MAX + 1];
 } ln_receipt;
 
+/* The checks that decide whether a decoded transaction may run at height:
+** chain id, expiry, the sender account, its nonce, the signatures (with
+** LN_CHECK_SIGS; else they were verified already), the sender's active
+** authority and that its balance covers max_fee. With LN_CHECK_POOL the
+** nonce may be ahead of the account's (a mempool holds it until its turn).
+** 0 with *sender loaded, or LN_ECHAINID, LN_EEXPIRED, LN_ENOACCOUNT,
+** LN_ENONCE, LN_EBADSIG, LN_EAUTH, LN_EBALANCE with the reason in why. */
+enum { LN_CHECK_SIGS = 1, LN_CHECK_POOL = 2 };
+int  ln_exec_check(ln_overlay *ov, const char *chain_id, uint64_t height, const ln_tx *tx,
+                   int flags, ln_account *sender, char *why, size_t whylen);
+
 /* Applies n encoded transactions over ov. sigs_checked: the signatures of
 ** these exact bytes were verified already (mempool), so they are skipped.
 ** receipts has room for n. Transactions left over once the block reached

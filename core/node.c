@@ -1974,44 +1974,15 @@ static void admit_one(submit_req *r, int status)
         snprintf(why, sizeof why, "the node is shutting down");
         rc = LN_ECLOSED;
     }
-    if (rc == 0 && strcmp(r->tx.chain_id, n->chain_id) != 0) {
-        snprintf(why, sizeof why, "transaction is for chain '%s', this is '%s'",
-                 r->tx.chain_id, n->chain_id);
-        rc = LN_ECHAINID;
-    }
     ln_header h;
     ln_chain_head(n->chain, &h, NULL);
-    if (rc == 0 && r->tx.expires < h.height + 1) {
-        snprintf(why, sizeof why, "expired at height %llu, next block is %llu",
-                 (unsigned long long)r->tx.expires, (unsigned long long)h.height + 1);
-        rc = LN_EEXPIRED;
-    }
     ln_account a;
     memset(&a, 0, sizeof a);
     ln_overlay *ov = rc == 0 ? ln_overlay_new(ln_chain_state(n->chain)) : NULL;
-    if (rc == 0) {
-        int arc = ov ? ln_account_load(ov, r->tx.account, &a) : LN_ENOMEM;
-        if (arc == LN_ENOTFOUND) {
-            snprintf(why, sizeof why, "%s", r->tx.account);
-            rc = LN_ENOACCOUNT;
-        } else if (arc < 0) {
-            rc = arc;
-        } else if (r->tx.nonce < a.nonce) {
-            snprintf(why, sizeof why, "%s expects nonce %llu or later, got %llu", r->tx.account,
-                     (unsigned long long)a.nonce, (unsigned long long)r->tx.nonce);
-            rc = LN_ENONCE;
-        } else if (a.balance < r->tx.max_fee) {
-            snprintf(why, sizeof why, "%s has %llu, max_fee is %llu", r->tx.account,
-                     (unsigned long long)a.balance, (unsigned long long)r->tx.max_fee);
-            rc = LN_EBALANCE;
-        } else {
-            ln_signers s = { (const uint8_t (*)[LN_PK_LEN])r->tx.keys, r->tx.nsigs, NULL };
-            if (ln_account_authorized(ov, r->tx.account, "active", &s) < 0) {
-                snprintf(why, sizeof why, "signatures do not satisfy %s@active", r->tx.account);
-                rc = LN_EAUTH;
-            }
-        }
-    }
+    if (rc == 0)
+        rc = ov ? ln_exec_check(ov, n->chain_id, h.height + 1, &r->tx, LN_CHECK_POOL, &a, why,
+                                sizeof why)
+                : LN_ENOMEM;
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
