@@ -508,11 +508,7 @@ describe("rpc account_get pending_nonce", function()
   local node
 
   lazy_setup(function()
-    local cfg = support.read_file(support.CONFIG):gsub("block_ms = 50", "block_ms = 86400000")
-    assert(cfg:find("86400000", 1, true), "configs/dev.lua has no block_ms = 50 to change")
-    local path = support.run_dir() .. "/slow-dev.lua"
-    support.write_file(path, cfg)
-    node = support.node({ name = "slow" }):start({ config = path })
+    node = support.node({ name = "idle" }):start({ config = support.idle_config() })
   end)
 
   lazy_teardown(function() support.cleanup() end)
