@@ -174,6 +174,13 @@ describe('lunet-client against lunet dev', () => {
     await assert.rejects(dead.info(), (e) => e instanceof LunetError && e.name === 'ENETWORK' && e.code === null);
   }));
 
+  it('the README\'s ten lines are examples/quickstart.js', t.wrap(async () => {
+    const lines = readFileSync(new URL('../examples/quickstart.js', import.meta.url), 'utf8').trim();
+    for (const readme of [join(ROOT, 'README.md'), join(ROOT, 'clients/js/README.md')]) {
+      assert.ok(readFileSync(readme, 'utf8').includes('```js\n' + lines + '\n```'), `${readme} does not show examples/quickstart.js`);
+    }
+  }));
+
   it('the README\'s ten-line script deploys, sends without waiting, follows events and queries', t.wrap(async () => {
     const script = fileURLToPath(new URL('../examples/quickstart.js', import.meta.url));
     const fresh = await startDev({ name: 'quickstart' });
