@@ -157,6 +157,22 @@ describe('dashboard in headless Chromium', () => {
     assert.ok(inked > 1000, `the chart drew ${inked} pixels`);
   }));
 
+  it('renders the plugins in force and the swaps pending in chain_info\'s shape (DESIGN "Plugins")', step('plugins', async () => {
+    await open(node.url + '/');
+    const text = await page.evaluate(() => pluginsCard({ info: {
+      consensus: 'bft',
+      plugins: {
+        consensus: { name: 'bft', hash: 'ab'.repeat(32), since: 0, params: {} },
+        governance: { name: 'council', hash: 'cd'.repeat(32), since: 12, params: { voting_blocks: 100 } },
+        pricing: { name: 'flat', hash: 'ef'.repeat(32), since: 0, params: {} },
+      },
+      pending: [{ slot: 'pricing', name: 'fee_market', hash: '01'.repeat(32), at: 40, ready: ['node0', 'node1'] }],
+    } }).textContent);
+    for (const want of ['consensusbft', 'governancecouncil12', 'pricingflat', 'Swaps pending', 'pricingfee_market402 ready']) {
+      assert.ok(text.includes(want), `"${want}" not in "${text}"`);
+    }
+  }));
+
   it('clicks from the head block to a transaction to its sender\'s account', step('click-through', async () => {
     await open(node.url + '/');
     const info = await c.info();

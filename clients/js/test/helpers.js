@@ -8,7 +8,7 @@
 // Environment: LUNET_BIN runs another binary (default ROOT/build/lunet).
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -85,13 +85,6 @@ export async function startDev(opts = {}) {
     }
   }, () => `lunet dev never answered GET /health on port ${port}:\n${node.logTail()}`);
   return node;
-}
-
-// A config file in dir: configs/dev.lua with its text changed by edit(text).
-export function devConfig(dir, edit) {
-  const path = join(dir, 'config.lua');
-  writeFileSync(path, edit(readFileSync(join(ROOT, 'configs/dev.lua'), 'utf8')));
-  return path;
 }
 
 // Tracks whether any test of the file failed, for stop(failed).
