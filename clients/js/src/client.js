@@ -41,7 +41,9 @@ export class Client {
     this.fetch = (...a) => f(...a);
     this.opts = { ...DEFAULTS, ...opts };
     this.nextId = 1;
-    this.lanes = new Map();  // account -> the promise of its last submission
+    this.lanes = new Map();    // account -> the promise of its last submission
+    this.waiters = new Map();  // hash -> [{resolve, reject, until, timeout}] (wait)
+    this.poller = null;        // the timer of the next tx_get poll
   }
 
   async post(body, what) {
@@ -78,15 +80,22 @@ export class Client {
   // Several calls in one request ([[method, params], ...]): their results in
   // order; the first error is thrown.
   async batch(calls) {
+    return (await this.batchSettled(calls)).map((r) => {
+      if (r.error) throw r.error;
+      return r.result;
+    });
+  }
+
+  // Like batch, but each call's outcome: {result} or {error: LunetError}.
+  async batchSettled(calls) {
     const body = calls.map(([method, params = {}]) => ({ jsonrpc: '2.0', id: this.nextId++, method, params }));
-    const out = await this.post(body, calls.map((c) => c[0]).join('+'));
+    const out = await this.post(body, calls.length === 1 ? calls[0][0] : `batch of ${calls.length}`);
     if (!Array.isArray(out)) throw LunetError.fromRpc(out.error || { message: 'batch: not an array' });
     const byId = new Map(out.map((r) => [r.id, r]));
     return body.map((c) => {
       const r = byId.get(c.id);
-      if (!r) throw new LunetError(`${c.method}: no answer in the batch`, { name: 'EHTTP' });
-      if (r.error) throw LunetError.fromRpc(r.error);
-      return r.result;
+      if (!r) return { error: new LunetError(`${c.method}: no answer in the batch`, { name: 'EHTTP' }) };
+      return r.error ? { error: LunetError.fromRpc(r.error) } : { result: r.result };
     });
   }
 
@@ -115,22 +124,53 @@ export class Client {
 
   // Waits until hash is committed: {hash, status, height, receipt}. A
   // receipt with ok false is a committed call that failed (fee charged).
-  // opts: timeoutMs (default waitMs), pollMs.
-  async wait(hash, opts = {}) {
-    const timeout = opts.timeoutMs ?? this.opts.waitMs, poll = opts.pollMs ?? this.opts.pollMs;
-    const until = Date.now() + timeout;
-    for (;;) {
-      const r = await this.tx(hash);
-      if (r.status === 'committed' || r.status === 'final') return { ...r, hash };
-      if (r.status === 'unknown') {
-        throw new LunetError(`transaction ${hash} is unknown to the node: never admitted, or dropped ` +
-                             '(it expired, or another transaction took its nonce)', { name: 'EDROPPED' });
+  // opts: timeoutMs (default waitMs). Every wait of a Client shares one
+  // poller: each pollMs one batch of tx_get (up to 100 calls) asks for all.
+  wait(hash, opts = {}) {
+    const timeout = opts.timeoutMs ?? this.opts.waitMs;
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(hash) || [];
+      list.push({ resolve, reject, until: Date.now() + timeout, timeout });
+      this.waiters.set(hash, list);
+      if (!this.poller) this.poller = setTimeout(() => this.pollWaiters(), 0);
+    });
+  }
+
+  async pollWaiters() {
+    const hashes = [...this.waiters.keys()];
+    const settle = (hash, fn) => {
+      const list = this.waiters.get(hash) || [];
+      this.waiters.delete(hash);
+      for (const w of list) fn(w);
+    };
+    for (let i = 0; i < hashes.length; i += 100) {
+      const chunk = hashes.slice(i, i + 100);
+      let got;
+      try {
+        got = await this.batchSettled(chunk.map((hash) => ['tx_get', { hash }]));
+      } catch (e) {
+        for (const hash of chunk) settle(hash, (w) => w.reject(e));
+        continue;
       }
-      if (Date.now() >= until) {
-        throw new LunetError(`transaction ${hash} still ${r.status} after ${timeout} ms`, { name: 'ETIMEDOUT' });
-      }
-      await sleep(poll);
+      chunk.forEach((hash, k) => {
+        const { result: r, error } = got[k];
+        if (error) return settle(hash, (w) => w.reject(error));
+        if (r.status === 'committed' || r.status === 'final') return settle(hash, (w) => w.resolve({ ...r, hash }));
+        if (r.status === 'unknown') {
+          return settle(hash, (w) => w.reject(new LunetError(`transaction ${hash} is unknown to the node: never ` +
+            'admitted, or dropped (it expired, or another transaction took its nonce)', { name: 'EDROPPED' })));
+        }
+        const now = Date.now(), list = this.waiters.get(hash) || [];
+        const late = list.filter((w) => now >= w.until);
+        if (!late.length) return;
+        const left = list.filter((w) => now < w.until);
+        if (left.length) this.waiters.set(hash, left); else this.waiters.delete(hash);
+        for (const w of late) {
+          w.reject(new LunetError(`transaction ${hash} still ${r.status} after ${w.timeout} ms`, { name: 'ETIMEDOUT' }));
+        }
+      });
     }
+    this.poller = this.waiters.size ? setTimeout(() => this.pollWaiters(), this.opts.pollMs) : null;
   }
 
   // Signs and submits actions ([{contract, method, args}]) from key.account.

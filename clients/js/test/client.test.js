@@ -169,6 +169,12 @@ describe('lunet-client against lunet dev', () => {
     const nonce = (await c.account('alice')).nonce;
     await assert.rejects(c.send(alice, 'token', 'transfer', ['bob', 1], { nonce: nonce - 1 }),
                          (e) => e.name === 'ENONCE' && /nonce/.test(e.message));
+    // Waiting: a hash the node never saw, and a transaction behind a nonce gap.
+    await assert.rejects(c.wait('ab'.repeat(32)), (e) => e instanceof LunetError && e.name === 'EDROPPED' && e.code === null);
+    const eve = Key.fromFile(node.keyPath('eve'));
+    const gap = await c.send(eve, 'token', 'symbol', [], { nonce: (await c.account('eve')).nonce + 1, wait: false });
+    await assert.rejects(c.wait(gap, { timeoutMs: 300 }), (e) => e.name === 'ETIMEDOUT' && e.message.includes('still pending'));
+    assert.equal((await c.account('eve')).pending_nonce, (await c.account('eve')).nonce);
     // Nothing listens on a fresh port.
     const dead = new Client(`http://127.0.0.1:${await freePort()}`);
     await assert.rejects(dead.info(), (e) => e instanceof LunetError && e.name === 'ENETWORK' && e.code === null);
