@@ -4,20 +4,42 @@
 PKGS := cmake pkg-config gcc make libluajit2-5.1-dev libuv1-dev libleveldb-dev \
         libsodium-dev libmsgpack-dev libcjson-dev libhttp-parser-dev lua-busted \
         lua-socket
+# What only the tests need: Debian's Chromium for the dashboard's browser
+# test, and clients/js's npm packages (package-lock.json; node and npm come
+# with the machine).
+TEST_PKGS := chromium
+JS_DIR := clients/js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build asan test run bench fuzz clean
-
-all: build
-
-deps:
-	@missing=""; for p in $(PKGS); do \
+# $(call apt_missing,PACKAGES): installs those not installed yet.
+define apt_missing
+	@missing=""; for p in $(1); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+endef
+
+.PHONY: all deps test-deps build asan test run bench fuzz clean
+
+all: build
+
+deps:
+	$(call apt_missing,$(PKGS))
+
+# npm ci only when node_modules is missing or older than the lock file, so
+# later runs need no network.
+test-deps: deps
+	$(call apt_missing,$(TEST_PKGS))
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "make: node and npm are needed for $(JS_DIR)'s tests"; exit 1; }
+	@if [ ! -f $(JS_DIR)/node_modules/.package-lock.json ] || \
+	    [ $(JS_DIR)/package-lock.json -nt $(JS_DIR)/node_modules/.package-lock.json ]; then \
+	  echo "npm ci in $(JS_DIR)"; \
+	  (cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error); \
 	fi
 
 build: deps
@@ -28,9 +50,10 @@ asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLN_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 
-# Every test: C unit tests (release and ASan/UBSan builds), then the busted
-# specs through `lunet test`. Ends with one line: N passed, N failed.
-test: build asan
+# Every test: C unit tests (release and ASan/UBSan builds), the busted specs
+# through `lunet test`, then clients/js's tests (node --test: the client and
+# the dashboard in Chromium). Ends with one line: N passed, N failed.
+test: build asan test-deps
 	@tests/run_all.sh
 
 run: build

@@ -598,6 +598,9 @@ static int transact(cli *c, const char *contract, const char *method, const cJSO
               c->as);
         goto out;
     }
+    /* Past the account's transactions still waiting, so sends in a row
+    ** with --no-wait do not take one nonce twice. */
+    juint(acct, "pending_nonce", &nonce);
 
     ln_cli_tx t = { c->as, chain_id, nonce, height + LN_CLI_EXPIRES_AFTER, c->max_fee,
                     contract, method, args };

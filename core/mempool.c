@@ -283,6 +283,20 @@ size_t ln_mempool_prune(ln_mempool *mp, uint64_t height, ln_nonce_fn nonce_of, v
 
 size_t ln_mempool_ready(const ln_mempool *mp) { return mp->ready; }
 
+uint64_t ln_mempool_next_nonce(const ln_mempool *mp, const char *account,
+                               uint64_t state_nonce)
+{
+    const acct *a = *name_slot(mp, account);
+    uint64_t want = state_nonce;
+    for (size_t i = 0; a && i < a->n; i++) {
+        uint64_t nonce = a->q[i]->tx.nonce;
+        if (nonce < want) continue;          /* committed, not pruned yet */
+        if (nonce > want) break;             /* a gap: nothing after it counts */
+        want++;
+    }
+    return want;
+}
+
 size_t ln_mempool_each(const ln_mempool *mp, void (*fn)(const ln_mtx *tx, void *ud), void *ud)
 {
     size_t k = 0;

@@ -47,6 +47,13 @@ size_t ln_mempool_count(const ln_mempool *mp);
 size_t ln_mempool_ready(const ln_mempool *mp);
 size_t ln_mempool_bytes(const ln_mempool *mp);
 
+/* The nonce a new transaction of account should take: state_nonce (the
+** committed one) moved past the account's waiting transactions whose nonces
+** follow it without a gap. A client that sends several transactions without
+** waiting for blocks takes this (RPC account_get's pending_nonce). */
+uint64_t ln_mempool_next_nonce(const ln_mempool *mp, const char *account,
+                               uint64_t state_nonce);
+
 /* Fills out[] (room for max_txs) with transactions for the next block, at
 ** most max_bytes in all; returns how many. The entries stay owned by the
 ** pool until ln_mempool_remove or ln_mempool_prune. */

@@ -2170,6 +2170,11 @@ int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
     return ln_state_get(ln_chain_state(n->chain), key, kl, rec, len);
 }
 
+uint64_t ln_node_pending_nonce(ln_node *n, const char *name)
+{
+    return ln_mempool_next_nonce(n->mp, name, committed_nonce(name, n));
+}
+
 int ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
                       uint8_t **val, size_t *vlen, uint8_t **proof, size_t *plen,
                       uint64_t *height, uint8_t root[LN_HASH_LEN])

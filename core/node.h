@@ -122,6 +122,10 @@ int  ln_node_query(ln_node *n, const char *contract, const char *method,
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);
 
+/* The nonce the account's next transaction takes: its committed nonce moved
+** past its consecutive waiting transactions (ln_mempool_next_nonce). */
+uint64_t ln_node_pending_nonce(ln_node *n, const char *name);
+
 /* A state value at the head with its proof against the head's state root. */
 int  ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
                        uint8_t **val, size_t *vlen, uint8_t **proof, size_t *plen,

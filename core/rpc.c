@@ -791,6 +791,7 @@ static int m_account_get(ln_node *n, const cJSON *p, call *c, cJSON **res, rerr 
         const msgpack_object *code = ln_codec_map_get(&o, "code");
         bad |= put(j, "account", cJSON_CreateString(name));
         bad |= put(j, "nonce", render_or_null(ln_codec_map_get(&o, "nonce")));
+        bad |= put(j, "pending_nonce", json_u64(ln_node_pending_nonce(n, name)));
         bad |= put(j, "balance", render_or_null(ln_codec_map_get(&o, "balance")));
         bad |= put(perms, "owner", render_or_null(ln_codec_map_get(&o, "owner")));
         bad |= put(perms, "active", render_or_null(ln_codec_map_get(&o, "active")));

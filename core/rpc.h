@@ -25,8 +25,10 @@
 **   tx_get         {hash}                 -> {status: "pending"|"committed"|"unknown",
 **                                             height, receipt}   (null when unknown)
 **   contract_query {contract, method, args?: [...]} -> {result, gas_used}
-**   account_get    {account}              -> {account, nonce, balance,
+**   account_get    {account}              -> {account, nonce, pending_nonce, balance,
 **                                             permissions: {owner, active}, code_hash?}
+**                                             (pending_nonce: the nonce after the account's
+**                                             waiting transactions that follow nonce)
 **   state_get      {key: "text" | "0x<hex>"} -> {key, value, raw, proof, height, state_root}
 **                                             (value, raw null when absent with a proof)
 **

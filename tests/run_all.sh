@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints one closing line: N passed, N failed.
 # Suites: ctest on the release build, ctest on the ASan/UBSan build, and the
-# busted specs (contracts/, tests/lua/, tests/net/) through build/lunet test.
+# busted specs (contracts/, tests/lua/, tests/net/) through build/lunet test,
+# and clients/js's tests under node's test runner (the JavaScript client and
+# the dashboard in headless Chromium, each against a real lunet dev).
 set -u
 cd "$(dirname "$0")/.."
 passed=0
@@ -45,9 +47,32 @@ count_busted() {  # $@ paths
   failed=$((failed + f))
 }
 
+count_node() {    # clients/js: node --test, TAP summary lines "# pass N", "# fail N"
+  local log="$logdir/node-test.log"
+  (cd clients/js && node --test --test-reporter=tap test/*.test.js) >"$log" 2>&1
+  local rc=$?
+  local p f c
+  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+  c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$log" | tail -1)
+  if [ -z "$p" ] || [ -z "$f" ]; then
+    echo "node --test: no summary (exit $rc); see $log"; tail -30 "$log"
+    failed=$((failed + 1)); return
+  fi
+  f=$((f + ${c:-0}))
+  if [ "$f" -gt 0 ] || [ $rc -ne 0 ]; then
+    grep -E "^\s*not ok|screenshot|kept in" "$log" | head -40
+    [ "$f" -eq 0 ] && f=1
+  fi
+  echo "node --test (clients/js): $p passed, $f failed"
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
 count_ctest build release
 count_ctest build-asan asan
 count_busted contracts tests/lua tests/net
+count_node
 
 echo "logs: $logdir"
 echo "$passed passed, $failed failed"

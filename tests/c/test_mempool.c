@@ -217,7 +217,33 @@ TEST(mempool_ready_counts_only_what_a_block_could_take)
     ln_mempool_free(mp);
 }
 
+TEST(mempool_next_nonce_follows_the_consecutive_waiting_nonces)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "alice", 3), 3);   /* nothing waits */
+    ln_tx a3 = mk("alice", 3, 1, 1), a4 = mk("alice", 4, 1, 2), a6 = mk("alice", 6, 1, 3);
+    ln_tx b0 = mk("bob", 0, 1, 4);
+    ASSERT_EQ(ln_mempool_add(mp, &a4, bytes, sizeof bytes, 3), 0);
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "alice", 3), 3);   /* 4 waits behind 3 */
+    ASSERT_EQ(ln_mempool_add(mp, &a3, bytes, sizeof bytes, 3), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &a6, bytes, sizeof bytes, 3), 0);
+    ASSERT_EQ(ln_mempool_add(mp, &b0, bytes, sizeof bytes, 0), 0);
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "alice", 3), 5);   /* 3, 4; 6 is past a gap */
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "bob", 0), 1);
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "carol", 0), 0);
+    /* 3 committed but not pruned yet: it is skipped, not counted twice. */
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "alice", 4), 5);
+    /* Committed past what waits (another node's transactions). */
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "alice", 9), 9);
+    ln_tx a5 = mk("alice", 5, 1, 5);
+    ASSERT_EQ(ln_mempool_add(mp, &a5, bytes, sizeof bytes, 3), 0);
+    ASSERT_EQ(ln_mempool_next_nonce(mp, "alice", 3), 7);   /* the gap filled */
+    ln_mempool_free(mp);
+}
+
 static const ln_test tests[] = {
+    T(mempool_next_nonce_follows_the_consecutive_waiting_nonces),
     T(mempool_ready_counts_only_what_a_block_could_take),
     T(mempool_admits_a_transaction_once),
     T(mempool_refuses_a_nonce_below_the_committed_one),

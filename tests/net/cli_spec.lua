@@ -259,3 +259,29 @@ describe("cli", function()
     end
   end)
 end)
+
+-- A node that never proposes: what is sent waits in its mempool.
+describe("cli send --no-wait", function()
+  local node
+
+  lazy_setup(function()
+    node = support.node({ name = "cli-idle" }):start({ config = support.idle_config() })
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  it("takes the nonce after the account's waiting transactions, so sends in a row all wait", function()
+    local hashes = {}
+    for i = 1, 3 do
+      local code, out, err = node:cli("send", "sys", "transfer", "bob", tostring(i), "--as", "carol", "--no-wait")
+      assert.equal(0, code, err)
+      hashes[i] = trim(out)
+      assert.matches(HEX64, hashes[i])
+    end
+    for _, h in ipairs(hashes) do assert.equal("pending", node:call("tx_get", { hash = h }).status) end
+    local a = node:call("account_get", { account = "carol" })
+    assert.equal(0, a.nonce)
+    assert.equal(3, a.pending_nonce)
+    assert.equal(3, node:call("chain_info").mempool)
+  end)
+end)

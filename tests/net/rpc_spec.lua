@@ -501,3 +501,38 @@ describe("rpc", function()
     end)
   end)
 end)
+
+-- A node whose proposer looks at the mempool once a day: what is submitted
+-- waits there, so account_get sees it pending for as long as the test runs.
+describe("rpc account_get pending_nonce", function()
+  local node
+
+  lazy_setup(function()
+    node = support.node({ name = "idle" }):start({ config = support.idle_config() })
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  local function transfer_tx(nonce)
+    return node:send("carol", "sys", "transfer", { "bob", 1 }, { nonce = nonce })
+  end
+
+  it("counts the account's waiting transactions up to the first nonce gap", function()
+    local a = node:call("account_get", { account = "carol" })
+    assert.equal(0, a.nonce)
+    assert.equal(0, a.pending_nonce)
+    transfer_tx(1)                                      -- waits behind a gap
+    assert.equal(0, node:call("account_get", { account = "carol" }).pending_nonce)
+    transfer_tx(0)
+    a = node:call("account_get", { account = "carol" })
+    assert.equal(0, a.nonce)                          -- nothing committed
+    assert.equal(2, a.pending_nonce)
+    transfer_tx(3)                                      -- past a gap at 2
+    assert.equal(2, node:call("account_get", { account = "carol" }).pending_nonce)
+    transfer_tx(2)
+    assert.equal(4, node:call("account_get", { account = "carol" }).pending_nonce)
+    assert.equal(0, node:call("account_get", { account = "bob" }).pending_nonce)
+    assert.equal(4, node:call("chain_info").mempool)
+    assert.equal(0, node:call("chain_info").height)
+  end)
+end)

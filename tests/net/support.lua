@@ -159,6 +159,16 @@ function M.run_dir()
   return state.dir
 end
 
+-- A config like configs/dev.lua whose proposer looks at the mempool once a
+-- day: what is submitted waits there for as long as a test runs. Its path.
+function M.idle_config()
+  local cfg = read_file(M.CONFIG):gsub("block_ms = 50", "block_ms = 86400000")
+  assert(cfg:find("86400000", 1, true), "configs/dev.lua has no block_ms = 50 to change")
+  local path = M.run_dir() .. "/idle-dev.lua"
+  write_file(path, cfg)
+  return path
+end
+
 -- ---- HTTP -------------------------------------------------------------------
 
 -- One request on a fresh connection. opts: headers (table), timeout (s),
