@@ -35,7 +35,8 @@ deps:
 test-deps: deps
 	$(call apt_missing,$(TEST_PKGS))
 	@command -v node >/dev/null && command -v npm >/dev/null || \
-	  { echo "make: node and npm are needed for $(JS_DIR)'s tests"; exit 1; }
+	  { echo "installing: nodejs npm"; $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; }
 	@if [ ! -f $(JS_DIR)/node_modules/.package-lock.json ] || \
 	    [ $(JS_DIR)/package-lock.json -nt $(JS_DIR)/node_modules/.package-lock.json ]; then \
 	  echo "npm ci in $(JS_DIR)"; \
