@@ -1,6 +1,8 @@
 /*
 ** rpc.h -- the node's HTTP face: JSON-RPC 2.0, health, metrics, queries by
 ** URL, Server-Sent Events and the dashboard (core/http.h underneath).
+** Three files: rpc.c (the server and its routes), rpc_call.c (JSON-RPC
+** calls and methods), rpc_json.c (msgpack <-> JSON, base64).
 **
 ** Routes:
 **   POST /                      JSON-RPC 2.0, one call or a batch (at most
@@ -74,15 +76,10 @@
 #include <cjson/cJSON.h>
 
 #include "node.h"
+#include "rpc_call.h"   /* JSON-RPC processing, error codes */
+#include "rpc_json.h"   /* msgpack <-> JSON */
 
-#define LN_RPC_MAX_BATCH  100     /* calls in one batch */
 #define LN_RPC_PING_MS    15000   /* SSE keep-alive comment */
-#define LN_RPC_JSON_PARSE    -32700
-#define LN_RPC_JSON_REQUEST  -32600
-#define LN_RPC_JSON_METHOD   -32601
-#define LN_RPC_JSON_PARAMS   -32602
-#define LN_RPC_JSON_INTERNAL -32603
-#define LN_RPC_JSON_LUNET    -32000   /* + LN_E* */
 
 typedef struct ln_rpc ln_rpc;   /* opaque */
 
@@ -100,38 +97,5 @@ void ln_rpc_stop(ln_rpc *r);
 
 /* The bound port (useful after port 0). */
 int  ln_rpc_port(const ln_rpc *r);
-
-/* ---- internals, exposed for tests/c/test_http.c ------------------------ */
-
-/* Strict RFC 4648 base64 (standard alphabet, '=' padding required, no
-** whitespace, unused bits zero). *out malloc()ed (non-NULL even when empty),
-** the caller free()s. LN_EINVAL, LN_ENOMEM. */
-int   ln__rpc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen);
-
-/* Canonical msgpack of a JSON value (see the rendering rules above); *out
-** malloc()ed. LN_EFLOAT (fraction, inf), LN_ERANGE (beyond +-LN_SAFE_INT),
-** LN_EDUPKEY, LN_EDEPTH, LN_ETOOBIG, LN_EINVAL (string not UTF-8),
-** LN_ETYPE, LN_ENOMEM. */
-int   ln__rpc_json_to_msgpack(const cJSON *j, uint8_t **out, size_t *len);
-
-/* JSON of a msgpack value (rules above); NULL only when out of memory. */
-cJSON *ln__rpc_msgpack_to_json(const msgpack_object *o);
-
-/* -32000 + code for an LN_E* code (< 0); LN_RPC_JSON_INTERNAL otherwise. */
-int   ln__rpc_errcode(int ln_code);
-
-/* A JSON-RPC error object {code, message[, data]}: for an LN_E* code (< 0)
-** code is ln__rpc_errcode and data {name, why}; for a JSON-RPC code
-** (<= -32600) just code and message. why/msg may be NULL. */
-cJSON *ln__rpc_error(int code, const char *msg, const char *why);
-
-/* Handles one POST body. done runs exactly once, with the response text
-** (malloc()ed; done free()s it) or NULL when there is nothing to answer (only
-** notifications). It runs before this returns unless a call is asynchronous
-** (tx_submit). node may be NULL: calls that would reach it get -32603
-** (tests of malformed requests need no node). */
-typedef void (*ln__rpc_done)(char *json, void *ud);
-void  ln__rpc_process(ln_node *node, const char *body, size_t len,
-                      ln__rpc_done done, void *ud);
 
 #endif

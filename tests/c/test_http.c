@@ -787,6 +787,14 @@ TEST(rpc_base64_refuses_anything_not_strict)
     b64_bad("Zm-_");      /* url alphabet */
 }
 
+TEST(rpc_base64_refuses_bytes_outside_the_alphabet)
+{
+    b64_bad("a\x80\x80" "a");  /* libsodium 1.0.18 takes these as letters */
+    b64_bad("Zm9\xff");
+    b64_bad("\xc3\xa9Zg");
+    b64_bad("Zm9v\x01\x02==");
+}
+
 static void to_mp(const char *json, const uint8_t *want, size_t wn)
 {
     cJSON *j = cJSON_Parse(json);
@@ -1025,6 +1033,7 @@ static const ln_test tests[] = {
     T(http_start_refuses_bad_addresses_and_an_address_in_use),
     T(rpc_base64_decodes_the_rfc4648_vectors),
     T(rpc_base64_refuses_anything_not_strict),
+    T(rpc_base64_refuses_bytes_outside_the_alphabet),
     T(rpc_json_to_msgpack_gives_canonical_bytes),
     T(rpc_json_to_msgpack_refuses_floats_unsafe_integers_and_duplicate_keys),
     T(rpc_msgpack_to_json_renders_bin_as_hex_and_integers_exactly),
