@@ -193,16 +193,24 @@ static void req_free(req *r)
     if (c) conn_unref(c);
 }
 
+/* Room for n more bytes: pointers into the arena stay valid until more is
+** put than was reserved. -1 when out of memory. */
+static int arena_reserve(req *r, size_t n)
+{
+    if (r->alen + n <= r->acap) return 0;
+    size_t cap = r->acap ? r->acap : 256;
+    while (cap < r->alen + n) cap *= 2;
+    char *a = realloc(r->arena, cap);
+    if (!a) return -1;
+    r->arena = a;
+    r->acap = cap;
+    return 0;
+}
+
+/* p must not point into the arena unless its room was reserved first. */
 static int arena_put(req *r, const void *p, size_t n)
 {
-    if (r->alen + n > r->acap) {
-        size_t cap = r->acap ? r->acap : 256;
-        while (cap < r->alen + n) cap *= 2;
-        char *a = realloc(r->arena, cap);
-        if (!a) return -1;
-        r->arena = a;
-        r->acap = cap;
-    }
+    if (arena_reserve(r, n) < 0) return -1;
     if (n) memcpy(r->arena + r->alen, p, n);
     r->alen += n;
     return 0;
@@ -590,6 +598,11 @@ static int on_message_complete(http_parser *p)
     http_parser_url_init(&u);
     if (r->url_len == 0 || http_parser_parse_url(r->arena, r->url_len, 0, &u) != 0)
         return refuse(c, 400);
+    /* Path and query are copied from the url in the arena: reserve first, so
+    ** that no realloc moves the bytes being copied. */
+    size_t plen = (u.field_set & (1 << UF_PATH)) ? u.field_data[UF_PATH].len : 1;
+    size_t qlen = (u.field_set & (1 << UF_QUERY)) ? u.field_data[UF_QUERY].len : 0;
+    if (arena_reserve(r, plen + 1 + qlen + 1) < 0) return refuse(c, 500);
     size_t path_off = r->alen;
     if (u.field_set & (1 << UF_PATH)) {
         if (arena_put(r, r->arena + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len) < 0)

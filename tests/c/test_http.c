@@ -696,6 +696,57 @@ TEST(http_empty_header_value_does_not_shift_the_next_header)
     ASSERT_STR(f.body[0], "GET /h ? x=v len=0");
 }
 
+/* Answers the query's length if the path is /health and the query is all
+** 'x'; else 500 with what it saw. */
+static void h_url_check(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    size_t n = strlen(req->query);
+    int ok = strcmp(req->path, "/health") == 0 && strspn(req->query, "x") == n;
+    char buf[64];
+    int bl = snprintf(buf, sizeof buf, "%zu", n);
+    if (ok) ln_http_respond(req, 200, "text/plain", buf, (size_t)bl);
+    else ln_http_respond(req, 500, "text/plain", req->path, strlen(req->path));
+}
+
+#define URL_MAX_X 2100
+
+/* GET /health?xxx... for every query length from 0 to URL_MAX_X on one
+** connection: the url's copies cross each doubling of the request's arena
+** (256, 512, 1024, 2048 bytes with the headers). */
+static void c_every_url_length(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    char *req = malloc(URL_MAX_X + 64);
+    ASSERT(req != NULL);
+    f->status[0] = 200;
+    for (int n = 0; n <= URL_MAX_X; n++) {
+        int hl = snprintf(req, 64, "GET /health%s", n ? "?" : "");
+        memset(req + hl, 'x', (size_t)n);
+        snprintf(req + hl + n, 64, " HTTP/1.1\r\nHost: x\r\n\r\n");
+        cl_puts(&c, req);
+        char body[64], want[32];
+        int st = cl_response(&c, body, sizeof body, NULL, 0);
+        snprintf(want, sizeof want, "%d", n);
+        if (st != 200 || strcmp(body, want) != 0) {
+            f->status[0] = st;
+            snprintf(f->body[0], sizeof f->body[0], "query of %d x: %d %.60s", n, st, body);
+            break;
+        }
+    }
+    free(req);
+    cl_close(&c);
+}
+
+TEST(http_path_and_query_survive_every_url_length)
+{
+    fixture f = { .client = c_every_url_length, .handler = h_url_check };
+    run(&f, NULL);
+    if (f.status[0] != 200) LN_FAIL("%s", f.body[0]);
+}
+
 TEST(http_query_get_finds_and_decodes_parameters)
 {
     char *v;
@@ -1029,6 +1080,7 @@ static const ln_test tests[] = {
     T(http_10_request_without_keep_alive_is_closed_after_the_response),
     T(http_expect_100_continue_gets_the_interim_response),
     T(http_empty_header_value_does_not_shift_the_next_header),
+    T(http_path_and_query_survive_every_url_length),
     T(http_query_get_finds_and_decodes_parameters),
     T(http_start_refuses_bad_addresses_and_an_address_in_use),
     T(rpc_base64_decodes_the_rfc4648_vectors),
