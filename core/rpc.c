@@ -106,6 +106,13 @@ static void route_query(ln_rpc *r, ln_http_req *req)
         return;
     }
     if (rc == 0) {
+        char why[96];
+        if (ln__rpc_json_check(argtext, al, why, sizeof why) < 0) {
+            free(argtext);
+            PARAMS(&e, "args: %s", why);
+            respond_error(req, 400, &e);
+            return;
+        }
         args = cJSON_ParseWithLength(argtext, al);
         free(argtext);
         if (!args || !cJSON_IsArray(args)) {

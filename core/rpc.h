@@ -41,10 +41,12 @@
 ** "0x..." ones), arrays, objects as maps with sorted keys.
 **
 ** Error codes (the "code" of a JSON-RPC error object):
-**   -32700  parse error          the body is not JSON
+**   -32700  parse error          the body is not JSON, not UTF-8, or holds
+**                                a NUL byte
 **   -32600  invalid request      not an object or array, empty or too long
 **                                batch, "jsonrpc" not "2.0", no string method,
-**                                bad id, params not structured
+**                                bad id, params not structured, a string
+**                                with the escape \u0000 (NUL) anywhere
 **   -32601  method not found
 **   -32602  invalid params       missing or mistyped field, bad base64, bad
 **                                hex, float or unsafe integer, bad name
@@ -61,7 +63,8 @@
 **     -32060 EGAS       -32061 EMEM      -32062 ECALL     -32063 ENOCODE
 **     -32064 ENOMETHOD  -32065 EPRIVATE  -32066 ECODE     -32067 EDEPTHCALL
 **     -32068 EREADONLY
-** The message says what was wrong ("wrong nonce: expected 3, got 5").
+** The message says what was wrong ("wrong nonce: expected 3, got 5"); where
+** it quotes the request, bytes that are not UTF-8 show as '?'.
 **
 ** int results: 0 or a negative LN_E* code (err.h). Everything runs on the
 ** loop thread.

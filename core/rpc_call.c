@@ -61,28 +61,49 @@ static const char *jsonrpc_text(int code)
     }
 }
 
+/* Copies s into buf (cut to len; s may be buf) as valid UTF-8: a byte that starts no
+** valid sequence becomes '?'. Messages quote hostile input, and a cut may
+** fall inside a character; the JSON around them must stay valid. */
+static const char *scrub(const char *s, char *buf, size_t len)
+{
+    if (s != buf) snprintf(buf, len, "%s", s);
+    size_t n = strlen(buf);
+    for (size_t i = 0; i < n;) {
+        uint8_t c = (uint8_t)buf[i];
+        size_t k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (k > 1 && (i + k > n || !ln_utf8_valid((const uint8_t *)buf + i, k))) {
+            buf[i++] = '?';
+            continue;
+        }
+        i += k;
+    }
+    return buf;
+}
+
 cJSON *ln__rpc_error(int code, const char *msg, const char *why)
 {
     cJSON *e = cJSON_CreateObject();
     if (!e) return NULL;
     int bad = 0;
+    char buf[800], wbuf[600];
     if (code < 0 && code > -1000) {
         const char *what = ln_strerror(code);
-        char buf[800];
         if (msg && *msg) snprintf(buf, sizeof buf, "%s", msg);
         else if (why && *why && !strstr(why, what)) snprintf(buf, sizeof buf, "%s: %s", what, why);
         else snprintf(buf, sizeof buf, "%s", why && *why ? why : what);
         bad |= ln__rpc_put(e, "code", cJSON_CreateNumber(ln__rpc_errcode(code)));
-        bad |= ln__rpc_put(e, "message", cJSON_CreateString(buf));
+        bad |= ln__rpc_put(e, "message", cJSON_CreateString(scrub(buf, buf, sizeof buf)));
         cJSON *d = cJSON_CreateObject();
         bad |= ln__rpc_put(e, "data", d);
         if (d) {
             bad |= ln__rpc_put(d, "name", cJSON_CreateString(ln_errname(code)));
-            bad |= ln__rpc_put(d, "why", cJSON_CreateString(why && *why ? why : what));
+            bad |= ln__rpc_put(d, "why", cJSON_CreateString(scrub(why && *why ? why : what,
+                                                                   wbuf, sizeof wbuf)));
         }
     } else {
         bad |= ln__rpc_put(e, "code", cJSON_CreateNumber(code));
-        bad |= ln__rpc_put(e, "message", cJSON_CreateString(msg && *msg ? msg : jsonrpc_text(code)));
+        bad |= ln__rpc_put(e, "message", cJSON_CreateString(scrub(msg && *msg ? msg : jsonrpc_text(code),
+                                                                  buf, sizeof buf)));
     }
     if (bad) { cJSON_Delete(e); return NULL; }
     return e;
@@ -662,6 +683,14 @@ static void answer_now(ln__rpc_done done, void *ud, cJSON *r)
 void ln__rpc_process(ln_node *node, const char *body, size_t len,
                      ln__rpc_done done, void *ud)
 {
+    char why[96];
+    int rc = ln__rpc_json_check(body, len, why, sizeof why);
+    if (rc < 0) {
+        cJSON *err = rc == LN_EINVAL ? bad_request(NULL, why)
+                                     : response(NULL, NULL, ln__rpc_error(LN_RPC_JSON_PARSE, why, NULL));
+        answer_now(done, ud, err);
+        return;
+    }
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (root && end) {

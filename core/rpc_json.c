@@ -223,6 +223,29 @@ int ln__rpc_json_to_msgpack(const cJSON *j, uint8_t **out, size_t *len)
     return 0;
 }
 
+/* ---- checks before parsing -------------------------------------------- */
+
+int ln__rpc_json_check(const char *p, size_t n, char *why, size_t whylen)
+{
+    if (!ln_utf8_valid((const uint8_t *)p, n))
+        return ln_errf(why, whylen, LN_ETYPE, "parse error: the JSON text is not valid UTF-8");
+    if (memchr(p, 0, n))
+        return ln_errf(why, whylen, LN_ETYPE, "parse error: the JSON text holds a NUL byte");
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"') {
+            in_str = !in_str;
+        } else if (in_str && p[i] == '\\' && i + 1 < n) {
+            /* cJSON would cut the string at the NUL: "a\u0000b" reads as "a" */
+            if (p[i + 1] == 'u' && i + 5 < n && memcmp(p + i + 2, "0000", 4) == 0)
+                return ln_errf(why, whylen, LN_EINVAL, "a string holds \\u0000 (NUL), "
+                               "which is not allowed (at byte %zu)", i);
+            i++;                        /* the escaped character */
+        }
+    }
+    return 0;
+}
+
 /* ---- base64 ------------------------------------------------------------- */
 
 /* Hand-written: libsodium's sodium_base642bin (1.0.18, original variant)

@@ -18,6 +18,12 @@
 ** the caller free()s. LN_EINVAL, LN_ENOMEM. */
 int   ln__rpc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen);
 
+/* What cJSON would take but must not: JSON text that is not UTF-8 or holds
+** a NUL byte (LN_ETYPE), or a string with the escape \u0000 (LN_EINVAL;
+** cJSON's strings end at a NUL, so "a\u0000b" would read as "a"). Writes the
+** reason into why. Valid JSON text gives 0; the rest is left to the parser. */
+int   ln__rpc_json_check(const char *p, size_t n, char *why, size_t whylen);
+
 /* Canonical msgpack of a JSON value (see the rendering rules in rpc.h);
 ** *out malloc()ed. LN_EFLOAT (fraction, inf), LN_ERANGE (beyond
 ** +-LN_SAFE_INT), LN_EDUPKEY, LN_EDEPTH, LN_ETOOBIG, LN_EINVAL (string not

@@ -1012,6 +1012,88 @@ TEST(rpc_invalid_requests_get_32600)
     }
 }
 
+/* Like rpc(), and the answer must be valid UTF-8 (JSON text is). */
+static cJSON *rpc_utf8(const char *body, size_t len, answer *a)
+{
+    memset(a, 0, sizeof *a);
+    ln__rpc_process(NULL, body, len, on_answer, a);
+    ASSERT_EQ(a->calls, 1);
+    ASSERT(a->text != NULL);
+    if (!ln_utf8_valid((const uint8_t *)a->text, strlen(a->text)))
+        LN_FAIL("answer to %.40s... is not UTF-8: %s", body, a->text);
+    cJSON *j = cJSON_Parse(a->text);
+    free(a->text);
+    ASSERT(j != NULL);
+    return j;
+}
+
+TEST(rpc_nul_in_a_method_or_id_is_refused_not_cut)
+{
+    answer a;
+    const char *bad[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_info\\u0000evil\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0000b\",\"method\":\"chain_info\"}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_info\",\"params\":{\"x\":\"\\u0000\"}}]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *r = rpc_utf8(bad[i], strlen(bad[i]), &a);
+        if (err_code(r) != -32600) LN_FAIL("%s: code %d", bad[i], err_code(r));
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "error"), "message");
+        ASSERT(strstr(m->valuestring, "\\u0000") != NULL);
+        cJSON_Delete(r);
+    }
+    /* a raw NUL byte is not JSON */
+    static const char raw[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_info\0evil\"}";
+    cJSON *r = rpc_utf8(raw, sizeof raw - 1, &a);
+    ASSERT_EQ(err_code(r), -32700);
+    cJSON_Delete(r);
+    /* an escaped backslash before u0000 is six characters, no NUL */
+    const char *esc = "{\"jsonrpc\":\"2.0\",\"id\":\"\\\\u0000\",\"method\":\"nope\"}";
+    r = rpc_utf8(esc, strlen(esc), &a);
+    ASSERT_EQ(err_code(r), -32601);
+    ASSERT_STR(cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring, "\\u0000");
+    cJSON_Delete(r);
+}
+
+TEST(rpc_invalid_utf8_in_a_request_gets_a_valid_json_answer)
+{
+    answer a;
+    const char *bad[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\",\"method\":\"nope\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xed\xa0\x80\"}",     /* a surrogate */
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xc0\xaf\"}",         /* overlong */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *r = rpc_utf8(bad[i], strlen(bad[i]), &a);
+        if (err_code(r) != -32700) LN_FAIL("request %zu: code %d", i, err_code(r));
+        cJSON_Delete(r);
+    }
+    /* a method name cut inside a character by the message's limit */
+    char body[256], m[80];
+    memset(m, 'a', 63);
+    snprintf(m + 63, sizeof m - 63, "\xc3\xa9");
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"}", m);
+    cJSON *r = rpc_utf8(body, strlen(body), &a);
+    ASSERT_EQ(err_code(r), -32601);
+    cJSON_Delete(r);
+}
+
+TEST(rpc_error_messages_that_quote_bytes_stay_utf8)
+{
+    cJSON *e = ln__rpc_error(LN_RPC_JSON_METHOD, "no route GET /\xff\xe2\x82", NULL);
+    char *s = cJSON_PrintUnformatted(e);
+    ASSERT_STR(s, "{\"code\":-32601,\"message\":\"no route GET /???\"}");
+    free(s);
+    cJSON_Delete(e);
+    e = ln__rpc_error(LN_ECALL, NULL, "token.lua:3: \xe2\x82\xac and \x80");
+    s = cJSON_PrintUnformatted(e);
+    ASSERT(ln_utf8_valid((const uint8_t *)s, strlen(s)));
+    ASSERT(strstr(s, "\xe2\x82\xac and ?\"") != NULL);
+    free(s);
+    cJSON_Delete(e);
+}
+
 TEST(rpc_unknown_method_gets_32601_with_the_id)
 {
     answer a;
@@ -1092,6 +1174,9 @@ static const ln_test tests[] = {
     T(rpc_lunet_errors_map_to_32000_plus_the_code_with_name_and_why),
     T(rpc_malformed_json_gets_a_parse_error),
     T(rpc_invalid_requests_get_32600),
+    T(rpc_nul_in_a_method_or_id_is_refused_not_cut),
+    T(rpc_invalid_utf8_in_a_request_gets_a_valid_json_answer),
+    T(rpc_error_messages_that_quote_bytes_stay_utf8),
     T(rpc_unknown_method_gets_32601_with_the_id),
     T(rpc_batch_answers_each_call_in_order_and_skips_notifications),
     T(rpc_only_notifications_get_no_response),
