@@ -10,7 +10,9 @@
 ** complete the parser is paused and the request dispatched; parsing resumes
 ** (over the buffered rest) once it is answered. One timer per connection
 ** does the idle timeout (no request), the request timeout (first byte to
-** complete request) and the lingering close (after the last response).
+** complete request), the flush of the last response (as long as the client
+** reads something every request timeout) and the lingering close (after
+** the last byte is written).
 */
 #include <ctype.h>
 #include <errno.h>
@@ -30,7 +32,7 @@
 #define INBUF_MAX    (64u * 1024)   /* unparsed input kept before reading stops */
 #define LINGER_MS    2000           /* read and drop after the last response */
 
-enum { T_NONE, T_IDLE, T_REQUEST, T_LINGER };
+enum { T_NONE, T_IDLE, T_REQUEST, T_FLUSH, T_LINGER };
 enum { H_URL, H_FIELD, H_VALUE };
 
 typedef struct conn conn;
@@ -60,6 +62,7 @@ struct conn {
     conn *prev, *next;           /* srv->conns while not closing */
     int refs, nclosed;
     int tkind;
+    size_t armed_q;              /* unsent bytes when the timer was armed */
     unsigned processing : 1, closing : 1, eof : 1, finishing : 1,
              write_blocked : 1, reading : 1;
     int fail_status;             /* set by a parser callback that refuses */
@@ -287,6 +290,13 @@ static void conn_close(conn *c)
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
+static size_t unsent(conn *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+static void timer_set(conn *c, int kind, uint64_t ms);
+
 static void on_timer(uv_timer_t *t)
 {
     conn *c = t->data;
@@ -301,6 +311,13 @@ static void on_timer(uv_timer_t *t)
         conn_finish(c, msg, sizeof msg - 1);
         return;
     }
+    /* A client still reading a response keeps its connection for as long as
+    ** it takes: only one that read nothing in a whole period is dropped. */
+    size_t q = unsent(c);
+    if ((kind == T_IDLE || kind == T_FLUSH) && q > 0 && q < c->armed_q) {
+        timer_set(c, kind, kind == T_IDLE ? c->srv->lim.idle_ms : c->srv->lim.request_ms);
+        return;
+    }
     conn_close(c);
 }
 
@@ -308,6 +325,7 @@ static void timer_set(conn *c, int kind, uint64_t ms)
 {
     if (c->closing || c->tkind == kind) return;
     c->tkind = kind;
+    c->armed_q = unsent(c);
     if (kind == T_NONE) uv_timer_stop(&c->timer);
     else uv_timer_start(&c->timer, on_timer, ms, 0);
 }
@@ -353,8 +371,11 @@ static void on_shutdown(uv_shutdown_t *s, int status)
     conn *c = s->data;
     if (c->closing) return;
     if (status < 0 || c->eof) { conn_close(c); return; }
-    /* Lingering close: read and drop until EOF or the timer, so a client
-    ** still sending does not get a reset that eats our response. */
+    /* Everything is written. Lingering close: read and drop until EOF or
+    ** the timer, so a client still sending does not get a reset that eats
+    ** our response. */
+    uint64_t ms = c->srv->lim.request_ms < LINGER_MS ? c->srv->lim.request_ms : LINGER_MS;
+    timer_set(c, T_LINGER, ms);
     reading_update(c);
 }
 
@@ -365,8 +386,7 @@ static void conn_finish(conn *c, const char *raw, size_t n)
     if (raw && conn_send(c, raw, n, NULL, 0) < 0) return;
     c->finishing = 1;
     c->tkind = T_NONE;
-    uint64_t ms = c->srv->lim.request_ms < LINGER_MS ? c->srv->lim.request_ms : LINGER_MS;
-    timer_set(c, T_LINGER, ms);
+    timer_set(c, T_FLUSH, c->srv->lim.request_ms);   /* then T_LINGER, in on_shutdown */
     c->shut.data = c;
     if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
         conn_close(c);

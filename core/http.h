@@ -18,6 +18,9 @@
 ** headers beyond it (or more than LN_HTTP_MAX_HEADERS lines) 431, a body
 ** beyond the body limit 413 (by Content-Length before it is read), a request that is not complete
 ** within the request timeout 408; each of these then closes the connection.
+** A response goes out whole however slowly the client reads, as long as it
+** reads some of it within each request timeout (else it is dropped); a
+** closing connection closes after the last byte is written.
 ** Connections beyond the limit are accepted and closed at once.
 **
 ** int results: 0 or a negative LN_E* code (err.h). Inputs are borrowed for

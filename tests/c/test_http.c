@@ -747,6 +747,71 @@ TEST(http_path_and_query_survive_every_url_length)
     if (f.status[0] != 200) LN_FAIL("%s", f.body[0]);
 }
 
+#define BIG_BODY (16u << 20)
+
+/* Answers a BIG_BODY-byte body. */
+static void h_big(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    char *body = malloc(BIG_BODY);
+    ASSERT(body != NULL);
+    memset(body, 'b', BIG_BODY);
+    ln_http_respond(req, 200, "application/octet-stream", body, BIG_BODY);
+    free(body);
+}
+
+/* Asks for the big body with Connection: close and reads it in 64 KiB
+** steps with a pause after each: far slower than the server writes, over
+** many request timeouts (lim.request_ms), never idle for one. */
+static void c_slow_reader(fixture *f)
+{
+    cl c;
+    c.len = 0;
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(c.fd >= 0);
+    int rcvbuf = 64 * 1024;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct timeval tv = { 5, 0 };
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)f->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(c.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cl_puts(&c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    static char chunk[64 * 1024];
+    size_t total = 0, body_at = 0;
+    char head[512] = "";
+    for (;;) {
+        ssize_t r = recv(c.fd, chunk, sizeof chunk, 0);
+        if (r <= 0) break;
+        if (total < sizeof head - 1) {
+            size_t k = (size_t)r < sizeof head - 1 - total ? (size_t)r : sizeof head - 1 - total;
+            memcpy(head + total, chunk, k);
+            char *e = strstr(head, "\r\n\r\n");
+            if (e && !body_at) body_at = (size_t)(e - head) + 4;
+        }
+        total += (size_t)r;
+        usleep(6000);
+    }
+    f->status[0] = atoi(head + 9);
+    snprintf(f->body[0], sizeof f->body[0], "%zu", body_at ? total - body_at : 0);
+    cl_close(&c);
+}
+
+TEST(http_slow_reader_gets_a_whole_large_response_before_the_close)
+{
+    fixture f = { .client = c_slow_reader, .handler = h_big };
+    ln_http_limits lim = { .request_ms = 1000 };
+    run(&f, &lim);
+    ASSERT_EQ(f.status[0], 200);
+    char want[32];
+    snprintf(want, sizeof want, "%u", BIG_BODY);
+    ASSERT_STR(f.body[0], want);
+}
+
 TEST(http_query_get_finds_and_decodes_parameters)
 {
     char *v;
@@ -1163,6 +1228,7 @@ static const ln_test tests[] = {
     T(http_expect_100_continue_gets_the_interim_response),
     T(http_empty_header_value_does_not_shift_the_next_header),
     T(http_path_and_query_survive_every_url_length),
+    T(http_slow_reader_gets_a_whole_large_response_before_the_close),
     T(http_query_get_finds_and_decodes_parameters),
     T(http_start_refuses_bad_addresses_and_an_address_in_use),
     T(rpc_base64_decodes_the_rfc4648_vectors),
