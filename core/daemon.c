@@ -5,6 +5,7 @@
 */
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,18 @@ done:
     return rc;
 }
 
+/* The RPC server keeps up to LN_HTTP_MAX_CONNS connections besides the
+** peers and the store's files: more than a common soft limit of 1024
+** descriptors. Raises the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int run(int argc, char **argv, int dev)
 {
     const char *usage = dev ? usage_dev : usage_start;
@@ -227,6 +240,7 @@ static int run(int argc, char **argv, int dev)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     setvbuf(stdout, NULL, _IOLBF, 0);
     uv_loop_t *loop = uv_default_loop();
     daemon_t d = { .loop = loop };

@@ -63,6 +63,9 @@ struct conn {
     int refs, nclosed;
     int tkind;
     size_t armed_q;              /* unsent bytes when the timer was armed */
+    uint64_t since;              /* srv->ticks when it went idle or began a request */
+    uint8_t peer[16];            /* the client's IP address (v4 in the first 4) */
+    int family;
     unsigned processing : 1, closing : 1, eof : 1, finishing : 1,
              write_blocked : 1, reading : 1;
     int fail_status;             /* set by a parser callback that refuses */
@@ -83,6 +86,8 @@ struct ln_http_server {
     conn *conns;
     size_t nconns;               /* in the list */
     size_t live;                 /* connections whose handles are not closed yet */
+    uint64_t shed, refused;      /* connections closed for a newcomer; newcomers closed */
+    uint64_t ticks;              /* orders connections' state changes */
     int closing, listener_closed;
     ln_http_close_cb close_cb;
     void *close_ud;
@@ -326,6 +331,7 @@ static void timer_set(conn *c, int kind, uint64_t ms)
     if (c->closing || c->tkind == kind) return;
     c->tkind = kind;
     c->armed_q = unsent(c);
+    if (kind == T_IDLE || kind == T_REQUEST) c->since = ++c->srv->ticks;
     if (kind == T_NONE) uv_timer_stop(&c->timer);
     else uv_timer_start(&c->timer, on_timer, ms, 0);
 }
@@ -748,23 +754,61 @@ void ln_http_stream_end(ln_http_req *pub)
 
 /* ---- the server --------------------------------------------------------- */
 
-static void on_reject_closed(uv_handle_t *h)
+static void peer_of(conn *c)
 {
-    free(h);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0) return;
+    c->family = ss.ss_family;
+    if (ss.ss_family == AF_INET)
+        memcpy(c->peer, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else if (ss.ss_family == AF_INET6)
+        memcpy(c->peer, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
 }
 
+static int same_peer(const conn *a, const conn *b)
+{
+    return a->family == b->family && memcmp(a->peer, b->peer, sizeof a->peer) == 0;
+}
+
+/* What a newcomer may push out: 0 an idle keep-alive connection, 1 one
+** still sending its request (it had its chance), -1 nothing (a request
+** with the handler, a response going out, a stream). */
+static int shed_rank(const conn *c)
+{
+    if (c->closing || c->finishing || c->pending || c->stream || c->ready) return -1;
+    if (!c->building && c->tkind == T_IDLE && unsent((conn *)c) == 0) return 0;
+    if (c->building && c->tkind == T_REQUEST) return 1;
+    return -1;
+}
+
+/* The connection to shed for a newcomer (of peer, when like is not NULL):
+** the lowest rank, then the longest in that state. NULL if none. */
+static conn *shed_pick(ln_http_server *srv, const conn *like)
+{
+    conn *best = NULL;
+    int best_rank = 2;
+    for (conn *c = srv->conns; c; c = c->next) {
+        if (like && !same_peer(c, like)) continue;
+        int r = shed_rank(c);
+        if (r < 0) continue;
+        if (r < best_rank || (r == best_rank && c->since < best->since)) {
+            best = c;
+            best_rank = r;
+        }
+    }
+    return best;
+}
+
+/* A full server (or a client at its address's limit) sheds an idle
+** connection for the newcomer rather than refusing it: a flood of idle
+** connections cannot lock the clients out. Counting a peer's connections
+** is a scan of at most max_conns entries, done once per connection. */
 static void on_connection(uv_stream_t *l, int status)
 {
     ln_http_server *srv = l->data;
     if (status < 0 || srv->closing) return;
-    if (srv->nconns >= srv->lim.max_conns) {
-        uv_tcp_t *t = malloc(sizeof *t);
-        if (!t) return;
-        uv_tcp_init(srv->loop, t);
-        (void)uv_accept(l, (uv_stream_t *)t);   /* taken off the backlog, then closed */
-        uv_close((uv_handle_t *)t, on_reject_closed);
-        return;
-    }
     conn *c = calloc(1, sizeof *c);
     if (!c) return;
     if (uv_tcp_init(srv->loop, &c->tcp) < 0) { free(c); return; }
@@ -774,12 +818,30 @@ static void on_connection(uv_stream_t *l, int status)
     c->refs = 1;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->next = srv->conns;
+    srv->live++;
+    int ok = uv_accept(l, (uv_stream_t *)&c->tcp) == 0;
+    if (ok) {
+        peer_of(c);
+        size_t same = 0;
+        for (conn *o = srv->conns; o; o = o->next) same += same_peer(o, c);
+        if (same >= srv->lim.max_per_addr) {
+            conn *v = shed_pick(srv, c);
+            if (v) { conn_close(v); srv->shed++; } else ok = 0;
+        }
+        if (ok && srv->nconns >= srv->lim.max_conns) {
+            conn *v = shed_pick(srv, NULL);
+            if (v) { conn_close(v); srv->shed++; } else ok = 0;
+        }
+    }
+    c->next = srv->conns;                /* in the list, so conn_close can unlink it */
     if (srv->conns) srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
-    srv->live++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) { conn_close(c); return; }
+    if (!ok) {
+        srv->refused++;
+        conn_close(c);
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     timer_set(c, T_IDLE, srv->lim.idle_ms);
     reading_update(c);
@@ -810,6 +872,7 @@ int ln_http_server_start(uv_loop_t *loop, const char *addr, const ln_http_limits
     if (!srv->lim.max_header) srv->lim.max_header = LN_HTTP_MAX_HEADER;
     if (!srv->lim.max_body) srv->lim.max_body = LN_HTTP_MAX_BODY;
     if (!srv->lim.max_conns) srv->lim.max_conns = LN_HTTP_MAX_CONNS;
+    if (!srv->lim.max_per_addr) srv->lim.max_per_addr = LN_HTTP_MAX_PER_ADDR;
     if (!srv->lim.max_outbuf) srv->lim.max_outbuf = LN_HTTP_MAX_OUTBUF;
     if (!srv->lim.idle_ms) srv->lim.idle_ms = LN_HTTP_IDLE_MS;
     if (!srv->lim.request_ms) srv->lim.request_ms = LN_HTTP_REQUEST_MS;
@@ -841,6 +904,12 @@ int ln_http_server_port(const ln_http_server *srv)
 size_t ln_http_server_conns(const ln_http_server *srv)
 {
     return srv->nconns;
+}
+
+void ln_http_server_stats(const ln_http_server *srv, uint64_t *shed, uint64_t *refused)
+{
+    *shed = srv->shed;
+    *refused = srv->refused;
 }
 
 void ln_http_server_close(ln_http_server *srv, ln_http_close_cb cb, void *ud)

@@ -21,7 +21,11 @@
 ** A response goes out whole however slowly the client reads, as long as it
 ** reads some of it within each request timeout (else it is dropped); a
 ** closing connection closes after the last byte is written.
-** Connections beyond the limit are accepted and closed at once.
+** A newcomer beyond the connection limit, or beyond its address's limit,
+** pushes out the connection idle the longest (of its address, at its
+** address's limit), else one still sending its request; when every
+** connection is busy (a request with the handler, a response going out, a
+** stream) the newcomer is accepted and closed at once.
 **
 ** int results: 0 or a negative LN_E* code (err.h). Inputs are borrowed for
 ** the call. Everything runs on the loop thread. Nothing here prints.
@@ -36,6 +40,7 @@
 #define LN_HTTP_MAX_HEADER    (8u * 1024)     /* request line + headers, bytes */
 #define LN_HTTP_MAX_BODY      (1u << 20)      /* request body, bytes */
 #define LN_HTTP_MAX_CONNS     1024            /* open connections */
+#define LN_HTTP_MAX_PER_ADDR  256             /* open connections from one IP address */
 #define LN_HTTP_IDLE_MS       30000           /* keep-alive connection with no request */
 #define LN_HTTP_REQUEST_MS    10000           /* first byte to end of request */
 #define LN_HTTP_MAX_OUTBUF    (4u << 20)      /* unsent bytes of a stream before it is dropped */
@@ -46,7 +51,7 @@ typedef struct ln_http_req ln_http_req;
 
 /* Limits; a zero field takes the default above. */
 typedef struct {
-    size_t max_header, max_body, max_conns, max_outbuf;
+    size_t max_header, max_body, max_conns, max_per_addr, max_outbuf;
     uint64_t idle_ms, request_ms;
 } ln_http_limits;
 
@@ -84,6 +89,10 @@ int  ln_http_server_port(const ln_http_server *srv);
 
 /* Open connections, for metrics. */
 size_t ln_http_server_conns(const ln_http_server *srv);
+
+/* Connections closed so far to make room for a newcomer (*shed), and
+** newcomers closed because every connection was busy (*refused). */
+void ln_http_server_stats(const ln_http_server *srv, uint64_t *shed, uint64_t *refused);
 
 /* Stops listening and closes every connection (streams get their gone
 ** callback; requests waiting for a response stay valid, see above). cb (may

@@ -143,7 +143,9 @@ static void route_metrics(ln_rpc *r, ln_http_req *req)
 {
     char *m = ln_node_metrics(r->node);
     size_t ml = m ? strlen(m) : 0;
-    char tail[1024];
+    uint64_t shed, refused;
+    ln_http_server_stats(r->srv, &shed, &refused);
+    char tail[2048];
     int tl = snprintf(tail, sizeof tail,
         "%s# HELP lunet_rpc_requests_total HTTP requests served by the RPC server.\n"
         "# TYPE lunet_rpc_requests_total counter\n"
@@ -153,9 +155,15 @@ static void route_metrics(ln_rpc *r, ln_http_req *req)
         "lunet_rpc_connections %zu\n"
         "# HELP lunet_rpc_sse_clients Open /events streams.\n"
         "# TYPE lunet_rpc_sse_clients gauge\n"
-        "lunet_rpc_sse_clients %zu\n",
+        "lunet_rpc_sse_clients %zu\n"
+        "# HELP lunet_rpc_connections_shed_total Idle connections closed to let a newcomer in.\n"
+        "# TYPE lunet_rpc_connections_shed_total counter\n"
+        "lunet_rpc_connections_shed_total %" PRIu64 "\n"
+        "# HELP lunet_rpc_connections_refused_total Newcomers closed: every connection was busy.\n"
+        "# TYPE lunet_rpc_connections_refused_total counter\n"
+        "lunet_rpc_connections_refused_total %" PRIu64 "\n",
         ml && m[ml - 1] != '\n' ? "\n" : "",
-        r->requests, ln_http_server_conns(r->srv), r->nstreams);
+        r->requests, ln_http_server_conns(r->srv), r->nstreams, shed, refused);
     char *all = malloc(ml + (size_t)tl + 1);
     if (!all) {
         free(m);

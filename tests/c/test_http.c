@@ -472,6 +472,8 @@ TEST(http_client_close_before_an_async_response_does_not_crash)
     ASSERT_NE(f.alive_at_response, -1);
 }
 
+/* Three idle connections on a server of two: the newest pushes out the one
+** idle the longest. */
 static void c_too_many(fixture *f)
 {
     cl a, b, x;
@@ -481,28 +483,64 @@ static void c_too_many(fixture *f)
     cl_open(&b, f->port);
     cl_puts(&b, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     f->status[1] = cl_response(&b, NULL, 0, NULL, 0);
-    cl_open(&x, f->port);             /* the third: accepted, then closed */
+    cl_open(&x, f->port);             /* the third: a goes */
     cl_puts(&x, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
-    f->eof[2] = cl_eof(&x);
+    f->status[2] = cl_response(&x, NULL, 0, NULL, 0);
+    f->eof[0] = cl_eof(&a);
+    cl_puts(&b, "GET /b2 HTTP/1.1\r\nHost: x\r\n\r\n");   /* b stays */
+    f->status[3] = cl_response(&b, NULL, 0, NULL, 0);
     cl_close(&x);
-    cl_close(&a);                     /* a slot frees up ... */
-    for (int i = 0; i < 100 && f->status[3] != 200; i++) {
-        usleep(20000);                /* ... once the server has seen the close ... */
-        simple_get(f, 3, "/d");       /* ... and a new connection is served */
-    }
+    cl_close(&a);
     cl_close(&b);
 }
 
-TEST(http_connections_over_the_limit_are_closed)
+TEST(http_a_full_server_sheds_its_longest_idle_connection_for_a_newcomer)
 {
     fixture f = { .client = c_too_many, .handler = h_echo };
     ln_http_limits lim = { .max_conns = 2 };
     run(&f, &lim);
     ASSERT_EQ(f.status[0], 200);
     ASSERT_EQ(f.status[1], 200);
-    ASSERT_EQ(f.eof[2], 1);
+    ASSERT_EQ(f.status[2], 200);
+    ASSERT_EQ(f.eof[0], 1);
     ASSERT_EQ(f.status[3], 200);
-    ASSERT_EQ(f.handled, 3);
+    ASSERT_EQ(f.handled, 4);
+}
+
+TEST(http_an_address_at_its_limit_sheds_its_own_longest_idle_connection)
+{
+    fixture f = { .client = c_too_many, .handler = h_echo };
+    ln_http_limits lim = { .max_conns = 100, .max_per_addr = 2 };
+    run(&f, &lim);
+    ASSERT_EQ(f.status[2], 200);
+    ASSERT_EQ(f.eof[0], 1);
+    ASSERT_EQ(f.status[3], 200);
+}
+
+/* a's request is with the handler (/slow, answered 300 ms later) when x
+** comes: nothing can go for x, so x is closed and a still gets its answer. */
+static void c_busy_full(fixture *f)
+{
+    cl a, x;
+    cl_open(&a, f->port);
+    cl_puts(&a, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 500 && !atomic_load(&f->dispatched); i++) usleep(10000);
+    cl_open(&x, f->port);
+    cl_puts(&x, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->eof[1] = cl_eof(&x);
+    f->status[0] = cl_response(&a, f->body[0], sizeof f->body[0], NULL, 0);
+    cl_close(&x);
+    cl_close(&a);
+}
+
+TEST(http_a_full_server_of_busy_connections_closes_the_newcomer)
+{
+    fixture f = { .client = c_busy_full, .handler = h_async, .t_used = 1, .late_ms = 300 };
+    ln_http_limits lim = { .max_conns = 1 };
+    run(&f, &lim);
+    ASSERT_EQ(f.eof[1], 1);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_STR(f.body[0], "late");
 }
 
 static void on_stream_gone(ln_http_req *req, void *ud)
@@ -1219,7 +1257,9 @@ static const ln_test tests[] = {
     T(http_async_response_after_a_timer_reaches_the_client),
     T(http_client_reset_before_an_async_response_drops_it_safely),
     T(http_client_close_before_an_async_response_does_not_crash),
-    T(http_connections_over_the_limit_are_closed),
+    T(http_a_full_server_sheds_its_longest_idle_connection_for_a_newcomer),
+    T(http_an_address_at_its_limit_sheds_its_own_longest_idle_connection),
+    T(http_a_full_server_of_busy_connections_closes_the_newcomer),
     T(http_sse_stream_gets_two_events_and_notices_the_client_close),
     T(http_server_close_ends_open_streams_and_closes_every_handle),
     T(http_idle_keep_alive_connection_is_closed_after_the_timeout),

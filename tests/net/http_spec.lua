@@ -3,6 +3,34 @@
 -- length, slow readers, floods of idle connections, and CORS.
 
 local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
+local ffi = require "ffi"
+local socket = require "socket"
+
+ffi.cdef [[
+typedef struct { unsigned long cur, max; } ln_http_spec_rlimit;
+int getrlimit(int resource, ln_http_spec_rlimit *rl);
+int setrlimit(int resource, const ln_http_spec_rlimit *rl);
+]]
+local RLIMIT_NOFILE = 7
+
+-- This process holds the flood's sockets: room for them beyond a soft
+-- limit of 1024 descriptors.
+local function raise_nofile(want)
+  local rl = ffi.new("ln_http_spec_rlimit")
+  assert(ffi.C.getrlimit(RLIMIT_NOFILE, rl) == 0)
+  if rl.cur < want then
+    rl.cur = math.min(want, tonumber(rl.max))
+    ffi.C.setrlimit(RLIMIT_NOFILE, rl)
+  end
+  ffi.C.getrlimit(RLIMIT_NOFILE, rl)
+  return tonumber(rl.cur)
+end
+
+local function metric(node, name)
+  local st, body = node:http("GET", "/metrics")
+  assert.equal(200, st)
+  return tonumber(body:match("\n" .. name .. " (%d+)\n"))
+end
 
 describe("http", function()
   local node
@@ -36,6 +64,26 @@ describe("http", function()
         assert.equal(200, st, "pad of " .. n .. " bytes: " .. tostring(body))
         assert.equal(42, support.decode_json(body).result, "pad of " .. n .. " bytes: " .. body)
       end
+    end)
+  end)
+
+  describe("connection flood", function()
+    it("still answers GET /health with 1,150 idle connections open", function()
+      local n = 1150
+      assert.is_true(raise_nofile(n + 200) >= n + 100, "cannot open enough sockets here")
+      local socks = {}
+      finally(function() for _, c in ipairs(socks) do c:close() end end)
+      for i = 1, n do
+        local c = socket.tcp()
+        c:settimeout(5)
+        assert(c:connect("127.0.0.1", node.port))
+        socks[i] = c
+      end
+      local h, err = node:health()
+      assert.is_truthy(h, "GET /health with " .. n .. " idle connections: " .. tostring(err))
+      assert.is_true(h.ok)
+      assert.is_true(metric(node, "lunet_rpc_connections_shed_total") > 0)
+      assert.is_true(metric(node, "lunet_rpc_connections") <= 1024)
     end)
   end)
 end)
