@@ -49,6 +49,8 @@ typedef struct req {
     char *body;
     size_t blen, bcap;
     int is_head, streaming;
+    char *extra;                 /* response header lines added by the handler */
+    size_t elen;
     ln_http_gone_cb gone;
     void *gone_ud;
 } req;
@@ -197,6 +199,7 @@ static void req_free(req *r)
     conn *c = r->c;
     free(r->arena);
     free(r->body);
+    free(r->extra);
     free(r);
     if (c) conn_unref(c);
 }
@@ -232,6 +235,21 @@ const char *ln_http_req_header(const ln_http_req *pub, const char *name)
             return r->h[i].value == UINT32_MAX ? "" : r->arena + r->h[i].value;
     }
     return NULL;
+}
+
+#define EXTRA_MAX 2048               /* bytes of added header lines */
+
+int ln_http_req_add_header(ln_http_req *pub, const char *name, const char *value)
+{
+    req *r = (req *)pub;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl == 0 || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return LN_EINVAL;
+    if (r->elen + nl + vl + 4 > EXTRA_MAX) return LN_ETOOBIG;
+    char *e = realloc(r->extra, r->elen + nl + vl + 5);
+    if (!e) return LN_ENOMEM;
+    r->extra = e;
+    r->elen += (size_t)sprintf(e + r->elen, "%s: %s\r\n", name, value);
+    return 0;
 }
 
 int ln_http_req_alive(const ln_http_req *pub)
@@ -682,12 +700,13 @@ void ln_http_respond(ln_http_req *pub, int status, const char *content_type,
     req *r = (req *)pub;
     conn *c = req_detach(r);
     if (c && !c->closing && !r->streaming) {
-        char head[512];
-        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n"
+        char head[512 + EXTRA_MAX];
+        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s%.*sContent-Length: %zu\r\n"
                           "Connection: %s\r\n\r\n",
                           status, ln_http_status_text(status),
                           content_type ? "Content-Type: " : "",
                           content_type ? content_type : "", content_type ? "\r\n" : "",
+                          (int)r->elen, r->extra ? r->extra : "",
                           len, r->pub.keep_alive ? "keep-alive" : "close");
         if (hl > 0 && (size_t)hl < sizeof head &&
             conn_send(c, head, (size_t)hl, body, r->is_head ? 0 : len) == 0) {
@@ -710,12 +729,13 @@ int ln_http_stream_begin(ln_http_req *pub, int status, const char *content_type,
         req_free(r);
         return LN_EIO;
     }
-    char head[512];
+    char head[512 + EXTRA_MAX];
     int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                       "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-                      "Connection: close\r\n\r\n",
+                      "%.*sConnection: close\r\n\r\n",
                       status, ln_http_status_text(status),
-                      content_type ? content_type : "application/octet-stream");
+                      content_type ? content_type : "application/octet-stream",
+                      (int)r->elen, r->extra ? r->extra : "");
     if (hl <= 0 || (size_t)hl >= sizeof head || conn_send(c, head, (size_t)hl, NULL, 0) < 0) {
         req_detach(r);
         req_free(r);

@@ -103,6 +103,11 @@ void ln_http_server_close(ln_http_server *srv, ln_http_close_cb cb, void *ud);
 ** the first. */
 const char *ln_http_req_header(const ln_http_req *req, const char *name);
 
+/* Adds the header line "name: value" (copied) to the response to req,
+** before ln_http_respond or ln_http_stream_begin. LN_EINVAL (an empty name,
+** CR or LF, ':' in the name), LN_ETOOBIG (over 2 KiB added in all), LN_ENOMEM. */
+int  ln_http_req_add_header(ln_http_req *req, const char *name, const char *value);
+
 /* 1 while the client is still connected, else 0. */
 int  ln_http_req_alive(const ln_http_req *req);
 

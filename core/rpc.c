@@ -36,6 +36,8 @@ struct ln_rpc {
     uint64_t requests;
     int open;                    /* handles still to close: server, ping timer */
     int subscribed;
+    char **cors;                 /* allowed origins ("*": any); NULL: no CORS */
+    size_t ncors;
 };
 
 /* ---- HTTP routes -------------------------------------------------------- */
@@ -67,6 +69,21 @@ static void http_done(char *json, void *ud)
     if (json) ln_http_respond(req, 200, JSON_CT, json, strlen(json));
     else ln_http_respond(req, 204, NULL, NULL, 0);
     free(json);
+}
+
+/* 503 for a node that cannot take the query now, 500 for its failure, 400
+** for what the query itself did wrong. */
+static int query_status(const ln__rpc_err *e)
+{
+    if (e->code == LN_EBUSY || e->code == LN_ECLOSED) return 503;
+    return e->code == LN_RPC_JSON_INTERNAL ? 500 : 400;
+}
+
+static void on_route_queried(cJSON *res, const ln__rpc_err *e, void *ud)
+{
+    ln_http_req *req = ud;
+    if (e) respond_error(req, query_status(e), e);
+    else respond_json(req, 200, res);
 }
 
 static void route_query(ln_rpc *r, ln_http_req *req)
@@ -122,11 +139,9 @@ static void route_query(ln_rpc *r, ln_http_req *req)
             return;
         }
     }
-    cJSON *res = NULL;
-    rc = ln__rpc_query(r->node, contract, method, args, &res, &e);
+    rc = ln__rpc_query(r->node, contract, method, args, on_route_queried, req, &e);
     cJSON_Delete(args);
-    if (rc < 0) respond_error(req, e.code == LN_RPC_JSON_INTERNAL ? 500 : 400, &e);
-    else respond_json(req, 200, res);
+    if (rc < 0) respond_error(req, query_status(&e), &e);
 }
 
 static void route_health(ln_rpc *r, ln_http_req *req)
@@ -283,6 +298,82 @@ static void on_ping(uv_timer_t *t)
         ln_http_stream_write(s->req, ping, sizeof ping - 1);
 }
 
+/* ---- CORS ----------------------------------------------------------------- */
+
+/* "*" or scheme://host[:port]: printable ASCII, no path, no spaces. */
+static int origin_valid(const char *o)
+{
+    size_t n = strlen(o);
+    if (strcmp(o, "*") == 0) return 1;
+    const char *sep = strstr(o, "://");
+    if (n == 0 || n > 255 || !sep || sep == o || !sep[3] || strchr(sep + 3, '/')) return 0;
+    for (const char *p = o; *p; p++)
+        if (*p <= ' ' || *p > '~' || *p == ',') return 0;
+    return 1;
+}
+
+int ln_rpc_cors(ln_rpc *r, const char *const *origins, size_t n)
+{
+    if (n > LN_RPC_MAX_CORS) return LN_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!origin_valid(origins[i])) return LN_EINVAL;
+    char **list = n ? calloc(n, sizeof *list) : NULL;
+    if (n && !list) return LN_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(list[i] = strdup(origins[i]))) {
+            while (i--) free(list[i]);
+            free(list);
+            return LN_ENOMEM;
+        }
+    for (size_t i = 0; i < r->ncors; i++) free(r->cors[i]);
+    free(r->cors);
+    r->cors = list;
+    r->ncors = n;
+    return 0;
+}
+
+/* The request's Origin when CORS lets it in, else NULL. */
+static const char *cors_origin(const ln_rpc *r, const ln_http_req *req)
+{
+    const char *o = r->ncors ? ln_http_req_header(req, "Origin") : NULL;
+    if (!o || !*o) return NULL;
+    for (size_t i = 0; i < r->ncors; i++)
+        if (strcmp(r->cors[i], "*") == 0 || strcmp(r->cors[i], o) == 0) return o;
+    return NULL;
+}
+
+/* Header names a preflight may ask for: tokens, commas and spaces. */
+static int header_list_ok(const char *s)
+{
+    if (strlen(s) > 512) return 0;
+    for (; *s; s++)
+        if (!(*s == ',' || *s == ' ' || *s == '-' || *s == '_' || (*s >= '0' && *s <= '9') ||
+              (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* OPTIONS with Access-Control-Request-Method from an allowed origin: 204
+** and what it may do; from any other origin: 403. */
+static void route_preflight(ln_rpc *r, ln_http_req *req)
+{
+    const char *o = cors_origin(r, req);
+    if (!o) {
+        ln__rpc_err e;
+        ln__rpc_fail(&e, LN_RPC_JSON_REQUEST, "origin not allowed (see lunet start --cors)");
+        respond_error(req, 403, &e);
+        return;
+    }
+    const char *want = ln_http_req_header(req, "Access-Control-Request-Headers");
+    ln_http_req_add_header(req, "Access-Control-Allow-Origin", o);
+    ln_http_req_add_header(req, "Vary", "Origin");
+    ln_http_req_add_header(req, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    ln_http_req_add_header(req, "Access-Control-Allow-Headers",
+                           want && *want && header_list_ok(want) ? want : "Content-Type");
+    ln_http_req_add_header(req, "Access-Control-Max-Age", "600");
+    ln_http_respond(req, 204, NULL, NULL, 0);
+}
+
 static void on_request(ln_http_req *req, void *ud)
 {
     ln_rpc *r = ud;
@@ -290,6 +381,18 @@ static void on_request(ln_http_req *req, void *ud)
     int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
     r->requests++;
     ln__rpc_err e;
+    if (r->ncors && strcmp(m, "OPTIONS") == 0 &&
+        ln_http_req_header(req, "Access-Control-Request-Method")) {
+        route_preflight(r, req);
+        return;
+    }
+    const char *origin = cors_origin(r, req);
+    if (origin) {
+        ln_http_req_add_header(req, "Access-Control-Allow-Origin", origin);
+        ln_http_req_add_header(req, "Vary", "Origin");
+    } else if (r->ncors) {
+        ln_http_req_add_header(req, "Vary", "Origin");
+    }
     if (strcmp(path, "/") == 0 && strcmp(m, "POST") == 0) {
         ln__rpc_process(r->node, req->body, req->body_len, http_done, req);
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
@@ -358,6 +461,7 @@ int ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc *
 void ln_rpc_stop(ln_rpc *r)
 {
     if (!r) return;
+    ln_rpc_cors(r, NULL, 0);
     if (r->subscribed) ln_node_unsubscribe(r->node, on_block, r);
     r->subscribed = 0;
     uv_close((uv_handle_t *)&r->ping, on_ping_closed);

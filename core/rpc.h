@@ -98,6 +98,16 @@ int  ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc 
 ** calls back; nothing there touches r. NULL is a no-op. */
 void ln_rpc_stop(ln_rpc *r);
 
+/* Answers browsers' CORS requests for these origins (copied; "*" is any
+** origin): preflights (OPTIONS with Access-Control-Request-Method) get 204
+** and the allowed methods and headers; responses to an allowed Origin carry
+** Access-Control-Allow-Origin (the origin echoed) and Vary: Origin. With no
+** origins (the default) nothing of this is sent and OPTIONS is 405. Each
+** origin is "*" or scheme://host[:port] (no path, at most 255 bytes); at most
+** LN_RPC_MAX_CORS. LN_EINVAL (then nothing changed), LN_ENOMEM. */
+#define LN_RPC_MAX_CORS 32
+int  ln_rpc_cors(ln_rpc *r, const char *const *origins, size_t n);
+
 /* The bound port (useful after port 0). */
 int  ln_rpc_port(const ln_rpc *r);
 

@@ -450,9 +450,47 @@ static int m_tx_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_er
     return 0;
 }
 
-/* The query behind contract_query and GET /c/...; args is a JSON array or NULL. */
-int ln__rpc_query(ln_node *n, const char *contract, const char *method,
-                    const cJSON *args, cJSON **res, ln__rpc_err *e)
+/* A query on its way: the caller's callback, until the node answers. */
+typedef struct {
+    ln__rpc_query_cb cb;
+    void *ud;
+} qwait;
+
+static void on_queried(ln_node *n, int status, const ln_outcome *out, void *ud)
+{
+    (void)n;
+    qwait w = *(qwait *)ud;
+    free(ud);
+    ln__rpc_err e;
+    if (status < 0 || out->code != 0) {
+        ln__rpc_fail(&e, status < 0 ? status : out->code, "%s",
+                     status == 0 && out->error ? out->error : "");
+        if (status == 0) { e.has_gas = 1; e.gas_used = out->gas_used; }
+        w.cb(NULL, &e, w.ud);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *r = !o ? NULL : out->result && out->result_len ? bytes_to_json(out->result, out->result_len, &e)
+                                                          : cJSON_CreateNull();
+    if (!r) {
+        if (o) { cJSON_Delete(o); w.cb(NULL, &e, w.ud); return; }
+        INTERNAL(&e, "out of memory");
+        w.cb(NULL, &e, w.ud);
+        return;
+    }
+    int bad = ln__rpc_put(o, "result", r);
+    bad |= ln__rpc_put(o, "gas_used", ln__rpc_u64(out->gas_used));
+    if (bad) {
+        cJSON_Delete(o);
+        INTERNAL(&e, "out of memory");
+        w.cb(NULL, &e, w.ud);
+        return;
+    }
+    w.cb(o, NULL, w.ud);
+}
+
+int ln__rpc_query(ln_node *n, const char *contract, const char *method, const cJSON *args,
+                  ln__rpc_query_cb cb, void *ud, ln__rpc_err *e)
 {
     if (!ln_name_valid(contract, strlen(contract)))
         return PARAMS(e, "contract \"%.40s\" is not an account name (1-12 of a-z 0-9 .)", contract);
@@ -466,39 +504,40 @@ int ln__rpc_query(ln_node *n, const char *contract, const char *method,
         if (rc == LN_ENOMEM) return INTERNAL(e, "out of memory");
         if (rc < 0) return PARAMS(e, "args: %s", ln_strerror(rc));
     }
-    ln_outcome out;
-    memset(&out, 0, sizeof out);
-    int rc = ln_node_query(n, contract, method, a, al, &out);
+    qwait *w = malloc(sizeof *w);
+    if (!w) { free(a); return INTERNAL(e, "out of memory"); }
+    w->cb = cb;
+    w->ud = ud;
+    int rc = ln_node_query(n, contract, method, a, al, on_queried, w);
     free(a);
-    if (rc < 0 || out.code != 0) {
-        int code = rc < 0 ? rc : out.code;
-        ln__rpc_fail(e, code, "%s", out.error ? out.error : "");
-        if (rc == 0) { e->has_gas = 1; e->gas_used = out.gas_used; }
-        ln_outcome_free(&out);
-        return -1;
+    if (rc < 0) {                       /* on_queried will not run */
+        free(w);
+        if (rc == LN_EBUSY)
+            return ln__rpc_fail(e, rc, "%d queries wait already; try again later",
+                                LN_NODE_QUERY_QUEUE);
+        return ln__rpc_fail(e, rc, NULL);
     }
-    cJSON *o = cJSON_CreateObject();
-    int bad = !o;
-    if (o) {
-        cJSON *r = out.result && out.result_len ? bytes_to_json(out.result, out.result_len, e)
-                                                : cJSON_CreateNull();
-        if (!r) { ln_outcome_free(&out); cJSON_Delete(o); return -1; }
-        bad |= ln__rpc_put(o, "result", r);
-        bad |= ln__rpc_put(o, "gas_used", ln__rpc_u64(out.gas_used));
-    }
-    ln_outcome_free(&out);
-    if (bad) { cJSON_Delete(o); return INTERNAL(e, "out of memory"); }
-    *res = o;
     return 0;
+}
+
+static void on_call_queried(cJSON *res, const ln__rpc_err *e, void *ud)
+{
+    call *c = ud;
+    batch *b = c->b;
+    call_complete(c, res, e);
+    batch_unwait(b);
 }
 
 static int m_contract_query(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)
 {
-    (void)c;
+    (void)res;
     const char *contract, *method;
     if (p_str(p, "contract", &contract, 1, e) < 0 || p_str(p, "method", &method, 1, e) < 0)
         return -1;
-    return ln__rpc_query(n, contract, method, cJSON_GetObjectItemCaseSensitive(p, "args"), res, e);
+    if (ln__rpc_query(n, contract, method, cJSON_GetObjectItemCaseSensitive(p, "args"),
+                      on_call_queried, c, e) < 0)
+        return -1;
+    return ASYNC;                       /* c is answered from on_call_queried */
 }
 
 static int m_account_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)

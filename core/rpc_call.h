@@ -50,14 +50,17 @@ cJSON *ln__rpc_error(int code, const char *msg, const char *why);
 cJSON *ln__rpc_err_json(const ln__rpc_err *e);
 
 /* The query behind contract_query and GET /c/...: args is a JSON array or
-** NULL. 0 and *res {result, gas_used}, or -1 and e. */
-int   ln__rpc_query(ln_node *n, const char *contract, const char *method,
-                    const cJSON *args, cJSON **res, ln__rpc_err *e);
+** NULL. It runs off the loop (ln_node_query); cb gets {result, gas_used}
+** (the callee's) or the error (borrowed), once, on the loop. Returns -1
+** and e (EBUSY: too many queries waiting; bad params) when cb will not run. */
+typedef void (*ln__rpc_query_cb)(cJSON *res, const ln__rpc_err *e, void *ud);
+int   ln__rpc_query(ln_node *n, const char *contract, const char *method, const cJSON *args,
+                    ln__rpc_query_cb cb, void *ud, ln__rpc_err *e);
 
 /* Handles one POST body. done runs exactly once, with the response text
 ** (malloc()ed; done free()s it) or NULL when there is nothing to answer (only
 ** notifications). It runs before this returns unless a call is asynchronous
-** (tx_submit). node may be NULL: calls that would reach it get -32603
+** (tx_submit, contract_query). node may be NULL: calls that would reach it get -32603
 ** (tests of malformed requests need no node). */
 typedef void (*ln__rpc_done)(char *json, void *ud);
 void  ln__rpc_process(ln_node *node, const char *body, size_t len,

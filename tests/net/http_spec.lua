@@ -26,6 +26,52 @@ local function raise_nofile(want)
   return tonumber(rl.cur)
 end
 
+local SPIN = [[
+local M = {}
+function M.spin() local i = 0 while true do i = i + 1 end end
+return M
+]]
+
+-- a and b are written together; check() reads a, works a while, reads b.
+local PAIR = [[
+local M = {}
+function M.set(n) storage.set("a", n) storage.set("b", n) end
+function M.check()
+  local a = storage.get("a")
+  local i = 0
+  while i < 100000 do i = i + 1 end
+  return { a = a or 0, b = storage.get("b") or 0 }
+end
+return M
+]]
+
+-- Sends a JSON-RPC POST and returns the connection, to read the answer later.
+local function post_later(port, body)
+  local c = socket.tcp()
+  c:settimeout(60)
+  assert(c:connect("127.0.0.1", port))
+  c:send("POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n" ..
+         "Content-Length: " .. #body .. "\r\n\r\n" .. body)
+  return c
+end
+
+local function read_answer(c)
+  local data, err, partial = c:receive("*a")
+  c:close()
+  data = data or partial
+  assert(data and data ~= "", "no answer: " .. tostring(err))
+  return support.decode_json(data:match("\r\n\r\n(.*)$"))
+end
+
+local function query_batch(n, contract, method)
+  local calls = {}
+  for i = 1, n do
+    calls[i] = string.format('{"jsonrpc":"2.0","id":%d,"method":"contract_query",' ..
+                             '"params":{"contract":"%s","method":"%s","args":[]}}', i, contract, method)
+  end
+  return "[" .. table.concat(calls, ",") .. "]"
+end
+
 local function metric(node, name)
   local st, body = node:http("GET", "/metrics")
   assert.equal(200, st)
@@ -41,6 +87,10 @@ describe("http", function()
                                  { "LUN", 1000000 })
     assert(r.receipt.ok, "deploy token: " .. tostring(r.receipt.error))
     node:send_wait("alice", "token", "transfer", { "bob", 42 })
+    r = node:deploy_source("alice", "spinner", SPIN)
+    assert(r.receipt.ok, "deploy spinner: " .. tostring(r.receipt.error))
+    r = node:deploy_source("alice", "pair", PAIR)
+    assert(r.receipt.ok, "deploy pair: " .. tostring(r.receipt.error))
   end)
 
   lazy_teardown(function() support.cleanup() end)
@@ -85,5 +135,67 @@ describe("http", function()
       assert.is_true(metric(node, "lunet_rpc_connections_shed_total") > 0)
       assert.is_true(metric(node, "lunet_rpc_connections") <= 1024)
     end)
+  end)
+
+  describe("queries", function()
+    it("stops a looping query at query_gas_max (10,000,000 by default) with -32060 EGAS", function()
+      local res, e = node:rpc("contract_query", { contract = "spinner", method = "spin", args = {} })
+      assert.is_nil(res)
+      assert.equal(-32060, e.code)
+      assert.equal("EGAS", e.data.name)
+      assert.is_true(e.data.gas_used > 9000000 and e.data.gas_used <= 10000000, tostring(e.data.gas_used))
+      local st, body = node:http("GET", "/c/spinner/spin")
+      assert.equal(400, st)
+      assert.equal(-32060, support.decode_json(body).error.code)
+    end)
+
+    it("reads one committed state per query while blocks commit", function()
+      for k = 1, 4 do
+        local id = node:send("alice", "pair", "set", { k })
+        local committed = false
+        local seen = 0
+        while not committed do
+          local got = read_answer(post_later(node.port, query_batch(8, "pair", "check")))
+          for _, a in ipairs(got) do
+            assert.is_table(a.result, support.json.encode(a))
+            assert.equal(a.result.result.a, a.result.result.b)
+            assert.is_true(a.result.result.a >= k - 1)
+            seen = seen + 1
+          end
+          committed = node:rpc("tx_get", { hash = id }).status == "committed"
+        end
+        assert.is_true(seen > 0)
+      end
+      assert.equal(4, node:call("contract_query", { contract = "pair", method = "check", args = {} }).result.a)
+    end)
+  end)
+end)
+
+describe("http queries off the loop", function()
+  local node
+
+  lazy_setup(function()
+    node = support.node({ name = "slowq" }):start({ args = { "--query-gas-max", "30000000" } })
+    local r = node:deploy_source("alice", "spinner", SPIN)
+    assert(r.receipt.ok, "deploy spinner: " .. tostring(r.receipt.error))
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  it("answers GET /health while a batch of 20 looping queries runs", function()
+    local c = post_later(node.port, query_batch(20, "spinner", "spin"))
+    support.wait_until(200, 10, function() return metric(node, "lunet_queries_running") > 0 end,
+                       "the queries never started")
+    local h, err = node:health()
+    assert.is_truthy(h, "GET /health: " .. tostring(err))
+    assert.is_true(h.ok)
+    local still = metric(node, "lunet_queries_running") + metric(node, "lunet_queries_waiting")
+    assert.is_true(still > 0, "the queries were over before /health answered")
+    local got = read_answer(c)
+    assert.equal(20, #got)
+    for _, a in ipairs(got) do
+      assert.equal(-32060, a.error.code)
+      assert.equal(30000000, a.error.data.gas_used)
+    end
   end)
 end)
