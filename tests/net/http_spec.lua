@@ -199,3 +199,109 @@ describe("http queries off the loop", function()
     end
   end)
 end)
+
+describe("http CORS", function()
+  local listed, any, plain
+  local APP = "https://app.example"
+
+  lazy_setup(function()
+    listed = support.node({ name = "cors" }):start({ args = { "--cors", APP, "--cors", "http://localhost:3000" } })
+    any = support.node({ name = "corsany" }):start({ args = { "--cors", "*" } })
+    plain = support.node({ name = "nocors" }):start()
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  local RPC = '{"jsonrpc":"2.0","id":1,"method":"chain_info","params":{}}'
+
+  -- The response headers of the SSE stream (the body never ends).
+  local function events_headers(port, origin)
+    local c = socket.tcp()
+    c:settimeout(5)
+    assert(c:connect("127.0.0.1", port))
+    c:send("GET /events HTTP/1.1\r\nHost: x\r\nOrigin: " .. origin .. "\r\n\r\n")
+    local headers = {}
+    local status = c:receive("*l")
+    while true do
+      local line = c:receive("*l")
+      if not line or line == "" then break end
+      local k, v = line:match("^([^:]+):%s*(.*)$")
+      headers[k:lower()] = v
+    end
+    c:close()
+    return status, headers
+  end
+
+  it("echoes an allowed origin with Vary: Origin on JSON-RPC, /c/, /health and /events", function()
+    local h = { Origin = APP }
+    local cases = {
+      { "POST", "/", RPC }, { "GET", "/health" }, { "GET", "/c/nobody/x" },
+    }
+    for _, c in ipairs(cases) do
+      local st, body, headers = listed:http(c[1], c[2], c[3], { headers = h })
+      assert.is_number(st, tostring(body))
+      assert.equal(APP, headers["access-control-allow-origin"], c[1] .. " " .. c[2])
+      assert.matches("Origin", headers["vary"] or "", 1, true)
+    end
+    local status, headers = events_headers(listed.port, APP)
+    assert.matches(" 200 ", status, 1, true)
+    assert.equal(APP, headers["access-control-allow-origin"])
+  end)
+
+  it("sends no Access-Control-Allow-Origin to an origin not in the list", function()
+    local st, _, headers = listed:http("POST", "/", RPC, { headers = { Origin = "https://evil.example" } })
+    assert.equal(200, st)
+    assert.is_nil(headers["access-control-allow-origin"])
+    local status, eh = events_headers(listed.port, "https://evil.example")
+    assert.matches(" 200 ", status, 1, true)
+    assert.is_nil(eh["access-control-allow-origin"])
+  end)
+
+  it("answers a preflight from an allowed origin with 204 and the methods and headers", function()
+    local st, _, headers = listed:http("OPTIONS", "/", nil, { headers = {
+      Origin = "http://localhost:3000", ["Access-Control-Request-Method"] = "POST",
+      ["Access-Control-Request-Headers"] = "content-type" } })
+    assert.equal(204, st)
+    assert.equal("http://localhost:3000", headers["access-control-allow-origin"])
+    assert.matches("POST", headers["access-control-allow-methods"], 1, true)
+    assert.matches("content-type", headers["access-control-allow-headers"]:lower(), 1, true)
+    assert.matches("Origin", headers["vary"], 1, true)
+  end)
+
+  it("refuses a preflight from an origin not in the list with 403", function()
+    local st, body, headers = listed:http("OPTIONS", "/", nil, { headers = {
+      Origin = "https://evil.example", ["Access-Control-Request-Method"] = "POST" } })
+    assert.equal(403, st)
+    assert.is_nil(headers["access-control-allow-origin"])
+    assert.equal(-32600, support.decode_json(body).error.code)
+  end)
+
+  it("with --cors '*' echoes any origin, preflights included", function()
+    local st, _, headers = any:http("GET", "/health", nil, { headers = { Origin = "https://x.example:8443" } })
+    assert.equal(200, st)
+    assert.equal("https://x.example:8443", headers["access-control-allow-origin"])
+    st, _, headers = any:http("OPTIONS", "/c/token/balance_of", nil, { headers = {
+      Origin = "https://y.example", ["Access-Control-Request-Method"] = "GET" } })
+    assert.equal(204, st)
+    assert.equal("https://y.example", headers["access-control-allow-origin"])
+  end)
+
+  it("without --cors sends no CORS headers and answers OPTIONS with 405", function()
+    local st, _, headers = plain:http("POST", "/", RPC, { headers = { Origin = APP } })
+    assert.equal(200, st)
+    assert.is_nil(headers["access-control-allow-origin"])
+    assert.is_nil(headers["vary"])
+    st, _, headers = plain:http("OPTIONS", "/", nil, { headers = {
+      Origin = APP, ["Access-Control-Request-Method"] = "POST" } })
+    assert.equal(405, st)
+    assert.is_nil(headers["access-control-allow-origin"])
+  end)
+
+  it("refuses to start with an origin that has a path", function()
+    local n = support.node({ name = "badcors" })
+    local code, _, err = support.lunet({ "dev", "--home", n.home, "--rpc", "127.0.0.1:" .. n.port,
+                                         "--p2p", "127.0.0.1:" .. n.p2p, "--cors", "https://a.example/app" })
+    assert.are_not.equal(0, code)
+    assert.matches("--cors", err, 1, true)
+  end)
+end)
