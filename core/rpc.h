@@ -14,6 +14,8 @@
 **   GET  /c/CONTRACT/METHOD?args=<url-encoded JSON array>
 **                               {"result", "gas_used"}; errors as
 **                               {"error": {code, message, data}} with 400
+**                               (503 for EBUSY)
+**   OPTIONS *                   a CORS preflight, when ln_rpc_cors gave origins
 **   GET  /events                SSE: "event: block" {height, hash, txs, time},
 **                               "event: contract" {height, tx, contract, name,
 **                               data}; a ": ping" comment every LN_RPC_PING_MS
@@ -27,6 +29,7 @@
 **   tx_get         {hash}                 -> {status: "pending"|"committed"|"unknown",
 **                                             height, receipt}   (null when unknown)
 **   contract_query {contract, method, args?: [...]} -> {result, gas_used}
+**                                             (off the loop: ln_node_query)
 **   account_get    {account}              -> {account, nonce, balance,
 **                                             permissions: {owner, active}, code_hash?}
 **   state_get      {key: "text" | "0x<hex>"} -> {key, value, raw, proof, height, state_root}
@@ -63,11 +66,12 @@
 **     -32060 EGAS       -32061 EMEM      -32062 ECALL     -32063 ENOCODE
 **     -32064 ENOMETHOD  -32065 EPRIVATE  -32066 ECODE     -32067 EDEPTHCALL
 **     -32068 EREADONLY
+**     -32085 EBUSY      too many queries waiting (LN_NODE_QUERY_QUEUE): try again
 ** The message says what was wrong ("wrong nonce: expected 3, got 5"); where
 ** it quotes the request, bytes that are not UTF-8 show as '?'.
 **
-** int results: 0 or a negative LN_E* code (err.h). Everything runs on the
-** loop thread.
+** int results: 0 or a negative LN_E* code (err.h). Everything here runs on
+** the loop thread; queries run on the node's query workers.
 */
 #ifndef LN_RPC_H
 #define LN_RPC_H
