@@ -39,7 +39,7 @@ function M.set(n) storage.set("a", n) storage.set("b", n) end
 function M.check()
   local a = storage.get("a")
   local i = 0
-  while i < 100000 do i = i + 1 end
+  while i < 1000000 do i = i + 1 end
   return { a = a or 0, b = storage.get("b") or 0 }
 end
 return M
