@@ -4,6 +4,7 @@
 --
 --   build/lunet test tests/bench/query_health.lua
 --   LUNET_BIN=/path/to/other/lunet build/lunet test tests/bench/query_health.lua
+--   QUERY_GAS=50000000 build/lunet test tests/bench/query_health.lua   # --query-gas-max
 --
 -- Prints the latency of /health samples taken back to back from the moment
 -- the batch is sent until its answer arrives (p50, max, count), and how long
@@ -27,7 +28,8 @@ describe("bench", function()
   lazy_teardown(function() support.cleanup() end)
 
   it("GET /health latency while 20 looping queries run", function()
-    local node = support.node({ name = "qh" }):start()
+    local gas = os.getenv("QUERY_GAS")
+    local node = support.node({ name = "qh" }):start({ args = gas and { "--query-gas-max", gas } or nil })
     assert(node:deploy_source("alice", "spinner", SPIN).receipt.ok)
     local body = batch(20)
     local c = socket.tcp()
