@@ -26,6 +26,7 @@
 #endif
 
 #define USAGE_RPC_FLAGS \
+    "\n" \
     "--cors ORIGIN (repeatable) lets browser pages from ORIGIN (\"https://app.example\",\n" \
     "or \"*\" for any) call the JSON-RPC and GET routes; none by default.\n" \
     "--query-gas-max N caps each query (contract_query, GET /c/...) at N VM\n" \
