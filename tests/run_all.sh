@@ -2,7 +2,7 @@
 # Runs every test suite and prints one closing line: N passed, N failed.
 # Suites: ctest on the release build, ctest on the ASan/UBSan build, the
 # busted specs (contracts/, tests/lua/, tests/net/) through build/lunet test,
-# and the RPC, HTTP, CLI and P2P specs again with ASan/UBSan nodes.
+# and the specs of tests/net again with ASan/UBSan nodes.
 set -u
 cd "$(dirname "$0")/.."
 passed=0
@@ -51,10 +51,9 @@ count_busted() {  # $1 label, then paths; LUNET_BIN picks the node binary
 count_ctest build release
 count_ctest build-asan asan
 count_busted release contracts tests/lua tests/net
-# The HTTP/RPC and CLI specs, and a P2P one, against nodes of the ASan/UBSan
-# build: support.lua fails a spec whose node logged a sanitizer report.
-LUNET_BIN="$PWD/build-asan/lunet" count_busted asan \
-  tests/net/rpc_spec.lua tests/net/http_spec.lua tests/net/cli_spec.lua tests/net/p2p_spec.lua
+# The specs of tests/net again, against nodes of the ASan/UBSan build:
+# support.lua fails a spec whose node logged a sanitizer report.
+LUNET_BIN="$PWD/build-asan/lunet" count_busted asan tests/net
 
 echo "logs: $logdir"
 echo "$passed passed, $failed failed"
