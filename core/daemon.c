@@ -5,6 +5,7 @@
 */
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,19 +25,27 @@
 #define LN_SOURCE_DIR "."
 #endif
 
+#define USAGE_RPC_FLAGS \
+    "\n" \
+    "--cors ORIGIN (repeatable) lets browser pages from ORIGIN (\"https://app.example\",\n" \
+    "or \"*\" for any) call the JSON-RPC and GET routes; none by default.\n" \
+    "--query-gas-max N caps each query (contract_query, GET /c/...) at N VM\n" \
+    "instructions (default 10000000); queries run off the event loop.\n"
+
 static const char usage_dev[] =
     "usage: lunet dev [--home DIR] [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
-    "                 [--peer HOST:PORT]...\n"
+    "                 [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
     "\n"
     "Runs a one-validator development chain: data in DIR (default .lunet/dev),\n"
     "JSON-RPC on 127.0.0.1:8765, dev accounts alice, bob, carol, dave and eve\n"
     "funded, their keys written to DIR/keys and printed. The genesis comes from\n"
     "FILE (default configs/dev.lua) on the first start; later starts go on from\n"
-    "the last committed block. Stop with Ctrl-C.\n";
+    "the last committed block. Stop with Ctrl-C.\n"
+    USAGE_RPC_FLAGS;
 
 static const char usage_start[] =
     "usage: lunet start --home DIR [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
-    "                   [--peer HOST:PORT]...\n"
+    "                   [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
     "\n"
     "Runs a node on the chain in DIR (created from FILE's genesis on the first\n"
     "start; keys of accounts and validators must be in the config or DIR/keys).\n"
@@ -48,10 +57,12 @@ static const char usage_start[] =
     "no address of its own.\n"
     "DIR/node.lua, when present, gives this node's defaults as Lua data (`lunet\n"
     "testnet` writes it):\n"
-    "    return { rpc = \"HOST:PORT\", p2p = \"HOST:PORT\", peers = { \"HOST:PORT\", ... } }\n"
-    "Flags override it; any --peer replaces its peers. Without it: --rpc\n"
-    "127.0.0.1:8765, --p2p 127.0.0.1:7765. --config defaults to DIR/config.lua.\n"
-    "Stop with Ctrl-C.\n";
+    "    return { rpc = \"HOST:PORT\", p2p = \"HOST:PORT\", peers = { \"HOST:PORT\", ... },\n"
+    "             cors = { \"ORIGIN\", ... }, query_gas_max = N }\n"
+    "Flags override it; any --peer replaces its peers, any --cors its cors.\n"
+    "Without it: --rpc 127.0.0.1:8765, --p2p 127.0.0.1:7765. --config defaults\n"
+    "to DIR/config.lua. Stop with Ctrl-C.\n"
+    USAGE_RPC_FLAGS;
 
 static const char usage_init[] =
     "usage: lunet init --home DIR --config FILE [--new-keys]\n"
@@ -93,6 +104,7 @@ static int flag(int argc, char **argv, int *i, const char *name, const char **ou
 }
 
 #define MAX_PEERS 64
+#define MAX_CORS  LN_RPC_MAX_CORS
 
 /* HOME/node.lua: how this node runs, so `lunet start --home DIR` is the
 ** whole command. Other keys are refused: a misspelt one would be ignored. */
@@ -100,6 +112,9 @@ typedef struct {
     char rpc[256], p2p[256];
     char peers[MAX_PEERS][256];
     size_t npeers;
+    char cors[MAX_CORS][256];
+    size_t ncors;
+    uint64_t query_gas_max;      /* 0: not given */
 } node_file;
 
 static int nf_str(const msgpack_object *v, char *out, size_t n)
@@ -153,8 +168,27 @@ static int node_file_read(const char *home, node_file *nf, char *err, size_t err
                 goto done;
             }
             nf->npeers = v->via.array.size;
+        } else if (kl == 4 && !memcmp(ks, "cors", 4)) {
+            int ok = v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size <= MAX_CORS;
+            for (uint32_t j = 0; ok && j < v->via.array.size; j++)
+                ok = nf_str(&v->via.array.ptr[j], nf->cors[j], sizeof nf->cors[j]) == 0;
+            if (!ok) {
+                rc = ln_errf(err, errlen, LN_ECONFIG,
+                             "%s: cors must be a list of up to %d origins (\"https://app.example\" or \"*\")",
+                             path, MAX_CORS);
+                goto done;
+            }
+            nf->ncors = v->via.array.size;
+        } else if (kl == 13 && !memcmp(ks, "query_gas_max", 13)) {
+            if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 == 0) {
+                rc = ln_errf(err, errlen, LN_ECONFIG, "%s: query_gas_max must be a positive integer",
+                             path);
+                goto done;
+            }
+            nf->query_gas_max = v->via.u64;
         } else {
-            rc = ln_errf(err, errlen, LN_ECONFIG, "%s: unknown key '%.*s' (known: rpc, p2p, peers)",
+            rc = ln_errf(err, errlen, LN_ECONFIG,
+                         "%s: unknown key '%.*s' (known: rpc, p2p, peers, cors, query_gas_max)",
                          path, kl > 40 ? 40 : kl, ks);
             goto done;
         }
@@ -166,21 +200,52 @@ done:
     return rc;
 }
 
+/* The RPC server keeps up to LN_HTTP_MAX_CONNS connections besides the
+** peers and the store's files: more than a common soft limit of 1024
+** descriptors. Raises the soft limit to the hard one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static int run(int argc, char **argv, int dev)
 {
     const char *usage = dev ? usage_dev : usage_start;
     const char *home = dev ? ".lunet/dev" : NULL, *rpc = NULL;
     const char *p2p = NULL, *config = NULL;
-    const char *peers[MAX_PEERS];
-    size_t npeers = 0;
+    const char *peers[MAX_PEERS], *cors[MAX_CORS], *gas = NULL;
+    size_t npeers = 0, ncors = 0;
+    uint64_t query_gas_max = 0;
     for (int i = 1; i < argc; i++) {
-        const char *peer;
+        const char *peer, *origin;
         if (flag(argc, argv, &i, "--peer", &peer)) {
             if (npeers == sizeof peers / sizeof peers[0]) {
                 fprintf(stderr, "lunet: at most %zu --peer\n", npeers);
                 return 2;
             }
             peers[npeers++] = peer;
+            continue;
+        }
+        if (flag(argc, argv, &i, "--cors", &origin)) {
+            if (ncors == MAX_CORS) {
+                fprintf(stderr, "lunet: at most %d --cors\n", MAX_CORS);
+                return 2;
+            }
+            cors[ncors++] = origin;
+            continue;
+        }
+        if (flag(argc, argv, &i, "--query-gas-max", &gas)) {
+            char *end;
+            unsigned long long g = strtoull(gas, &end, 10);
+            if (*gas < '0' || *gas > '9' || *end || g == 0) {
+                fprintf(stderr, "lunet: --query-gas-max wants a positive integer, not '%s'\n", gas);
+                return 2;
+            }
+            query_gas_max = g;
             continue;
         }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -210,6 +275,11 @@ static int run(int argc, char **argv, int dev)
             for (size_t i = 0; i < nf.npeers; i++) peers[i] = nf.peers[i];
             npeers = nf.npeers;
         }
+        if (ncors == 0) {                /* likewise any --cors */
+            for (size_t i = 0; i < nf.ncors; i++) cors[i] = nf.cors[i];
+            ncors = nf.ncors;
+        }
+        if (!query_gas_max) query_gas_max = nf.query_gas_max;
     }
     if (!rpc) rpc = "127.0.0.1:8765";
     if (!p2p) p2p = "127.0.0.1:7765";
@@ -227,10 +297,11 @@ static int run(int argc, char **argv, int dev)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     setvbuf(stdout, NULL, _IOLBF, 0);
     uv_loop_t *loop = uv_default_loop();
     daemon_t d = { .loop = loop };
-    ln_node_config cfg = { home, config, rpc, p2p, dev };
+    ln_node_config cfg = { home, config, rpc, p2p, dev, query_gas_max };
     char err[512] = "";
     int rc = ln_node_open(&cfg, loop, &d.node, err, sizeof err);
     if (rc < 0) {
@@ -240,6 +311,15 @@ static int run(int argc, char **argv, int dev)
     if (rpc && (rc = ln_rpc_start(d.node, loop, rpc, &d.rpc)) < 0) {
         fprintf(stderr, "lunet %s: JSON-RPC on %s: %s\n", dev ? "dev" : "start", rpc,
                 rc == LN_EEXIST ? "address in use" : ln_strerror(rc));
+        ln_node_close(d.node);
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+        return 1;
+    }
+    if (d.rpc && ncors && (rc = ln_rpc_cors(d.rpc, cors, ncors)) < 0) {
+        fprintf(stderr, "lunet %s: --cors: %s\n", dev ? "dev" : "start",
+                rc == LN_EINVAL ? "an origin is \"*\" or scheme://host[:port]" : ln_strerror(rc));
+        ln_rpc_stop(d.rpc);
         ln_node_close(d.node);
         uv_run(loop, UV_RUN_DEFAULT);
         uv_loop_close(loop);
@@ -307,7 +387,7 @@ int ln_cmd_init(int argc, char **argv)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    ln_node_config cfg = { home, config, NULL, NULL, new_keys };
+    ln_node_config cfg = { home, config, NULL, NULL, new_keys, 0 };
     ln_node *node;
     char err[512] = "";
     int rc = ln_node_open(&cfg, &loop, &node, err, sizeof err);

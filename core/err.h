@@ -63,6 +63,7 @@
     X(EPLUGIN,    -82, "plugin failed")                                   \
     X(EBADBLOCK,  -83, "invalid block")                                   \
     X(ECLOSED,    -84, "the node is shutting down")                       \
+    X(EBUSY,      -85, "too many queries waiting: try again later")       \
     /* peers */                                                           \
     X(ENOTMEMBER, -90, "peer is not a member")                            \
     X(ESLOWPEER,  -91, "peer does not read what it is sent")              \

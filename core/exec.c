@@ -217,7 +217,8 @@ int ln_exec_query(ln_state *s, const ln_blockctx *bc, const char *contract,
     ln_overlay *ov = ln_overlay_new(s);
     ln_vm *vm = NULL;
     int rc = ov ? ln_vm_new(ov, &bi, &vm) : LN_ENOMEM;
-    if (rc == 0) rc = ln_vm_query(vm, contract, method, ap, LN_QUERY_GAS, out);
+    uint64_t gas = bc->gas_cap ? bc->gas_cap : LN_QUERY_GAS;
+    if (rc == 0) rc = ln_vm_query(vm, contract, method, ap, gas, out);
     ln_vm_free(vm);
     ln_overlay_free(ov);
     msgpack_zone_destroy(&z);

@@ -74,8 +74,8 @@ int  ln_exec_apply(ln_state *s, const ln_blockctx *bc,
                    const uint8_t *const *txs, const size_t *lens, size_t n,
                    ln_receipt *receipts, ln_batch *b, uint8_t root[LN_HASH_LEN]);
 
-/* A read-only call against the committed state plus ov (may be NULL: then
-** against s alone). */
+/* A read-only call against the committed state s, under bc->gas_cap gas
+** (0: LN_QUERY_GAS). */
 int  ln_exec_query(ln_state *s, const ln_blockctx *bc, const char *contract,
                    const char *method, const uint8_t *args, size_t args_len,
                    ln_outcome *out);

@@ -10,7 +10,9 @@
 ** complete the parser is paused and the request dispatched; parsing resumes
 ** (over the buffered rest) once it is answered. One timer per connection
 ** does the idle timeout (no request), the request timeout (first byte to
-** complete request) and the lingering close (after the last response).
+** complete request), the flush of the last response (as long as the client
+** reads something every request timeout) and the lingering close (after
+** the last byte is written).
 */
 #include <ctype.h>
 #include <errno.h>
@@ -30,7 +32,7 @@
 #define INBUF_MAX    (64u * 1024)   /* unparsed input kept before reading stops */
 #define LINGER_MS    2000           /* read and drop after the last response */
 
-enum { T_NONE, T_IDLE, T_REQUEST, T_LINGER };
+enum { T_NONE, T_IDLE, T_REQUEST, T_FLUSH, T_LINGER };
 enum { H_URL, H_FIELD, H_VALUE };
 
 typedef struct conn conn;
@@ -47,6 +49,8 @@ typedef struct req {
     char *body;
     size_t blen, bcap;
     int is_head, streaming;
+    char *extra;                 /* response header lines added by the handler */
+    size_t elen;
     ln_http_gone_cb gone;
     void *gone_ud;
 } req;
@@ -60,6 +64,10 @@ struct conn {
     conn *prev, *next;           /* srv->conns while not closing */
     int refs, nclosed;
     int tkind;
+    size_t armed_q;              /* unsent bytes when the timer was armed */
+    uint64_t since;              /* srv->ticks when it went idle or began a request */
+    uint8_t peer[16];            /* the client's IP address (v4 in the first 4) */
+    int family;
     unsigned processing : 1, closing : 1, eof : 1, finishing : 1,
              write_blocked : 1, reading : 1;
     int fail_status;             /* set by a parser callback that refuses */
@@ -80,6 +88,8 @@ struct ln_http_server {
     conn *conns;
     size_t nconns;               /* in the list */
     size_t live;                 /* connections whose handles are not closed yet */
+    uint64_t shed, refused;      /* connections closed for a newcomer; newcomers closed */
+    uint64_t ticks;              /* orders connections' state changes */
     int closing, listener_closed;
     ln_http_close_cb close_cb;
     void *close_ud;
@@ -189,20 +199,29 @@ static void req_free(req *r)
     conn *c = r->c;
     free(r->arena);
     free(r->body);
+    free(r->extra);
     free(r);
     if (c) conn_unref(c);
 }
 
+/* Room for n more bytes: pointers into the arena stay valid until more is
+** put than was reserved. -1 when out of memory. */
+static int arena_reserve(req *r, size_t n)
+{
+    if (r->alen + n <= r->acap) return 0;
+    size_t cap = r->acap ? r->acap : 256;
+    while (cap < r->alen + n) cap *= 2;
+    char *a = realloc(r->arena, cap);
+    if (!a) return -1;
+    r->arena = a;
+    r->acap = cap;
+    return 0;
+}
+
+/* p must not point into the arena unless its room was reserved first. */
 static int arena_put(req *r, const void *p, size_t n)
 {
-    if (r->alen + n > r->acap) {
-        size_t cap = r->acap ? r->acap : 256;
-        while (cap < r->alen + n) cap *= 2;
-        char *a = realloc(r->arena, cap);
-        if (!a) return -1;
-        r->arena = a;
-        r->acap = cap;
-    }
+    if (arena_reserve(r, n) < 0) return -1;
     if (n) memcpy(r->arena + r->alen, p, n);
     r->alen += n;
     return 0;
@@ -216,6 +235,21 @@ const char *ln_http_req_header(const ln_http_req *pub, const char *name)
             return r->h[i].value == UINT32_MAX ? "" : r->arena + r->h[i].value;
     }
     return NULL;
+}
+
+#define EXTRA_MAX 2048               /* bytes of added header lines */
+
+int ln_http_req_add_header(ln_http_req *pub, const char *name, const char *value)
+{
+    req *r = (req *)pub;
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl == 0 || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n")) return LN_EINVAL;
+    if (r->elen + nl + vl + 4 > EXTRA_MAX) return LN_ETOOBIG;
+    char *e = realloc(r->extra, r->elen + nl + vl + 5);
+    if (!e) return LN_ENOMEM;
+    r->extra = e;
+    r->elen += (size_t)sprintf(e + r->elen, "%s: %s\r\n", name, value);
+    return 0;
 }
 
 int ln_http_req_alive(const ln_http_req *pub)
@@ -279,6 +313,13 @@ static void conn_close(conn *c)
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
+static size_t unsent(conn *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+}
+
+static void timer_set(conn *c, int kind, uint64_t ms);
+
 static void on_timer(uv_timer_t *t)
 {
     conn *c = t->data;
@@ -293,6 +334,13 @@ static void on_timer(uv_timer_t *t)
         conn_finish(c, msg, sizeof msg - 1);
         return;
     }
+    /* A client still reading a response keeps its connection for as long as
+    ** it takes: only one that read nothing in a whole period is dropped. */
+    size_t q = unsent(c);
+    if ((kind == T_IDLE || kind == T_FLUSH) && q > 0 && q < c->armed_q) {
+        timer_set(c, kind, kind == T_IDLE ? c->srv->lim.idle_ms : c->srv->lim.request_ms);
+        return;
+    }
     conn_close(c);
 }
 
@@ -300,6 +348,8 @@ static void timer_set(conn *c, int kind, uint64_t ms)
 {
     if (c->closing || c->tkind == kind) return;
     c->tkind = kind;
+    c->armed_q = unsent(c);
+    if (kind == T_IDLE || kind == T_REQUEST) c->since = ++c->srv->ticks;
     if (kind == T_NONE) uv_timer_stop(&c->timer);
     else uv_timer_start(&c->timer, on_timer, ms, 0);
 }
@@ -345,8 +395,11 @@ static void on_shutdown(uv_shutdown_t *s, int status)
     conn *c = s->data;
     if (c->closing) return;
     if (status < 0 || c->eof) { conn_close(c); return; }
-    /* Lingering close: read and drop until EOF or the timer, so a client
-    ** still sending does not get a reset that eats our response. */
+    /* Everything is written. Lingering close: read and drop until EOF or
+    ** the timer, so a client still sending does not get a reset that eats
+    ** our response. */
+    uint64_t ms = c->srv->lim.request_ms < LINGER_MS ? c->srv->lim.request_ms : LINGER_MS;
+    timer_set(c, T_LINGER, ms);
     reading_update(c);
 }
 
@@ -357,8 +410,7 @@ static void conn_finish(conn *c, const char *raw, size_t n)
     if (raw && conn_send(c, raw, n, NULL, 0) < 0) return;
     c->finishing = 1;
     c->tkind = T_NONE;
-    uint64_t ms = c->srv->lim.request_ms < LINGER_MS ? c->srv->lim.request_ms : LINGER_MS;
-    timer_set(c, T_LINGER, ms);
+    timer_set(c, T_FLUSH, c->srv->lim.request_ms);   /* then T_LINGER, in on_shutdown */
     c->shut.data = c;
     if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
         conn_close(c);
@@ -590,6 +642,11 @@ static int on_message_complete(http_parser *p)
     http_parser_url_init(&u);
     if (r->url_len == 0 || http_parser_parse_url(r->arena, r->url_len, 0, &u) != 0)
         return refuse(c, 400);
+    /* Path and query are copied from the url in the arena: reserve first, so
+    ** that no realloc moves the bytes being copied. */
+    size_t plen = (u.field_set & (1 << UF_PATH)) ? u.field_data[UF_PATH].len : 1;
+    size_t qlen = (u.field_set & (1 << UF_QUERY)) ? u.field_data[UF_QUERY].len : 0;
+    if (arena_reserve(r, plen + 1 + qlen + 1) < 0) return refuse(c, 500);
     size_t path_off = r->alen;
     if (u.field_set & (1 << UF_PATH)) {
         if (arena_put(r, r->arena + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len) < 0)
@@ -643,12 +700,13 @@ void ln_http_respond(ln_http_req *pub, int status, const char *content_type,
     req *r = (req *)pub;
     conn *c = req_detach(r);
     if (c && !c->closing && !r->streaming) {
-        char head[512];
-        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n"
+        char head[512 + EXTRA_MAX];
+        int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s%.*sContent-Length: %zu\r\n"
                           "Connection: %s\r\n\r\n",
                           status, ln_http_status_text(status),
                           content_type ? "Content-Type: " : "",
                           content_type ? content_type : "", content_type ? "\r\n" : "",
+                          (int)r->elen, r->extra ? r->extra : "",
                           len, r->pub.keep_alive ? "keep-alive" : "close");
         if (hl > 0 && (size_t)hl < sizeof head &&
             conn_send(c, head, (size_t)hl, body, r->is_head ? 0 : len) == 0) {
@@ -671,12 +729,13 @@ int ln_http_stream_begin(ln_http_req *pub, int status, const char *content_type,
         req_free(r);
         return LN_EIO;
     }
-    char head[512];
+    char head[512 + EXTRA_MAX];
     int hl = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                       "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-                      "Connection: close\r\n\r\n",
+                      "%.*sConnection: close\r\n\r\n",
                       status, ln_http_status_text(status),
-                      content_type ? content_type : "application/octet-stream");
+                      content_type ? content_type : "application/octet-stream",
+                      (int)r->elen, r->extra ? r->extra : "");
     if (hl <= 0 || (size_t)hl >= sizeof head || conn_send(c, head, (size_t)hl, NULL, 0) < 0) {
         req_detach(r);
         req_free(r);
@@ -715,23 +774,61 @@ void ln_http_stream_end(ln_http_req *pub)
 
 /* ---- the server --------------------------------------------------------- */
 
-static void on_reject_closed(uv_handle_t *h)
+static void peer_of(conn *c)
 {
-    free(h);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0) return;
+    c->family = ss.ss_family;
+    if (ss.ss_family == AF_INET)
+        memcpy(c->peer, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else if (ss.ss_family == AF_INET6)
+        memcpy(c->peer, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
 }
 
+static int same_peer(const conn *a, const conn *b)
+{
+    return a->family == b->family && memcmp(a->peer, b->peer, sizeof a->peer) == 0;
+}
+
+/* What a newcomer may push out: 0 an idle keep-alive connection, 1 one
+** still sending its request (it had its chance), -1 nothing (a request
+** with the handler, a response going out, a stream). */
+static int shed_rank(const conn *c)
+{
+    if (c->closing || c->finishing || c->pending || c->stream || c->ready) return -1;
+    if (!c->building && c->tkind == T_IDLE && unsent((conn *)c) == 0) return 0;
+    if (c->building && c->tkind == T_REQUEST) return 1;
+    return -1;
+}
+
+/* The connection to shed for a newcomer (of peer, when like is not NULL):
+** the lowest rank, then the longest in that state. NULL if none. */
+static conn *shed_pick(ln_http_server *srv, const conn *like)
+{
+    conn *best = NULL;
+    int best_rank = 2;
+    for (conn *c = srv->conns; c; c = c->next) {
+        if (like && !same_peer(c, like)) continue;
+        int r = shed_rank(c);
+        if (r < 0) continue;
+        if (r < best_rank || (r == best_rank && c->since < best->since)) {
+            best = c;
+            best_rank = r;
+        }
+    }
+    return best;
+}
+
+/* A full server (or a client at its address's limit) sheds an idle
+** connection for the newcomer rather than refusing it: a flood of idle
+** connections cannot lock the clients out. Counting a peer's connections
+** is a scan of at most max_conns entries, done once per connection. */
 static void on_connection(uv_stream_t *l, int status)
 {
     ln_http_server *srv = l->data;
     if (status < 0 || srv->closing) return;
-    if (srv->nconns >= srv->lim.max_conns) {
-        uv_tcp_t *t = malloc(sizeof *t);
-        if (!t) return;
-        uv_tcp_init(srv->loop, t);
-        (void)uv_accept(l, (uv_stream_t *)t);   /* taken off the backlog, then closed */
-        uv_close((uv_handle_t *)t, on_reject_closed);
-        return;
-    }
     conn *c = calloc(1, sizeof *c);
     if (!c) return;
     if (uv_tcp_init(srv->loop, &c->tcp) < 0) { free(c); return; }
@@ -741,12 +838,30 @@ static void on_connection(uv_stream_t *l, int status)
     c->refs = 1;
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    c->next = srv->conns;
+    srv->live++;
+    int ok = uv_accept(l, (uv_stream_t *)&c->tcp) == 0;
+    if (ok) {
+        peer_of(c);
+        size_t same = 0;
+        for (conn *o = srv->conns; o; o = o->next) same += same_peer(o, c);
+        if (same >= srv->lim.max_per_addr) {
+            conn *v = shed_pick(srv, c);
+            if (v) { conn_close(v); srv->shed++; } else ok = 0;
+        }
+        if (ok && srv->nconns >= srv->lim.max_conns) {
+            conn *v = shed_pick(srv, NULL);
+            if (v) { conn_close(v); srv->shed++; } else ok = 0;
+        }
+    }
+    c->next = srv->conns;                /* in the list, so conn_close can unlink it */
     if (srv->conns) srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
-    srv->live++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) { conn_close(c); return; }
+    if (!ok) {
+        srv->refused++;
+        conn_close(c);
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     timer_set(c, T_IDLE, srv->lim.idle_ms);
     reading_update(c);
@@ -777,6 +892,7 @@ int ln_http_server_start(uv_loop_t *loop, const char *addr, const ln_http_limits
     if (!srv->lim.max_header) srv->lim.max_header = LN_HTTP_MAX_HEADER;
     if (!srv->lim.max_body) srv->lim.max_body = LN_HTTP_MAX_BODY;
     if (!srv->lim.max_conns) srv->lim.max_conns = LN_HTTP_MAX_CONNS;
+    if (!srv->lim.max_per_addr) srv->lim.max_per_addr = LN_HTTP_MAX_PER_ADDR;
     if (!srv->lim.max_outbuf) srv->lim.max_outbuf = LN_HTTP_MAX_OUTBUF;
     if (!srv->lim.idle_ms) srv->lim.idle_ms = LN_HTTP_IDLE_MS;
     if (!srv->lim.request_ms) srv->lim.request_ms = LN_HTTP_REQUEST_MS;
@@ -808,6 +924,12 @@ int ln_http_server_port(const ln_http_server *srv)
 size_t ln_http_server_conns(const ln_http_server *srv)
 {
     return srv->nconns;
+}
+
+void ln_http_server_stats(const ln_http_server *srv, uint64_t *shed, uint64_t *refused)
+{
+    *shed = srv->shed;
+    *refused = srv->refused;
 }
 
 void ln_http_server_close(ln_http_server *srv, ln_http_close_cb cb, void *ud)

@@ -18,7 +18,14 @@
 ** headers beyond it (or more than LN_HTTP_MAX_HEADERS lines) 431, a body
 ** beyond the body limit 413 (by Content-Length before it is read), a request that is not complete
 ** within the request timeout 408; each of these then closes the connection.
-** Connections beyond the limit are accepted and closed at once.
+** A response goes out whole however slowly the client reads, as long as it
+** reads some of it within each request timeout (else it is dropped); a
+** closing connection closes after the last byte is written.
+** A newcomer beyond the connection limit, or beyond its address's limit,
+** pushes out the connection idle the longest (of its address, at its
+** address's limit), else one still sending its request; when every
+** connection is busy (a request with the handler, a response going out, a
+** stream) the newcomer is accepted and closed at once.
 **
 ** int results: 0 or a negative LN_E* code (err.h). Inputs are borrowed for
 ** the call. Everything runs on the loop thread. Nothing here prints.
@@ -33,6 +40,7 @@
 #define LN_HTTP_MAX_HEADER    (8u * 1024)     /* request line + headers, bytes */
 #define LN_HTTP_MAX_BODY      (1u << 20)      /* request body, bytes */
 #define LN_HTTP_MAX_CONNS     1024            /* open connections */
+#define LN_HTTP_MAX_PER_ADDR  256             /* open connections from one IP address */
 #define LN_HTTP_IDLE_MS       30000           /* keep-alive connection with no request */
 #define LN_HTTP_REQUEST_MS    10000           /* first byte to end of request */
 #define LN_HTTP_MAX_OUTBUF    (4u << 20)      /* unsent bytes of a stream before it is dropped */
@@ -43,7 +51,7 @@ typedef struct ln_http_req ln_http_req;
 
 /* Limits; a zero field takes the default above. */
 typedef struct {
-    size_t max_header, max_body, max_conns, max_outbuf;
+    size_t max_header, max_body, max_conns, max_per_addr, max_outbuf;
     uint64_t idle_ms, request_ms;
 } ln_http_limits;
 
@@ -82,6 +90,10 @@ int  ln_http_server_port(const ln_http_server *srv);
 /* Open connections, for metrics. */
 size_t ln_http_server_conns(const ln_http_server *srv);
 
+/* Connections closed so far to make room for a newcomer (*shed), and
+** newcomers closed because every connection was busy (*refused). */
+void ln_http_server_stats(const ln_http_server *srv, uint64_t *shed, uint64_t *refused);
+
 /* Stops listening and closes every connection (streams get their gone
 ** callback; requests waiting for a response stay valid, see above). cb (may
 ** be NULL) runs once every handle is closed. Call once. */
@@ -90,6 +102,11 @@ void ln_http_server_close(ln_http_server *srv, ln_http_close_cb cb, void *ud);
 /* A header's value (name is case-insensitive), or NULL. Repeated headers:
 ** the first. */
 const char *ln_http_req_header(const ln_http_req *req, const char *name);
+
+/* Adds the header line "name: value" (copied) to the response to req,
+** before ln_http_respond or ln_http_stream_begin. LN_EINVAL (an empty name,
+** CR or LF, ':' in the name), LN_ETOOBIG (over 2 KiB added in all), LN_ENOMEM. */
+int  ln_http_req_add_header(ln_http_req *req, const char *name, const char *value);
 
 /* 1 while the client is still connected, else 0. */
 int  ln_http_req_alive(const ln_http_req *req);

@@ -47,6 +47,7 @@
 #include "mempool.h"
 #include "net.h"
 #include "plugin.h"
+#include "qpool.h"
 #include "registry.h"
 #include "sandbox.h"
 #include "tx.h"
@@ -175,6 +176,8 @@ struct ln_node {
     int has_genesis_hdr;
     ln_header genesis_hdr;
     uint8_t genesis_hash[LN_HASH_LEN];
+    ln_qpool *queries;                   /* ln_node_query's workers */
+    uint64_t query_gas_max;
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
     uint64_t verified_admit, verified_block;   /* transaction signature checks */
@@ -1775,6 +1778,13 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
+    n->query_gas_max = cfg->query_gas_max ? cfg->query_gas_max : LN_NODE_QUERY_GAS;
+    if ((rc = ln_qpool_new(loop, LN_NODE_QUERY_WORKERS, LN_NODE_QUERY_QUEUE, &n->queries)) < 0) {
+        snprintf(err, errlen, "query workers: %s", ln_strerror(rc));
+        ln_node_close(n);              /* P2P's handles close on the loop */
+        return rc;
+    }
+    n->open_handles++;                 /* until the query workers are gone */
     /* Started: the timers the plugin's init armed run from now on. */
     n->started = 1;
     for (ntimer *t = n->timers, *next; t; t = next) {
@@ -1803,6 +1813,13 @@ static void handle_closed(uv_handle_t *h)
     maybe_free(n);
 }
 
+static void queries_closed(void *ud)
+{
+    ln_node *n = ud;
+    n->open_handles--;
+    maybe_free(n);
+}
+
 void ln_node_close(ln_node *n)
 {
     if (!n) return;
@@ -1825,6 +1842,11 @@ void ln_node_close(ln_node *n)
         ln_net *net = n->net;
         n->net = NULL;
         ln_net_close(net, net_closed, n);
+    }
+    if (n->queries) {
+        ln_qpool *q = n->queries;
+        n->queries = NULL;
+        ln_qpool_close(q, queries_closed, n);
     }
     ntimer *t = n->timers, *next;
     n->timers = NULL;
@@ -2151,15 +2173,82 @@ int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *heigh
     return st;
 }
 
-int ln_node_query(ln_node *n, const char *contract, const char *method,
-                  const uint8_t *args, size_t alen, ln_outcome *out)
+/* A query runs on a worker over a view of the store taken on the loop when
+** it was asked, with the head's header of that moment: one committed state,
+** whatever the loop commits meanwhile. The view is the worker's alone. */
+typedef struct {
+    ln_qjob job;                         /* first */
+    ln_node *n;
+    ln_store *view;
+    ln_blockctx bc;
+    char chain_id[LN_CHAIN_ID_MAX + 1];
+    char contract[LN_NAME_MAX + 1];
+    char *method;
+    uint8_t *args;
+    size_t alen;
+    int rc;
+    ln_outcome out;
+    ln_query_cb cb;
+    void *ud;
+} query_job;
+
+static void query_work(ln_qjob *job)
 {
-    ln_header h;
-    uint8_t hash[LN_HASH_LEN];
-    ln_chain_head(n->chain, &h, hash);
-    ln_blockctx bc = { n->chain_id, h.height, h.time, { 0 }, 1, 0 };
-    memcpy(bc.prev, hash, LN_HASH_LEN);
-    return ln_exec_query(ln_chain_state(n->chain), &bc, contract, method, args, alen, out);
+    query_job *q = (query_job *)job;
+    ln_sandbox_thread_high_slots();
+    ln_state *st = NULL;
+    q->rc = ln_state_open(q->view, &st);
+    if (q->rc == 0)
+        q->rc = ln_exec_query(st, &q->bc, q->contract, q->method, q->args, q->alen, &q->out);
+    ln_state_close(st);
+}
+
+static void query_done(ln_qjob *job, int status)
+{
+    query_job *q = (query_job *)job;
+    ln_store_close(q->view);
+    int rc = status < 0 ? status : q->rc;
+    q->cb(q->n, rc, rc < 0 ? NULL : &q->out, q->ud);
+    ln_outcome_free(&q->out);
+    free(q->method);
+    free(q->args);
+    free(q);
+}
+
+int ln_node_query(ln_node *n, const char *contract, const char *method,
+                  const uint8_t *args, size_t alen, ln_query_cb cb, void *ud)
+{
+    if (!n->queries) return LN_ECLOSED;
+    if (strlen(contract) > LN_NAME_MAX) return LN_EBADNAME;
+    query_job *q = calloc(1, sizeof *q);
+    if (!q) return LN_ENOMEM;
+    q->n = n;
+    q->cb = cb;
+    q->ud = ud;
+    snprintf(q->contract, sizeof q->contract, "%s", contract);
+    snprintf(q->chain_id, sizeof q->chain_id, "%s", n->chain_id);
+    q->method = strdup(method);
+    q->args = args ? malloc(alen ? alen : 1) : NULL;
+    int rc = !q->method || (args && !q->args) ? LN_ENOMEM : 0;
+    if (rc == 0 && args) memcpy(q->args, args, alen);
+    q->alen = alen;
+    if (rc == 0) rc = ln_store_view(ln_chain_store(n->chain), &q->view);
+    if (rc == 0) {
+        ln_header h;
+        uint8_t hash[LN_HASH_LEN];
+        ln_chain_head(n->chain, &h, hash);
+        ln_blockctx bc = { q->chain_id, h.height, h.time, { 0 }, 1, n->query_gas_max };
+        memcpy(bc.prev, hash, LN_HASH_LEN);
+        q->bc = bc;
+        rc = ln_qpool_submit(n->queries, &q->job, query_work, query_done);
+    }
+    if (rc < 0) {
+        ln_store_close(q->view);
+        free(q->method);
+        free(q->args);
+        free(q);
+    }
+    return rc;
 }
 
 int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
@@ -2229,6 +2318,9 @@ char *ln_node_metrics(ln_node *n)
     char *buf = malloc(4096);
     if (!buf) return NULL;
     size_t peers = n->net ? ln_net_peers(n->net, NULL, 0) : 0;
+    size_t qrun = 0, qwait = 0;
+    uint64_t qref = 0;
+    if (n->queries) ln_qpool_stats(n->queries, &qrun, &qwait, &qref);
     snprintf(buf, 4096,
              "# HELP lunet_height Height of the head block.\n"
              "# TYPE lunet_height gauge\nlunet_height %llu\n"
@@ -2252,11 +2344,17 @@ char *ln_node_metrics(ln_node *n)
              "by where: at admission (worker pool) or in a peer's block (not admitted here first).\n"
              "# TYPE lunet_tx_sig_checks_total counter\n"
              "lunet_tx_sig_checks_total{where=\"admission\"} %llu\n"
-             "lunet_tx_sig_checks_total{where=\"block\"} %llu\n",
+             "lunet_tx_sig_checks_total{where=\"block\"} %llu\n"
+             "# HELP lunet_queries_running Queries running on the query workers.\n"
+             "# TYPE lunet_queries_running gauge\nlunet_queries_running %zu\n"
+             "# HELP lunet_queries_waiting Queries waiting for a query worker.\n"
+             "# TYPE lunet_queries_waiting gauge\nlunet_queries_waiting %zu\n"
+             "# HELP lunet_queries_refused_total Queries refused with EBUSY: the queue was full.\n"
+             "# TYPE lunet_queries_refused_total counter\nlunet_queries_refused_total %llu\n",
              (unsigned long long)h.height, (unsigned long long)n->blocks,
              (unsigned long long)n->txs_committed, (unsigned long long)n->submitted,
              (unsigned long long)n->refused, ln_mempool_count(n->mp), n->block_interval,
              (unsigned long long)n->gas_total, peers, (unsigned long long)n->verified_admit,
-             (unsigned long long)n->verified_block);
+             (unsigned long long)n->verified_block, qrun, qwait, (unsigned long long)qref);
     return buf;
 }

@@ -28,7 +28,15 @@ typedef struct {
     const char *rpc_addr;        /* "127.0.0.1:8765"; NULL: no RPC */
     const char *p2p_addr;        /* "127.0.0.1:7765"; NULL: no P2P */
     int dev;                     /* dev mode: write and print dev keys */
+    uint64_t query_gas_max;      /* instructions per query; 0: LN_NODE_QUERY_GAS */
 } ln_node_config;
+
+/* Queries (ln_node_query) run on their own worker threads, never on the
+** loop: at most LN_NODE_QUERY_WORKERS at once, LN_NODE_QUERY_QUEUE more
+** waiting, each under query_gas_max instructions. */
+#define LN_NODE_QUERY_GAS      10000000ull
+#define LN_NODE_QUERY_WORKERS  2
+#define LN_NODE_QUERY_QUEUE    256
 
 /* Opens (or creates from the config's genesis) the chain in HOME and starts
 ** the node's services on loop. *err gets a one-line reason on failure.
@@ -115,9 +123,17 @@ enum { LN_TX_UNKNOWN = 0, LN_TX_PENDING = 1, LN_TX_COMMITTED = 2 };
 int  ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
                        uint8_t **receipt, size_t *len);
 
-/* Read-only call against the head state. args: msgpack array or NULL. */
+/* A query's end, on the loop: status 0 and out (borrowed for the call;
+** out->code says whether the call failed, EGAS beyond query_gas_max), or
+** LN_ECLOSED (the node closed before it ran) or LN_ENOMEM, with out NULL. */
+typedef void (*ln_query_cb)(ln_node *n, int status, const ln_outcome *out, void *ud);
+
+/* A read-only call off the loop (see LN_NODE_QUERY_*), against the state
+** at the head when this is called: blocks committed while it runs are not
+** seen. args: msgpack array or NULL (copied). LN_EBUSY when the queue is
+** full, LN_ECLOSED, LN_ENOMEM: then cb never runs. */
 int  ln_node_query(ln_node *n, const char *contract, const char *method,
-                   const uint8_t *args, size_t alen, ln_outcome *out);
+                   const uint8_t *args, size_t alen, ln_query_cb cb, void *ud);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);

@@ -1,6 +1,8 @@
 /*
 ** rpc.h -- the node's HTTP face: JSON-RPC 2.0, health, metrics, queries by
 ** URL, Server-Sent Events and the dashboard (core/http.h underneath).
+** Three files: rpc.c (the server and its routes), rpc_call.c (JSON-RPC
+** calls and methods), rpc_json.c (msgpack <-> JSON, base64).
 **
 ** Routes:
 **   POST /                      JSON-RPC 2.0, one call or a batch (at most
@@ -12,6 +14,8 @@
 **   GET  /c/CONTRACT/METHOD?args=<url-encoded JSON array>
 **                               {"result", "gas_used"}; errors as
 **                               {"error": {code, message, data}} with 400
+**                               (503 for EBUSY)
+**   OPTIONS *                   a CORS preflight, when ln_rpc_cors gave origins
 **   GET  /events                SSE: "event: block" {height, hash, txs, time},
 **                               "event: contract" {height, tx, contract, name,
 **                               data}; a ": ping" comment every LN_RPC_PING_MS
@@ -25,6 +29,7 @@
 **   tx_get         {hash}                 -> {status: "pending"|"committed"|"unknown",
 **                                             height, receipt}   (null when unknown)
 **   contract_query {contract, method, args?: [...]} -> {result, gas_used}
+**                                             (off the loop: ln_node_query)
 **   account_get    {account}              -> {account, nonce, pending_nonce, balance,
 **                                             permissions: {owner, active}, code_hash?}
 **                                             (pending_nonce: the nonce after the account's
@@ -41,10 +46,12 @@
 ** "0x..." ones), arrays, objects as maps with sorted keys.
 **
 ** Error codes (the "code" of a JSON-RPC error object):
-**   -32700  parse error          the body is not JSON
+**   -32700  parse error          the body is not JSON, not UTF-8, or holds
+**                                a NUL byte
 **   -32600  invalid request      not an object or array, empty or too long
 **                                batch, "jsonrpc" not "2.0", no string method,
-**                                bad id, params not structured
+**                                bad id, params not structured, a string
+**                                with the escape \u0000 (NUL) anywhere
 **   -32601  method not found
 **   -32602  invalid params       missing or mistyped field, bad base64, bad
 **                                hex, float or unsafe integer, bad name
@@ -61,10 +68,12 @@
 **     -32060 EGAS       -32061 EMEM      -32062 ECALL     -32063 ENOCODE
 **     -32064 ENOMETHOD  -32065 EPRIVATE  -32066 ECODE     -32067 EDEPTHCALL
 **     -32068 EREADONLY
-** The message says what was wrong ("wrong nonce: expected 3, got 5").
+**     -32085 EBUSY      too many queries waiting (LN_NODE_QUERY_QUEUE): try again
+** The message says what was wrong ("wrong nonce: expected 3, got 5"); where
+** it quotes the request, bytes that are not UTF-8 show as '?'.
 **
-** int results: 0 or a negative LN_E* code (err.h). Everything runs on the
-** loop thread.
+** int results: 0 or a negative LN_E* code (err.h). Everything here runs on
+** the loop thread; queries run on the node's query workers.
 */
 #ifndef LN_RPC_H
 #define LN_RPC_H
@@ -76,15 +85,10 @@
 #include <cjson/cJSON.h>
 
 #include "node.h"
+#include "rpc_call.h"   /* JSON-RPC processing, error codes */
+#include "rpc_json.h"   /* msgpack <-> JSON */
 
-#define LN_RPC_MAX_BATCH  100     /* calls in one batch */
 #define LN_RPC_PING_MS    15000   /* SSE keep-alive comment */
-#define LN_RPC_JSON_PARSE    -32700
-#define LN_RPC_JSON_REQUEST  -32600
-#define LN_RPC_JSON_METHOD   -32601
-#define LN_RPC_JSON_PARAMS   -32602
-#define LN_RPC_JSON_INTERNAL -32603
-#define LN_RPC_JSON_LUNET    -32000   /* + LN_E* */
 
 typedef struct ln_rpc ln_rpc;   /* opaque */
 
@@ -100,40 +104,17 @@ int  ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc 
 ** calls back; nothing there touches r. NULL is a no-op. */
 void ln_rpc_stop(ln_rpc *r);
 
+/* Answers browsers' CORS requests for these origins (copied; "*" is any
+** origin): preflights (OPTIONS with Access-Control-Request-Method) get 204
+** and the allowed methods and headers; responses to an allowed Origin carry
+** Access-Control-Allow-Origin (the origin echoed) and Vary: Origin. With no
+** origins (the default) nothing of this is sent and OPTIONS is 405. Each
+** origin is "*" or scheme://host[:port] (no path, at most 255 bytes); at most
+** LN_RPC_MAX_CORS. LN_EINVAL (then nothing changed), LN_ENOMEM. */
+#define LN_RPC_MAX_CORS 32
+int  ln_rpc_cors(ln_rpc *r, const char *const *origins, size_t n);
+
 /* The bound port (useful after port 0). */
 int  ln_rpc_port(const ln_rpc *r);
-
-/* ---- internals, exposed for tests/c/test_http.c ------------------------ */
-
-/* Strict RFC 4648 base64 (standard alphabet, '=' padding required, no
-** whitespace, unused bits zero). *out malloc()ed (non-NULL even when empty),
-** the caller free()s. LN_EINVAL, LN_ENOMEM. */
-int   ln__rpc_base64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen);
-
-/* Canonical msgpack of a JSON value (see the rendering rules above); *out
-** malloc()ed. LN_EFLOAT (fraction, inf), LN_ERANGE (beyond +-LN_SAFE_INT),
-** LN_EDUPKEY, LN_EDEPTH, LN_ETOOBIG, LN_EINVAL (string not UTF-8),
-** LN_ETYPE, LN_ENOMEM. */
-int   ln__rpc_json_to_msgpack(const cJSON *j, uint8_t **out, size_t *len);
-
-/* JSON of a msgpack value (rules above); NULL only when out of memory. */
-cJSON *ln__rpc_msgpack_to_json(const msgpack_object *o);
-
-/* -32000 + code for an LN_E* code (< 0); LN_RPC_JSON_INTERNAL otherwise. */
-int   ln__rpc_errcode(int ln_code);
-
-/* A JSON-RPC error object {code, message[, data]}: for an LN_E* code (< 0)
-** code is ln__rpc_errcode and data {name, why}; for a JSON-RPC code
-** (<= -32600) just code and message. why/msg may be NULL. */
-cJSON *ln__rpc_error(int code, const char *msg, const char *why);
-
-/* Handles one POST body. done runs exactly once, with the response text
-** (malloc()ed; done free()s it) or NULL when there is nothing to answer (only
-** notifications). It runs before this returns unless a call is asynchronous
-** (tx_submit). node may be NULL: calls that would reach it get -32603
-** (tests of malformed requests need no node). */
-typedef void (*ln__rpc_done)(char *json, void *ud);
-void  ln__rpc_process(ln_node *node, const char *body, size_t len,
-                      ln__rpc_done done, void *ud);
 
 #endif

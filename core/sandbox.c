@@ -1556,23 +1556,36 @@ long syscall(long number, ...)
         }
         return (long)len;
     }
-    static long (*real)(long, ...);
-    if (!real) real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
-    if (!real) {
+    static long (*real)(long, ...);     /* shared by threads: atomic */
+    long (*fn)(long, ...) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        fn = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+        __atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+    }
+    if (!fn) {
         errno = ENOSYS;
         return -1;
     }
-    return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return fn(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* Arena slots: LN_SANDBOX_SLOTS fixed places in the address space, taken
 ** lowest first, so the same sequence of sandboxes lands at the same
 ** addresses in every process. Nodes create and free sandboxes in the same
-** order (the consensus plugin's first, then one per block or query). */
+** order (the consensus plugin's first, then one per block). Queries run on
+** worker threads, at times no other node shares: they take slots from the
+** top (ln_sandbox_thread_high_slots), out of the blocks' way. The bitmap is
+** atomic; a slot's cache entry belongs to whoever holds its bit. */
 #define ARENA_BASE  ((uintptr_t)0x500000000000ull)   /* above ASan's shadow */
 #define ARENA_SLOTS 64
 
-static uint64_t slots_used;
+static uint64_t slots_used;          /* atomic: queries take slots on worker threads */
+static __thread int high_slots;      /* this thread takes slots from the top */
+
+void ln_sandbox_thread_high_slots(void)
+{
+    high_slots = 1;
+}
 
 /* A slot's mapping outlives its sandbox: the next sandbox in that slot
 ** (a node runs one per block) finds its pages already faulted in, zeroed
@@ -1583,7 +1596,8 @@ static uint8_t *slot_cache[ARENA_SLOTS];   /* owned by whoever holds the slot's 
 
 static uint8_t *arena_map(size_t size, int *slot)
 {
-    for (int i = 0; i < ARENA_SLOTS; i++) {
+    for (int k = 0; k < ARENA_SLOTS; k++) {
+        int i = high_slots ? ARENA_SLOTS - 1 - k : k;
         uint64_t bit = (uint64_t)1 << i;
         if (__atomic_fetch_or(&slots_used, bit, __ATOMIC_ACQ_REL) & bit) continue;
         if (slot_cache[i] && size == LN_SANDBOX_ARENA) {

@@ -66,6 +66,12 @@ int  ln_sandbox_new(void *ud, ln_sandbox **out);
 ** passes its parent's hash). ln_sandbox_new uses a fixed seed. */
 int  ln_sandbox_new_seeded(void *ud, const uint8_t seed[32], ln_sandbox **out);
 void ln_sandbox_free(ln_sandbox *sb);             /* NULL is a no-op */
+/* Sandboxes may be created and run on several threads at once, one thread
+** per sandbox. Those created on the calling thread from now on take their
+** arena slot from the top, so the blocks' sandboxes on the loop thread keep
+** the slots (hence addresses) they have on every other node: for threads
+** that run queries. */
+void ln_sandbox_thread_high_slots(void);
 lua_State *ln_sandbox_L(ln_sandbox *sb);
 void *ln_sandbox_ud(lua_State *L);                /* the ud given to ln_sandbox_new */
 ln_sandbox *ln_sandbox_of(lua_State *L);

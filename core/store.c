@@ -19,7 +19,8 @@ struct ln_store {
     leveldb_cache_t        *cache;      /* must outlive db */
     leveldb_filterpolicy_t *bloom;      /* must outlive db */
     leveldb_readoptions_t  *ro;
-    leveldb_writeoptions_t *wo;         /* sync = 1 */
+    leveldb_writeoptions_t *wo;         /* sync = 1; NULL in a view */
+    const leveldb_snapshot_t *snap;     /* a view's; NULL in a store */
     char lasterr[LASTERR_MAX];
 };
 
@@ -47,6 +48,12 @@ static int save_err(ln_store *st, char *err)
 
 static void destroy(ln_store *st)
 {
+    if (st->snap) {                     /* a view: the db is its store's */
+        leveldb_release_snapshot(st->db, st->snap);
+        leveldb_readoptions_destroy(st->ro);
+        free(st);
+        return;
+    }
     if (st->db)    leveldb_close(st->db);
     if (st->opt)   leveldb_options_destroy(st->opt);
     if (st->cache) leveldb_cache_destroy(st->cache);
@@ -108,6 +115,19 @@ void ln_store_close(ln_store *st)
         destroy(st);
 }
 
+int ln_store_view(ln_store *st, ln_store **out)
+{
+    ln_store *v = calloc(1, sizeof *v);
+    if (!v)
+        return LN_ENOMEM;
+    v->db = st->db;
+    v->ro = leveldb_readoptions_create();
+    v->snap = leveldb_create_snapshot(st->db);
+    leveldb_readoptions_set_snapshot(v->ro, v->snap);
+    *out = v;
+    return 0;
+}
+
 const char *ln_store_lasterr(const ln_store *st)
 {
     return st->lasterr;
@@ -142,6 +162,8 @@ int ln_store_put(ln_store *st, const uint8_t *k, size_t kl,
                  const uint8_t *v, size_t vl)
 {
     char *err = NULL;
+    if (!st->wo)
+        return LN_EINVAL;
     leveldb_put(st->db, st->wo, (const char *)k, kl, (const char *)v, vl, &err);
     return err ? save_err(st, err) : 0;
 }
@@ -149,6 +171,8 @@ int ln_store_put(ln_store *st, const uint8_t *k, size_t kl,
 int ln_store_delete(ln_store *st, const uint8_t *k, size_t kl)
 {
     char *err = NULL;
+    if (!st->wo)
+        return LN_EINVAL;
     leveldb_delete(st->db, st->wo, (const char *)k, kl, &err);
     return err ? save_err(st, err) : 0;
 }
@@ -202,6 +226,8 @@ int ln_store_commit(ln_store *st, const ln_batch *b)
     char *err = NULL;
     if (b->n == 0)
         return 0;
+    if (!st->wo)
+        return LN_EINVAL;
     leveldb_write(st->db, st->wo, b->wb, &err);
     return err ? save_err(st, err) : 0;
 }

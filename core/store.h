@@ -29,8 +29,15 @@ int  ln_store_open(const char *dir, ln_store **out);
 int  ln_store_open_err(const char *dir, ln_store **out,
                        char *errbuf, size_t errlen);
 
-/* Closes and frees. Every ln_iter of st must be freed first. NULL is a no-op. */
+/* Closes and frees (a view: releases its snapshot). Every ln_iter and view
+** of st must be freed first. NULL is a no-op. */
 void ln_store_close(ln_store *st);
+
+/* A read-only view of st as it is now (a LevelDB snapshot): reads through
+** it see none of the writes made after this call. It may be used from
+** another thread than st's (one thread at a time) and must be closed, with
+** ln_store_close, before st. Writes through it are LN_EINVAL. LN_ENOMEM. */
+int  ln_store_view(ln_store *st, ln_store **out);
 
 /* LevelDB's text for the last call on st that returned LN_EIO; "" if none.
 ** Owned by st: valid until the next failing call or ln_store_close. */

@@ -472,6 +472,8 @@ TEST(http_client_close_before_an_async_response_does_not_crash)
     ASSERT_NE(f.alive_at_response, -1);
 }
 
+/* Three idle connections on a server of two: the newest pushes out the one
+** idle the longest. */
 static void c_too_many(fixture *f)
 {
     cl a, b, x;
@@ -481,28 +483,64 @@ static void c_too_many(fixture *f)
     cl_open(&b, f->port);
     cl_puts(&b, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
     f->status[1] = cl_response(&b, NULL, 0, NULL, 0);
-    cl_open(&x, f->port);             /* the third: accepted, then closed */
+    cl_open(&x, f->port);             /* the third: a goes */
     cl_puts(&x, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
-    f->eof[2] = cl_eof(&x);
+    f->status[2] = cl_response(&x, NULL, 0, NULL, 0);
+    f->eof[0] = cl_eof(&a);
+    cl_puts(&b, "GET /b2 HTTP/1.1\r\nHost: x\r\n\r\n");   /* b stays */
+    f->status[3] = cl_response(&b, NULL, 0, NULL, 0);
     cl_close(&x);
-    cl_close(&a);                     /* a slot frees up ... */
-    for (int i = 0; i < 100 && f->status[3] != 200; i++) {
-        usleep(20000);                /* ... once the server has seen the close ... */
-        simple_get(f, 3, "/d");       /* ... and a new connection is served */
-    }
+    cl_close(&a);
     cl_close(&b);
 }
 
-TEST(http_connections_over_the_limit_are_closed)
+TEST(http_a_full_server_sheds_its_longest_idle_connection_for_a_newcomer)
 {
     fixture f = { .client = c_too_many, .handler = h_echo };
     ln_http_limits lim = { .max_conns = 2 };
     run(&f, &lim);
     ASSERT_EQ(f.status[0], 200);
     ASSERT_EQ(f.status[1], 200);
-    ASSERT_EQ(f.eof[2], 1);
+    ASSERT_EQ(f.status[2], 200);
+    ASSERT_EQ(f.eof[0], 1);
     ASSERT_EQ(f.status[3], 200);
-    ASSERT_EQ(f.handled, 3);
+    ASSERT_EQ(f.handled, 4);
+}
+
+TEST(http_an_address_at_its_limit_sheds_its_own_longest_idle_connection)
+{
+    fixture f = { .client = c_too_many, .handler = h_echo };
+    ln_http_limits lim = { .max_conns = 100, .max_per_addr = 2 };
+    run(&f, &lim);
+    ASSERT_EQ(f.status[2], 200);
+    ASSERT_EQ(f.eof[0], 1);
+    ASSERT_EQ(f.status[3], 200);
+}
+
+/* a's request is with the handler (/slow, answered 300 ms later) when x
+** comes: nothing can go for x, so x is closed and a still gets its answer. */
+static void c_busy_full(fixture *f)
+{
+    cl a, x;
+    cl_open(&a, f->port);
+    cl_puts(&a, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 500 && !atomic_load(&f->dispatched); i++) usleep(10000);
+    cl_open(&x, f->port);
+    cl_puts(&x, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    f->eof[1] = cl_eof(&x);
+    f->status[0] = cl_response(&a, f->body[0], sizeof f->body[0], NULL, 0);
+    cl_close(&x);
+    cl_close(&a);
+}
+
+TEST(http_a_full_server_of_busy_connections_closes_the_newcomer)
+{
+    fixture f = { .client = c_busy_full, .handler = h_async, .t_used = 1, .late_ms = 300 };
+    ln_http_limits lim = { .max_conns = 1 };
+    run(&f, &lim);
+    ASSERT_EQ(f.eof[1], 1);
+    ASSERT_EQ(f.status[0], 200);
+    ASSERT_STR(f.body[0], "late");
 }
 
 static void on_stream_gone(ln_http_req *req, void *ud)
@@ -696,6 +734,122 @@ TEST(http_empty_header_value_does_not_shift_the_next_header)
     ASSERT_STR(f.body[0], "GET /h ? x=v len=0");
 }
 
+/* Answers the query's length if the path is /health and the query is all
+** 'x'; else 500 with what it saw. */
+static void h_url_check(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    size_t n = strlen(req->query);
+    int ok = strcmp(req->path, "/health") == 0 && strspn(req->query, "x") == n;
+    char buf[64];
+    int bl = snprintf(buf, sizeof buf, "%zu", n);
+    if (ok) ln_http_respond(req, 200, "text/plain", buf, (size_t)bl);
+    else ln_http_respond(req, 500, "text/plain", req->path, strlen(req->path));
+}
+
+#define URL_MAX_X 2100
+
+/* GET /health?xxx... for every query length from 0 to URL_MAX_X on one
+** connection: the url's copies cross each doubling of the request's arena
+** (256, 512, 1024, 2048 bytes with the headers). */
+static void c_every_url_length(fixture *f)
+{
+    cl c;
+    cl_open(&c, f->port);
+    char *req = malloc(URL_MAX_X + 64);
+    ASSERT(req != NULL);
+    f->status[0] = 200;
+    for (int n = 0; n <= URL_MAX_X; n++) {
+        int hl = snprintf(req, 64, "GET /health%s", n ? "?" : "");
+        memset(req + hl, 'x', (size_t)n);
+        snprintf(req + hl + n, 64, " HTTP/1.1\r\nHost: x\r\n\r\n");
+        cl_puts(&c, req);
+        char body[64], want[32];
+        int st = cl_response(&c, body, sizeof body, NULL, 0);
+        snprintf(want, sizeof want, "%d", n);
+        if (st != 200 || strcmp(body, want) != 0) {
+            f->status[0] = st;
+            snprintf(f->body[0], sizeof f->body[0], "query of %d x: %d %.60s", n, st, body);
+            break;
+        }
+    }
+    free(req);
+    cl_close(&c);
+}
+
+TEST(http_path_and_query_survive_every_url_length)
+{
+    fixture f = { .client = c_every_url_length, .handler = h_url_check };
+    run(&f, NULL);
+    if (f.status[0] != 200) LN_FAIL("%s", f.body[0]);
+}
+
+#define BIG_BODY (16u << 20)
+
+/* Answers a BIG_BODY-byte body. */
+static void h_big(ln_http_req *req, void *ud)
+{
+    fixture *f = ud;
+    f->handled++;
+    char *body = malloc(BIG_BODY);
+    ASSERT(body != NULL);
+    memset(body, 'b', BIG_BODY);
+    ln_http_respond(req, 200, "application/octet-stream", body, BIG_BODY);
+    free(body);
+}
+
+/* Asks for the big body with Connection: close and reads it in 64 KiB
+** steps with a pause after each: far slower than the server writes, over
+** many request timeouts (lim.request_ms), never idle for one. */
+static void c_slow_reader(fixture *f)
+{
+    cl c;
+    c.len = 0;
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(c.fd >= 0);
+    int rcvbuf = 64 * 1024;
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct timeval tv = { 5, 0 };
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)f->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(c.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cl_puts(&c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    static char chunk[64 * 1024];
+    size_t total = 0, body_at = 0;
+    char head[512] = "";
+    for (;;) {
+        ssize_t r = recv(c.fd, chunk, sizeof chunk, 0);
+        if (r <= 0) break;
+        if (total < sizeof head - 1) {
+            size_t k = (size_t)r < sizeof head - 1 - total ? (size_t)r : sizeof head - 1 - total;
+            memcpy(head + total, chunk, k);
+            char *e = strstr(head, "\r\n\r\n");
+            if (e && !body_at) body_at = (size_t)(e - head) + 4;
+        }
+        total += (size_t)r;
+        usleep(6000);
+    }
+    f->status[0] = atoi(head + 9);
+    snprintf(f->body[0], sizeof f->body[0], "%zu", body_at ? total - body_at : 0);
+    cl_close(&c);
+}
+
+TEST(http_slow_reader_gets_a_whole_large_response_before_the_close)
+{
+    fixture f = { .client = c_slow_reader, .handler = h_big };
+    ln_http_limits lim = { .request_ms = 1000 };
+    run(&f, &lim);
+    ASSERT_EQ(f.status[0], 200);
+    char want[32];
+    snprintf(want, sizeof want, "%u", BIG_BODY);
+    ASSERT_STR(f.body[0], want);
+}
+
 TEST(http_query_get_finds_and_decodes_parameters)
 {
     char *v;
@@ -785,6 +939,14 @@ TEST(rpc_base64_refuses_anything_not_strict)
     b64_bad("Zh==");      /* unused bits set */
     b64_bad("Zm9=");
     b64_bad("Zm-_");      /* url alphabet */
+}
+
+TEST(rpc_base64_refuses_bytes_outside_the_alphabet)
+{
+    b64_bad("a\x80\x80" "a");  /* libsodium 1.0.18 takes these as letters */
+    b64_bad("Zm9\xff");
+    b64_bad("\xc3\xa9Zg");
+    b64_bad("Zm9v\x01\x02==");
 }
 
 static void to_mp(const char *json, const uint8_t *want, size_t wn)
@@ -953,6 +1115,88 @@ TEST(rpc_invalid_requests_get_32600)
     }
 }
 
+/* Like rpc(), and the answer must be valid UTF-8 (JSON text is). */
+static cJSON *rpc_utf8(const char *body, size_t len, answer *a)
+{
+    memset(a, 0, sizeof *a);
+    ln__rpc_process(NULL, body, len, on_answer, a);
+    ASSERT_EQ(a->calls, 1);
+    ASSERT(a->text != NULL);
+    if (!ln_utf8_valid((const uint8_t *)a->text, strlen(a->text)))
+        LN_FAIL("answer to %.40s... is not UTF-8: %s", body, a->text);
+    cJSON *j = cJSON_Parse(a->text);
+    free(a->text);
+    ASSERT(j != NULL);
+    return j;
+}
+
+TEST(rpc_nul_in_a_method_or_id_is_refused_not_cut)
+{
+    answer a;
+    const char *bad[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_info\\u0000evil\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u0000b\",\"method\":\"chain_info\"}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_info\",\"params\":{\"x\":\"\\u0000\"}}]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *r = rpc_utf8(bad[i], strlen(bad[i]), &a);
+        if (err_code(r) != -32600) LN_FAIL("%s: code %d", bad[i], err_code(r));
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "error"), "message");
+        ASSERT(strstr(m->valuestring, "\\u0000") != NULL);
+        cJSON_Delete(r);
+    }
+    /* a raw NUL byte is not JSON */
+    static const char raw[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"chain_info\0evil\"}";
+    cJSON *r = rpc_utf8(raw, sizeof raw - 1, &a);
+    ASSERT_EQ(err_code(r), -32700);
+    cJSON_Delete(r);
+    /* an escaped backslash before u0000 is six characters, no NUL */
+    const char *esc = "{\"jsonrpc\":\"2.0\",\"id\":\"\\\\u0000\",\"method\":\"nope\"}";
+    r = rpc_utf8(esc, strlen(esc), &a);
+    ASSERT_EQ(err_code(r), -32601);
+    ASSERT_STR(cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring, "\\u0000");
+    cJSON_Delete(r);
+}
+
+TEST(rpc_invalid_utf8_in_a_request_gets_a_valid_json_answer)
+{
+    answer a;
+    const char *bad[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\",\"method\":\"nope\"}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xed\xa0\x80\"}",     /* a surrogate */
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xc0\xaf\"}",         /* overlong */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cJSON *r = rpc_utf8(bad[i], strlen(bad[i]), &a);
+        if (err_code(r) != -32700) LN_FAIL("request %zu: code %d", i, err_code(r));
+        cJSON_Delete(r);
+    }
+    /* a method name cut inside a character by the message's limit */
+    char body[256], m[80];
+    memset(m, 'a', 63);
+    snprintf(m + 63, sizeof m - 63, "\xc3\xa9");
+    snprintf(body, sizeof body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"}", m);
+    cJSON *r = rpc_utf8(body, strlen(body), &a);
+    ASSERT_EQ(err_code(r), -32601);
+    cJSON_Delete(r);
+}
+
+TEST(rpc_error_messages_that_quote_bytes_stay_utf8)
+{
+    cJSON *e = ln__rpc_error(LN_RPC_JSON_METHOD, "no route GET /\xff\xe2\x82", NULL);
+    char *s = cJSON_PrintUnformatted(e);
+    ASSERT_STR(s, "{\"code\":-32601,\"message\":\"no route GET /???\"}");
+    free(s);
+    cJSON_Delete(e);
+    e = ln__rpc_error(LN_ECALL, NULL, "token.lua:3: \xe2\x82\xac and \x80");
+    s = cJSON_PrintUnformatted(e);
+    ASSERT(ln_utf8_valid((const uint8_t *)s, strlen(s)));
+    ASSERT(strstr(s, "\xe2\x82\xac and ?\"") != NULL);
+    free(s);
+    cJSON_Delete(e);
+}
+
 TEST(rpc_unknown_method_gets_32601_with_the_id)
 {
     answer a;
@@ -1013,7 +1257,9 @@ static const ln_test tests[] = {
     T(http_async_response_after_a_timer_reaches_the_client),
     T(http_client_reset_before_an_async_response_drops_it_safely),
     T(http_client_close_before_an_async_response_does_not_crash),
-    T(http_connections_over_the_limit_are_closed),
+    T(http_a_full_server_sheds_its_longest_idle_connection_for_a_newcomer),
+    T(http_an_address_at_its_limit_sheds_its_own_longest_idle_connection),
+    T(http_a_full_server_of_busy_connections_closes_the_newcomer),
     T(http_sse_stream_gets_two_events_and_notices_the_client_close),
     T(http_server_close_ends_open_streams_and_closes_every_handle),
     T(http_idle_keep_alive_connection_is_closed_after_the_timeout),
@@ -1021,16 +1267,22 @@ static const ln_test tests[] = {
     T(http_10_request_without_keep_alive_is_closed_after_the_response),
     T(http_expect_100_continue_gets_the_interim_response),
     T(http_empty_header_value_does_not_shift_the_next_header),
+    T(http_path_and_query_survive_every_url_length),
+    T(http_slow_reader_gets_a_whole_large_response_before_the_close),
     T(http_query_get_finds_and_decodes_parameters),
     T(http_start_refuses_bad_addresses_and_an_address_in_use),
     T(rpc_base64_decodes_the_rfc4648_vectors),
     T(rpc_base64_refuses_anything_not_strict),
+    T(rpc_base64_refuses_bytes_outside_the_alphabet),
     T(rpc_json_to_msgpack_gives_canonical_bytes),
     T(rpc_json_to_msgpack_refuses_floats_unsafe_integers_and_duplicate_keys),
     T(rpc_msgpack_to_json_renders_bin_as_hex_and_integers_exactly),
     T(rpc_lunet_errors_map_to_32000_plus_the_code_with_name_and_why),
     T(rpc_malformed_json_gets_a_parse_error),
     T(rpc_invalid_requests_get_32600),
+    T(rpc_nul_in_a_method_or_id_is_refused_not_cut),
+    T(rpc_invalid_utf8_in_a_request_gets_a_valid_json_answer),
+    T(rpc_error_messages_that_quote_bytes_stay_utf8),
     T(rpc_unknown_method_gets_32601_with_the_id),
     T(rpc_batch_answers_each_call_in_order_and_skips_notifications),
     T(rpc_only_notifications_get_no_response),

@@ -300,6 +300,30 @@ TEST(store_iter_sees_the_store_as_of_its_creation)
     rm_rf(dir);
 }
 
+TEST(store_view_reads_the_store_as_of_its_creation_and_refuses_writes)
+{
+    char dir[64];
+    ln_store *st = open_ok(mktmp(dir, sizeof dir));
+    ASSERT_EQ(ln_store_put(st, (const uint8_t *)"a", 1, (const uint8_t *)"1", 1), 0);
+    ln_store *v;
+    ASSERT_EQ(ln_store_view(st, &v), 0);
+    ln_batch *b = ln_batch_new();
+    ln_batch_put(b, (const uint8_t *)"a", 1, (const uint8_t *)"2", 1);
+    ln_batch_put(b, (const uint8_t *)"b", 1, (const uint8_t *)"3", 1);
+    ASSERT_EQ(ln_store_commit(st, b), 0);
+    expect_val(st, "a", "2");
+    expect_val(v, "a", "1");
+    expect_missing(v, "b");
+    ASSERT_EQ(ln_store_put(v, (const uint8_t *)"c", 1, (const uint8_t *)"4", 1), LN_EINVAL);
+    ASSERT_EQ(ln_store_commit(v, b), LN_EINVAL);
+    ASSERT_EQ(ln_store_delete(v, (const uint8_t *)"a", 1), LN_EINVAL);
+    ln_batch_free(b);
+    ln_store_close(v);
+    expect_val(st, "b", "3");
+    ln_store_close(st);
+    rm_rf(dir);
+}
+
 TEST(store_open_twice_in_one_process_returns_elocked)
 {
     char dir[64], err[256];
@@ -375,6 +399,7 @@ static const ln_test tests[] = {
     T(store_iter_returns_only_the_prefix_in_key_order),
     T(store_iter_seek_resumes_at_first_key_at_or_after),
     T(store_iter_sees_the_store_as_of_its_creation),
+    T(store_view_reads_the_store_as_of_its_creation_and_refuses_writes),
     T(store_open_twice_in_one_process_returns_elocked),
     T(store_open_held_by_another_process_returns_elocked),
     T(store_open_on_a_file_returns_eio_with_leveldb_text),

@@ -19,7 +19,8 @@
 -- cleaning up.
 -- Waiting is always a bounded poll: wait_until(tries, interval_ms, cond, msg).
 --
--- Environment: LUNET_BIN runs another binary (default ROOT/build/lunet);
+-- Environment: LUNET_BIN runs another binary (default ROOT/build/lunet; the
+-- ASan build's: a sanitizer report in a node's log fails cleanup());
 -- LUNET_KEEP=1 keeps homes and logs even when every test passed.
 
 local ffi = require "ffi"
@@ -384,8 +385,32 @@ end
 
 -- Stops every node. If a test failed, keeps the run dir (homes and logs)
 -- and says where; else removes it.
+-- The first line of a sanitizer report (ASan, LSan, UBSan) in a node's
+-- log, or nil: a node built with -fsanitize reports there and may go on.
+local SANITIZER = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ",
+                    "WARNING: ThreadSanitizer" }
+local function sanitizer_report(log)
+  local s = read_file(log) or ""
+  for _, pat in ipairs(SANITIZER) do
+    local at = s:find(pat, 1, true)
+    if at then
+      local from = at
+      while from > 1 and s:sub(from - 1, from - 1) ~= "\n" do from = from - 1 end
+      return s:match("^[^\n]*", from)
+    end
+  end
+end
+
+-- Stops every node; raises when a node's log holds a sanitizer report
+-- (homes and logs are then kept).
 function M.cleanup()
   for _, n in ipairs(state.nodes) do n:stop() end
+  local reports = {}
+  for _, n in ipairs(state.nodes) do
+    local r = sanitizer_report(n.log)
+    if r then reports[#reports + 1] = n.log .. ": " .. r end
+  end
+  if #reports > 0 then state.failed = true end
   if state.dir then
     if state.failed or os.getenv("LUNET_KEEP") then
       io.stderr:write("\ntests/net: node homes and logs kept in " .. state.dir .. "\n")
@@ -399,6 +424,9 @@ function M.cleanup()
     end
   end
   state.nodes, state.dir = {}, nil
+  if #reports > 0 then
+    error("sanitizer report in a node's log:\n" .. table.concat(reports, "\n"), 2)
+  end
 end
 
 -- ---- HTTP and JSON-RPC on a node --------------------------------------------

@@ -208,7 +208,7 @@ describe("lunet testnet", function()
     support.write_file(home .. "/node.lua", 'return { rpc = "127.0.0.1:1", prers = {} }\n')
     local code, _, err = support.lunet({ "start", "--home", home })
     assert.equal(1, code)
-    assert.matches("^lunet start: [^\n]*node%.lua: unknown key 'prers' %(known: rpc, p2p, peers%)\n$", err)
+    assert.matches("^lunet start: [^\n]*node%.lua: unknown key 'prers' %(known: rpc, p2p, peers, cors, query_gas_max%)\n$", err)
   end)
 
   describe("four poa nodes started with `lunet start --home DIR/node<i>`", function()
