@@ -19,11 +19,10 @@
 #include "daemon.h"
 #include "err.h"
 #include "node.h"
+#include "opts.h"
+#include "paths.h"
 #include "rpc.h"
 
-#ifndef LN_SOURCE_DIR
-#define LN_SOURCE_DIR "."
-#endif
 
 #define USAGE_RPC_FLAGS \
     "\n" \
@@ -90,17 +89,6 @@ static void on_signal(uv_signal_t *h, int signum)
     d->node = NULL;
     uv_close((uv_handle_t *)&d->sigint, NULL);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
-}
-
-static int flag(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    if (strcmp(argv[*i], name) != 0) return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "lunet: %s needs a value\n", name);
-        exit(2);
-    }
-    *out = argv[++*i];
-    return 1;
 }
 
 #define MAX_PEERS 64
@@ -212,57 +200,71 @@ static void raise_nofile(void)
     }
 }
 
+static const ln_opt run_opts[] = {
+    { "home", 0, LN_OPT_STR, "DIR", 0, 0, "the node's data (dev: default .lunet/dev)" },
+    { "rpc", 0, LN_OPT_STR, "HOST:PORT", 0, 0, "where JSON-RPC listens (default 127.0.0.1:8765)" },
+    { "p2p", 0, LN_OPT_STR, "HOST:PORT", 0, 0, "where P2P listens (default 127.0.0.1:7765)" },
+    { "config", 0, LN_OPT_STR, "FILE", 0, 0, "the genesis config, read at the first start" },
+    { "peer", 0, LN_OPT_LIST, "HOST:PORT", 0, 0, "a peer to dial and keep (repeatable)" },
+    { "cors", 0, LN_OPT_LIST, "ORIGIN", 0, 0, "let browser pages from ORIGIN call the node (repeatable)" },
+    { "query-gas-max", 0, LN_OPT_UINT, "N", 1, UINT64_MAX, "VM instructions per query (default 10000000)" },
+    { NULL, 0, 0, NULL, 0, 0, NULL }
+};
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "lunet %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see lunet %s --help)\n", cmd);
+    return 2;
+}
+
+static int run_with(int dev, const ln_args *a);
+
 static int run(int argc, char **argv, int dev)
 {
-    const char *usage = dev ? usage_dev : usage_start;
-    const char *home = dev ? ".lunet/dev" : NULL, *rpc = NULL;
-    const char *p2p = NULL, *config = NULL;
-    const char *peers[MAX_PEERS], *cors[MAX_CORS], *gas = NULL;
-    size_t npeers = 0, ncors = 0;
-    uint64_t query_gas_max = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *peer, *origin;
-        if (flag(argc, argv, &i, "--peer", &peer)) {
-            if (npeers == sizeof peers / sizeof peers[0]) {
-                fprintf(stderr, "lunet: at most %zu --peer\n", npeers);
-                return 2;
-            }
-            peers[npeers++] = peer;
-            continue;
-        }
-        if (flag(argc, argv, &i, "--cors", &origin)) {
-            if (ncors == MAX_CORS) {
-                fprintf(stderr, "lunet: at most %d --cors\n", MAX_CORS);
-                return 2;
-            }
-            cors[ncors++] = origin;
-            continue;
-        }
-        if (flag(argc, argv, &i, "--query-gas-max", &gas)) {
-            char *end;
-            unsigned long long g = strtoull(gas, &end, 10);
-            if (*gas < '0' || *gas > '9' || *end || g == 0) {
-                fprintf(stderr, "lunet: --query-gas-max wants a positive integer, not '%s'\n", gas);
-                return 2;
-            }
-            query_gas_max = g;
-            continue;
-        }
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (flag(argc, argv, &i, "--home", &home) || flag(argc, argv, &i, "--rpc", &rpc) ||
-            flag(argc, argv, &i, "--p2p", &p2p) || flag(argc, argv, &i, "--config", &config))
-            continue;
-        fprintf(stderr, "lunet %s: unknown argument '%s'\n%s", dev ? "dev" : "start", argv[i], usage);
+    const char *cmd = dev ? "dev" : "start";
+    if (ln_opts_wants_help(argc, argv)) {
+        fputs(dev ? usage_dev : usage_start, stdout);
+        fputs("\noptions:\n", stdout);
+        ln_opts_usage(stdout, run_opts);
+        return 0;
+    }
+    ln_args a;
+    char why[256];
+    if (ln_opts_parse(run_opts, argc, argv, &a, why, sizeof why) < 0 || a.npos) {
+        int rc = a.npos ? usage_error(cmd, "unexpected argument '%s'", a.pos[0])
+                        : usage_error(cmd, "%s", why);
+        ln_args_free(&a);
+        return rc;
+    }
+    const ln_optval *pv = ln_args_get(&a, "peer"), *cv = ln_args_get(&a, "cors");
+    if (pv->nlist > MAX_PEERS || cv->nlist > MAX_CORS) {
+        fprintf(stderr, "lunet %s: at most %d --peer and %d --cors\n", cmd, MAX_PEERS, MAX_CORS);
+        ln_args_free(&a);
         return 2;
     }
+    int rc = run_with(dev, &a);
+    ln_args_free(&a);
+    return rc;
+}
+
+static int run_with(int dev, const ln_args *a)
+{
+    const char *home = ln_args_str(a, "home", dev ? ".lunet/dev" : NULL);
+    const char *rpc = ln_args_str(a, "rpc", NULL), *p2p = ln_args_str(a, "p2p", NULL);
+    const char *config = ln_args_str(a, "config", NULL);
+    const ln_optval *pv = ln_args_get(a, "peer"), *cv = ln_args_get(a, "cors");
+    const char *peers[MAX_PEERS], *cors[MAX_CORS];
+    size_t npeers = pv->nlist, ncors = cv->nlist;
+    for (size_t i = 0; i < npeers; i++) peers[i] = pv->list[i];
+    for (size_t i = 0; i < ncors; i++) cors[i] = cv->list[i];
+    uint64_t query_gas_max = ln_args_uint(a, "query-gas-max", 0);
     if (!home) {
         fprintf(stderr, "lunet start: --home DIR is required\n");
         return 2;
     }
-    static node_file nf;
+    node_file nf;
     if (!dev) {
         char err[512] = "";
         if (node_file_read(home, &nf, err, sizeof err) < 0) {
@@ -286,11 +288,8 @@ static int run(int argc, char **argv, int dev)
     char cfgbuf[PATH_MAX];
     if (!config) {
         if (dev) {
-            config = "configs/dev.lua";
-            if (access(config, R_OK) != 0) {
-                snprintf(cfgbuf, sizeof cfgbuf, "%s/configs/dev.lua", LN_SOURCE_DIR);
-                config = cfgbuf;
-            }
+            config = ln_path_find("configs/dev.lua", cfgbuf, sizeof cfgbuf) == 0 ? cfgbuf
+                                                                                  : "configs/dev.lua";
         } else {
             snprintf(cfgbuf, sizeof cfgbuf, "%s/config.lua", home);
             config = cfgbuf;
@@ -363,25 +362,35 @@ static int run(int argc, char **argv, int dev)
     return 0;
 }
 
+static const ln_opt init_opts[] = {
+    { "home", 0, LN_OPT_STR, "DIR", 0, 0, "the node's data (required)" },
+    { "config", 0, LN_OPT_STR, "FILE", 0, 0, "the genesis config (required)" },
+    { "new-keys", 0, LN_OPT_FLAG, NULL, 0, 0, "create the missing keys in DIR/keys" },
+    { NULL, 0, 0, NULL, 0, 0, NULL }
+};
+
 int ln_cmd_init(int argc, char **argv)
 {
-    const char *home = NULL, *config = NULL;
-    int new_keys = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage_init, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--new-keys")) {
-            new_keys = 1;
-            continue;
-        }
-        if (flag(argc, argv, &i, "--home", &home) || flag(argc, argv, &i, "--config", &config))
-            continue;
-        fprintf(stderr, "lunet init: unknown argument '%s'\n%s", argv[i], usage_init);
-        return 2;
+    if (ln_opts_wants_help(argc, argv)) {
+        fputs(usage_init, stdout);
+        fputs("\noptions:\n", stdout);
+        ln_opts_usage(stdout, init_opts);
+        return 0;
     }
-    if (!home || !config) {
+    ln_args a;
+    char why[256];
+    if (ln_opts_parse(init_opts, argc, argv, &a, why, sizeof why) < 0 || a.npos) {
+        int rc = a.npos ? usage_error("init", "unexpected argument '%s'", a.pos[0])
+                        : usage_error("init", "%s", why);
+        ln_args_free(&a);
+        return rc;
+    }
+    char home[PATH_MAX], config[PATH_MAX];
+    snprintf(home, sizeof home, "%s", ln_args_str(&a, "home", ""));
+    snprintf(config, sizeof config, "%s", ln_args_str(&a, "config", ""));
+    int new_keys = ln_args_flag(&a, "new-keys");
+    ln_args_free(&a);
+    if (!home[0] || !config[0]) {
         fprintf(stderr, "lunet init: --home DIR and --config FILE are required\n");
         return 2;
     }
