@@ -48,6 +48,7 @@
 #include "p2p.h"
 #include "plugin.h"
 #include "sandbox.h"
+#include "shape.h"
 #include "tx.h"
 
 #define MAX_VALIDATORS   LN_NODE_MAX_VALIDATORS
@@ -56,6 +57,10 @@
 #define BLOCK_TXS        10000
 #define BLOCK_BYTES      (8u << 20)
 #define BLOCK_GAS        (500ull * 1000 * 1000)   /* ~0.5-1 s of execution */
+/* Objects (shape.h) of a block from a peer: its transactions (each one bin),
+** the header, and a certificate as big as a plugin may send. */
+#define BLOCK_OBJECTS    (BLOCK_TXS + 64 + LN_PLUGIN_MSG_OBJECTS)
+_Static_assert(BLOCK_BYTES + (64u << 10) <= LN_P2P_MAX_FRAME, "a block and its frame fit a P2P frame");
 #define MAX_TIMERS       1024                     /* armed plugin timers */
 #define MAX_INFLIGHT     4096                     /* submissions on the worker pool */
 #define MAX_INFLIGHT_BYTES (64u << 20)
@@ -526,10 +531,21 @@ static void h_key_of(void *ud, lua_State *L, const char *v)
     lua_pushnil(L);
 }
 
+/* Through p2p.c when there is P2P: a line the plugin writes for a peer's
+** message counts against that peer (ln_p2p_log). */
 static void h_log(void *ud, const char *msg)
 {
-    (void)ud;
-    logf_("consensus: %s", msg);
+    ln_node *n = ud;
+    if (!n->p2p) {
+        logf_("consensus: %s", msg);
+        return;
+    }
+    size_t len = strlen(msg) + sizeof "consensus: ";
+    char *line = malloc(len);
+    if (!line) return;
+    snprintf(line, len, "consensus: %s", msg);
+    ln_p2p_log(n->p2p, line);
+    free(line);
 }
 
 static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len);
@@ -692,13 +708,22 @@ typedef struct {
     const msgpack_object *txs, *cert;
 } parsed_block;
 
-/* 0, or LN_EBADBLOCK with why; z is the caller's to destroy either way. */
+/* 0, or LN_EBADBLOCK with why; LN_ETOOBIG (or another code of shape.h)
+** for bytes out of proportion to a block, refused before anything is
+** built. z is the caller's to destroy either way. */
 static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why, size_t whylen)
 {
     memset(p, 0, sizeof *p);
     msgpack_zone_init(&p->z, 4096);
     msgpack_object o;
-    int rc = ln_codec_unpack(blk, bl, &p->z, &o);
+    ln_shape sh;
+    int rc = ln_shape_of(blk, bl, BLOCK_OBJECTS, LN_CODEC_MAX_DEPTH, &sh);
+    if (rc < 0 && rc != LN_ETRUNC && rc != LN_EBADBYTE) {
+        snprintf(why, whylen, "block of more than %u objects or %d levels",
+                 (unsigned)BLOCK_OBJECTS, LN_CODEC_MAX_DEPTH);
+        return rc;
+    }
+    if (rc == 0) rc = ln_codec_unpack(blk, bl, &p->z, &o);
     const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
     const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
     const msgpack_object *ht = ln_codec_map_get(hdr, "height");
@@ -971,8 +996,9 @@ static int node_identity(ln_node *n, ln_key *k, char *err, size_t errlen)
     return rc;
 }
 
-static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
+static int p2p_start(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
 {
+    const char *addr = cfg->p2p_addr;
     ln_key k;
     int rc = node_identity(n, &k, err, errlen);
     if (rc < 0) return rc;
@@ -984,7 +1010,8 @@ static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
     sodium_memzero(&k, sizeof k);
     pc.chain_id = n->chain_id;
     pc.listen = addr;
-    pc.max_frame = BLOCK_BYTES + (64u << 10);
+    pc.max_frame = LN_P2P_MAX_FRAME;
+    pc.penalty_ms = cfg->p2p_penalty_ms;
     ln_p2p_host host = {
         n, p_allowed, p_validator, p_validator_key, p_height, p_block, p_apply, p_tx,
         p_mempool, p_message, p_log
@@ -1607,7 +1634,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
-    if (cfg->p2p_addr && (rc = p2p_start(n, cfg->p2p_addr, err, errlen)) < 0) {
+    if (cfg->p2p_addr && (rc = p2p_start(n, cfg, err, errlen)) < 0) {
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
@@ -2081,6 +2108,8 @@ char *ln_node_metrics(ln_node *n)
     char *buf = malloc(4096);
     if (!buf) return NULL;
     size_t peers = n->p2p ? ln_p2p_peers(n->p2p) : 0;
+    uint64_t frames = 0, refused = 0;
+    if (n->p2p) ln_p2p_stats(n->p2p, &frames, &refused);
     snprintf(buf, 4096,
              "# HELP lunet_height Height of the head block.\n"
              "# TYPE lunet_height gauge\nlunet_height %llu\n"
@@ -2104,11 +2133,17 @@ char *ln_node_metrics(ln_node *n)
              "by where: at admission (worker pool) or in a peer's block (not admitted here first).\n"
              "# TYPE lunet_tx_sig_checks_total counter\n"
              "lunet_tx_sig_checks_total{where=\"admission\"} %llu\n"
-             "lunet_tx_sig_checks_total{where=\"block\"} %llu\n",
+             "lunet_tx_sig_checks_total{where=\"block\"} %llu\n"
+             "# HELP lunet_p2p_frames_total P2P frames received from peers and handled.\n"
+             "# TYPE lunet_p2p_frames_total counter\nlunet_p2p_frames_total %llu\n"
+             "# HELP lunet_p2p_refused_total Peers dropped for a frame, message or block out of "
+             "protocol or proportion.\n"
+             "# TYPE lunet_p2p_refused_total counter\nlunet_p2p_refused_total %llu\n",
              (unsigned long long)h.height, (unsigned long long)n->blocks,
              (unsigned long long)n->txs_committed, (unsigned long long)n->submitted,
              (unsigned long long)n->refused, ln_mempool_count(n->mp), n->block_interval,
              (unsigned long long)n->gas_total, peers, (unsigned long long)n->verified_admit,
-             (unsigned long long)n->verified_block);
+             (unsigned long long)n->verified_block, (unsigned long long)frames,
+             (unsigned long long)refused);
     return buf;
 }

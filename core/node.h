@@ -27,6 +27,7 @@ typedef struct {
     const char *rpc_addr;        /* "127.0.0.1:8765"; NULL: no RPC */
     const char *p2p_addr;        /* "127.0.0.1:7765"; NULL: no P2P */
     int dev;                     /* dev mode: write and print dev keys */
+    uint64_t p2p_penalty_ms;     /* a first strike's hold-off (net.h); 0: the default */
 } ln_node_config;
 
 /* Opens (or creates from the config's genesis) the chain in HOME and starts

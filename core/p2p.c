@@ -8,6 +8,14 @@
 ** asked for what we lack), the address book (addr: members' addresses,
 ** dialed when there is no route to them) and consensus (p: messages between
 ** the validators' plugins).
+**
+** What a peer can make this node do is bounded per peer: a frame is
+** measured (shape.h) before it is decoded, a get is answered a few blocks
+** per loop turn from a timer (never more than one answer under way per
+** peer, at most LN_P2P_SYNC_RATE blocks a second), and log lines repeated
+** by one peer for one reason are counted, not written (LOG_BURST per
+** LOG_WINDOW_MS, then one line with the count). A frame or message that
+** breaks the protocol drops its sender with a strike (net.h).
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +29,7 @@
 #include "p2p_frame.h"
 #include "err.h"
 #include "net.h"
+#include "shape.h"
 
 #define MAX_PEERS       LN_P2P_MAX_PEERS
 #define MAX_ADDRS       LN_P2P_MAX_ADDRS
@@ -28,6 +37,33 @@
 #define SEEN_SLOTS      65536                    /* recently seen transactions */
 #define GOSSIP_BYTES    (1u << 20)               /* flush a gossip frame past this */
 #define MEMPOOL_OUT_BYTES (4u << 20)             /* of the mempool, to a peer that comes up */
+#define SERVE_TURN_BLOCKS 16                     /* blocks of answers sent per loop turn */
+#define SERVE_PEER_BLOCKS 4                      /* ... to one peer */
+#define LOG_SLOTS       256                      /* (peer, reason) pairs whose lines are counted */
+#define LOG_BURST       4                        /* lines per pair and window ... */
+#define LOG_WINDOW_MS   2000                     /* ... then one line saying how many more */
+
+/* One connected peer: its answer to get, paced by serve(). */
+typedef struct pstate {
+    ln_peer *peer;
+    struct pstate *prev, *next;          /* p->peers */
+    int serving;                         /* an answer is under way: blocks from..last */
+    uint64_t from, last;
+    size_t bytes;                        /* of the answer so far */
+    int asked;                           /* a get came meanwhile: from ask_from */
+    uint64_t ask_from;
+    double tokens;                       /* blocks it may be sent now (a bucket) */
+    uint64_t tokens_at;                  /* loop time of the last refill, ms */
+} pstate;
+
+/* Lines of one (peer, reason) in the current window. */
+typedef struct {
+    uint8_t key[16];                     /* hash of peer and reason; all zero: free */
+    uint64_t since;                      /* window start, loop time ms */
+    unsigned lines, more;                /* written, counted */
+    char from[ADDR_MAX];
+    char sample[160];
+} logslot;
 
 /* Transactions going out as one txs frame. */
 typedef struct txbatch {
@@ -70,6 +106,12 @@ struct ln_p2p {
     ** other peers are dropped. Direct-mapped: an entry overwritten costs
     ** one more check, never a wrong answer. */
     uint8_t (*seen)[LN_HASH_LEN];
+    pstate *peers;                       /* every peer up */
+    pstate *serve_rr;                    /* whose turn is first in the next serve */
+    uv_timer_t serve_timer;              /* paces the answers to get */
+    logslot *logs;
+    ln_peer *current;                    /* the peer whose frame is being handled */
+    uint64_t frames, refused;            /* metrics: frames handled, peers dropped for one */
     int closing, live;                   /* live: handles and the net not closed yet */
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -82,6 +124,75 @@ static double wall(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Writes line, unless `peer` (may be NULL) wrote LOG_BURST lines for this
+** reason within the window: then it is counted, and a line with the
+** count follows when the window is over (log_flush). */
+static void log_limited(ln_p2p *p, ln_peer *peer, const char *reason, const char *line)
+{
+    if (!p->logs) {
+        p->host.log(p->host.ud, line);
+        return;
+    }
+    uint8_t key[16];
+    ln_hasher h;
+    ln_hash_init(&h);
+    if (peer) ln_hash_update(&h, ln_peer_key(peer), LN_PK_LEN);
+    ln_hash_update(&h, reason, strlen(reason));
+    uint8_t full[LN_HASH_LEN];
+    ln_hash_final(&h, full);
+    memcpy(key, full, sizeof key);
+    key[0] |= 1;                         /* never all zero */
+    logslot *sl = &p->logs[(key[1] | (size_t)key[2] << 8) % LOG_SLOTS];
+    uint64_t now = uv_now(p->loop);
+    if (memcmp(sl->key, key, sizeof key) != 0 || now - sl->since >= LOG_WINDOW_MS) {
+        if (sl->more) {
+            char sum[320];
+            snprintf(sum, sizeof sum, "%s (and %u more like it from %s, not logged)",
+                     sl->sample, sl->more, sl->from);
+            p->host.log(p->host.ud, sum);
+        }
+        memcpy(sl->key, key, sizeof key);
+        sl->since = now;
+        sl->lines = sl->more = 0;
+        snprintf(sl->from, sizeof sl->from, "%s", peer ? ln_peer_addr(peer) : "peers");
+    }
+    if (sl->lines < LOG_BURST) {
+        sl->lines++;
+        snprintf(sl->sample, sizeof sl->sample, "%s", line);
+        p->host.log(p->host.ud, line);
+    } else {
+        sl->more++;
+    }
+}
+
+/* The counts of windows that are over. */
+static void log_flush(ln_p2p *p)
+{
+    uint64_t now = uv_now(p->loop);
+    for (size_t i = 0; p->logs && i < LOG_SLOTS; i++) {
+        logslot *sl = &p->logs[i];
+        if (!sl->more || now - sl->since < LOG_WINDOW_MS) continue;
+        char sum[320];
+        snprintf(sum, sizeof sum, "%s (and %u more like it from %s, not logged)", sl->sample,
+                 sl->more, sl->from);
+        p->host.log(p->host.ud, sum);
+        memset(sl, 0, sizeof *sl);
+    }
+}
+
+/* A log line about peer (may be NULL); the format is the reason. */
+static void plog(ln_p2p *p, ln_peer *peer, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void plog(ln_p2p *p, ln_peer *peer, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_limited(p, peer, fmt, line);
+}
+
+/* A line no peer can repeat at will. */
 static void logf_(ln_p2p *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(ln_p2p *p, const char *fmt, ...)
 {
@@ -91,6 +202,22 @@ static void logf_(ln_p2p *p, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     p->host.log(p->host.ud, line);
+}
+
+void ln_p2p_log(ln_p2p *p, const char *line)
+{
+    if (!p->current) {
+        p->host.log(p->host.ud, line);
+        return;
+    }
+    /* The reason is the line without its numbers: one peer's lines that
+    ** differ only in heights and rounds are one reason. */
+    char reason[160];
+    size_t k = 0;
+    for (const char *c = line; *c && k + 1 < sizeof reason; c++)
+        if (*c < '0' || *c > '9') reason[k++] = *c;
+    reason[k] = 0;
+    log_limited(p, p->current, reason, line);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -375,6 +502,7 @@ static void on_sync_timer(uv_timer_t *t)
 {
     ln_p2p *p = t->data;
     if (!p->net || p->closing) return;
+    log_flush(p);
     uint64_t height = p->host.height(p->host.ud);
     if (wall() - p->sync_asked < 0.5) return;
     /* The peers ahead are asked in turn, not the one claiming the most: a
@@ -426,9 +554,14 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
     if (height == head + 1) {
         int rc = p->host.apply(p->host.ud, f->b.p, f->b.n, why, sizeof why);
         if (rc < 0) {
-            logf_(p, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);
+            plog(p, peer, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);
             int x = addr_entry(p, ln_peer_key(peer), 1);
-            if (rc == LN_EBADBLOCK && x >= 0 && ++p->addrs[x].bad >= LN_P2P_BAD_BLOCKS) {
+            if (rc == LN_ETOOBIG || rc == LN_EDEPTH) {
+                /* Bytes out of proportion to a block: nobody honest sends them. */
+                p->refused++;
+                logf_(p, "p2p: dropping %s: %s", ln_peer_addr(peer), ln_strerror(rc));
+                ln_peer_drop(peer, rc);
+            } else if (rc == LN_EBADBLOCK && x >= 0 && ++p->addrs[x].bad >= LN_P2P_BAD_BLOCKS) {
                 p->addrs[x].bad = 0;
                 logf_(p, "p2p: dropping %s: %d refused blocks", ln_peer_addr(peer),
                       LN_P2P_BAD_BLOCKS);
@@ -452,18 +585,100 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
     }
 }
 
-/* One answer at a time per peer: a get while the last one is still on its
-** way is dropped (the asker asks again when it is in). */
-static void get_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
+/* Refills ps's bucket: LN_P2P_SYNC_RATE blocks a second, at most
+** LN_P2P_SYNC_BLOCKS saved up. */
+static void refill(ln_p2p *p, pstate *ps)
 {
-    if (!f->has_from || f->from_height < 1 || ln_peer_unsent(peer) >= LN_P2P_SYNC_BYTES) return;
+    uint64_t now = uv_now(p->loop);
+    ps->tokens += (double)(now - ps->tokens_at) * LN_P2P_SYNC_RATE / 1000.0;
+    if (ps->tokens > LN_P2P_SYNC_BLOCKS) ps->tokens = LN_P2P_SYNC_BLOCKS;
+    ps->tokens_at = now;
+}
+
+static void on_serve(uv_timer_t *t);
+
+/* The serve timer, in ms from now: at least 1, so that it runs in a later
+** loop turn, after what the loop has to poll. */
+static void serve_at(ln_p2p *p, uint64_t ms)
+{
+    if (p->closing) return;
+    if (ms < 1) ms = 1;
+    if (uv_is_active((uv_handle_t *)&p->serve_timer) &&
+        uv_timer_get_due_in(&p->serve_timer) <= ms)
+        return;
+    uv_timer_start(&p->serve_timer, on_serve, ms, 0);
+}
+
+/* Starts the answer to a get from `from` (the blocks we have from there). */
+static void answer_begin(ln_p2p *p, pstate *ps, uint64_t from)
+{
     uint64_t head = p->host.height(p->host.ud);
-    size_t bytes = 0;
-    for (uint64_t i = f->from_height, k = 0; i <= head && k < LN_P2P_SYNC_BLOCKS; i++, k++) {
-        int last = i == head || k + 1 == LN_P2P_SYNC_BLOCKS || bytes > LN_P2P_SYNC_BYTES;
-        bytes += block_to(p, peer, i, last);
-        if (last) break;
+    ps->serving = 0;
+    if (from < 1 || from > head) return;
+    ps->serving = 1;
+    ps->from = from;
+    ps->last = head - from + 1 > LN_P2P_SYNC_BLOCKS ? from + LN_P2P_SYNC_BLOCKS - 1 : head;
+    ps->bytes = 0;
+}
+
+/* The answers under way, a few blocks per loop turn: SERVE_PEER_BLOCKS to
+** a peer and SERVE_TURN_BLOCKS in all, peers in turn, each within its
+** bucket and only while it has read what it was sent. Then consensus and
+** RPC have their turn, and the timer comes back. */
+static void on_serve(uv_timer_t *t)
+{
+    ln_p2p *p = t->data;
+    if (!p->net || p->closing || !p->peers) return;
+    size_t budget = SERVE_TURN_BLOCKS;
+    uint64_t wait = UINT64_MAX;          /* ms until a peer that waits may go on */
+    pstate *start = p->serve_rr ? p->serve_rr : p->peers, *ps = start;
+    do {
+        pstate *next = ps->next ? ps->next : p->peers;
+        refill(p, ps);
+        for (size_t k = 0; ps->serving && k < SERVE_PEER_BLOCKS && budget > 0; k++) {
+            if (ps->tokens < 1) {
+                uint64_t ms = (uint64_t)((1 - ps->tokens) * 1000 / LN_P2P_SYNC_RATE) + 1;
+                if (ms < wait) wait = ms;
+                break;
+            }
+            if (ln_peer_unsent(ps->peer) >= LN_P2P_SYNC_BYTES) {
+                if (10 < wait) wait = 10;    /* no callback says when it has read */
+                break;
+            }
+            uint64_t h = ps->from++;
+            int last = h >= ps->last || ps->bytes > LN_P2P_SYNC_BYTES;
+            ps->bytes += block_to(p, ps->peer, h, last);
+            ps->tokens -= 1;
+            budget--;
+            if (last) {
+                ps->serving = 0;
+                if (ps->asked) {
+                    ps->asked = 0;
+                    answer_begin(p, ps, ps->ask_from);
+                }
+            }
+        }
+        if (ps->serving && ps->tokens >= 1 && ln_peer_unsent(ps->peer) < LN_P2P_SYNC_BYTES)
+            wait = 0;                        /* its share of this turn is spent: the next */
+        ps = next;
+        if (budget == 0) break;
+    } while (ps != start);
+    p->serve_rr = ps;
+    if (wait != UINT64_MAX) serve_at(p, wait);
+}
+
+/* A get: answered from the serve timer. One answer at a time per peer: a
+** get while one is under way is kept (the latest) and answered next. */
+static void get_in(ln_p2p *p, pstate *ps, const ln_p2p_frame *f)
+{
+    if (!f->has_from || f->from_height < 1) return;
+    if (ps->serving) {
+        ps->asked = 1;
+        ps->ask_from = f->from_height;
+        return;
     }
+    answer_begin(p, ps, f->from_height);
+    if (ps->serving) serve_at(p, 0);
 }
 
 /* ---- consensus ------------------------------------------------------------ */
@@ -490,7 +705,9 @@ int ln_p2p_consensus(ln_p2p *p, const char *to, const char *from, const uint8_t 
 
 /* A consensus message: from the validator whose key the connection has, or
 ** from a validator whose signature on the message says it speaks for it
-** (a node made validator after it started: see ln_p2p_consensus). */
+** (a node made validator after it started: see ln_p2p_consensus). A
+** message that does not decode, or is out of proportion, drops the sender;
+** a plugin that fails on it is logged. */
 static void consensus_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
 {
     const char *from = p->host.validator(p->host.ud, ln_peer_key(peer));
@@ -498,9 +715,16 @@ static void consensus_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
         const uint8_t *vk = p->host.validator_key(p->host.ud, f->from);
         if (vk && ln_verify(vk, f->sig, f->m.p, f->m.n) == 0) from = f->from;
     }
+    if (!from || !f->m.p) return;
     char why[300];
-    if (from && f->m.p && p->host.message(p->host.ud, from, f->m.p, f->m.n, why, sizeof why) < 0)
-        logf_(p, "consensus: %s", why);
+    int rc = p->host.message(p->host.ud, from, f->m.p, f->m.n, why, sizeof why);
+    if (rc == LN_EPLUGIN || rc == LN_ENOMEM) {
+        plog(p, peer, "consensus: %s", why);
+    } else if (rc < 0) {
+        p->refused++;
+        plog(p, peer, "p2p: dropping %s: %s", ln_peer_addr(peer), why);
+        ln_peer_drop(peer, rc);
+    }
 }
 
 /* ---- peers and frames ------------------------------------------------------- */
@@ -511,7 +735,7 @@ static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN])
     if (p->host.allowed(p->host.ud, pk)) return 1;
     char hex[2 * LN_PK_LEN + 1];
     ln_hex(pk, LN_PK_LEN, hex);
-    logf_(p, "p2p: refused %.16s…: not a member", hex);
+    plog(p, NULL, "p2p: refused %.16s…: not a member", hex);
     return 0;
 }
 
@@ -525,12 +749,31 @@ void ln_p2p_recheck(ln_p2p *p)
         if (!net_allow(p, ln_peer_key(ps[i]))) ln_peer_drop(ps[i], LN_ENOTMEMBER);
 }
 
+static void pstate_unlink(ln_p2p *p, pstate *ps)
+{
+    if (p->serve_rr == ps) p->serve_rr = ps->next;
+    if (ps->prev) ps->prev->next = ps->next; else p->peers = ps->next;
+    if (ps->next) ps->next->prev = ps->prev;
+}
+
 static void net_peer(void *ud, ln_peer *peer, int up)
 {
     ln_p2p *p = ud;
     const char *v = p->host.validator(p->host.ud, ln_peer_key(peer));
     if (up) {
-        logf_(p, "p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
+        pstate *ps = calloc(1, sizeof *ps);
+        if (!ps) {
+            ln_peer_drop(peer, LN_ENOMEM);
+            return;
+        }
+        ps->peer = peer;
+        ps->tokens = LN_P2P_SYNC_BLOCKS;
+        ps->tokens_at = uv_now(p->loop);
+        ps->next = p->peers;
+        if (p->peers) p->peers->prev = ps;
+        p->peers = ps;
+        ln_peer_set_data(peer, ps);
+        plog(p, peer, "p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
         int x = addr_entry(p, ln_peer_key(peer), 1);
         if (x >= 0 && ln_peer_outbound(peer)) p->addrs[x].reached = 1;
         if (!p->closing) {
@@ -539,21 +782,36 @@ static void net_peer(void *ud, ln_peer *peer, int up)
             mempool_to(p, peer);
         }
     } else {
+        pstate *ps = ln_peer_data(peer);
+        if (ps) {
+            pstate_unlink(p, ps);
+            free(ps);
+        }
         int why = ln_peer_why(peer);
-        logf_(p, "p2p: peer %s down%s%s", ln_peer_addr(peer), why ? ": " : "",
-              why ? ln_strerror(why) : "");
+        plog(p, peer, "p2p: peer %s (%s) down%s%s", ln_peer_addr(peer), v ? v : "member",
+             why ? ": " : "", why ? ln_strerror(why) : "");
     }
 }
 
 static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
 {
     ln_p2p *p = ud;
-    if (p->closing) return;
+    pstate *ps = ln_peer_data(peer);
+    if (p->closing || !ps) return;
+    p->frames++;
+    /* Measured before it is built: a frame of more objects than a
+    ** legitimate one of its size could hold is not decoded at all. */
+    ln_shape sh;
+    int rc = ln_shape_of(m, len, LN_P2P_FRAME_OBJECTS, LN_P2P_FRAME_DEPTH, &sh);
     ln_p2p_frame f;
-    if (ln_p2p_frame_decode(m, len, MAX_ADDRS, &f) < 0) {
-        ln_peer_drop(peer, LN_EINVAL);
+    if (rc == 0) rc = ln_p2p_frame_decode(m, len, MAX_ADDRS, &f);
+    if (rc < 0) {
+        p->refused++;
+        plog(p, peer, "p2p: dropping %s: frame refused: %s", ln_peer_addr(peer), ln_strerror(rc));
+        ln_peer_drop(peer, rc == LN_ENOMEM ? LN_ENOMEM : LN_EINVAL);
         return;
     }
+    p->current = peer;
     switch (f.type) {
     case LN_P2P_CONSENSUS: consensus_in(p, peer, &f); break;
     case LN_P2P_TX:
@@ -561,10 +819,17 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
     case LN_P2P_BLK:       if (f.b.p) blk_in(p, peer, &f); break;
     case LN_P2P_HEAD:      if (f.has_h) peer_head(p, peer, f.h); break;
     case LN_P2P_ADDR:      addr_in(p, &f); break;
-    case LN_P2P_GET:       get_in(p, peer, &f); break;
+    case LN_P2P_GET:       get_in(p, ps, &f); break;
     default:               break;         /* unknown t: a newer peer's */
     }
+    p->current = NULL;
     ln_p2p_frame_free(&f);
+}
+
+void ln_p2p_stats(const ln_p2p *p, uint64_t *frames, uint64_t *refused)
+{
+    *frames = p->frames;
+    *refused = p->refused;
 }
 
 /* ---- lifetime --------------------------------------------------------------- */
@@ -576,6 +841,7 @@ static void maybe_done(ln_p2p *p)
     void *ud = p->close_ud;
     txbatch_free(&p->gossip, 1);
     free(p->seen);
+    free(p->logs);
     free(p);
     if (cb) cb(ud);
 }
@@ -617,13 +883,16 @@ int ln_p2p_start(uv_loop_t *loop, const ln_p2p_config *cfg, const ln_p2p_host *h
     nc.listen = addr;
     nc.max_frame = cfg->max_frame;
     nc.max_outbuf = 4 * cfg->max_frame;
+    nc.penalty_ms = cfg->penalty_ms;
     nc.allow = net_allow;
     nc.on_peer = net_peer;
     nc.on_frame = net_frame;
     nc.ud = p;
+    p->logs = calloc(LOG_SLOTS, sizeof *p->logs);
     int rc = ln_net_start(loop, &nc, &p->net);
     sodium_memzero(&nc, sizeof nc);
     if (rc < 0) {
+        free(p->logs);
         free(p);
         return rc;
     }
@@ -632,6 +901,9 @@ int ln_p2p_start(uv_loop_t *loop, const ln_p2p_config *cfg, const ln_p2p_host *h
     uv_timer_init(loop, &p->sync_timer);
     p->sync_timer.data = p;
     uv_timer_start(&p->sync_timer, on_sync_timer, 1000, 1000);
+    p->live++;                         /* until handle_closed */
+    uv_timer_init(loop, &p->serve_timer);
+    p->serve_timer.data = p;
     p->live++;                         /* until handle_closed */
     uv_check_init(loop, &p->gossip_check);
     p->gossip_check.data = p;
@@ -649,8 +921,10 @@ void ln_p2p_close(ln_p2p *p, void (*cb)(void *ud), void *ud)
     p->close_cb = cb;
     p->close_ud = ud;
     p->live++;                         /* held while closing what is open */
+    log_flush(p);
     uv_close((uv_handle_t *)&p->gossip_check, handle_closed);
     uv_close((uv_handle_t *)&p->sync_timer, handle_closed);
+    uv_close((uv_handle_t *)&p->serve_timer, handle_closed);
     if (p->net) ln_net_close(p->net, net_closed, p);
     p->live--;
     maybe_done(p);

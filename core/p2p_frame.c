@@ -75,7 +75,8 @@ int ln_p2p_frame_decode(const uint8_t *p, size_t n, size_t max_addrs, ln_p2p_fra
     char t[LN_P2P_TYPE_MAX];
     const msgpack_object *o = &f->u.data;
     if (msgpack_unpack_next(&f->u, (const char *)p, n, &off) != MSGPACK_UNPACK_SUCCESS ||
-        o->type != MSGPACK_OBJECT_MAP || ln_codec_str(ln_codec_map_get(o, "t"), t, sizeof t) < 0) {
+        o->type != MSGPACK_OBJECT_MAP || ln_codec_str(ln_codec_map_get(o, "t"), t, sizeof t) < 0 ||
+        !t[0]) {
         msgpack_unpacked_destroy(&f->u);
         return LN_EINVAL;
     }

@@ -20,7 +20,7 @@
 #include "tx.h"
 
 #define LN_P2P_ADDR_MAX   64            /* "host:port", with its NUL */
-#define LN_P2P_TYPE_MAX   8             /* bytes of t, with its NUL */
+#define LN_P2P_TYPE_MAX   17            /* bytes of t (1-16), with its NUL */
 
 enum {
     LN_P2P_UNKNOWN = 0,                 /* a t this build does not know */
@@ -66,7 +66,7 @@ typedef struct {
 } ln_p2p_frame;
 
 /* Decodes a frame. LN_EINVAL when it is not a msgpack map whose t is a
-** string of fewer than LN_P2P_TYPE_MAX bytes (the sender is to be dropped);
+** string of 1 to LN_P2P_TYPE_MAX - 1 bytes (the sender is to be dropped);
 ** LN_ENOMEM. An unknown t gives 0 and type LN_P2P_UNKNOWN. On 0 the caller
 ** calls ln_p2p_frame_free. */
 int  ln_p2p_frame_decode(const uint8_t *p, size_t n, size_t max_addrs, ln_p2p_frame *f);
