@@ -47,10 +47,13 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DLN_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz --target fuzz_codec fuzz_tx -j$(JOBS)
+	@cmake --build build-fuzz --target fuzz_codec fuzz_tx fuzz_p2p -j$(JOBS)
 	build-fuzz/fuzz_codec -max_total_time=$(FUZZ_SECONDS)
 	@mkdir -p build-fuzz/corpus_tx
 	build-fuzz/fuzz_tx -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus_tx tests/fuzz/corpus_tx
+	@mkdir -p build-fuzz/corpus_p2p
+	build-fuzz/fuzz_p2p -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=30 \
+	    build-fuzz/corpus_p2p tests/fuzz/corpus_p2p
 
 clean:
 	rm -rf build build-asan
