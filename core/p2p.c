@@ -43,7 +43,7 @@
 #define LOG_BURST       4                        /* lines per pair and window ... */
 #define LOG_WINDOW_MS   2000                     /* ... then one line saying how many more */
 
-/* One connected peer: its answer to get, paced by serve(). */
+/* One connected peer: its answer to get, paced by on_serve. */
 typedef struct pstate {
     ln_peer *peer;
     struct pstate *prev, *next;          /* p->peers */
