@@ -73,12 +73,15 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DLN_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz --target fuzz_codec fuzz_tx fuzz_http fuzz_rpc -j$(JOBS)
+	@cmake --build build-fuzz --target fuzz_codec fuzz_tx fuzz_http fuzz_rpc fuzz_p2p -j$(JOBS)
 	build-fuzz/fuzz_codec -max_total_time=$(FUZZ_SECONDS)
 	@mkdir -p build-fuzz/corpus_tx build-fuzz/corpus_http build-fuzz/corpus_rpc
 	build-fuzz/fuzz_tx -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus_tx tests/fuzz/corpus_tx
 	build-fuzz/fuzz_http -max_total_time=$(FUZZ_SECONDS) -max_len=16384 build-fuzz/corpus_http tests/fuzz/corpus_http
 	build-fuzz/fuzz_rpc -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus_rpc tests/fuzz/corpus_rpc
+	@mkdir -p build-fuzz/corpus_p2p
+	build-fuzz/fuzz_p2p -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=30 \
+	    build-fuzz/corpus_p2p tests/fuzz/corpus_p2p
 
 clean:
 	rm -rf build build-asan

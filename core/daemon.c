@@ -300,7 +300,8 @@ static int run_with(int dev, const ln_args *a)
     setvbuf(stdout, NULL, _IOLBF, 0);
     uv_loop_t *loop = uv_default_loop();
     daemon_t d = { .loop = loop };
-    ln_node_config cfg = { home, config, rpc, p2p, dev, query_gas_max };
+    ln_node_config cfg = { .home = home, .config = config, .rpc_addr = rpc, .p2p_addr = p2p, .dev = dev,
+                           .query_gas_max = query_gas_max };
     char err[512] = "";
     int rc = ln_node_open(&cfg, loop, &d.node, err, sizeof err);
     if (rc < 0) {
@@ -396,7 +397,7 @@ int ln_cmd_init(int argc, char **argv)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    ln_node_config cfg = { home, config, NULL, NULL, new_keys, 0 };
+    ln_node_config cfg = { .home = home, .config = config, .dev = new_keys };
     ln_node *node;
     char err[512] = "";
     int rc = ln_node_open(&cfg, &loop, &node, err, sizeof err);

@@ -69,7 +69,8 @@
     X(ESLOWPEER,  -91, "peer does not read what it is sent")              \
     X(ESELF,      -92, "connection to this node itself")                  \
     X(EDECRYPT,   -93, "frame does not decrypt")                          \
-    X(EHELDOFF,   -94, "peer held off after protocol violations")
+    X(EHELDOFF,   -94, "peer held off after protocol violations")         \
+    X(ETIMEDOUT,  -95, "peer did not answer in time")
 
 enum {
 #define LN_ERR_ENUM(name, code, msg) LN_##name = code,

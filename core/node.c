@@ -11,14 +11,15 @@
 ** state (chain, expiry, account, nonce, authority, balance) and enters the
 ** mempool. Its signatures are not verified again when the block executes.
 **
-** P2P (node.h for the frames): a transaction newly admitted (from RPC or a
-** peer) goes to every peer; a duplicate is refused by the mempool, so
-** nothing loops. Every committed block goes to every peer; a block from a
-** peer at head + 1 is re-executed with its signatures verified and, when
-** its hash comes out the same and the consensus plugin's verify_block and
-** verify_commit accept it, committed. A
-** block further ahead makes the node ask that peer for what it misses (at
-** most every 0.5 s); an answer's last block says whether to ask again.
+** P2P: the protocol is p2p.c's (p2p.h); the node answers its questions
+** (height, stored blocks, membership) and takes what it hands over: a
+** transaction from a peer goes to admission like a client's; a committed
+** block from a peer at head + 1 is checked by the consensus plugin
+** (verify_block, verify_commit) before it costs an execution, then
+** re-executed with its signatures verified and committed when its hash
+** comes out the same; a consensus message goes to the plugin's on_message.
+** The node tells p2p.c what to send: a transaction admitted from a client,
+** a block committed.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,11 +46,13 @@
 #include "exec.h"
 #include "genesis.h"
 #include "mempool.h"
-#include "net.h"
+#include "metrics.h"
+#include "p2p.h"
 #include "plugin.h"
 #include "qpool.h"
 #include "registry.h"
 #include "sandbox.h"
+#include "shape.h"
 #include "tx.h"
 
 #define MAX_VALIDATORS   LN_NODE_MAX_VALIDATORS
@@ -58,22 +61,17 @@
 #define BLOCK_TXS        10000
 #define BLOCK_BYTES      (8u << 20)
 #define BLOCK_GAS        (500ull * 1000 * 1000)   /* ~0.5-1 s of execution */
+/* Objects (shape.h) of a block from a peer: its transactions (each one bin),
+** the header, and a certificate as big as a plugin may send. */
+#define BLOCK_OBJECTS    (BLOCK_TXS + 64 + LN_PLUGIN_MSG_OBJECTS)
+_Static_assert(BLOCK_BYTES + (64u << 10) <= LN_P2P_MAX_FRAME, "a block and its frame fit a P2P frame");
 #define MAX_TIMERS       1024                     /* armed plugin timers */
 #define MAX_INFLIGHT     4096                     /* submissions on the worker pool */
 #define MAX_INFLIGHT_BYTES (64u << 20)
 #define MAX_MEMBERS      256                      /* genesis members besides validators */
-#define SYNC_BLOCKS      64                       /* blocks per answer to "get" */
-#define SYNC_BYTES       (4u << 20)               /* ... or fewer, past this many bytes */
-#define MAX_PEERS        256
-#define SEEN_SLOTS       65536                    /* recently seen transactions */
 #define VERIFIED_SLOTS   (1u << 18)               /* transactions whose signatures held */
 #define INFLIGHT_BUCKETS 4096
 #define SUBMIT_CHUNK     32                       /* submissions per pool work item */
-#define GOSSIP_BYTES     (1u << 20)               /* flush a gossip frame past this */
-#define MEMPOOL_OUT_BYTES (4u << 20)              /* of the mempool, to a peer that comes up */
-#define MAX_ADDRS        (MAX_VALIDATORS + MAX_MEMBERS)
-#define ADDR_MAX         64                       /* "host:port" */
-#define BAD_BLOCKS_DROP  3                        /* refused blocks before a peer is dropped */
 
 /* A plugin timer: one-shot, known by its id. Its handle exists from when it
 ** is first armed on a started node until it fires without being armed again
@@ -87,12 +85,6 @@ typedef struct ntimer {
     int live;                            /* h is initialised */
     char id[];
 } ntimer;
-
-/* Transactions going out as one txs frame: {t="txs", b=[BIN...]}. */
-typedef struct txbatch {
-    uint8_t **tx;
-    size_t *len, k, cap, bytes;
-} txbatch;
 
 typedef struct {
     ln_block_cb cb;
@@ -116,51 +108,21 @@ struct ln_node {
     uint8_t mem_keys[MAX_MEMBERS][LN_PK_LEN];
     char admin[LN_NAME_MAX + 1];         /* who may change them; "" if nobody */
     uint8_t g_hash[LN_HASH_LEN];         /* of the "g" record they came from */
-    ln_net *net;                         /* NULL: no P2P */
-    char p2p_addr[ADDR_MAX];             /* where peers reach us ("" if we do not say) */
+    ln_p2p *p2p;                         /* NULL: no P2P */
     uint8_t key_pk[LN_PK_LEN];           /* our P2P identity */
-    /* Member addresses: advertised by peers (key -> address); dialed: the
-    ** addresses this node dials (--peer and learned), reached: keys met on
-    ** a connection we dialed (its dialer keeps it up; no other route is
-    ** needed), bad: refused blocks per key. */
-    struct {
-        uint8_t key[LN_PK_LEN];
-        char addr[ADDR_MAX];
-        int reached, bad, learned;       /* learned: dialed from an addr frame */
-        uint64_t head;                   /* the height it last told us */
-    } addrs[MAX_ADDRS];
-    uv_timer_t sync_timer;               /* asks a peer ahead of us for blocks */
-    uint64_t sync_stuck_at;              /* our height at the last tick we were behind */
-    int sync_ticks;                      /* ticks since, still there */
-    size_t sync_rr;                      /* the next peer to ask, in turn */
-    int sync_live;
-    size_t naddrs;
-    char dialed[MAX_PEERS][ADDR_MAX];
-    size_t ndialed;
-    double sync_log_at;                  /* last sync progress line */
-    /* Transactions admitted since the loop last polled, gossiped as one
-    ** frame from a check handle: one encryption and write per peer for
-    ** many transactions. */
-    uv_check_t gossip_check;
-    int gossip_live;
     /* Submissions go to the worker pool in chunks, once per loop turn (an
     ** idle handle armed by the first): one wake-up of a worker for many
     ** signature checks. */
     uv_idle_t dispatch;
     int dispatch_live, dispatch_armed;
     struct submit_req *queued, **queued_tail;
-    txbatch gossip;
-    /* Transactions are known here by the hash of their exact bytes (the id
-    ** leaves the signatures out). seen: arrived from peers or admitted
-    ** lately, so copies relayed by other peers are dropped; verified: their
-    ** signatures were checked (whole hashes). Both direct-mapped: an
-    ** entry overwritten costs one more check, never a wrong answer. */
-    uint8_t (*seen)[LN_HASH_LEN];
+    /* Transactions whose signatures were checked here, by the hash of
+    ** their exact bytes (the id leaves the signatures out). Direct-mapped:
+    ** an entry overwritten costs one more check, never a wrong answer. */
     uint8_t (*verified)[LN_HASH_LEN];
     /* Submissions on the worker pool, by bytes hash: a block that holds
     ** one claims its signature check instead of doing it twice. */
     struct submit_req *inflight_by[INFLIGHT_BUCKETS];
-    double sync_asked;                   /* when a block ahead last made us ask */
     char self[LN_NAME_MAX + 1];
     ln_key key;
     int has_key;
@@ -399,9 +361,6 @@ static void notify(ln_node *n, ln_pblock *b)
     free(blk);
 }
 
-static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last);
-static void p2p_head_out(ln_node *n, uint64_t height);
-static int  seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN]);
 static int  block_tx_verify(ln_node *n, const uint8_t *p, size_t len,
                             const uint8_t bh[LN_HASH_LEN]);
 static void membership_refresh(ln_node *n);
@@ -412,10 +371,10 @@ static void committed(ln_node *n, ln_pblock *b)
 {
     /* Ours to send: decided before the block may change who we are. */
     int proposed = n->self[0] && strcmp(b->hdr.proposer, n->self) == 0;
-    for (size_t i = 0; i < b->n && n->seen; i++) {  /* late copies from peers: dropped */
+    for (size_t i = 0; i < b->n && n->p2p; i++) {  /* late copies from peers: dropped */
         uint8_t bh[LN_HASH_LEN];
         ln_hash(b->txs[i], b->lens[i], bh);
-        seen_check(n, bh);
+        ln_p2p_seen(n->p2p, bh);
     }
     membership_refresh(n);
     for (size_t i = 0; i < b->n; i++) {
@@ -430,8 +389,7 @@ static void committed(ln_node *n, ln_pblock *b)
     if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
     n->last_block_at = t;
     notify(n, b);
-    if (proposed) p2p_block_to(n, NULL, b->hdr.height, 1);
-    else p2p_head_out(n, b->hdr.height);
+    if (n->p2p) ln_p2p_committed(n->p2p, b->hdr.height, proposed);
     ln_pblock_free(b);
 }
 
@@ -579,10 +537,21 @@ static void h_key_of(void *ud, lua_State *L, const char *v)
     lua_pushnil(L);
 }
 
+/* Through p2p.c when there is P2P: a line the plugin writes for a peer's
+** message counts against that peer (ln_p2p_log). */
 static void h_log(void *ud, const char *msg)
 {
-    (void)ud;
-    logf_("consensus: %s", msg);
+    ln_node *n = ud;
+    if (!n->p2p) {
+        logf_("consensus: %s", msg);
+        return;
+    }
+    size_t len = strlen(msg) + sizeof "consensus: ";
+    char *line = malloc(len);
+    if (!line) return;
+    snprintf(line, len, "consensus: %s", msg);
+    ln_p2p_log(n->p2p, line);
+    free(line);
 }
 
 static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len);
@@ -696,93 +665,6 @@ static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
     return ln_codec_str(k ? ln_codec_map_get(m, k) : m, out, n) < 0 ? LN_ECONFIG : 0;
 }
 
-/* ---- P2P ---------------------------------------------------------------- */
-
-static void pack_key(msgpack_packer *pk, const char *k)
-{
-    msgpack_pack_str(pk, strlen(k));
-    msgpack_pack_str_body(pk, k, strlen(k));
-}
-
-static void pack_bin(msgpack_packer *pk, const void *p, size_t len)
-{
-    msgpack_pack_bin(pk, len);
-    msgpack_pack_bin_body(pk, p, len);
-}
-
-/* Sends the frame to `to` (NULL: to every up peer); the number of peers it
-** was queued for. */
-static size_t p2p_out(ln_node *n, ln_peer *to, const msgpack_sbuffer *sb)
-{
-    if (!n->net || !sb->data) return 0;
-    if (to) return ln_peer_send(to, sb->data, sb->size) == 0;
-    ln_peer *ps[MAX_PEERS];
-    size_t k = ln_net_peers(n->net, ps, MAX_PEERS), sent = 0;
-    if (k > MAX_PEERS) k = MAX_PEERS;
-    for (size_t i = 0; i < k; i++)
-        if (ln_peer_send(ps[i], sb->data, sb->size) == 0) sent++;
-    return sent;
-}
-
-/* The validator name of a key, or NULL. */
-static const char *validator_of(ln_node *n, const uint8_t pk[LN_PK_LEN])
-{
-    for (size_t i = 0; i < n->nval; i++)
-        if (memcmp(n->val_keys[i], pk, LN_PK_LEN) == 0) return n->val_names[i];
-    return NULL;
-}
-
-static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len)
-{
-    if (!n->net) return LN_ENOTFOUND;
-    ln_peer *dest = NULL;
-    if (to) {
-        ln_peer *ps[MAX_PEERS];
-        size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
-        if (k > MAX_PEERS) k = MAX_PEERS;
-        for (size_t i = 0; i < k && !dest; i++) {
-            const char *v = validator_of(n, ln_peer_key(ps[i]));
-            if (v && strcmp(v, to) == 0) dest = ps[i];
-        }
-        if (!dest) return LN_ENOTFOUND;
-    }
-    /* A node made a validator after it started still connects with the key
-    ** it started with: it signs what it sends as that validator, so peers
-    ** can tell it speaks for it. */
-    int signed_as = n->has_key && n->self[0] && memcmp(n->key.pk, n->key_pk, LN_PK_LEN) != 0;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, signed_as ? 4 : 3);
-    pack_key(&pk, "from"); pack_key(&pk, n->self);
-    pack_key(&pk, "m"); pack_bin(&pk, m, len);
-    if (signed_as) {
-        uint8_t sig[LN_SIG_LEN];
-        ln_sign(n->key.sk, m, len, sig);
-        pack_key(&pk, "sig"); pack_bin(&pk, sig, LN_SIG_LEN);
-    }
-    pack_key(&pk, "t"); pack_key(&pk, "p");
-    size_t sent = p2p_out(n, dest, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    return sent ? 0 : LN_ENOTFOUND;
-}
-
-static size_t seen_slot(const uint8_t id[LN_HASH_LEN])
-{
-    return ((size_t)id[0] | (size_t)id[1] << 8) % SEEN_SLOTS;
-}
-
-/* 1 if id was seen lately; records it either way. */
-static int seen_check(ln_node *n, const uint8_t id[LN_HASH_LEN])
-{
-    if (!n->seen) return 0;
-    uint8_t *slot = n->seen[seen_slot(id)];
-    if (memcmp(slot, id, LN_HASH_LEN) == 0) return 1;
-    memcpy(slot, id, LN_HASH_LEN);
-    return 0;
-}
-
 static uint8_t *verified_slot(ln_node *n, const uint8_t bh[LN_HASH_LEN])
 {
     uint32_t k = (uint32_t)bh[2] | (uint32_t)bh[3] << 8 | (uint32_t)bh[4] << 16;
@@ -799,231 +681,10 @@ static void verified_put(ln_node *n, const uint8_t bh[LN_HASH_LEN])
     if (n->verified) memcpy(verified_slot(n, bh), bh, LN_HASH_LEN);
 }
 
-/* Appends a transaction (borrowed: the caller says who frees it); -1 when
-** out of memory. */
-static int txbatch_push(txbatch *b, uint8_t *tx, size_t len)
-{
-    if (b->k == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 256;
-        uint8_t **t = realloc(b->tx, cap * sizeof *t);
-        if (t) b->tx = t;
-        size_t *l = realloc(b->len, cap * sizeof *l);
-        if (l) b->len = l;
-        if (!t || !l) return -1;
-        b->cap = cap;
-    }
-    b->tx[b->k] = tx;
-    b->len[b->k++] = len;
-    b->bytes += len;
-    return 0;
-}
-
-/* Sends the batch to `to` (NULL: every peer) and empties it. */
-static void txbatch_send(ln_node *n, ln_peer *to, txbatch *b)
-{
-    if (!b->k) return;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    ln_sbuffer_init(&sb, b->bytes + 16 + 5 * b->k);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pack_key(&pk, "b");
-    msgpack_pack_array(&pk, b->k);
-    for (size_t i = 0; i < b->k; i++) pack_bin(&pk, b->tx[i], b->len[i]);
-    pack_key(&pk, "t"); pack_key(&pk, "txs");
-    p2p_out(n, to, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    b->k = b->bytes = 0;
-}
-
-static void txbatch_free(txbatch *b, int owned)
-{
-    for (size_t i = 0; owned && i < b->k; i++) free(b->tx[i]);
-    free(b->tx);
-    free(b->len);
-}
-
-/* The gossip batch owns its transactions. */
-static void gossip_flush(ln_node *n)
-{
-    txbatch *b = &n->gossip;
-    if (!b->k) return;
-    size_t k = b->k;
-    uint8_t **tx = b->tx;
-    txbatch_send(n, NULL, b);
-    for (size_t i = 0; i < k; i++) free(tx[i]);
-}
-
-static void on_gossip_check(uv_check_t *h)
-{
-    gossip_flush(h->data);
-}
-
-/* Queues a newly admitted transaction for the peers; takes tx. */
-static void p2p_tx_out(ln_node *n, uint8_t *tx, size_t len)
-{
-    if (!n->net || !n->gossip_live || txbatch_push(&n->gossip, tx, len) < 0) {
-        free(tx);                      /* peers get it in the block */
-        return;
-    }
-    if (n->gossip.bytes >= GOSSIP_BYTES) gossip_flush(n);
-}
-
 static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
                          const char *why, void *ud)
 {
     (void)n; (void)status; (void)id; (void)why; (void)ud;
-}
-
-/* The mempool to a peer that just came up: what was admitted while it was
-** away (cut off, restarted) reaches it, whoever proposes next. The batch
-** borrows the pool's bytes: the pool does not change meanwhile. */
-typedef struct {
-    ln_node *n;
-    ln_peer *to;
-    txbatch b;
-    size_t sent;
-} mempool_out;
-
-static void mempool_out_one(const ln_mtx *tx, void *ud)
-{
-    mempool_out *o = ud;
-    if (o->sent >= MEMPOOL_OUT_BYTES || txbatch_push(&o->b, tx->bytes, tx->len) < 0) return;
-    o->sent += tx->len;
-    if (o->b.bytes >= GOSSIP_BYTES) txbatch_send(o->n, o->to, &o->b);
-}
-
-static void p2p_mempool_to(ln_node *n, ln_peer *to)
-{
-    mempool_out o;
-    memset(&o, 0, sizeof o);
-    o.n = n;
-    o.to = to;
-    ln_mempool_each(n->mp, mempool_out_one, &o);
-    txbatch_send(n, to, &o.b);
-    txbatch_free(&o.b, 0);
-}
-
-/* A transaction from a peer: admitted unless seen lately. */
-static void peer_tx(ln_node *n, const msgpack_object *b)
-{
-    if (b->type != MSGPACK_OBJECT_BIN) return;
-    uint8_t bh[LN_HASH_LEN];
-    ln_hash(b->via.bin.ptr, b->via.bin.size, bh);
-    if (seen_check(n, bh) || verified_has(n, bh)) return;
-    ln_node_submit(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, peer_tx_done, NULL);
-}
-
-/* Block `height` as a blk frame to `to` (NULL: every peer); its size, 0 if
-** there is no such block. A block this node proposed goes to every peer
-** once committed: that is how blocks spread under a plugin that does not
-** send them itself (poa); validators that agreed on it by votes have it
-** already and skip it by its height. */
-static size_t p2p_block_to(ln_node *n, ln_peer *to, uint64_t height, int last)
-{
-    uint8_t *blk;
-    size_t bl;
-    if (!n->net || ln_chain_block(n->chain, height, &blk, &bl) < 0) return 0;
-    ln_header h;
-    ln_chain_head(n->chain, &h, NULL);
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 5);
-    pack_key(&pk, "b"); pack_bin(&pk, blk, bl);
-    pack_key(&pk, "h"); msgpack_pack_uint64(&pk, h.height);
-    pack_key(&pk, "last");
-    if (last) msgpack_pack_true(&pk); else msgpack_pack_false(&pk);
-    pack_key(&pk, "n"); msgpack_pack_uint64(&pk, height);
-    pack_key(&pk, "t"); pack_key(&pk, "blk");
-    p2p_out(n, to, &sb);
-    msgpack_sbuffer_destroy(&sb);
-    free(blk);
-    return bl;
-}
-
-static void p2p_get(ln_node *n, ln_peer *to)
-{
-    ln_header h;
-    if (ln_chain_head(n->chain, &h, NULL) < 0) return;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pack_key(&pk, "from"); msgpack_pack_uint64(&pk, h.height + 1);
-    pack_key(&pk, "t"); pack_key(&pk, "get");
-    p2p_out(n, to, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-/* {t="head", h=HEIGHT}: our new head, to every peer. A validator that
-** agreed on a block by votes does not send the block (its peers have it);
-** a peer that missed it learns it is behind and asks (on_sync_timer). */
-static void p2p_head_out(ln_node *n, uint64_t height)
-{
-    if (!n->net) return;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    pack_key(&pk, "h"); msgpack_pack_uint64(&pk, height);
-    pack_key(&pk, "t"); pack_key(&pk, "head");
-    p2p_out(n, NULL, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-static int addr_entry(ln_node *n, const uint8_t key[LN_PK_LEN], int create);
-
-static void peer_head(ln_node *n, ln_peer *peer, uint64_t h)
-{
-    int x = addr_entry(n, ln_peer_key(peer), 1);
-    if (x >= 0) n->addrs[x].head = h;
-}
-
-/* Once a second: a peer that said it is ahead of us gets a "get" when we
-** have not moved for a while, whatever stopped us from following
-** (a block its proposer never sent us, a decision whose block we lack). */
-static void on_sync_timer(uv_timer_t *t)
-{
-    ln_node *n = t->data;
-    ln_header h;
-    if (!n->net || n->closing || ln_chain_head(n->chain, &h, NULL) < 0) return;
-    if (wall() - n->sync_asked < 0.5) return;
-    /* The peers ahead are asked in turn, not the one claiming the most: a
-    ** peer that lies about its head gets one ask in k. */
-    ln_peer *ps[MAX_PEERS], *best = NULL;
-    uint64_t top = h.height;
-    size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
-    if (k > MAX_PEERS) k = MAX_PEERS;
-    for (size_t j = 0; j < k && !best; j++) {
-        size_t i = (n->sync_rr + j) % k;
-        int x = addr_entry(n, ln_peer_key(ps[i]), 0);
-        if (x >= 0 && n->addrs[x].head > h.height) {
-            top = n->addrs[x].head;
-            best = ps[i];
-            n->sync_rr = i + 1;
-        }
-    }
-    /* Behind for a while at one height: stuck, not just a moment behind
-    ** a peer that committed first (consensus is on its way here too, and
-    ** the block would come twice). */
-    if (!best) {
-        n->sync_stuck_at = UINT64_MAX;
-        return;
-    }
-    if (n->sync_stuck_at != h.height) {
-        n->sync_stuck_at = h.height;
-        n->sync_ticks = 0;
-        return;
-    }
-    /* A height under load can take over a second: ask after two seconds
-    ** at one height, or one when the peer is two heights ahead. */
-    if (++n->sync_ticks < 2 && top < h.height + 2) return;
-    n->sync_asked = wall();
-    p2p_get(n, best);
 }
 
 typedef struct {
@@ -1053,13 +714,22 @@ typedef struct {
     const msgpack_object *txs, *cert;
 } parsed_block;
 
-/* 0, or LN_EBADBLOCK with why; z is the caller's to destroy either way. */
+/* 0, or LN_EBADBLOCK with why; LN_ETOOBIG (or another code of shape.h)
+** for bytes out of proportion to a block, refused before anything is
+** built. z is the caller's to destroy either way. */
 static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why, size_t whylen)
 {
     memset(p, 0, sizeof *p);
     msgpack_zone_init(&p->z, 4096);
     msgpack_object o;
-    int rc = ln_codec_unpack(blk, bl, &p->z, &o);
+    ln_shape sh;
+    int rc = ln_shape_of(blk, bl, BLOCK_OBJECTS, LN_CODEC_MAX_DEPTH, &sh);
+    if (rc < 0 && rc != LN_ETRUNC && rc != LN_EBADBYTE) {
+        snprintf(why, whylen, "block of more than %u objects or %d levels",
+                 (unsigned)BLOCK_OBJECTS, LN_CODEC_MAX_DEPTH);
+        return rc;
+    }
+    if (rc == 0) rc = ln_codec_unpack(blk, bl, &p->z, &o);
     const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
     const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
     const msgpack_object *ht = ln_codec_map_get(hdr, "height");
@@ -1203,240 +873,108 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     return 0;
 }
 
-/* The address book entry of key (created when missing and room is left). */
-static int addr_entry(ln_node *n, const uint8_t key[LN_PK_LEN], int create)
+/* ---- P2P (p2p.h) ------------------------------------------------------------ */
+
+/* The validator name of a key, or NULL. */
+static const char *validator_of(ln_node *n, const uint8_t pk[LN_PK_LEN])
 {
-    for (size_t i = 0; i < n->naddrs; i++)
-        if (memcmp(n->addrs[i].key, key, LN_PK_LEN) == 0) return (int)i;
-    if (!create || n->naddrs == MAX_ADDRS) return -1;
-    memset(&n->addrs[n->naddrs], 0, sizeof n->addrs[0]);
-    memcpy(n->addrs[n->naddrs].key, key, LN_PK_LEN);
-    return (int)n->naddrs++;
+    for (size_t i = 0; i < n->nval; i++)
+        if (memcmp(n->val_keys[i], pk, LN_PK_LEN) == 0) return n->val_names[i];
+    return NULL;
 }
 
-static int dialing(ln_node *n, const char *addr)
+static const char *p_validator(void *ud, const uint8_t pk[LN_PK_LEN])
 {
-    for (size_t i = 0; i < n->ndialed; i++)
-        if (strcmp(n->dialed[i], addr) == 0) return 1;
-    return 0;
+    return validator_of(ud, pk);
 }
 
-static int connected(ln_node *n, const uint8_t key[LN_PK_LEN])
-{
-    ln_peer *ps[MAX_PEERS];
-    size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
-    if (k > MAX_PEERS) k = MAX_PEERS;
-    for (size_t i = 0; i < k; i++)
-        if (memcmp(ln_peer_key(ps[i]), key, LN_PK_LEN) == 0) return 1;
-    return 0;
-}
-
-static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN]);
-
-/* {t="addr", a=[{a="host:port", k=BIN}...]}: our own address and those of
-** the members we know, so a node started with one --peer finds the rest. */
-static void p2p_addr_to(ln_node *n, ln_peer *to)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    size_t k = n->p2p_addr[0] != 0;
-    for (size_t i = 0; i < n->naddrs; i++) k += n->addrs[i].addr[0] != 0;
-    msgpack_pack_map(&pk, 2);
-    pack_key(&pk, "a");
-    msgpack_pack_array(&pk, k);
-    if (n->p2p_addr[0]) {
-        msgpack_pack_map(&pk, 2);
-        pack_key(&pk, "a"); pack_key(&pk, n->p2p_addr);
-        pack_key(&pk, "k"); pack_bin(&pk, n->key_pk, LN_PK_LEN);
-    }
-    for (size_t i = 0; i < n->naddrs; i++) {
-        if (!n->addrs[i].addr[0]) continue;
-        msgpack_pack_map(&pk, 2);
-        pack_key(&pk, "a"); pack_key(&pk, n->addrs[i].addr);
-        pack_key(&pk, "k"); pack_bin(&pk, n->addrs[i].key, LN_PK_LEN);
-    }
-    pack_key(&pk, "t"); pack_key(&pk, "addr");
-    p2p_out(n, to, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
-/* Learns members' addresses; dials those of members this node has no
-** route to (not connected, and no dialer of ours has reached them). */
-static void p2p_addr_in(ln_node *n, const msgpack_object *list)
-{
-    if (!list || list->type != MSGPACK_OBJECT_ARRAY) return;
-    for (uint32_t i = 0; i < list->via.array.size && i < MAX_ADDRS; i++) {
-        const msgpack_object *e = &list->via.array.ptr[i];
-        const msgpack_object *k = ln_codec_map_get(e, "k");
-        char addr[ADDR_MAX];
-        if (!k || k->type != MSGPACK_OBJECT_BIN || k->via.bin.size != LN_PK_LEN ||
-            cfg_str(e, "a", addr, sizeof addr) < 0)
-            continue;
-        const uint8_t *key = (const uint8_t *)k->via.bin.ptr;
-        if (memcmp(key, n->key_pk, LN_PK_LEN) == 0) continue;
-        int known = validator_of(n, key) != NULL;
-        for (size_t j = 0; !known && j < n->nmem; j++)
-            known = memcmp(n->mem_keys[j], key, LN_PK_LEN) == 0;
-        int x = known ? addr_entry(n, key, 1) : -1;
-        if (x < 0) continue;
-        if (!n->addrs[x].addr[0]) snprintf(n->addrs[x].addr, sizeof n->addrs[x].addr, "%s", addr);
-        if (n->addrs[x].reached || n->addrs[x].learned || connected(n, key) ||
-            dialing(n, addr) || n->ndialed == MAX_PEERS)
-            continue;
-        n->addrs[x].learned = 1;           /* one learned address per member, at most */
-        if (ln_net_connect(n->net, addr) == 0) {
-            snprintf(n->dialed[n->ndialed++], ADDR_MAX, "%s", addr);
-            logf_("p2p: dialing %s, learned from a peer", addr);
-        }
-    }
-}
-
-static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN])
+static int p_allowed(void *ud, const uint8_t pk[LN_PK_LEN])
 {
     ln_node *n = ud;
     if (validator_of(n, pk)) return 1;
     for (size_t i = 0; i < n->nmem; i++)
         if (memcmp(n->mem_keys[i], pk, LN_PK_LEN) == 0) return 1;
-    char hex[2 * LN_PK_LEN + 1];
-    ln_hex(pk, LN_PK_LEN, hex);
-    logf_("p2p: refused %.16s…: not a member", hex);
     return 0;
 }
 
-static void net_peer(void *ud, ln_peer *peer, int up)
+static const uint8_t *p_validator_key(void *ud, const char *name)
 {
     ln_node *n = ud;
-    const char *v = validator_of(n, ln_peer_key(peer));
-    if (up) {
-        logf_("p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
-        int x = addr_entry(n, ln_peer_key(peer), 1);
-        if (x >= 0 && ln_peer_outbound(peer)) n->addrs[x].reached = 1;
-        if (!n->closing) {
-            p2p_get(n, peer);
-            p2p_addr_to(n, peer);
-            p2p_mempool_to(n, peer);
-        }
-    } else {
-        int why = ln_peer_why(peer);
-        logf_("p2p: peer %s down%s%s", ln_peer_addr(peer), why ? ": " : "",
-              why ? ln_strerror(why) : "");
-    }
+    for (size_t i = 0; i < n->nval; i++)
+        if (strcmp(n->val_names[i], name) == 0) return n->val_keys[i];
+    return NULL;
 }
 
-static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
+static uint64_t p_height(void *ud)
+{
+    ln_header h;
+    return ln_chain_head(((ln_node *)ud)->chain, &h, NULL) == 0 ? h.height : 0;
+}
+
+static int p_block(void *ud, uint64_t height, uint8_t **blk, size_t *len)
+{
+    return ln_chain_block(((ln_node *)ud)->chain, height, blk, len);
+}
+
+static int p_apply(void *ud, const uint8_t *blk, size_t len, char *why, size_t whylen)
+{
+    return apply_block(ud, blk, len, why, whylen);
+}
+
+/* A transaction from a peer, not seen lately: admitted unless its exact
+** bytes were verified here already. */
+static void p_tx(void *ud, const uint8_t *tx, size_t len, const uint8_t bh[LN_HASH_LEN])
 {
     ln_node *n = ud;
-    if (n->closing) return;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    if (msgpack_unpack_next(&u, (const char *)m, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        u.data.type != MSGPACK_OBJECT_MAP) {
-        msgpack_unpacked_destroy(&u);
-        ln_peer_drop(peer, LN_EINVAL);
-        return;
-    }
-    const msgpack_object *o = &u.data;
-    char t[8];
-    const msgpack_object *b = ln_codec_map_get(o, "b");
-    if (b && b->type != MSGPACK_OBJECT_BIN) b = NULL;
-    if (cfg_str(o, "t", t, sizeof t) < 0) {
-        ln_peer_drop(peer, LN_EINVAL);
-    } else if (strcmp(t, "p") == 0) {
-        const char *from = validator_of(n, ln_peer_key(peer));
-        const msgpack_object *msg = ln_codec_map_get(o, "m");
-        const msgpack_object *sig = ln_codec_map_get(o, "sig");
-        char claimed[LN_NAME_MAX + 1];
-        /* Not a validator's connection: a validator's signature on the
-        ** message says whom it speaks for (see p2p_consensus_out). */
-        if (!from && msg && msg->type == MSGPACK_OBJECT_BIN && sig &&
-            sig->type == MSGPACK_OBJECT_BIN && sig->via.bin.size == LN_SIG_LEN &&
-            cfg_str(o, "from", claimed, sizeof claimed) == 0)
-            for (size_t i = 0; i < n->nval && !from; i++)
-                if (strcmp(n->val_names[i], claimed) == 0 &&
-                    ln_verify(n->val_keys[i], (const uint8_t *)sig->via.bin.ptr,
-                              (const uint8_t *)msg->via.bin.ptr, msg->via.bin.size) == 0)
-                    from = n->val_names[i];
-        char why[300];
-        if (from && msg && msg->type == MSGPACK_OBJECT_BIN && n->plugin &&
-            ln_plugin_on_message(n->plugin, from, (const uint8_t *)msg->via.bin.ptr,
-                                 msg->via.bin.size, why, sizeof why) < 0)
-            logf_("consensus: %s", why);
-    } else if (strcmp(t, "tx") == 0 && b) {
-        peer_tx(n, b);
-    } else if (strcmp(t, "txs") == 0) {
-        const msgpack_object *a = ln_codec_map_get(o, "b");
-        for (uint32_t i = 0; a && a->type == MSGPACK_OBJECT_ARRAY && i < a->via.array.size; i++)
-            peer_tx(n, &a->via.array.ptr[i]);
-    } else if (strcmp(t, "blk") == 0 && b) {
-        const msgpack_object *ph = ln_codec_map_get(o, "h");
-        const msgpack_object *last = ln_codec_map_get(o, "last");
-        uint64_t their = ph && ph->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? ph->via.u64 : 0;
-        peer_head(n, peer, their);
-        ln_header h;
-        ln_chain_head(n->chain, &h, NULL);
-        /* The block's height as the frame says (a block we have is not even
-        ** parsed); apply_block checks it against the header. */
-        const msgpack_object *bn = ln_codec_map_get(o, "n");
-        uint64_t height = bn && bn->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? bn->via.u64 : 0;
-        char why[300];
-        if (height == h.height + 1) {
-            int rc = apply_block(n, (const uint8_t *)b->via.bin.ptr, b->via.bin.size, why, sizeof why);
-            if (rc < 0) {
-                logf_("p2p: block from %s refused: %s", ln_peer_addr(peer), why);
-                int x = addr_entry(n, ln_peer_key(peer), 1);
-                if (rc == LN_EBADBLOCK && x >= 0 && ++n->addrs[x].bad >= BAD_BLOCKS_DROP) {
-                    n->addrs[x].bad = 0;
-                    logf_("p2p: dropping %s: %d refused blocks", ln_peer_addr(peer), BAD_BLOCKS_DROP);
-                    ln_peer_drop(peer, LN_EBADBLOCK);
-                }
-            } else {
-                if (their > height + 1 && wall() - n->sync_log_at >= 2) {
-                    n->sync_log_at = wall();
-                    logf_("sync: height %llu of %llu from %s", (unsigned long long)height,
-                          (unsigned long long)their, ln_peer_addr(peer));
-                } else if (their == height && n->sync_log_at > 0) {
-                    n->sync_log_at = 0;
-                    logf_("sync: caught up at height %llu", (unsigned long long)height);
-                }
-                if (last && last->type == MSGPACK_OBJECT_BOOLEAN && last->via.boolean &&
-                    their > height)
-                    p2p_get(n, peer);
-            }
-        } else if (height > h.height + 1 && wall() - n->sync_asked > 0.5) {
-            /* Behind: ask, but not for every block broadcast meanwhile. */
-            n->sync_asked = wall();
-            p2p_get(n, peer);
-        }
-    } else if (strcmp(t, "head") == 0) {
-        const msgpack_object *ph = ln_codec_map_get(o, "h");
-        if (ph && ph->type == MSGPACK_OBJECT_POSITIVE_INTEGER) peer_head(n, peer, ph->via.u64);
-    } else if (strcmp(t, "addr") == 0) {
-        p2p_addr_in(n, ln_codec_map_get(o, "a"));
-    } else if (strcmp(t, "get") == 0) {
-        const msgpack_object *from = ln_codec_map_get(o, "from");
-        ln_header h;
-        /* One answer at a time per peer: a get while the last one is still
-        ** on its way is dropped (the asker asks again when it is in). */
-        if (from && from->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-            ln_peer_unsent(peer) < SYNC_BYTES &&
-            ln_chain_head(n->chain, &h, NULL) == 0 && from->via.u64 >= 1) {
-            size_t bytes = 0;
-            for (uint64_t i = from->via.u64, k = 0; i <= h.height && k < SYNC_BLOCKS; i++, k++) {
-                int last = i == h.height || k + 1 == SYNC_BLOCKS || bytes > SYNC_BYTES;
-                bytes += p2p_block_to(n, peer, i, last);
-                if (last) break;
-            }
-        }
-    }
-    msgpack_unpacked_destroy(&u);
+    if (verified_has(n, bh)) return;
+    ln_node_submit(n, tx, len, peer_tx_done, NULL);
 }
 
-static void net_closed(ln_net *net, void *ud)
+typedef struct {
+    void (*each)(const uint8_t *tx, size_t len, void *arg);
+    void *arg;
+} mempool_walk;
+
+static void mempool_walk_one(const ln_mtx *tx, void *ud)
 {
-    (void)net;
+    mempool_walk *w = ud;
+    w->each(tx->bytes, tx->len, w->arg);
+}
+
+static void p_mempool(void *ud, void (*each)(const uint8_t *tx, size_t len, void *arg), void *arg)
+{
+    mempool_walk w = { each, arg };
+    ln_mempool_each(((ln_node *)ud)->mp, mempool_walk_one, &w);
+}
+
+static int p_message(void *ud, const char *from, const uint8_t *m, size_t len,
+                     char *why, size_t whylen)
+{
+    ln_node *n = ud;
+    if (!n->plugin) return 0;
+    return ln_plugin_on_message(n->plugin, from, m, len, why, whylen);
+}
+
+static void p_log(void *ud, const char *line)
+{
+    (void)ud;
+    logf_("%s", line);
+}
+
+static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len)
+{
+    if (!n->p2p) return LN_ENOTFOUND;
+    /* A node made a validator after it started still connects with the key
+    ** it started with: it signs what it sends as that validator, so peers
+    ** can tell it speaks for it. */
+    uint8_t sig[LN_SIG_LEN];
+    int signed_as = n->has_key && n->self[0] && memcmp(n->key.pk, n->key_pk, LN_PK_LEN) != 0;
+    if (signed_as) ln_sign(n->key.sk, m, len, sig);
+    return ln_p2p_consensus(n->p2p, to, n->self, m, len, signed_as ? sig : NULL);
+}
+
+static void p2p_closed(void *ud)
+{
     ln_node *n = ud;
     n->open_handles--;
     maybe_free(n);
@@ -1464,61 +1002,41 @@ static int node_identity(ln_node *n, ln_key *k, char *err, size_t errlen)
     return rc;
 }
 
-static int p2p_start(ln_node *n, const char *addr, char *err, size_t errlen)
+static int p2p_start(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
 {
+    const char *addr = cfg->p2p_addr;
     ln_key k;
     int rc = node_identity(n, &k, err, errlen);
     if (rc < 0) return rc;
-    ln_net_config nc;
-    memset(&nc, 0, sizeof nc);
     memcpy(n->key_pk, k.pk, LN_PK_LEN);
-    /* Advertised to peers unless it names no host in particular. */
-    if (strncmp(addr, "0.0.0.0:", 8) != 0 && strncmp(addr, "[::]:", 5) != 0 &&
-        strlen(addr) < sizeof n->p2p_addr)
-        snprintf(n->p2p_addr, sizeof n->p2p_addr, "%s", addr);
-    memcpy(nc.pk, k.pk, LN_PK_LEN);
-    memcpy(nc.sk, k.sk, LN_SK_LEN);
+    ln_p2p_config pc;
+    memset(&pc, 0, sizeof pc);
+    memcpy(pc.pk, k.pk, LN_PK_LEN);
+    memcpy(pc.sk, k.sk, LN_SK_LEN);
     sodium_memzero(&k, sizeof k);
-    nc.chain_id = n->chain_id;
-    nc.listen = addr;
-    nc.max_frame = BLOCK_BYTES + (64u << 10);
-    nc.max_outbuf = 4 * nc.max_frame;
-    nc.allow = net_allow;
-    nc.on_peer = net_peer;
-    nc.on_frame = net_frame;
-    nc.ud = n;
-    rc = ln_net_start(n->loop, &nc, &n->net);
-    sodium_memzero(&nc, sizeof nc);
+    pc.chain_id = n->chain_id;
+    pc.listen = addr;
+    pc.max_frame = LN_P2P_MAX_FRAME;
+    pc.penalty_ms = cfg->p2p_penalty_ms;
+    ln_p2p_host host = {
+        n, p_allowed, p_validator, p_validator_key, p_height, p_block, p_apply, p_tx,
+        p_mempool, p_message, p_log
+    };
+    rc = ln_p2p_start(n->loop, &pc, &host, &n->p2p);
+    sodium_memzero(&pc, sizeof pc);
     if (rc < 0) {
         snprintf(err, errlen, "P2P on %s: %s", addr,
                  rc == LN_EEXIST ? "address in use" : ln_strerror(rc));
         return rc;
     }
-    n->open_handles++;                 /* until net_closed */
-    n->sync_stuck_at = UINT64_MAX;
-    if (uv_timer_init(n->loop, &n->sync_timer) == 0) {
-        n->sync_timer.data = n;
-        uv_timer_start(&n->sync_timer, on_sync_timer, 1000, 1000);
-        n->sync_live = 1;
-        n->open_handles++;             /* until handle_closed */
-    }
-    if ((n->seen = calloc(SEEN_SLOTS, LN_HASH_LEN)) &&
-        uv_check_init(n->loop, &n->gossip_check) == 0) {
-        n->gossip_check.data = n;
-        uv_check_start(&n->gossip_check, on_gossip_check);
-        n->gossip_live = 1;
-        n->open_handles++;             /* until handle_closed */
-    }
+    n->open_handles++;                 /* until p2p_closed */
     return 0;
 }
 
 int ln_node_connect(ln_node *n, const char *addr)
 {
-    if (!n->net || n->closing) return LN_ECLOSED;
-    int rc = ln_net_connect(n->net, addr);
-    if (rc == 0 && n->ndialed < MAX_PEERS && strlen(addr) < ADDR_MAX)
-        snprintf(n->dialed[n->ndialed++], ADDR_MAX, "%s", addr);
-    return rc;
+    if (!n->p2p || n->closing) return LN_ECLOSED;
+    return ln_p2p_connect(n->p2p, addr);
 }
 
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
@@ -1626,13 +1144,7 @@ static int load_membership(ln_node *n, ln_overlay *ov)
         if (n->self[0]) logf_("membership: this node validates as %s", n->self);
         else logf_("membership: this node no longer validates (was %s)", was);
     }
-    if (n->net) {
-        /* The handshake's rule again, for those admitted under the old set. */
-        ln_peer *ps[MAX_PEERS];
-        size_t k = ln_net_peers(n->net, ps, MAX_PEERS);
-        for (size_t i = 0; i < k && i < MAX_PEERS; i++)
-            if (!net_allow(n, ln_peer_key(ps[i]))) ln_peer_drop(ps[i], LN_ENOTMEMBER);
-    }
+    if (n->p2p) ln_p2p_recheck(n->p2p);
     return 0;
 }
 
@@ -1705,8 +1217,6 @@ static void free_node(ln_node *n)
         free(t);
     }
     ln_pblock_free(n->pending);
-    txbatch_free(&n->gossip, 1);
-    free(n->seen);
     free(n->verified);
     ln_plugin_free(n->plugin);
     ln_mempool_free(n->mp);
@@ -1774,7 +1284,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
-    if (cfg->p2p_addr && (rc = p2p_start(n, cfg->p2p_addr, err, errlen)) < 0) {
+    if (cfg->p2p_addr && (rc = p2p_start(n, cfg, err, errlen)) < 0) {
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
@@ -1825,23 +1335,15 @@ void ln_node_close(ln_node *n)
     if (!n) return;
     n->closing = 1;
     n->open_handles++;                 /* held while closing what is open */
-    if (n->gossip_live) {
-        n->gossip_live = 0;
-        uv_close((uv_handle_t *)&n->gossip_check, handle_closed);
-    }
-    if (n->sync_live) {
-        n->sync_live = 0;
-        uv_close((uv_handle_t *)&n->sync_timer, handle_closed);
-    }
     if (n->dispatch_live) {
         n->dispatch_live = 0;
         drop_queued(n);
         uv_close((uv_handle_t *)&n->dispatch, handle_closed);
     }
-    if (n->net) {
-        ln_net *net = n->net;
-        n->net = NULL;
-        ln_net_close(net, net_closed, n);
+    if (n->p2p) {
+        ln_p2p *p = n->p2p;
+        n->p2p = NULL;
+        ln_p2p_close(p, p2p_closed, n);
     }
     if (n->queries) {
         ln_qpool *q = n->queries;
@@ -1881,7 +1383,7 @@ void ln_node_info_get(ln_node *n, ln_node_info *out)
     memcpy(out->admin, n->admin, sizeof n->admin);
     out->nmembers = n->nmem;
     memcpy(out->members, n->mem_keys, sizeof n->mem_keys);
-    out->peers = n->net ? ln_net_peers(n->net, NULL, 0) : 0;
+    out->peers = n->p2p ? ln_p2p_peers(n->p2p) : 0;
 }
 
 int ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *len)
@@ -2008,14 +1510,14 @@ static void admit_one(submit_req *r, int status)
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
-    if (rc == 0 && n->net) {
-        seen_check(n, r->bh);
+    if (rc == 0 && n->p2p) {
+        ln_p2p_seen(n->p2p, r->bh);
         /* From a client: to every peer. From a peer: not relayed, as members
         ** connect to every member (address exchange), and a peer that comes
         ** up gets the mempool; relaying would send each transaction n times
         ** to every node instead of once. */
         if (r->cb != peer_tx_done) {
-            p2p_tx_out(n, r->bytes, r->len);
+            ln_p2p_gossip(n->p2p, r->bytes, r->len);
             r->bytes = NULL;
         }
     }
@@ -2311,50 +1813,79 @@ void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud)
         }
 }
 
-char *ln_node_metrics(ln_node *n)
+/* ---- metrics ------------------------------------------------------------ */
+
+static double m_height(void *ud)
 {
     ln_header h;
-    ln_chain_head(n->chain, &h, NULL);
-    char *buf = malloc(4096);
-    if (!buf) return NULL;
-    size_t peers = n->net ? ln_net_peers(n->net, NULL, 0) : 0;
-    size_t qrun = 0, qwait = 0;
-    uint64_t qref = 0;
-    if (n->queries) ln_qpool_stats(n->queries, &qrun, &qwait, &qref);
-    snprintf(buf, 4096,
-             "# HELP lunet_height Height of the head block.\n"
-             "# TYPE lunet_height gauge\nlunet_height %llu\n"
-             "# HELP lunet_blocks_total Blocks committed since start.\n"
-             "# TYPE lunet_blocks_total counter\nlunet_blocks_total %llu\n"
-             "# HELP lunet_txs_committed_total Transactions committed since start.\n"
-             "# TYPE lunet_txs_committed_total counter\nlunet_txs_committed_total %llu\n"
-             "# HELP lunet_txs_submitted_total Transactions admitted to the mempool.\n"
-             "# TYPE lunet_txs_submitted_total counter\nlunet_txs_submitted_total %llu\n"
-             "# HELP lunet_txs_refused_total Transactions refused at admission.\n"
-             "# TYPE lunet_txs_refused_total counter\nlunet_txs_refused_total %llu\n"
-             "# HELP lunet_mempool_size Transactions waiting.\n"
-             "# TYPE lunet_mempool_size gauge\nlunet_mempool_size %zu\n"
-             "# HELP lunet_block_interval_seconds Time between the last two blocks.\n"
-             "# TYPE lunet_block_interval_seconds gauge\nlunet_block_interval_seconds %.3f\n"
-             "# HELP lunet_gas_used_total Gas used by committed transactions since start.\n"
-             "# TYPE lunet_gas_used_total counter\nlunet_gas_used_total %llu\n"
-             "# HELP lunet_peers P2P peers connected (authenticated).\n"
-             "# TYPE lunet_peers gauge\nlunet_peers %zu\n"
-             "# HELP lunet_tx_sig_checks_total Transactions whose signatures were checked, "
-             "by where: at admission (worker pool) or in a peer's block (not admitted here first).\n"
-             "# TYPE lunet_tx_sig_checks_total counter\n"
-             "lunet_tx_sig_checks_total{where=\"admission\"} %llu\n"
-             "lunet_tx_sig_checks_total{where=\"block\"} %llu\n"
-             "# HELP lunet_queries_running Queries running on the query workers.\n"
-             "# TYPE lunet_queries_running gauge\nlunet_queries_running %zu\n"
-             "# HELP lunet_queries_waiting Queries waiting for a query worker.\n"
-             "# TYPE lunet_queries_waiting gauge\nlunet_queries_waiting %zu\n"
-             "# HELP lunet_queries_refused_total Queries refused with EBUSY: the queue was full.\n"
-             "# TYPE lunet_queries_refused_total counter\nlunet_queries_refused_total %llu\n",
-             (unsigned long long)h.height, (unsigned long long)n->blocks,
-             (unsigned long long)n->txs_committed, (unsigned long long)n->submitted,
-             (unsigned long long)n->refused, ln_mempool_count(n->mp), n->block_interval,
-             (unsigned long long)n->gas_total, peers, (unsigned long long)n->verified_admit,
-             (unsigned long long)n->verified_block, qrun, qwait, (unsigned long long)qref);
-    return buf;
+    return ln_chain_head(((ln_node *)ud)->chain, &h, NULL) == 0 ? (double)h.height : 0;
+}
+static double m_blocks(void *ud) { return (double)((ln_node *)ud)->blocks; }
+static double m_txs(void *ud) { return (double)((ln_node *)ud)->txs_committed; }
+static double m_submitted(void *ud) { return (double)((ln_node *)ud)->submitted; }
+static double m_refused(void *ud) { return (double)((ln_node *)ud)->refused; }
+static double m_mempool(void *ud) { return (double)ln_mempool_count(((ln_node *)ud)->mp); }
+static double m_interval(void *ud) { return ((ln_node *)ud)->block_interval; }
+static double m_gas(void *ud) { return (double)((ln_node *)ud)->gas_total; }
+static double m_peers(void *ud)
+{
+    ln_node *n = ud;
+    return n->p2p ? (double)ln_p2p_peers(n->p2p) : 0;
+}
+static double m_sig_admit(void *ud) { return (double)((ln_node *)ud)->verified_admit; }
+static double m_sig_block(void *ud) { return (double)((ln_node *)ud)->verified_block; }
+static double p2p_stat(ln_node *n, int which)
+{
+    uint64_t frames = 0, refused = 0;
+    if (n->p2p) ln_p2p_stats(n->p2p, &frames, &refused);
+    return (double)(which ? refused : frames);
+}
+static double m_p2p_frames(void *ud) { return p2p_stat(ud, 0); }
+static double m_p2p_refused(void *ud) { return p2p_stat(ud, 1); }
+static double query_stat(ln_node *n, int which)
+{
+    size_t run = 0, wait = 0;
+    uint64_t ref = 0;
+    if (n->queries) ln_qpool_stats(n->queries, &run, &wait, &ref);
+    return which == 0 ? (double)run : which == 1 ? (double)wait : (double)ref;
+}
+static double m_q_running(void *ud) { return query_stat(ud, 0); }
+static double m_q_waiting(void *ud) { return query_stat(ud, 1); }
+static double m_q_refused(void *ud) { return query_stat(ud, 2); }
+
+static const ln_metric metrics[] = {
+    { "lunet_height", LN_METRIC_GAUGE, "Height of the head block.", NULL, m_height },
+    { "lunet_blocks_total", LN_METRIC_COUNTER, "Blocks committed since start.", NULL, m_blocks },
+    { "lunet_txs_committed_total", LN_METRIC_COUNTER, "Transactions committed since start.", NULL,
+      m_txs },
+    { "lunet_txs_submitted_total", LN_METRIC_COUNTER, "Transactions admitted to the mempool.", NULL,
+      m_submitted },
+    { "lunet_txs_refused_total", LN_METRIC_COUNTER, "Transactions refused at admission.", NULL,
+      m_refused },
+    { "lunet_mempool_size", LN_METRIC_GAUGE, "Transactions waiting.", NULL, m_mempool },
+    { "lunet_block_interval_seconds", LN_METRIC_GAUGE, "Time between the last two blocks.", NULL,
+      m_interval },
+    { "lunet_gas_used_total", LN_METRIC_COUNTER, "Gas used by committed transactions since start.",
+      NULL, m_gas },
+    { "lunet_peers", LN_METRIC_GAUGE, "P2P peers connected (authenticated).", NULL, m_peers },
+    { "lunet_tx_sig_checks_total", LN_METRIC_COUNTER, "Transactions whose signatures were checked, "
+      "by where: at admission (worker pool) or in a peer's block (not admitted here first).",
+      "where=\"admission\"", m_sig_admit },
+    { "lunet_tx_sig_checks_total", LN_METRIC_COUNTER, "", "where=\"block\"", m_sig_block },
+    { "lunet_p2p_frames_total", LN_METRIC_COUNTER, "P2P frames received from peers and handled.",
+      NULL, m_p2p_frames },
+    { "lunet_p2p_refused_total", LN_METRIC_COUNTER,
+      "Peers dropped for a frame, message or block out of protocol or proportion.", NULL,
+      m_p2p_refused },
+    { "lunet_queries_running", LN_METRIC_GAUGE, "Queries running on the query workers.", NULL,
+      m_q_running },
+    { "lunet_queries_waiting", LN_METRIC_GAUGE, "Queries waiting for a query worker.", NULL,
+      m_q_waiting },
+    { "lunet_queries_refused_total", LN_METRIC_COUNTER,
+      "Queries refused with EBUSY: the queue was full.", NULL, m_q_refused },
+};
+
+char *ln_node_metrics(ln_node *n)
+{
+    return ln_metrics_text(metrics, sizeof metrics / sizeof *metrics, n);
 }

@@ -29,6 +29,7 @@ typedef struct {
     const char *p2p_addr;        /* "127.0.0.1:7765"; NULL: no P2P */
     int dev;                     /* dev mode: write and print dev keys */
     uint64_t query_gas_max;      /* instructions per query; 0: LN_NODE_QUERY_GAS */
+    uint64_t p2p_penalty_ms;     /* a first strike's hold-off (net.h); 0: the default */
 } ln_node_config;
 
 /* Queries (ln_node_query) run on their own worker threads, never on the
@@ -41,40 +42,13 @@ typedef struct {
 /* Opens (or creates from the config's genesis) the chain in HOME and starts
 ** the node's services on loop. *err gets a one-line reason on failure.
 **
-** P2P (net.h), when p2p_addr is given: the node's identity is its
-** validator key, else HOME/keys/node.key (created when missing); a peer is
-** let in when its key is a validator's or member's (the config's `members`,
-** hex public keys, then the admin's sys.addmember/removemember ...; after
-** each committed block the node reloads them, drops peers no longer in,
-** and signs or stops signing as a validator). Frames are msgpack maps by t:
-**   {t="p", from=NAME, m=BIN, sig=SIG?}  a consensus message (node.broadcast/
-**                               send), delivered to on_message(name of the
-**                               sender's key); a node made validator after it
-**                               started (its connection key is not the
-**                               validator's) signs m with the validator's key
-**   {t="txs", b=[BIN...]}       transactions a client submitted here, newly
-**                               admitted, one frame per loop turn ({t="tx",
-**                               b=BIN}: one); not relayed further; copies seen
-**                               lately are dropped unchecked. A peer that
-**                               comes up gets the mempool this way too.
-**   {t="blk", b=BLOCK, h=HEAD, n=HEIGHT, last=BOOL}  a committed block, sent
-**                               by its proposer to every peer and in answers
-**                               to get; at our head + 1 the plugin's
-**                               verify_block and verify_commit judge the header
-**                               and certificate, then it is re-executed and its
-**                               hash compared; h is the sender's head.
-**                               BAD_BLOCKS_DROP refused blocks drop the peer
-**   {t="head", h=HEIGHT}        a new head, from a node that did not propose
-**                               it; every second a node asks (get) a peer
-**                               that said it is ahead
-**   {t="get", from=HEIGHT}      asks for blocks from HEIGHT on; the answer is
-**                               up to 64 blk frames in order, the last marked
-**                               (none while the last answer is still unsent)
-**   {t="addr", a=[{a="HOST:PORT", k=PK}...]}  the sender's P2P address and
-**                               the members' it knows; a member we have no
-**                               route to is dialed. Sent when a peer comes up.
-** A frame that is not a msgpack map with a string t drops the peer (a
-** strike on its identity, net.h); an unknown t is ignored (a newer peer). */
+** P2P (p2p.h, which describes the protocol), when p2p_addr is given: the
+** node's identity is its validator key, else HOME/keys/node.key (created
+** when missing); a peer is let in when its key is a validator's or member's
+** (the config's `members`, hex public keys, then the admin's
+** sys.addmember/removemember ...; after each committed block the node
+** reloads them, drops peers no longer in, and signs or stops signing as a
+** validator). */
 int  ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
                   char *err, size_t errlen);
 /* Dials a peer ("HOST:PORT") and keeps the connection up. LN_ECLOSED when

@@ -8,6 +8,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "sandbox.h"
+#include "shape.h"
 
 struct ln_plugin {
     ln_plugin_host host;
@@ -17,6 +18,7 @@ struct ln_plugin {
 };
 
 #define TIMER_ID_MAX 128                 /* bytes in a timer id */
+#define OBJECT_BYTES 128                 /* a decoded object at most: a table with its slot */
 
 static ln_plugin *self_of(lua_State *L)
 {
@@ -281,10 +283,37 @@ static const luaL_Reg node_api[] = {
     { "persist", n_persist }, { "recall", n_recall }, { NULL, NULL }
 };
 
+/* Bytes from a peer that become an argument of a callback. They are
+** decoded inside the metered call, so the memory cap and the gas meter
+** cover every object they build: a message out of proportion fails the
+** call instead of the node. */
+typedef struct {
+    const uint8_t *p;
+    size_t n, max_item;
+    int at;                      /* its place among the arguments (1 = the first) */
+    int nil_on_error;            /* bytes that do not decode give nil, not a failure */
+    int rc, decoded;             /* the codec's answer; 1 once decoded */
+} rawarg;
+
+/* (fn, args...) with a placeholder at raw->at: decodes, then calls fn. */
+static int decode_then_call(lua_State *L)
+{
+    rawarg *r = lua_touserdata(L, lua_upvalueindex(1));
+    if ((r->rc = ln_codec_decode_lua_limit(L, r->p, r->n, r->max_item)) < 0) {
+        if (!r->nil_on_error) return luaL_error(L, "%s", ln_strerror(r->rc));
+        lua_pushnil(L);
+    }
+    r->decoded = 1;
+    lua_replace(L, r->at + 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
 /* Calls module[cb] with the nargs values on top of the stack, metered,
-** keeping nres results on the stack (the caller clears it). -1 when the
+** keeping nres results on the stack (the caller clears it); raw (may be
+** NULL) is decoded into its argument first, inside the call. -1 when the
 ** plugin has no such callback (the arguments are popped). */
-static int call_keep(ln_plugin *p, const char *cb, int nargs, int nres,
+static int call_keep(ln_plugin *p, const char *cb, int nargs, int nres, rawarg *raw,
                      char *why, size_t whylen)
 {
     lua_State *L = ln_sandbox_L(p->sb);
@@ -298,9 +327,23 @@ static int call_keep(ln_plugin *p, const char *cb, int nargs, int nres,
         return -1;
     }
     lua_insert(L, -(nargs + 1));
+    if (raw) {
+        lua_pushlightuserdata(L, raw);
+        lua_pushcclosure(L, decode_then_call, 1);
+        lua_insert(L, -(nargs + 2));
+    }
     ln_sandbox_meter_begin(p->sb, LN_PLUGIN_BUDGET, LN_PLUGIN_MEM);
-    int rc = ln_sandbox_pcall(p->sb, nargs, nres);
+    int rc = ln_sandbox_pcall(p->sb, raw ? nargs + 1 : nargs, nres);
     ln_sandbox_meter_end(p->sb);
+    if (rc < 0 && raw && !raw->decoded) {
+        /* The peer's bytes, not the plugin: refused before any plugin code ran. */
+        if (raw->rc == 0) raw->rc = LN_ETOOBIG;    /* past the memory cap or the meter */
+        if (why)
+            snprintf(why, whylen, "%s.%s: its argument does not decode: %s", p->name, cb,
+                     raw->rc == LN_ETOOBIG ? "too big" : ln_strerror(raw->rc));
+        lua_settop(L, 0);
+        return raw->rc;
+    }
     if (rc < 0) {
         if (why) {
             if (rc == LN_EGAS)
@@ -318,7 +361,7 @@ static int call_keep(ln_plugin *p, const char *cb, int nargs, int nres,
 /* Calls module[cb] for its effects; a missing callback is a no-op. */
 static int call(ln_plugin *p, const char *cb, int nargs, char *why, size_t whylen)
 {
-    int rc = call_keep(p, cb, nargs, 0, why, whylen);
+    int rc = call_keep(p, cb, nargs, 0, NULL, why, whylen);
     lua_settop(ln_sandbox_L(p->sb), 0);
     return rc == -1 ? 0 : rc;
 }
@@ -418,32 +461,55 @@ int ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen)
     return call(p, "on_timer", 1, why, whylen);
 }
 
+/* A message or certificate from a peer: refused before anything is built
+** when its shape is out of proportion to what a plugin sends. */
+static int check_shape(const char *what, const uint8_t *m, size_t len, char *why, size_t whylen)
+{
+    ln_shape sh;
+    int rc = ln_shape_of(m, len, LN_PLUGIN_MSG_OBJECTS, LN_CODEC_MAX_DEPTH, &sh);
+    if (rc == LN_ETOOBIG)
+        snprintf(why, whylen, "%s: more than %u objects", what, LN_PLUGIN_MSG_OBJECTS);
+    else if (rc < 0)
+        snprintf(why, whylen, "%s: %s", what, ln_strerror(rc));
+    /* What it would take once built stays well inside the memory cap, so
+    ** decoding it never meets the cap midway. */
+    else if (sh.bytes + sh.objects * OBJECT_BYTES > LN_PLUGIN_MEM / 2)
+        rc = ln_errf(why, whylen, LN_ETOOBIG, "%s: %zu bytes once decoded, more than %u", what,
+                     sh.bytes + sh.objects * OBJECT_BYTES, LN_PLUGIN_MEM / 2);
+    return rc;
+}
+
 int ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, size_t len,
                          char *why, size_t whylen)
 {
+    char what[64];
+    snprintf(what, sizeof what, "message from %s", from);
+    int rc = check_shape(what, msg, len, why, whylen);
+    if (rc < 0) return rc;
     lua_State *L = ln_sandbox_L(p->sb);
+    rawarg raw = { msg, len, LN_PLUGIN_MSG_MAX, 2, 0, 0, 0 };
     lua_pushstring(L, from);
-    int rc = ln_codec_decode_lua_limit(L, msg, len, LN_PLUGIN_MSG_MAX);
-    if (rc < 0) {
-        lua_pop(L, 1);
-        snprintf(why, whylen, "message from %s: %s", from, ln_strerror(rc));
-        return rc;
-    }
-    return call(p, "on_message", 2, why, whylen);
+    lua_pushnil(L);                              /* the message, once decoded */
+    rc = call_keep(p, "on_message", 2, 0, &raw, why, whylen);
+    lua_settop(L, 0);
+    return rc == -1 ? 0 : rc;
 }
 
 int ln_plugin_verify(ln_plugin *p, void (*push_block)(lua_State *L, void *ud), void *ud,
                      const uint8_t *cert, size_t certlen, char *why, size_t whylen)
 {
     lua_State *L = ln_sandbox_L(p->sb);
+    int rc = cert ? check_shape("certificate", cert, certlen, why, whylen) : 0;
+    if (rc < 0) return rc;
     push_block(L, ud);
-    int rc = call_keep(p, "verify_block", 1, 2, why, whylen);
+    rc = call_keep(p, "verify_block", 1, 2, NULL, why, whylen);
     if (rc == 0 && (rc = verdict(p, "verify_block", why, whylen)) < 0) return rc;
     if (rc == LN_EPLUGIN) return rc;
     push_block(L, ud);
-    if (!cert || ln_codec_decode_lua(L, cert, certlen) < 0) lua_pushnil(L);
+    lua_pushnil(L);                              /* the certificate, once decoded */
     p->host.validators(p->host.ud, L);
-    rc = call_keep(p, "verify_commit", 3, 2, why, whylen);
+    rawarg raw = { cert, certlen, LN_CODEC_MAX_ITEM, 2, 1, 0, 0 };
+    rc = call_keep(p, "verify_commit", 3, 2, cert ? &raw : NULL, why, whylen);
     if (rc == -1) {
         /* Without verify_commit no certificate can be trusted. */
         snprintf(why, whylen, "%s has no verify_commit", p->name);

@@ -20,6 +20,8 @@
 #define LN_PLUGIN_BUDGET   20000000ull   /* instructions per callback */
 #define LN_PLUGIN_MEM      (64u << 20)   /* bytes of growth per callback */
 #define LN_PLUGIN_MSG_MAX  (16u << 20)   /* bytes of one string in a message (a block) */
+#define LN_PLUGIN_MSG_OBJECTS (1u << 14) /* objects (shape.h) in a message or certificate
+                                         ** from a peer: a bft proposal has ~80 */
 
 typedef struct ln_plugin ln_plugin;   /* opaque */
 
@@ -66,15 +68,24 @@ const char *ln_plugin_name(const ln_plugin *p);
 ** happened ("on_timer: out of gas", "plugin.lua:12: ..."). */
 int  ln_plugin_start(ln_plugin *p, char *why, size_t whylen);
 int  ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen);
+/* on_message(from, msg) with msg decoded from its msgpack inside the
+** metered call. A message the peer is to blame for is refused before the
+** plugin sees it, with a code of shape.h (more than LN_PLUGIN_MSG_OBJECTS
+** objects: LN_ETOOBIG) or of the codec (not canonical msgpack), or
+** LN_ETOOBIG when decoding it passes the memory cap; LN_EPLUGIN when the
+** plugin failed. */
 int  ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, size_t len,
                           char *why, size_t whylen);
 
 /* Asks the plugin about a block from a peer: verify_block(block), then
 ** verify_commit(block, cert, validators), each under the budget. push_block
 ** pushes the block's table (as node.head() gives it); cert is msgpack (NULL:
-** none). 0 when both answer true; LN_EBADBLOCK with the plugin's reason;
-** LN_EPLUGIN when it fails or has no verify_commit. A missing verify_block
-** counts as true. */
+** none; decoded inside the metered verify_commit, nil if it does not
+** decode). 0 when both answer true; LN_EBADBLOCK with the plugin's reason;
+** LN_EPLUGIN when it fails or has no verify_commit; LN_ETOOBIG (or another
+** code of shape.h) for a certificate of more than LN_PLUGIN_MSG_OBJECTS
+** objects, refused before anything runs. A missing verify_block counts as
+** true. */
 int  ln_plugin_verify(ln_plugin *p, void (*push_block)(lua_State *L, void *ud), void *ud,
                       const uint8_t *cert, size_t certlen, char *why, size_t whylen);
 

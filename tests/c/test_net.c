@@ -36,6 +36,9 @@ typedef struct {
     fixture *f;
     ln_net *net;
     int started, closed, refuse;
+    int refuse_first;            /* allow refuses this many first, then accepts */
+    int count_only;              /* frames are counted, not kept */
+    ln_net_frame_cb on_frame;    /* NULL: cb_frame */
     uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN];
     int ups, downs, allows, why;
     ln_peer *peer;               /* the last peer up, while up */
@@ -50,6 +53,7 @@ struct fixture {
     uv_async_t done;
     int async_used, client_done, shut, phase, port;
     uint64_t penalty_ms;         /* for nets started from here on; 0: the default */
+    uint64_t decay_ms, keepalive_ms;   /* likewise */
     uint64_t t_drop;             /* loop time of a test's ln_peer_drop */
     uv_thread_t thread;
     void (*client)(fixture *f);
@@ -71,6 +75,10 @@ static int cb_allow(void *ud, const uint8_t pk[LN_PK_LEN])
     node *n = ud;
     (void)pk;
     n->allows++;
+    if (n->refuse_first > 0) {
+        n->refuse_first--;
+        return 0;
+    }
     return !n->refuse;
 }
 
@@ -92,6 +100,11 @@ static void cb_frame(void *ud, ln_peer *p, const uint8_t *msg, size_t len)
 {
     node *n = ud;
     (void)p;
+    if (n->count_only) {
+        n->frames++;
+        n->f->step(n->f);
+        return;
+    }
     ASSERT(n->frames < MAXF);
     n->frame[n->frames] = malloc(len ? len : 1);
     ASSERT(n->frame[n->frames]);
@@ -132,9 +145,11 @@ static void node_start(fixture *f, int i, int key, const char *listen, const cha
     cfg.max_frame = max_frame;
     cfg.handshake_ms = 2000;
     cfg.penalty_ms = f->penalty_ms;
+    cfg.strike_decay_ms = f->decay_ms;
+    cfg.keepalive_ms = f->keepalive_ms;
     cfg.allow = cb_allow;
     cfg.on_peer = cb_peer;
-    cfg.on_frame = cb_frame;
+    cfg.on_frame = n->on_frame ? n->on_frame : cb_frame;
     cfg.ud = n;
     ASSERT_EQ(ln_net_start(&f->loop, &cfg, &n->net), 0);
     n->started++;
@@ -219,7 +234,7 @@ typedef struct {
     uint8_t hello[LN_NET_HELLO_MAX];
     size_t hello_len;
     uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
-    uint64_t txn;
+    uint64_t txn, rxn;
 } raw;
 
 static int raw_open(raw *r, int port)
@@ -352,6 +367,23 @@ static size_t raw_seal(raw *r, const void *msg, size_t len, uint8_t *out)
     crypto_aead_xchacha20poly1305_ietf_encrypt(out + 4, NULL, msg, len, NULL, 0, NULL,
                                                nonce, r->tx);
     return 4 + wire;
+}
+
+/* Reads the next frame and decrypts it into out (cap bytes); its length, or
+** -1 (EOF, timeout, too big, does not decrypt). */
+static long raw_open_frame(raw *r, uint8_t *out, size_t cap)
+{
+    uint8_t buf[4096];
+    long n = raw_read_frame(r, buf, sizeof buf);
+    if (n < LN_NET_OVERHEAD || (size_t)n - LN_NET_OVERHEAD > cap) return -1;
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES] = { 0 };
+    for (int i = 0; i < 8; i++) nonce[i] = (uint8_t)(r->rxn >> (8 * i));
+    r->rxn++;
+    unsigned long long ml;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &ml, NULL, buf, (size_t)n, NULL, 0,
+                                                   nonce, r->rx) != 0)
+        return -1;
+    return (long)ml;
 }
 
 /* ---- two nets ----------------------------------------------------------- */
@@ -937,6 +969,363 @@ TEST(net_dialer_waits_hold_off_of_identity_it_dropped)
     fx_free(&f);
 }
 
+/* ---- strikes that decay, IPs shared with honest members ------------------ */
+
+static void client_garbage_three(fixture *f)
+{
+    static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff };   /* a length past any limit */
+    for (int i = 0; i < 3; i++) {
+        raw r;
+        if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+        raw_write(&r, junk, sizeof junk);
+        f->c_eof += raw_wait_eof(&r);
+        close(r.fd);
+    }
+}
+
+static uv_timer_t later;
+static int strikes_later;
+
+static void on_later(uv_timer_t *t)
+{
+    fixture *f = t->data;
+    strikes_later = ln_net_strikes(f->n[0].net, "127.0.0.1");
+    uv_close((uv_handle_t *)t, NULL);
+    shutdown_all(f);
+}
+
+/* Once the client is done: the strikes now, and again after four decay periods. */
+static void step_decay(fixture *f)
+{
+    if (f->phase == 0 && f->client_done && f->n[0].downs == 0) {
+        f->phase = 1;
+        strikes_at_end = ln_net_strikes(f->n[0].net, "127.0.0.1");
+        uv_timer_init(&f->loop, &later);
+        later.data = f;
+        uv_timer_start(&later, on_later, 4 * f->decay_ms, 0);
+        f->waiting_for = "four decay periods";
+    }
+}
+
+TEST(net_strikes_decay_one_per_period_after_the_last)
+{
+    fixture f;
+    fx_init(&f);
+    f.penalty_ms = 50;
+    f.decay_ms = 100;
+    f.step = step_decay;
+    f.waiting_for = "three garbage connections";
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    f.port = ln_net_port(f.n[0].net);
+    fx_client(&f, client_garbage_three);
+    fx_run(&f);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_eof, 3);
+    ASSERT_EQ(strikes_at_end, 3);
+    ASSERT_EQ(strikes_later, 0);         /* forgiven, one per 100 ms */
+    fx_free(&f);
+}
+
+static void client_garbage_then_handshake(fixture *f)
+{
+    client_garbage_three(f);
+    client_garbage_three(f);
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 2; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    close(r.fd);
+}
+
+TEST(net_ip_strikes_do_not_refuse_a_member_behind_that_ip)
+{
+    fixture f;
+    run_raw(&f, client_garbage_then_handshake, 0, 1);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_eof, 6);
+    ASSERT_EQ(strikes_at_down, 6);       /* 127.0.0.1 held off for 32 s ... */
+    ASSERT_EQ(f.c_handshake, 1);         /* ... and a member from there still gets in */
+    ASSERT_EQ(f.n[0].ups, 1);
+    fx_free(&f);
+}
+
+/* n1 (listening, its IP held off for 10 s by a raw client's garbage) dials
+** n0, which refuses it once; the redial comes after the backoff, not after
+** 127.0.0.1's hold-off. */
+static void step_dial_despite_ip(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    if (f->phase == 0 && f->client_done) {
+        f->phase = 1;
+        ASSERT_EQ(ln_net_strikes(b->net, "127.0.0.1"), 1);
+        char addr[64];
+        ASSERT_EQ(ln_net_connect(b->net, addr_of(f, 0, addr, sizeof addr)), 0);
+        f->waiting_for = "n1 to redial n0 after the refusal, within the backoff";
+    }
+    if (f->phase == 1 && a->ups == 1 && b->ups == 1) {
+        f->phase = 2;
+        ASSERT_EQ(a->allows, 2);
+        shutdown_all(f);
+    }
+}
+
+static void client_garbage_once(fixture *f)
+{
+    raw r;
+    static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff };
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    raw_write(&r, junk, sizeof junk);
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+}
+
+TEST(net_dialer_does_not_wait_for_strikes_against_its_addresses_ip)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_dial_despite_ip;
+    f.waiting_for = "the raw client";
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    f.n[0].refuse_first = 1;
+    f.penalty_ms = 20000;                /* n1's hold-offs: past the watchdog */
+    node_start(&f, 1, 1, "127.0.0.1:0", NULL, 0);
+    f.port = ln_net_port(f.n[1].net);
+    fx_client(&f, client_garbage_once);
+    fx_run(&f);
+    ASSERT_EQ(f.c_eof, 1);
+    fx_free(&f);
+}
+
+/* ---- a second connection with one identity -------------------------------- */
+
+/* n1 (key 1) is up with n0; a raw client with key 1 dials n0 too. n0 pings
+** n1's connection, n1's net answers, and the newcomer is closed. */
+static void step_duplicate(fixture *f)
+{
+    node *a = &f->n[0], *b = &f->n[1];
+    if (f->phase == 0 && a->ups == 1 && b->ups == 1) {
+        f->phase = 1;
+        f->port = ln_net_port(a->net);
+        fx_client(f, f->client);
+        f->waiting_for = "the newcomer to be closed";
+    }
+    if (f->phase == 1 && f->client_done) {
+        f->phase = 2;
+        ASSERT_EQ(a->downs, 0);          /* n1's connection stayed */
+        ASSERT_EQ(ln_net_peers(a->net, NULL, 0), 1);
+        ASSERT_EQ(ln_net_key_strikes(a->net, b->pk), 0);   /* a duplicate is no offence */
+        shutdown_all(f);
+    }
+}
+
+static void client_duplicate(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    f->c_eof = raw_wait_eof(&r);
+    close(r.fd);
+}
+
+TEST(net_second_connection_with_a_live_identity_is_closed_and_the_first_stays)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_duplicate;
+    f.client = client_duplicate;
+    f.waiting_for = "both ends up";
+    char addr[64];
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    node_start(&f, 1, 1, NULL, NULL, 0);
+    ASSERT_EQ(ln_net_connect(f.n[1].net, addr_of(&f, 0, addr, sizeof addr)), 0);
+    fx_run(&f);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].ups, 1);
+    ASSERT_EQ(f.n[1].ups, 1);
+    ASSERT_EQ(f.n[0].frames, 0);         /* ping and pong are the transport's */
+    ASSERT_EQ(f.n[1].frames, 0);
+    fx_free(&f);
+}
+
+/* A raw client up as key 1 goes silent; a second connection as key 1
+** waits keepalive_ms, then takes the first one's place and is read. */
+static void client_dead_then_new(fixture *f)
+{
+    raw a, b;
+    if (raw_open(&a, f->port) != 0 || !raw_handshake(&a, 1)) { f->c_err = 1; return; }
+    /* A pong: the listener has taken A's signature (it is up there). */
+    uint8_t ping = 0x00, pong[8], sealed[64];
+    raw_write(&a, sealed, raw_seal(&a, &ping, 1, sealed));
+    if (raw_open_frame(&a, pong, sizeof pong) != 1 || pong[0] != 0x01) { f->c_err = 4; return; }
+    if (raw_open(&b, f->port) != 0) { f->c_err = 2; return; }
+    f->c_handshake = raw_handshake(&b, 1);
+    f->c_eof = raw_wait_eof(&a);         /* the silent one is closed ... */
+    uint8_t out[64];
+    raw_write(&b, out, raw_seal(&b, "b", 1, out));   /* ... and the new one is read */
+    uint8_t in[64];
+    f->c_err = raw_open_frame(&b, in, sizeof in) == 2 && memcmp(in, "ok", 2) == 0 ? 0 : 3;
+    close(a.fd);
+    close(b.fd);
+}
+
+static void step_takeover(fixture *f)
+{
+    node *a = &f->n[0];
+    if (f->phase == 0 && a->frames == 1) {
+        f->phase = 1;
+        ASSERT_EQ(a->downs, 1);
+        ASSERT_EQ(a->why, LN_ETIMEDOUT);
+        ASSERT_EQ(ln_peer_send(a->peer, "ok", 2), 0);
+        f->waiting_for = "the raw client to read the answer";
+    }
+    if (f->phase == 1 && f->client_done) {
+        f->phase = 2;
+        shutdown_all(f);
+    }
+}
+
+TEST(net_second_connection_takes_over_from_one_that_does_not_answer)
+{
+    fixture f;
+    fx_init(&f);
+    f.keepalive_ms = 200;
+    f.step = step_takeover;
+    f.waiting_for = "the second connection's frame";
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    f.port = ln_net_port(f.n[0].net);
+    fx_client(&f, client_dead_then_new);
+    fx_run(&f);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.c_eof, 1);
+    ASSERT_EQ(f.n[0].ups, 2);
+    ASSERT_EQ(f.n[0].frames, 1);
+    ASSERT_MEM(f.n[0].frame[0], "b", 1);
+    fx_free(&f);
+}
+
+/* ---- the transport's own frames, fair shares ----------------------------- */
+
+static void client_ping(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    uint8_t out[64], in[64], ping = 0x00;
+    raw_write(&r, out, raw_seal(&r, &ping, 1, out));
+    long n = raw_open_frame(&r, in, sizeof in);      /* the test's "\2", then the pong */
+    if (n != 1 || in[0] != 0x02) f->c_err = 2;
+    n = raw_open_frame(&r, in, sizeof in);
+    if (n != 1 || in[0] != 0x01) f->c_err = 3;
+    raw_write(&r, out, raw_seal(&r, "hi", 2, out));
+    close(r.fd);
+}
+
+static void step_ping(fixture *f)
+{
+    node *a = &f->n[0];
+    if (f->phase == 0 && a->ups == 1) {
+        f->phase = 1;
+        ASSERT_EQ(ln_peer_send(a->peer, "\0", 1), LN_EINVAL);
+        ASSERT_EQ(ln_peer_send(a->peer, "\1", 1), LN_EINVAL);
+        ASSERT_EQ(ln_peer_send(a->peer, "\2", 1), 0);
+    }
+    step_raw(f);
+}
+
+TEST(net_ping_is_answered_by_the_transport_and_never_delivered)
+{
+    fixture f;
+    strikes_at_down = key_strikes_at_down = 0;
+    fx_init(&f);
+    f.step = step_ping;
+    want_downs = 1;
+    f.waiting_for = "the raw client's frames";
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    f.port = ln_net_port(f.n[0].net);
+    fx_client(&f, client_ping);
+    fx_run(&f);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.n[0].frames, 1);
+    ASSERT_MEM(f.n[0].frame[0], "hi", 2);
+    fx_free(&f);
+}
+
+#define FLOOD 3000
+
+static uv_check_t turns;
+static int frames_this_turn, most_in_a_turn, flood_in_order = 1;
+static uint32_t flood_next;
+
+static void on_turn(uv_check_t *h)
+{
+    (void)h;
+    frames_this_turn = 0;
+}
+
+static void flood_frame(void *ud, ln_peer *p, const uint8_t *msg, size_t len)
+{
+    node *n = ud;
+    (void)p;
+    uint32_t k = len == 4 ? (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 |
+                            (uint32_t)msg[2] << 8 | msg[3] : UINT32_MAX;
+    if (k != flood_next++) flood_in_order = 0;
+    if (++frames_this_turn > most_in_a_turn) most_in_a_turn = frames_this_turn;
+    n->frames++;
+    n->f->step(n->f);
+}
+
+static void client_flood(fixture *f)
+{
+    raw r;
+    if (raw_open(&r, f->port) != 0) { f->c_err = 1; return; }
+    f->c_handshake = raw_handshake(&r, 1);
+    size_t one = 4 + 4 + LN_NET_OVERHEAD;
+    uint8_t *buf = malloc(FLOOD * one);
+    if (!buf) { f->c_err = 2; return; }
+    for (uint32_t i = 0; i < FLOOD; i++) {
+        uint8_t m[4] = { (uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+        raw_seal(&r, m, 4, buf + i * one);
+    }
+    raw_write(&r, buf, FLOOD * one);     /* one write: the listener reads it in big chunks */
+    free(buf);
+    f->c_eof = raw_wait_eof(&r);         /* closed by the test once all arrived */
+    close(r.fd);
+}
+
+static void step_flood(fixture *f)
+{
+    node *a = &f->n[0];
+    if (f->phase == 0 && a->frames == FLOOD) {
+        f->phase = 1;
+        uv_close((uv_handle_t *)&turns, NULL);
+        shutdown_all(f);
+    }
+}
+
+TEST(net_a_flooding_peer_is_read_a_share_per_loop_turn)
+{
+    fixture f;
+    fx_init(&f);
+    f.step = step_flood;
+    f.waiting_for = "every frame of the flood";
+    f.n[0].on_frame = flood_frame;
+    node_start(&f, 0, 0, "127.0.0.1:0", NULL, 0);
+    uv_check_init(&f.loop, &turns);
+    uv_check_start(&turns, on_turn);
+    f.port = ln_net_port(f.n[0].net);
+    fx_client(&f, client_flood);
+    fx_run(&f);
+    ASSERT_EQ(f.c_err, 0);
+    ASSERT_EQ(f.c_handshake, 1);
+    ASSERT_EQ(f.n[0].frames, FLOOD);
+    ASSERT_EQ(flood_in_order, 1);
+    if (most_in_a_turn > LN_NET_TURN_FRAMES)
+        LN_FAIL("%d frames in one loop turn, more than %d", most_in_a_turn, LN_NET_TURN_FRAMES);
+}
+
 static const ln_test tests[] = {
     T(net_handshake_then_frames_both_ways_in_order),
     T(net_one_mib_frame_arrives_whole),
@@ -953,6 +1342,13 @@ static const ln_test tests[] = {
     T(net_close_with_peers_connected_closes_everything),
     T(net_dropped_peer_struck_by_identity_and_same_ip_still_connects),
     T(net_dialer_waits_hold_off_of_identity_it_dropped),
+    T(net_strikes_decay_one_per_period_after_the_last),
+    T(net_ip_strikes_do_not_refuse_a_member_behind_that_ip),
+    T(net_dialer_does_not_wait_for_strikes_against_its_addresses_ip),
+    T(net_second_connection_with_a_live_identity_is_closed_and_the_first_stays),
+    T(net_second_connection_takes_over_from_one_that_does_not_answer),
+    T(net_ping_is_answered_by_the_transport_and_never_delivered),
+    T(net_a_flooding_peer_is_read_a_share_per_loop_turn),
     { NULL, NULL }
 };
 

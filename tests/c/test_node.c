@@ -72,7 +72,7 @@ static void write_config(const char *plugin, const char *params)
 
 static int open_node(uv_loop_t *loop, ln_node **n, char *err, size_t errlen)
 {
-    ln_node_config cfg = { path_of("home"), path_of("config.lua"), NULL, NULL, 1, 0 };
+    ln_node_config cfg = { .home = path_of("home"), .config = path_of("config.lua"), .dev = 1 };
     err[0] = 0;
     return ln_node_open(&cfg, loop, n, err, errlen);
 }

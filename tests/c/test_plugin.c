@@ -34,7 +34,14 @@ static void h_key_of(void *ud, lua_State *L, const char *v)
     if (strcmp(v, "v0") == 0) lua_pushlstring(L, (const char *)vpk, LN_PK_LEN);
     else lua_pushnil(L);
 }
-static void h_log(void *ud, const char *m) { (void)ud; (void)m; }
+static int logged;
+static char last_log[256];
+static void h_log(void *ud, const char *m)
+{
+    (void)ud;
+    logged++;
+    snprintf(last_log, sizeof last_log, "%s", m);
+}
 static int h_broadcast(void *ud, const uint8_t *m, size_t n) { (void)ud; (void)m; (void)n; return 0; }
 static int h_send(void *ud, const char *to, const uint8_t *m, size_t n) { (void)ud; (void)to; (void)m; (void)n; return 0; }
 static int h_persist(void *ud, const char *k, const uint8_t *v, size_t n) { (void)ud; (void)k; (void)v; (void)n; return 0; }
@@ -141,7 +148,110 @@ TEST(plugin_verify_refuses_a_certificate_signed_by_another_key)
     ln_plugin_free(p);
 }
 
+/* A plugin that logs what on_message gets. */
+static ln_plugin *load_listener(void)
+{
+    static const char src[] =
+        "local M, node = {}, nil\n"
+        "function M.init(host) node = host end\n"
+        "function M.on_message(from, m) node.log(from .. ' sent ' .. tostring(m.k)) end\n"
+        "function M.verify_commit(b, cert) node.log('cert ' .. type(cert)) return true end\n"
+        "return M\n";
+    ln_plugin *p;
+    char why[256];
+    ASSERT_EQ(ln_plugin_load(&host, "listener.lua", src, sizeof src - 1, NULL, 0, &p, why,
+                             sizeof why), 0);
+    logged = 0;
+    return p;
+}
+
+/* [[], [], ...]: n empty arrays (array32). */
+static uint8_t *empties(size_t n, size_t *len)
+{
+    uint8_t *m = malloc(5 + n);
+    ASSERT(m);
+    m[0] = 0xdd;
+    m[1] = (uint8_t)(n >> 24); m[2] = (uint8_t)(n >> 16); m[3] = (uint8_t)(n >> 8); m[4] = (uint8_t)n;
+    memset(m + 5, 0x90, n);
+    *len = 5 + n;
+    return m;
+}
+
+TEST(plugin_message_reaches_on_message_decoded)
+{
+    ln_crypto_init();
+    ln_plugin *p = load_listener();
+    static const uint8_t m[] = { 0x81, 0xa1, 'k', 0xa2, 'p', 'v' };   /* {k = "pv"} */
+    char why[256] = "";
+    ASSERT_EQ(ln_plugin_on_message(p, "v0", m, sizeof m, why, sizeof why), 0);
+    ASSERT_EQ(logged, 1);
+    ASSERT_STR(last_log, "v0 sent pv");
+    ln_plugin_free(p);
+}
+
+TEST(plugin_message_out_of_proportion_is_refused_before_anything_is_built)
+{
+    ln_crypto_init();
+    ln_plugin *p = load_listener();
+    size_t len;
+    uint8_t *m = empties(8449944, &len);
+    char why[256] = "";
+    ASSERT_EQ(ln_plugin_on_message(p, "v0", m, len, why, sizeof why), LN_ETOOBIG);
+    ASSERT(strstr(why, "more than 16384 objects") != NULL);
+    free(m);
+    /* Within the count, but big once built: 16000 strings of 4 KiB. */
+    size_t k = 16000, sl = 4096;
+    m = malloc(5 + k * (3 + sl));
+    ASSERT(m);
+    m[0] = 0xdd; m[1] = 0; m[2] = 0; m[3] = (uint8_t)(k >> 8); m[4] = (uint8_t)k;
+    for (size_t i = 0; i < k; i++) {
+        uint8_t *e = m + 5 + i * (3 + sl);
+        e[0] = 0xc5; e[1] = (uint8_t)(sl >> 8); e[2] = (uint8_t)sl;
+        memset(e + 3, 'x', sl);
+    }
+    ASSERT_EQ(ln_plugin_on_message(p, "v0", m, 5 + k * (3 + sl), why, sizeof why), LN_ETOOBIG);
+    ASSERT(strstr(why, "once decoded") != NULL);
+    free(m);
+    ASSERT_EQ(logged, 0);                /* the plugin never ran */
+    ln_plugin_free(p);
+}
+
+TEST(plugin_message_that_does_not_decode_is_refused_with_the_codecs_code)
+{
+    ln_crypto_init();
+    ln_plugin *p = load_listener();
+    static const uint8_t noncanon[] = { 0x81, 0xa1, 'k', 0xcc, 0x05 };   /* 5 as uint8 */
+    static const uint8_t cut[] = { 0x82, 0xa1, 'k' };
+    char why[256] = "";
+    ASSERT_EQ(ln_plugin_on_message(p, "v0", noncanon, sizeof noncanon, why, sizeof why),
+              LN_ENONCANON);
+    ASSERT_EQ(ln_plugin_on_message(p, "v0", cut, sizeof cut, why, sizeof why), LN_ETRUNC);
+    ASSERT_EQ(logged, 0);
+    ln_plugin_free(p);
+}
+
+TEST(plugin_verify_refuses_a_certificate_out_of_proportion)
+{
+    ln_crypto_init();
+    ln_plugin *p = load_listener();
+    size_t len;
+    uint8_t *cert = empties(20000, &len);
+    blk b = { "v0", HASH };
+    char why[256] = "";
+    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, cert, len, why, sizeof why), LN_ETOOBIG);
+    ASSERT_EQ(logged, 0);                /* refused before verify_commit */
+    free(cert);
+    static const uint8_t small[] = { 0x90 };
+    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, small, sizeof small, why, sizeof why), 0);
+    ASSERT_STR(last_log, "cert table");  /* decoded inside the call */
+    ln_plugin_free(p);
+}
+
 static const ln_test tests[] = {
+    T(plugin_message_reaches_on_message_decoded),
+    T(plugin_message_out_of_proportion_is_refused_before_anything_is_built),
+    T(plugin_message_that_does_not_decode_is_refused_with_the_codecs_code),
+    T(plugin_verify_refuses_a_certificate_out_of_proportion),
     T(plugin_verify_accepts_the_proposers_signed_block),
     T(plugin_verify_refuses_a_block_from_the_wrong_proposer),
     T(plugin_verify_refuses_a_certificate_signed_by_another_key),

@@ -47,7 +47,7 @@ static void setup(void)
     atexit(rm_home);
     snprintf(config, sizeof config, "%s/configs/dev.lua", LN_SOURCE_DIR);
     uv_loop_init(&loop);
-    ln_node_config cfg = { home, config, NULL, NULL, 1, 1000000 };
+    ln_node_config cfg = { .home = home, .config = config, .dev = 1, .query_gas_max = 1000000 };
     if (ln_node_open(&cfg, &loop, &node, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz_rpc: %s\n", err);
         abort();

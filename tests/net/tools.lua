@@ -13,6 +13,10 @@
 --                          timeout_ms = 5000, max_frame = n })
 --   -- returns once the peer printed `up` (p.up) or exited (p.refused, p.code)
 --   p:send(bytes)  p:garbage(n)  p:big(n)  p:sleep(ms)  -- queued, in order
+--   p:file(path)         -- one frame with a file's bytes (frames too big for a line)
+--   p:flood(n, bytes)    -- the frame n times over
+--   p:quiet()            -- count the frames received from now on, not print them
+--   p:count()            -- frames, bytes received while quiet (waits for the answer)
 --   p:wait_down(ms)      -- the remote's reason for dropping us, or nil if still up
 --   p:lines()            -- what it printed so far (its stderr lines start "lunet-peer:")
 --   p:recv()             -- the frames it received, as bytes
@@ -188,6 +192,31 @@ function Peer:send(bytes) self:command("send " .. core.hex(bytes)) end
 function Peer:garbage(n) self:command("garbage " .. n) end
 function Peer:big(n) self:command("big " .. n) end
 function Peer:sleep(ms) self:command("sleep " .. ms) end
+function Peer:file(path) self:command("file " .. path) end
+function Peer:flood(n, bytes) self:command("repeat " .. n .. " " .. core.hex(bytes)) end
+function Peer:quiet() self:command("quiet") end
+
+-- Frames and bytes received while quiet; nil once the tool has exited.
+function Peer:count()
+  local function answers()
+    local out = {}
+    for _, l in ipairs(self:lines()) do
+      local f, b = l:match("^count (%d+) (%d+)$")
+      if f then out[#out + 1] = { tonumber(f), tonumber(b) } end
+    end
+    return out
+  end
+  if not self.proc:alive() then return nil end
+  local before = #answers()
+  self:command("count")
+  local got = support.wait_until(200, 20, function()
+    local a = answers()
+    if #a > before then return a[#a] end
+    if not self.proc:alive() then return { false } end
+  end, function() return "lunet-peer never answered count: " .. self.proc:log_tail(5) end)
+  if not got[1] then return nil end
+  return got[1], got[2]
+end
 
 local function results(p)
   local n, last = 0, nil

@@ -32,6 +32,10 @@ static const char usage[] =
     "  send HEX      one frame with these bytes\n"
     "  garbage N     one frame of N random bytes\n"
     "  big N         one frame of N zero bytes (N up to --max-frame, default 64 MiB)\n"
+    "  file PATH     one frame with the bytes of the file at PATH\n"
+    "  repeat N HEX  the frame HEX, N times over (a flood)\n"
+    "  quiet         from now on count the frames received instead of printing them\n"
+    "  count         prints `count FRAMES BYTES`: frames received while quiet\n"
     "  sleep MS      wait MS milliseconds\n"
     "  wait-down MS  wait up to MS for the remote to drop us: prints\n"
     "                `down <reason>` or `still-up`\n"
@@ -60,12 +64,19 @@ static struct {
     int was_up, down, down_why, saw_hello, net_closed;
     int blocked;                 /* B_NONE, or what holds the queue */
     int finishing, code;
+    int quiet;                   /* count frames instead of printing them */
+    uint8_t *rep;                /* a repeat under way: the frame, how many are left */
+    size_t rep_len;
+    unsigned long long rep_left;
+    unsigned long long rx_frames, rx_bytes;
     uint64_t timeout_ms;
     size_t max_frame;
     unsigned long lineno;
 } T;
 
-enum { B_NONE, B_SLEEP, B_WAIT_DOWN };
+enum { B_NONE, B_SLEEP, B_WAIT_DOWN, B_REPEAT };
+
+#define REPEAT_PER_TURN 64       /* frames of a repeat sent per loop turn */
 
 static void pump(void);
 static void finish(int code);
@@ -178,6 +189,11 @@ static void on_peer(void *ud, ln_peer *p, int up)
 static void on_frame(void *ud, ln_peer *p, const uint8_t *msg, size_t len)
 {
     (void)ud; (void)p;
+    if (T.quiet) {
+        T.rx_frames++;
+        T.rx_bytes += len;
+        return;
+    }
     print_hex_line("recv", msg, len);
 }
 
@@ -219,6 +235,20 @@ static void send_frame(const char *what, const uint8_t *p, size_t n)
     } else if (rc < 0) {                 /* dropped as we sent: the down follows */
         fprintf(stderr, "lunet-peer: %s: %s\n", what, ln_strerror(rc));
     }
+}
+
+/* A repeat sends a few frames per loop turn, so what the remote answers
+** is read meanwhile (a flood that reads as fast as it is answered). */
+static void on_repeat(uv_timer_t *t)
+{
+    for (int i = 0; i < REPEAT_PER_TURN && T.rep_left > 0 && T.peer; i++, T.rep_left--)
+        send_frame("repeat", T.rep, T.rep_len);
+    if (T.rep_left > 0 && T.peer) return;
+    uv_timer_stop(t);
+    free(T.rep);
+    T.rep = NULL;
+    T.blocked = B_NONE;
+    pump();
 }
 
 /* A decimal count in s (all of it); -1 if s is not one. */
@@ -267,6 +297,42 @@ static void run(char *text)
         if (text[0] == 'g') randombytes_buf(b, (size_t)n);
         send_frame(text, b, (size_t)n);
         free(b);
+    } else if (!strcmp(text, "file") && arg) {
+        FILE *f = fopen(arg, "rb");
+        uint8_t *b = NULL;
+        long len = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+            (b = malloc(len ? (size_t)len : 1)) && fread(b, 1, (size_t)len, f) == (size_t)len) {
+            send_frame("file", b, (size_t)len);
+        } else {
+            fprintf(stderr, "lunet-peer: line %lu: file %s: cannot read it\n", T.lineno, arg);
+            finish(1);
+        }
+        free(b);
+        if (f) fclose(f);
+    } else if (!strcmp(text, "repeat") && arg && strchr(arg, ' ')) {
+        char *hex = strchr(arg, ' ');
+        *hex++ = '\0';
+        long long k = count_of(arg);
+        size_t len = strlen(hex) / 2;
+        uint8_t *b = malloc(len ? len : 1);
+        if (!b) die("%s", "out of memory");
+        if (k < 0 || strlen(hex) % 2 || (len && ln_unhex(hex, b, len) < 0)) {
+            free(b);
+            hex[-1] = ' ';
+            arg[-1] = ' ';
+            bad_line(text);
+            return;
+        }
+        T.rep = b;
+        T.rep_len = len;
+        T.rep_left = (unsigned long long)k;
+        T.blocked = B_REPEAT;
+        uv_timer_start(&T.wait, on_repeat, 0, 1);
+    } else if (!strcmp(text, "quiet") && !arg) {
+        T.quiet = 1;
+    } else if (!strcmp(text, "count") && !arg) {
+        printf("count %llu %llu\n", T.rx_frames, T.rx_bytes);
     } else if (!strcmp(text, "sleep") && n >= 0) {
         T.blocked = B_SLEEP;
         uv_timer_start(&T.wait, on_wait, (uint64_t)n, 0);
@@ -340,6 +406,8 @@ static void finish(int code)
     T.code = code;
     uv_timer_stop(&T.wait);
     T.blocked = B_NONE;
+    free(T.rep);
+    T.rep = NULL;
     if (code == 0 && T.peer && ln_peer_unsent(T.peer) > 0) {
         /* A remote that stops reading without closing must not hang us. */
         flush_deadline = uv_now(T.wait.loop) + T.timeout_ms;
