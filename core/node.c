@@ -128,6 +128,7 @@ struct ln_node {
     int has_key;
     size_t block_txs, block_bytes;
     ln_pblock *pending;
+    msgpack_sbuffer proposal;            /* the bytes of the last block proposed */
     ntimer *timers;
     size_t ntimers;
     subscriber *subs;
@@ -170,53 +171,41 @@ static double wall(void)
 
 /* ---- plugin host ------------------------------------------------------ */
 
-static void push_header(lua_State *L, const ln_header *h, const uint8_t hash[LN_HASH_LEN],
-                        size_t ntx)
+/* The plugin's view of a block (plugin.h). */
+static void plugin_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN], size_t ntx,
+                         ln_plugin_block *out)
 {
-    char hex[2 * LN_HASH_LEN + 1];
-    lua_createtable(L, 0, 8);
-    lua_pushnumber(L, (lua_Number)h->height);
-    lua_setfield(L, -2, "height");
-    ln_hex(hash, LN_HASH_LEN, hex);
-    lua_pushstring(L, hex);
-    lua_setfield(L, -2, "hash");
-    ln_hex(h->prev, LN_HASH_LEN, hex);
-    lua_pushstring(L, hex);
-    lua_setfield(L, -2, "prev");
-    ln_hex(h->state_root, LN_HASH_LEN, hex);
-    lua_pushstring(L, hex);
-    lua_setfield(L, -2, "state_root");
-    lua_pushstring(L, h->proposer);
-    lua_setfield(L, -2, "proposer");
-    lua_pushnumber(L, (lua_Number)h->time);
-    lua_setfield(L, -2, "time");
-    lua_pushnumber(L, (lua_Number)ntx);
-    lua_setfield(L, -2, "txs");
+    memset(out, 0, sizeof *out);
+    out->height = h->height;
+    out->time = h->time;
+    memcpy(out->hash, hash, LN_HASH_LEN);
+    memcpy(out->prev, h->prev, LN_HASH_LEN);
+    memcpy(out->state_root, h->state_root, LN_HASH_LEN);
+    snprintf(out->proposer, sizeof out->proposer, "%s", h->proposer);
+    out->ntx = ntx;
 }
 
-static void h_validators(void *ud, lua_State *L)
+static size_t h_validators(void *ud, const char **names, size_t cap)
 {
     ln_node *n = ud;
-    lua_createtable(L, (int)n->nval, 0);
-    for (size_t i = 0; i < n->nval; i++) {
-        lua_pushstring(L, n->val_names[i]);
-        lua_rawseti(L, -2, (int)i + 1);
-    }
+    for (size_t i = 0; i < n->nval && i < cap; i++) names[i] = n->val_names[i];
+    return n->nval;
 }
 
 static const char *h_self(void *ud) { return ((ln_node *)ud)->self; }
 
-static void h_head(void *ud, lua_State *L)
+static int h_head(void *ud, ln_plugin_block *out)
 {
     ln_node *n = ud;
     ln_header h;
     uint8_t hash[LN_HASH_LEN];
     if (ln_chain_head(n->chain, &h, hash) == 0)
-        push_header(L, &h, hash, 0);
+        plugin_block(&h, hash, 0, out);
     else if (n->has_genesis_hdr)         /* init while the genesis is checked */
-        push_header(L, &n->genesis_hdr, n->genesis_hash, 0);
+        plugin_block(&n->genesis_hdr, n->genesis_hash, 0, out);
     else
-        lua_pushnil(L);
+        return LN_ENOTFOUND;
+    return 0;
 }
 
 static uint64_t committed_nonce(const char *account, void *ud)
@@ -257,40 +246,19 @@ static int block_bytes(const ln_pblock *b, msgpack_sbuffer *sb)
     return sb->data ? 0 : LN_ENOMEM;
 }
 
-/* Pushes b's table (as node.head() gives it), with `data` (its bytes) when
-** asked. */
-static int push_block(ln_node *n, lua_State *L, const ln_pblock *b, int with_data)
+static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen);
+
+static int h_execute(void *ud, const uint8_t *data, size_t len, ln_plugin_block *out,
+                     char *why, size_t whylen)
 {
-    (void)n;
-    push_header(L, &b->hdr, b->hash, b->n);
-    if (!with_data) return 0;
-    msgpack_sbuffer sb;
-    if (block_bytes(b, &sb) < 0) {
-        lua_pop(L, 1);
-        lua_pushliteral(L, "out of memory");
-        return LN_ENOMEM;
-    }
-    lua_pushlstring(L, sb.data, sb.size);
-    lua_setfield(L, -2, "data");
-    msgpack_sbuffer_destroy(&sb);
+    ln_node *n = ud;
+    int rc = execute_block(n, data, len, why, whylen);
+    if (rc < 0) return rc;
+    plugin_block(&n->pending->hdr, n->pending->hash, n->pending->n, out);
     return 0;
 }
 
-static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen);
-
-static int h_execute(void *ud, lua_State *L, const uint8_t *data, size_t len)
-{
-    ln_node *n = ud;
-    char why[300];
-    int rc = execute_block(n, data, len, why, sizeof why);
-    if (rc < 0) {
-        lua_pushstring(L, why);
-        return rc;
-    }
-    return push_block(n, L, n->pending, 0);
-}
-
-static int h_propose(void *ud, lua_State *L)
+static int h_propose(void *ud, ln_plugin_block *out, char *why, size_t whylen)
 {
     ln_node *n = ud;
     size_t max = n->block_txs;
@@ -299,8 +267,7 @@ static int h_propose(void *ud, lua_State *L)
     size_t *lens = calloc(max + 1, sizeof *lens);
     if (!sel || !txs || !lens) {
         free(sel); free(txs); free(lens);
-        lua_pushstring(L, "out of memory");
-        return LN_ENOMEM;
+        return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
     }
     size_t k = ln_mempool_select(n->mp, committed_nonce, n, max, n->block_bytes, sel);
     for (size_t i = 0; i < k; i++) {
@@ -312,11 +279,17 @@ static int h_propose(void *ud, lua_State *L)
     uint64_t now = (uint64_t)wall();
     int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, BLOCK_GAS, &n->pending);
     free(sel); free(txs); free(lens);
-    if (rc < 0) {
-        lua_pushfstring(L, "propose: %s", ln_strerror(rc));
-        return rc;
+    if (rc < 0) return ln_errf(why, whylen, rc, "propose: %s", ln_strerror(rc));
+    /* Its bytes for peers, kept until the next proposal. */
+    msgpack_sbuffer_destroy(&n->proposal);
+    if (block_bytes(n->pending, &n->proposal) < 0) {
+        msgpack_sbuffer_init(&n->proposal);
+        return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
     }
-    return push_block(n, L, n->pending, 1);
+    plugin_block(&n->pending->hdr, n->pending->hash, n->pending->n, out);
+    out->data = (const uint8_t *)n->proposal.data;
+    out->dlen = n->proposal.size;
+    return 0;
 }
 
 static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
@@ -393,15 +366,12 @@ static void committed(ln_node *n, ln_pblock *b)
     ln_pblock_free(b);
 }
 
-static int h_commit(void *ud, const char *hash_hex, const uint8_t *data, size_t dlen,
+static int h_commit(void *ud, const uint8_t hash[LN_HASH_LEN], const uint8_t *data, size_t dlen,
                     const uint8_t *cert, size_t len, char *why, size_t whylen)
 {
     ln_node *n = ud;
-    uint8_t hash[LN_HASH_LEN];
-    if (strlen(hash_hex) != 2 * LN_HASH_LEN || ln_unhex(hash_hex, hash, LN_HASH_LEN) < 0) {
-        snprintf(why, whylen, "block hash %s is not 64 hex digits", hash_hex);
-        return LN_EBADBLOCK;
-    }
+    char hash_hex[2 * LN_HASH_LEN + 1];
+    ln_hex(hash, LN_HASH_LEN, hash_hex);
     /* Agreed on by votes, not built here: execute it first. */
     if ((!n->pending || memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) && data) {
         int rc = execute_block(n, data, dlen, why, whylen);
@@ -526,15 +496,15 @@ static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])
     return 0;
 }
 
-static void h_key_of(void *ud, lua_State *L, const char *v)
+static int h_key_of(void *ud, const char *v, uint8_t pk[LN_PK_LEN])
 {
     ln_node *n = ud;
     for (size_t i = 0; i < n->nval; i++)
         if (strcmp(n->val_names[i], v) == 0) {
-            lua_pushlstring(L, (const char *)n->val_keys[i], LN_PK_LEN);
-            return;
+            memcpy(pk, n->val_keys[i], LN_PK_LEN);
+            return 0;
         }
-    lua_pushnil(L);
+    return LN_ENOTFOUND;
 }
 
 /* Through p2p.c when there is P2P: a line the plugin writes for a peer's
@@ -687,18 +657,6 @@ static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
     (void)n; (void)status; (void)id; (void)why; (void)ud;
 }
 
-typedef struct {
-    ln_header hdr;
-    uint8_t hash[LN_HASH_LEN];
-    size_t ntx;
-} claimed_block;
-
-static void push_claimed(lua_State *L, void *ud)
-{
-    claimed_block *c = ud;
-    push_header(L, &c->hdr, c->hash, c->ntx);
-}
-
 static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
 {
     if (o && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == LN_HASH_LEN)
@@ -710,7 +668,8 @@ static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
 ** certificate, pointing into the bytes and into z. */
 typedef struct {
     msgpack_zone z;
-    claimed_block c;
+    ln_header hdr;                 /* what the header claims */
+    ln_plugin_block c;             /* the same, as the plugin sees it */
     const msgpack_object *txs, *cert;
 } parsed_block;
 
@@ -736,7 +695,7 @@ static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why
     const msgpack_object *tm = ln_codec_map_get(hdr, "time");
     p->txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
     p->cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
-    ln_header *h = &p->c.hdr;
+    ln_header *h = &p->hdr;
     if (rc < 0 || !hash || hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != LN_HASH_LEN ||
         !p->txs || p->txs->type != MSGPACK_OBJECT_ARRAY ||
         !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -750,8 +709,7 @@ static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why
     h->time = tm->via.u64;
     bin32(ln_codec_map_get(hdr, "prev"), h->prev);
     bin32(ln_codec_map_get(hdr, "state_root"), h->state_root);
-    memcpy(p->c.hash, hash->via.bin.ptr, LN_HASH_LEN);
-    p->c.ntx = p->txs->via.array.size;
+    plugin_block(h, (const uint8_t *)hash->via.bin.ptr, p->txs->via.array.size, &p->c);
     return 0;
 }
 
@@ -762,7 +720,7 @@ static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why
 ** others are checked here. */
 static int execute_parsed(ln_node *n, const parsed_block *p, char *why, size_t whylen)
 {
-    const ln_header *claim = &p->c.hdr;
+    const ln_header *claim = &p->hdr;
     uint64_t height = claim->height;
     ln_header head;
     if (ln_chain_head(n->chain, &head, NULL) < 0 || height != head.height + 1) {
@@ -850,9 +808,9 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
     msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
     if (rc == 0 && p.cert) msgpack_pack_object(&cpk, *p.cert);
     char pwhy[200];
-    if (rc == 0 && (rc = ln_plugin_verify(n->plugin, push_claimed, &p.c, (const uint8_t *)csb.data,
+    if (rc == 0 && (rc = ln_plugin_verify(n->plugin, &p.c, (const uint8_t *)csb.data,
                                           csb.size, pwhy, sizeof pwhy)) < 0)
-        snprintf(why, whylen, "block %llu: %s", (unsigned long long)p.c.hdr.height, pwhy);
+        snprintf(why, whylen, "block %llu: %s", (unsigned long long)p.hdr.height, pwhy);
     if (rc == 0) rc = execute_parsed(n, &p, why, whylen);
     msgpack_zone_destroy(&p.z);
     if (rc < 0) {
@@ -1217,6 +1175,7 @@ static void free_node(ln_node *n)
         free(t);
     }
     ln_pblock_free(n->pending);
+    msgpack_sbuffer_destroy(&n->proposal);
     free(n->verified);
     ln_plugin_free(n->plugin);
     ln_mempool_free(n->mp);
@@ -1231,6 +1190,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     ln_node *n = calloc(1, sizeof *n);
     if (!n) return LN_ENOMEM;
     n->loop = loop;
+    msgpack_sbuffer_init(&n->proposal);
     n->block_txs = BLOCK_TXS;
     n->block_bytes = BLOCK_BYTES;
     snprintf(n->home, sizeof n->home, "%s", cfg->home);

@@ -25,10 +25,63 @@ static ln_plugin *self_of(lua_State *L)
     return lua_touserdata(L, lua_upvalueindex(1));
 }
 
+/* Lua values of the host's C types. */
+
+static void push_hex(lua_State *L, const uint8_t h[LN_HASH_LEN])
+{
+    char hex[2 * LN_HASH_LEN + 1];
+    ln_hex(h, LN_HASH_LEN, hex);
+    lua_pushlstring(L, hex, 2 * LN_HASH_LEN);
+}
+
+static void push_block(lua_State *L, const ln_plugin_block *b)
+{
+    lua_createtable(L, 0, 8);
+    lua_pushnumber(L, (lua_Number)b->height);
+    lua_setfield(L, -2, "height");
+    push_hex(L, b->hash);
+    lua_setfield(L, -2, "hash");
+    push_hex(L, b->prev);
+    lua_setfield(L, -2, "prev");
+    push_hex(L, b->state_root);
+    lua_setfield(L, -2, "state_root");
+    lua_pushstring(L, b->proposer);
+    lua_setfield(L, -2, "proposer");
+    lua_pushnumber(L, (lua_Number)b->time);
+    lua_setfield(L, -2, "time");
+    lua_pushnumber(L, (lua_Number)b->ntx);
+    lua_setfield(L, -2, "txs");
+    if (b->data) {
+        lua_pushlstring(L, (const char *)b->data, b->dlen);
+        lua_setfield(L, -2, "data");
+    }
+}
+
+#define MAX_VALIDATORS 256
+
+static void push_validators(lua_State *L, ln_plugin *p)
+{
+    const char *names[MAX_VALIDATORS];
+    size_t n = p->host.validators(p->host.ud, names, MAX_VALIDATORS);
+    if (n > MAX_VALIDATORS) n = MAX_VALIDATORS;
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+}
+
+/* nil and the reason, as node.propose/execute fail. */
+static int fail2(lua_State *L, const char *why)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
 static int n_validators(lua_State *L)
 {
-    ln_plugin *p = self_of(L);
-    p->host.validators(p->host.ud, L);
+    push_validators(L, self_of(L));
     return 1;
 }
 
@@ -42,18 +95,21 @@ static int n_self(lua_State *L)
 static int n_head(lua_State *L)
 {
     ln_plugin *p = self_of(L);
-    p->host.head(p->host.ud, L);
+    ln_plugin_block b;
+    memset(&b, 0, sizeof b);
+    if (p->host.head(p->host.ud, &b) < 0) lua_pushnil(L);
+    else push_block(L, &b);
     return 1;
 }
 
 static int n_propose(lua_State *L)
 {
     ln_plugin *p = self_of(L);
-    if (p->host.propose(p->host.ud, L) < 0) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
+    ln_plugin_block b;
+    char why[200] = "";
+    memset(&b, 0, sizeof b);
+    if (p->host.propose(p->host.ud, &b, why, sizeof why) < 0) return fail2(L, why);
+    push_block(L, &b);
     return 1;
 }
 
@@ -76,11 +132,13 @@ static int n_execute(lua_State *L)
     size_t dl;
     const char *d = block_data(L, 1, &dl);
     if (!d) return luaL_error(L, "node.execute: give a block (with data) or its bytes");
-    if (p->host.execute(p->host.ud, L, (const uint8_t *)d, dl) < 0) {
-        lua_pushnil(L);
-        lua_insert(L, -2);
-        return 2;
-    }
+    ln_plugin_block b;
+    char why[300] = "";
+    memset(&b, 0, sizeof b);
+    if (p->host.execute(p->host.ud, (const uint8_t *)d, dl, &b, why, sizeof why) < 0)
+        return fail2(L, why);
+    b.data = NULL;                   /* the caller has the bytes */
+    push_block(L, &b);
     return 1;
 }
 
@@ -89,8 +147,12 @@ static int n_commit(lua_State *L)
     ln_plugin *p = self_of(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_getfield(L, 1, "hash");
-    const char *hash = lua_tostring(L, -1);
-    if (!hash) return luaL_error(L, "node.commit: block.hash must be a hex string");
+    size_t hl = 0;
+    const char *hex = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &hl) : NULL;
+    uint8_t hash[LN_HASH_LEN];
+    if (!hex) return luaL_error(L, "node.commit: block.hash must be a hex string");
+    if (hl != 2 * LN_HASH_LEN || ln_unhex(hex, hash, LN_HASH_LEN) < 0)
+        return fail2(L, "block hash is not 64 hex digits");
     size_t dl;
     const char *d = block_data(L, 1, &dl);
     uint8_t *cert = NULL;
@@ -102,11 +164,7 @@ static int n_commit(lua_State *L)
     char why[160] = "";
     int rc = p->host.commit(p->host.ud, hash, (const uint8_t *)d, dl, cert, cl, why, sizeof why);
     free(cert);
-    if (rc < 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, why[0] ? why : ln_strerror(rc));
-        return 2;
-    }
+    if (rc < 0) return fail2(L, why[0] ? why : ln_strerror(rc));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -179,7 +237,9 @@ static int n_hex(lua_State *L)
 static int n_key(lua_State *L)
 {
     ln_plugin *p = self_of(L);
-    p->host.key_of(p->host.ud, L, luaL_checkstring(L, 1));
+    uint8_t pk[LN_PK_LEN];
+    if (p->host.key_of(p->host.ud, luaL_checkstring(L, 1), pk) < 0) lua_pushnil(L);
+    else lua_pushlstring(L, (const char *)pk, LN_PK_LEN);
     return 1;
 }
 
@@ -455,6 +515,11 @@ int ln_plugin_start(ln_plugin *p, char *why, size_t whylen)
     return call(p, "start", 0, why, whylen);
 }
 
+int ln_plugin_stop(ln_plugin *p, char *why, size_t whylen)
+{
+    return call(p, "stop", 0, why, whylen);
+}
+
 int ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen)
 {
     lua_pushstring(ln_sandbox_L(p->sb), id);
@@ -495,19 +560,19 @@ int ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, siz
     return rc == -1 ? 0 : rc;
 }
 
-int ln_plugin_verify(ln_plugin *p, void (*push_block)(lua_State *L, void *ud), void *ud,
+int ln_plugin_verify(ln_plugin *p, const ln_plugin_block *block,
                      const uint8_t *cert, size_t certlen, char *why, size_t whylen)
 {
     lua_State *L = ln_sandbox_L(p->sb);
     int rc = cert ? check_shape("certificate", cert, certlen, why, whylen) : 0;
     if (rc < 0) return rc;
-    push_block(L, ud);
+    push_block(L, block);
     rc = call_keep(p, "verify_block", 1, 2, NULL, why, whylen);
     if (rc == 0 && (rc = verdict(p, "verify_block", why, whylen)) < 0) return rc;
     if (rc == LN_EPLUGIN) return rc;
-    push_block(L, ud);
+    push_block(L, block);
     lua_pushnil(L);                              /* the certificate, once decoded */
-    p->host.validators(p->host.ud, L);
+    push_validators(L, p);
     rawarg raw = { cert, certlen, LN_CODEC_MAX_ITEM, 2, 1, 0, 0 };
     rc = call_keep(p, "verify_commit", 3, 2, cert ? &raw : NULL, why, whylen);
     if (rc == -1) {

@@ -15,7 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <lua.h>
+
+#include "crypto.h"
 
 #define LN_PLUGIN_BUDGET   20000000ull   /* instructions per callback */
 #define LN_PLUGIN_MEM      (64u << 20)   /* bytes of growth per callback */
@@ -25,28 +26,42 @@
 
 typedef struct ln_plugin ln_plugin;   /* opaque */
 
-/* What the node provides. Functions that push values push exactly one. */
+/* A block as a plugin sees it (node.head(), node.propose(), node.execute(),
+** verify_block): its table has height, hash, prev and state_root (hex),
+** proposer, time, txs (how many) and, when data is set, data (its bytes). */
+typedef struct {
+    uint64_t height, time;
+    uint8_t hash[LN_HASH_LEN], prev[LN_HASH_LEN], state_root[LN_HASH_LEN];
+    char proposer[LN_NAME_MAX + 1];
+    size_t ntx;
+    const uint8_t *data;             /* NULL: none; else valid until the callback returns */
+    size_t dlen;
+} ln_plugin_block;
+
+/* What the node provides, in C types; plugin.c turns them into Lua values.
+** why/whylen: a one-line reason when a call fails. */
 typedef struct {
     void *ud;
-    void (*validators)(void *ud, lua_State *L);        /* array of names */
-    const char *(*self)(void *ud);                     /* this node's validator name */
-    void (*head)(void *ud, lua_State *L);              /* block table of the head */
-    /* Builds the next block from the mempool; pushes its table (with
-    ** `data`, the block's bytes for peers) or returns < 0 with a reason
-    ** pushed instead. */
-    int  (*propose)(void *ud, lua_State *L);
-    /* Re-executes a block given as its bytes (a peer's proposal) on the
-    ** head; pushes its table, or returns < 0 with a reason pushed. */
-    int  (*execute)(void *ud, lua_State *L, const uint8_t *data, size_t len);
+    /* The validators' names, in order: up to cap into names (valid until the
+    ** next call into the node); returns how many there are. */
+    size_t (*validators)(void *ud, const char **names, size_t cap);
+    const char *(*self)(void *ud);                     /* this node's validator name, "" if none */
+    int  (*head)(void *ud, ln_plugin_block *out);      /* LN_ENOTFOUND: no chain yet */
+    /* Builds the next block from the mempool; out->data is the block's bytes
+    ** for peers. < 0 with why. */
+    int  (*propose)(void *ud, ln_plugin_block *out, char *why, size_t whylen);
+    /* Re-executes a block given as its bytes (a peer's proposal) on the head. */
+    int  (*execute)(void *ud, const uint8_t *data, size_t len, ln_plugin_block *out,
+                    char *why, size_t whylen);
     /* Commits the block with this hash and certificate (msgpack): the one
     ** proposed or executed last, else the block in data (NULL: none),
     ** executed first. */
-    int  (*commit)(void *ud, const char *hash_hex, const uint8_t *data, size_t dlen,
+    int  (*commit)(void *ud, const uint8_t hash[LN_HASH_LEN], const uint8_t *data, size_t dlen,
                    const uint8_t *cert, size_t len, char *why, size_t whylen);
     size_t (*pending)(void *ud);   /* accounts with a transaction a block could take now */
     void (*timer)(void *ud, uint64_t ms, const char *id);
-    int  (*sign)(void *ud, const uint8_t *m, size_t n, uint8_t sig[64]);
-    void (*key_of)(void *ud, lua_State *L, const char *validator);  /* pk bytes or nil */
+    int  (*sign)(void *ud, const uint8_t *m, size_t n, uint8_t sig[LN_SIG_LEN]);
+    int  (*key_of)(void *ud, const char *validator, uint8_t pk[LN_PK_LEN]);   /* LN_ENOTFOUND */
     void (*log)(void *ud, const char *msg);
     int  (*broadcast)(void *ud, const uint8_t *msg, size_t len);
     int  (*send)(void *ud, const char *to, const uint8_t *msg, size_t len);
@@ -67,6 +82,8 @@ const char *ln_plugin_name(const ln_plugin *p);
 /* Callbacks. A missing callback is a no-op (0). On failure *why says what
 ** happened ("on_timer: out of gas", "plugin.lua:12: ..."). */
 int  ln_plugin_start(ln_plugin *p, char *why, size_t whylen);
+/* stop(): the plugin is handed over (a swap) or the node shuts down. */
+int  ln_plugin_stop(ln_plugin *p, char *why, size_t whylen);
 int  ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen);
 /* on_message(from, msg) with msg decoded from its msgpack inside the
 ** metered call. A message the peer is to blame for is refused before the
@@ -78,15 +95,15 @@ int  ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, si
                           char *why, size_t whylen);
 
 /* Asks the plugin about a block from a peer: verify_block(block), then
-** verify_commit(block, cert, validators), each under the budget. push_block
-** pushes the block's table (as node.head() gives it); cert is msgpack (NULL:
+** verify_commit(block, cert, validators), each under the budget. block is
+** what its header claims (data not passed); cert is msgpack (NULL:
 ** none; decoded inside the metered verify_commit, nil if it does not
 ** decode). 0 when both answer true; LN_EBADBLOCK with the plugin's reason;
 ** LN_EPLUGIN when it fails or has no verify_commit; LN_ETOOBIG (or another
 ** code of shape.h) for a certificate of more than LN_PLUGIN_MSG_OBJECTS
 ** objects, refused before anything runs. A missing verify_block counts as
 ** true. */
-int  ln_plugin_verify(ln_plugin *p, void (*push_block)(lua_State *L, void *ud), void *ud,
+int  ln_plugin_verify(ln_plugin *p, const ln_plugin_block *block,
                       const uint8_t *cert, size_t certlen, char *why, size_t whylen);
 
 #endif

@@ -11,8 +11,6 @@
 #include "err.h"
 #include "plugin.h"
 
-#include <lauxlib.h>
-#include <lualib.h>
 
 #define NV 4
 #define MAX_OUT 512
@@ -49,58 +47,55 @@ static void hexhash(const char *data, size_t n, char out[65])
 
 /* ---- the host ------------------------------------------------------------ */
 
-static void h_validators(void *ud, lua_State *L)
+static size_t h_validators(void *ud, const char **out, size_t cap)
 {
     (void)ud;
-    lua_createtable(L, NV, 0);
-    for (int i = 0; i < NV; i++) {
-        lua_pushstring(L, names[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
+    for (size_t i = 0; i < NV && i < cap; i++) out[i] = names[i];
+    return NV;
 }
 static const char *h_self(void *ud) { (void)ud; return names[W.self]; }
-static void block_table(lua_State *L, uint64_t height, const char *hash, const char *proposer)
+static void fill(ln_plugin_block *b, uint64_t height, const char *hash, const char *proposer)
 {
-    lua_createtable(L, 0, 4);
-    lua_pushnumber(L, (lua_Number)height);
-    lua_setfield(L, -2, "height");
-    lua_pushstring(L, hash);
-    lua_setfield(L, -2, "hash");
-    lua_pushstring(L, proposer);
-    lua_setfield(L, -2, "proposer");
+    memset(b, 0, sizeof *b);
+    b->height = height;
+    ln_unhex(hash, b->hash, LN_HASH_LEN);
+    snprintf(b->proposer, sizeof b->proposer, "%s", proposer);
 }
-static void h_head(void *ud, lua_State *L) { (void)ud; block_table(L, W.height, W.head_hash, "v0"); }
-static int h_propose(void *ud, lua_State *L)
+static int h_head(void *ud, ln_plugin_block *b)
 {
     (void)ud;
-    char data[64], hash[65];
-    int n = snprintf(data, sizeof data, "block %d by %s", ++W.proposed, names[W.self]);
-    hexhash(data, (size_t)n, hash);
-    block_table(L, W.height + 1, hash, names[W.self]);
-    lua_pushlstring(L, data, (size_t)n);
-    lua_setfield(L, -2, "data");
+    fill(b, W.height, W.head_hash, "v0");
+    return 0;
+}
+static char proposal[64];
+static int h_propose(void *ud, ln_plugin_block *b, char *why, size_t wl)
+{
+    (void)ud; (void)why; (void)wl;
+    char hash[65];
+    int n = snprintf(proposal, sizeof proposal, "block %d by %s", ++W.proposed, names[W.self]);
+    hexhash(proposal, (size_t)n, hash);
+    fill(b, W.height + 1, hash, names[W.self]);
+    b->data = (const uint8_t *)proposal;
+    b->dlen = (size_t)n;
     return 0;
 }
 /* A block is its bytes; one starting "bad" does not execute. */
-static int h_execute(void *ud, lua_State *L, const uint8_t *d, size_t n)
+static int h_execute(void *ud, const uint8_t *d, size_t n, ln_plugin_block *b, char *why, size_t wl)
 {
     (void)ud;
-    if (n >= 3 && memcmp(d, "bad", 3) == 0) {
-        lua_pushliteral(L, "bad block");
-        return LN_EBADBLOCK;
-    }
+    if (n >= 3 && memcmp(d, "bad", 3) == 0) return ln_errf(why, wl, LN_EBADBLOCK, "bad block");
     char hash[65];
     hexhash((const char *)d, n, hash);
-    block_table(L, W.height + 1, hash, "v1");
+    fill(b, W.height + 1, hash, "v1");
     return 0;
 }
-static int h_commit(void *ud, const char *hash, const uint8_t *d, size_t dl, const uint8_t *c,
-                    size_t cl, char *why, size_t wl)
+static int h_commit(void *ud, const uint8_t hash[LN_HASH_LEN], const uint8_t *d, size_t dl,
+                    const uint8_t *c, size_t cl, char *why, size_t wl)
 {
     (void)ud; (void)d; (void)dl; (void)why; (void)wl;
     W.commits++;
-    snprintf(W.committed, sizeof W.committed, "%s", hash);
-    snprintf(W.head_hash, sizeof W.head_hash, "%s", hash);
+    ln_hex(hash, LN_HASH_LEN, W.committed);
+    memcpy(W.head_hash, W.committed, sizeof W.head_hash);
     W.height++;
     if (c && cl <= sizeof W.cert) {
         memcpy(W.cert, c, cl);
@@ -120,15 +115,15 @@ static int h_sign(void *ud, const uint8_t *m, size_t n, uint8_t sig[64])
     ln_sign(W.sk[W.self], m, n, sig);
     return 0;
 }
-static void h_key_of(void *ud, lua_State *L, const char *v)
+static int h_key_of(void *ud, const char *v, uint8_t pk[LN_PK_LEN])
 {
     (void)ud;
     for (int i = 0; i < NV; i++)
         if (strcmp(v, names[i]) == 0) {
-            lua_pushlstring(L, (const char *)W.pk[i], LN_PK_LEN);
-            return;
+            memcpy(pk, W.pk[i], LN_PK_LEN);
+            return 0;
         }
-    lua_pushnil(L);
+    return LN_ENOTFOUND;
 }
 static void h_log(void *ud, const char *m)
 {
@@ -218,7 +213,6 @@ static ln_plugin *load(void)
 static void deliver(ln_plugin *p, const char *k, uint64_t h, int r, const char *hash, int by,
                     const char *data, int pol)
 {
-    lua_State *L = luaL_newstate();
     char bytes[256];
     if (strcmp(k, "prop") == 0)
         snprintf(bytes, sizeof bytes, "lunet-bft|prop|%llu|%d|%d|%s", (unsigned long long)h, r, pol, hash);
@@ -226,24 +220,26 @@ static void deliver(ln_plugin *p, const char *k, uint64_t h, int r, const char *
         snprintf(bytes, sizeof bytes, "lunet-bft|%s|%llu|%d|%s", k, (unsigned long long)h, r, hash);
     uint8_t sig[LN_SIG_LEN];
     ln_sign(W.sk[by], (const uint8_t *)bytes, strlen(bytes), sig);
-    lua_createtable(L, 0, 8);
-    lua_pushstring(L, k); lua_setfield(L, -2, "k");
-    lua_pushnumber(L, (lua_Number)h); lua_setfield(L, -2, "h");
-    lua_pushnumber(L, r); lua_setfield(L, -2, "r");
-    lua_pushstring(L, hash); lua_setfield(L, -2, "hash");
-    lua_pushstring(L, names[by]); lua_setfield(L, -2, "v");
-    lua_pushlstring(L, (const char *)sig, LN_SIG_LEN); lua_setfield(L, -2, "sig");
-    if (data) {
-        lua_pushstring(L, data); lua_setfield(L, -2, "data");
-        lua_pushnumber(L, pol); lua_setfield(L, -2, "pol");
-    }
-    uint8_t *enc;
-    size_t len;
-    ASSERT_EQ(ln_codec_encode_lua(L, -1, &enc, &len), 0);
-    lua_close(L);
+    /* canonical: keys sorted by their bytes */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, data ? 8 : 6);
+    if (data) { ln_pack_str(&pk, "data"); ln_pack_str(&pk, data); }
+    ln_pack_str(&pk, "h"); msgpack_pack_uint64(&pk, h);
+    ln_pack_str(&pk, "hash"); ln_pack_str(&pk, hash);
+    ln_pack_str(&pk, "k"); ln_pack_str(&pk, k);
+    if (data) { ln_pack_str(&pk, "pol"); msgpack_pack_int(&pk, pol); }
+    ln_pack_str(&pk, "r"); msgpack_pack_int(&pk, r);
+    ln_pack_str(&pk, "sig"); ln_pack_bin(&pk, sig, LN_SIG_LEN);
+    ln_pack_str(&pk, "v"); ln_pack_str(&pk, names[by]);
+    ASSERT_EQ(ln_codec_check((const uint8_t *)sb.data, sb.size), 0);
+    const uint8_t *enc = (const uint8_t *)sb.data;
+    size_t len = sb.size;
     char why[256];
     ASSERT_EQ(ln_plugin_on_message(p, names[by], enc, len, why, sizeof why), 0);
-    free(enc);
+    msgpack_sbuffer_destroy(&sb);
 }
 
 static void fire(ln_plugin *p, const char *id)
@@ -418,11 +414,7 @@ TEST(bft_conflicting_votes_are_evidence)
     ln_plugin_free(p);
 }
 
-static void push_committed(lua_State *L, void *ud)
-{
-    (void)ud;
-    block_table(L, 1, W.committed, "v1");
-}
+static void committed_block(ln_plugin_block *b) { fill(b, 1, W.committed, "v1"); }
 
 TEST(bft_verify_commit_wants_more_than_two_thirds_of_valid_precommits)
 {
@@ -437,35 +429,37 @@ TEST(bft_verify_commit_wants_more_than_two_thirds_of_valid_precommits)
     deliver(p, "pc", 1, 0, x, 3, NULL, 0);
     ASSERT_EQ(W.commits, 1);
     char why[256] = "";
-    ASSERT_EQ(ln_plugin_verify(p, push_committed, NULL, W.cert, W.certlen, why, sizeof why), 0);
+    ln_plugin_block cb;
+    committed_block(&cb);
+    ASSERT_EQ(ln_plugin_verify(p, &cb, W.cert, W.certlen, why, sizeof why), 0);
     /* the same certificate with one signature flipped */
     uint8_t bad[4096];
     memcpy(bad, W.cert, W.certlen);
     bad[W.certlen - 1] ^= 1;
-    ASSERT_EQ(ln_plugin_verify(p, push_committed, NULL, bad, W.certlen, why, sizeof why),
+    ASSERT_EQ(ln_plugin_verify(p, &cb, bad, W.certlen, why, sizeof why),
               LN_EBADBLOCK);
     ASSERT(strstr(why, "bad precommit signature") != NULL);
     /* two of four signatures */
-    lua_State *L = luaL_newstate();
-    lua_createtable(L, 0, 2);
-    lua_pushnumber(L, 0); lua_setfield(L, -2, "round");
-    lua_createtable(L, 0, 2);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ln_pack_str(&pk, "round"); msgpack_pack_int(&pk, 0);
+    ln_pack_str(&pk, "sigs"); msgpack_pack_map(&pk, 2);
     for (int i = 2; i <= 3; i++) {
         char bytes[128];
         snprintf(bytes, sizeof bytes, "lunet-bft|pc|1|0|%s", x);
         uint8_t sig[LN_SIG_LEN];
         ln_sign(W.sk[i], (const uint8_t *)bytes, strlen(bytes), sig);
-        lua_pushlstring(L, (const char *)sig, LN_SIG_LEN);
-        lua_setfield(L, -2, names[i]);
+        ln_pack_str(&pk, names[i]);
+        ln_pack_bin(&pk, sig, LN_SIG_LEN);
     }
-    lua_setfield(L, -2, "sigs");
-    uint8_t *enc;
-    size_t len;
-    ASSERT_EQ(ln_codec_encode_lua(L, -1, &enc, &len), 0);
-    lua_close(L);
-    ASSERT_EQ(ln_plugin_verify(p, push_committed, NULL, enc, len, why, sizeof why), LN_EBADBLOCK);
+    const uint8_t *enc = (const uint8_t *)sb.data;
+    size_t len = sb.size;
+    ASSERT_EQ(ln_plugin_verify(p, &cb, enc, len, why, sizeof why), LN_EBADBLOCK);
     ASSERT(strstr(why, "2 of the 3 precommits") != NULL);
-    free(enc);
+    msgpack_sbuffer_destroy(&sb);
     ln_plugin_free(p);
 }
 

@@ -6,33 +6,33 @@
 #include "err.h"
 #include "plugin.h"
 
-#include <lauxlib.h>
 
 static uint8_t vpk[LN_PK_LEN], vsk[LN_SK_LEN];
 
-static void h_validators(void *ud, lua_State *L)
+static size_t h_validators(void *ud, const char **out, size_t cap)
 {
     (void)ud;
-    lua_createtable(L, 1, 0);
-    lua_pushliteral(L, "v0");
-    lua_rawseti(L, -2, 1);
+    if (cap) out[0] = "v0";
+    return 1;
 }
 static const char *h_self(void *ud) { (void)ud; return ""; }
-static void h_head(void *ud, lua_State *L) { (void)ud; lua_newtable(L); }
-static int h_propose(void *ud, lua_State *L) { (void)ud; lua_pushliteral(L, "no"); return LN_EINVAL; }
-static int h_execute(void *ud, lua_State *L, const uint8_t *d, size_t n)
-{ (void)ud; (void)d; (void)n; lua_pushliteral(L, "no"); return LN_EINVAL; }
-static int h_commit(void *ud, const char *h, const uint8_t *d, size_t dl, const uint8_t *c, size_t l,
-                    char *w, size_t wl)
+static int h_head(void *ud, ln_plugin_block *b) { (void)ud; memset(b, 0, sizeof *b); return 0; }
+static int h_propose(void *ud, ln_plugin_block *b, char *w, size_t wl)
+{ (void)ud; (void)b; return ln_errf(w, wl, LN_EINVAL, "no"); }
+static int h_execute(void *ud, const uint8_t *d, size_t n, ln_plugin_block *b, char *w, size_t wl)
+{ (void)ud; (void)d; (void)n; (void)b; return ln_errf(w, wl, LN_EINVAL, "no"); }
+static int h_commit(void *ud, const uint8_t h[LN_HASH_LEN], const uint8_t *d, size_t dl,
+                    const uint8_t *c, size_t l, char *w, size_t wl)
 { (void)ud; (void)h; (void)d; (void)dl; (void)c; (void)l; (void)w; (void)wl; return LN_EINVAL; }
 static size_t h_pending(void *ud) { (void)ud; return 0; }
 static void h_timer(void *ud, uint64_t ms, const char *id) { (void)ud; (void)ms; (void)id; }
 static int h_sign(void *ud, const uint8_t *m, size_t n, uint8_t sig[64]) { (void)ud; (void)m; (void)n; (void)sig; return LN_EBADKEY; }
-static void h_key_of(void *ud, lua_State *L, const char *v)
+static int h_key_of(void *ud, const char *v, uint8_t pk[LN_PK_LEN])
 {
     (void)ud;
-    if (strcmp(v, "v0") == 0) lua_pushlstring(L, (const char *)vpk, LN_PK_LEN);
-    else lua_pushnil(L);
+    if (strcmp(v, "v0") != 0) return LN_ENOTFOUND;
+    memcpy(pk, vpk, LN_PK_LEN);
+    return 0;
 }
 static int logged;
 static char last_log[256];
@@ -53,18 +53,15 @@ static const ln_plugin_host host = {
     h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now
 };
 
-typedef struct { const char *proposer; const char *hash; } blk;
-
-static void push_blk(lua_State *L, void *ud)
+/* Block 1 with this proposer and hash (hex), as a peer's header claims it. */
+static ln_plugin_block blk_of(const char *proposer, const char *hash)
 {
-    const blk *b = ud;
-    lua_createtable(L, 0, 3);
-    lua_pushnumber(L, 1);
-    lua_setfield(L, -2, "height");
-    lua_pushstring(L, b->hash);
-    lua_setfield(L, -2, "hash");
-    lua_pushstring(L, b->proposer);
-    lua_setfield(L, -2, "proposer");
+    ln_plugin_block b;
+    memset(&b, 0, sizeof b);
+    b.height = 1;
+    ln_unhex(hash, b.hash, LN_HASH_LEN);
+    snprintf(b.proposer, sizeof b.proposer, "%s", proposer);
+    return b;
 }
 
 static ln_plugin *load_poa(void)
@@ -85,20 +82,20 @@ static ln_plugin *load_poa(void)
 static size_t cert_of(const char *signer, const char *hash, const uint8_t sk[LN_SK_LEN],
                       uint8_t *out)
 {
-    lua_State *L = luaL_newstate();
     uint8_t sig[LN_SIG_LEN];
     ln_sign(sk, (const uint8_t *)hash, strlen(hash), sig);
-    lua_createtable(L, 0, 2);
-    lua_pushlstring(L, (const char *)sig, LN_SIG_LEN);
-    lua_setfield(L, -2, "sig");
-    lua_pushstring(L, signer);
-    lua_setfield(L, -2, "signer");
-    uint8_t *enc;
-    size_t len;
-    ASSERT_EQ(ln_codec_encode_lua(L, -1, &enc, &len), 0);
-    memcpy(out, enc, len);
-    free(enc);
-    lua_close(L);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ln_pack_str(&pk, "sig");
+    ln_pack_bin(&pk, sig, LN_SIG_LEN);
+    ln_pack_str(&pk, "signer");
+    ln_pack_str(&pk, signer);
+    size_t len = sb.size;
+    memcpy(out, sb.data, len);
+    msgpack_sbuffer_destroy(&sb);
     return len;
 }
 
@@ -111,9 +108,9 @@ TEST(plugin_verify_accepts_the_proposers_signed_block)
     ln_plugin *p = load_poa();
     uint8_t cert[256];
     size_t cl = cert_of("v0", HASH, vsk, cert);
-    blk b = { "v0", HASH };
+    ln_plugin_block b = blk_of("v0", HASH);
     char why[256] = "";
-    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, cert, cl, why, sizeof why), 0);
+    ASSERT_EQ(ln_plugin_verify(p, &b, cert, cl, why, sizeof why), 0);
     ln_plugin_free(p);
 }
 
@@ -124,9 +121,9 @@ TEST(plugin_verify_refuses_a_block_from_the_wrong_proposer)
     ln_plugin *p = load_poa();
     uint8_t cert[256];
     size_t cl = cert_of("v0", HASH, vsk, cert);
-    blk b = { "mallory", HASH };
+    ln_plugin_block b = blk_of("mallory", HASH);
     char why[256] = "";
-    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, cert, cl, why, sizeof why), LN_EBADBLOCK);
+    ASSERT_EQ(ln_plugin_verify(p, &b, cert, cl, why, sizeof why), LN_EBADBLOCK);
     ASSERT(strstr(why, "proposer mallory is not v0") != NULL);
     ln_plugin_free(p);
 }
@@ -140,11 +137,11 @@ TEST(plugin_verify_refuses_a_certificate_signed_by_another_key)
     ln_plugin *p = load_poa();
     uint8_t cert[256];
     size_t cl = cert_of("v0", HASH, osk, cert);
-    blk b = { "v0", HASH };
+    ln_plugin_block b = blk_of("v0", HASH);
     char why[256] = "";
-    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, cert, cl, why, sizeof why), LN_EBADBLOCK);
+    ASSERT_EQ(ln_plugin_verify(p, &b, cert, cl, why, sizeof why), LN_EBADBLOCK);
     ASSERT(strstr(why, "bad proposer signature") != NULL);
-    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, NULL, 0, why, sizeof why), LN_EBADBLOCK);
+    ASSERT_EQ(ln_plugin_verify(p, &b, NULL, 0, why, sizeof why), LN_EBADBLOCK);
     ln_plugin_free(p);
 }
 
@@ -236,13 +233,13 @@ TEST(plugin_verify_refuses_a_certificate_out_of_proportion)
     ln_plugin *p = load_listener();
     size_t len;
     uint8_t *cert = empties(20000, &len);
-    blk b = { "v0", HASH };
+    ln_plugin_block b = blk_of("v0", HASH);
     char why[256] = "";
-    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, cert, len, why, sizeof why), LN_ETOOBIG);
+    ASSERT_EQ(ln_plugin_verify(p, &b, cert, len, why, sizeof why), LN_ETOOBIG);
     ASSERT_EQ(logged, 0);                /* refused before verify_commit */
     free(cert);
     static const uint8_t small[] = { 0x90 };
-    ASSERT_EQ(ln_plugin_verify(p, push_blk, &b, small, sizeof small, why, sizeof why), 0);
+    ASSERT_EQ(ln_plugin_verify(p, &b, small, sizeof small, why, sizeof why), 0);
     ASSERT_STR(last_log, "cert table");  /* decoded inside the call */
     ln_plugin_free(p);
 }
