@@ -39,6 +39,7 @@
 
 #include "node.h"
 #include "account.h"
+#include "admit.h"
 #include "chain.h"
 #include "config.h"
 #include "codec.h"
@@ -66,12 +67,7 @@
 #define BLOCK_OBJECTS    (BLOCK_TXS + 64 + LN_PLUGIN_MSG_OBJECTS)
 _Static_assert(BLOCK_BYTES + (64u << 10) <= LN_P2P_MAX_FRAME, "a block and its frame fit a P2P frame");
 #define MAX_TIMERS       1024                     /* armed plugin timers */
-#define MAX_INFLIGHT     4096                     /* submissions on the worker pool */
-#define MAX_INFLIGHT_BYTES (64u << 20)
 #define MAX_MEMBERS      256                      /* genesis members besides validators */
-#define VERIFIED_SLOTS   (1u << 18)               /* transactions whose signatures held */
-#define INFLIGHT_BUCKETS 4096
-#define SUBMIT_CHUNK     32                       /* submissions per pool work item */
 
 /* A plugin timer: one-shot, known by its id. Its handle exists from when it
 ** is first armed on a started node until it fires without being armed again
@@ -110,19 +106,7 @@ struct ln_node {
     uint8_t g_hash[LN_HASH_LEN];         /* of the "g" record they came from */
     ln_p2p *p2p;                         /* NULL: no P2P */
     uint8_t key_pk[LN_PK_LEN];           /* our P2P identity */
-    /* Submissions go to the worker pool in chunks, once per loop turn (an
-    ** idle handle armed by the first): one wake-up of a worker for many
-    ** signature checks. */
-    uv_idle_t dispatch;
-    int dispatch_live, dispatch_armed;
-    struct submit_req *queued, **queued_tail;
-    /* Transactions whose signatures were checked here, by the hash of
-    ** their exact bytes (the id leaves the signatures out). Direct-mapped:
-    ** an entry overwritten costs one more check, never a wrong answer. */
-    uint8_t (*verified)[LN_HASH_LEN];
-    /* Submissions on the worker pool, by bytes hash: a block that holds
-    ** one claims its signature check instead of doing it twice. */
-    struct submit_req *inflight_by[INFLIGHT_BUCKETS];
+    ln_admit *admit;                     /* submissions: checks on the pool, then ours */
     char self[LN_NAME_MAX + 1];
     ln_key key;
     int has_key;
@@ -133,8 +117,7 @@ struct ln_node {
     size_t ntimers;
     subscriber *subs;
     size_t nsubs, capsubs;
-    int started, closing, open_handles, inflight;
-    size_t inflight_bytes;
+    int started, closing, open_handles;
     /* before genesis is committed: the header it will have */
     int has_genesis_hdr;
     ln_header genesis_hdr;
@@ -143,7 +126,6 @@ struct ln_node {
     uint64_t query_gas_max;
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
-    uint64_t verified_admit, verified_block;   /* transaction signature checks */
     double last_block_at, block_interval;
 };
 
@@ -334,8 +316,6 @@ static void notify(ln_node *n, ln_pblock *b)
     free(blk);
 }
 
-static int  block_tx_verify(ln_node *n, const uint8_t *p, size_t len,
-                            const uint8_t bh[LN_HASH_LEN]);
 static void membership_refresh(ln_node *n);
 
 /* After b is committed (by this node's plugin or from a peer): mempool,
@@ -635,26 +615,9 @@ static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
     return ln_codec_str(k ? ln_codec_map_get(m, k) : m, out, n) < 0 ? LN_ECONFIG : 0;
 }
 
-static uint8_t *verified_slot(ln_node *n, const uint8_t bh[LN_HASH_LEN])
+static void peer_tx_done(int status, const uint8_t id[LN_HASH_LEN], const char *why, void *ud)
 {
-    uint32_t k = (uint32_t)bh[2] | (uint32_t)bh[3] << 8 | (uint32_t)bh[4] << 16;
-    return n->verified[k % VERIFIED_SLOTS];
-}
-
-static int verified_has(ln_node *n, const uint8_t bh[LN_HASH_LEN])
-{
-    return n->verified && memcmp(verified_slot(n, bh), bh, LN_HASH_LEN) == 0;
-}
-
-static void verified_put(ln_node *n, const uint8_t bh[LN_HASH_LEN])
-{
-    if (n->verified) memcpy(verified_slot(n, bh), bh, LN_HASH_LEN);
-}
-
-static void peer_tx_done(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
-                         const char *why, void *ud)
-{
-    (void)n; (void)status; (void)id; (void)why; (void)ud;
+    (void)status; (void)id; (void)why; (void)ud;
 }
 
 static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
@@ -751,9 +714,7 @@ static int execute_parsed(ln_node *n, const parsed_block *p, char *why, size_t w
         lens[i] = t->via.bin.size;
         uint8_t bh[LN_HASH_LEN];
         ln_hash(tx[i], lens[i], bh);
-        if (verified_has(n, bh)) continue;
-        int vrc = block_tx_verify(n, tx[i], lens[i], bh);
-        if (vrc == 0) verified_put(n, bh);
+        int vrc = ln_admit_check(n->admit, tx[i], lens[i], bh);
         if (vrc < 0) {
             snprintf(why, whylen, "block %llu: transaction %zu: %s", (unsigned long long)height,
                      i, ln_strerror(vrc));
@@ -884,8 +845,10 @@ static int p_apply(void *ud, const uint8_t *blk, size_t len, char *why, size_t w
 static void p_tx(void *ud, const uint8_t *tx, size_t len, const uint8_t bh[LN_HASH_LEN])
 {
     ln_node *n = ud;
-    if (verified_has(n, bh)) return;
-    ln_node_submit(n, tx, len, peer_tx_done, NULL);
+    if (ln_admit_verified(n->admit, bh) || n->closing ||
+        ln_mempool_count(n->mp) >= MEMPOOL_TXS)
+        return;
+    ln_admit_submit(n->admit, tx, len, LN_ADMIT_PEER, peer_tx_done, NULL);
 }
 
 typedef struct {
@@ -998,6 +961,9 @@ int ln_node_connect(ln_node *n, const char *addr)
 }
 
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
+static int admit_accept(void *ud, const ln_tx *tx, uint8_t *bytes, size_t len,
+                        const uint8_t bh[LN_HASH_LEN], int flags, int *take, char *why,
+                        size_t whylen);
 
 /* Builds the genesis state from the config, loads the consensus plugin on
 ** it (so a plugin or params that cannot work are refused before anything is
@@ -1176,7 +1142,7 @@ static void free_node(ln_node *n)
     }
     ln_pblock_free(n->pending);
     msgpack_sbuffer_destroy(&n->proposal);
-    free(n->verified);
+    if (n->admit) ln_admit_close(n->admit, NULL, NULL);   /* open failed: nothing in flight */
     ln_plugin_free(n->plugin);
     ln_mempool_free(n->mp);
     ln_chain_close(n->chain);
@@ -1221,10 +1187,12 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
-    if (!(n->verified = calloc(VERIFIED_SLOTS, LN_HASH_LEN))) {
+    ln_admit_host ah = { n, admit_accept };
+    if ((rc = ln_admit_new(loop, &ah, &n->admit)) < 0) {
         free_node(n);
-        return LN_ENOMEM;
+        return rc;
     }
+    n->open_handles++;                 /* until admission has answered everything */
     if ((rc = ln_mempool_new(MEMPOOL_TXS, MEMPOOL_BYTES, &n->mp)) < 0) {
         snprintf(err, errlen, "mempool: %s", ln_strerror(rc));
         free_node(n);
@@ -1267,23 +1235,14 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     return 0;
 }
 
-/* The node goes when its last timer has closed and the last submission
+/* The node goes when its last handle has closed and the last submission
 ** has come back from the worker pool. */
 static void maybe_free(ln_node *n)
 {
-    if (n->closing && n->open_handles == 0 && n->inflight == 0) free_node(n);
+    if (n->closing && n->open_handles == 0) free_node(n);
 }
 
-static void drop_queued(ln_node *n);
-
-static void handle_closed(uv_handle_t *h)
-{
-    ln_node *n = h->data;
-    n->open_handles--;
-    maybe_free(n);
-}
-
-static void queries_closed(void *ud)
+static void part_closed(void *ud)
 {
     ln_node *n = ud;
     n->open_handles--;
@@ -1295,10 +1254,10 @@ void ln_node_close(ln_node *n)
     if (!n) return;
     n->closing = 1;
     n->open_handles++;                 /* held while closing what is open */
-    if (n->dispatch_live) {
-        n->dispatch_live = 0;
-        drop_queued(n);
-        uv_close((uv_handle_t *)&n->dispatch, handle_closed);
+    if (n->admit) {
+        ln_admit *a = n->admit;
+        n->admit = NULL;
+        ln_admit_close(a, part_closed, n);   /* answers, then one handle less */
     }
     if (n->p2p) {
         ln_p2p *p = n->p2p;
@@ -1308,7 +1267,7 @@ void ln_node_close(ln_node *n)
     if (n->queries) {
         ln_qpool *q = n->queries;
         n->queries = NULL;
-        ln_qpool_close(q, queries_closed, n);
+        ln_qpool_close(q, part_closed, n);
     }
     ntimer *t = n->timers, *next;
     n->timers = NULL;
@@ -1356,249 +1315,43 @@ int ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t *
     return ln_chain_block_by_hash(n->chain, hash, blk, len);
 }
 
-/* A submission's signature check runs once: on the worker pool, or on the
-** loop when a block that holds the transaction comes first and claims it. */
-enum { SUB_QUEUED, SUB_RUNNING, SUB_DONE, SUB_CLAIMED };
-
-typedef struct submit_req {
-    ln_node *n;
-    struct submit_req *next;             /* in n->inflight_by */
-    struct submit_req *next_q;           /* in n->queued, then in its chunk */
-    uint8_t *bytes;
-    size_t len;
-    uint8_t bh[LN_HASH_LEN];             /* hash of the bytes */
-    ln_tx tx;
-    int rc;                              /* decode, then verify (SUB_DONE) */
-    int vrc;                             /* the loop's verify (SUB_CLAIMED) */
-    int decoded;                         /* tx holds a zone (ln_tx_free) */
-    _Atomic int state;
-    ln_submit_cb cb;
-    void *ud;
-} submit_req;
-
-static void check_one(submit_req *r)
+/* admit.h's accept: a submission whose encoding and signatures passed
+** meets the head state and the mempool. */
+static int admit_accept(void *ud, const ln_tx *tx, uint8_t *bytes, size_t len,
+                        const uint8_t bh[LN_HASH_LEN], int flags, int *take, char *why,
+                        size_t whylen)
 {
-    /* Admission yields the CPU to the loop thread, where consensus runs:
-    ** under a flood of submissions blocks keep coming on time, and the
-    ** flood waits (bounded by MAX_INFLIGHT) instead. */
-    static _Thread_local int lowered;
-    if (!lowered) {
-        lowered = 1;
-        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-    }
-    int expect = SUB_QUEUED;
-    r->decoded = 1;
-    if (!atomic_compare_exchange_strong(&r->state, &expect, SUB_RUNNING)) {
-        r->rc = ln_tx_decode(&r->tx, r->bytes, r->len);   /* claimed: no verify */
-        return;
-    }
-    r->rc = ln_tx_decode(&r->tx, r->bytes, r->len);
-    if (r->rc == 0) r->rc = ln_tx_verify(&r->tx);
-    atomic_store(&r->state, SUB_DONE);
-}
-
-static submit_req **inflight_bucket(ln_node *n, const uint8_t bh[LN_HASH_LEN])
-{
-    return &n->inflight_by[((size_t)bh[5] | (size_t)bh[6] << 8) % INFLIGHT_BUCKETS];
-}
-
-static submit_req *inflight_find(ln_node *n, const uint8_t bh[LN_HASH_LEN])
-{
-    for (submit_req *r = *inflight_bucket(n, bh); r; r = r->next)
-        if (memcmp(r->bh, bh, LN_HASH_LEN) == 0) return r;
-    return NULL;
-}
-
-static void inflight_unlink(ln_node *n, submit_req *r)
-{
-    for (submit_req **p = inflight_bucket(n, r->bh); *p; p = &(*p)->next)
-        if (*p == r) {
-            *p = r->next;
-            return;
-        }
-}
-
-/* The signature check of a block's transaction whose exact bytes were not
-** verified here yet: done on the loop, or taken from the submission that
-** is checking the same bytes on the pool. 0 or an LN_E* code. */
-static int block_tx_verify(ln_node *n, const uint8_t *p, size_t len, const uint8_t bh[LN_HASH_LEN])
-{
-    submit_req *r = inflight_find(n, bh);
-    if (r) {
-        int expect = SUB_QUEUED;
-        if (!atomic_compare_exchange_strong(&r->state, &expect, SUB_CLAIMED)) {
-            if (expect == SUB_CLAIMED) return r->vrc;   /* an earlier block checked it */
-            /* A worker has it: its answer is a few microseconds away, and
-            ** r->rc is its to write until the state says SUB_DONE. */
-            while (atomic_load(&r->state) == SUB_RUNNING) sched_yield();
-            return r->rc;
-        }
-    }
-    ln_tx d;
-    int rc = ln_tx_decode(&d, p, len);
-    if (rc == 0) rc = ln_tx_verify(&d);
-    ln_tx_free(&d);
-    n->verified_block++;
-    if (r) r->vrc = rc;
-    return rc;
-}
-
-static void admit_one(submit_req *r, int status)
-{
-    ln_node *n = r->n;
-    char why[200] = "";
-    inflight_unlink(n, r);
-    int state = atomic_load(&r->state);
-    if (state == SUB_CLAIMED && r->rc == 0) r->rc = r->vrc;
-    int rc = status < 0 ? LN_EINVAL : r->rc;
-    if (rc == LN_EBADTX) snprintf(why, sizeof why, "%s", r->tx.why);
-    if (state == SUB_DONE) n->verified_admit++;
-    if (rc == 0 && state != SUB_QUEUED && !n->closing) verified_put(n, r->bh);
-    if (n->closing) {
-        snprintf(why, sizeof why, "the node is shutting down");
-        rc = LN_ECLOSED;
-    }
+    ln_node *n = ud;
     ln_header h;
     ln_chain_head(n->chain, &h, NULL);
-    ln_account a;
-    memset(&a, 0, sizeof a);
-    ln_overlay *ov = rc == 0 ? ln_overlay_new(ln_chain_state(n->chain)) : NULL;
-    if (rc == 0)
-        rc = ov ? ln_exec_check(ov, n->chain_id, h.height + 1, &r->tx, LN_CHECK_POOL, &a, why,
-                                sizeof why)
+    ln_account acct;
+    memset(&acct, 0, sizeof acct);
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    int rc = ov ? ln_exec_check(ov, n->chain_id, h.height + 1, tx, LN_CHECK_POOL, &acct, why,
+                                whylen)
                 : LN_ENOMEM;
     ln_overlay_free(ov);
-    if (rc == 0) rc = ln_mempool_add(n->mp, &r->tx, r->bytes, r->len, a.nonce);
+    if (rc == 0) rc = ln_mempool_add(n->mp, tx, bytes, len, acct.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
     if (rc == 0 && n->p2p) {
-        ln_p2p_seen(n->p2p, r->bh);
+        ln_p2p_seen(n->p2p, bh);
         /* From a client: to every peer. From a peer: not relayed, as members
         ** connect to every member (address exchange), and a peer that comes
         ** up gets the mempool; relaying would send each transaction n times
         ** to every node instead of once. */
-        if (r->cb != peer_tx_done) {
-            ln_p2p_gossip(n->p2p, r->bytes, r->len);
-            r->bytes = NULL;
+        if (!(flags & LN_ADMIT_PEER)) {
+            ln_p2p_gossip(n->p2p, bytes, len);
+            *take = 1;
         }
     }
-    r->cb(n, rc, r->tx.id, why, r->ud);
-    if (r->decoded) ln_tx_free(&r->tx);
-    n->inflight_bytes -= r->len;
-    free(r->bytes);
-    free(r);
-    n->inflight--;
-    maybe_free(n);
-}
-
-typedef struct {
-    uv_work_t w;
-    submit_req *first;
-} submit_chunk;
-
-static void chunk_work(uv_work_t *w)
-{
-    submit_chunk *c = w->data;
-    for (submit_req *r = c->first; r; r = r->next_q) check_one(r);
-}
-
-static void chunk_done(uv_work_t *w, int status)
-{
-    submit_chunk *c = w->data;
-    for (submit_req *r = c->first, *next; r; r = next) {
-        next = r->next_q;
-        admit_one(r, status);
-    }
-    free(c);
-}
-
-/* Submissions not handed out yet, when the node closes: answered now
-** (admit_one refuses them as the node is closing). */
-static void drop_queued(ln_node *n)
-{
-    for (submit_req *r = n->queued, *next; r; r = next) {
-        next = r->next_q;
-        admit_one(r, 0);
-    }
-    n->queued = NULL;
-    n->queued_tail = &n->queued;
-}
-
-/* Hands what was submitted this turn to the pool, in chunks spread over
-** its threads. */
-static void on_dispatch(uv_idle_t *h)
-{
-    ln_node *n = h->data;
-    uv_idle_stop(h);
-    n->dispatch_armed = 0;
-    size_t q = 0;
-    for (submit_req *r = n->queued; r; r = r->next_q) q++;
-    size_t per = (q + 3) / 4;
-    if (per > SUBMIT_CHUNK) per = SUBMIT_CHUNK;
-    if (per < 1) per = 1;
-    while (n->queued) {
-        submit_chunk *c = calloc(1, sizeof *c);
-        submit_req *r = n->queued, *last = r;
-        for (size_t k = 1; k < per && last->next_q; k++) last = last->next_q;
-        n->queued = last->next_q;
-        last->next_q = NULL;
-        if (c) {
-            c->first = r;
-            c->w.data = c;
-        }
-        if (!c || uv_queue_work(n->loop, &c->w, chunk_work, chunk_done) < 0) {
-            free(c);                   /* cannot happen on a live loop: check here */
-            for (submit_req *x = r, *next; x; x = next) {
-                next = x->next_q;
-                check_one(x);
-                admit_one(x, 0);
-            }
-        }
-    }
-    n->queued_tail = &n->queued;
+    return rc;
 }
 
 int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud)
 {
     if (n->closing) return LN_ECLOSED;
-    if (len > LN_TX_MAX_BYTES) return LN_ETXSIZE;
     if (ln_mempool_count(n->mp) >= MEMPOOL_TXS) return LN_EFULL;
-    /* Admission is bounded too: a flood waits in no queue of its own. */
-    if (n->inflight >= MAX_INFLIGHT || n->inflight_bytes + len > MAX_INFLIGHT_BYTES)
-        return LN_EFULL;
-    submit_req *r = calloc(1, sizeof *r);
-    if (!r || !(r->bytes = malloc(len ? len : 1))) {
-        free(r);
-        return LN_ENOMEM;
-    }
-    memcpy(r->bytes, tx, len);
-    r->len = len;
-    ln_hash(tx, len, r->bh);
-    r->n = n;
-    r->cb = cb;
-    r->ud = ud;
-    if (!n->dispatch_live) {
-        if (uv_idle_init(n->loop, &n->dispatch) < 0) {
-            free(r->bytes);
-            free(r);
-            return LN_ENOMEM;
-        }
-        n->dispatch.data = n;
-        n->dispatch_live = 1;
-        n->open_handles++;             /* until handle_closed */
-        n->queued_tail = &n->queued;
-    }
-    *n->queued_tail = r;
-    n->queued_tail = &r->next_q;
-    if (!n->dispatch_armed) {
-        n->dispatch_armed = 1;
-        uv_idle_start(&n->dispatch, on_dispatch);
-    }
-    submit_req **b = inflight_bucket(n, r->bh);
-    r->next = *b;
-    *b = r;
-    n->inflight++;
-    n->inflight_bytes += len;
-    return 0;
+    return ln_admit_submit(n->admit, tx, len, 0, cb, ud);
 }
 
 int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
@@ -1792,8 +1545,14 @@ static double m_peers(void *ud)
     ln_node *n = ud;
     return n->p2p ? (double)ln_p2p_peers(n->p2p) : 0;
 }
-static double m_sig_admit(void *ud) { return (double)((ln_node *)ud)->verified_admit; }
-static double m_sig_block(void *ud) { return (double)((ln_node *)ud)->verified_block; }
+static double sig_stat(ln_node *n, int which)
+{
+    uint64_t at_admission = 0, in_blocks = 0;
+    if (n->admit) ln_admit_stats(n->admit, &at_admission, &in_blocks);
+    return (double)(which ? in_blocks : at_admission);
+}
+static double m_sig_admit(void *ud) { return sig_stat(ud, 0); }
+static double m_sig_block(void *ud) { return sig_stat(ud, 1); }
 static double p2p_stat(ln_node *n, int which)
 {
     uint64_t frames = 0, refused = 0;

@@ -87,7 +87,7 @@ int  ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t 
 /* Submission: checked and signature-verified off the loop; cb runs on the
 ** loop with 0 and the id, or an LN_E* code and a reason. If the call itself
 ** returns an error, cb never runs. */
-typedef void (*ln_submit_cb)(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
+typedef void (*ln_submit_cb)(int status, const uint8_t id[LN_HASH_LEN],
                              const char *why, void *ud);
 int  ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud);
 

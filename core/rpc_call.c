@@ -374,10 +374,8 @@ static int m_block_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc
     return *res ? 0 : -1;
 }
 
-static void on_submitted(ln_node *n, int status, const uint8_t id[LN_HASH_LEN],
-                         const char *why, void *ud)
+static void on_submitted(int status, const uint8_t id[LN_HASH_LEN], const char *why, void *ud)
 {
-    (void)n;
     call *c = ud;
     batch *b = c->b;
     ln__rpc_err e;

@@ -141,10 +141,9 @@ typedef struct {
     uint8_t id[LN_HASH_LEN];
 } submits;
 
-static void on_submit(ln_node *n, int status, const uint8_t id[LN_HASH_LEN], const char *why,
-                      void *ud)
+static void on_submit(int status, const uint8_t id[LN_HASH_LEN], const char *why, void *ud)
 {
-    (void)n; (void)why;
+    (void)why;
     submits *s = ud;
     s->calls++;
     if (status == 0) {
