@@ -50,6 +50,8 @@
 #include "metrics.h"
 #include "p2p.h"
 #include "plugin.h"
+#include "pmem.h"
+#include "ptimer.h"
 #include "qpool.h"
 #include "registry.h"
 #include "sandbox.h"
@@ -66,21 +68,8 @@
 ** the header, and a certificate as big as a plugin may send. */
 #define BLOCK_OBJECTS    (BLOCK_TXS + 64 + LN_PLUGIN_MSG_OBJECTS)
 _Static_assert(BLOCK_BYTES + (64u << 10) <= LN_P2P_MAX_FRAME, "a block and its frame fit a P2P frame");
-#define MAX_TIMERS       1024                     /* armed plugin timers */
 #define MAX_MEMBERS      256                      /* genesis members besides validators */
 
-/* A plugin timer: one-shot, known by its id. Its handle exists from when it
-** is first armed on a started node until it fires without being armed again
-** (or the node closes); timers armed before the node has started (in the
-** plugin's init) only start when ln_node_open succeeds. */
-typedef struct ntimer {
-    uv_timer_t h;
-    ln_node *n;
-    struct ntimer *next;
-    uint64_t ms;
-    int live;                            /* h is initialised */
-    char id[];
-} ntimer;
 
 typedef struct {
     ln_block_cb cb;
@@ -113,11 +102,10 @@ struct ln_node {
     size_t block_txs, block_bytes;
     ln_pblock *pending;
     msgpack_sbuffer proposal;            /* the bytes of the last block proposed */
-    ntimer *timers;
-    size_t ntimers;
+    ln_ptimers *timers;                  /* the plugin's */
     subscriber *subs;
     size_t nsubs, capsubs;
-    int started, closing, open_handles;
+    int closing, open_handles;
     /* before genesis is committed: the header it will have */
     int has_genesis_hdr;
     ln_header genesis_hdr;
@@ -392,80 +380,22 @@ static size_t h_pending(void *ud) { return ln_mempool_ready(((ln_node *)ud)->mp)
 
 static void maybe_free(ln_node *n);
 
-static void timer_unlink(ln_node *n, ntimer *t)
+static void on_timer(const char *id, void *ud)
 {
-    for (ntimer **p = &n->timers; *p; p = &(*p)->next)
-        if (*p == t) {
-            *p = t->next;
-            n->ntimers--;
-            return;
-        }
-}
-
-static void timer_closed(uv_handle_t *h)
-{
-    ntimer *t = h->data;
-    ln_node *n = t->n;
-    free(t);
-    n->open_handles--;
-    maybe_free(n);
-}
-
-static void on_timer(uv_timer_t *h)
-{
-    ntimer *t = h->data;
-    ln_node *n = t->n;
+    ln_node *n = ud;
     if (n->closing || !n->plugin) return;
     char why[256];
-    if (ln_plugin_on_timer(n->plugin, t->id, why, sizeof why) < 0)
-        logf_("consensus: %s", why);
-    /* Done with, unless the callback armed it again. (If the node began to
-    ** close meanwhile, ln_node_close closes it.) */
-    if (!n->closing && !uv_is_active((uv_handle_t *)&t->h)) {
-        timer_unlink(n, t);
-        uv_close((uv_handle_t *)&t->h, timer_closed);
-    }
-}
-
-/* Starts t (its handle first, if it has none); on failure t is dropped. */
-static void timer_arm(ln_node *n, ntimer *t)
-{
-    if (!t->live) {
-        if (uv_timer_init(n->loop, &t->h) < 0) {
-            logf_("consensus: timer '%s' could not be created", t->id);
-            timer_unlink(n, t);
-            free(t);
-            return;
-        }
-        t->h.data = t;
-        t->live = 1;
-        n->open_handles++;
-    }
-    uv_timer_start(&t->h, on_timer, t->ms, 0);
+    if (ln_plugin_on_timer(n->plugin, id, why, sizeof why) < 0) logf_("consensus: %s", why);
 }
 
 static void h_timer(void *ud, uint64_t ms, const char *id)
 {
     ln_node *n = ud;
-    if (n->closing) return;
-    ntimer *t;
-    for (t = n->timers; t; t = t->next)
-        if (strcmp(t->id, id) == 0) break;
-    if (!t) {
-        if (n->ntimers >= MAX_TIMERS) {
-            logf_("consensus: %d timers are armed already; '%.64s' is ignored", MAX_TIMERS, id);
-            return;
-        }
-        size_t il = strlen(id);
-        if (!(t = calloc(1, sizeof *t + il + 1))) return;
-        t->n = n;
-        memcpy(t->id, id, il + 1);
-        t->next = n->timers;
-        n->timers = t;
-        n->ntimers++;
-    }
-    t->ms = ms;
-    if (n->started) timer_arm(n, t);
+    int rc = n->closing ? 0 : ln_ptimers_arm(n->timers, ms, id);
+    if (rc == LN_EFULL)
+        logf_("consensus: %d timers are armed already; '%.64s' is ignored", LN_PTIMER_MAX, id);
+    else if (rc < 0)
+        logf_("consensus: timer '%.64s' could not be armed: %s", id, ln_strerror(rc));
 }
 
 static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])
@@ -516,89 +446,16 @@ static int h_send(void *ud, const char *to, const uint8_t *m, size_t len)
     return p2p_consensus_out(ud, to, m, len);
 }
 
-/* Plugin memory: small values in LevelDB; big ones (a BFT lock holds its
-** block) in a file of their own, HOME/plugin/HEX(key), written to a
-** temporary name, synced and renamed into place: LevelDB would copy them
-** through its log, memtable and compactions at every height. The LevelDB
-** record of a big value is a marker (0xc1, never the first byte of
-** msgpack), so a later small value replaces it. */
-#define PERSIST_FILE_BYTES (64u << 10)
-
-static int persist_path(ln_node *n, const char *key, char *path, size_t len, int tmp)
-{
-    char hex[2 * 64 + 1];
-    size_t kl = strlen(key);
-    if (kl > 64) return LN_ETOOBIG;
-    ln_hex((const uint8_t *)key, kl, hex);
-    int w = snprintf(path, len, "%s/plugin/%s%s", n->home, hex, tmp ? ".tmp" : "");
-    return w < 0 || (size_t)w >= len ? LN_ETOOBIG : 0;
-}
-
-static int persist_file(ln_node *n, const char *key, const uint8_t *v, size_t len)
-{
-    char dir[600], path[800], tmp[800];
-    snprintf(dir, sizeof dir, "%s/plugin", n->home);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) return LN_EIO;
-    if (persist_path(n, key, path, sizeof path, 0) < 0 || persist_path(n, key, tmp, sizeof tmp, 1) < 0)
-        return LN_ETOOBIG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return LN_EIO;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, v + off, len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    int ok = off == len && fdatasync(fd) == 0;
-    ok &= close(fd) == 0;
-    if (!ok || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return LN_EIO;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* the rename, durable */
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
 static int h_persist(void *ud, const char *key, const uint8_t *v, size_t len)
 {
     ln_node *n = ud;
-    char k[128];
-    int kl = snprintf(k, sizeof k, "P%s", key);
-    if (kl < 0 || (size_t)kl >= sizeof k) return LN_ETOOBIG;
-    ln_store *st = ln_chain_store(n->chain);
-    if (len >= PERSIST_FILE_BYTES) {
-        int rc = persist_file(n, key, v, len);
-        if (rc < 0) return rc;
-        static const uint8_t marker = 0xc1;
-        return ln_store_put(st, (const uint8_t *)k, (size_t)kl, &marker, 1);
-    }
-    return ln_store_put(st, (const uint8_t *)k, (size_t)kl, v, len);
+    return ln_pmem_put(ln_chain_store(n->chain), n->home, key, v, len);
 }
 
 static int h_recall(void *ud, const char *key, uint8_t **v, size_t *len)
 {
     ln_node *n = ud;
-    char k[128];
-    int kl = snprintf(k, sizeof k, "P%s", key);
-    if (kl < 0 || (size_t)kl >= sizeof k) return LN_ETOOBIG;
-    int rc = ln_store_get(ln_chain_store(n->chain), (const uint8_t *)k, (size_t)kl, v, len);
-    if (rc < 0 || *len != 1 || (*v)[0] != 0xc1) return rc;
-    free(*v);
-    *v = NULL;
-    char path[800];
-    if (persist_path(n, key, path, sizeof path, 0) < 0) return LN_ETOOBIG;
-    char *data;
-    size_t dl;
-    if ((rc = ln_file_read_max(path, LN_PLUGIN_MSG_MAX + 4096, &data, &dl)) < 0)
-        return rc == LN_ENOTFOUND ? LN_EIO : rc;
-    *v = (uint8_t *)data;
-    *len = dl;
-    return 0;
+    return ln_pmem_get(ln_chain_store(n->chain), n->home, key, LN_PLUGIN_MSG_MAX + 4096, v, len);
 }
 
 static uint64_t h_now_ms(void *ud)
@@ -1136,10 +993,7 @@ done:
 
 static void free_node(ln_node *n)
 {
-    for (ntimer *t = n->timers, *next; t; t = next) {   /* none has a handle */
-        next = t->next;
-        free(t);
-    }
+    if (n->timers) ln_ptimers_close(n->timers, NULL, NULL);   /* open failed: none started */
     ln_pblock_free(n->pending);
     msgpack_sbuffer_destroy(&n->proposal);
     if (n->admit) ln_admit_close(n->admit, NULL, NULL);   /* open failed: nothing in flight */
@@ -1187,6 +1041,10 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
+    if ((rc = ln_ptimers_new(loop, on_timer, n, &n->timers)) < 0) {
+        free_node(n);
+        return rc;
+    }
     ln_admit_host ah = { n, admit_accept };
     if ((rc = ln_admit_new(loop, &ah, &n->admit)) < 0) {
         free_node(n);
@@ -1224,11 +1082,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     }
     n->open_handles++;                 /* until the query workers are gone */
     /* Started: the timers the plugin's init armed run from now on. */
-    n->started = 1;
-    for (ntimer *t = n->timers, *next; t; t = next) {
-        next = t->next;
-        timer_arm(n, t);
-    }
+    ln_ptimers_start(n->timers);
     char why[300];
     if (ln_plugin_start(n->plugin, why, sizeof why) < 0) logf_("consensus: %s", why);
     *out = n;
@@ -1269,13 +1123,11 @@ void ln_node_close(ln_node *n)
         n->queries = NULL;
         ln_qpool_close(q, part_closed, n);
     }
-    ntimer *t = n->timers, *next;
-    n->timers = NULL;
-    n->ntimers = 0;
-    for (; t; t = next) {
-        next = t->next;
-        if (t->live) uv_close((uv_handle_t *)&t->h, timer_closed);
-        else free(t);
+    if (n->timers) {
+        ln_ptimers *t = n->timers;
+        n->timers = NULL;
+        n->open_handles++;
+        ln_ptimers_close(t, part_closed, n);
     }
     n->open_handles--;
     maybe_free(n);
