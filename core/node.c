@@ -76,6 +76,8 @@ typedef struct {
     void *ud;
 } subscriber;
 
+typedef struct note note;
+
 struct ln_node {
     uv_loop_t *loop;
     char home[512];
@@ -105,6 +107,8 @@ struct ln_node {
     ln_ptimers *timers;                  /* the plugin's */
     subscriber *subs;
     size_t nsubs, capsubs;
+    note *notes, **notes_tail;           /* committed blocks the subscribers have yet to hear of */
+    uv_idle_t *notes_idle;               /* open while there are notes (then closed) */
     int closing, open_handles;
     /* before genesis is committed: the header it will have */
     int has_genesis_hdr;
@@ -269,39 +273,98 @@ static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
     return 0;
 }
 
-static void notify(ln_node *n, ln_pblock *b)
+/* Subscribers hear of a block after the commit returns, from the loop (an
+** idle handle), never from inside a plugin callback: what they do (an SSE
+** write, an unsubscribe) cannot reach back into the commit. */
+struct note {
+    note *next;
+    uint64_t height;
+    msgpack_sbuffer receipts;            /* array of the block's receipts */
+};
+
+static void maybe_free(ln_node *n);
+
+static void free_notes(note *q)
 {
-    if (!n->nsubs) return;
-    uint8_t *blk;
-    size_t bl;
-    if (ln_chain_block(n->chain, b->hdr.height, &blk, &bl) < 0) return;
-    msgpack_sbuffer sb;
+    for (note *next; q; q = next) {
+        next = q->next;
+        msgpack_sbuffer_destroy(&q->receipts);
+        free(q);
+    }
+}
+
+static void notes_closed(uv_handle_t *h)
+{
+    ln_node *n = h->data;
+    free(h);
+    n->open_handles--;
+    maybe_free(n);
+}
+
+static void on_notes(uv_idle_t *h)
+{
+    ln_node *n = h->data;
+    note *q = n->notes;
+    n->notes = NULL;
+    n->notes_tail = &n->notes;
+    for (note *one = q; one; one = one->next) {
+        uint8_t *blk;
+        size_t bl;
+        if (!n->nsubs || ln_chain_block(n->chain, one->height, &blk, &bl) < 0) continue;
+        /* A callback may unsubscribe (itself or another): call a copy. */
+        size_t ns = n->nsubs;
+        subscriber *subs = malloc(ns * sizeof *subs);
+        if (subs) {
+            memcpy(subs, n->subs, ns * sizeof *subs);
+            for (size_t i = 0; i < ns; i++)
+                if (still_subscribed(n, subs[i].cb, subs[i].ud))
+                    subs[i].cb(n, blk, bl, (const uint8_t *)one->receipts.data,
+                               one->receipts.size, subs[i].ud);
+            free(subs);
+        }
+        free(blk);
+    }
+    free_notes(q);
+    if (!n->notes && n->notes_idle == h) {   /* nothing new meanwhile: no handle kept */
+        n->notes_idle = NULL;
+        uv_close((uv_handle_t *)h, notes_closed);
+    }
+}
+
+/* Queues block b's news for the subscribers. */
+static void notify(ln_node *n, const ln_pblock *b)
+{
+    note *q;
+    if (!n->nsubs || n->closing) return;
+    if (!n->notes_idle) {
+        uv_idle_t *h = malloc(sizeof *h);
+        if (!h || uv_idle_init(n->loop, h) < 0) {
+            free(h);
+            return;
+        }
+        h->data = n;
+        n->notes_idle = h;
+        n->open_handles++;             /* until notes_closed */
+        uv_idle_start(h, on_notes);
+    }
+    if (!(q = calloc(1, sizeof *q))) return;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_init(&q->receipts);
+    msgpack_packer_init(&pk, &q->receipts, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, b->n);
     for (size_t i = 0; i < b->n; i++) {
         uint8_t *enc;
         size_t el;
         if (ln_receipt_encode(&b->receipts[i], &enc, &el) == 0) {
-            msgpack_sbuffer_write(&sb, (const char *)enc, el);
+            msgpack_sbuffer_write(&q->receipts, (const char *)enc, el);
             free(enc);
         } else {
             msgpack_pack_nil(&pk);
         }
     }
-    /* A callback may unsubscribe (itself or another): call a copy. */
-    size_t ns = n->nsubs;
-    subscriber *subs = malloc(ns * sizeof *subs);
-    if (subs) {
-        memcpy(subs, n->subs, ns * sizeof *subs);
-        for (size_t i = 0; i < ns; i++)
-            if (still_subscribed(n, subs[i].cb, subs[i].ud))
-                subs[i].cb(n, blk, bl, (const uint8_t *)sb.data, sb.size, subs[i].ud);
-        free(subs);
-    }
-    msgpack_sbuffer_destroy(&sb);
-    free(blk);
+    q->height = b->hdr.height;
+    *n->notes_tail = q;
+    n->notes_tail = &q->next;
 }
 
 static void membership_refresh(ln_node *n);
@@ -1045,6 +1108,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);
         return rc;
     }
+    n->notes_tail = &n->notes;
     ln_admit_host ah = { n, admit_accept };
     if ((rc = ln_admit_new(loop, &ah, &n->admit)) < 0) {
         free_node(n);
@@ -1083,6 +1147,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     n->open_handles++;                 /* until the query workers are gone */
     /* Started: the timers the plugin's init armed run from now on. */
     ln_ptimers_start(n->timers);
+
     char why[300];
     if (ln_plugin_start(n->plugin, why, sizeof why) < 0) logf_("consensus: %s", why);
     *out = n;
@@ -1122,6 +1187,12 @@ void ln_node_close(ln_node *n)
         ln_qpool *q = n->queries;
         n->queries = NULL;
         ln_qpool_close(q, part_closed, n);
+    }
+    if (n->notes_idle) {
+        uv_close((uv_handle_t *)n->notes_idle, notes_closed);
+        n->notes_idle = NULL;
+        free_notes(n->notes);
+        n->notes = NULL;
     }
     if (n->timers) {
         ln_ptimers *t = n->timers;

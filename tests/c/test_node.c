@@ -424,8 +424,10 @@ TEST(node_subscriber_that_unsubscribes_does_not_hide_the_next)
     ASSERT_EQ(ln_node_subscribe(n, sub_a, NULL), 0);
     ASSERT_EQ(ln_node_subscribe(n, sub_b, NULL), 0);
     submit_and_commit(&loop, n, 0);
+    ASSERT(run_until(&loop, &sub_b_calls, 10000));    /* after the commit returns */
     ASSERT_EQ(sub_b_calls, 1);
     submit_and_commit(&loop, n, 1);
+    for (int i = 0; i < 5000 && sub_b_calls < 2; i++) uv_run(&loop, UV_RUN_NOWAIT);
     ASSERT_EQ(sub_b_calls, 2);
     close_node(&loop, n);
     teardown();
