@@ -6,6 +6,7 @@
 #include "chain.h"
 #include "codec.h"
 #include "err.h"
+#include "shape.h"
 
 struct ln_chain {
     ln_store *st;
@@ -503,4 +504,71 @@ int ln_chain_receipt(ln_chain *c, const uint8_t id[LN_HASH_LEN], uint8_t **rec, 
     uint8_t k[1 + LN_HASH_LEN] = { 'R' };
     memcpy(k + 1, id, LN_HASH_LEN);
     return ln_store_get(c->st, k, sizeof k, rec, len);
+}
+
+/* ---- blocks from peers ------------------------------------------------- */
+
+int ln_pblock_bytes(const ln_pblock *b, msgpack_sbuffer *sb)
+{
+    uint8_t *hdr;
+    size_t hl;
+    if (ln_header_encode(&b->hdr, &hdr, &hl) < 0) return LN_ENOMEM;
+    msgpack_packer pk;
+    ln_sbuffer_init(sb, hl + 64 + b->n * 256);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ln_pack_str(&pk, "hash");
+    ln_pack_bin(&pk, b->hash, LN_HASH_LEN);
+    ln_pack_str(&pk, "header");
+    msgpack_sbuffer_write(sb, (const char *)hdr, hl);
+    ln_pack_str(&pk, "txs");
+    msgpack_pack_array(&pk, b->n);
+    for (size_t i = 0; i < b->n; i++) ln_pack_bin(&pk, b->txs[i], b->lens[i]);
+    free(hdr);
+    return sb->data ? 0 : LN_ENOMEM;
+}
+
+static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
+{
+    if (o && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == LN_HASH_LEN)
+        memcpy(out, o->via.bin.ptr, LN_HASH_LEN);
+}
+
+int ln_block_parse(const uint8_t *blk, size_t bl, size_t max_objects, ln_block_view *p,
+                   char *why, size_t whylen)
+{
+    memset(p, 0, sizeof *p);
+    msgpack_zone_init(&p->z, 4096);
+    msgpack_object o;
+    ln_shape sh;
+    int rc = ln_shape_of(blk, bl, max_objects, LN_CODEC_MAX_DEPTH, &sh);
+    if (rc < 0 && rc != LN_ETRUNC && rc != LN_EBADBYTE)
+        return ln_errf(why, whylen, rc, "block of more than %zu objects or %d levels",
+                       max_objects, LN_CODEC_MAX_DEPTH);
+    if (rc == 0) rc = ln_codec_unpack(blk, bl, &p->z, &o);
+    const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
+    const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
+    const msgpack_object *ht = ln_codec_map_get(hdr, "height");
+    const msgpack_object *tm = ln_codec_map_get(hdr, "time");
+    p->txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
+    p->cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
+    ln_header *h = &p->hdr;
+    if (rc < 0 || !hash || hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != LN_HASH_LEN ||
+        !p->txs || p->txs->type != MSGPACK_OBJECT_ARRAY ||
+        !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        ln_codec_str(ln_codec_map_get(hdr, "proposer"), h->proposer, sizeof h->proposer) < 0 ||
+        !ln_name_valid(h->proposer, strlen(h->proposer)))
+        return ln_errf(why, whylen, LN_EBADBLOCK, "malformed block");
+    h->height = ht->via.u64;
+    h->time = tm->via.u64;
+    bin32(ln_codec_map_get(hdr, "prev"), h->prev);
+    bin32(ln_codec_map_get(hdr, "state_root"), h->state_root);
+    memcpy(p->hash, hash->via.bin.ptr, LN_HASH_LEN);
+    return 0;
+}
+
+void ln_block_view_free(ln_block_view *v)
+{
+    msgpack_zone_destroy(&v->z);
 }

@@ -26,6 +26,8 @@
 #include "state.h"
 #include "store.h"
 
+#include <msgpack.h>
+
 typedef struct ln_chain ln_chain;   /* opaque */
 
 typedef struct {
@@ -80,6 +82,29 @@ int  ln_chain_block_by_hash(ln_chain *c, const uint8_t hash[LN_HASH_LEN],
                             uint8_t **blk, size_t *len);
 /* {height, index, receipt} of a committed transaction. LN_ENOTFOUND. */
 int  ln_chain_receipt(ln_chain *c, const uint8_t id[LN_HASH_LEN], uint8_t **rec, size_t *len);
+
+/* A block as peers send it, {cert?, hash, header, txs} (a proposal has no
+** cert), parsed once: what its header claims, its transactions (an array
+** whose items the caller checks) and its certificate (NULL: none),
+** pointing into the bytes and into z. ln_block_view_free. */
+typedef struct {
+    msgpack_zone z;
+    ln_header hdr;                   /* height, time, proposer, prev, state_root */
+    uint8_t hash[LN_HASH_LEN];       /* what the block says its hash is */
+    const msgpack_object *txs, *cert;
+} ln_block_view;
+
+/* 0; LN_EBADBLOCK ("malformed block") with why; or a code of shape.h for
+** bytes of more than max_objects objects (or nesting too deep), refused
+** before anything is built. The view is the caller's to free either way. */
+int  ln_block_parse(const uint8_t *blk, size_t len, size_t max_objects, ln_block_view *v,
+                    char *why, size_t whylen);
+void ln_block_view_free(ln_block_view *v);
+
+/* The bytes a block travels in between validators before it is committed:
+** canonical msgpack {hash, header, txs} (a stored block without its cert).
+** sb is initialised here. LN_ENOMEM. */
+int  ln_pblock_bytes(const ln_pblock *b, msgpack_sbuffer *sb);
 
 /* The canonical header encoding, and its hash. */
 int  ln_header_encode(const ln_header *h, uint8_t **out, size_t *len);

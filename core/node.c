@@ -20,14 +20,13 @@
 ** comes out the same; a consensus message goes to the plugin's on_message.
 ** The node tells p2p.c what to send: a transaction admitted from a client,
 ** a block committed.
+**
+** This file is the coordinator: the node struct (node_int.h), open and
+** close, the commit path, admission's last step and the queries. The hosts
+** it gives its parts live beside it: node_host.c (the consensus plugin's),
+** node_p2p.c (the P2P protocol's), node_metrics.c (/metrics).
 */
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,90 +37,17 @@
 #include <sodium.h>
 
 #include "node.h"
+#include "node_int.h"
 #include "account.h"
-#include "admit.h"
-#include "chain.h"
-#include "config.h"
 #include "codec.h"
 #include "err.h"
 #include "exec.h"
 #include "genesis.h"
-#include "mempool.h"
-#include "metrics.h"
-#include "p2p.h"
-#include "plugin.h"
-#include "pmem.h"
-#include "ptimer.h"
-#include "qpool.h"
 #include "registry.h"
 #include "sandbox.h"
-#include "shape.h"
 #include "tx.h"
 
-#define MAX_VALIDATORS   LN_NODE_MAX_VALIDATORS
-#define MEMPOOL_TXS      200000
-#define MEMPOOL_BYTES    (256u << 20)
-#define BLOCK_TXS        10000
-#define BLOCK_BYTES      (8u << 20)
-#define BLOCK_GAS        (500ull * 1000 * 1000)   /* ~0.5-1 s of execution */
-/* Objects (shape.h) of a block from a peer: its transactions (each one bin),
-** the header, and a certificate as big as a plugin may send. */
-#define BLOCK_OBJECTS    (BLOCK_TXS + 64 + LN_PLUGIN_MSG_OBJECTS)
-_Static_assert(BLOCK_BYTES + (64u << 10) <= LN_P2P_MAX_FRAME, "a block and its frame fit a P2P frame");
-#define MAX_MEMBERS      256                      /* genesis members besides validators */
-
-
-typedef struct {
-    ln_block_cb cb;
-    void *ud;
-} subscriber;
-
-typedef struct note note;
-
-struct ln_node {
-    uv_loop_t *loop;
-    char home[512];
-    ln_chain *chain;
-    ln_mempool *mp;
-    ln_plugin *plugin;
-    char chain_id[LN_CHAIN_ID_MAX + 1];
-    char fingerprint[65];
-    char consensus[32];
-    /* validators, in genesis order */
-    size_t nval;
-    char val_names[MAX_VALIDATORS][LN_NAME_MAX + 1];
-    uint8_t val_keys[MAX_VALIDATORS][LN_PK_LEN];
-    size_t nmem;                         /* members: may connect, do not validate */
-    uint8_t mem_keys[MAX_MEMBERS][LN_PK_LEN];
-    char admin[LN_NAME_MAX + 1];         /* who may change them; "" if nobody */
-    uint8_t g_hash[LN_HASH_LEN];         /* of the "g" record they came from */
-    ln_p2p *p2p;                         /* NULL: no P2P */
-    uint8_t key_pk[LN_PK_LEN];           /* our P2P identity */
-    ln_admit *admit;                     /* submissions: checks on the pool, then ours */
-    char self[LN_NAME_MAX + 1];
-    ln_key key;
-    int has_key;
-    size_t block_txs, block_bytes;
-    ln_pblock *pending;
-    msgpack_sbuffer proposal;            /* the bytes of the last block proposed */
-    ln_ptimers *timers;                  /* the plugin's */
-    subscriber *subs;
-    size_t nsubs, capsubs;
-    note *notes, **notes_tail;           /* committed blocks the subscribers have yet to hear of */
-    uv_idle_t *notes_idle;               /* open while there are notes (then closed) */
-    int closing, open_handles;
-    /* before genesis is committed: the header it will have */
-    int has_genesis_hdr;
-    ln_header genesis_hdr;
-    uint8_t genesis_hash[LN_HASH_LEN];
-    ln_qpool *queries;                   /* ln_node_query's workers */
-    uint64_t query_gas_max;
-    /* metrics */
-    uint64_t txs_committed, blocks, gas_total, submitted, refused;
-    double last_block_at, block_interval;
-};
-
-static void logf_(const char *fmt, ...)
+void ln__node_log(const char *fmt, ...)
 {
     char ts[32];
     time_t t = time(NULL);
@@ -136,7 +62,7 @@ static void logf_(const char *fmt, ...)
     va_end(ap);
 }
 
-static double wall(void)
+double ln__node_wall(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -145,44 +71,11 @@ static double wall(void)
 
 /* ---- plugin host ------------------------------------------------------ */
 
-/* The plugin's view of a block (plugin.h). */
-static void plugin_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN], size_t ntx,
-                         ln_plugin_block *out)
-{
-    memset(out, 0, sizeof *out);
-    out->height = h->height;
-    out->time = h->time;
-    memcpy(out->hash, hash, LN_HASH_LEN);
-    memcpy(out->prev, h->prev, LN_HASH_LEN);
-    memcpy(out->state_root, h->state_root, LN_HASH_LEN);
-    snprintf(out->proposer, sizeof out->proposer, "%s", h->proposer);
-    out->ntx = ntx;
-}
 
-static size_t h_validators(void *ud, const char **names, size_t cap)
-{
-    ln_node *n = ud;
-    for (size_t i = 0; i < n->nval && i < cap; i++) names[i] = n->val_names[i];
-    return n->nval;
-}
 
-static const char *h_self(void *ud) { return ((ln_node *)ud)->self; }
 
-static int h_head(void *ud, ln_plugin_block *out)
-{
-    ln_node *n = ud;
-    ln_header h;
-    uint8_t hash[LN_HASH_LEN];
-    if (ln_chain_head(n->chain, &h, hash) == 0)
-        plugin_block(&h, hash, 0, out);
-    else if (n->has_genesis_hdr)         /* init while the genesis is checked */
-        plugin_block(&n->genesis_hdr, n->genesis_hash, 0, out);
-    else
-        return LN_ENOTFOUND;
-    return 0;
-}
 
-static uint64_t committed_nonce(const char *account, void *ud)
+uint64_t ln__node_nonce(const char *account, void *ud)
 {
     ln_node *n = ud;
     uint8_t key[1 + LN_NAME_MAX], *v;
@@ -195,76 +88,9 @@ static uint64_t committed_nonce(const char *account, void *ud)
     return rc < 0 ? 0 : a.nonce;
 }
 
-/* The bytes a block travels in between validators before it is committed:
-** canonical msgpack {hash, header, txs} (a stored block without its cert). */
-static int block_bytes(const ln_pblock *b, msgpack_sbuffer *sb)
-{
-    uint8_t *hdr;
-    size_t hl;
-    if (ln_header_encode(&b->hdr, &hdr, &hl) < 0) return LN_ENOMEM;
-    msgpack_packer pk;
-    ln_sbuffer_init(sb, hl + 64 + b->n * 256);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_str(&pk, 4); msgpack_pack_str_body(&pk, "hash", 4);
-    msgpack_pack_bin(&pk, LN_HASH_LEN); msgpack_pack_bin_body(&pk, b->hash, LN_HASH_LEN);
-    msgpack_pack_str(&pk, 6); msgpack_pack_str_body(&pk, "header", 6);
-    msgpack_sbuffer_write(sb, (const char *)hdr, hl);
-    msgpack_pack_str(&pk, 3); msgpack_pack_str_body(&pk, "txs", 3);
-    msgpack_pack_array(&pk, b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        msgpack_pack_bin(&pk, b->lens[i]);
-        msgpack_pack_bin_body(&pk, b->txs[i], b->lens[i]);
-    }
-    free(hdr);
-    return sb->data ? 0 : LN_ENOMEM;
-}
 
-static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen);
 
-static int h_execute(void *ud, const uint8_t *data, size_t len, ln_plugin_block *out,
-                     char *why, size_t whylen)
-{
-    ln_node *n = ud;
-    int rc = execute_block(n, data, len, why, whylen);
-    if (rc < 0) return rc;
-    plugin_block(&n->pending->hdr, n->pending->hash, n->pending->n, out);
-    return 0;
-}
 
-static int h_propose(void *ud, ln_plugin_block *out, char *why, size_t whylen)
-{
-    ln_node *n = ud;
-    size_t max = n->block_txs;
-    const ln_mtx **sel = calloc(max + 1, sizeof *sel);
-    const uint8_t **txs = calloc(max + 1, sizeof *txs);
-    size_t *lens = calloc(max + 1, sizeof *lens);
-    if (!sel || !txs || !lens) {
-        free(sel); free(txs); free(lens);
-        return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
-    }
-    size_t k = ln_mempool_select(n->mp, committed_nonce, n, max, n->block_bytes, sel);
-    for (size_t i = 0; i < k; i++) {
-        txs[i] = sel[i]->bytes;
-        lens[i] = sel[i]->len;
-    }
-    ln_pblock_free(n->pending);
-    n->pending = NULL;
-    uint64_t now = (uint64_t)wall();
-    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, BLOCK_GAS, &n->pending);
-    free(sel); free(txs); free(lens);
-    if (rc < 0) return ln_errf(why, whylen, rc, "propose: %s", ln_strerror(rc));
-    /* Its bytes for peers, kept until the next proposal. */
-    msgpack_sbuffer_destroy(&n->proposal);
-    if (block_bytes(n->pending, &n->proposal) < 0) {
-        msgpack_sbuffer_init(&n->proposal);
-        return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
-    }
-    plugin_block(&n->pending->hdr, n->pending->hash, n->pending->n, out);
-    out->data = (const uint8_t *)n->proposal.data;
-    out->dlen = n->proposal.size;
-    return 0;
-}
 
 static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
 {
@@ -282,7 +108,6 @@ struct note {
     msgpack_sbuffer receipts;            /* array of the block's receipts */
 };
 
-static void maybe_free(ln_node *n);
 
 static void free_notes(note *q)
 {
@@ -298,7 +123,7 @@ static void notes_closed(uv_handle_t *h)
     ln_node *n = h->data;
     free(h);
     n->open_handles--;
-    maybe_free(n);
+    ln__node_maybe_free(n);
 }
 
 static void on_notes(uv_idle_t *h)
@@ -371,7 +196,7 @@ static void membership_refresh(ln_node *n);
 
 /* After b is committed (by this node's plugin or from a peer): mempool,
 ** metrics, subscribers, peers. Frees b. */
-static void committed(ln_node *n, ln_pblock *b)
+void ln__node_committed(ln_node *n, ln_pblock *b)
 {
     /* Ours to send: decided before the block may change who we are. */
     int proposed = n->self[0] && strcmp(b->hdr.proposer, n->self) == 0;
@@ -386,10 +211,10 @@ static void committed(ln_node *n, ln_pblock *b)
         n->gas_total += b->receipts[i].gas_used;
     }
     ln_mempool_remove(n->mp, (const uint8_t (*)[LN_HASH_LEN])b->refused_ids, b->refused);
-    ln_mempool_prune(n->mp, b->hdr.height + 1, committed_nonce, n);
+    ln_mempool_prune(n->mp, b->hdr.height + 1, ln__node_nonce, n);
     n->txs_committed += b->n;
     n->blocks++;
-    double t = wall();
+    double t = ln__node_wall();
     if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
     n->last_block_at = t;
     notify(n, b);
@@ -397,211 +222,33 @@ static void committed(ln_node *n, ln_pblock *b)
     ln_pblock_free(b);
 }
 
-static int h_commit(void *ud, const uint8_t hash[LN_HASH_LEN], const uint8_t *data, size_t dlen,
-                    const uint8_t *cert, size_t len, char *why, size_t whylen)
-{
-    ln_node *n = ud;
-    char hash_hex[2 * LN_HASH_LEN + 1];
-    ln_hex(hash, LN_HASH_LEN, hash_hex);
-    /* Agreed on by votes, not built here: execute it first. */
-    if ((!n->pending || memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) && data) {
-        int rc = execute_block(n, data, dlen, why, whylen);
-        if (rc < 0) return rc;
-    }
-    if (!n->pending) {
-        snprintf(why, whylen, "no proposed block to commit");
-        return LN_EBADBLOCK;
-    }
-    if (memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) {
-        snprintf(why, whylen, "block %s is not the proposed block", hash_hex);
-        return LN_EBADBLOCK;
-    }
-    ln_pblock *b = n->pending;
-    int rc = ln_chain_commit(n->chain, b, cert, len);
-    if (rc < 0) {
-        /* Memory may be ahead of disk now: stop; a restart recovers. */
-        logf_("fatal: commit of block %llu failed: %s", (unsigned long long)b->hdr.height,
-              ln_strerror(rc));
-        snprintf(why, whylen, "commit failed: %s", ln_strerror(rc));
-        /* The chain is back at its head (chain.c), but the store refused
-        ** a write: stop; the operator sees it, a restart goes on. */
-        ln_pblock_free(b);
-        n->pending = NULL;
-        uv_stop(n->loop);
-        n->closing = 1;
-        return rc;
-    }
-    n->pending = NULL;
-    committed(n, b);
-    return 0;
-}
 
-/* What a block could take now: transactions behind a nonce gap do not
-** count (a plugin that proposes only when something waits would otherwise
-** make empty blocks for as long as the gap lasts). */
-static size_t h_pending(void *ud) { return ln_mempool_ready(((ln_node *)ud)->mp); }
 
-static void maybe_free(ln_node *n);
 
-static void on_timer(const char *id, void *ud)
-{
-    ln_node *n = ud;
-    if (n->closing || !n->plugin) return;
-    char why[256];
-    if (ln_plugin_on_timer(n->plugin, id, why, sizeof why) < 0) logf_("consensus: %s", why);
-}
 
-static void h_timer(void *ud, uint64_t ms, const char *id)
-{
-    ln_node *n = ud;
-    int rc = n->closing ? 0 : ln_ptimers_arm(n->timers, ms, id);
-    if (rc == LN_EFULL)
-        logf_("consensus: %d timers are armed already; '%.64s' is ignored", LN_PTIMER_MAX, id);
-    else if (rc < 0)
-        logf_("consensus: timer '%.64s' could not be armed: %s", id, ln_strerror(rc));
-}
 
-static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])
-{
-    ln_node *n = ud;
-    if (!n->has_key) return LN_EBADKEY;
-    ln_sign(n->key.sk, m, len, sig);
-    return 0;
-}
 
-static int h_key_of(void *ud, const char *v, uint8_t pk[LN_PK_LEN])
-{
-    ln_node *n = ud;
-    for (size_t i = 0; i < n->nval; i++)
-        if (strcmp(n->val_names[i], v) == 0) {
-            memcpy(pk, n->val_keys[i], LN_PK_LEN);
-            return 0;
-        }
-    return LN_ENOTFOUND;
-}
 
-/* Through p2p.c when there is P2P: a line the plugin writes for a peer's
-** message counts against that peer (ln_p2p_log). */
-static void h_log(void *ud, const char *msg)
-{
-    ln_node *n = ud;
-    if (!n->p2p) {
-        logf_("consensus: %s", msg);
-        return;
-    }
-    size_t len = strlen(msg) + sizeof "consensus: ";
-    char *line = malloc(len);
-    if (!line) return;
-    snprintf(line, len, "consensus: %s", msg);
-    ln_p2p_log(n->p2p, line);
-    free(line);
-}
 
-static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len);
 
-static int h_broadcast(void *ud, const uint8_t *m, size_t len)
-{
-    return p2p_consensus_out(ud, NULL, m, len);
-}
 
-static int h_send(void *ud, const char *to, const uint8_t *m, size_t len)
-{
-    return p2p_consensus_out(ud, to, m, len);
-}
 
-static int h_persist(void *ud, const char *key, const uint8_t *v, size_t len)
-{
-    ln_node *n = ud;
-    return ln_pmem_put(ln_chain_store(n->chain), n->home, key, v, len);
-}
 
-static int h_recall(void *ud, const char *key, uint8_t **v, size_t *len)
-{
-    ln_node *n = ud;
-    return ln_pmem_get(ln_chain_store(n->chain), n->home, key, LN_PLUGIN_MSG_MAX + 4096, v, len);
-}
 
-static uint64_t h_now_ms(void *ud)
-{
-    (void)ud;
-    return (uint64_t)(wall() * 1000);
-}
 
 /* ---- genesis ---------------------------------------------------------- */
 
-/* m[k] (m itself when k is NULL) as a C string; LN_ECONFIG if it is not one. */
-static int cfg_str(const msgpack_object *m, const char *k, char *out, size_t n)
-{
-    return ln_codec_str(k ? ln_codec_map_get(m, k) : m, out, n) < 0 ? LN_ECONFIG : 0;
-}
 
-static void peer_tx_done(int status, const uint8_t id[LN_HASH_LEN], const char *why, void *ud)
-{
-    (void)status; (void)id; (void)why; (void)ud;
-}
 
-static void bin32(const msgpack_object *o, uint8_t out[LN_HASH_LEN])
-{
-    if (o && o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == LN_HASH_LEN)
-        memcpy(out, o->via.bin.ptr, LN_HASH_LEN);
-}
 
-/* A block as peers send it, {cert, hash, header, txs} (a proposal has no
-** cert), parsed once: what its header claims, and its transactions and
-** certificate, pointing into the bytes and into z. */
-typedef struct {
-    msgpack_zone z;
-    ln_header hdr;                 /* what the header claims */
-    ln_plugin_block c;             /* the same, as the plugin sees it */
-    const msgpack_object *txs, *cert;
-} parsed_block;
 
-/* 0, or LN_EBADBLOCK with why; LN_ETOOBIG (or another code of shape.h)
-** for bytes out of proportion to a block, refused before anything is
-** built. z is the caller's to destroy either way. */
-static int parse_block(const uint8_t *blk, size_t bl, parsed_block *p, char *why, size_t whylen)
-{
-    memset(p, 0, sizeof *p);
-    msgpack_zone_init(&p->z, 4096);
-    msgpack_object o;
-    ln_shape sh;
-    int rc = ln_shape_of(blk, bl, BLOCK_OBJECTS, LN_CODEC_MAX_DEPTH, &sh);
-    if (rc < 0 && rc != LN_ETRUNC && rc != LN_EBADBYTE) {
-        snprintf(why, whylen, "block of more than %u objects or %d levels",
-                 (unsigned)BLOCK_OBJECTS, LN_CODEC_MAX_DEPTH);
-        return rc;
-    }
-    if (rc == 0) rc = ln_codec_unpack(blk, bl, &p->z, &o);
-    const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
-    const msgpack_object *hash = rc == 0 ? ln_codec_map_get(&o, "hash") : NULL;
-    const msgpack_object *ht = ln_codec_map_get(hdr, "height");
-    const msgpack_object *tm = ln_codec_map_get(hdr, "time");
-    p->txs = rc == 0 ? ln_codec_map_get(&o, "txs") : NULL;
-    p->cert = rc == 0 ? ln_codec_map_get(&o, "cert") : NULL;
-    ln_header *h = &p->hdr;
-    if (rc < 0 || !hash || hash->type != MSGPACK_OBJECT_BIN || hash->via.bin.size != LN_HASH_LEN ||
-        !p->txs || p->txs->type != MSGPACK_OBJECT_ARRAY ||
-        !ht || ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        !tm || tm->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        cfg_str(hdr, "proposer", h->proposer, sizeof h->proposer) < 0 ||
-        !ln_name_valid(h->proposer, strlen(h->proposer))) {
-        snprintf(why, whylen, "malformed block");
-        return LN_EBADBLOCK;
-    }
-    h->height = ht->via.u64;
-    h->time = tm->via.u64;
-    bin32(ln_codec_map_get(hdr, "prev"), h->prev);
-    bin32(ln_codec_map_get(hdr, "state_root"), h->state_root);
-    plugin_block(h, (const uint8_t *)hash->via.bin.ptr, p->txs->via.array.size, &p->c);
-    return 0;
-}
 
 /* Executes a parsed block at head + 1 (a peer's proposal or a committed
 ** block) and keeps it as the pending block once its hash matches: every
 ** transaction must be included, as the proposer executed it. Signatures
 ** of transactions this node admitted already are not checked again; the
 ** others are checked here. */
-static int execute_parsed(ln_node *n, const parsed_block *p, char *why, size_t whylen)
+static int execute_parsed(ln_node *n, const ln_block_view *p, char *why, size_t whylen)
 {
     const ln_header *claim = &p->hdr;
     uint64_t height = claim->height;
@@ -611,9 +258,9 @@ static int execute_parsed(ln_node *n, const parsed_block *p, char *why, size_t w
                  (unsigned long long)height, (unsigned long long)head.height);
         return LN_EBADBLOCK;
     }
-    if (n->pending && memcmp(n->pending->hash, p->c.hash, LN_HASH_LEN) == 0)
+    if (n->pending && memcmp(n->pending->hash, p->hash, LN_HASH_LEN) == 0)
         return 0;                          /* executed already */
-    size_t k = p->c.ntx;
+    size_t k = p->txs->via.array.size;
     const uint8_t **tx = calloc(k + 1, sizeof *tx);
     size_t *lens = calloc(k + 1, sizeof *lens);
     ln_pblock *b = NULL;
@@ -649,7 +296,7 @@ static int execute_parsed(ln_node *n, const parsed_block *p, char *why, size_t w
         snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, ln_strerror(rc));
         goto done;
     }
-    if (b->hdr.height != height || b->n != k || memcmp(b->hash, p->c.hash, LN_HASH_LEN) != 0) {
+    if (b->hdr.height != height || b->n != k || memcmp(b->hash, p->hash, LN_HASH_LEN) != 0) {
         snprintf(why, whylen, "block %llu: re-executed, its hash differs", (unsigned long long)height);
         rc = LN_EBADBLOCK;
         goto done;
@@ -664,36 +311,38 @@ done:
 }
 
 /* execute_parsed of a block's bytes. */
-static int execute_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+int ln__node_execute(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
 {
-    parsed_block p;
-    int rc = parse_block(blk, bl, &p, why, whylen);
+    ln_block_view p;
+    int rc = ln_block_parse(blk, bl, BLOCK_OBJECTS, &p, why, whylen);
     if (rc == 0) rc = execute_parsed(n, &p, why, whylen);
-    msgpack_zone_destroy(&p.z);
+    ln_block_view_free(&p);
     return rc;
 }
 
 /* A committed block from a peer (sync): executed, then committed once the
 ** consensus plugin accepts it (verify_block and verify_commit with the
 ** block's certificate): the rules are the plugin's. */
-static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
+int ln__node_apply(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen)
 {
     /* The certificate first, on the header as the block claims it: a
     ** block nobody certified costs no execution. Executing it then checks
     ** that the claim (the hash the certificate signs) is the block. */
-    parsed_block p;
-    int rc = parse_block(blk, bl, &p, why, whylen);
+    ln_block_view p;
+    int rc = ln_block_parse(blk, bl, BLOCK_OBJECTS, &p, why, whylen);
+    ln_plugin_block claim;
+    ln__node_block(&p.hdr, p.hash, rc == 0 ? p.txs->via.array.size : 0, &claim);
     msgpack_sbuffer csb;
     msgpack_packer cpk;
     msgpack_sbuffer_init(&csb);
     msgpack_packer_init(&cpk, &csb, msgpack_sbuffer_write);
     if (rc == 0 && p.cert) msgpack_pack_object(&cpk, *p.cert);
     char pwhy[200];
-    if (rc == 0 && (rc = ln_plugin_verify(n->plugin, &p.c, (const uint8_t *)csb.data,
+    if (rc == 0 && (rc = ln_plugin_verify(n->plugin, &claim, (const uint8_t *)csb.data,
                                           csb.size, pwhy, sizeof pwhy)) < 0)
         snprintf(why, whylen, "block %llu: %s", (unsigned long long)p.hdr.height, pwhy);
     if (rc == 0) rc = execute_parsed(n, &p, why, whylen);
-    msgpack_zone_destroy(&p.z);
+    ln_block_view_free(&p);
     if (rc < 0) {
         msgpack_sbuffer_destroy(&csb);
         return rc;
@@ -708,176 +357,8 @@ static int apply_block(ln_node *n, const uint8_t *blk, size_t bl, char *why, siz
         ln_pblock_free(b);
         return rc;
     }
-    committed(n, b);
+    ln__node_committed(n, b);
     return 0;
-}
-
-/* ---- P2P (p2p.h) ------------------------------------------------------------ */
-
-/* The validator name of a key, or NULL. */
-static const char *validator_of(ln_node *n, const uint8_t pk[LN_PK_LEN])
-{
-    for (size_t i = 0; i < n->nval; i++)
-        if (memcmp(n->val_keys[i], pk, LN_PK_LEN) == 0) return n->val_names[i];
-    return NULL;
-}
-
-static const char *p_validator(void *ud, const uint8_t pk[LN_PK_LEN])
-{
-    return validator_of(ud, pk);
-}
-
-static int p_allowed(void *ud, const uint8_t pk[LN_PK_LEN])
-{
-    ln_node *n = ud;
-    if (validator_of(n, pk)) return 1;
-    for (size_t i = 0; i < n->nmem; i++)
-        if (memcmp(n->mem_keys[i], pk, LN_PK_LEN) == 0) return 1;
-    return 0;
-}
-
-static const uint8_t *p_validator_key(void *ud, const char *name)
-{
-    ln_node *n = ud;
-    for (size_t i = 0; i < n->nval; i++)
-        if (strcmp(n->val_names[i], name) == 0) return n->val_keys[i];
-    return NULL;
-}
-
-static uint64_t p_height(void *ud)
-{
-    ln_header h;
-    return ln_chain_head(((ln_node *)ud)->chain, &h, NULL) == 0 ? h.height : 0;
-}
-
-static int p_block(void *ud, uint64_t height, uint8_t **blk, size_t *len)
-{
-    return ln_chain_block(((ln_node *)ud)->chain, height, blk, len);
-}
-
-static int p_apply(void *ud, const uint8_t *blk, size_t len, char *why, size_t whylen)
-{
-    return apply_block(ud, blk, len, why, whylen);
-}
-
-/* A transaction from a peer, not seen lately: admitted unless its exact
-** bytes were verified here already. */
-static void p_tx(void *ud, const uint8_t *tx, size_t len, const uint8_t bh[LN_HASH_LEN])
-{
-    ln_node *n = ud;
-    if (ln_admit_verified(n->admit, bh) || n->closing ||
-        ln_mempool_count(n->mp) >= MEMPOOL_TXS)
-        return;
-    ln_admit_submit(n->admit, tx, len, LN_ADMIT_PEER, peer_tx_done, NULL);
-}
-
-typedef struct {
-    void (*each)(const uint8_t *tx, size_t len, void *arg);
-    void *arg;
-} mempool_walk;
-
-static void mempool_walk_one(const ln_mtx *tx, void *ud)
-{
-    mempool_walk *w = ud;
-    w->each(tx->bytes, tx->len, w->arg);
-}
-
-static void p_mempool(void *ud, void (*each)(const uint8_t *tx, size_t len, void *arg), void *arg)
-{
-    mempool_walk w = { each, arg };
-    ln_mempool_each(((ln_node *)ud)->mp, mempool_walk_one, &w);
-}
-
-static int p_message(void *ud, const char *from, const uint8_t *m, size_t len,
-                     char *why, size_t whylen)
-{
-    ln_node *n = ud;
-    if (!n->plugin) return 0;
-    return ln_plugin_on_message(n->plugin, from, m, len, why, whylen);
-}
-
-static void p_log(void *ud, const char *line)
-{
-    (void)ud;
-    logf_("%s", line);
-}
-
-static int p2p_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len)
-{
-    if (!n->p2p) return LN_ENOTFOUND;
-    /* A node made a validator after it started still connects with the key
-    ** it started with: it signs what it sends as that validator, so peers
-    ** can tell it speaks for it. */
-    uint8_t sig[LN_SIG_LEN];
-    int signed_as = n->has_key && n->self[0] && memcmp(n->key.pk, n->key_pk, LN_PK_LEN) != 0;
-    if (signed_as) ln_sign(n->key.sk, m, len, sig);
-    return ln_p2p_consensus(n->p2p, to, n->self, m, len, signed_as ? sig : NULL);
-}
-
-static void p2p_closed(void *ud)
-{
-    ln_node *n = ud;
-    n->open_handles--;
-    maybe_free(n);
-}
-
-/* This node's P2P identity: its validator key, else HOME/keys/node.key. */
-static int node_identity(ln_node *n, ln_key *k, char *err, size_t errlen)
-{
-    if (n->has_key) {
-        *k = n->key;
-        return 0;
-    }
-    char path[700], kerr[160];
-    snprintf(path, sizeof path, "%s/keys/node.key", n->home);
-    int rc = ln_keyfile_read(path, k, kerr, sizeof kerr);
-    if (rc == LN_ENOTFOUND) {
-        memset(k, 0, sizeof *k);
-        snprintf(k->account, sizeof k->account, "node");
-        ln_keypair(k->pk, k->sk);
-        if ((rc = ln_keyfile_write(n->home, k, 0)) < 0)
-            snprintf(err, errlen, "writing %s: %s", path, ln_strerror(rc));
-        return rc;
-    }
-    if (rc < 0) snprintf(err, errlen, "%s: %s", path, kerr);
-    return rc;
-}
-
-static int p2p_start(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen)
-{
-    const char *addr = cfg->p2p_addr;
-    ln_key k;
-    int rc = node_identity(n, &k, err, errlen);
-    if (rc < 0) return rc;
-    memcpy(n->key_pk, k.pk, LN_PK_LEN);
-    ln_p2p_config pc;
-    memset(&pc, 0, sizeof pc);
-    memcpy(pc.pk, k.pk, LN_PK_LEN);
-    memcpy(pc.sk, k.sk, LN_SK_LEN);
-    sodium_memzero(&k, sizeof k);
-    pc.chain_id = n->chain_id;
-    pc.listen = addr;
-    pc.max_frame = LN_P2P_MAX_FRAME;
-    pc.penalty_ms = cfg->p2p_penalty_ms;
-    ln_p2p_host host = {
-        n, p_allowed, p_validator, p_validator_key, p_height, p_block, p_apply, p_tx,
-        p_mempool, p_message, p_log
-    };
-    rc = ln_p2p_start(n->loop, &pc, &host, &n->p2p);
-    sodium_memzero(&pc, sizeof pc);
-    if (rc < 0) {
-        snprintf(err, errlen, "P2P on %s: %s", addr,
-                 rc == LN_EEXIST ? "address in use" : ln_strerror(rc));
-        return rc;
-    }
-    n->open_handles++;                 /* until p2p_closed */
-    return 0;
-}
-
-int ln_node_connect(ln_node *n, const char *addr)
-{
-    if (!n->p2p || n->closing) return LN_ECLOSED;
-    return ln_p2p_connect(n->p2p, addr);
 }
 
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen);
@@ -985,8 +466,8 @@ static int load_membership(ln_node *n, ln_overlay *ov)
     }
     if (!n->has_key) sodium_memzero(&n->key, sizeof n->key);
     if (!first && strcmp(was, n->self) != 0) {
-        if (n->self[0]) logf_("membership: this node validates as %s", n->self);
-        else logf_("membership: this node no longer validates (was %s)", was);
+        if (n->self[0]) ln__node_log("membership: this node validates as %s", n->self);
+        else ln__node_log("membership: this node no longer validates (was %s)", was);
     }
     if (n->p2p) ln_p2p_recheck(n->p2p);
     return 0;
@@ -997,7 +478,7 @@ static int load_membership(ln_node *n, ln_overlay *ov)
 static void membership_refresh(ln_node *n)
 {
     int rc = load_membership(n, NULL);
-    if (rc < 0) logf_("membership: the genesis record does not load: %s", ln_strerror(rc));
+    if (rc < 0) ln__node_log("membership: the genesis record does not load: %s", ln_strerror(rc));
 }
 
 /* Reads chain id, validators and the consensus plugin from the state (or
@@ -1037,10 +518,8 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
         goto done;
     }
     snprintf(n->consensus, sizeof n->consensus, "%s", ref.name);
-    ln_plugin_host host = {
-        n, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer,
-        h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now_ms
-    };
+    ln_plugin_host host;
+    ln__node_host(n, &host);
     char why[300];
     char pname[64];
     snprintf(pname, sizeof pname, "%s.lua", n->consensus);
@@ -1104,7 +583,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
-    if ((rc = ln_ptimers_new(loop, on_timer, n, &n->timers)) < 0) {
+    if ((rc = ln_ptimers_new(loop, ln__node_on_timer, n, &n->timers)) < 0) {
         free_node(n);
         return rc;
     }
@@ -1134,7 +613,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
-    if (cfg->p2p_addr && (rc = p2p_start(n, cfg, err, errlen)) < 0) {
+    if (cfg->p2p_addr && (rc = ln__node_p2p_start(n, cfg, err, errlen)) < 0) {
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
@@ -1149,14 +628,14 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     ln_ptimers_start(n->timers);
 
     char why[300];
-    if (ln_plugin_start(n->plugin, why, sizeof why) < 0) logf_("consensus: %s", why);
+    if (ln_plugin_start(n->plugin, why, sizeof why) < 0) ln__node_log("consensus: %s", why);
     *out = n;
     return 0;
 }
 
 /* The node goes when its last handle has closed and the last submission
 ** has come back from the worker pool. */
-static void maybe_free(ln_node *n)
+void ln__node_maybe_free(ln_node *n)
 {
     if (n->closing && n->open_handles == 0) free_node(n);
 }
@@ -1165,7 +644,7 @@ static void part_closed(void *ud)
 {
     ln_node *n = ud;
     n->open_handles--;
-    maybe_free(n);
+    ln__node_maybe_free(n);
 }
 
 void ln_node_close(ln_node *n)
@@ -1181,7 +660,7 @@ void ln_node_close(ln_node *n)
     if (n->p2p) {
         ln_p2p *p = n->p2p;
         n->p2p = NULL;
-        ln_p2p_close(p, p2p_closed, n);
+        ln_p2p_close(p, part_closed, n);
     }
     if (n->queries) {
         ln_qpool *q = n->queries;
@@ -1201,7 +680,7 @@ void ln_node_close(ln_node *n)
         ln_ptimers_close(t, part_closed, n);
     }
     n->open_handles--;
-    maybe_free(n);
+    ln__node_maybe_free(n);
 }
 
 /* ---- queries ---------------------------------------------------------- */
@@ -1399,7 +878,7 @@ int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
 
 uint64_t ln_node_pending_nonce(ln_node *n, const char *name)
 {
-    return ln_mempool_next_nonce(n->mp, name, committed_nonce(name, n));
+    return ln_mempool_next_nonce(n->mp, name, ln__node_nonce(name, n));
 }
 
 int ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
@@ -1449,85 +928,3 @@ void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud)
         }
 }
 
-/* ---- metrics ------------------------------------------------------------ */
-
-static double m_height(void *ud)
-{
-    ln_header h;
-    return ln_chain_head(((ln_node *)ud)->chain, &h, NULL) == 0 ? (double)h.height : 0;
-}
-static double m_blocks(void *ud) { return (double)((ln_node *)ud)->blocks; }
-static double m_txs(void *ud) { return (double)((ln_node *)ud)->txs_committed; }
-static double m_submitted(void *ud) { return (double)((ln_node *)ud)->submitted; }
-static double m_refused(void *ud) { return (double)((ln_node *)ud)->refused; }
-static double m_mempool(void *ud) { return (double)ln_mempool_count(((ln_node *)ud)->mp); }
-static double m_interval(void *ud) { return ((ln_node *)ud)->block_interval; }
-static double m_gas(void *ud) { return (double)((ln_node *)ud)->gas_total; }
-static double m_peers(void *ud)
-{
-    ln_node *n = ud;
-    return n->p2p ? (double)ln_p2p_peers(n->p2p) : 0;
-}
-static double sig_stat(ln_node *n, int which)
-{
-    uint64_t at_admission = 0, in_blocks = 0;
-    if (n->admit) ln_admit_stats(n->admit, &at_admission, &in_blocks);
-    return (double)(which ? in_blocks : at_admission);
-}
-static double m_sig_admit(void *ud) { return sig_stat(ud, 0); }
-static double m_sig_block(void *ud) { return sig_stat(ud, 1); }
-static double p2p_stat(ln_node *n, int which)
-{
-    uint64_t frames = 0, refused = 0;
-    if (n->p2p) ln_p2p_stats(n->p2p, &frames, &refused);
-    return (double)(which ? refused : frames);
-}
-static double m_p2p_frames(void *ud) { return p2p_stat(ud, 0); }
-static double m_p2p_refused(void *ud) { return p2p_stat(ud, 1); }
-static double query_stat(ln_node *n, int which)
-{
-    size_t run = 0, wait = 0;
-    uint64_t ref = 0;
-    if (n->queries) ln_qpool_stats(n->queries, &run, &wait, &ref);
-    return which == 0 ? (double)run : which == 1 ? (double)wait : (double)ref;
-}
-static double m_q_running(void *ud) { return query_stat(ud, 0); }
-static double m_q_waiting(void *ud) { return query_stat(ud, 1); }
-static double m_q_refused(void *ud) { return query_stat(ud, 2); }
-
-static const ln_metric metrics[] = {
-    { "lunet_height", LN_METRIC_GAUGE, "Height of the head block.", NULL, m_height },
-    { "lunet_blocks_total", LN_METRIC_COUNTER, "Blocks committed since start.", NULL, m_blocks },
-    { "lunet_txs_committed_total", LN_METRIC_COUNTER, "Transactions committed since start.", NULL,
-      m_txs },
-    { "lunet_txs_submitted_total", LN_METRIC_COUNTER, "Transactions admitted to the mempool.", NULL,
-      m_submitted },
-    { "lunet_txs_refused_total", LN_METRIC_COUNTER, "Transactions refused at admission.", NULL,
-      m_refused },
-    { "lunet_mempool_size", LN_METRIC_GAUGE, "Transactions waiting.", NULL, m_mempool },
-    { "lunet_block_interval_seconds", LN_METRIC_GAUGE, "Time between the last two blocks.", NULL,
-      m_interval },
-    { "lunet_gas_used_total", LN_METRIC_COUNTER, "Gas used by committed transactions since start.",
-      NULL, m_gas },
-    { "lunet_peers", LN_METRIC_GAUGE, "P2P peers connected (authenticated).", NULL, m_peers },
-    { "lunet_tx_sig_checks_total", LN_METRIC_COUNTER, "Transactions whose signatures were checked, "
-      "by where: at admission (worker pool) or in a peer's block (not admitted here first).",
-      "where=\"admission\"", m_sig_admit },
-    { "lunet_tx_sig_checks_total", LN_METRIC_COUNTER, "", "where=\"block\"", m_sig_block },
-    { "lunet_p2p_frames_total", LN_METRIC_COUNTER, "P2P frames received from peers and handled.",
-      NULL, m_p2p_frames },
-    { "lunet_p2p_refused_total", LN_METRIC_COUNTER,
-      "Peers dropped for a frame, message or block out of protocol or proportion.", NULL,
-      m_p2p_refused },
-    { "lunet_queries_running", LN_METRIC_GAUGE, "Queries running on the query workers.", NULL,
-      m_q_running },
-    { "lunet_queries_waiting", LN_METRIC_GAUGE, "Queries waiting for a query worker.", NULL,
-      m_q_waiting },
-    { "lunet_queries_refused_total", LN_METRIC_COUNTER,
-      "Queries refused with EBUSY: the queue was full.", NULL, m_q_refused },
-};
-
-char *ln_node_metrics(ln_node *n)
-{
-    return ln_metrics_text(metrics, sizeof metrics / sizeof *metrics, n);
-}

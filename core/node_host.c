@@ -1,0 +1,229 @@
+/*
+** node_host.c -- the host the node gives its consensus plugin (plugin.h):
+** node.head(), propose(), execute(), commit() and the rest, in C types.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "err.h"
+#include "node_int.h"
+#include "pmem.h"
+
+/* The plugin's view of a block (plugin.h). */
+void ln__node_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN], size_t ntx,
+                         ln_plugin_block *out)
+{
+    memset(out, 0, sizeof *out);
+    out->height = h->height;
+    out->time = h->time;
+    memcpy(out->hash, hash, LN_HASH_LEN);
+    memcpy(out->prev, h->prev, LN_HASH_LEN);
+    memcpy(out->state_root, h->state_root, LN_HASH_LEN);
+    snprintf(out->proposer, sizeof out->proposer, "%s", h->proposer);
+    out->ntx = ntx;
+}
+
+static size_t h_validators(void *ud, const char **names, size_t cap)
+{
+    ln_node *n = ud;
+    for (size_t i = 0; i < n->nval && i < cap; i++) names[i] = n->val_names[i];
+    return n->nval;
+}
+
+static const char *h_self(void *ud) { return ((ln_node *)ud)->self; }
+
+static int h_head(void *ud, ln_plugin_block *out)
+{
+    ln_node *n = ud;
+    ln_header h;
+    uint8_t hash[LN_HASH_LEN];
+    if (ln_chain_head(n->chain, &h, hash) == 0)
+        ln__node_block(&h, hash, 0, out);
+    else if (n->has_genesis_hdr)         /* init while the genesis is checked */
+        ln__node_block(&n->genesis_hdr, n->genesis_hash, 0, out);
+    else
+        return LN_ENOTFOUND;
+    return 0;
+}
+
+static int h_execute(void *ud, const uint8_t *data, size_t len, ln_plugin_block *out,
+                     char *why, size_t whylen)
+{
+    ln_node *n = ud;
+    int rc = ln__node_execute(n, data, len, why, whylen);
+    if (rc < 0) return rc;
+    ln__node_block(&n->pending->hdr, n->pending->hash, n->pending->n, out);
+    return 0;
+}
+
+static int h_propose(void *ud, ln_plugin_block *out, char *why, size_t whylen)
+{
+    ln_node *n = ud;
+    size_t max = n->block_txs;
+    const ln_mtx **sel = calloc(max + 1, sizeof *sel);
+    const uint8_t **txs = calloc(max + 1, sizeof *txs);
+    size_t *lens = calloc(max + 1, sizeof *lens);
+    if (!sel || !txs || !lens) {
+        free(sel); free(txs); free(lens);
+        return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
+    }
+    size_t k = ln_mempool_select(n->mp, ln__node_nonce, n, max, n->block_bytes, sel);
+    for (size_t i = 0; i < k; i++) {
+        txs[i] = sel[i]->bytes;
+        lens[i] = sel[i]->len;
+    }
+    ln_pblock_free(n->pending);
+    n->pending = NULL;
+    uint64_t now = (uint64_t)ln__node_wall();
+    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, BLOCK_GAS, &n->pending);
+    free(sel); free(txs); free(lens);
+    if (rc < 0) return ln_errf(why, whylen, rc, "propose: %s", ln_strerror(rc));
+    /* Its bytes for peers, kept until the next proposal. */
+    msgpack_sbuffer_destroy(&n->proposal);
+    if (ln_pblock_bytes(n->pending, &n->proposal) < 0) {
+        msgpack_sbuffer_init(&n->proposal);
+        return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
+    }
+    ln__node_block(&n->pending->hdr, n->pending->hash, n->pending->n, out);
+    out->data = (const uint8_t *)n->proposal.data;
+    out->dlen = n->proposal.size;
+    return 0;
+}
+
+static int h_commit(void *ud, const uint8_t hash[LN_HASH_LEN], const uint8_t *data, size_t dlen,
+                    const uint8_t *cert, size_t len, char *why, size_t whylen)
+{
+    ln_node *n = ud;
+    char hash_hex[2 * LN_HASH_LEN + 1];
+    ln_hex(hash, LN_HASH_LEN, hash_hex);
+    /* Agreed on by votes, not built here: execute it first. */
+    if ((!n->pending || memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) && data) {
+        int rc = ln__node_execute(n, data, dlen, why, whylen);
+        if (rc < 0) return rc;
+    }
+    if (!n->pending) {
+        snprintf(why, whylen, "no proposed block to commit");
+        return LN_EBADBLOCK;
+    }
+    if (memcmp(hash, n->pending->hash, LN_HASH_LEN) != 0) {
+        snprintf(why, whylen, "block %s is not the proposed block", hash_hex);
+        return LN_EBADBLOCK;
+    }
+    ln_pblock *b = n->pending;
+    int rc = ln_chain_commit(n->chain, b, cert, len);
+    if (rc < 0) {
+        /* Memory may be ahead of disk now: stop; a restart recovers. */
+        ln__node_log("fatal: commit of block %llu failed: %s", (unsigned long long)b->hdr.height,
+              ln_strerror(rc));
+        snprintf(why, whylen, "commit failed: %s", ln_strerror(rc));
+        /* The chain is back at its head (chain.c), but the store refused
+        ** a write: stop; the operator sees it, a restart goes on. */
+        ln_pblock_free(b);
+        n->pending = NULL;
+        uv_stop(n->loop);
+        n->closing = 1;
+        return rc;
+    }
+    n->pending = NULL;
+    ln__node_committed(n, b);
+    return 0;
+}
+
+/* What a block could take now: transactions behind a nonce gap do not
+** count (a plugin that proposes only when something waits would otherwise
+** make empty blocks for as long as the gap lasts). */
+static size_t h_pending(void *ud) { return ln_mempool_ready(((ln_node *)ud)->mp); }
+
+void ln__node_on_timer(const char *id, void *ud)
+{
+    ln_node *n = ud;
+    if (n->closing || !n->plugin) return;
+    char why[256];
+    if (ln_plugin_on_timer(n->plugin, id, why, sizeof why) < 0) ln__node_log("consensus: %s", why);
+}
+
+static void h_timer(void *ud, uint64_t ms, const char *id)
+{
+    ln_node *n = ud;
+    int rc = n->closing ? 0 : ln_ptimers_arm(n->timers, ms, id);
+    if (rc == LN_EFULL)
+        ln__node_log("consensus: %d timers are armed already; '%.64s' is ignored", LN_PTIMER_MAX, id);
+    else if (rc < 0)
+        ln__node_log("consensus: timer '%.64s' could not be armed: %s", id, ln_strerror(rc));
+}
+
+static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])
+{
+    ln_node *n = ud;
+    if (!n->has_key) return LN_EBADKEY;
+    ln_sign(n->key.sk, m, len, sig);
+    return 0;
+}
+
+static int h_key_of(void *ud, const char *v, uint8_t pk[LN_PK_LEN])
+{
+    ln_node *n = ud;
+    for (size_t i = 0; i < n->nval; i++)
+        if (strcmp(n->val_names[i], v) == 0) {
+            memcpy(pk, n->val_keys[i], LN_PK_LEN);
+            return 0;
+        }
+    return LN_ENOTFOUND;
+}
+
+/* Through p2p.c when there is P2P: a line the plugin writes for a peer's
+** message counts against that peer (ln_p2p_log). */
+static void h_log(void *ud, const char *msg)
+{
+    ln_node *n = ud;
+    if (!n->p2p) {
+        ln__node_log("consensus: %s", msg);
+        return;
+    }
+    size_t len = strlen(msg) + sizeof "consensus: ";
+    char *line = malloc(len);
+    if (!line) return;
+    snprintf(line, len, "consensus: %s", msg);
+    ln_p2p_log(n->p2p, line);
+    free(line);
+}
+
+static int h_broadcast(void *ud, const uint8_t *m, size_t len)
+{
+    return ln__node_consensus_out(ud, NULL, m, len);
+}
+
+static int h_send(void *ud, const char *to, const uint8_t *m, size_t len)
+{
+    return ln__node_consensus_out(ud, to, m, len);
+}
+
+static int h_persist(void *ud, const char *key, const uint8_t *v, size_t len)
+{
+    ln_node *n = ud;
+    return ln_pmem_put(ln_chain_store(n->chain), n->home, key, v, len);
+}
+
+static int h_recall(void *ud, const char *key, uint8_t **v, size_t *len)
+{
+    ln_node *n = ud;
+    return ln_pmem_get(ln_chain_store(n->chain), n->home, key, LN_PLUGIN_MSG_MAX + 4096, v, len);
+}
+
+static uint64_t h_now_ms(void *ud)
+{
+    (void)ud;
+    return (uint64_t)(ln__node_wall() * 1000);
+}
+
+void ln__node_host(ln_node *n, ln_plugin_host *out)
+{
+    ln_plugin_host h = {
+        n, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer,
+        h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now_ms
+    };
+    *out = h;
+}
