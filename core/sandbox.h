@@ -129,4 +129,17 @@ size_t ln_sandbox_mem_used(const ln_sandbox *sb);
 ** in hex (65 bytes with NUL). Two builds that meter differently differ. */
 int  ln_sandbox_fingerprint(char hex[65]);
 
+/* ---- internal: shared with whitelist.c and pattern.c ------------------ */
+
+/* Raises "C stack overflow" once C functions that call back into sandboxed
+** code are LN_SANDBOX_CDEPTH deep. */
+void     ln__sandbox_check_depth(lua_State *L);
+/* lua_pcall for such a C function: checks and counts the depth; a killed
+** call raises again rather than return. ln__sandbox_call raises any error. */
+int      ln__sandbox_pcall(lua_State *L, int nargs, int nresults);
+void     ln__sandbox_call(lua_State *L, int nargs, int nresults);
+/* Where pairs puts the value at idx among keys that are not numbers,
+** strings or booleans. */
+uint64_t ln__sandbox_order(lua_State *L, int idx);
+
 #endif
