@@ -56,6 +56,7 @@ typedef struct ln_sandbox ln_sandbox;   /* opaque */
 #define LN_GAS_HASH(n)          (((uint64_t)(n) >> 2) + 100)
 #define LN_GAS_VERIFY           20000
 #define LN_GAS_PAIRS(n)         ((uint64_t)(n) * 4 + 1)
+#define LN_GAS_VALUES(n)        ((uint64_t)(n) >> 1)           /* values taken or returned, moved */
 
 /* A fresh sandbox: arena, libraries, whitelist. ud is the host's, returned by
 ** ln_sandbox_ud(). LN_ENOMEM when the arena or state cannot be created,
@@ -141,5 +142,10 @@ void     ln__sandbox_call(lua_State *L, int nargs, int nresults);
 /* Where pairs puts the value at idx among keys that are not numbers,
 ** strings or booleans. */
 uint64_t ln__sandbox_order(lua_State *L, int idx);
+/* The sandbox whose code this thread is running or compiling, or NULL. */
+ln_sandbox *ln__sandbox_running(void);
+/* Kills the running call for why (LN_EFLOAT) from where no Lua error may be
+** raised: the next instruction raises. No-op outside a meter. */
+void     ln__sandbox_kill(ln_sandbox *sb, int why);
 
 #endif

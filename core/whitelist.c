@@ -5,12 +5,16 @@
 ** run unmetered (xpcall handlers, the pattern matcher) or work in
 ** proportion to their input without being charged (the wrappers).
 */
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
 
 #include <lualib.h>
 
 #include "whitelist.h"
+#include "err.h"
 #include "pattern.h"
 #include "sandbox.h"
 
@@ -337,17 +341,44 @@ static int call_orig_nested(lua_State *L)
     return lua_gettop(L);
 }
 
+/* ---- integer arguments ------------------------------------------------
+** LuaJIT turns a number argument into an int32 by a C cast, whose result
+** for NaN, an infinity or a number out of range depends on the processor
+** (x86 gives INT_MIN, ARM saturates). So the wrappers pass such arguments
+** through here first: NaN and infinities are refused; other numbers are
+** truncated toward zero and clamped to +-(2^31-1), which no count or
+** position of the sandbox reaches, and put back in place. */
+
+lua_Number ln__whitelist_intarg(lua_State *L, int idx, lua_Number def)
+{
+    if (lua_isnoneornil(L, idx)) return def;
+    lua_Number n = luaL_checknumber(L, idx);
+    if (n != n || n - n != 0) luaL_argerror(L, idx, "number has no integer representation");
+    n = n < 0 ? -floor(-n) : floor(n);
+    if (n > INT32_MAX) n = INT32_MAX;
+    if (n < -INT32_MAX) n = -INT32_MAX;
+    lua_pushnumber(L, n);
+    lua_replace(L, idx);
+    return n;
+}
+
+static lua_Number posrel(lua_Number pos, lua_Number len)
+{
+    return pos < 0 ? pos + len + 1 : pos;
+}
+
 static int w_rep(lua_State *L)
 {
     size_t l, sl = 0;
     luaL_checklstring(L, 1, &l);
     lua_Number n = luaL_checknumber(L, 2);
-    if (lua_type(L, 3) == LUA_TSTRING) lua_tolstring(L, 3, &sl);
+    if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &sl);   /* a number too */
     if (n > 0) {
         double bytes = (double)(l + sl) * n;
         ln_sandbox_charge(L, bytes > 1e15 ? UINT64_MAX / 2
                                           : LN_GAS_COPY_BYTES((uint64_t)bytes));
     }
+    ln__whitelist_intarg(L, 2, 0);
     return call_orig(L);
 }
 
@@ -367,12 +398,75 @@ static int w_sub(lua_State *L)
 {
     size_t l = 0;
     if (lua_type(L, 1) == LUA_TSTRING) lua_tolstring(L, 1, &l);
-    lua_Number i = luaL_optnumber(L, 2, 1), j = luaL_optnumber(L, 3, -1);
-    if (i < 0) i += (lua_Number)l + 1;
+    lua_Number i = ln__whitelist_intarg(L, 2, 1), j = ln__whitelist_intarg(L, 3, -1);
+    i = posrel(i, (lua_Number)l);
+    j = posrel(j, (lua_Number)l);
     if (i < 1) i = 1;
-    if (j < 0) j += (lua_Number)l + 1;
     if (j > (lua_Number)l) j = (lua_Number)l;
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(j >= i ? (uint64_t)(j - i + 1) : 0));
+    return call_orig(L);
+}
+
+/* ---- values in bulk -----------------------------------------------------
+** A C function that takes or returns n values works in proportion to n
+** within one VM instruction: LN_GAS_VALUES(n), before. */
+
+/* max, min, band, bor, bxor, assert (which returns what it takes). */
+static int w_values(lua_State *L)
+{
+    ln_sandbox_charge(L, LN_GAS_VALUES(lua_gettop(L)));
+    return call_orig(L);
+}
+
+static int w_char(lua_State *L)
+{
+    int n = lua_gettop(L);
+    ln_sandbox_charge(L, LN_GAS_VALUES(n));
+    for (int i = 1; i <= n; i++) ln__whitelist_intarg(L, i, 0);
+    return call_orig(L);
+}
+
+/* select(n, ...) takes all the values and returns those from n on. */
+static int w_select(lua_State *L)
+{
+    ln_sandbox_charge(L, LN_GAS_VALUES(lua_gettop(L)));
+    if (lua_type(L, 1) != LUA_TSTRING) ln__whitelist_intarg(L, 1, 0);
+    return call_orig(L);
+}
+
+/* The count of the positions i..j, as string.byte and unpack take them. */
+static uint64_t span(lua_Number i, lua_Number j)
+{
+    return j >= i ? (uint64_t)(j - i + 1) : 0;
+}
+
+static int w_unpack(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Number i = ln__whitelist_intarg(L, 2, 1);
+    lua_Number j = ln__whitelist_intarg(L, 3, (lua_Number)lua_objlen(L, 1));
+    ln_sandbox_charge(L, LN_GAS_VALUES(span(i, j)));
+    return call_orig(L);
+}
+
+static int w_byte(lua_State *L)
+{
+    size_t l;
+    luaL_checklstring(L, 1, &l);
+    lua_Number i = ln__whitelist_intarg(L, 2, 1);
+    lua_Number j = ln__whitelist_intarg(L, 3, i);
+    i = posrel(i, (lua_Number)l);
+    j = posrel(j, (lua_Number)l);
+    if (i < 1) i = 1;
+    if (j > (lua_Number)l) j = (lua_Number)l;
+    ln_sandbox_charge(L, LN_GAS_VALUES(span(i, j)));
+    return call_orig(L);
+}
+
+/* math.ldexp and bit.tohex: their second argument is an int32. */
+static int w_int2(lua_State *L)
+{
+    ln__whitelist_intarg(L, 2, 0);
     return call_orig(L);
 }
 
@@ -391,6 +485,17 @@ static int w_format(lua_State *L)
         arg++;
         if (*f == 'p')                /* the address of the argument */
             return luaL_error(L, "invalid option '%%p' to 'format'");
+        /* Integer conversions cast the number in C: NaN, infinities and
+        ** numbers out of range would print what the processor makes of
+        ** them (x86: -9223372036854775808). */
+        if (*f && strchr("diouxXc", *f) && lua_isnumber(L, arg)) {
+            lua_Number n = lua_tonumber(L, arg);
+            lua_Number hi = (*f == 'd' || *f == 'i') ? 9223372036854775808.0
+                                                   : 18446744073709551616.0;
+            if (*f == 'c') ln__whitelist_intarg(L, arg, 0);
+            else if (!(n >= -9223372036854775808.0 && n < hi))
+                return luaL_argerror(L, arg, "number has no integer representation");
+        }
         if (*f == 's' || *f == 'q') {
             int t = lua_type(L, arg);
             if (t != LUA_TSTRING && t != LUA_TNUMBER && t != LUA_TNONE) {
@@ -411,8 +516,8 @@ static int w_concat(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     size_t sepl = 0;
     if (lua_type(L, 2) == LUA_TSTRING) lua_tolstring(L, 2, &sepl);
-    lua_Number i = luaL_optnumber(L, 3, 1);
-    lua_Number j = luaL_optnumber(L, 4, (lua_Number)lua_objlen(L, 1));
+    lua_Number i = ln__whitelist_intarg(L, 3, 1);
+    lua_Number j = ln__whitelist_intarg(L, 4, (lua_Number)lua_objlen(L, 1));
     if (j >= i) {
         double cnt = j - i + 1;
         ln_sandbox_charge(L, LN_GAS_COPY_BYTES(cnt > 1e12 ? 1e12 : cnt * 8));
@@ -436,18 +541,80 @@ static int w_sort(lua_State *L)
     return call_orig_nested(L);                       /* the comparator, __lt */
 }
 
+/* insert(t, pos, v) moves the values from pos on up by one: pos must be in
+** 1..#t+1 (LuaJIT would walk from #t down to any pos, 2^31 steps for a
+** negative one), and each value moved is charged. */
 static int w_insert(lua_State *L)
 {
     check_writable(L, 1, "table.insert");
-    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(lua_objlen(L, 1) * 8));
+    if (lua_gettop(L) == 3) {
+        lua_Number len = (lua_Number)lua_objlen(L, 1);
+        lua_Number pos = ln__whitelist_intarg(L, 2, 0);
+        luaL_argcheck(L, pos >= 1 && pos <= len + 1, 2, "position out of bounds");
+        ln_sandbox_charge(L, LN_GAS_VALUES(span(pos, len)));
+    }
     return call_orig(L);
 }
 
 static int w_remove(lua_State *L)
 {
     check_writable(L, 1, "table.remove");
+    ln__whitelist_intarg(L, 2, 0);
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(lua_objlen(L, 1) * 8));
     return call_orig(L);
+}
+
+/* ---- x ^ y --------------------------------------------------------------
+**
+**     +-----------------------------------------------------------------+
+**     |  THIS FILE REPLACES pow(3) FOR THE WHOLE PROCESS.                |
+**     +-----------------------------------------------------------------+
+**
+** The interpreter computes x ^ y by calling the C library's pow (through
+** the PLT, as the parser does when it folds constants), whose last bits
+** differ between libm versions and processors. While this thread runs or
+** compiles sandboxed code (ln__sandbox_running), pow is replaced by integer
+** powering: y an integer, x ^ y is x multiplied by itself by binary
+** powering (exact while the result fits 2^53, rounded the same way on
+** every build beyond), 1 / x ^ -y for y < 0. A fractional y (or NaN) gives
+** NaN and kills the call (LN_EFLOAT, "x ^ y takes integer exponents only")
+** before the next instruction; the parser does not fold a NaN, so a
+** constant 2 ^ 0.5 fails when it runs, not when it compiles. Everywhere
+** else (host Lua, other code) the C library's pow answers, found once with
+** dlsym(RTLD_NEXT). If LuaJIT ever computed ^ without calling pow, the
+** test sandbox.sandbox_pow_is_integer_powering_or_refused fails. */
+
+static double powi(double x, double y)
+{
+    if (fabs(y) >= 9007199254740992.0) {           /* 2^53 and up: even */
+        double ax = fabs(x);
+        if (x != x) return x;
+        if (ax == 1) return 1;
+        return (ax > 1) == (y > 0) ? HUGE_VAL : 0;
+    }
+    uint64_t e = (uint64_t)fabs(y);
+    double r = 1, b = x;
+    while (e) {
+        if (e & 1) r *= b;
+        e >>= 1;
+        if (e) b *= b;
+    }
+    return y < 0 ? 1 / r : r;
+}
+
+double pow(double x, double y)
+{
+    ln_sandbox *sb = ln__sandbox_running();
+    if (!sb) {
+        static double (*real)(double, double);
+        if (!real) real = (double (*)(double, double))dlsym(RTLD_NEXT, "pow");
+        return real ? real(x, y) : NAN;
+    }
+    if (y != floor(y) && !isinf(y)) {
+        ln__sandbox_kill(sb, LN_EFLOAT);
+        return NAN;
+    }
+    return powi(x, y);
 }
 
 /* ---- building the whitelist ------------------------------------------- */
@@ -523,6 +690,8 @@ void ln__whitelist_open(lua_State *L)
     wrap(L, "reverse", w_linear);
     wrap(L, "sub", w_sub);
     wrap(L, "format", w_format);
+    wrap(L, "byte", w_byte);
+    wrap(L, "char", w_char);
     set_fn(L, "find", ln__pattern_find);
     set_fn(L, "match", ln__pattern_match);
     set_fn(L, "gmatch", ln__pattern_gmatch);
@@ -544,6 +713,9 @@ void ln__whitelist_open(lua_State *L)
         lua_setfield(L, base, *n);
     }
     wrap(L, "tonumber", w_linear);
+    wrap(L, "unpack", w_unpack);
+    wrap(L, "select", w_select);
+    wrap(L, "assert", w_values);
     set_fn(L, "pairs", sb_pairs);
     set_fn(L, "next", sb_next);
     set_fn(L, "rawset", sb_rawset);
@@ -551,9 +723,16 @@ void ln__whitelist_open(lua_State *L)
     set_fn(L, "xpcall", sb_xpcall);
 
     copy_fields(L, "math", math_names);
+    wrap(L, "max", w_values);
+    wrap(L, "min", w_values);
+    wrap(L, "ldexp", w_int2);
     ln__whitelist_freeze(L, -1);
     lua_setfield(L, base, "math");
     copy_fields(L, "bit", bit_names);
+    wrap(L, "band", w_values);
+    wrap(L, "bor", w_values);
+    wrap(L, "bxor", w_values);
+    wrap(L, "tohex", w_int2);
     ln__whitelist_freeze(L, -1);
     lua_setfield(L, base, "bit");
     copy_fields(L, "table", table_names);

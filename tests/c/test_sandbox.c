@@ -2,6 +2,7 @@
 ** test_sandbox.c -- ln_sandbox_* directly: lifecycle, exact metering, kills,
 ** loading, freezing, deterministic iteration, hostile code.
 */
+#include <math.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -670,6 +671,156 @@ TEST(sandbox_linear_string_work_is_charged_even_when_nothing_is_allocated)
     ln_sandbox_free(sb);
 }
 
+/* ---- work in proportion to its size ----------------------------------- */
+
+TEST(sandbox_table_insert_refuses_positions_out_of_bounds)
+{
+    ln_sandbox *sb = fresh();
+    deadline(20);                   /* LuaJIT walks 2^31 slots for -2^31 */
+    ASSERT_FAILS(run(sb, "local t = {1, 2, 3} table.insert(t, -2^31, 0)"), LN_ECALL,
+                 "position out of bounds");
+    ASSERT_FAILS(run(sb, "local t = {1, 2, 3} table.insert(t, 0, 0)"), LN_ECALL,
+                 "position out of bounds");
+    ASSERT_FAILS(run(sb, "local t = {1, 2, 3} table.insert(t, 5, 0)"), LN_ECALL,
+                 "position out of bounds");
+    ASSERT_FAILS(run(sb, "table.insert({}, 0/0, 0)"), LN_ECALL, "no integer representation");
+    ASSERT_OK(run(sb, "local t = {1, 2, 3} table.insert(t, 4, 9) table.insert(t, 1, 0) "
+                      "table.insert(t, 6) return table.concat(t, ',')"), "0,1,2,3,9,6");
+    ln_sandbox_free(sb);
+}
+
+TEST(sandbox_table_insert_charges_each_value_it_moves)
+{
+    ln_sandbox *sb = fresh();
+    const char *src = "local t = {} for i = 1, 20000 do t[i] = i end "
+                      "table.insert(t, ... == 1 and 1 or #t + 1, 0)";
+    uint64_t front = run_arg(sb, src, 1, LIMIT, LN_SANDBOX_MEM_CAP).gas;
+    uint64_t back = run_arg(sb, src, 0, LIMIT, LN_SANDBOX_MEM_CAP).gas;
+    /* 20000 values moved, at LN_GAS_VALUES; the two differ by a few
+    ** instructions besides. */
+    if (front < back + LN_GAS_VALUES(20000) - 8)
+        LN_FAIL("insert at 1 cost %llu, at the end %llu: moving 20000 values is free",
+                (unsigned long long)front, (unsigned long long)back);
+    ln_sandbox_free(sb);
+}
+
+TEST(sandbox_string_rep_counts_a_number_separator)
+{
+    ln_sandbox *sa = fresh(), *sb = fresh();   /* one each: no warm buffers */
+    /* 100 reps of a result that exists already: nothing is allocated, so
+    ** only the charge counts; each copies 10000 + 9 * 9999 bytes. */
+    const char *src = "local s = string.rep('x', 10000, %s) "
+                      "for i = 1, 100 do local r = string.rep('x', 10000, %s) end return #s";
+    char num[256], str[256];
+    snprintf(num, sizeof num, src, "123456789", "123456789");
+    snprintf(str, sizeof str, src, "'123456789'", "'123456789'");
+    run_result a = run(sa, num), b = run(sb, str);
+    ASSERT_OK(a, "99991");
+    ASSERT_OK(b, "99991");
+    if (a.gas < 100 * (99991 >> 4))
+        LN_FAIL("100 x 99991 bytes built for %llu gas", (unsigned long long)a.gas);
+    if (a.gas + 4 < b.gas || b.gas + 4 < a.gas)
+        LN_FAIL("separator 123456789 cost %llu, '123456789' %llu",
+                (unsigned long long)a.gas, (unsigned long long)b.gas);
+    ln_sandbox_free(sa);
+    ln_sandbox_free(sb);
+}
+
+/* Gas of 100 rounds of `body` over t = {1..7000} and s = 7000 bytes, in a
+** fresh sandbox (a used one has its stack grown already). */
+static uint64_t bulk_gas(const char *body)
+{
+    ln_sandbox *sb = fresh();
+    char src[512];
+    snprintf(src, sizeof src, "local t = {} for i = 1, 7000 do t[i] = i %% 200 + 1 end "
+                              "local s = string.rep('a', 7000) "
+                              "for k = 1, 100 do %s end", body);
+    run_result r = run(sb, src);
+    if (r.rc != 0) LN_FAIL("`%s` failed: %s", body, r.out);
+    ln_sandbox_free(sb);
+    return r.gas;
+}
+
+TEST(sandbox_c_functions_pay_for_each_value_they_take_or_return)
+{
+    static const char *const takes[] = {
+        "local a = select(7000, unpack(t))", "local a = math.max(unpack(t))",
+        "local a = math.min(unpack(t))", "local a = string.char(unpack(t))",
+        "local a = bit.bor(unpack(t))", "local a = assert(unpack(t))", NULL
+    };
+    uint64_t none = bulk_gas("local a = t[1]");
+    uint64_t unpacked = bulk_gas("local a = unpack(t)");
+    uint64_t per_round = LN_GAS_VALUES(7000);       /* 7000 values, 100 rounds */
+    if (unpacked < none + 100 * per_round)
+        LN_FAIL("unpack of 7000 values x 100: %llu gas over %llu",
+                (unsigned long long)unpacked, (unsigned long long)none);
+    for (const char *const *b = takes; *b; b++) {
+        uint64_t g = bulk_gas(*b);
+        if (g < unpacked + 100 * per_round)
+            LN_FAIL("`%s` x 100: %llu gas, unpack alone %llu", *b,
+                    (unsigned long long)g, (unsigned long long)unpacked);
+    }
+    uint64_t one = bulk_gas("local a = s:byte(1)");
+    uint64_t all = bulk_gas("local a = s:byte(1, -1)");
+    if (all < one + 100 * per_round)
+        LN_FAIL("s:byte(1, -1) of 7000 bytes x 100: %llu gas, s:byte(1) %llu",
+                (unsigned long long)all, (unsigned long long)one);
+}
+
+/* ---- determinism across builds ---------------------------------------- */
+
+TEST(sandbox_integer_arguments_do_not_depend_on_the_processor)
+{
+    ln_sandbox *sb = fresh();
+    static const char *const refused[] = {
+        "return string.format('%d', 0/0)", "return string.format('%5d', 1/0)",
+        "return string.format('%d', 2^63)", "return string.format('%x', -2^64)",
+        "return string.format('%c', 0/0)", "return string.char(65, 0/0)",
+        "return math.ldexp(1, 0/0)", "return unpack({1, 2}, 1, 0/0)",
+        "return ('abc'):rep(0/0)", "return ('abc'):sub(1/0)", "return ('abc'):byte(0/0)",
+        "return table.concat({'a'}, '', 0/0)", "return bit.tohex(1, 0/0)", NULL
+    };
+    for (const char *const *r = refused; *r; r++)
+        ASSERT_FAILS(run(sb, *r), LN_ECALL, "no integer representation");
+    /* Beyond the int32 range a position is clamped, not wrapped. */
+    ASSERT_OK(run(sb, "return ('abc'):sub(2, 2^40) .. ('abc'):sub(-2^40, 1) .. "
+                      "('abc'):sub(2^40) .. '|' .. string.format('%d %x %c', 2^53, -1, 65)"),
+              "bca|9007199254740992 ffffffffffffffff A");
+    ln_sandbox_free(sb);
+}
+
+static double powi(double x, double y)
+{
+    uint64_t e = (uint64_t)fabs(y);
+    double r = 1, b = x;
+    while (e) {
+        if (e & 1) r *= b;
+        e >>= 1;
+        if (e) b *= b;
+    }
+    return y < 0 ? 1 / r : r;
+}
+
+TEST(sandbox_pow_is_integer_powering_or_refused)
+{
+    ln_sandbox *sb = fresh();
+    /* The C library's pow rounds 1.1^10 to ...0023; binary powering, the
+    ** same on every build, gives ...0019. */
+    char want[128];
+    snprintf(want, sizeof want, "%.17g %.17g %.17g", powi(1.1, 10), powi(1.01, -50), powi(3, 40));
+    ASSERT_OK(run(sb, "local a, b = 1.1, 10 return string.format('%.17g %.17g %.17g', "
+                      "a ^ b, 1.01 ^ -50, 3 ^ 40)"), want);
+    ASSERT_OK(run(sb, "return tostring(10 ^ 18 == 1000000000000000000) .. (-2) ^ 3 .. "
+                      "2 ^ -2 .. ' ' .. 0 ^ -1 .. ' ' .. (0/0) ^ 0 .. ' ' .. 2 ^ (1/0)"),
+              "true-80.25 inf 1 inf");
+    ASSERT_FAILS(run(sb, "local x = 0.5 return 2 ^ x"), LN_EFLOAT, "integer exponents");
+    ASSERT_FAILS(run(sb, "return 2 ^ 0.5"), LN_EFLOAT, "integer exponents");
+    ASSERT_FAILS(run(sb, "local ok = pcall(function() return 2 ^ (0/0) end) return 'caught'"),
+                 LN_EFLOAT, "integer exponents");
+    ASSERT_OK(run(sb, "return 'next call'"), "next call");
+    ln_sandbox_free(sb);
+}
+
 static const ln_test tests[] = {
     T(sandbox_new_free_repeats_and_free_null_is_a_noop),
     T(sandbox_runs_code_after_freeze),
@@ -707,6 +858,12 @@ static const ln_test tests[] = {
     T(sandbox_patterns_match_as_in_lua),
     T(sandbox_deep_recursion_is_an_error_not_a_crash),
     T(sandbox_linear_string_work_is_charged_even_when_nothing_is_allocated),
+    T(sandbox_table_insert_refuses_positions_out_of_bounds),
+    T(sandbox_table_insert_charges_each_value_it_moves),
+    T(sandbox_string_rep_counts_a_number_separator),
+    T(sandbox_c_functions_pay_for_each_value_they_take_or_return),
+    T(sandbox_integer_arguments_do_not_depend_on_the_processor),
+    T(sandbox_pow_is_integer_powering_or_refused),
     { 0 }
 };
 
