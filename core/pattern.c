@@ -10,6 +10,7 @@
 
 #include "pattern.h"
 #include "sandbox.h"
+#include "whitelist.h"
 
 #define MAXCAPTURES   32
 #define MATCH_DEPTH   200
@@ -342,7 +343,7 @@ static int find_aux(lua_State *L, int find)
     size_t l1, l2;
     const char *s = luaL_checklstring(L, 1, &l1);
     const char *p = luaL_checklstring(L, 2, &l2);
-    ptrdiff_t init = posrelat(luaL_optinteger(L, 3, 1), l1) - 1;
+    ptrdiff_t init = posrelat((ptrdiff_t)ln__whitelist_intarg(L, 3, 1), l1) - 1;
     if (init < 0) init = 0;
     else if ((size_t)init > l1) init = (ptrdiff_t)l1;
     ln_sandbox_charge(L, LN_GAS_MATCH(l1, l2));
@@ -488,7 +489,7 @@ int ln__pattern_gsub(lua_State *L)
     const char *src = luaL_checklstring(L, 1, &srcl);
     const char *p = luaL_checklstring(L, 2, &lp);
     int tr = lua_type(L, 3);
-    int max_s = luaL_optint(L, 4, (int)(srcl + 1));
+    int max_s = (int)ln__whitelist_intarg(L, 4, (lua_Number)srcl + 1);
     int anchor = (*p == '^') ? (p++, 1) : 0;
     int n = 0;
     luaL_argcheck(L, tr == LUA_TNUMBER || tr == LUA_TSTRING ||

@@ -329,6 +329,42 @@ uint64_t ln__sandbox_order(lua_State *L, int idx)
     return (uint64_t)((uintptr_t)lua_topointer(L, idx) - (uintptr_t)sb->arena.base);
 }
 
+/* ---- table sizes ------------------------------------------------------
+** A walk over a table (lua_next, table.maxn) visits every slot of its array
+** and hash parts, the empty ones too: a table whose array was emptied keeps
+** it until the next rehash. The C API does not tell these sizes, so they
+** are read from LuaJIT's GCtab (lj_obj.h, GC64 layout: asize, a uint32 at
+** byte 48, then hmask). tables_selfcheck compares what is read with tables
+** of known sizes at every sandbox creation: on a build laid out otherwise
+** no sandbox can be made (LN_ECODE), rather than charge wrongly. */
+#define GCTAB_ASIZE  48
+#define GCTAB_HMASK  52
+
+size_t ln_sandbox_table_slots(lua_State *L, int idx)
+{
+    const uint8_t *t = lua_topointer(L, idx);
+    uint32_t asize, hmask;
+    memcpy(&asize, t + GCTAB_ASIZE, sizeof asize);
+    memcpy(&hmask, t + GCTAB_HMASK, sizeof hmask);
+    return (size_t)asize + hmask + 1;
+}
+
+static int tables_selfcheck(lua_State *L)
+{
+    static const int sizes[][2] = { { 0, 0 }, { 5, 0 }, { 0, 1 }, { 0, 2 }, { 3, 9 }, { 100, 7 } };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int a = sizes[i][0], h = sizes[i][1], hbits = 0;
+        while (h > 0 && (1 << hbits) < h) hbits++;
+        if (h == 1) hbits = 1;                    /* LuaJIT's hsize2hbits */
+        size_t want = (size_t)(a ? a + 1 : 0) + (size_t)(hbits ? (1 << hbits) - 1 : 0) + 1;
+        lua_createtable(L, a, h);
+        size_t got = ln_sandbox_table_slots(L, -1);
+        lua_pop(L, 1);
+        if (got != want) return LN_ECODE;
+    }
+    return 0;
+}
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 static int setup(lua_State *L)
@@ -397,7 +433,7 @@ int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox 
         ln_sandbox_free(sb);
         return LN_ENOMEM;
     }
-    if (drain_selfcheck(sb) < 0) {
+    if (drain_selfcheck(sb) < 0 || tables_selfcheck(L) < 0) {
         ln_sandbox_free(sb);
         return LN_ECODE;
     }
@@ -518,7 +554,9 @@ static const char *const calibration[] = {
     "local t = {} for i = 1, 100 do t[i] = 100 - i end table.sort(t) return t[1]",
     "return (string.gsub('hello world from lunet', '(%w+)', '<%1>'))",
     "local t = {} for i = 1, 100 do table.insert(t, 1, i) end "
-        "return select('#', unpack(t)) + math.max(unpack(t)) + #string.rep('ab', 10, 7) + 3 ^ 5",
+        "local u = {} for i = 1, 64 do u[i] = i end for i = 1, 64 do u[i] = nil end "
+        "return select('#', unpack(t)) + math.max(unpack(t)) + #string.rep('ab', 10, 7) + 3 ^ 5 "
+        "+ table.maxn(u)",
     NULL
 };
 

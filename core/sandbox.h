@@ -57,6 +57,7 @@ typedef struct ln_sandbox ln_sandbox;   /* opaque */
 #define LN_GAS_VERIFY           20000
 #define LN_GAS_PAIRS(n)         ((uint64_t)(n) * 4 + 1)
 #define LN_GAS_VALUES(n)        ((uint64_t)(n) >> 1)           /* values taken or returned, moved */
+#define LN_GAS_SLOTS(n)         ((uint64_t)(n) >> 2)           /* table slots walked, empty or not */
 
 /* A fresh sandbox: arena, libraries, whitelist. ud is the host's, returned by
 ** ln_sandbox_ud(). LN_ENOMEM when the arena or state cannot be created,
@@ -122,6 +123,10 @@ int  ln_sandbox_pcall(ln_sandbox *sb, int nargs, int nresults);
 /* Text of the error value at idx without calling any metamethod: strings and
 ** numbers as such, other values as "(error object is a T value)". */
 const char *ln_sandbox_errtext(lua_State *L, int idx, size_t *len);
+
+/* The slots a walk over the table at idx visits (lua_next, table.maxn):
+** its array and hash parts, empty slots included. */
+size_t ln_sandbox_table_slots(lua_State *L, int idx);
 
 /* Bytes the arena has handed out and not taken back. */
 size_t ln_sandbox_mem_used(const ln_sandbox *sb);

@@ -144,13 +144,21 @@ static uint64_t log2ceil(uint64_t n)
 }
 
 /* Pushes a table of t's keys (t at idx) in the deterministic order; returns
-** the count. Charges for the count and the sort before doing them. */
+** the count. Charged before each step: the two walks by the slots they
+** visit, the sort by the keys and their bytes (strings compare bytewise). */
 static int sorted_keys(lua_State *L, int idx)
 {
+    ln_sandbox_charge(L, 2 * LN_GAS_SLOTS(ln_sandbox_table_slots(L, idx)));
     int n = 0;
+    uint64_t kbytes = 0;
     lua_pushnil(L);
-    while (lua_next(L, idx)) { lua_pop(L, 1); n++; }
-    ln_sandbox_charge(L, LN_GAS_PAIRS(n) * log2ceil((uint64_t)n + 1));
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        n++;
+        if (lua_type(L, -1) == LUA_TSTRING) kbytes += lua_objlen(L, -1);
+    }
+    uint64_t lg = log2ceil((uint64_t)n + 1);
+    ln_sandbox_charge(L, (LN_GAS_PAIRS(n) + LN_GAS_COPY_BYTES(kbytes)) * lg);
     lua_createtable(L, n, 0);                         /* keys, unsorted */
     int keys = lua_gettop(L);
     skey *d = lua_newuserdata(L, sizeof(skey) * (size_t)(n ? n : 1));
@@ -556,6 +564,14 @@ static int w_insert(lua_State *L)
     return call_orig(L);
 }
 
+/* maxn walks every slot, the empty ones of an emptied array too. */
+static int w_maxn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    ln_sandbox_charge(L, LN_GAS_SLOTS(ln_sandbox_table_slots(L, 1)));
+    return call_orig(L);
+}
+
 static int w_remove(lua_State *L)
 {
     check_writable(L, 1, "table.remove");
@@ -740,6 +756,7 @@ void ln__whitelist_open(lua_State *L)
     wrap(L, "insert", w_insert);
     wrap(L, "remove", w_remove);
     wrap(L, "sort", w_sort);
+    wrap(L, "maxn", w_maxn);
     ln__whitelist_freeze(L, -1);
     lua_setfield(L, base, "table");
     lua_remove(L, strlib);

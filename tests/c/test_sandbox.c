@@ -767,6 +767,35 @@ TEST(sandbox_c_functions_pay_for_each_value_they_take_or_return)
                 (unsigned long long)all, (unsigned long long)one);
 }
 
+TEST(sandbox_walks_pay_for_every_slot_of_an_emptied_table)
+{
+    /* The array part keeps its 100000+ slots once every value is cleared:
+    ** a walk still visits each of them. */
+    static const char *const walks[] = {
+        "local m = table.maxn(t)", "for k in pairs(t) do end", "local k = next(t)",
+        "for k in pairs(setmetatable({}, {__index = t})) do end", NULL
+    };
+    const char *src = "local t = {} for i = 1, 100000 do t[i] = i end "
+                      "for i = 1, 100000 do t[i] = nil end for r = 1, 100 do %s end";
+    char buf[512];
+    snprintf(buf, sizeof buf, src, "local m = r");
+    ln_sandbox *sb = fresh();
+    uint64_t none = run(sb, buf).gas;
+    for (int i = 0; walks[i]; i++) {
+        snprintf(buf, sizeof buf, src, walks[i]);
+        run_result r = run(sb, buf);
+        ASSERT_EQ(r.rc, 0);
+        /* The last one walks an empty table: it must stay cheap. */
+        if (walks[i + 1] && r.gas < none + 100 * LN_GAS_SLOTS(100000))
+            LN_FAIL("`%s` x 100 over 100000 empty slots: %llu gas, %llu without it",
+                    walks[i], (unsigned long long)r.gas, (unsigned long long)none);
+        if (!walks[i + 1] && r.gas > none + 100 * 100)
+            LN_FAIL("`%s` x 100 over an empty table: %llu gas, %llu without it",
+                    walks[i], (unsigned long long)r.gas, (unsigned long long)none);
+    }
+    ln_sandbox_free(sb);
+}
+
 /* ---- determinism across builds ---------------------------------------- */
 
 TEST(sandbox_integer_arguments_do_not_depend_on_the_processor)
@@ -778,7 +807,8 @@ TEST(sandbox_integer_arguments_do_not_depend_on_the_processor)
         "return string.format('%c', 0/0)", "return string.char(65, 0/0)",
         "return math.ldexp(1, 0/0)", "return unpack({1, 2}, 1, 0/0)",
         "return ('abc'):rep(0/0)", "return ('abc'):sub(1/0)", "return ('abc'):byte(0/0)",
-        "return table.concat({'a'}, '', 0/0)", "return bit.tohex(1, 0/0)", NULL
+        "return table.concat({'a'}, '', 0/0)", "return bit.tohex(1, 0/0)",
+        "return string.find('abc', 'b', 0/0)", "return string.gsub('aaa', 'a', 'b', 1/0)", NULL
     };
     for (const char *const *r = refused; *r; r++)
         ASSERT_FAILS(run(sb, *r), LN_ECALL, "no integer representation");
@@ -862,6 +892,7 @@ static const ln_test tests[] = {
     T(sandbox_table_insert_charges_each_value_it_moves),
     T(sandbox_string_rep_counts_a_number_separator),
     T(sandbox_c_functions_pay_for_each_value_they_take_or_return),
+    T(sandbox_walks_pay_for_every_slot_of_an_emptied_table),
     T(sandbox_integer_arguments_do_not_depend_on_the_processor),
     T(sandbox_pow_is_integer_powering_or_refused),
     { 0 }
