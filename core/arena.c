@@ -90,12 +90,20 @@ void *ln__arena_realloc(ln__arena *a, void *ptr, size_t osize, size_t nsize)
     }
     void *np = arena_get(a, nsize);
     if (!np) return NULL;
+    a->seq[((uint8_t *)np - a->base) / SMALL_STEP] = ++a->nseq;
     if (ptr) {
         memcpy(np, ptr, osize < nsize ? osize : nsize);
         arena_put(a, ptr, osize);
     }
     a->in_use += nsize - old;
     return np;
+}
+
+uint32_t ln__arena_seq(const ln__arena *a, const void *p)
+{
+    const uint8_t *b = p;
+    if (b < a->base || b >= a->base + a->top) return 0;
+    return a->seq[(size_t)(b - a->base) / SMALL_STEP];
 }
 
 /* Merge sort of a free list by address. */
@@ -211,6 +219,11 @@ long syscall(long number, ...)
 
 static uint64_t slots_used;
 
+/* The numbers of a slot's blocks (ln__arena_seq), 4 bytes per 16: a
+** mapping of their own, kept with the slot. Never read before written. */
+#define SEQ_SIZE(size)  ((size) / SMALL_STEP * sizeof(uint32_t))
+static uint32_t *seq_cache[ARENA_SLOTS];
+
 /* A slot's mapping outlives its sandbox: the next sandbox in that slot
 ** (a node runs one per block) finds its pages already faulted in, zeroed
 ** as a fresh mapping would be. Only the first ARENA_KEEP bytes stay
@@ -264,11 +277,33 @@ int ln__arena_open(ln__arena *a, size_t size)
     memset(a, 0, sizeof *a);
     a->size = size;
     a->base = arena_map(size, &a->slot);
-    return a->base ? 0 : LN_ENOMEM;
+    if (!a->base) return LN_ENOMEM;
+    if (a->slot >= 0 && seq_cache[a->slot] && size == SLOT_SIZE) {
+        a->seq = seq_cache[a->slot];
+        return 0;
+    }
+    void *p = mmap(NULL, SEQ_SIZE(size), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        ln__arena_close(a);
+        return LN_ENOMEM;
+    }
+    a->seq = p;
+    return 0;
 }
 
 void ln__arena_close(ln__arena *a)
 {
+    if (a->seq && a->slot >= 0 && a->size == SLOT_SIZE) {
+        size_t keep = SEQ_SIZE(a->top < ARENA_KEEP ? a->top : ARENA_KEEP);
+        if (SEQ_SIZE(a->top) > keep)
+            madvise((uint8_t *)a->seq + keep, SEQ_SIZE(a->top) - keep, MADV_DONTNEED);
+        seq_cache[a->slot] = a->seq;
+    } else if (a->seq) {
+        munmap(a->seq, SEQ_SIZE(a->size));
+    }
+    /* The slot's bit is cleared last: the seq cache is the slot's too. */
     if (a->base) arena_unmap(a->base, a->size, a->slot, a->top);
     a->base = NULL;
+    a->seq = NULL;
 }

@@ -27,6 +27,8 @@ typedef struct {
     size_t in_use;             /* bytes handed out and not taken back */
     ln__freeblk *small[LN__ARENA_NSMALL + 1];
     ln__freeblk *large[LN__ARENA_NLARGE];
+    uint32_t *seq;             /* per 16-byte granule: the number of the block that starts there */
+    uint32_t nseq;             /* blocks handed out so far */
 } ln__arena;
 
 /* Maps size bytes at the lowest free fixed slot (a fresh zeroed mapping, or
@@ -39,6 +41,11 @@ void ln__arena_close(ln__arena *a);
 ** a size within the same class stays in place; NULL when the arena is full
 ** (ptr then stays valid). */
 void *ln__arena_realloc(ln__arena *a, void *ptr, size_t osize, size_t nsize);
+
+/* The number of the block at p (a block start): blocks are numbered in the
+** order they were handed out, so the number does not depend on where the
+** block lands. 0 for a pointer outside the arena. */
+uint32_t ln__arena_seq(const ln__arena *a, const void *p);
 
 /* Puts every free list in address order: where new objects land then
 ** depends on which blocks are free, not on the order they were freed in. */

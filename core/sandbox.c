@@ -323,10 +323,18 @@ void ln__sandbox_call(lua_State *L, int nargs, int nresults)
     if (ln__sandbox_pcall(L, nargs, nresults) != 0) lua_error(L);
 }
 
+/* Tables and functions as keys come in the order they were made (the
+** arena numbers its blocks): where one lands depends on what earlier calls
+** left in the free lists and when the collector ran, the order it was made
+** in does not. Nothing else reaches here from sandboxed code. */
 uint64_t ln__sandbox_order(lua_State *L, int idx)
 {
     ln_sandbox *sb = ln_sandbox_of(L);
-    return (uint64_t)((uintptr_t)lua_topointer(L, idx) - (uintptr_t)sb->arena.base);
+    const void *p = lua_topointer(L, idx);
+    int t = lua_type(L, idx);
+    if (t == LUA_TTABLE || t == LUA_TFUNCTION || t == LUA_TTHREAD)
+        return ln__arena_seq(&sb->arena, p);
+    return ((uint64_t)1 << 32) + (uint64_t)((uintptr_t)p - (uintptr_t)sb->arena.base);
 }
 
 /* ---- table sizes ------------------------------------------------------

@@ -15,7 +15,9 @@
 ** Code sees only a whitelist: each call gets a fresh environment table whose
 ** misses fall through to frozen shared tables (string, table, math, bit and
 ** what the host registers). pairs/next iterate in a fixed order (numbers,
-** then strings by bytes, then booleans, then other values by arena offset),
+** then strings by bytes, then booleans, then tables and functions in the
+** order they were created: not by address, which depends on what earlier
+** calls left behind),
 ** tostring and string.format reveal no address, only source text is ever
 ** loaded. xpcall runs its handler after the error has unwound, so a kill
 ** never runs code outside the meter. C functions that call back into Lua

@@ -581,6 +581,59 @@ TEST(sandbox_gas_of_object_key_churn_is_the_same_in_every_sandbox)
             "local n = 0 for k, x in pairs(u) do n = n + x end return n", 8);
 }
 
+/* One chunk, kept across calls as a contract's cached chunk is: mode 1
+** leaves 512 KB of garbage; mode 0 makes 12 tables, 640 KB of garbage (the
+** collector runs in the middle when mode 1 ran before), 6 more tables,
+** and lists the 12 as pairs orders them. */
+static const char order_src[] =
+    "return function(mode)\n"
+    "  if mode == 1 then for i = 1, 8000 do local s = string.format('%030d', i) end return '' end\n"
+    "  local keys, t = {}, {}\n"
+    "  for i = 1, 6 do keys[i] = { i = i } end\n"
+    "  for i = 1, 10000 do local s = string.format('%029dj', i) end\n"
+    "  for i = 7, 12 do keys[i] = { i = i } end\n"
+    "  for i = 1, 12 do t[keys[i]] = true end\n"
+    "  local o = {} for k in pairs(t) do o[#o + 1] = k.i end return table.concat(o, ',')\n"
+    "end\n";
+
+static void order_call(ln_sandbox *sb, int ref, double mode, char *out, size_t n)
+{
+    lua_State *L = ln_sandbox_L(sb);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushnumber(L, mode);
+    ln_sandbox_meter_begin(sb, LIMIT, LN_SANDBOX_MEM_CAP);
+    int rc = ln_sandbox_pcall(sb, 1, 1);
+    ln_sandbox_meter_end(sb);
+    if (rc != 0) LN_FAIL("mode %g failed: %s", mode, lua_tostring(L, -1));
+    snprintf(out, n, "%s", lua_tostring(L, -1));
+    lua_settop(L, 0);
+}
+
+static int order_chunk(ln_sandbox *sb)
+{
+    lua_State *L = ln_sandbox_L(sb);
+    ASSERT_EQ(ln_sandbox_load(sb, order_src, strlen(order_src), "=order"), 0);
+    ln_sandbox_newenv(sb);
+    lua_setfenv(L, -2);
+    lua_call(L, 0, 1);
+    return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+TEST(sandbox_pairs_order_of_table_keys_does_not_depend_on_earlier_calls)
+{
+    static const char want[] = "1,2,3,4,5,6,7,8,9,10,11,12";
+    char got[256];
+    ln_sandbox *a = fresh(), *b = fresh();
+    int ra = order_chunk(a), rb = order_chunk(b);
+    order_call(a, ra, 0, got, sizeof got);
+    ASSERT_STR(got, want);
+    order_call(b, rb, 1, got, sizeof got);         /* the earlier call */
+    order_call(b, rb, 0, got, sizeof got);
+    ASSERT_STR(got, want);
+    ln_sandbox_free(a);
+    ln_sandbox_free(b);
+}
+
 /* ---- hostile code ----------------------------------------------------- */
 
 TEST(sandbox_pattern_backtracking_is_metered)
@@ -884,6 +937,7 @@ static const ln_test tests[] = {
     T(sandbox_gas_with_the_collector_at_work_is_the_same_in_every_sandbox),
     T(sandbox_gas_of_string_key_churn_is_the_same_in_every_sandbox),
     T(sandbox_gas_of_object_key_churn_is_the_same_in_every_sandbox),
+    T(sandbox_pairs_order_of_table_keys_does_not_depend_on_earlier_calls),
     T(sandbox_pattern_backtracking_is_metered),
     T(sandbox_patterns_match_as_in_lua),
     T(sandbox_deep_recursion_is_an_error_not_a_crash),

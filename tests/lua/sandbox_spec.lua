@@ -415,6 +415,36 @@ function M.by_next() return walk_next(build(false, false)) end]=])
     assert.equal(chain:query("probe", "plain"), chain:query("probe", "by_next"))
   end)
 
+  local made = contract([=[
+function M.litter(n)
+  for i = 1, n do local s = string.format("%030d", i) end
+end
+function M.made(junk)
+  local keys, t = {}, {}
+  for i = 1, 6 do keys[i] = { i = i } end
+  for i = 1, junk do local s = string.format("%029dj", i) end
+  for i = 7, 12 do keys[i] = { i = i } end
+  for i = 1, 12 do t[keys[i]] = true end
+  local o = {}
+  for k in pairs(t) do o[#o + 1] = k.i end
+  return table.concat(o, ",")
+end]=])
+
+  it("puts table keys in the order the call made them, whatever earlier transactions of the block left", function()
+    -- The earlier transaction leaves garbage; the collector then runs in the
+    -- middle of the later one, which gets freed blocks for its last keys.
+    local want = "1,2,3,4,5,6,7,8,9,10,11,12"
+    for _, litter in ipairs { 0, 4000, 8000, 12000 } do
+      local chain = chain_with(made)
+      local tx1 = chain:transaction("alice", { { contract = "probe", method = "litter", args = { litter } } })
+      local tx2 = chain:transaction("bob", { { contract = "probe", method = "made", args = { 10000 } } })
+      local rs = chain:apply({ tx1, tx2 })
+      assert.is_true(rs[1].ok, rs[1].error)
+      assert.is_true(rs[2].ok, rs[2].error)
+      assert.equal(want, rs[2].result, "after litter(" .. litter .. ")")
+    end
+  end)
+
   local churn = contract([=[
 function M.garbage(rounds)
   for r = 1, rounds do
