@@ -605,59 +605,6 @@ static int sys_transfer(lua_State *L, ln_vm *vm)
 
 /* ---- membership ------------------------------------------------------- */
 
-static int key_is(const msgpack_object *k, const char *s)
-{
-    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(s) &&
-           memcmp(k->via.str.ptr, s, k->via.str.size) == 0;
-}
-
-int ln_membership_decode(const uint8_t *g, size_t len, ln_membership *out)
-{
-    msgpack_zone z;
-    msgpack_object o;
-    memset(out, 0, sizeof *out);
-    msgpack_zone_init(&z, 2048);
-    int rc = ln_codec_unpack(g, len, &z, &o);
-    if (rc == 0 && o.type != MSGPACK_OBJECT_MAP) rc = LN_EIO;
-    const msgpack_object *admin = rc == 0 ? ln_codec_map_get(&o, "admin") : NULL;
-    const msgpack_object *vals = rc == 0 ? ln_codec_map_get(&o, "validators") : NULL;
-    const msgpack_object *mems = rc == 0 ? ln_codec_map_get(&o, "members") : NULL;
-    if (admin && (admin->type != MSGPACK_OBJECT_STR ||
-                  !ln_name_valid(admin->via.str.ptr, admin->via.str.size)))
-        rc = LN_EIO;
-    if (rc == 0 && admin) memcpy(out->admin, admin->via.str.ptr, admin->via.str.size);
-    if (!vals || vals->type != MSGPACK_OBJECT_ARRAY || vals->via.array.size == 0 ||
-        vals->via.array.size > LN_MAX_VALIDATORS)
-        rc = LN_EIO;
-    for (uint32_t i = 0; rc == 0 && i < vals->via.array.size; i++) {
-        const msgpack_object *name = ln_codec_map_get(&vals->via.array.ptr[i], "name");
-        const msgpack_object *key = ln_codec_map_get(&vals->via.array.ptr[i], "key");
-        if (!name || name->type != MSGPACK_OBJECT_STR ||
-            !ln_name_valid(name->via.str.ptr, name->via.str.size) ||
-            !key || key->type != MSGPACK_OBJECT_BIN || key->via.bin.size != LN_PK_LEN) {
-            rc = LN_EIO;
-            break;
-        }
-        memcpy(out->val_names[i], name->via.str.ptr, name->via.str.size);
-        memcpy(out->val_keys[i], key->via.bin.ptr, LN_PK_LEN);
-        out->nval = i + 1;
-    }
-    if (rc == 0 && mems && (mems->type != MSGPACK_OBJECT_ARRAY ||
-                            mems->via.array.size > LN_MAX_MEMBERS))
-        rc = LN_EIO;
-    for (uint32_t i = 0; rc == 0 && mems && i < mems->via.array.size; i++) {
-        const msgpack_object *key = &mems->via.array.ptr[i];
-        if (key->type != MSGPACK_OBJECT_BIN || key->via.bin.size != LN_PK_LEN) {
-            rc = LN_EIO;
-            break;
-        }
-        memcpy(out->mem_keys[i], key->via.bin.ptr, LN_PK_LEN);
-        out->nmem = i + 1;
-    }
-    msgpack_zone_destroy(&z);
-    return rc < 0 ? LN_EIO : 0;
-}
-
 /* Loads the membership and checks that the sender may change it. Charges
 ** for reading the record and for writing it back. */
 static void membership_load(lua_State *L, ln_vm *vm, const char *what, ln_membership *m)
@@ -679,118 +626,15 @@ static void membership_load(lua_State *L, ln_vm *vm, const char *what, ln_member
               what, m->admin, sender);
 }
 
-static int key_cmp(const char *a, size_t al, const char *b, size_t bl)
+/* Writes m back into "g" (built in vm->scratch, so a raise leaks nothing)
+** and records the action's event. */
+static void membership_commit(lua_State *L, ln_vm *vm, const char *what, const ln_membership *m,
+                              const uint8_t key[LN_PK_LEN], const char *name)
 {
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
-}
-
-static void pack_roster_field(msgpack_packer *pk, const ln_membership *m, int validators)
-{
-    if (!validators) {
-        msgpack_pack_str(pk, 7);
-        msgpack_pack_str_body(pk, "members", 7);
-        msgpack_pack_array(pk, m->nmem);
-        for (uint32_t i = 0; i < m->nmem; i++) {
-            msgpack_pack_bin(pk, LN_PK_LEN);
-            msgpack_pack_bin_body(pk, m->mem_keys[i], LN_PK_LEN);
-        }
-        return;
-    }
-    msgpack_pack_str(pk, 10);
-    msgpack_pack_str_body(pk, "validators", 10);
-    msgpack_pack_array(pk, m->nval);
-    for (uint32_t i = 0; i < m->nval; i++) {
-        size_t nl = strlen(m->val_names[i]);
-        msgpack_pack_map(pk, 2);
-        msgpack_pack_str(pk, 3);
-        msgpack_pack_str_body(pk, "key", 3);
-        msgpack_pack_bin(pk, LN_PK_LEN);
-        msgpack_pack_bin_body(pk, m->val_keys[i], LN_PK_LEN);
-        msgpack_pack_str(pk, 4);
-        msgpack_pack_str_body(pk, "name", 4);
-        msgpack_pack_str(pk, nl);
-        msgpack_pack_str_body(pk, m->val_names[i], nl);
-    }
-}
-
-/* Writes m back into "g": the record's other fields as they were, keys in
-** canonical order; "members" goes when empty, as genesis leaves it out. The
-** new record is built in vm->scratch, so a raise leaks nothing. */
-static void membership_save(lua_State *L, ln_vm *vm, const char *what, const ln_membership *m)
-{
-    static const char *const mine[2] = { "members", "validators" };
-    const uint8_t *g;
-    size_t gl;
-    msgpack_zone z;
-    msgpack_object o;
-    msgpack_packer pk;
-    int rc = ln_overlay_get(vm->ov, (const uint8_t *)"g", 1, &g, &gl);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
-    msgpack_zone_init(&z, 2048);
-    rc = ln_codec_unpack(g, gl, &z, &o);
-    vm->scratch.size = 0;
-    msgpack_packer_init(&pk, &vm->scratch, msgpack_sbuffer_write);
-    if (rc == 0) {
-        int want[2] = { m->nmem > 0, 1 }, done[2] = { 0, 0 };
-        uint32_t count = (uint32_t)want[0] + (uint32_t)want[1];
-        for (uint32_t i = 0; i < o.via.map.size; i++) {
-            const msgpack_object *k = &o.via.map.ptr[i].key;
-            if (!key_is(k, mine[0]) && !key_is(k, mine[1])) count++;
-        }
-        msgpack_pack_map(&pk, count);
-        for (uint32_t i = 0; i < o.via.map.size; i++) {
-            const msgpack_object_kv *kv = &o.via.map.ptr[i];
-            if (key_is(&kv->key, mine[0]) || key_is(&kv->key, mine[1])) continue;
-            for (int j = 0; j < 2; j++)
-                if (want[j] && !done[j] &&
-                    key_cmp(mine[j], strlen(mine[j]), kv->key.via.str.ptr, kv->key.via.str.size) < 0) {
-                    pack_roster_field(&pk, m, j);
-                    done[j] = 1;
-                }
-            msgpack_pack_object(&pk, kv->key);
-            msgpack_pack_object(&pk, kv->val);
-        }
-        for (int j = 0; j < 2; j++)
-            if (want[j] && !done[j]) pack_roster_field(&pk, m, j);
-        rc = ln_codec_check((const uint8_t *)vm->scratch.data, vm->scratch.size);
-    }
-    msgpack_zone_destroy(&z);
-    if (rc < 0) raise(L, LN_EIO, "%s: the genesis record is corrupt", what);
-    rc = ln_overlay_set(vm->ov, (const uint8_t *)"g", 1, (const uint8_t *)vm->scratch.data,
-                        vm->scratch.size);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
-}
-
-/* The event {contract = "sys", data = {key, name?}, name = action}. */
-static void membership_event(ln_vm *vm, const char *action, const uint8_t key[LN_PK_LEN],
-                             const char *name)
-{
-    msgpack_packer pk;
-    size_t al = strlen(action);
-    msgpack_packer_init(&pk, &vm->ev, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_str(&pk, 8);
-    msgpack_pack_str_body(&pk, "contract", 8);
-    msgpack_pack_str(&pk, 3);
-    msgpack_pack_str_body(&pk, "sys", 3);
-    msgpack_pack_str(&pk, 4);
-    msgpack_pack_str_body(&pk, "data", 4);
-    msgpack_pack_map(&pk, name ? 2 : 1);
-    msgpack_pack_str(&pk, 3);
-    msgpack_pack_str_body(&pk, "key", 3);
-    msgpack_pack_bin(&pk, LN_PK_LEN);
-    msgpack_pack_bin_body(&pk, key, LN_PK_LEN);
-    if (name) {
-        msgpack_pack_str(&pk, 4);
-        msgpack_pack_str_body(&pk, "name", 4);
-        msgpack_pack_str(&pk, strlen(name));
-        msgpack_pack_str_body(&pk, name, strlen(name));
-    }
-    msgpack_pack_str(&pk, 4);
-    msgpack_pack_str_body(&pk, "name", 4);
-    msgpack_pack_str(&pk, al);
-    msgpack_pack_str_body(&pk, action, al);
+    char why[160];
+    int rc = ln__membership_save(vm->ov, &vm->scratch, m, what, why, sizeof why);
+    if (rc < 0) raise(L, rc, "%s", why);
+    ln__membership_event(&vm->ev, what, key, name);
     vm->nev++;
 }
 
@@ -798,22 +642,6 @@ static void check_node_key(lua_State *L, int idx, const char *what, uint8_t pk[L
 {
     if (!ln_codec_lua_bytes(L, idx, pk, LN_PK_LEN))
         raise(L, LN_EBADKEY, "%s: key must be 32 bytes or 64 hex digits", what);
-}
-
-static int find_member(const ln_membership *m, const uint8_t pk[LN_PK_LEN])
-{
-    for (uint32_t i = 0; i < m->nmem; i++)
-        if (memcmp(m->mem_keys[i], pk, LN_PK_LEN) == 0) return (int)i;
-    return -1;
-}
-
-static int find_validator(const ln_membership *m, const char *name, const uint8_t *pk)
-{
-    for (uint32_t i = 0; i < m->nval; i++)
-        if ((name && strcmp(m->val_names[i], name) == 0) ||
-            (pk && memcmp(m->val_keys[i], pk, LN_PK_LEN) == 0))
-            return (int)i;
-    return -1;
 }
 
 static int sys_addmember(lua_State *L, ln_vm *vm)
@@ -824,14 +652,13 @@ static int sys_addmember(lua_State *L, ln_vm *vm)
     check_node_key(L, 3, "addmember", pk);
     membership_load(L, vm, "addmember", &m);
     ln_hex(pk, LN_PK_LEN, hex);
-    if (find_member(&m, pk) >= 0)
+    if (ln__membership_find_member(&m, pk) >= 0)
         return raise(L, LN_EEXIST, "addmember: %.16s... is a member already", hex);
     if (m.nmem >= LN_MAX_MEMBERS)
         return raise(L, LN_EFULL, "addmember: there are %d members, the most there may be",
                      LN_MAX_MEMBERS);
     memcpy(m.mem_keys[m.nmem++], pk, LN_PK_LEN);
-    membership_save(L, vm, "addmember", &m);
-    membership_event(vm, "addmember", pk, NULL);
+    membership_commit(L, vm, "addmember", &m, pk, NULL);
     return 0;
 }
 
@@ -843,12 +670,11 @@ static int sys_removemember(lua_State *L, ln_vm *vm)
     check_node_key(L, 3, "removemember", pk);
     membership_load(L, vm, "removemember", &m);
     ln_hex(pk, LN_PK_LEN, hex);
-    int i = find_member(&m, pk);
+    int i = ln__membership_find_member(&m, pk);
     if (i < 0) return raise(L, LN_ENOTFOUND, "removemember: %.16s... is not a member", hex);
     memmove(m.mem_keys[i], m.mem_keys[i + 1], (m.nmem - (uint32_t)i - 1) * LN_PK_LEN);
     m.nmem--;
-    membership_save(L, vm, "removemember", &m);
-    membership_event(vm, "removemember", pk, NULL);
+    membership_commit(L, vm, "removemember", &m, pk, NULL);
     return 0;
 }
 
@@ -862,9 +688,9 @@ static int sys_addvalidator(lua_State *L, ln_vm *vm)
     if (strcmp(name, "sys") == 0) return raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
     membership_load(L, vm, "addvalidator", &m);
     ln_hex(pk, LN_PK_LEN, hex);
-    if (find_validator(&m, name, NULL) >= 0)
+    if (ln__membership_find_validator(&m, name, NULL) >= 0)
         return raise(L, LN_EEXIST, "addvalidator: %s is a validator already", name);
-    int i = find_validator(&m, NULL, pk);
+    int i = ln__membership_find_validator(&m, NULL, pk);
     if (i >= 0)
         return raise(L, LN_EEXIST, "addvalidator: key %.16s... is validator %s's already",
                      hex, m.val_names[i]);
@@ -884,8 +710,7 @@ static int sys_addvalidator(lua_State *L, ln_vm *vm)
     }
     snprintf(m.val_names[m.nval], sizeof m.val_names[m.nval], "%s", name);
     memcpy(m.val_keys[m.nval++], pk, LN_PK_LEN);
-    membership_save(L, vm, "addvalidator", &m);
-    membership_event(vm, "addvalidator", pk, name);
+    membership_commit(L, vm, "addvalidator", &m, pk, name);
     return 0;
 }
 
@@ -894,7 +719,7 @@ static int sys_removevalidator(lua_State *L, ln_vm *vm)
     ln_membership m;
     const char *name = check_name(L, 3, "removevalidator: name");
     membership_load(L, vm, "removevalidator", &m);
-    int i = find_validator(&m, name, NULL);
+    int i = ln__membership_find_validator(&m, name, NULL);
     if (i < 0) return raise(L, LN_ENOTFOUND, "removevalidator: %s is not a validator", name);
     if (m.nval == 1)
         return raise(L, LN_EINVAL, "removevalidator: %s is the last validator; a chain needs one",
@@ -904,8 +729,7 @@ static int sys_removevalidator(lua_State *L, ln_vm *vm)
     memmove(m.val_names[i], m.val_names[i + 1], (m.nval - (uint32_t)i - 1) * sizeof m.val_names[0]);
     memmove(m.val_keys[i], m.val_keys[i + 1], (m.nval - (uint32_t)i - 1) * LN_PK_LEN);
     m.nval--;
-    membership_save(L, vm, "removevalidator", &m);
-    membership_event(vm, "removevalidator", pk, name);
+    membership_commit(L, vm, "removevalidator", &m, pk, name);
     return 0;
 }
 

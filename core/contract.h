@@ -40,14 +40,13 @@
 #include <msgpack.h>
 
 #include "account.h"
+#include "membership.h"
 #include "state.h"
 
 #define LN_CODE_MAX        (256u * 1024)
 #define LN_STORAGE_KEY_MAX 242     /* "s" NAME "/" KEY fits LN_STATE_KEY_MAX */
 #define LN_CALL_DEPTH_MAX  8
 #define LN_EVENT_NAME_MAX  64
-#define LN_MAX_VALIDATORS  64
-#define LN_MAX_MEMBERS     256     /* besides the validators */
 
 /* Gas of host work, charged before it is done. */
 #define LN_GAS_STORE_READ(n)   (100 + ((uint64_t)(n) >> 4))
@@ -73,21 +72,6 @@ typedef struct {
     size_t events_len;
     uint64_t gas_used;
 } ln_outcome;
-
-/* Who runs the chain, as the genesis record "g" holds it: canonical msgpack
-** {admin?, chain_id, fingerprint, members?: [bin32], validators: [{key:
-** bin32, name}]}. */
-typedef struct {
-    char admin[LN_NAME_MAX + 1];   /* "" when the genesis names none */
-    uint32_t nval, nmem;
-    char val_names[LN_MAX_VALIDATORS][LN_NAME_MAX + 1];
-    uint8_t val_keys[LN_MAX_VALIDATORS][LN_PK_LEN];
-    uint8_t mem_keys[LN_MAX_MEMBERS][LN_PK_LEN];
-} ln_membership;
-
-/* Reads admin, validators and members of a "g" record. LN_EIO when the
-** record is not one genesis or the actions above write. */
-int  ln_membership_decode(const uint8_t *g, size_t len, ln_membership *out);
 
 int  ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out);
 void ln_vm_free(ln_vm *vm);                 /* NULL is a no-op */
