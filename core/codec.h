@@ -56,6 +56,10 @@ int ln_codec_check(const uint8_t *p, size_t n);
 ** Integers are not range-limited here. */
 int ln_codec_unpack(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object *out);
 
+/* ln_codec_check that also counts the items (values, and map keys) in
+** *items: for a caller that charges a decoding before it is done. */
+int ln_codec_items(const uint8_t *p, size_t n, uint64_t *items);
+
 /* Finds key in a MAP object; NULL if absent or o is not a map. o may be NULL
 ** (then NULL), so lookups chain: ln_codec_map_get(ln_codec_map_get(tx, "a"), "b"). */
 const msgpack_object *ln_codec_map_get(const msgpack_object *o, const char *key);
@@ -86,6 +90,30 @@ int ln_codec_push(lua_State *L, const msgpack_object *o);
 ** except that a map of more than 64 keys looks its keys up by
 ** lua_pushlstring, which may take a GC step. */
 int ln_codec_pack_lua(lua_State *L, int idx, msgpack_packer *pk);
+
+/* The work of an encoding, for callers that charge it (the contract host):
+** LN_CODEC_WORK_VALUE units per value visited, LN_CODEC_WORK_SLOT per
+** table slot walked (an emptied array's slots too, as slots() tells),
+** LN_CODEC_WORK_BYTE per byte written, and LN_CODEC_WORK_KEY per key plus
+** LN_CODEC_WORK_BYTE per key byte, times log2 of the key count, to sort a
+** map. A table reached twice is walked twice: this is what bounds { t, t }
+** nested. The encoding stops with LN_EGAS as soon as work would pass limit,
+** and with LN_ETOOBIG once it has written more than max_bytes; work then
+** holds what was done, which the caller charges like a success. slots may
+** be NULL: then a slot per key. */
+#define LN_CODEC_WORK_VALUE 256
+#define LN_CODEC_WORK_SLOT  4
+#define LN_CODEC_WORK_BYTE  4
+#define LN_CODEC_WORK_KEY   64
+typedef struct {
+    uint64_t work;                  /* in: 0; out: units done */
+    uint64_t limit;
+    size_t max_bytes;
+    size_t (*slots)(lua_State *L, int idx);
+} ln_codec_meter;
+
+/* ln_codec_pack_lua under a meter (see above). */
+int ln_codec_pack_lua_metered(lua_State *L, int idx, msgpack_packer *pk, ln_codec_meter *m);
 
 /* Convenience: encode/decode whole buffers. ln_codec_encode_lua sets *out to
 ** a malloc()ed buffer of *outlen bytes that the caller free()s, only on

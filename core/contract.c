@@ -44,6 +44,7 @@ struct ln_vm {
     msgpack_sbuffer scratch;        /* one value on its way across the boundary */
     msgpack_sbuffer ev;             /* events, each a packed map */
     uint32_t nev;
+    size_t result_max;              /* LN_RESULT_MAX in a transaction, more in a query */
     int errcode;                    /* code of the last error the host raised */
     char errmsg[256];
 };
@@ -97,29 +98,53 @@ static const char *check_name(lua_State *L, int idx, const char *what)
     return s;
 }
 
-/* Encodes the value at idx into vm->scratch: 0 or the codec's LN_E* code.
-** Raises only Lua's out-of-memory error (a kill). The bytes stay valid until
-** the next use of scratch; nothing is malloc()ed that a raise could leak. */
-static int pack_scratch(lua_State *L, ln_vm *vm, int idx)
+/* Encodes the value at idx into vm->scratch, at most max bytes: 0 or the
+** codec's LN_E* code. The encoding counts its work as it goes and stops
+** where the gas left runs out; what it did is charged, done or failed
+** (that charge raises the kill when it does not fit). Raises nothing else.
+** The bytes stay valid until the next use of scratch; nothing is
+** malloc()ed that a raise could leak. */
+static int pack_scratch(lua_State *L, ln_vm *vm, int idx, size_t max)
 {
     msgpack_packer pk;
     vm->scratch.size = 0;
     msgpack_packer_init(&pk, &vm->scratch, msgpack_sbuffer_write);
-    return ln_codec_pack_lua(L, idx, &pk);
+    uint64_t left = ln_sandbox_gas_left(L);
+    ln_codec_meter m = { 0, left >= UINT64_MAX / 16 ? UINT64_MAX : left * 16 + 15, max,
+                         ln_sandbox_table_slots };
+    int rc = ln_codec_pack_lua_metered(L, idx, &pk, &m);
+    ln_sandbox_charge(L, LN_GAS_ENCODE(m.work));
+    return rc;
 }
 
 /* pack_scratch that raises with `what` on values that cannot cross. */
+static void encode_max(lua_State *L, ln_vm *vm, int idx, const char *what, size_t max)
+{
+    int rc = pack_scratch(L, vm, idx, max);
+    if (rc == LN_ETOOBIG)
+        raise(L, rc, "%s: %s (the most is %u bytes encoded)", what, ln_strerror(rc), (unsigned)max);
+    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+}
+
 static void encode(lua_State *L, ln_vm *vm, int idx, const char *what)
 {
-    int rc = pack_scratch(L, vm, idx);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+    encode_max(L, vm, idx, what, LN_SANDBOX_MEM_CAP);
+}
+
+/* Charges the building of n bytes of msgpack into Lua values, before. */
+static int charge_decode(lua_State *L, const uint8_t *p, size_t n)
+{
+    uint64_t items;
+    int rc = ln_codec_items(p, n, &items);
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(n) + LN_GAS_DECODE(items));
+    return rc;
 }
 
 /* Pushes the value in vm->scratch, charging the copy. */
 static void unpack_scratch(lua_State *L, ln_vm *vm, const char *what)
 {
-    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(vm->scratch.size));
-    int rc = ln_codec_decode_lua(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
+    int rc = charge_decode(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
+    if (rc == 0) rc = ln_codec_decode_lua(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
     if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
@@ -199,7 +224,8 @@ static int host_storage_get(lua_State *L)
     }
     if (rc < 0) return raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
-    rc = ln_codec_decode_lua(L, v, vl);
+    rc = charge_decode(L, v, vl);
+    if (rc == 0) rc = ln_codec_decode_lua(L, v, vl);
     if (rc < 0) return raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }
@@ -216,11 +242,8 @@ static int host_storage_set(lua_State *L)
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl));
         rc = ln_overlay_delete(vm->ov, key, n);
     } else {
-        encode(L, vm, 2, "storage.set");
+        encode_max(L, vm, 2, "storage.set", LN_STATE_VALUE_MAX);
         size_t vl = vm->scratch.size;
-        if (vl > LN_CODEC_MAX_ITEM)
-            return raise(L, LN_ETOOBIG, "storage.set: value of %d bytes is over the limit of %d",
-                         (int)vl, (int)LN_CODEC_MAX_ITEM);
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl + vl));
         rc = ln_overlay_set(vm->ov, key, n, (const uint8_t *)vm->scratch.data, vl);
     }
@@ -244,7 +267,7 @@ static int host_emit(lua_State *L)
         return raise(L, LN_EINVAL, "emit: event name must be a string of 1-%d bytes",
                      LN_EVENT_NAME_MAX);
     lua_settop(L, 2);
-    encode(L, vm, 2, "emit");
+    encode_max(L, vm, 2, "emit", LN_EVENT_DATA_MAX);
     size_t dl = vm->scratch.size;
     ln_sandbox_charge(L, LN_GAS_STORE_WRITE(nl + dl));
     const char *c = top(vm)->contract;
@@ -293,7 +316,7 @@ static int host_call(lua_State *L)
     push_frame(vm, contract, sender);
     int rc = lua_pcall(L, n, 1, 0);
     vm->depth = depth;
-    if (rc == 0) rc = pack_scratch(L, vm, -1);     /* the result must cross too */
+    if (rc == 0) rc = pack_scratch(L, vm, -1, LN_SANDBOX_MEM_CAP);   /* the result must cross too */
     else rc = 1;
     if (rc != 0) {
         revert(L, vm, code_writes);
@@ -812,17 +835,30 @@ void ln_outcome_free(ln_outcome *o)
     memset(o, 0, sizeof *o);
 }
 
-static void fail(ln_outcome *out, int code, const char *msg)
+static void fail_len(ln_outcome *out, int code, const char *msg, size_t len)
 {
     out->code = code;
     free(out->error);
-    out->error = strdup(msg ? msg : ln_strerror(code));
+    out->error = malloc(len + 1);
+    if (out->error) {
+        memcpy(out->error, msg, len);
+        out->error[len] = '\0';
+    }
     free(out->result);
     out->result = NULL;
     out->result_len = 0;
 }
 
-/* The error of a failed pcall at the top of the stack, with its code. */
+static void fail(ln_outcome *out, int code, const char *msg)
+{
+    if (!msg) msg = ln_strerror(code);
+    fail_len(out, code, msg, strlen(msg));
+}
+
+/* The error of a failed pcall at the top of the stack, with its code. The
+** text goes into the receipt: cut to LN_ERROR_MAX bytes (on a character
+** boundary) and charged like event data. A kill's text is the sandbox's
+** own and costs nothing more. */
 static void take_error(ln_vm *vm, int rc, ln_outcome *out)
 {
     lua_State *L = ln_sandbox_L(vm->sb);
@@ -830,7 +866,14 @@ static void take_error(ln_vm *vm, int rc, ln_outcome *out)
     int code = rc;
     if (rc == LN_ECALL && vm->errcode && msg && strcmp(msg, vm->errmsg) == 0)
         code = vm->errcode;
-    fail(out, code, msg);
+    if (!msg) msg = ln_strerror(code);
+    size_t len = strnlen(msg, LN_ERROR_MAX + 1);
+    if (len > LN_ERROR_MAX) {
+        len = LN_ERROR_MAX;
+        while (len > 0 && ((unsigned char)msg[len] & 0xc0) == 0x80) len--;
+    }
+    if (!ln_sandbox_killed(vm->sb)) ln_sandbox_charge_host(vm->sb, LN_GAS_RECEIPT(len));
+    fail_len(out, code, msg, len);
     lua_pop(L, 1);
 }
 
@@ -890,8 +933,10 @@ static int run_action(lua_State *L)
         if (rc < 0) return raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
     }
     lua_call(L, (int)na + 2, 1);
-    int rc = pack_scratch(L, vm, -1);
-    if (rc < 0) return raise(L, rc, "result: %s", ln_strerror(rc));
+    /* The result goes into the receipt (or the query's answer): capped and
+    ** charged like event data. */
+    encode_max(L, vm, -1, "result", vm->result_max);
+    ln_sandbox_charge(L, LN_GAS_RECEIPT(vm->scratch.size));
     ln_outcome *out = a->out;
     free(out->result);
     out->result = malloc(vm->scratch.size);
@@ -937,6 +982,7 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
     memset(out, 0, sizeof *out);
     vm->origin = origin;
     vm->signers = signers ? signers : &no_signers;
+    vm->result_max = LN_RESULT_MAX;
     vm->ev.size = 0;
     vm->nev = 0;
     size_t d = ln_overlay_depth(vm->ov);
@@ -954,7 +1000,7 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
     ** call returned or raised: then running out is what happened. */
     if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
-        fail(out, rc, ln_strerror(rc));
+        if (out->code != rc) fail(out, rc, ln_strerror(rc));
     }
     if (rc == 0) {
         release_to(vm, d);
@@ -985,6 +1031,7 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     }
     vm->origin = "";
     vm->signers = &no_signers;
+    vm->result_max = LN_SANDBOX_MEM_CAP;
     vm->ev.size = 0;
     vm->nev = 0;
     size_t d = ln_overlay_depth(vm->ov);
@@ -997,7 +1044,7 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     ** call returned or raised: then running out is what happened. */
     if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
-        fail(out, rc, ln_strerror(rc));
+        if (out->code != rc) fail(out, rc, ln_strerror(rc));
     }
     revert_to(vm, d, code_writes);
     take_events(vm, out);

@@ -47,6 +47,9 @@
 #define LN_STORAGE_KEY_MAX 242     /* "s" NAME "/" KEY fits LN_STATE_KEY_MAX */
 #define LN_CALL_DEPTH_MAX  8
 #define LN_EVENT_NAME_MAX  64
+#define LN_EVENT_DATA_MAX  (64u * 1024)   /* bytes of an event's encoded data */
+#define LN_RESULT_MAX      (64u * 1024)   /* bytes of a transaction's encoded result */
+#define LN_ERROR_MAX       (64u * 1024)   /* bytes of a receipt's error; longer ones are cut */
 
 /* Gas of host work, charged before it is done. */
 #define LN_GAS_STORE_READ(n)   (100 + ((uint64_t)(n) >> 4))
@@ -54,6 +57,9 @@
 #define LN_GAS_CALL            1000
 #define LN_GAS_SYS             2000
 #define LN_GAS_DEPLOY_BYTE     4
+#define LN_GAS_ENCODE(work)    ((uint64_t)(work) >> 4)     /* codec work units (codec.h) */
+#define LN_GAS_DECODE(items)   ((uint64_t)(items) * 8)     /* values and keys built from msgpack */
+#define LN_GAS_RECEIPT(n)      ((uint64_t)(n) * 4)         /* error and result bytes, as event data */
 
 typedef struct ln_vm ln_vm;
 

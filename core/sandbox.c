@@ -25,6 +25,7 @@
 
 #include "sandbox.h"
 #include "arena.h"
+#include "codec.h"
 #include "crypto.h"
 #include "err.h"
 #include "whitelist.h"
@@ -250,6 +251,22 @@ uint64_t ln_sandbox_meter_end(ln_sandbox *sb)
     if (sb->killed == LN_EGAS || gas > sb->gas_limit) gas = sb->gas_limit;
     lua_sethook(sb->L, NULL, 0, 0);
     return gas;
+}
+
+uint64_t ln_sandbox_gas_left(lua_State *L)
+{
+    ln_sandbox *sb = ln_sandbox_of(L);
+    if (!sb->metering) return UINT64_MAX;
+    uint64_t used = gas_so_far(sb);
+    return sb->killed || used >= sb->gas_limit ? 0 : sb->gas_limit - used;
+}
+
+int ln_sandbox_charge_host(ln_sandbox *sb, uint64_t gas)
+{
+    if (!sb->metering || sb->killed) return sb->killed;
+    sb->explicit_gas += gas;
+    if (gas_so_far(sb) > sb->gas_limit) sb->killed = LN_EGAS;
+    return sb->killed;
 }
 
 ln_sandbox *ln__sandbox_running(void) { return running; }
@@ -568,6 +585,32 @@ static const char *const calibration[] = {
     NULL
 };
 
+/* A value the contract host would encode: the work it counts (codec.h,
+** table sizes read from LuaJIT) goes into the fingerprint too. */
+static const char calibration_value[] =
+    "local e = {} for i = 1, 64 do e[i] = i end for i = 1, 64 do e[i] = nil end "
+    "local t = { 1, 2, 3 } return { a = { t, t }, b = 'text', c = { d = true, e = e } }";
+
+static int calibration_work(ln_sandbox *sb, uint64_t *work)
+{
+    lua_State *L = sb->L;
+    if (ln_sandbox_load(sb, calibration_value, strlen(calibration_value), "=calibration") < 0)
+        return LN_ECODE;
+    ln_sandbox_newenv(sb);
+    lua_setfenv(L, -2);
+    if (lua_pcall(L, 0, 1, 0) != 0) return LN_ECODE;
+    msgpack_sbuffer buf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&buf);
+    msgpack_packer_init(&pk, &buf, msgpack_sbuffer_write);
+    ln_codec_meter m = { 0, UINT64_MAX, SIZE_MAX, ln_sandbox_table_slots };
+    int rc = ln_codec_pack_lua_metered(L, -1, &pk, &m);
+    msgpack_sbuffer_destroy(&buf);
+    lua_settop(L, 0);
+    *work = m.work;
+    return rc;
+}
+
 int ln_sandbox_fingerprint(char hex[65])
 {
     ln_sandbox *sb;
@@ -593,6 +636,13 @@ int ln_sandbox_fingerprint(char hex[65])
         }
         for (int b = 0; b < 8; b++) gas_list[n * 8 + (size_t)b] = (uint8_t)(gas >> (8 * b));
     }
+    uint64_t work;
+    if ((rc = calibration_work(sb, &work)) < 0) {
+        ln_sandbox_free(sb);
+        return rc;
+    }
+    for (int b = 0; b < 8; b++) gas_list[n * 8 + (size_t)b] = (uint8_t)(work >> (8 * b));
+    n++;
     uint8_t h[LN_HASH_LEN];
     ln_hash(gas_list, n * 8, h);
     ln_hex(h, LN_HASH_LEN, hex);

@@ -117,6 +117,15 @@ void ln_sandbox_resume(ln_sandbox *sb, int paused);
 ** on exhaustion kills the call and raises (does not return). */
 void ln_sandbox_charge(lua_State *L, uint64_t gas);
 
+/* Gas the running call may still use (UINT64_MAX when nothing is charged):
+** for C work that counts as it goes and must stop when it runs out. */
+uint64_t ln_sandbox_gas_left(lua_State *L);
+
+/* Charges host work done between Lua calls (the receipt of a call that
+** failed), where nothing may raise: 0, or the kill (LN_EGAS when this did
+** not fit) that ln_sandbox_killed reports from now on. */
+int  ln_sandbox_charge_host(ln_sandbox *sb, uint64_t gas);
+
 /* lua_pcall for metered code. 0, LN_EGAS, LN_EMEM, or LN_ECALL with the
 ** error message (a string) on the stack in place of the results. A killed
 ** call always reports the kill, whatever the code did with the error. */
@@ -133,8 +142,9 @@ size_t ln_sandbox_table_slots(lua_State *L, int idx);
 /* Bytes the arena has handed out and not taken back. */
 size_t ln_sandbox_mem_used(const ln_sandbox *sb);
 
-/* The VM fingerprint: BLAKE2b-256 over the gas of a fixed calibration suite,
-** in hex (65 bytes with NUL). Two builds that meter differently differ. */
+/* The VM fingerprint: BLAKE2b-256 over the gas of a fixed calibration suite
+** and the work of encoding a fixed value (codec.h), in hex (65 bytes with
+** NUL). Two builds that meter differently differ. */
 int  ln_sandbox_fingerprint(char hex[65]);
 
 /* ---- internal: shared with whitelist.c and pattern.c ------------------ */

@@ -205,6 +205,110 @@ describe("the encoding boundary", function()
   end)
 end)
 
+describe("the work of crossing", function()
+  -- Every encoding is charged for what it walks, visits and writes, also
+  -- when it fails; what a receipt keeps is capped and charged like events.
+  local chain
+  local function gas(method, ...)
+    local r = chain:send(method == "big_result" and "bob" or "bob", "enc", method, ...)
+    assert.is_true(r.included, tostring(r.error))
+    return r.gas_used, r
+  end
+  before_each(function()
+    chain = testing.chain()
+    assert_ok(chain:deploy_source("alice", "enc", [[
+      local M = {}
+      local function with_bad_end(n)
+        local t = {}
+        for i = 1, n do t[i] = i end
+        t[n + 1] = function() end
+        return t
+      end
+      function M.noop() end
+      function M.bad_emit(n, k)
+        local t = with_bad_end(n)
+        for i = 1, k do assert(not pcall(emit, "e", t)) end
+      end
+      function M.bad_arg(n, k)
+        local t = with_bad_end(n)
+        for i = 1, k do assert(not pcall(call, "enc", "noop", t)) end
+      end
+      function M.shared_set(depth)
+        local t = {}
+        for i = 1, depth do t = { t, t } end
+        return (pcall(storage.set, "k", t))
+      end
+      function M.sparse_emit(n, k)
+        local t = {}
+        for i = 1, n do t[i] = i end
+        for i = 1, n do t[i] = nil end
+        for i = 1, k do emit("e", t) end
+      end
+      function M.store(n)
+        local t = {}
+        for i = 1, n do t[i] = i % 100 end
+        storage.set("big", t)
+      end
+      function M.load(k)
+        for i = 1, k do local t = storage.get("big") end
+      end
+      function M.big_result(n) return string.rep("x", n) end
+      function M.big_error(n) error(string.rep("e", n)) end
+      function M.big_event(n) emit("e", string.rep("x", n)) end
+      return M]]))
+  end)
+
+  it("charges an encoding that fails for each value it visited", function()
+    local base = gas("bad_emit", 20000, 0)
+    assert.is_true(gas("bad_emit", 20000, 20) - base >= 20 * 20000 * 4)
+  end)
+
+  it("charges a call argument that cannot cross for each value it visited", function()
+    local base = gas("bad_arg", 20000, 0)
+    assert.is_true(gas("bad_arg", 20000, 20) - base >= 20 * 20000 * 4)
+  end)
+
+  it("charges a write refused for its size for the bytes it encoded", function()
+    -- { t, t } nested: the table is walked as often as it is reached, until
+    -- the 1 MiB a value may take is written.
+    local base, r0 = gas("shared_set", 0)
+    assert.is_true(r0.result)
+    local used, r = gas("shared_set", 22)
+    assert.is_false(r.result)
+    assert.is_true(used - base >= (1024 * 1024) / 16)
+  end)
+
+  it("charges an encoding for every slot of an emptied table", function()
+    local base = gas("sparse_emit", 100000, 0)
+    assert.is_true(gas("sparse_emit", 100000, 100) - base >= 100 * 100000 / 4)
+  end)
+
+  it("charges a read for each value it builds, not only for its bytes", function()
+    assert_ok(chain:send("bob", "enc", "store", 100000))
+    local base = gas("load", 0)
+    assert.is_true(gas("load", 10) - base >= 10 * 100000 * 8)
+  end)
+
+  it("caps a transaction's result at 64 KiB and charges each byte like event data", function()
+    assert_failed(chain:send("bob", "enc", "big_result", 70000), "result: item too large", "ETOOBIG")
+    local small = gas("big_result", 0)
+    assert.is_true(gas("big_result", 60000) - small >= 4 * 60000)
+    assert.equal(70000, #chain:query("enc", "big_result", 70000))   -- a query may answer more
+  end)
+
+  it("cuts a receipt's error at 64 KiB and charges each byte like event data", function()
+    local small = gas("big_error", 10)
+    local used, r = gas("big_error", 200000)
+    assert.equal(64 * 1024, #r.error)
+    assert.is_true(used - small >= 4 * (64 * 1024 - 100))
+  end)
+
+  it("refuses event data over 64 KiB", function()
+    assert_failed(chain:send("bob", "enc", "big_event", 70000), "emit: item too large", "ETOOBIG")
+    assert_ok(chain:send("bob", "enc", "big_event", 60000))
+  end)
+end)
+
 describe("msg", function()
   local chain
   before_each(function() chain = probes() end)
