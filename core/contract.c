@@ -39,6 +39,8 @@ struct ln_vm {
     frame frames[LN_CALL_DEPTH_MAX + 2];
     int depth;
     int cache_ref;                  /* registry: contract name -> compiled chunk */
+    int sizes_ref;                  /* registry: contract name -> bytes of its source */
+    int loaded_ref;                 /* registry: contracts whose load this transaction paid */
     int docall_ref, run_ref;        /* registry: do_call closure, run_action */
     uint32_t code_writes;           /* code stored so far; a revert past one drops the cache */
     msgpack_sbuffer scratch;        /* one value on its way across the boundary */
@@ -386,13 +388,35 @@ static const luaL_Reg crypto_api[] = {
 
 /* ---- loading and calling contracts ------------------------------------ */
 
-/* Pushes the compiled chunk of contract `name`, compiling it on first use
-** in this vm. Compiling is host work: not charged, instructions only. */
+/* Charges loading `bytes` of code of contract `name`, once per transaction
+** (vm->loaded), whether this vm has compiled it already or not: an earlier
+** transaction of the block must not make this one cheaper. */
+static void charge_load(lua_State *L, ln_vm *vm, const char *name, lua_Number bytes)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->loaded_ref);
+    lua_getfield(L, -1, name);
+    int charged = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!charged) {
+        ln_sandbox_charge(L, LN_GAS_LOAD((uint64_t)bytes));
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, name);
+    }
+    lua_pop(L, 1);
+}
+
+/* Pushes the compiled chunk of contract `name`, loading it on first use in
+** this vm (through the process's chunk store: ln_sandbox_load_cached). The
+** load is charged by charge_load; the vm's own bookkeeping is not. */
 static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->cache_ref);
     lua_getfield(L, -1, name);
     if (!lua_isnil(L, -1)) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->sizes_ref);
+        lua_getfield(L, -1, name);
+        charge_load(L, vm, name, lua_tonumber(L, -1));
+        lua_pop(L, 2);
         lua_remove(L, -2);
         return;
     }
@@ -403,14 +427,21 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
     size_t sl;
     if (ln_overlay_get(vm->ov, key, kl, &src, &sl) < 0)
         raise(L, LN_ENOCODE, "account %s has no contract", name);
+    charge_load(L, vm, name, (lua_Number)sl);
     char chunk[LN_NAME_MAX + 2];
     snprintf(chunk, sizeof chunk, "=%s", name);
     int paused = ln_sandbox_pause(vm->sb);
-    int rc = ln_sandbox_load(vm->sb, (const char *)src, sl, chunk);
+    int rc = ln_sandbox_load_cached(vm->sb, (const char *)src, sl, chunk);
+    if (rc == 0) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->sizes_ref);
+        lua_pushnumber(L, (lua_Number)sl);
+        lua_setfield(L, -2, name);
+        lua_pop(L, 1);
+    }
     ln_sandbox_resume(vm->sb, paused);
     if (rc < 0) raise(L, LN_ECODE, "contract %s does not load: %s", name, lua_tostring(L, -1));
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, name);
     lua_remove(L, -2);
 }
 
@@ -806,6 +837,10 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     ln_sandbox_freeze(vm->sb);
     lua_newtable(L);
     vm->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    vm->sizes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    vm->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     /* Made once, so that starting an action allocates nothing while the
     ** meter runs: outside a pcall a kill could not be caught. */
     lua_pushlightuserdata(L, vm);
@@ -974,6 +1009,14 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
     return rc;
 }
 
+/* Before the meter runs: no contract's load is paid yet. */
+static void new_transaction(ln_vm *vm)
+{
+    lua_State *L = ln_sandbox_L(vm->sb);
+    lua_newtable(L);
+    lua_rawseti(L, LUA_REGISTRYINDEX, vm->loaded_ref);
+}
+
 int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
               const msgpack_object *actions, uint32_t nactions,
               uint64_t gas_limit, ln_outcome *out)
@@ -983,6 +1026,7 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
     vm->origin = origin;
     vm->signers = signers ? signers : &no_signers;
     vm->result_max = LN_RESULT_MAX;
+    new_transaction(vm);
     vm->ev.size = 0;
     vm->nev = 0;
     size_t d = ln_overlay_depth(vm->ov);
@@ -1032,6 +1076,7 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     vm->origin = "";
     vm->signers = &no_signers;
     vm->result_max = LN_SANDBOX_MEM_CAP;
+    new_transaction(vm);
     vm->ev.size = 0;
     vm->nev = 0;
     size_t d = ln_overlay_depth(vm->ov);

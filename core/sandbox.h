@@ -95,6 +95,14 @@ void ln_sandbox_freeze(ln_sandbox *sb);
 ** name that error messages show. */
 int  ln_sandbox_load(ln_sandbox *sb, const char *src, size_t len, const char *name);
 
+/* ln_sandbox_load for a contract's source, through a store of compiled
+** chunks every sandbox of the process shares (keyed by the hash of name
+** and source): a source is parsed once, in a state of its own, and the
+** sandbox always loads the bytecode, so that its heap, hence its gas, is
+** the same whether the store had the chunk or not. LN_ECODE with the
+** compiler's message pushed; LN_ENOMEM. */
+int  ln_sandbox_load_cached(ln_sandbox *sb, const char *src, size_t len, const char *name);
+
 /* Pushes a fresh environment: an empty table whose misses read the frozen
 ** shared globals. */
 void ln_sandbox_newenv(ln_sandbox *sb);
@@ -159,8 +167,10 @@ void     ln__sandbox_call(lua_State *L, int nargs, int nresults);
 /* Where pairs puts the value at idx among keys that are not numbers,
 ** strings or booleans. */
 uint64_t ln__sandbox_order(lua_State *L, int idx);
-/* The sandbox whose code this thread is running or compiling, or NULL. */
+/* The sandbox whose code this thread is running, or NULL; whether this
+** thread is compiling sandboxed source. */
 ln_sandbox *ln__sandbox_running(void);
+int      ln__sandbox_compiling(void);
 /* Kills the running call for why (LN_EFLOAT) from where no Lua error may be
 ** raised: the next instruction raises. No-op outside a meter. */
 void     ln__sandbox_kill(ln_sandbox *sb, int why);

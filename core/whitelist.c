@@ -620,13 +620,15 @@ static double powi(double x, double y)
 
 double pow(double x, double y)
 {
+    int frac = y != floor(y) && !isinf(y);
+    if (ln__sandbox_compiling()) return frac ? NAN : powi(x, y);   /* not folded */
     ln_sandbox *sb = ln__sandbox_running();
     if (!sb) {
         static double (*real)(double, double);
         if (!real) real = (double (*)(double, double))dlsym(RTLD_NEXT, "pow");
         return real ? real(x, y) : NAN;
     }
-    if (y != floor(y) && !isinf(y)) {
+    if (frac) {
         ln__sandbox_kill(sb, LN_EFLOAT);
         return NAN;
     }

@@ -11,6 +11,7 @@
 
 #include "test.h"
 #include "sandbox.h"
+#include "chunks.h"
 #include "err.h"
 
 #define LIMIT   100000000ull        /* gas: out of the way unless a test lowers it */
@@ -339,6 +340,47 @@ TEST(sandbox_load_reports_syntax_errors_with_the_chunk_name)
     ASSERT_EQ(r.rc, LN_ECODE);
     ASSERT(strstr(r.out, "test:1:") != NULL);
     ln_sandbox_free(sb);
+}
+
+TEST(sandbox_load_cached_leaves_the_same_heap_whether_the_store_had_the_chunk_or_not)
+{
+    const char *src = "local M = {} function M.f(n) local s = 0 for i = 1, n do s = s + i end "
+                      "return s end return M";
+    ln__chunks_clear();
+    ln_sandbox *a = fresh(), *b = fresh(), *c = fresh();
+    size_t before = ln_sandbox_mem_used(a);
+    ASSERT_EQ(ln_sandbox_mem_used(b), before);
+    ASSERT_EQ(ln_sandbox_load_cached(a, src, strlen(src), "=m"), 0);   /* parsed */
+    ASSERT_EQ(ln_sandbox_load_cached(b, src, strlen(src), "=m"), 0);   /* from the store */
+    ASSERT_EQ(ln_sandbox_mem_used(a), ln_sandbox_mem_used(b));
+    ASSERT_EQ(ln_sandbox_load(c, src, strlen(src), "=m"), 0);           /* parsed in place */
+    ASSERT(ln_sandbox_mem_used(c) != ln_sandbox_mem_used(a));
+    /* The same code either way: the same answers, the same gas. */
+    ln_sandbox *sbs[3] = { a, b, c };
+    uint64_t gas[3];
+    for (int i = 0; i < 3; i++) {
+        lua_State *L = ln_sandbox_L(sbs[i]);
+        ln_sandbox_newenv(sbs[i]);
+        lua_setfenv(L, -2);
+        lua_call(L, 0, 1);
+        lua_getfield(L, -1, "f");
+        lua_pushnumber(L, 1000);
+        ln_sandbox_meter_begin(sbs[i], LIMIT, LN_SANDBOX_MEM_CAP);
+        ASSERT_EQ(ln_sandbox_pcall(sbs[i], 1, 1), 0);
+        gas[i] = ln_sandbox_meter_end(sbs[i]);
+        ASSERT_EQ(lua_tonumber(L, -1), 500500);
+        lua_settop(L, 0);
+    }
+    ASSERT_EQ(gas[0], gas[1]);
+    ASSERT_EQ(gas[0], gas[2]);
+    /* A source that does not compile gives the compiler's message, each time. */
+    ASSERT_EQ(ln_sandbox_load_cached(a, "return +", 8, "=bad"), LN_ECODE);
+    ASSERT(strstr(lua_tostring(ln_sandbox_L(a), -1), "bad:1:") != NULL);
+    ASSERT_EQ(ln_sandbox_load_cached(b, "return +", 8, "=bad"), LN_ECODE);
+    ASSERT(strstr(lua_tostring(ln_sandbox_L(b), -1), "bad:1:") != NULL);
+    ln_sandbox_free(a);
+    ln_sandbox_free(b);
+    ln_sandbox_free(c);
 }
 
 /* ---- fingerprint ------------------------------------------------------ */
@@ -901,6 +943,11 @@ TEST(sandbox_pow_is_integer_powering_or_refused)
     ASSERT_FAILS(run(sb, "local ok = pcall(function() return 2 ^ (0/0) end) return 'caught'"),
                  LN_EFLOAT, "integer exponents");
     ASSERT_OK(run(sb, "return 'next call'"), "next call");
+    /* A constant 2 ^ 0.5 is not folded when the chunk compiles: the chunk
+    ** loads, and only running the expression fails. */
+    ASSERT_OK(run(sb, "local function f() return 2 ^ 0.5 end return 'loads'"), "loads");
+    ASSERT_FAILS(run(sb, "local function f() return 2 ^ 0.5 end return f()"), LN_EFLOAT,
+                 "integer exponents");
     ln_sandbox_free(sb);
 }
 
@@ -922,6 +969,7 @@ static const ln_test tests[] = {
     T(sandbox_memory_cap_counts_only_growth_during_the_call),
     T(sandbox_load_refuses_bytecode),
     T(sandbox_load_reports_syntax_errors_with_the_chunk_name),
+    T(sandbox_load_cached_leaves_the_same_heap_whether_the_store_had_the_chunk_or_not),
     T(sandbox_fingerprint_is_stable_across_calls),
     T(sandbox_exposes_no_escape_routes),
     T(sandbox_frozen_tables_refuse_every_write),
