@@ -18,6 +18,10 @@ typedef struct {
 ** the larger one an *_limit variant sets for its duration. */
 static _Thread_local size_t item_max = LN_CODEC_MAX_ITEM;
 
+/* The longest string this thread's current call may push into Lua: no
+** bound but for the *_strmax variants. */
+static _Thread_local size_t str_max = SIZE_MAX;
+
 static int is_str_byte(uint8_t b)
 {
     return (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb);
@@ -279,6 +283,7 @@ static int push_raw(lua_State *L, const uint8_t **pp, const uint8_t *end)
         break;
     case MSGPACK_OBJECT_STR:
     case MSGPACK_OBJECT_BIN:
+        if (h.v > str_max) return LN_ETOOBIG;
         lua_pushlstring(L, (const char *)p, (size_t)h.v);
         p += h.v;
         break;
@@ -314,6 +319,7 @@ static int push_obj(lua_State *L, const msgpack_object *o, int depth)
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: return push_int(L, 1, (uint64_t)o->via.i64);
     case MSGPACK_OBJECT_STR:
     case MSGPACK_OBJECT_BIN:
+        if (o->via.str.size > str_max) return LN_ETOOBIG;
         lua_pushlstring(L, o->via.str.ptr, o->via.str.size);
         return 0;
     case MSGPACK_OBJECT_ARRAY:
@@ -766,6 +772,24 @@ int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **
     item_max = max_item;
     int rc = ln_codec_encode_lua(L, idx, out, outlen);
     item_max = saved;
+    return rc;
+}
+
+int ln_codec_push_strmax(lua_State *L, const msgpack_object *o, size_t max)
+{
+    size_t saved = str_max;
+    str_max = max;
+    int rc = ln_codec_push(L, o);
+    str_max = saved;
+    return rc;
+}
+
+int ln_codec_decode_lua_strmax(lua_State *L, const uint8_t *p, size_t n, size_t max)
+{
+    size_t saved = str_max;
+    str_max = max;
+    int rc = ln_codec_decode_lua(L, p, n);
+    str_max = saved;
     return rc;
 }
 

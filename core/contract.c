@@ -227,7 +227,7 @@ static int host_storage_get(lua_State *L)
     if (rc < 0) return raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
     rc = charge_decode(L, v, vl);
-    if (rc == 0) rc = ln_codec_decode_lua(L, v, vl);
+    if (rc == 0) rc = ln_codec_decode_lua_strmax(L, v, vl, LN_STRING_MAX);
     if (rc < 0) return raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }
@@ -818,6 +818,11 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     vm->signers = &no_signers;
     msgpack_sbuffer_init(&vm->ev);
     lua_State *L = ln_sandbox_L(vm->sb);
+    if ((rc = ln_sandbox_cap_strings(vm->sb, LN_STRING_MAX)) < 0) {
+        ln_sandbox_free(vm->sb);
+        free(vm);
+        return rc;
+    }
     ln_sandbox_register(vm->sb, "storage", storage_api, vm);
     ln_sandbox_register(vm->sb, "crypto", crypto_api, vm);
     ln_sandbox_register_fn(vm->sb, "emit", host_emit, vm);
@@ -963,8 +968,11 @@ static int run_action(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->docall_ref);
     lua_pushstring(L, a->contract);
     lua_pushlstring(L, a->method, a->ml);
+    /* A contract's strings are capped; the source handed to sys.deploy is
+    ** read by the host, never by contract code. */
+    size_t max = strcmp(a->contract, "sys") == 0 ? SIZE_MAX : LN_STRING_MAX;
     for (uint32_t i = 0; i < na; i++) {
-        int rc = ln_codec_push(L, &a->args->via.array.ptr[i]);
+        int rc = ln_codec_push_strmax(L, &a->args->via.array.ptr[i], max);
         if (rc < 0) return raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
     }
     lua_call(L, (int)na + 2, 1);

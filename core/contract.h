@@ -8,6 +8,18 @@
 ** events, call arguments and results are copied as canonical msgpack, so
 ** floats and functions are refused there.
 **
+** The host's work is charged before it is done (prices below): reading and
+** writing storage, encoding (codec.h's work count: values visited, a table
+** shared twice walked twice, slots, bytes, key sorts; it stops where the
+** gas runs out and a failed or refused encoding pays what it did),
+** decoding (per value built), loading a contract's code (per byte of
+** source, once per transaction, whether this block loaded it before or
+** not), and what a receipt keeps: event data and a transaction's result at
+** most 64 KiB encoded, an error at most LN_ERROR_MAX bytes (cut there),
+** each byte charged like event data. A contract's strings are at most
+** LN_STRING_MAX bytes (ln_sandbox_cap_strings): arguments, stored values
+** and literals longer than that are refused.
+**
 ** State keys: "c" NAME holds a contract's source; "s" NAME "/" KEY its
 ** storage (values are canonical msgpack).
 **
@@ -49,7 +61,8 @@
 #define LN_EVENT_NAME_MAX  64
 #define LN_EVENT_DATA_MAX  (64u * 1024)   /* bytes of an event's encoded data */
 #define LN_RESULT_MAX      (64u * 1024)   /* bytes of a transaction's encoded result */
-#define LN_ERROR_MAX       (64u * 1024)   /* bytes of a receipt's error; longer ones are cut */
+#define LN_STRING_MAX      (16u * 1024)   /* bytes of any string a contract has (ln_sandbox_cap_strings) */
+#define LN_ERROR_MAX       LN_STRING_MAX  /* bytes of a receipt's error; longer ones are cut */
 
 /* Gas of host work, charged before it is done. */
 #define LN_GAS_STORE_READ(n)   (100 + ((uint64_t)(n) >> 4))

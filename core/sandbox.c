@@ -44,8 +44,13 @@ struct ln_sandbox {
     size_t mem_base, mem_cap;
     int drain_pos, drain_fresh;
     int drain_ref, env_mt_ref, base_ref;
-    int gas_text_ref, mem_text_ref, float_text_ref;  /* kill texts, made before any kill */
+    int gas_text_ref, mem_text_ref, float_text_ref, str_text_ref;  /* kill texts, made before any kill */
     ln_sandbox *outer;         /* the sandbox running on this thread before this one */
+    /* strings (ln_sandbox_cap_strings) */
+    size_t str_max;            /* 0: no cap */
+    void *tmpbuf;              /* LuaJIT's temporary buffer, where strings are built */
+    void *probe_hit;           /* while probing: the block that grew to 2 * str_max */
+    int probing, shrunk;
 };
 
 /* The sandbox whose code this thread runs, and whether it is compiling
@@ -104,6 +109,13 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     ln_sandbox *sb = ud;
     size_t old = ptr ? osize : 0;
+    int tmp = ptr && ptr == sb->tmpbuf;
+    if (tmp && nsize > sb->str_max && sb->metering) {
+        /* Every string LuaJIT builds (.., rep, format, concat, ...) is built
+        ** in this buffer: it may not grow past the cap. */
+        if (!sb->killed) mark_killed(sb, LN_ETOOBIG);
+        return NULL;
+    }
     if (sb->metering && nsize > old) {
         if (sb->killed) return NULL;
         size_t grow = nsize - old;
@@ -117,7 +129,14 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             return NULL;
         }
     }
-    return ln__arena_realloc(&sb->arena, ptr, osize, nsize);
+    void *np = ln__arena_realloc(&sb->arena, ptr, osize, nsize);
+    if (tmp && (np || nsize == 0)) {
+        if (osize == 2 * sb->str_max && nsize == sb->str_max) sb->shrunk = 1;
+        sb->tmpbuf = np;
+    } else if (sb->probing && np && nsize == 2 * sb->str_max) {
+        sb->probe_hit = np;
+    }
+    return np;
 }
 
 ln_sandbox *ln_sandbox_of(lua_State *L)
@@ -141,7 +160,8 @@ static void push_kill_text(lua_State *L, ln_sandbox *sb)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX,
                 sb->killed == LN_EMEM ? sb->mem_text_ref :
-                sb->killed == LN_EFLOAT ? sb->float_text_ref : sb->gas_text_ref);
+                sb->killed == LN_EFLOAT ? sb->float_text_ref :
+                sb->killed == LN_ETOOBIG ? sb->str_text_ref : sb->gas_text_ref);
 }
 
 /* The drain: straight-line code of one instruction per line, "local a"
@@ -417,6 +437,8 @@ static int setup(lua_State *L)
     sb->mem_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, "x ^ y takes integer exponents only");
     sb->float_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushliteral(L, "string too long");
+    sb->str_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     push_drain_src(L);
     size_t dl;
@@ -546,8 +568,146 @@ void ln_sandbox_freeze(ln_sandbox *sb)
     lua_pop(L, 2);
 }
 
+/* ---- strings ----------------------------------------------------------
+** Two instructions work in proportion to string lengths: .. (LuaJIT copies
+** the operands into its temporary buffer, then finds the result among the
+** existing strings by comparing bytes; no allocation when it exists) and
+** <, <= on strings (bytes compared up to the first difference). Neither
+** can be charged from outside the interpreter. So in a capped sandbox no
+** string is longer than str_max bytes: the temporary buffer, where every
+** string LuaJIT builds is built, may not grow past it (the call is killed,
+** LN_ETOOBIG), the host hands in no longer string, and a chunk with a
+** longer literal does not load. One instruction then touches at most
+** str_max bytes (two operands of a comparison, a result of ..). */
+
+/* If s[i..] opens a long bracket [=*[, the index after it (and its level);
+** else 0. */
+static size_t long_open(const char *s, size_t n, size_t i, size_t *level)
+{
+    if (i >= n || s[i] != '[') return 0;
+    size_t j = i + 1;
+    while (j < n && s[j] == '=') j++;
+    if (j >= n || s[j] != '[') return 0;
+    *level = j - i - 1;
+    return j + 1;
+}
+
+/* The index after the ]=*] of level that closes a long bracket opened at
+** from; *len gets the length of what it holds. */
+static size_t long_close(const char *s, size_t n, size_t from, size_t level, size_t *len)
+{
+    for (size_t i = from; i < n; i++) {
+        if (s[i] != ']') continue;
+        size_t j = i + 1;
+        while (j < n && s[j] == '=') j++;
+        if (j - i - 1 == level && j < n && s[j] == ']') {
+            *len = i - from;
+            return j + 1;
+        }
+    }
+    *len = n - from;
+    return n;
+}
+
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* 1 when the source holds a string literal of more than max bytes between
+** its delimiters (escapes make a literal shorter than its source, never
+** longer), or a name that long. Follows LuaJIT's lexer: comments, long
+** brackets, quotes with backslash escapes, \z and escaped line ends. */
+static int long_literal(const char *s, size_t n, size_t max)
+{
+    size_t i = 0, level, len;
+    while (i < n) {
+        char c = s[i];
+        if (c == '-' && i + 1 < n && s[i + 1] == '-') {
+            size_t open = long_open(s, n, i + 2, &level);
+            if (open) {
+                i = long_close(s, n, open, level, &len);
+            } else {
+                while (i < n && s[i] != '\n' && s[i] != '\r') i++;
+            }
+        } else if (c == '[') {
+            size_t open = long_open(s, n, i, &level);
+            if (!open) {
+                i++;
+                continue;
+            }
+            i = long_close(s, n, open, level, &len);
+            if (len > max) return 1;
+        } else if (c == '"' || c == '\'') {
+            size_t start = ++i;
+            while (i < n && s[i] != c && s[i] != '\n' && s[i] != '\r') {
+                if (s[i] != '\\' || i + 1 >= n) {
+                    i++;
+                } else if (s[i + 1] == 'z') {
+                    for (i += 2; i < n && is_space(s[i]); i++) {}
+                } else if (s[i + 1] == '\n' || s[i + 1] == '\r') {
+                    i += 2;
+                    if (i < n && (s[i] == '\n' || s[i] == '\r') && s[i] != s[i - 1]) i++;
+                } else {
+                    i += 2;
+                }
+            }
+            if (i - start > max) return 1;
+            i++;
+        } else if (c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) {
+            size_t start = i;                 /* a name is a string too */
+            while (i < n && (s[i] == '_' || (s[i] >= '0' && s[i] <= '9') ||
+                             ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ||
+                             (unsigned char)s[i] >= 0x80)) i++;
+            if (i - start > max) return 1;
+        } else {
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* The compile-time half of the cap: LN_ECODE with the reason pushed. */
+static int check_literals(ln_sandbox *sb, const char *src, size_t len)
+{
+    if (!sb->str_max || !long_literal(src, len, sb->str_max)) return 0;
+    lua_pushfstring(sb->L, "a string literal or name is longer than %d bytes", (int)sb->str_max);
+    return LN_ECODE;
+}
+
+int ln_sandbox_cap_strings(ln_sandbox *sb, size_t max)
+{
+    lua_State *L = sb->L;
+    if (max < 4096 || (max & (max - 1)) || sb->str_max) return LN_EINVAL;
+    /* Find the temporary buffer: build a string of max + 1 bytes (it grows
+    ** to 2 * max), then a full collection halves it (lj_buf_shrink). */
+    char *x = malloc(max / 2 + 1);
+    if (!x) return LN_ENOMEM;
+    memset(x, 'x', max / 2 + 1);
+    sb->str_max = max;
+    sb->probing = 1;
+    lua_pushlstring(L, x, max / 2);
+    lua_pushlstring(L, x, max / 2 + 1);
+    lua_concat(L, 2);
+    sb->probing = 0;
+    lua_pop(L, 1);
+    free(x);
+    sb->tmpbuf = sb->probe_hit;
+    sb->shrunk = 0;
+    collect(sb);
+    if (!sb->tmpbuf || !sb->shrunk) {
+        sb->str_max = 0;
+        sb->tmpbuf = NULL;
+        return LN_ECODE;
+    }
+    return 0;
+}
+
+size_t ln_sandbox_string_max(lua_State *L)
+{
+    return ln_sandbox_of(L)->str_max;
+}
+
 int ln_sandbox_load(ln_sandbox *sb, const char *src, size_t len, const char *name)
 {
+    if (check_literals(sb, src, len) < 0) return LN_ECODE;
     /* Mode "t": a binary chunk is refused by the loader itself. The parser
     ** folds constant expressions: x ^ y must fold as the VM computes it. */
     compiling++;
@@ -601,6 +761,7 @@ static int load_bytecode(const uint8_t *bc, size_t n, void *ud)
 
 int ln_sandbox_load_cached(ln_sandbox *sb, const char *src, size_t len, const char *name)
 {
+    if (check_literals(sb, src, len) < 0) return LN_ECODE;
     uint8_t key[LN_HASH_LEN];
     ln_hasher h;
     ln_hash_init(&h);

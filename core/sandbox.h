@@ -17,20 +17,47 @@
 ** what the host registers). pairs/next iterate in a fixed order (numbers,
 ** then strings by bytes, then booleans, then tables and functions in the
 ** order they were created: not by address, which depends on what earlier
-** calls left behind),
-** tostring and string.format reveal no address, only source text is ever
-** loaded. xpcall runs its handler after the error has unwound, so a kill
-** never runs code outside the meter. C functions that call back into Lua
-** (gsub, sort, tostring, format, xpcall) nest at most LN_SANDBOX_CDEPTH deep.
+** calls left behind). tostring and string.format reveal no address, only
+** source text is ever loaded. xpcall runs its handler after the error has
+** unwound, so a kill never runs code outside the meter. C functions that
+** call back into Lua (gsub, sort, tostring, format, xpcall) nest at most
+** LN_SANDBOX_CDEPTH deep.
 **
 ** Metering: gas is the exact number of VM instructions executed (a count
 ** hook every LN_GAS_PERIOD instructions plus an exact drain of the rest at
-** the end), plus what ln_sandbox_charge() takes for C functions that work in
-** proportion to their input, plus LN_GAS_ALLOC_SHIFT-scaled bytes allocated.
-** Pattern matching (find, match, gmatch, gsub) is the sandbox's own matcher,
-** which charges as it steps, so backtracking cannot run unmetered.
-** Exceeding gas or the memory cap kills the call: the kill is sticky, so a
-** pcall in the contract cannot swallow it.
+** the end), plus what ln_sandbox_charge() takes for C work in proportion to
+** its size, before the work, plus LN_GAS_ALLOC_SHIFT-scaled bytes
+** allocated. Charged C work (prices below): bytes built or copied (rep,
+** concat, format, sub, upper...), pattern matching step by step (the
+** sandbox's own matcher, so backtracking cannot run unmetered), values a C
+** function takes or returns (unpack, byte, select, max, char, bit.bor,
+** assert; table.insert per value it moves), table slots a walk visits,
+** empty ones too (pairs, next, maxn: an emptied array keeps its slots),
+** sorts by keys and key bytes. Exceeding gas or the memory cap kills the
+** call: the kill is sticky, so a pcall in the contract cannot swallow it.
+**
+** One VM instruction, charged as one, can do work that grows with its
+** operands; what bounds each:
+** - .. (LuaJIT copies the operands and, when the result exists already,
+**   compares it bytewise without allocating) and <, <= on two strings
+**   (bytes compared up to the first difference): a sandbox whose strings
+**   are capped (ln_sandbox_cap_strings; the contract host caps at 16 KiB)
+**   builds, loads and receives no longer string, so one instruction
+**   touches at most that many bytes. A sandbox without a cap bounds them
+**   by its memory cap only (plugins, configs).
+** - moving many values at once from Lua to Lua (`f(...)` and `return ...`
+**   in a function that received thousands of arguments): C functions pay
+**   for every value they produce, but Lua code can pass the same varargs on
+**   again and again at one instruction each, bounded only by the Lua stack
+**   (about 30,000 values). Exact metering of these needs the interpreter.
+**
+** Results do not depend on the build: integer arguments of whitelisted
+** functions are checked before LuaJIT casts them (NaN and infinities are
+** refused, other numbers clamped to the int32 range, where a C cast would
+** give what the processor makes of them), string.format's integer
+** conversions refuse what has no integer value, and x ^ y is integer
+** powering (pow(3) is replaced while sandboxed code runs or compiles): a
+** fractional exponent kills the call (LN_EFLOAT).
 **
 ** int results: 0 or a negative LN_E* code (err.h).
 */
@@ -89,6 +116,16 @@ void ln_sandbox_setglobal(ln_sandbox *sb, const char *name);
 void ln_sandbox_freeze_table(lua_State *L, int idx);
 /* Locks the shared globals; call once, after registering. */
 void ln_sandbox_freeze(ln_sandbox *sb);
+
+/* Caps the strings of this sandbox at max bytes (a power of two, 4 KiB at
+** least); before freeze, once. From then on a call that builds a longer
+** string (.., string.rep, format, concat, gsub...) is killed (LN_ETOOBIG,
+** "string too long") and source with a longer literal does not load; the
+** host must hand in no longer string. LN_ECODE when this LuaJIT's
+** temporary buffer cannot be found (see "strings" in sandbox.c). */
+int  ln_sandbox_cap_strings(ln_sandbox *sb, size_t max);
+/* The cap, 0 for none: for C functions that can refuse before building. */
+size_t ln_sandbox_string_max(lua_State *L);
 
 /* Compiles source text (never bytecode) and pushes the chunk function.
 ** LN_ECODE with the compiler's message pushed instead. name is the chunk

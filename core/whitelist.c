@@ -370,6 +370,17 @@ lua_Number ln__whitelist_intarg(lua_State *L, int idx, lua_Number def)
     return n;
 }
 
+/* Raises before building a string longer than the sandbox's cap (which
+** would kill the call): functions that know the length beforehand refuse
+** with an error a pcall can catch. */
+static void too_long(lua_State *L, const char *fn, double bytes)
+{
+    size_t max = ln_sandbox_string_max(L);
+    if (max && bytes > (double)max)
+        luaL_error(L, "%s: a string of %.0f bytes is longer than the %d a string may have",
+                   fn, bytes, (int)max);
+}
+
 static lua_Number posrel(lua_Number pos, lua_Number len)
 {
     return pos < 0 ? pos + len + 1 : pos;
@@ -383,6 +394,7 @@ static int w_rep(lua_State *L)
     if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &sl);   /* a number too */
     if (n > 0) {
         double bytes = (double)(l + sl) * n;
+        too_long(L, "string.rep", bytes - (double)sl);
         ln_sandbox_charge(L, bytes > 1e15 ? UINT64_MAX / 2
                                           : LN_GAS_COPY_BYTES((uint64_t)bytes));
     }
@@ -536,6 +548,7 @@ static int w_concat(lua_State *L)
             lua_pop(L, 1);
             bytes += sepl;
         }
+        too_long(L, "table.concat", (double)bytes - (double)sepl);
         ln_sandbox_charge(L, LN_GAS_COPY_BYTES(bytes));
     }
     return call_orig(L);

@@ -676,6 +676,92 @@ TEST(sandbox_pairs_order_of_table_keys_does_not_depend_on_earlier_calls)
     ln_sandbox_free(b);
 }
 
+/* ---- capped strings --------------------------------------------------- */
+
+static ln_sandbox *capped(void)
+{
+    ln_sandbox *sb;
+    ASSERT_EQ(ln_sandbox_new(NULL, &sb), 0);
+    ASSERT_EQ(ln_sandbox_cap_strings(sb, 16384), 0);
+    ln_sandbox_freeze(sb);
+    return sb;
+}
+
+TEST(sandbox_capped_strings_stop_every_way_of_building_a_longer_one)
+{
+    ln_sandbox *sb = capped();
+    static const char *const killed[] = {
+        "local s = string.rep('x', 10000) return #(s .. s)",
+        "local s = string.rep('x', 16384) return #(s .. 1)",
+        "return #string.format('%s%s', string.rep('x', 9000), string.rep('y', 9000))",
+        "return #(string.gsub(string.rep('x', 9000), 'x', 'yy'))",
+        "local ok = pcall(function() local s = string.rep('x', 10000) return s .. s end) "
+            "return 'survived'",
+        NULL
+    };
+    for (const char *const *k = killed; *k; k++)
+        ASSERT_FAILS(run(sb, *k), LN_ETOOBIG, "string too long");
+    /* Functions that know the length first refuse with an error. */
+    ASSERT_FAILS(run(sb, "return #string.rep('x', 16385)"), LN_ECALL,
+                 "string.rep: a string of 16385 bytes is longer than the 16384");
+    ASSERT_FAILS(run(sb, "local t = {} for i = 1, 3 do t[i] = string.rep('x', 8000) end "
+                         "return #table.concat(t, ',')"), LN_ECALL,
+                 "table.concat: a string of 24002 bytes is longer than the 16384");
+    ASSERT_OK(run(sb, "local ok = pcall(string.rep, 'x', 1e6) return tostring(ok)"), "false");
+    /* Up to the cap everything works. */
+    ASSERT_OK(run(sb, "local s = string.rep('ab', 8192) local u = s:upper() "
+                      "return #s .. ' ' .. #(string.rep('x', 8192) .. string.rep('y', 8192)) .. ' ' .. "
+                      "tostring(u < s) .. ' ' .. #table.concat({ s:sub(1, 100), u:sub(1, 100) })"),
+              "16384 16384 true 200");
+    ln_sandbox_free(sb);
+}
+
+TEST(sandbox_capped_strings_refuse_a_longer_literal_when_loading)
+{
+    ln_sandbox *sb = capped();
+    lua_State *L = ln_sandbox_L(sb);
+    static char src[40000];
+    static const struct { const char *open, *close; int loads; } cases[] = {
+        { "return '", "'", 0 }, { "return \"", "\"", 0 }, { "return [[", "]]", 0 },
+        { "return [==[", "]==]", 0 },
+        { "--[[", "]] return 1", 1 }, { "--[=[", "]=] return 1", 1 },
+        { "return [==[]]]=]", "]==]", 0 },        /* the right closing level */
+        { "return 'a\\z\n  ", "'", 0 }, { "return 'a\\\n", "'", 0 },
+        { "return '\\'", "'", 0 },                 /* an escaped quote does not end it */
+        { NULL, NULL, 0 }
+    };
+    for (int i = 0; cases[i].open; i++) {
+        for (int over = 0; over <= 1; over++) {
+            size_t body = 16384 - 8 + (size_t)over * 16;   /* with up to 6 bytes of the case's own */
+            int n = snprintf(src, sizeof src, "%s", cases[i].open);
+            memset(src + n, 'x', body);
+            snprintf(src + n + body, sizeof src - (size_t)n - body, "%s", cases[i].close);
+            int want = (!over || cases[i].loads) ? 0 : LN_ECODE;
+            int rc = ln_sandbox_load(sb, src, strlen(src), "=lit");
+            if (rc != want)
+                LN_FAIL("case %d (%s...%s), %zu bytes: load gave %d", i, cases[i].open,
+                        cases[i].close, body, rc);
+            if (rc == LN_ECODE)
+                ASSERT(strstr(lua_tostring(L, -1), "longer than 16384") != NULL);
+            lua_settop(L, 0);
+            ASSERT_EQ(ln_sandbox_load_cached(sb, src, strlen(src), "=lit"), want);
+            lua_settop(L, 0);
+        }
+    }
+    ln_sandbox_free(sb);
+}
+
+TEST(sandbox_cap_strings_takes_one_power_of_two_of_4_kib_or_more)
+{
+    ln_sandbox *sb;
+    ASSERT_EQ(ln_sandbox_new(NULL, &sb), 0);
+    ASSERT_EQ(ln_sandbox_cap_strings(sb, 1000), LN_EINVAL);
+    ASSERT_EQ(ln_sandbox_cap_strings(sb, 20000), LN_EINVAL);
+    ASSERT_EQ(ln_sandbox_cap_strings(sb, 8192), 0);
+    ASSERT_EQ(ln_sandbox_cap_strings(sb, 8192), LN_EINVAL);
+    ln_sandbox_free(sb);
+}
+
 /* ---- hostile code ----------------------------------------------------- */
 
 TEST(sandbox_pattern_backtracking_is_metered)
@@ -986,6 +1072,9 @@ static const ln_test tests[] = {
     T(sandbox_gas_of_string_key_churn_is_the_same_in_every_sandbox),
     T(sandbox_gas_of_object_key_churn_is_the_same_in_every_sandbox),
     T(sandbox_pairs_order_of_table_keys_does_not_depend_on_earlier_calls),
+    T(sandbox_capped_strings_stop_every_way_of_building_a_longer_one),
+    T(sandbox_capped_strings_refuse_a_longer_literal_when_loading),
+    T(sandbox_cap_strings_takes_one_power_of_two_of_4_kib_or_more),
     T(sandbox_pattern_backtracking_is_metered),
     T(sandbox_patterns_match_as_in_lua),
     T(sandbox_deep_recursion_is_an_error_not_a_crash),
