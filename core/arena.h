@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define LN__ARENA_SMALL_STEP  16
 #define LN__ARENA_SMALL_MAX   1024
@@ -37,11 +38,6 @@ typedef struct {
 int  ln__arena_open(ln__arena *a, size_t size);
 void ln__arena_close(ln__arena *a);
 
-/* lua_Alloc's contract over the arena, without any policy: nsize 0 frees;
-** a size within the same class stays in place; NULL when the arena is full
-** (ptr then stays valid). */
-void *ln__arena_realloc(ln__arena *a, void *ptr, size_t osize, size_t nsize);
-
 /* The number of the block at p (a block start): blocks are numbered in the
 ** order they were handed out, so the number does not depend on where the
 ** block lands. 0 for a pointer outside the arena. */
@@ -54,5 +50,81 @@ void ln__arena_sort(ln__arena *a);
 /* While seed is set (32 bytes, not NULL), this thread's getrandom requests
 ** are answered from it: LuaJIT seeds its string hash in lua_newstate. */
 void ln__arena_seed(const uint8_t *seed);
+
+/* ---- the allocation path, inline: it runs for every allocation ---------- */
+
+#define LN__ARENA_INLINE static inline __attribute__((always_inline))
+
+LN__ARENA_INLINE size_t ln__arena_class(size_t n, int *large, int *idx)
+{
+    if (n <= LN__ARENA_SMALL_MAX) {
+        size_t c = (n + LN__ARENA_SMALL_STEP - 1) / LN__ARENA_SMALL_STEP;
+        if (c == 0) c = 1;
+        *large = 0, *idx = (int)c;
+        return c * LN__ARENA_SMALL_STEP;
+    }
+    int b = 11;
+    while (((size_t)1 << b) < n) b++;
+    *large = 1, *idx = b - 11;
+    return (size_t)1 << b;
+}
+
+LN__ARENA_INLINE void *ln__arena_get(ln__arena *a, size_t n)
+{
+    int large, idx;
+    size_t cs = ln__arena_class(n, &large, &idx);
+    if (large && idx >= LN__ARENA_NLARGE) return NULL;
+    ln__freeblk **list = large ? &a->large[idx] : &a->small[idx];
+    if (*list) {
+        ln__freeblk *f = *list;
+        *list = f->next;
+        return f;
+    }
+    if (cs > a->size - a->top) return NULL;
+    void *p = a->base + a->top;
+    a->top += cs;
+    return p;
+}
+
+LN__ARENA_INLINE void ln__arena_put(ln__arena *a, void *p, size_t n)
+{
+    int large, idx;
+    ln__arena_class(n, &large, &idx);
+    ln__freeblk *f = p;
+    ln__freeblk **list = large ? &a->large[idx] : &a->small[idx];
+    f->next = *list;
+    *list = f;
+}
+
+/* lua_Alloc's contract over the arena, without any policy: nsize 0 frees;
+** a size within the same class stays in place; NULL when the arena is full
+** (ptr then stays valid). Each block handed out gets the next number. */
+LN__ARENA_INLINE void *ln__arena_realloc(ln__arena *a, void *ptr, size_t osize, size_t nsize)
+{
+    if (nsize == 0) {
+        if (ptr) {
+            ln__arena_put(a, ptr, osize);
+            a->in_use -= osize;
+        }
+        return NULL;
+    }
+    size_t old = ptr ? osize : 0;
+    if (ptr) {
+        int l1, i1, l2, i2;
+        if (ln__arena_class(osize, &l1, &i1) == ln__arena_class(nsize, &l2, &i2)) {
+            a->in_use += nsize - osize;
+            return ptr;
+        }
+    }
+    void *np = ln__arena_get(a, nsize);
+    if (!np) return NULL;
+    a->seq[((uint8_t *)np - a->base) / LN__ARENA_SMALL_STEP] = ++a->nseq;
+    if (ptr) {
+        memcpy(np, ptr, osize < nsize ? osize : nsize);
+        ln__arena_put(a, ptr, osize);
+    }
+    a->in_use += nsize - old;
+    return np;
+}
 
 #endif

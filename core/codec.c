@@ -100,15 +100,12 @@ static int keycmp(const char *a, size_t an, const char *b, size_t bn)
 
 /* ---- Checking ------------------------------------------------------------ */
 
-/* While ln_codec_items runs on this thread: the items checked so far. */
-static _Thread_local uint64_t *items_seen;
-
-/* Checks the item at *pp, advancing *pp past it. depth counts the
-** arrays/maps around it. */
-static int chk(const uint8_t **pp, const uint8_t *end, int depth)
+/* Checks the item at *pp, advancing *pp past it and counting it (and what
+** it holds) in *items. depth counts the arrays/maps around it. */
+static int chk(const uint8_t **pp, const uint8_t *end, int depth, uint64_t *items)
 {
     const uint8_t *p = *pp;
-    if (items_seen) (*items_seen)++;
+    (*items)++;
     head h = { 0 };
     int rc = rd_head(p, end, &h);
     if (rc) return rc;
@@ -126,7 +123,7 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
         if (h.v > item_max) return LN_ETOOBIG;
         if (h.v > left) return LN_ETRUNC;
         for (uint64_t i = 0; i < h.v; i++)
-            if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
+            if ((rc = chk(&p, end, depth + 1, items)) != 0) return rc;
         break;
     case MSGPACK_OBJECT_MAP: {
         if (depth >= LN_CODEC_MAX_DEPTH) return LN_EDEPTH;
@@ -139,7 +136,7 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
             if (!is_str_byte(*p)) return LN_EKEYTYPE;
             head k;
             if ((rc = rd_head(p, end, &k)) != 0) return rc;
-            if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
+            if ((rc = chk(&p, end, depth + 1, items)) != 0) return rc;
             const char *ks = (const char *)p - k.v;
             if (i > 0) {
                 int c = keycmp(ks, (size_t)k.v, prev, prevn);
@@ -148,7 +145,7 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
             }
             prev = ks;
             prevn = (size_t)k.v;
-            if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
+            if ((rc = chk(&p, end, depth + 1, items)) != 0) return rc;
         }
         break;
     }
@@ -159,22 +156,20 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
     return 0;
 }
 
-int ln_codec_check(const uint8_t *p, size_t n)
+int ln_codec_items(const uint8_t *p, size_t n, uint64_t *items)
 {
+    *items = 0;
     if (n == 0) return LN_ETRUNC;
     const uint8_t *end = p + n;
-    int rc = chk(&p, end, 0);
+    int rc = chk(&p, end, 0, items);
     if (rc) return rc;
     return p == end ? 0 : LN_ETRAILING;
 }
 
-int ln_codec_items(const uint8_t *p, size_t n, uint64_t *items)
+int ln_codec_check(const uint8_t *p, size_t n)
 {
-    *items = 0;
-    items_seen = items;
-    int rc = ln_codec_check(p, n);
-    items_seen = NULL;
-    return rc;
+    uint64_t items;
+    return ln_codec_items(p, n, &items);
 }
 
 /* ---- Unpacking checked bytes --------------------------------------------- */
@@ -775,20 +770,28 @@ int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **
     return rc;
 }
 
+int ln_codec_decode_lua_charged(lua_State *L, const uint8_t *p, size_t n, size_t max,
+                                void (*charge)(lua_State *L, uint64_t items))
+{
+    uint64_t items;
+    int rc = ln_codec_items(p, n, &items);
+    if (rc) return rc;
+    charge(L, items);
+    int base = lua_gettop(L);
+    if (!lua_checkstack(L, 1)) return LN_ENOMEM;
+    size_t saved = str_max;
+    str_max = max;
+    rc = push_raw(L, &p, p + n);
+    str_max = saved;
+    if (rc) lua_settop(L, base);
+    return rc;
+}
+
 int ln_codec_push_strmax(lua_State *L, const msgpack_object *o, size_t max)
 {
     size_t saved = str_max;
     str_max = max;
     int rc = ln_codec_push(L, o);
-    str_max = saved;
-    return rc;
-}
-
-int ln_codec_decode_lua_strmax(lua_State *L, const uint8_t *p, size_t n, size_t max)
-{
-    size_t saved = str_max;
-    str_max = max;
-    int rc = ln_codec_decode_lua(L, p, n);
     str_max = saved;
     return rc;
 }

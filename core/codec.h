@@ -125,11 +125,16 @@ int ln_codec_decode_lua(lua_State *L, const uint8_t *p, size_t n);
 ** messages, which carry whole blocks (bounded by the P2P frame size). */
 int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **out, size_t *outlen);
 int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t max_item);
-/* ln_codec_push and ln_codec_decode_lua that refuse (LN_ETOOBIG) a string
-** or bin longer than max bytes, pushing nothing: for contracts, whose
-** strings are capped (ln_sandbox_cap_strings). */
+/* ln_codec_push that refuses (LN_ETOOBIG) a string or bin longer than max
+** bytes, pushing nothing: for contracts, whose strings are capped
+** (ln_sandbox_cap_strings). */
 int ln_codec_push_strmax(lua_State *L, const msgpack_object *o, size_t max);
-int ln_codec_decode_lua_strmax(lua_State *L, const uint8_t *p, size_t n, size_t max);
+/* ln_codec_decode_lua with that refusal, which calls charge(L, items)
+** between the check (which counts the items, as ln_codec_items) and the
+** building: for callers that charge a decoding before it is done. charge
+** may raise; on a refused encoding it is not called. */
+int ln_codec_decode_lua_charged(lua_State *L, const uint8_t *p, size_t n, size_t max,
+                                void (*charge)(lua_State *L, uint64_t items));
 
 /* Reads the Lua string at idx as n raw bytes, or as 2n hex digits (either
 ** case), into out. 1 when it is one of those, 0 otherwise (out then

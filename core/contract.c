@@ -30,6 +30,12 @@ typedef struct {
     char sender[LN_NAME_MAX + 1];
 } frame;
 
+typedef struct {
+    char name[LN_NAME_MAX + 1];
+    size_t bytes;
+    uint64_t paid;                  /* tx_serial of the last transaction that paid its load */
+} loadrec;
+
 struct ln_vm {
     ln_sandbox *sb;
     ln_overlay *ov;
@@ -39,8 +45,9 @@ struct ln_vm {
     frame frames[LN_CALL_DEPTH_MAX + 2];
     int depth;
     int cache_ref;                  /* registry: contract name -> compiled chunk */
-    int sizes_ref;                  /* registry: contract name -> bytes of its source */
-    int loaded_ref;                 /* registry: contracts whose load this transaction paid */
+    loadrec *loads;                 /* contracts this vm loaded: size, last transaction that paid */
+    uint32_t nloads, capl;
+    uint64_t tx_serial;             /* the transaction or query running, from 1 */
     int docall_ref, run_ref;        /* registry: do_call closure, run_action */
     uint32_t code_writes;           /* code stored so far; a revert past one drops the cache */
     msgpack_sbuffer scratch;        /* one value on its way across the boundary */
@@ -133,20 +140,18 @@ static void encode(lua_State *L, ln_vm *vm, int idx, const char *what)
     encode_max(L, vm, idx, what, LN_SANDBOX_MEM_CAP);
 }
 
-/* Charges the building of n bytes of msgpack into Lua values, before. */
-static int charge_decode(lua_State *L, const uint8_t *p, size_t n)
+/* What building values out of msgpack costs, before it is done. */
+static void charge_items(lua_State *L, uint64_t items)
 {
-    uint64_t items;
-    int rc = ln_codec_items(p, n, &items);
-    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(n) + LN_GAS_DECODE(items));
-    return rc;
+    ln_sandbox_charge(L, LN_GAS_DECODE(items));
 }
 
 /* Pushes the value in vm->scratch, charging the copy. */
 static void unpack_scratch(lua_State *L, ln_vm *vm, const char *what)
 {
-    int rc = charge_decode(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
-    if (rc == 0) rc = ln_codec_decode_lua(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(vm->scratch.size));
+    int rc = ln_codec_decode_lua_charged(L, (const uint8_t *)vm->scratch.data, vm->scratch.size,
+                                         LN_STRING_MAX, charge_items);
     if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
@@ -226,8 +231,7 @@ static int host_storage_get(lua_State *L)
     }
     if (rc < 0) return raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
-    rc = charge_decode(L, v, vl);
-    if (rc == 0) rc = ln_codec_decode_lua_strmax(L, v, vl, LN_STRING_MAX);
+    rc = ln_codec_decode_lua_charged(L, v, vl, LN_STRING_MAX, charge_items);
     if (rc < 0) return raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }
@@ -388,21 +392,32 @@ static const luaL_Reg crypto_api[] = {
 
 /* ---- loading and calling contracts ------------------------------------ */
 
-/* Charges loading `bytes` of code of contract `name`, once per transaction
-** (vm->loaded), whether this vm has compiled it already or not: an earlier
-** transaction of the block must not make this one cheaper. */
-static void charge_load(lua_State *L, ln_vm *vm, const char *name, lua_Number bytes)
+/* Charges loading the code of contract `name` (bytes: its size, known on
+** the first use in this vm), once per transaction, whether this vm has
+** loaded it already or not: an earlier transaction of the block must not
+** make this one cheaper. */
+static void charge_load(lua_State *L, ln_vm *vm, const char *name, size_t bytes)
 {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, vm->loaded_ref);
-    lua_getfield(L, -1, name);
-    int charged = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (!charged) {
-        ln_sandbox_charge(L, LN_GAS_LOAD((uint64_t)bytes));
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, name);
+    loadrec *r = NULL;
+    for (uint32_t i = 0; i < vm->nloads && !r; i++)
+        if (strcmp(vm->loads[i].name, name) == 0) r = &vm->loads[i];
+    if (!r) {
+        if (vm->nloads == vm->capl) {
+            uint32_t cap = vm->capl ? 2 * vm->capl : 16;
+            loadrec *nl = realloc(vm->loads, cap * sizeof *nl);
+            if (!nl) raise(L, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
+            vm->loads = nl;
+            vm->capl = cap;
+        }
+        r = &vm->loads[vm->nloads++];
+        snprintf(r->name, sizeof r->name, "%s", name);
+        r->paid = 0;
     }
-    lua_pop(L, 1);
+    if (bytes) r->bytes = bytes;
+    if (r->paid != vm->tx_serial) {
+        r->paid = vm->tx_serial;
+        ln_sandbox_charge(L, LN_GAS_LOAD(r->bytes));
+    }
 }
 
 /* Pushes the compiled chunk of contract `name`, loading it on first use in
@@ -413,10 +428,7 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->cache_ref);
     lua_getfield(L, -1, name);
     if (!lua_isnil(L, -1)) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->sizes_ref);
-        lua_getfield(L, -1, name);
-        charge_load(L, vm, name, lua_tonumber(L, -1));
-        lua_pop(L, 2);
+        charge_load(L, vm, name, 0);
         lua_remove(L, -2);
         return;
     }
@@ -427,7 +439,7 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
     size_t sl;
     if (ln_overlay_get(vm->ov, key, kl, &src, &sl) < 0)
         raise(L, LN_ENOCODE, "account %s has no contract", name);
-    charge_load(L, vm, name, (lua_Number)sl);
+    charge_load(L, vm, name, sl);
     char chunk[LN_NAME_MAX + 2];
     snprintf(chunk, sizeof chunk, "=%s", name);
     int paused = ln_sandbox_pause(vm->sb);
@@ -435,10 +447,6 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
     if (rc == 0) {
         lua_pushvalue(L, -1);
         lua_setfield(L, -3, name);
-        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->sizes_ref);
-        lua_pushnumber(L, (lua_Number)sl);
-        lua_setfield(L, -2, name);
-        lua_pop(L, 1);
     }
     ln_sandbox_resume(vm->sb, paused);
     if (rc < 0) raise(L, LN_ECODE, "contract %s does not load: %s", name, lua_tostring(L, -1));
@@ -842,10 +850,6 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     ln_sandbox_freeze(vm->sb);
     lua_newtable(L);
     vm->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    vm->sizes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    vm->loaded_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     /* Made once, so that starting an action allocates nothing while the
     ** meter runs: outside a pcall a kill could not be caught. */
     lua_pushlightuserdata(L, vm);
@@ -862,6 +866,7 @@ void ln_vm_free(ln_vm *vm)
 {
     if (!vm) return;
     ln_sandbox_free(vm->sb);
+    free(vm->loads);
     msgpack_sbuffer_destroy(&vm->ev);
     msgpack_sbuffer_destroy(&vm->scratch);
     free(vm);
@@ -1017,12 +1022,10 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
     return rc;
 }
 
-/* Before the meter runs: no contract's load is paid yet. */
+/* No contract's load is paid yet in the transaction that starts. */
 static void new_transaction(ln_vm *vm)
 {
-    lua_State *L = ln_sandbox_L(vm->sb);
-    lua_newtable(L);
-    lua_rawseti(L, LUA_REGISTRYINDEX, vm->loaded_ref);
+    vm->tx_serial++;
 }
 
 int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,

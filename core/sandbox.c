@@ -48,9 +48,10 @@ struct ln_sandbox {
     ln_sandbox *outer;         /* the sandbox running on this thread before this one */
     /* strings (ln_sandbox_cap_strings) */
     size_t str_max;            /* 0: no cap */
-    void *tmpbuf;              /* LuaJIT's temporary buffer, where strings are built */
-    void *probe_hit;           /* while probing: the block that grew to 2 * str_max */
-    int probing, shrunk;
+    void *tmpbuf;              /* LuaJIT's temporary buffer, where strings are built;
+                               ** &tmpbuf (no block's address) when not capped */
+    void *probe_hit;           /* while probing: the block that grew to str_max */
+    int probing, found;        /* 1 finding the buffer, 2 confirming it; found: confirmed */
 };
 
 /* The sandbox whose code this thread runs, and whether it is compiling
@@ -105,38 +106,52 @@ static void mark_killed(ln_sandbox *sb, int why)
 /* The lua_Alloc of every sandbox. While a meter runs, growth is charged as
 ** gas and checked against the memory cap; a refusal makes LuaJIT raise a
 ** memory error and marks the call killed, so the hook re-raises it. */
+/* Growth of a metered call: charged as gas and checked against the memory
+** cap; a refusal makes LuaJIT raise a memory error and marks the call
+** killed, so the hook re-raises it. 0 to go on. */
+static inline __attribute__((always_inline)) int metered_growth(ln_sandbox *sb, size_t grow)
+{
+    if (sb->killed) return -1;
+    if (sb->arena.in_use + grow > sb->mem_base + sb->mem_cap) {
+        mark_killed(sb, LN_EMEM);
+        return -1;
+    }
+    sb->alloc_bytes += grow;
+    if (gas_so_far(sb) > sb->gas_limit) {
+        mark_killed(sb, LN_EGAS);
+        return -1;
+    }
+    return 0;
+}
+
+/* The temporary buffer, where LuaJIT builds every string (.., rep, format,
+** concat, ...): it may not grow past the cap; and the probe that finds it
+** (ln_sandbox_cap_strings). */
+static __attribute__((noinline, cold)) void *watched_alloc(ln_sandbox *sb, void *ptr, size_t osize,
+                                                          size_t nsize)
+{
+    int tmp = ptr && ptr == sb->tmpbuf;
+    if (tmp && nsize > sb->str_max && (sb->metering || sb->probing)) {
+        if (sb->probing) sb->found = 1;           /* the probe's refusal */
+        else if (!sb->killed) mark_killed(sb, LN_ETOOBIG);
+        return NULL;
+    }
+    size_t old = ptr ? osize : 0;
+    if (sb->metering && nsize > old && metered_growth(sb, nsize - old) < 0) return NULL;
+    void *np = ln__arena_realloc(&sb->arena, ptr, osize, nsize);
+    if (tmp && (np || nsize == 0)) sb->tmpbuf = np;
+    else if (sb->probing == 1 && np && nsize == sb->str_max) sb->probe_hit = np;
+    return np;
+}
+
+/* The lua_Alloc of every sandbox. */
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     ln_sandbox *sb = ud;
+    if (ptr == sb->tmpbuf || sb->probing) return watched_alloc(sb, ptr, osize, nsize);
     size_t old = ptr ? osize : 0;
-    int tmp = ptr && ptr == sb->tmpbuf;
-    if (tmp && nsize > sb->str_max && sb->metering) {
-        /* Every string LuaJIT builds (.., rep, format, concat, ...) is built
-        ** in this buffer: it may not grow past the cap. */
-        if (!sb->killed) mark_killed(sb, LN_ETOOBIG);
-        return NULL;
-    }
-    if (sb->metering && nsize > old) {
-        if (sb->killed) return NULL;
-        size_t grow = nsize - old;
-        if (sb->arena.in_use + grow > sb->mem_base + sb->mem_cap) {
-            mark_killed(sb, LN_EMEM);
-            return NULL;
-        }
-        sb->alloc_bytes += grow;
-        if (gas_so_far(sb) > sb->gas_limit) {
-            mark_killed(sb, LN_EGAS);
-            return NULL;
-        }
-    }
-    void *np = ln__arena_realloc(&sb->arena, ptr, osize, nsize);
-    if (tmp && (np || nsize == 0)) {
-        if (osize == 2 * sb->str_max && nsize == sb->str_max) sb->shrunk = 1;
-        sb->tmpbuf = np;
-    } else if (sb->probing && np && nsize == 2 * sb->str_max) {
-        sb->probe_hit = np;
-    }
-    return np;
+    if (sb->metering && nsize > old && metered_growth(sb, nsize - old) < 0) return NULL;
+    return ln__arena_realloc(&sb->arena, ptr, osize, nsize);
 }
 
 ln_sandbox *ln_sandbox_of(lua_State *L)
@@ -464,6 +479,7 @@ int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox 
     ln_sandbox *sb = calloc(1, sizeof *sb);
     if (!sb) return LN_ENOMEM;
     sb->ud = ud;
+    sb->tmpbuf = &sb->tmpbuf;
     if (ln__arena_open(&sb->arena, LN_SANDBOX_ARENA) < 0) {
         free(sb);
         return LN_ENOMEM;
@@ -672,32 +688,53 @@ static int check_literals(ln_sandbox *sb, const char *src, size_t len)
     return LN_ECODE;
 }
 
+static int concat_probe(lua_State *L)
+{
+    lua_concat(L, 2);
+    return 1;
+}
+
+/* Pushes a string of n bytes without LuaJIT's temporary buffer. */
+static int push_x(lua_State *L, size_t n)
+{
+    char *x = malloc(n);
+    if (!x) return LN_ENOMEM;
+    memset(x, 'x', n);
+    lua_pushlstring(L, x, n);
+    free(x);
+    return 0;
+}
+
 int ln_sandbox_cap_strings(ln_sandbox *sb, size_t max)
 {
     lua_State *L = sb->L;
-    if (max < 4096 || (max & (max - 1)) || sb->str_max) return LN_EINVAL;
-    /* Find the temporary buffer: build a string of max + 1 bytes (it grows
-    ** to 2 * max), then a full collection halves it (lj_buf_shrink). */
-    char *x = malloc(max / 2 + 1);
-    if (!x) return LN_ENOMEM;
-    memset(x, 'x', max / 2 + 1);
+    if (max < 8192 || (max & (max - 1)) || sb->str_max) return LN_EINVAL;
+    /* Find the temporary buffer (4 KiB after setup): a string of max / 2 +
+    ** 1 bytes made by .. grows it to max; one of max + 1 bytes then tries
+    ** to grow that block again, and is refused. */
     sb->str_max = max;
     sb->probing = 1;
-    lua_pushlstring(L, x, max / 2);
-    lua_pushlstring(L, x, max / 2 + 1);
-    lua_concat(L, 2);
-    sb->probing = 0;
-    lua_pop(L, 1);
-    free(x);
-    sb->tmpbuf = sb->probe_hit;
-    sb->shrunk = 0;
-    collect(sb);
-    if (!sb->tmpbuf || !sb->shrunk) {
-        sb->str_max = 0;
-        sb->tmpbuf = NULL;
-        return LN_ECODE;
+    int rc = push_x(L, max / 4);
+    if (rc == 0) rc = push_x(L, max / 4 + 1);
+    if (rc == 0) {
+        lua_concat(L, 2);
+        lua_pop(L, 1);
     }
-    return 0;
+    sb->tmpbuf = sb->probe_hit;
+    sb->probing = 2;                   /* now refuse, metered or not */
+    sb->found = 0;
+    lua_pushcfunction(L, concat_probe);
+    if (rc == 0) rc = push_x(L, max / 2);
+    if (rc == 0) rc = push_x(L, max / 2 + 1);
+    if (rc == 0 && lua_pcall(L, 2, 1, 0) == 0) rc = LN_ECODE;   /* it must fail */
+    lua_settop(L, 0);
+    sb->probing = 0;
+    if (rc == 0 && (!sb->tmpbuf || !sb->found)) rc = LN_ECODE;
+    if (rc < 0) {
+        sb->str_max = 0;
+        sb->tmpbuf = &sb->tmpbuf;
+    }
+    return rc;
 }
 
 size_t ln_sandbox_string_max(lua_State *L)

@@ -117,7 +117,7 @@ void ln_sandbox_freeze_table(lua_State *L, int idx);
 /* Locks the shared globals; call once, after registering. */
 void ln_sandbox_freeze(ln_sandbox *sb);
 
-/* Caps the strings of this sandbox at max bytes (a power of two, 4 KiB at
+/* Caps the strings of this sandbox at max bytes (a power of two, 8 KiB at
 ** least); before freeze, once. From then on a call that builds a longer
 ** string (.., string.rep, format, concat, gsub...) is killed (LN_ETOOBIG,
 ** "string too long") and source with a longer literal does not load; the

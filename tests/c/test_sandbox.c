@@ -751,11 +751,12 @@ TEST(sandbox_capped_strings_refuse_a_longer_literal_when_loading)
     ln_sandbox_free(sb);
 }
 
-TEST(sandbox_cap_strings_takes_one_power_of_two_of_4_kib_or_more)
+TEST(sandbox_cap_strings_takes_one_power_of_two_of_8_kib_or_more)
 {
     ln_sandbox *sb;
     ASSERT_EQ(ln_sandbox_new(NULL, &sb), 0);
     ASSERT_EQ(ln_sandbox_cap_strings(sb, 1000), LN_EINVAL);
+    ASSERT_EQ(ln_sandbox_cap_strings(sb, 4096), LN_EINVAL);
     ASSERT_EQ(ln_sandbox_cap_strings(sb, 20000), LN_EINVAL);
     ASSERT_EQ(ln_sandbox_cap_strings(sb, 8192), 0);
     ASSERT_EQ(ln_sandbox_cap_strings(sb, 8192), LN_EINVAL);
@@ -1074,7 +1075,7 @@ static const ln_test tests[] = {
     T(sandbox_pairs_order_of_table_keys_does_not_depend_on_earlier_calls),
     T(sandbox_capped_strings_stop_every_way_of_building_a_longer_one),
     T(sandbox_capped_strings_refuse_a_longer_literal_when_loading),
-    T(sandbox_cap_strings_takes_one_power_of_two_of_4_kib_or_more),
+    T(sandbox_cap_strings_takes_one_power_of_two_of_8_kib_or_more),
     T(sandbox_pattern_backtracking_is_metered),
     T(sandbox_patterns_match_as_in_lua),
     T(sandbox_deep_recursion_is_an_error_not_a_crash),
