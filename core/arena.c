@@ -21,10 +21,9 @@
 #include "err.h"
 #include "sandbox.h"
 
-/* ---- size classes and free lists -------------------------------------- */
+/* ---- block numbers, free list order ----------------------------------- */
 
 #define SMALL_STEP   LN__ARENA_SMALL_STEP
-#define SMALL_MAX    LN__ARENA_SMALL_MAX
 #define NSMALL       LN__ARENA_NSMALL
 #define NLARGE       LN__ARENA_NLARGE
 

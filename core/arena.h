@@ -40,7 +40,9 @@ void ln__arena_close(ln__arena *a);
 
 /* The number of the block at p (a block start): blocks are numbered in the
 ** order they were handed out, so the number does not depend on where the
-** block lands. 0 for a pointer outside the arena. */
+** block lands. 0 for a pointer outside the arena. The count wraps after
+** 2^32 blocks (a sandbox lives one block of the chain), the same way on
+** every node. */
 uint32_t ln__arena_seq(const ln__arena *a, const void *p);
 
 /* Puts every free list in address order: where new objects land then
