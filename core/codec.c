@@ -18,6 +18,10 @@ typedef struct {
 ** the larger one an *_limit variant sets for its duration. */
 static _Thread_local size_t item_max = LN_CODEC_MAX_ITEM;
 
+/* The longest string this thread's current call may push into Lua: no
+** bound but for the *_strmax variants. */
+static _Thread_local size_t str_max = SIZE_MAX;
+
 static int is_str_byte(uint8_t b)
 {
     return (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb);
@@ -96,11 +100,12 @@ static int keycmp(const char *a, size_t an, const char *b, size_t bn)
 
 /* ---- Checking ------------------------------------------------------------ */
 
-/* Checks the item at *pp, advancing *pp past it. depth counts the
-** arrays/maps around it. */
-static int chk(const uint8_t **pp, const uint8_t *end, int depth)
+/* Checks the item at *pp, advancing *pp past it and counting it (and what
+** it holds) in *items. depth counts the arrays/maps around it. */
+static int chk(const uint8_t **pp, const uint8_t *end, int depth, uint64_t *items)
 {
     const uint8_t *p = *pp;
+    (*items)++;
     head h = { 0 };
     int rc = rd_head(p, end, &h);
     if (rc) return rc;
@@ -118,7 +123,7 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
         if (h.v > item_max) return LN_ETOOBIG;
         if (h.v > left) return LN_ETRUNC;
         for (uint64_t i = 0; i < h.v; i++)
-            if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
+            if ((rc = chk(&p, end, depth + 1, items)) != 0) return rc;
         break;
     case MSGPACK_OBJECT_MAP: {
         if (depth >= LN_CODEC_MAX_DEPTH) return LN_EDEPTH;
@@ -131,7 +136,7 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
             if (!is_str_byte(*p)) return LN_EKEYTYPE;
             head k;
             if ((rc = rd_head(p, end, &k)) != 0) return rc;
-            if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
+            if ((rc = chk(&p, end, depth + 1, items)) != 0) return rc;
             const char *ks = (const char *)p - k.v;
             if (i > 0) {
                 int c = keycmp(ks, (size_t)k.v, prev, prevn);
@@ -140,7 +145,7 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
             }
             prev = ks;
             prevn = (size_t)k.v;
-            if ((rc = chk(&p, end, depth + 1)) != 0) return rc;
+            if ((rc = chk(&p, end, depth + 1, items)) != 0) return rc;
         }
         break;
     }
@@ -151,13 +156,20 @@ static int chk(const uint8_t **pp, const uint8_t *end, int depth)
     return 0;
 }
 
-int ln_codec_check(const uint8_t *p, size_t n)
+int ln_codec_items(const uint8_t *p, size_t n, uint64_t *items)
 {
+    *items = 0;
     if (n == 0) return LN_ETRUNC;
     const uint8_t *end = p + n;
-    int rc = chk(&p, end, 0);
+    int rc = chk(&p, end, 0, items);
     if (rc) return rc;
     return p == end ? 0 : LN_ETRAILING;
+}
+
+int ln_codec_check(const uint8_t *p, size_t n)
+{
+    uint64_t items;
+    return ln_codec_items(p, n, &items);
 }
 
 /* ---- Unpacking checked bytes --------------------------------------------- */
@@ -266,6 +278,7 @@ static int push_raw(lua_State *L, const uint8_t **pp, const uint8_t *end)
         break;
     case MSGPACK_OBJECT_STR:
     case MSGPACK_OBJECT_BIN:
+        if (h.v > str_max) return LN_ETOOBIG;
         lua_pushlstring(L, (const char *)p, (size_t)h.v);
         p += h.v;
         break;
@@ -301,6 +314,7 @@ static int push_obj(lua_State *L, const msgpack_object *o, int depth)
     case MSGPACK_OBJECT_NEGATIVE_INTEGER: return push_int(L, 1, (uint64_t)o->via.i64);
     case MSGPACK_OBJECT_STR:
     case MSGPACK_OBJECT_BIN:
+        if (o->via.str.size > str_max) return LN_ETOOBIG;
         lua_pushlstring(L, o->via.str.ptr, o->via.str.size);
         return 0;
     case MSGPACK_OBJECT_ARRAY:
@@ -364,6 +378,32 @@ typedef struct {
 
 #define PK(call) do { if ((call) != 0) return LN_ENOMEM; } while (0)
 
+/* The meter of this thread's metered encoding, NULL for the others. */
+static _Thread_local ln_codec_meter *meter;
+
+/* Adds w units of work: LN_EGAS once past the limit, else 0. */
+static int work(uint64_t w)
+{
+    if (!meter) return 0;
+    meter->work += w;
+    return meter->work > meter->limit ? LN_EGAS : 0;
+}
+
+/* Work of walking the table at idx (before the walk). */
+static int walk_work(lua_State *L, int idx, size_t nkeys)
+{
+    if (!meter) return 0;
+    size_t slots = meter->slots ? meter->slots(L, idx) : nkeys;
+    return work((uint64_t)slots * LN_CODEC_WORK_SLOT);
+}
+
+static uint64_t log2ceil(uint64_t n)
+{
+    uint64_t b = 1;
+    while (((uint64_t)1 << b) < n && b < 63) b++;
+    return b;
+}
+
 static int pack_val(lua_State *L, int idx, msgpack_packer *pk, int depth);
 
 static int pack_num(msgpack_packer *pk, lua_Number d)
@@ -414,6 +454,8 @@ static void sort_keys(mkey *ks, size_t n)
 ** one malloc()ed block: *ks, whose bytes follow the array. */
 static int copy_keys(lua_State *L, int idx, size_t nstr, size_t kbytes, mkey **out)
 {
+    int rc = walk_work(L, idx, nstr);
+    if (rc) return rc;
     mkey *ks = malloc(nstr * sizeof *ks + kbytes + 1);
     if (!ks) return LN_ENOMEM;
     char *bytes = (char *)(ks + nstr);
@@ -438,9 +480,11 @@ static int copy_keys(lua_State *L, int idx, size_t nstr, size_t kbytes, mkey **o
 }
 
 static int pack_map(lua_State *L, int idx, msgpack_packer *pk, int depth,
-                    mkey *ks, size_t nk)
+                    mkey *ks, size_t nk, size_t kbytes)
 {
-    int rc;
+    int rc = work((LN_CODEC_WORK_KEY * (uint64_t)nk + LN_CODEC_WORK_BYTE * kbytes) *
+                  log2ceil(nk + 1));
+    if (rc) return rc;
     sort_keys(ks, nk);
     PK(msgpack_pack_map(pk, nk));
     for (size_t i = 0; i < nk; i++) {
@@ -475,14 +519,16 @@ static int pack_tab(lua_State *L, int idx, msgpack_packer *pk, int depth)
     mkey small[STACK_KEYS], *ks = small;
     size_t n = 0, nstr = 0, nidx = 0, kbytes = 0;
     lua_Number maxk = 0;
-    int onstack = 1, rc, base = lua_gettop(L);
+    int onstack = 1, rc = 0, base = lua_gettop(L);
 
     if (depth >= LN_CODEC_MAX_DEPTH) return LN_EDEPTH;
     if (!lua_checkstack(L, 4)) return LN_ENOMEM;
+    if (meter && meter->slots && (rc = walk_work(L, idx, 0)) != 0) return rc;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);                          /* keep the key only */
         n++;
+        if (meter && !meter->slots && (rc = work(LN_CODEC_WORK_SLOT)) != 0) break;
         int t = lua_type(L, -1);
         if (t == LUA_TSTRING) {
             size_t kn;
@@ -505,7 +551,9 @@ static int pack_tab(lua_State *L, int idx, msgpack_packer *pk, int depth)
             }
         }
     }
-    if (n > item_max) {
+    if (rc == LN_EGAS) {
+        /* the meter ran out during the walk */
+    } else if (n > item_max) {
         rc = LN_ETOOBIG;
     } else if (n == 0) {
         rc = msgpack_pack_array(pk, 0) ? LN_ENOMEM : 0;
@@ -513,10 +561,10 @@ static int pack_tab(lua_State *L, int idx, msgpack_packer *pk, int depth)
         if (!onstack) {
             lua_settop(L, base);
             rc = copy_keys(L, idx, nstr, kbytes, &ks);
-            if (!rc) rc = pack_map(L, idx, pk, depth, ks, nstr);
-            free(ks);
+            if (!rc) rc = pack_map(L, idx, pk, depth, ks, nstr, kbytes);
+            if (ks != small) free(ks);
         } else {
-            rc = pack_map(L, idx, pk, depth, ks, nstr);
+            rc = pack_map(L, idx, pk, depth, ks, nstr, kbytes);
         }
     } else if (nidx == n && maxk == (lua_Number)n) {
         rc = pack_array(L, idx, pk, depth, n);   /* n distinct keys in 1..n */
@@ -529,6 +577,8 @@ static int pack_tab(lua_State *L, int idx, msgpack_packer *pk, int depth)
 
 static int pack_val(lua_State *L, int idx, msgpack_packer *pk, int depth)
 {
+    int rc = work(LN_CODEC_WORK_VALUE);
+    if (rc) return rc;
     switch (lua_type(L, idx)) {
     case LUA_TNIL: PK(msgpack_pack_nil(pk)); return 0;
     case LUA_TBOOLEAN:
@@ -550,6 +600,39 @@ int ln_codec_pack_lua(lua_State *L, int idx, msgpack_packer *pk)
 {
     if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
     return pack_val(L, idx, pk, 0);     /* pack_tab restores the stack */
+}
+
+/* The metered encoding writes through this: it counts the bytes. */
+typedef struct {
+    msgpack_packer *out;
+    size_t bytes;
+    int over;                       /* max_bytes passed */
+} counted;
+
+static int counted_write(void *data, const char *buf, size_t len)
+{
+    counted *c = data;
+    c->bytes += len;
+    if (c->bytes > meter->max_bytes) {
+        c->over = 1;
+        return -1;
+    }
+    if (work((uint64_t)len * LN_CODEC_WORK_BYTE)) return -1;
+    return c->out->callback(c->out->data, buf, len);
+}
+
+int ln_codec_pack_lua_metered(lua_State *L, int idx, msgpack_packer *pk, ln_codec_meter *m)
+{
+    counted c = { pk, 0, 0 };
+    msgpack_packer cpk;
+    msgpack_packer_init(&cpk, &c, counted_write);
+    ln_codec_meter *outer = meter;
+    meter = m;
+    int rc = ln_codec_pack_lua(L, idx, &cpk);
+    meter = outer;
+    if (rc && c.over) return LN_ETOOBIG;
+    if (rc && m->work > m->limit) return LN_EGAS;
+    return rc;
 }
 
 /* An output buffer that starts on the C stack and moves to the heap. */
@@ -684,6 +767,32 @@ int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **
     item_max = max_item;
     int rc = ln_codec_encode_lua(L, idx, out, outlen);
     item_max = saved;
+    return rc;
+}
+
+int ln_codec_decode_lua_charged(lua_State *L, const uint8_t *p, size_t n, size_t max,
+                                void (*charge)(lua_State *L, uint64_t items))
+{
+    uint64_t items;
+    int rc = ln_codec_items(p, n, &items);
+    if (rc) return rc;
+    charge(L, items);
+    int base = lua_gettop(L);
+    if (!lua_checkstack(L, 1)) return LN_ENOMEM;
+    size_t saved = str_max;
+    str_max = max;
+    rc = push_raw(L, &p, p + n);
+    str_max = saved;
+    if (rc) lua_settop(L, base);
+    return rc;
+}
+
+int ln_codec_push_strmax(lua_State *L, const msgpack_object *o, size_t max)
+{
+    size_t saved = str_max;
+    str_max = max;
+    int rc = ln_codec_push(L, o);
+    str_max = saved;
     return rc;
 }
 

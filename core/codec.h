@@ -56,6 +56,10 @@ int ln_codec_check(const uint8_t *p, size_t n);
 ** Integers are not range-limited here. */
 int ln_codec_unpack(const uint8_t *p, size_t n, msgpack_zone *z, msgpack_object *out);
 
+/* ln_codec_check that also counts the items (values, and map keys) in
+** *items: for a caller that charges a decoding before it is done. */
+int ln_codec_items(const uint8_t *p, size_t n, uint64_t *items);
+
 /* Finds key in a MAP object; NULL if absent or o is not a map. o may be NULL
 ** (then NULL), so lookups chain: ln_codec_map_get(ln_codec_map_get(tx, "a"), "b"). */
 const msgpack_object *ln_codec_map_get(const msgpack_object *o, const char *key);
@@ -87,6 +91,30 @@ int ln_codec_push(lua_State *L, const msgpack_object *o);
 ** lua_pushlstring, which may take a GC step. */
 int ln_codec_pack_lua(lua_State *L, int idx, msgpack_packer *pk);
 
+/* The work of an encoding, for callers that charge it (the contract host):
+** LN_CODEC_WORK_VALUE units per value visited, LN_CODEC_WORK_SLOT per
+** table slot walked (an emptied array's slots too, as slots() tells),
+** LN_CODEC_WORK_BYTE per byte written, and LN_CODEC_WORK_KEY per key plus
+** LN_CODEC_WORK_BYTE per key byte, times log2 of the key count, to sort a
+** map. A table reached twice is walked twice: this is what bounds { t, t }
+** nested. The encoding stops with LN_EGAS as soon as work would pass limit,
+** and with LN_ETOOBIG once it has written more than max_bytes; work then
+** holds what was done, which the caller charges like a success. slots may
+** be NULL: then a slot per key. */
+#define LN_CODEC_WORK_VALUE 256
+#define LN_CODEC_WORK_SLOT  4
+#define LN_CODEC_WORK_BYTE  4
+#define LN_CODEC_WORK_KEY   64
+typedef struct {
+    uint64_t work;                  /* in: 0; out: units done */
+    uint64_t limit;
+    size_t max_bytes;
+    size_t (*slots)(lua_State *L, int idx);
+} ln_codec_meter;
+
+/* ln_codec_pack_lua under a meter (see above). */
+int ln_codec_pack_lua_metered(lua_State *L, int idx, msgpack_packer *pk, ln_codec_meter *m);
+
 /* Convenience: encode/decode whole buffers. ln_codec_encode_lua sets *out to
 ** a malloc()ed buffer of *outlen bytes that the caller free()s, only on
 ** success (LN_ENOMEM if malloc fails). ln_codec_decode_lua = unpack + push:
@@ -97,6 +125,16 @@ int ln_codec_decode_lua(lua_State *L, const uint8_t *p, size_t n);
 ** messages, which carry whole blocks (bounded by the P2P frame size). */
 int ln_codec_encode_lua_limit(lua_State *L, int idx, size_t max_item, uint8_t **out, size_t *outlen);
 int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t max_item);
+/* ln_codec_push that refuses (LN_ETOOBIG) a string or bin longer than max
+** bytes, pushing nothing: for contracts, whose strings are capped
+** (ln_sandbox_cap_strings). */
+int ln_codec_push_strmax(lua_State *L, const msgpack_object *o, size_t max);
+/* ln_codec_decode_lua with that refusal, which calls charge(L, items)
+** between the check (which counts the items, as ln_codec_items) and the
+** building: for callers that charge a decoding before it is done. charge
+** may raise; on a refused encoding it is not called. */
+int ln_codec_decode_lua_charged(lua_State *L, const uint8_t *p, size_t n, size_t max,
+                                void (*charge)(lua_State *L, uint64_t items));
 
 /* Reads the Lua string at idx as n raw bytes, or as 2n hex digits (either
 ** case), into out. 1 when it is one of those, 0 otherwise (out then

@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "genesis.h"
+#include "membership.h"
 #include "sandbox.h"
 
 /* A call: which contract runs, who called it, and what authority is
@@ -36,6 +37,12 @@ typedef struct {
     char code[LN_NAME_MAX + 1];     /* "" in the transaction's own actions */
 } frame;
 
+typedef struct {
+    char name[LN_NAME_MAX + 1];
+    size_t bytes;
+    uint64_t paid;                  /* tx_serial of the last transaction that paid its load */
+} loadrec;
+
 struct ln_vm {
     ln_sandbox *sb;
     ln_overlay *ov;
@@ -45,11 +52,15 @@ struct ln_vm {
     frame frames[LN_CALL_DEPTH_MAX + 2];
     int depth;
     int cache_ref;                  /* registry: contract name -> compiled chunk */
+    loadrec *loads;                 /* contracts this vm loaded: size, last transaction that paid */
+    uint32_t nloads, capl;
+    uint64_t tx_serial;             /* the transaction or query running, from 1 */
     int docall_ref, run_ref;        /* registry: do_call closure, run_action */
     uint32_t code_writes;           /* code stored so far; a revert past one drops the cache */
     msgpack_sbuffer scratch;        /* one value on its way across the boundary */
     msgpack_sbuffer ev;             /* events, each a packed map */
     uint32_t nev;
+    size_t result_max;              /* LN_RESULT_MAX in a transaction, more in a query */
     int errcode;                    /* code of the last error the host raised */
     char errmsg[256];
 };
@@ -121,29 +132,51 @@ static const char *check_name(lua_State *L, int idx, const char *what)
     return s;
 }
 
-/* Encodes the value at idx into vm->scratch: 0 or the codec's LN_E* code.
-** Raises only Lua's out-of-memory error (a kill). The bytes stay valid until
-** the next use of scratch; nothing is malloc()ed that a raise could leak. */
-static int pack_scratch(lua_State *L, ln_vm *vm, int idx)
+/* Encodes the value at idx into vm->scratch, at most max bytes: 0 or the
+** codec's LN_E* code. The encoding counts its work as it goes and stops
+** where the gas left runs out; what it did is charged, done or failed
+** (that charge raises the kill when it does not fit). Raises nothing else.
+** The bytes stay valid until the next use of scratch; nothing is
+** malloc()ed that a raise could leak. */
+static int pack_scratch(lua_State *L, ln_vm *vm, int idx, size_t max)
 {
     msgpack_packer pk;
     vm->scratch.size = 0;
     msgpack_packer_init(&pk, &vm->scratch, msgpack_sbuffer_write);
-    return ln_codec_pack_lua(L, idx, &pk);
+    uint64_t left = ln_sandbox_gas_left(L);
+    ln_codec_meter m = { 0, left >= UINT64_MAX / 16 ? UINT64_MAX : left * 16 + 15, max,
+                         ln_sandbox_table_slots };
+    int rc = ln_codec_pack_lua_metered(L, idx, &pk, &m);
+    ln_sandbox_charge(L, LN_GAS_ENCODE(m.work));
+    return rc;
 }
 
 /* pack_scratch that raises with `what` on values that cannot cross. */
+static void encode_max(lua_State *L, ln_vm *vm, int idx, const char *what, size_t max)
+{
+    int rc = pack_scratch(L, vm, idx, max);
+    if (rc == LN_ETOOBIG)
+        raise(L, rc, "%s: %s (the most is %u bytes encoded)", what, ln_strerror(rc), (unsigned)max);
+    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+}
+
 static void encode(lua_State *L, ln_vm *vm, int idx, const char *what)
 {
-    int rc = pack_scratch(L, vm, idx);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+    encode_max(L, vm, idx, what, LN_SANDBOX_MEM_CAP);
+}
+
+/* What building values out of msgpack costs, before it is done. */
+static void charge_items(lua_State *L, uint64_t items)
+{
+    ln_sandbox_charge(L, LN_GAS_DECODE(items));
 }
 
 /* Pushes the value in vm->scratch, charging the copy. */
 static void unpack_scratch(lua_State *L, ln_vm *vm, const char *what)
 {
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(vm->scratch.size));
-    int rc = ln_codec_decode_lua(L, (const uint8_t *)vm->scratch.data, vm->scratch.size);
+    int rc = ln_codec_decode_lua_charged(L, (const uint8_t *)vm->scratch.data, vm->scratch.size,
+                                         LN_STRING_MAX, charge_items);
     if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
@@ -223,7 +256,7 @@ static int host_storage_get(lua_State *L)
     }
     if (rc < 0) return raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
-    rc = ln_codec_decode_lua(L, v, vl);
+    rc = ln_codec_decode_lua_charged(L, v, vl, LN_STRING_MAX, charge_items);
     if (rc < 0) return raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }
@@ -240,11 +273,8 @@ static int host_storage_set(lua_State *L)
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl));
         rc = ln_overlay_delete(vm->ov, key, n);
     } else {
-        encode(L, vm, 2, "storage.set");
+        encode_max(L, vm, 2, "storage.set", LN_STATE_VALUE_MAX);
         size_t vl = vm->scratch.size;
-        if (vl > LN_CODEC_MAX_ITEM)
-            return raise(L, LN_ETOOBIG, "storage.set: value of %d bytes is over the limit of %d",
-                         (int)vl, (int)LN_CODEC_MAX_ITEM);
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl + vl));
         rc = ln_overlay_set(vm->ov, key, n, (const uint8_t *)vm->scratch.data, vl);
     }
@@ -268,7 +298,7 @@ static int host_emit(lua_State *L)
         return raise(L, LN_EINVAL, "emit: event name must be a string of 1-%d bytes",
                      LN_EVENT_NAME_MAX);
     lua_settop(L, 2);
-    encode(L, vm, 2, "emit");
+    encode_max(L, vm, 2, "emit", LN_EVENT_DATA_MAX);
     size_t dl = vm->scratch.size;
     ln_sandbox_charge(L, LN_GAS_STORE_WRITE(nl + dl));
     const char *c = top(vm)->contract;
@@ -317,7 +347,7 @@ static int host_call(lua_State *L)
     push_frame(vm, contract, sender, sender);   /* the caller's code is the authority */
     int rc = lua_pcall(L, n, 1, 0);
     vm->depth = depth;
-    if (rc == 0) rc = pack_scratch(L, vm, -1);     /* the result must cross too */
+    if (rc == 0) rc = pack_scratch(L, vm, -1, LN_SANDBOX_MEM_CAP);   /* the result must cross too */
     else rc = 1;
     if (rc != 0) {
         revert(L, vm, code_writes);
@@ -383,13 +413,43 @@ static const luaL_Reg crypto_api[] = {
 
 /* ---- loading and calling contracts ------------------------------------ */
 
-/* Pushes the compiled chunk of contract `name`, compiling it on first use
-** in this vm. Compiling is host work: not charged, instructions only. */
+/* Charges loading the code of contract `name` (bytes: its size, known on
+** the first use in this vm), once per transaction, whether this vm has
+** loaded it already or not: an earlier transaction of the block must not
+** make this one cheaper. */
+static void charge_load(lua_State *L, ln_vm *vm, const char *name, size_t bytes)
+{
+    loadrec *r = NULL;
+    for (uint32_t i = 0; i < vm->nloads && !r; i++)
+        if (strcmp(vm->loads[i].name, name) == 0) r = &vm->loads[i];
+    if (!r) {
+        if (vm->nloads == vm->capl) {
+            uint32_t cap = vm->capl ? 2 * vm->capl : 16;
+            loadrec *nl = realloc(vm->loads, cap * sizeof *nl);
+            if (!nl) raise(L, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
+            vm->loads = nl;
+            vm->capl = cap;
+        }
+        r = &vm->loads[vm->nloads++];
+        snprintf(r->name, sizeof r->name, "%s", name);
+        r->paid = 0;
+    }
+    if (bytes) r->bytes = bytes;
+    if (r->paid != vm->tx_serial) {
+        r->paid = vm->tx_serial;
+        ln_sandbox_charge(L, LN_GAS_LOAD(r->bytes));
+    }
+}
+
+/* Pushes the compiled chunk of contract `name`, loading it on first use in
+** this vm (through the process's chunk store: ln_sandbox_load_cached). The
+** load is charged by charge_load; the vm's own bookkeeping is not. */
 static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->cache_ref);
     lua_getfield(L, -1, name);
     if (!lua_isnil(L, -1)) {
+        charge_load(L, vm, name, 0);
         lua_remove(L, -2);
         return;
     }
@@ -400,14 +460,17 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
     size_t sl;
     if (ln_overlay_get(vm->ov, key, kl, &src, &sl) < 0)
         raise(L, LN_ENOCODE, "account %s has no contract", name);
+    charge_load(L, vm, name, sl);
     char chunk[LN_NAME_MAX + 2];
     snprintf(chunk, sizeof chunk, "=%s", name);
     int paused = ln_sandbox_pause(vm->sb);
-    int rc = ln_sandbox_load(vm->sb, (const char *)src, sl, chunk);
+    int rc = ln_sandbox_load_cached(vm->sb, (const char *)src, sl, chunk);
+    if (rc == 0) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+    }
     ln_sandbox_resume(vm->sb, paused);
     if (rc < 0) raise(L, LN_ECODE, "contract %s does not load: %s", name, lua_tostring(L, -1));
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, name);
     lua_remove(L, -2);
 }
 
@@ -650,35 +713,12 @@ static void membership_save(lua_State *L, ln_vm *vm, const char *what, const ln_
     if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
+
 /* The event {contract = "sys", data = {key, name?}, name = action}. */
 static void membership_event(ln_vm *vm, const char *action, const uint8_t key[LN_PK_LEN],
                              const char *name)
 {
-    msgpack_packer pk;
-    size_t al = strlen(action);
-    msgpack_packer_init(&pk, &vm->ev, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    msgpack_pack_str(&pk, 8);
-    msgpack_pack_str_body(&pk, "contract", 8);
-    msgpack_pack_str(&pk, 3);
-    msgpack_pack_str_body(&pk, "sys", 3);
-    msgpack_pack_str(&pk, 4);
-    msgpack_pack_str_body(&pk, "data", 4);
-    msgpack_pack_map(&pk, name ? 2 : 1);
-    msgpack_pack_str(&pk, 3);
-    msgpack_pack_str_body(&pk, "key", 3);
-    msgpack_pack_bin(&pk, LN_PK_LEN);
-    msgpack_pack_bin_body(&pk, key, LN_PK_LEN);
-    if (name) {
-        msgpack_pack_str(&pk, 4);
-        msgpack_pack_str_body(&pk, "name", 4);
-        msgpack_pack_str(&pk, strlen(name));
-        msgpack_pack_str_body(&pk, name, strlen(name));
-    }
-    msgpack_pack_str(&pk, 4);
-    msgpack_pack_str_body(&pk, "name", 4);
-    msgpack_pack_str(&pk, al);
-    msgpack_pack_str_body(&pk, action, al);
+    ln__membership_event(&vm->ev, action, key, name);
     vm->nev++;
 }
 
@@ -686,22 +726,6 @@ static void check_node_key(lua_State *L, int idx, const char *what, uint8_t pk[L
 {
     if (!ln_codec_lua_bytes(L, idx, pk, LN_PK_LEN))
         raise(L, LN_EBADKEY, "%s: key must be 32 bytes or 64 hex digits", what);
-}
-
-static int find_member(const ln_membership *m, const uint8_t pk[LN_PK_LEN])
-{
-    for (uint32_t i = 0; i < m->nmem; i++)
-        if (memcmp(m->mem_keys[i], pk, LN_PK_LEN) == 0) return (int)i;
-    return -1;
-}
-
-static int find_validator(const ln_membership *m, const char *name, const uint8_t *pk)
-{
-    for (uint32_t i = 0; i < m->nval; i++)
-        if ((name && strcmp(m->val_names[i], name) == 0) ||
-            (pk && memcmp(m->val_keys[i], pk, LN_PK_LEN) == 0))
-            return (int)i;
-    return -1;
 }
 
 static int sys_addmember(lua_State *L, ln_vm *vm)
@@ -713,7 +737,7 @@ static int sys_addmember(lua_State *L, ln_vm *vm)
     check_node_key(L, 3, "addmember", pk);
     membership_load(L, vm, "addmember", &g);
     ln_hex(pk, LN_PK_LEN, hex);
-    if (find_member(m, pk) >= 0)
+    if (ln__membership_find_member(m, pk) >= 0)
         return raise(L, LN_EEXIST, "addmember: %.16s... is a member already", hex);
     if (m->nmem >= LN_MAX_MEMBERS)
         return raise(L, LN_EFULL, "addmember: there are %d members, the most there may be",
@@ -733,7 +757,7 @@ static int sys_removemember(lua_State *L, ln_vm *vm)
     check_node_key(L, 3, "removemember", pk);
     membership_load(L, vm, "removemember", &g);
     ln_hex(pk, LN_PK_LEN, hex);
-    int i = find_member(m, pk);
+    int i = ln__membership_find_member(m, pk);
     if (i < 0) return raise(L, LN_ENOTFOUND, "removemember: %.16s... is not a member", hex);
     memmove(m->mem_keys[i], m->mem_keys[i + 1], (m->nmem - (uint32_t)i - 1) * LN_PK_LEN);
     m->nmem--;
@@ -753,9 +777,9 @@ static int sys_addvalidator(lua_State *L, ln_vm *vm)
     if (strcmp(name, "sys") == 0) return raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
     membership_load(L, vm, "addvalidator", &g);
     ln_hex(pk, LN_PK_LEN, hex);
-    if (find_validator(m, name, NULL) >= 0)
+    if (ln__membership_find_validator(m, name, NULL) >= 0)
         return raise(L, LN_EEXIST, "addvalidator: %s is a validator already", name);
-    int i = find_validator(m, NULL, pk);
+    int i = ln__membership_find_validator(m, NULL, pk);
     if (i >= 0)
         return raise(L, LN_EEXIST, "addvalidator: key %.16s... is validator %s's already",
                      hex, m->val_names[i]);
@@ -786,7 +810,7 @@ static int sys_removevalidator(lua_State *L, ln_vm *vm)
     ln_membership *m = &g.m;
     const char *name = check_name(L, 3, "removevalidator: name");
     membership_load(L, vm, "removevalidator", &g);
-    int i = find_validator(m, name, NULL);
+    int i = ln__membership_find_validator(m, name, NULL);
     if (i < 0) return raise(L, LN_ENOTFOUND, "removevalidator: %s is not a validator", name);
     if (m->nval == 1)
         return raise(L, LN_EINVAL, "removevalidator: %s is the last validator; a chain needs one",
@@ -832,6 +856,11 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     vm->signers = &no_signers;
     msgpack_sbuffer_init(&vm->ev);
     lua_State *L = ln_sandbox_L(vm->sb);
+    if ((rc = ln_sandbox_cap_strings(vm->sb, LN_STRING_MAX)) < 0) {
+        ln_sandbox_free(vm->sb);
+        free(vm);
+        return rc;
+    }
     ln_sandbox_register(vm->sb, "storage", storage_api, vm);
     ln_sandbox_register(vm->sb, "crypto", crypto_api, vm);
     ln_sandbox_register_fn(vm->sb, "emit", host_emit, vm);
@@ -867,6 +896,7 @@ void ln_vm_free(ln_vm *vm)
 {
     if (!vm) return;
     ln_sandbox_free(vm->sb);
+    free(vm->loads);
     msgpack_sbuffer_destroy(&vm->ev);
     msgpack_sbuffer_destroy(&vm->scratch);
     free(vm);
@@ -880,17 +910,30 @@ void ln_outcome_free(ln_outcome *o)
     memset(o, 0, sizeof *o);
 }
 
-static void fail(ln_outcome *out, int code, const char *msg)
+static void fail_len(ln_outcome *out, int code, const char *msg, size_t len)
 {
     out->code = code;
     free(out->error);
-    out->error = strdup(msg ? msg : ln_strerror(code));
+    out->error = malloc(len + 1);
+    if (out->error) {
+        memcpy(out->error, msg, len);
+        out->error[len] = '\0';
+    }
     free(out->result);
     out->result = NULL;
     out->result_len = 0;
 }
 
-/* The error of a failed pcall at the top of the stack, with its code. */
+static void fail(ln_outcome *out, int code, const char *msg)
+{
+    if (!msg) msg = ln_strerror(code);
+    fail_len(out, code, msg, strlen(msg));
+}
+
+/* The error of a failed pcall at the top of the stack, with its code. The
+** text goes into the receipt: cut to LN_ERROR_MAX bytes (on a character
+** boundary) and charged like event data. A kill's text is the sandbox's
+** own and costs nothing more. */
 static void take_error(ln_vm *vm, int rc, ln_outcome *out)
 {
     lua_State *L = ln_sandbox_L(vm->sb);
@@ -898,7 +941,14 @@ static void take_error(ln_vm *vm, int rc, ln_outcome *out)
     int code = rc;
     if (rc == LN_ECALL && vm->errcode && msg && strcmp(msg, vm->errmsg) == 0)
         code = vm->errcode;
-    fail(out, code, msg);
+    if (!msg) msg = ln_strerror(code);
+    size_t len = strnlen(msg, LN_ERROR_MAX + 1);
+    if (len > LN_ERROR_MAX) {
+        len = LN_ERROR_MAX;
+        while (len > 0 && ((unsigned char)msg[len] & 0xc0) == 0x80) len--;
+    }
+    if (!ln_sandbox_killed(vm->sb)) ln_sandbox_charge_host(vm->sb, LN_GAS_RECEIPT(len));
+    fail_len(out, code, msg, len);
     lua_pop(L, 1);
 }
 
@@ -953,13 +1003,18 @@ static int run_action(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->docall_ref);
     lua_pushstring(L, a->contract);
     lua_pushlstring(L, a->method, a->ml);
+    /* A contract's strings are capped; the source handed to sys.deploy is
+    ** read by the host, never by contract code. */
+    size_t max = strcmp(a->contract, "sys") == 0 ? SIZE_MAX : LN_STRING_MAX;
     for (uint32_t i = 0; i < na; i++) {
-        int rc = ln_codec_push(L, &a->args->via.array.ptr[i]);
+        int rc = ln_codec_push_strmax(L, &a->args->via.array.ptr[i], max);
         if (rc < 0) return raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
     }
     lua_call(L, (int)na + 2, 1);
-    int rc = pack_scratch(L, vm, -1);
-    if (rc < 0) return raise(L, rc, "result: %s", ln_strerror(rc));
+    /* The result goes into the receipt (or the query's answer): capped and
+    ** charged like event data. */
+    encode_max(L, vm, -1, "result", vm->result_max);
+    ln_sandbox_charge(L, LN_GAS_RECEIPT(vm->scratch.size));
     ln_outcome *out = a->out;
     free(out->result);
     out->result = malloc(vm->scratch.size);
@@ -997,6 +1052,12 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
     return rc;
 }
 
+/* No contract's load is paid yet in the transaction that starts. */
+static void new_transaction(ln_vm *vm)
+{
+    vm->tx_serial++;
+}
+
 int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
               const msgpack_object *actions, uint32_t nactions,
               uint64_t gas_limit, ln_outcome *out)
@@ -1005,6 +1066,8 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
     memset(out, 0, sizeof *out);
     vm->origin = origin;
     vm->signers = signers ? signers : &no_signers;
+    vm->result_max = LN_RESULT_MAX;
+    new_transaction(vm);
     vm->ev.size = 0;
     vm->nev = 0;
     size_t d = ln_overlay_depth(vm->ov);
@@ -1022,7 +1085,7 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
     ** call returned or raised: then running out is what happened. */
     if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
-        fail(out, rc, ln_strerror(rc));
+        if (out->code != rc) fail(out, rc, ln_strerror(rc));
     }
     if (rc == 0) {
         release_to(vm, d);
@@ -1053,6 +1116,8 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     }
     vm->origin = "";
     vm->signers = &no_signers;
+    vm->result_max = LN_SANDBOX_MEM_CAP;
+    new_transaction(vm);
     vm->ev.size = 0;
     vm->nev = 0;
     size_t d = ln_overlay_depth(vm->ov);
@@ -1065,7 +1130,7 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
     ** call returned or raised: then running out is what happened. */
     if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
-        fail(out, rc, ln_strerror(rc));
+        if (out->code != rc) fail(out, rc, ln_strerror(rc));
     }
     revert_to(vm, d, code_writes);
     take_events(vm, out);

@@ -8,6 +8,18 @@
 ** events, call arguments and results are copied as canonical msgpack, so
 ** floats and functions are refused there.
 **
+** The host's work is charged before it is done (prices below): reading and
+** writing storage, encoding (codec.h's work count: values visited, a table
+** shared twice walked twice, slots, bytes, key sorts; it stops where the
+** gas runs out and a failed or refused encoding pays what it did),
+** decoding (per value built), loading a contract's code (per byte of
+** source, once per transaction, whether this block loaded it before or
+** not), and what a receipt keeps: event data and a transaction's result at
+** most 64 KiB encoded, an error at most LN_ERROR_MAX bytes (cut there),
+** each byte charged like event data. A contract's strings are at most
+** LN_STRING_MAX bytes (ln_sandbox_cap_strings): arguments, stored values
+** and literals longer than that are refused.
+**
 ** State keys: "c" NAME holds a contract's source; "s" NAME "/" KEY its
 ** storage (values are canonical msgpack).
 **
@@ -43,12 +55,17 @@
 #include <msgpack.h>
 
 #include "account.h"
+#include "membership.h"
 #include "state.h"
 
 #define LN_CODE_MAX        (256u * 1024)
 #define LN_STORAGE_KEY_MAX 242     /* "s" NAME "/" KEY fits LN_STATE_KEY_MAX */
 #define LN_CALL_DEPTH_MAX  8
 #define LN_EVENT_NAME_MAX  64
+#define LN_EVENT_DATA_MAX  (64u * 1024)   /* bytes of an event's encoded data */
+#define LN_RESULT_MAX      (64u * 1024)   /* bytes of a transaction's encoded result */
+#define LN_STRING_MAX      (16u * 1024)   /* bytes of any string a contract has (ln_sandbox_cap_strings) */
+#define LN_ERROR_MAX       LN_STRING_MAX  /* bytes of a receipt's error; longer ones are cut */
 
 /* Gas of host work, charged before it is done. */
 #define LN_GAS_STORE_READ(n)   (100 + ((uint64_t)(n) >> 4))
@@ -56,6 +73,10 @@
 #define LN_GAS_CALL            1000
 #define LN_GAS_SYS             2000
 #define LN_GAS_DEPLOY_BYTE     4
+#define LN_GAS_LOAD(n)         (100 + ((uint64_t)(n) >> 1))   /* a contract's code, once per transaction */
+#define LN_GAS_ENCODE(work)    ((uint64_t)(work) >> 4)     /* codec work units (codec.h) */
+#define LN_GAS_DECODE(items)   ((uint64_t)(items) * 8)     /* values and keys built from msgpack */
+#define LN_GAS_RECEIPT(n)      ((uint64_t)(n) * 4)         /* error and result bytes, as event data */
 
 typedef struct ln_vm ln_vm;
 

@@ -15,20 +15,49 @@
 ** Code sees only a whitelist: each call gets a fresh environment table whose
 ** misses fall through to frozen shared tables (string, table, math, bit and
 ** what the host registers). pairs/next iterate in a fixed order (numbers,
-** then strings by bytes, then booleans, then other values by arena offset),
-** tostring and string.format reveal no address, only source text is ever
-** loaded. xpcall runs its handler after the error has unwound, so a kill
-** never runs code outside the meter. C functions that call back into Lua
-** (gsub, sort, tostring, format, xpcall) nest at most LN_SANDBOX_CDEPTH deep.
+** then strings by bytes, then booleans, then tables and functions in the
+** order they were created: not by address, which depends on what earlier
+** calls left behind). tostring and string.format reveal no address, only
+** source text is ever loaded. xpcall runs its handler after the error has
+** unwound, so a kill never runs code outside the meter. C functions that
+** call back into Lua (gsub, sort, tostring, format, xpcall) nest at most
+** LN_SANDBOX_CDEPTH deep.
 **
 ** Metering: gas is the exact number of VM instructions executed (a count
 ** hook every LN_GAS_PERIOD instructions plus an exact drain of the rest at
-** the end), plus what ln_sandbox_charge() takes for C functions that work in
-** proportion to their input, plus LN_GAS_ALLOC_SHIFT-scaled bytes allocated.
-** Pattern matching (find, match, gmatch, gsub) is the sandbox's own matcher,
-** which charges as it steps, so backtracking cannot run unmetered.
-** Exceeding gas or the memory cap kills the call: the kill is sticky, so a
-** pcall in the contract cannot swallow it.
+** the end), plus what ln_sandbox_charge() takes for C work in proportion to
+** its size, before the work, plus LN_GAS_ALLOC_SHIFT-scaled bytes
+** allocated. Charged C work (prices below): bytes built or copied (rep,
+** concat, format, sub, upper...), pattern matching step by step (the
+** sandbox's own matcher, so backtracking cannot run unmetered), values a C
+** function takes or returns (unpack, byte, select, max, char, bit.bor,
+** assert; table.insert per value it moves), table slots a walk visits,
+** empty ones too (pairs, next, maxn: an emptied array keeps its slots),
+** sorts by keys and key bytes. Exceeding gas or the memory cap kills the
+** call: the kill is sticky, so a pcall in the contract cannot swallow it.
+**
+** One VM instruction, charged as one, can do work that grows with its
+** operands; what bounds each:
+** - .. (LuaJIT copies the operands and, when the result exists already,
+**   compares it bytewise without allocating) and <, <= on two strings
+**   (bytes compared up to the first difference): a sandbox whose strings
+**   are capped (ln_sandbox_cap_strings; the contract host caps at 16 KiB)
+**   builds, loads and receives no longer string, so one instruction
+**   touches at most that many bytes. A sandbox without a cap bounds them
+**   by its memory cap only (plugins, configs).
+** - moving many values at once from Lua to Lua (`f(...)` and `return ...`
+**   in a function that received thousands of arguments): C functions pay
+**   for every value they produce, but Lua code can pass the same varargs on
+**   again and again at one instruction each, bounded only by the Lua stack
+**   (about 30,000 values). Exact metering of these needs the interpreter.
+**
+** Results do not depend on the build: integer arguments of whitelisted
+** functions are checked before LuaJIT casts them (NaN and infinities are
+** refused, other numbers clamped to the int32 range, where a C cast would
+** give what the processor makes of them), string.format's integer
+** conversions refuse what has no integer value, and x ^ y is integer
+** powering (pow(3) is replaced while sandboxed code runs or compiles): a
+** fractional exponent kills the call (LN_EFLOAT).
 **
 ** int results: 0 or a negative LN_E* code (err.h).
 */
@@ -56,6 +85,8 @@ typedef struct ln_sandbox ln_sandbox;   /* opaque */
 #define LN_GAS_HASH(n)          (((uint64_t)(n) >> 2) + 100)
 #define LN_GAS_VERIFY           20000
 #define LN_GAS_PAIRS(n)         ((uint64_t)(n) * 4 + 1)
+#define LN_GAS_VALUES(n)        ((uint64_t)(n) >> 1)           /* values taken or returned, moved */
+#define LN_GAS_SLOTS(n)         ((uint64_t)(n) >> 2)           /* table slots walked, empty or not */
 
 /* A fresh sandbox: arena, libraries, whitelist. ud is the host's, returned by
 ** ln_sandbox_ud(). LN_ENOMEM when the arena or state cannot be created,
@@ -92,10 +123,28 @@ void ln_sandbox_freeze_table(lua_State *L, int idx);
 /* Locks the shared globals; call once, after registering. */
 void ln_sandbox_freeze(ln_sandbox *sb);
 
+/* Caps the strings of this sandbox at max bytes (a power of two, 8 KiB at
+** least); before freeze, once. From then on a call that builds a longer
+** string (.., string.rep, format, concat, gsub...) is killed (LN_ETOOBIG,
+** "string too long") and source with a longer literal does not load; the
+** host must hand in no longer string. LN_ECODE when this LuaJIT's
+** temporary buffer cannot be found (see "strings" in sandbox.c). */
+int  ln_sandbox_cap_strings(ln_sandbox *sb, size_t max);
+/* The cap, 0 for none: for C functions that can refuse before building. */
+size_t ln_sandbox_string_max(lua_State *L);
+
 /* Compiles source text (never bytecode) and pushes the chunk function.
 ** LN_ECODE with the compiler's message pushed instead. name is the chunk
 ** name that error messages show. */
 int  ln_sandbox_load(ln_sandbox *sb, const char *src, size_t len, const char *name);
+
+/* ln_sandbox_load for a contract's source, through a store of compiled
+** chunks every sandbox of the process shares (keyed by the hash of name
+** and source): a source is parsed once, in a state of its own, and the
+** sandbox always loads the bytecode, so that its heap, hence its gas, is
+** the same whether the store had the chunk or not. LN_ECODE with the
+** compiler's message pushed; LN_ENOMEM. */
+int  ln_sandbox_load_cached(ln_sandbox *sb, const char *src, size_t len, const char *name);
 
 /* Pushes a fresh environment: an empty table whose misses read the frozen
 ** shared globals. */
@@ -119,6 +168,15 @@ void ln_sandbox_resume(ln_sandbox *sb, int paused);
 ** on exhaustion kills the call and raises (does not return). */
 void ln_sandbox_charge(lua_State *L, uint64_t gas);
 
+/* Gas the running call may still use (UINT64_MAX when nothing is charged):
+** for C work that counts as it goes and must stop when it runs out. */
+uint64_t ln_sandbox_gas_left(lua_State *L);
+
+/* Charges host work done between Lua calls (the receipt of a call that
+** failed), where nothing may raise: 0, or the kill (LN_EGAS when this did
+** not fit) that ln_sandbox_killed reports from now on. */
+int  ln_sandbox_charge_host(ln_sandbox *sb, uint64_t gas);
+
 /* lua_pcall for metered code. 0, LN_EGAS, LN_EMEM, or LN_ECALL with the
 ** error message (a string) on the stack in place of the results. A killed
 ** call always reports the kill, whatever the code did with the error. */
@@ -128,11 +186,36 @@ int  ln_sandbox_pcall(ln_sandbox *sb, int nargs, int nresults);
 ** numbers as such, other values as "(error object is a T value)". */
 const char *ln_sandbox_errtext(lua_State *L, int idx, size_t *len);
 
+/* The slots a walk over the table at idx visits (lua_next, table.maxn):
+** its array and hash parts, empty slots included. */
+size_t ln_sandbox_table_slots(lua_State *L, int idx);
+
 /* Bytes the arena has handed out and not taken back. */
 size_t ln_sandbox_mem_used(const ln_sandbox *sb);
 
-/* The VM fingerprint: BLAKE2b-256 over the gas of a fixed calibration suite,
-** in hex (65 bytes with NUL). Two builds that meter differently differ. */
+/* The VM fingerprint: BLAKE2b-256 over the gas of a fixed calibration suite
+** and the work of encoding a fixed value (codec.h), in hex (65 bytes with
+** NUL). Two builds that meter differently differ. */
 int  ln_sandbox_fingerprint(char hex[65]);
+
+/* ---- internal: shared with whitelist.c and pattern.c ------------------ */
+
+/* Raises "C stack overflow" once C functions that call back into sandboxed
+** code are LN_SANDBOX_CDEPTH deep. */
+void     ln__sandbox_check_depth(lua_State *L);
+/* lua_pcall for such a C function: checks and counts the depth; a killed
+** call raises again rather than return. ln__sandbox_call raises any error. */
+int      ln__sandbox_pcall(lua_State *L, int nargs, int nresults);
+void     ln__sandbox_call(lua_State *L, int nargs, int nresults);
+/* Where pairs puts the value at idx among keys that are not numbers,
+** strings or booleans. */
+uint64_t ln__sandbox_order(lua_State *L, int idx);
+/* The sandbox whose code this thread is running, or NULL; whether this
+** thread is compiling sandboxed source. */
+ln_sandbox *ln__sandbox_running(void);
+int      ln__sandbox_compiling(void);
+/* Kills the running call for why (LN_EFLOAT) from where no Lua error may be
+** raised: the next instruction raises. No-op outside a meter. */
+void     ln__sandbox_kill(ln_sandbox *sb, int why);
 
 #endif

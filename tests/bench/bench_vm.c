@@ -8,7 +8,7 @@
 **
 ** Build and run by hand (release flags, like the node):
 **   gcc -O2 -std=c11 -D_GNU_SOURCE -Icore tests/bench/bench_vm.c core/sandbox.c \
-**       core/crypto.c core/codec.c core/err.c \
+**       core/arena.c core/whitelist.c core/pattern.c core/crypto.c core/codec.c core/err.c \
 **       $(pkg-config --cflags --libs luajit libsodium msgpack libcjson) -lm \
 **       -o /tmp/bench_vm && /tmp/bench_vm [N [VARIANT]]
 ** N is the loop count (default 4000000, about 40M instructions). VARIANT

@@ -803,6 +803,103 @@ TEST(codec_check_survives_random_and_mutated_input)
     lua_close(L);
 }
 
+/* ---- metered encoding ------------------------------------------------- */
+
+static int sbuf_write(void *data, const char *buf, size_t len)
+{
+    return msgpack_sbuffer_write(data, buf, len);
+}
+
+/* Encodes the value of src under a meter; the bytes land in *out. */
+static int metered(lua_State *L, const char *src, ln_codec_meter *m, msgpack_sbuffer *out)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(out);
+    msgpack_packer_init(&pk, out, sbuf_write);
+    eval(L, src);
+    int top = lua_gettop(L);
+    int rc = ln_codec_pack_lua_metered(L, -1, &pk, m);
+    ASSERT_EQ(lua_gettop(L), top);
+    lua_pop(L, 1);
+    return rc;
+}
+
+TEST(codec_metered_encoding_gives_the_same_bytes_and_counts_them)
+{
+    lua_State *L = new_lua();
+    const char *src = "return { a = { 1, 2, 3 }, b = 'text', c = { d = true } }";
+    uint8_t *want;
+    size_t wn;
+    ASSERT_EQ(enc(L, src, &want, &wn), 0);
+    ln_codec_meter m = { 0, UINT64_MAX, SIZE_MAX, NULL };
+    msgpack_sbuffer out;
+    ASSERT_EQ(metered(L, src, &m, &out), 0);
+    ASSERT_EQ(out.size, wn);
+    ASSERT(memcmp(out.data, want, wn) == 0);
+    /* 8 values (the maps, the array, 1 2 3, 'text', true), every byte,
+    ** each key walked and sorted. */
+    ASSERT(m.work >= 8 * LN_CODEC_WORK_VALUE + wn);
+    msgpack_sbuffer_destroy(&out);
+    free(want);
+    lua_close(L);
+}
+
+TEST(codec_metered_encoding_walks_a_shared_table_each_time_and_stops_at_the_limit)
+{
+    lua_State *L = new_lua();
+    /* { t, t } nested 12 deep: 2^13 - 1 values visited. */
+    ln_codec_meter m = { 0, UINT64_MAX, SIZE_MAX, NULL };
+    msgpack_sbuffer out;
+    ASSERT_EQ(metered(L, "local t = {} for i = 1, 12 do t = { t, t } end return t", &m, &out), 0);
+    ASSERT(m.work >= 8191 * LN_CODEC_WORK_VALUE);
+    msgpack_sbuffer_destroy(&out);
+    /* 30 deep would be 2^31 visits: the meter stops it within one value's
+    ** work past the limit, having written little. */
+    ln_codec_meter small = { 0, 100000, SIZE_MAX, NULL };
+    ASSERT_EQ(metered(L, "local t = {} for i = 1, 30 do t = { t, t } end return t", &small, &out),
+              LN_EGAS);
+    ASSERT(small.work > small.limit);
+    ASSERT(small.work <= small.limit + LN_CODEC_WORK_VALUE + 64);
+    ASSERT(out.size < 100000);
+    msgpack_sbuffer_destroy(&out);
+    lua_close(L);
+}
+
+TEST(codec_metered_encoding_stops_at_max_bytes_and_counts_a_failure)
+{
+    lua_State *L = new_lua();
+    ln_codec_meter m = { 0, UINT64_MAX, 1000, NULL };
+    msgpack_sbuffer out;
+    ASSERT_EQ(metered(L, "return string.rep('x', 5000)", &m, &out), LN_ETOOBIG);
+    ASSERT(out.size <= 1000);
+    msgpack_sbuffer_destroy(&out);
+    /* A function after 5000 integers: refused, the 5000 visits counted. */
+    ln_codec_meter f = { 0, UINT64_MAX, SIZE_MAX, NULL };
+    ASSERT_EQ(metered(L, "local t = {} for i = 1, 5000 do t[i] = i end t[5001] = print return t",
+                      &f, &out), LN_ETYPE);
+    ASSERT(f.work >= 5000 * LN_CODEC_WORK_VALUE);
+    msgpack_sbuffer_destroy(&out);
+    lua_close(L);
+}
+
+/* Counts slots as the sandbox does, by a count the test controls. */
+static size_t fake_slots(lua_State *L, int idx)
+{
+    (void)L, (void)idx;
+    return 100000;
+}
+
+TEST(codec_metered_encoding_charges_the_slots_a_walk_visits)
+{
+    lua_State *L = new_lua();
+    ln_codec_meter m = { 0, UINT64_MAX, SIZE_MAX, fake_slots };
+    msgpack_sbuffer out;
+    ASSERT_EQ(metered(L, "return {}", &m, &out), 0);
+    ASSERT(m.work >= 100000 * LN_CODEC_WORK_SLOT);
+    msgpack_sbuffer_destroy(&out);
+    lua_close(L);
+}
+
 static const ln_test tests[] = {
     T(codec_round_trips_every_type),
     T(codec_encodes_exact_bytes),
@@ -839,6 +936,10 @@ static const ln_test tests[] = {
     T(codec_map_get_finds_keys),
     T(codec_push_refuses_unsafe_integers_and_pushes_nothing),
     T(codec_check_survives_random_and_mutated_input),
+    T(codec_metered_encoding_gives_the_same_bytes_and_counts_them),
+    T(codec_metered_encoding_walks_a_shared_table_each_time_and_stops_at_the_limit),
+    T(codec_metered_encoding_stops_at_max_bytes_and_counts_a_failure),
+    T(codec_metered_encoding_charges_the_slots_a_walk_visits),
     {0}
 };
 LN_TEST_MAIN(tests)

@@ -205,6 +205,155 @@ describe("the encoding boundary", function()
   end)
 end)
 
+describe("the work of crossing", function()
+  -- Every encoding is charged for what it walks, visits and writes, also
+  -- when it fails; what a receipt keeps is capped and charged like events.
+  local chain
+  local function gas(method, ...)
+    local r = chain:send(method == "big_result" and "bob" or "bob", "enc", method, ...)
+    assert.is_true(r.included, tostring(r.error))
+    return r.gas_used, r
+  end
+  before_each(function()
+    chain = testing.chain()
+    assert_ok(chain:deploy_source("alice", "enc", [[
+      local M = {}
+      local function with_bad_end(n)
+        local t = {}
+        for i = 1, n do t[i] = i end
+        t[n + 1] = function() end
+        return t
+      end
+      function M.noop() end
+      function M.bad_emit(n, k)
+        local t = with_bad_end(n)
+        for i = 1, k do assert(not pcall(emit, "e", t)) end
+      end
+      function M.bad_arg(n, k)
+        local t = with_bad_end(n)
+        for i = 1, k do assert(not pcall(call, "enc", "noop", t)) end
+      end
+      function M.shared_set(depth)
+        local t = {}
+        for i = 1, depth do t = { t, t } end
+        return (pcall(storage.set, "k", t))
+      end
+      function M.sparse_emit(n, k)
+        local t = {}
+        for i = 1, n do t[i] = i end
+        for i = 1, n do t[i] = nil end
+        for i = 1, k do emit("e", t) end
+      end
+      function M.store(n)
+        local t = {}
+        for i = 1, n do t[i] = i % 100 end
+        storage.set("big", t)
+      end
+      function M.load(k)
+        for i = 1, k do local t = storage.get("big") end
+      end
+      local function pieces(n)            -- n bytes as strings of 8000
+        local t = {}
+        for i = 1, math.floor(n / 8000) do t[i] = string.rep("x", 7999) .. (i % 10) end
+        return t
+      end
+      function M.big_result(n) return pieces(n) end
+      function M.big_error(n) error(string.rep("e", n), 0) end
+      function M.big_event(n) emit("e", pieces(n)) end
+      return M]]))
+  end)
+
+  it("charges an encoding that fails for each value it visited", function()
+    local base = gas("bad_emit", 20000, 0)
+    assert.is_true(gas("bad_emit", 20000, 20) - base >= 20 * 20000 * 4)
+  end)
+
+  it("charges a call argument that cannot cross for each value it visited", function()
+    local base = gas("bad_arg", 20000, 0)
+    assert.is_true(gas("bad_arg", 20000, 20) - base >= 20 * 20000 * 4)
+  end)
+
+  it("charges a write refused for its size for the bytes it encoded", function()
+    -- { t, t } nested: the table is walked as often as it is reached, until
+    -- the 1 MiB a value may take is written.
+    local base, r0 = gas("shared_set", 0)
+    assert.is_true(r0.result)
+    local used, r = gas("shared_set", 22)
+    assert.is_false(r.result)
+    assert.is_true(used - base >= (1024 * 1024) / 16)
+  end)
+
+  it("charges an encoding for every slot of an emptied table", function()
+    local base = gas("sparse_emit", 100000, 0)
+    assert.is_true(gas("sparse_emit", 100000, 100) - base >= 100 * 100000 / 4)
+  end)
+
+  it("charges a read for each value it builds, not only for its bytes", function()
+    assert_ok(chain:send("bob", "enc", "store", 100000))
+    local base = gas("load", 0)
+    assert.is_true(gas("load", 10) - base >= 10 * 100000 * 8)
+  end)
+
+  it("caps a transaction's result at 64 KiB and charges each byte like event data", function()
+    assert_failed(chain:send("bob", "enc", "big_result", 72000), "result: item too large", "ETOOBIG")
+    local small = gas("big_result", 0)
+    assert.is_true(gas("big_result", 56000) - small >= 4 * 56000)
+    assert.equal(9, #chain:query("enc", "big_result", 72000))   -- a query may answer more
+  end)
+
+  it("charges each byte of a receipt's error like event data", function()
+    local small = gas("big_error", 10)
+    local used, r = gas("big_error", 16000)
+    assert.equal(16000, #r.error)
+    assert.is_true(used - small >= 4 * (16000 - 10))
+  end)
+
+  it("refuses event data over 64 KiB", function()
+    assert_failed(chain:send("bob", "enc", "big_event", 72000), "emit: item too large", "ETOOBIG")
+    assert_ok(chain:send("bob", "enc", "big_event", 56000))
+  end)
+end)
+
+describe("loading code", function()
+  local small = "local M = {} function M.f() return 1 end return M\n"
+  local big = small .. "--" .. string.rep("x", 100000) .. "\n"
+
+  it("charges a call for loading its contract's code, in proportion to its size", function()
+    local chain = testing.chain()
+    assert_ok(chain:deploy_source("alice", "small", small))
+    assert_ok(chain:deploy_source("alice", "big", big))
+    local s = chain:send("bob", "small", "f")
+    local b = chain:send("bob", "big", "f")
+    assert_ok(s)
+    assert_ok(b)
+    assert.is_true(b.gas_used - s.gas_used >= 100000 / 2)
+  end)
+
+  it("charges the load the same whether the block loaded the code before or not", function()
+    local chain = testing.chain()
+    assert_ok(chain:deploy_source("alice", "big", big))
+    chain:advance(1)
+    local tx1 = chain:transaction("bob", { { contract = "big", method = "f", args = {} } })
+    local tx2 = chain:transaction("carol", { { contract = "big", method = "f", args = {} } })
+    local rs = chain:apply({ tx1, tx2 })
+    assert_ok(rs[1])
+    assert_ok(rs[2])
+    -- Both pay the load, the first (which loads) and the second (which
+    -- finds the chunk loaded); they differ only by the few strings the
+    -- first one made that the second finds made.
+    for i = 1, 2 do assert.is_true(rs[i].gas_used >= 100000 / 2, "tx " .. i) end
+    assert.is_true(math.abs(rs[1].gas_used - rs[2].gas_used) < 100)
+    -- once per transaction: a second call of the same contract loads nothing more
+    local probe = "local M = {} function M.twice() call('big', 'f') call('big', 'f') end " ..
+                  "function M.once() call('big', 'f') end return M"
+    assert_ok(chain:deploy_source("alice", "twice", probe))
+    assert_ok(chain:send("bob", "twice", "once"))
+    local once = chain:send("bob", "twice", "once")
+    local two = chain:send("bob", "twice", "twice")
+    assert.is_true(two.gas_used - once.gas_used < 100000 / 2)
+  end)
+end)
+
 describe("msg", function()
   local chain
   before_each(function() chain = probes() end)

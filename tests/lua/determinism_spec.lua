@@ -225,7 +225,7 @@ describe("determinism", function()
     for i = 1, 30 do b:try_query("token", "balance_of", testing.ACCOUNTS[i % 5 + 1]) end
     assert_same_receipts(ra, rb, "block 4")
     assert.equal(a:root(), b:root(), "state root after block 4")
-    assert.equal(30 * 16, ra[1].result)             -- the fill close to the cap went through
+    assert.equal(30 * 64, ra[1].result)             -- the fill close to the cap went through
   end)
 
   describe("in fresh sandboxes", function()

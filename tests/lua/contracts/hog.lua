@@ -8,7 +8,7 @@ local M = {}
 
 function M.fill(mib)
   local keep = {}
-  for i = 1, mib * 16 do keep[i] = string.rep("x", 65000) .. i end   -- 16 per MiB
+  for i = 1, mib * 64 do keep[i] = string.rep("x", 16000) .. i end   -- 64 per MiB
   storage.set("filled", #keep)
   return #keep
 end
