@@ -635,6 +635,16 @@ int ln_codec_pack_lua_metered(lua_State *L, int idx, msgpack_packer *pk, ln_code
     return rc;
 }
 
+int ln_codec_pack_lua_metered_limit(lua_State *L, int idx, msgpack_packer *pk, ln_codec_meter *m,
+                                    size_t max_item)
+{
+    size_t saved = item_max;
+    item_max = max_item;
+    int rc = ln_codec_pack_lua_metered(L, idx, pk, m);
+    item_max = saved;
+    return rc;
+}
+
 /* An output buffer that starts on the C stack and moves to the heap. */
 typedef struct {
     uint8_t *p;

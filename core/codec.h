@@ -114,6 +114,9 @@ typedef struct {
 
 /* ln_codec_pack_lua under a meter (see above). */
 int ln_codec_pack_lua_metered(lua_State *L, int idx, msgpack_packer *pk, ln_codec_meter *m);
+/* The same with max_item in place of LN_CODEC_MAX_ITEM (consensus messages). */
+int ln_codec_pack_lua_metered_limit(lua_State *L, int idx, msgpack_packer *pk, ln_codec_meter *m,
+                                    size_t max_item);
 
 /* Convenience: encode/decode whole buffers. ln_codec_encode_lua sets *out to
 ** a malloc()ed buffer of *outlen bytes that the caller free()s, only on

@@ -74,7 +74,6 @@
 #define LN_GAS_SYS             2000
 #define LN_GAS_DEPLOY_BYTE     4
 #define LN_GAS_LOAD(n)         (100 + ((uint64_t)(n) >> 1))   /* a contract's code, once per transaction */
-#define LN_GAS_ENCODE(work)    ((uint64_t)(work) >> 4)     /* codec work units (codec.h) */
 #define LN_GAS_DECODE(items)   ((uint64_t)(items) * 8)     /* values and keys built from msgpack */
 #define LN_GAS_RECEIPT(n)      ((uint64_t)(n) * 4)         /* error and result bytes, as event data */
 

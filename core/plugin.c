@@ -12,6 +12,7 @@
 
 struct ln_plugin {
     ln_plugin_host host;
+    msgpack_sbuffer scratch;             /* one encoded argument on its way to the host */
     ln_sandbox *sb;
     int module_ref;
     char name[64];
@@ -142,6 +143,26 @@ static int n_execute(lua_State *L)
     return 1;
 }
 
+/* Encodes argument idx into the plugin's scratch buffer (reused, so a
+** raise leaks nothing): its work is counted as it goes, stops where the
+** callback's budget runs out, and is charged, done or failed, like a
+** contract's. The bytes live until the next encoding. */
+static void encode_arg(lua_State *L, ln_plugin *p, int idx, const uint8_t **buf, size_t *len,
+                       const char *fn)
+{
+    msgpack_packer pk;
+    p->scratch.size = 0;
+    msgpack_packer_init(&pk, &p->scratch, msgpack_sbuffer_write);
+    uint64_t left = ln_sandbox_gas_left(L);
+    ln_codec_meter m = { 0, left >= UINT64_MAX / 16 ? UINT64_MAX : left * 16 + 15,
+                         LN_PLUGIN_MSG_MAX + (64u << 10), ln_sandbox_table_slots };
+    int rc = ln_codec_pack_lua_metered_limit(L, idx, &pk, &m, LN_PLUGIN_MSG_MAX);
+    ln_sandbox_charge(L, LN_GAS_ENCODE(m.work));
+    if (rc < 0) luaL_error(L, "%s: %s", fn, ln_strerror(rc));
+    *buf = (const uint8_t *)p->scratch.data;
+    *len = p->scratch.size;
+}
+
 static int n_commit(lua_State *L)
 {
     ln_plugin *p = self_of(L);
@@ -155,15 +176,11 @@ static int n_commit(lua_State *L)
         return fail2(L, "block hash is not 64 hex digits");
     size_t dl;
     const char *d = block_data(L, 1, &dl);
-    uint8_t *cert = NULL;
+    const uint8_t *cert = NULL;
     size_t cl = 0;
-    if (!lua_isnoneornil(L, 2)) {
-        int rc = ln_codec_encode_lua(L, 2, &cert, &cl);
-        if (rc < 0) return luaL_error(L, "node.commit: cert: %s", ln_strerror(rc));
-    }
+    if (!lua_isnoneornil(L, 2)) encode_arg(L, p, 2, &cert, &cl, "node.commit: cert");
     char why[160] = "";
     int rc = p->host.commit(p->host.ud, hash, (const uint8_t *)d, dl, cert, cl, why, sizeof why);
-    free(cert);
     if (rc < 0) return fail2(L, why[0] ? why : ln_strerror(rc));
     lua_pushboolean(L, 1);
     return 1;
@@ -270,21 +287,13 @@ static int n_log(lua_State *L)
     return 0;
 }
 
-static int encode_arg(lua_State *L, int idx, uint8_t **buf, size_t *len, const char *fn)
-{
-    int rc = ln_codec_encode_lua_limit(L, idx, LN_PLUGIN_MSG_MAX, buf, len);
-    if (rc < 0) return luaL_error(L, "%s: %s", fn, ln_strerror(rc));
-    return 0;
-}
-
 static int n_broadcast(lua_State *L)
 {
     ln_plugin *p = self_of(L);
-    uint8_t *m;
+    const uint8_t *m;
     size_t n;
-    encode_arg(L, 1, &m, &n, "node.broadcast");
+    encode_arg(L, p, 1, &m, &n, "node.broadcast");
     int rc = p->host.broadcast(p->host.ud, m, n);
-    free(m);
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -293,11 +302,10 @@ static int n_send(lua_State *L)
 {
     ln_plugin *p = self_of(L);
     const char *to = luaL_checkstring(L, 1);
-    uint8_t *m;
+    const uint8_t *m;
     size_t n;
-    encode_arg(L, 2, &m, &n, "node.send");
+    encode_arg(L, p, 2, &m, &n, "node.send");
     int rc = p->host.send(p->host.ud, to, m, n);
-    free(m);
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -306,12 +314,11 @@ static int n_persist(lua_State *L)
 {
     ln_plugin *p = self_of(L);
     const char *k = luaL_checkstring(L, 1);
-    uint8_t *v;
+    const uint8_t *v;
     size_t n;
     lua_settop(L, 2);
-    encode_arg(L, 2, &v, &n, "node.persist");
+    encode_arg(L, p, 2, &v, &n, "node.persist");
     int rc = p->host.persist(p->host.ud, k, v, n);
-    free(v);
     if (rc < 0) return luaL_error(L, "node.persist: %s", ln_strerror(rc));
     return 0;
 }
@@ -446,6 +453,7 @@ int ln_plugin_load(const ln_plugin_host *host, const char *name, const char *src
     ln_plugin *p = calloc(1, sizeof *p);
     if (!p) return LN_ENOMEM;
     p->host = *host;
+    msgpack_sbuffer_init(&p->scratch);
     snprintf(p->name, sizeof p->name, "%s", name);
     int rc = ln_sandbox_new(p, &p->sb);
     if (rc < 0) {
@@ -505,6 +513,7 @@ void ln_plugin_free(ln_plugin *p)
 {
     if (!p) return;
     ln_sandbox_free(p->sb);
+    msgpack_sbuffer_destroy(&p->scratch);
     free(p);
 }
 

@@ -84,6 +84,7 @@ typedef struct ln_sandbox ln_sandbox;   /* opaque */
 #define LN_GAS_SORT(n)          ((uint64_t)(n) * 8 + 1)        /* times log2(n), see sort */
 #define LN_GAS_HASH(n)          (((uint64_t)(n) >> 2) + 100)
 #define LN_GAS_VERIFY           20000
+#define LN_GAS_ENCODE(work)     ((uint64_t)(work) >> 4)     /* codec work units (codec.h) */
 #define LN_GAS_PAIRS(n)         ((uint64_t)(n) * 4 + 1)
 #define LN_GAS_VALUES(n)        ((uint64_t)(n) >> 1)           /* values taken or returned, moved */
 #define LN_GAS_SLOTS(n)         ((uint64_t)(n) >> 2)           /* table slots walked, empty or not */

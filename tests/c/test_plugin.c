@@ -244,7 +244,30 @@ TEST(plugin_verify_refuses_a_certificate_out_of_proportion)
     ln_plugin_free(p);
 }
 
+/* A value whose encoding is far more work than its size ({t, t} nested 28
+** deep: 2^28 visits) stops the callback at its budget, instead of the node. */
+TEST(plugin_encoding_a_shared_table_is_charged_and_stops_at_the_budget)
+{
+    static const char src[] =
+        "local M, node = {}, nil\n"
+        "function M.init(host) node = host end\n"
+        "function M.on_timer(id)\n"
+        "  local t = {}\n"
+        "  for i = 1, 28 do t = { t, t } end\n"
+        "  node.broadcast(t)\n"
+        "end\n"
+        "return M\n";
+    ln_crypto_init();
+    ln_plugin *p;
+    char why[256];
+    ASSERT_EQ(ln_plugin_load(&host, "dag.lua", src, sizeof src - 1, NULL, 0, &p, why, sizeof why), 0);
+    ASSERT_EQ(ln_plugin_on_timer(p, "go", why, sizeof why), LN_EPLUGIN);
+    ASSERT(strstr(why, "budget") != NULL);
+    ln_plugin_free(p);
+}
+
 static const ln_test tests[] = {
+    T(plugin_encoding_a_shared_table_is_charged_and_stops_at_the_budget),
     T(plugin_message_reaches_on_message_decoded),
     T(plugin_message_out_of_proportion_is_refused_before_anything_is_built),
     T(plugin_message_that_does_not_decode_is_refused_with_the_codecs_code),
