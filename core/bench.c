@@ -93,18 +93,8 @@ static const ln_opt options[] = {
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-}
+#define now_s ln_proc_now
+#define sleep_ms ln_proc_sleep_ms
 
 static int failf(const char *fmt, ...)
 {
@@ -355,13 +345,9 @@ static int wait_receipts(ln_rpcc *k, char (*hex)[2 * LN_HASH_LEN + 1], size_t n,
     for (;;) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++) {
-            cJSON *q = cJSON_CreateObject(), *p = cJSON_CreateObject();
-            cJSON_AddStringToObject(q, "jsonrpc", "2.0");
-            cJSON_AddNumberToObject(q, "id", (double)i);
-            cJSON_AddStringToObject(q, "method", "tx_get");
+            cJSON *p = cJSON_CreateObject();
             cJSON_AddStringToObject(p, "hash", hex[i]);
-            cJSON_AddItemToObject(q, "params", p);
-            cJSON_AddItemToArray(arr, q);
+            cJSON_AddItemToArray(arr, ln_rpcc_item((double)i, "tx_get", p));
         }
         char *body = cJSON_PrintUnformatted(arr);
         cJSON_Delete(arr);
@@ -481,13 +467,9 @@ static int setup(bench *b, ln_rpcc *k)
         size_t c1 = c0 + RPC_MAX_BATCH < ntx ? c0 + RPC_MAX_BATCH : ntx;
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = c0; i < c1; i++) {
-            cJSON *q = cJSON_CreateObject(), *pp = cJSON_CreateObject();
-            cJSON_AddStringToObject(q, "jsonrpc", "2.0");
-            cJSON_AddNumberToObject(q, "id", (double)i);
-            cJSON_AddStringToObject(q, "method", "tx_submit");
+            cJSON *pp = cJSON_CreateObject();
             cJSON_AddStringToObject(pp, "tx", b64[i]);
-            cJSON_AddItemToObject(q, "params", pp);
-            cJSON_AddItemToArray(arr, q);
+            cJSON_AddItemToArray(arr, ln_rpcc_item((double)i, "tx_submit", pp));
         }
         char *body = cJSON_PrintUnformatted(arr);
         cJSON_Delete(arr);

@@ -137,19 +137,6 @@ static int usagef(cli *c, const char *fmt, ...)
     return 2;
 }
 
-/* Strict unsigned decimal within [lo, hi]. */
-static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!*s || strlen(s) > 20) return -1;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9') return -1;
-    if (s[0] == '0' && s[1]) return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, NULL, 10);
-    if (errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
 
 /* Reads the parsed options into c; 0, or the exit code of a usage error. */
 static int take_opts(cli *c, const ln_args *a)
@@ -874,7 +861,7 @@ static int cmd_block(cli *c)
         lower_hash(c->pos[0], hash);
         cJSON_AddStringToObject(p, "hash", hash);
     } else if (c->npos == 1) {
-        if (parse_uint(c->pos[0], 0, (uint64_t)LN_SAFE_INT, &height) < 0) {
+        if (ln_opts_uint(c->pos[0], 0, (uint64_t)LN_SAFE_INT, &height) < 0) {
             cJSON_Delete(p);
             return usagef(c, "'%s' is neither a height nor a block hash", c->pos[0]);
         }

@@ -231,21 +231,22 @@ static size_t code_key(const char *name, uint8_t *buf)
 
 /* ---- the contract API ------------------------------------------------- */
 
-static const char *check_skey(lua_State *L, size_t *kl)
+/* The state key of storage key argument 1 of the running contract, in
+** key (room for LN_STATE_KEY_MAX); its length. *kl: the storage key's. */
+static size_t check_skey(lua_State *L, ln_vm *vm, uint8_t *key, size_t *kl)
 {
     const char *k = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, kl) : NULL;
     if (!k || *kl == 0 || *kl > SKEY_MAX)
         raise(L, LN_EINVAL, "storage key must be a string of 1-%d bytes", SKEY_MAX);
-    return k;
+    return storage_key(top(vm)->contract, k, *kl, key);
 }
 
 static int host_storage_get(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
     size_t kl;
-    const char *k = check_skey(L, &kl);
     uint8_t key[2 + LN_NAME_MAX + LN_STORAGE_KEY_MAX];
-    size_t n = storage_key(top(vm)->contract, k, kl, key);
+    size_t n = check_skey(L, vm, key, &kl);
     const uint8_t *v;
     size_t vl;
     ln_sandbox_charge(L, LN_GAS_STORE_READ(0));
@@ -265,9 +266,8 @@ static int host_storage_set(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
     size_t kl;
-    const char *k = check_skey(L, &kl);
     uint8_t key[2 + LN_NAME_MAX + LN_STORAGE_KEY_MAX];
-    size_t n = storage_key(top(vm)->contract, k, kl, key);
+    size_t n = check_skey(L, vm, key, &kl);
     int rc;
     if (lua_isnoneornil(L, 2)) {
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl));
@@ -379,28 +379,6 @@ static int host_require_auth(lua_State *L)
     return 0;
 }
 
-static int host_hash(lua_State *L)
-{
-    size_t n;
-    const char *s = luaL_checklstring(L, 1, &n);
-    ln_sandbox_charge(L, LN_GAS_HASH(n));
-    uint8_t h[LN_HASH_LEN];
-    ln_hash(s, n, h);
-    lua_pushlstring(L, (const char *)h, LN_HASH_LEN);
-    return 1;
-}
-
-static int host_verify(lua_State *L)
-{
-    uint8_t pk[LN_PK_LEN], sig[LN_SIG_LEN];
-    size_t n;
-    int okpk = ln_codec_lua_bytes(L, 1, pk, LN_PK_LEN);
-    int oksig = ln_codec_lua_bytes(L, 2, sig, LN_SIG_LEN);
-    const char *m = luaL_checklstring(L, 3, &n);
-    ln_sandbox_charge(L, LN_GAS_VERIFY + LN_GAS_HASH(n));
-    lua_pushboolean(L, okpk && oksig && ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
-    return 1;
-}
 
 static const luaL_Reg storage_api[] = {
     { "get", host_storage_get }, { "set", host_storage_set },
@@ -408,7 +386,7 @@ static const luaL_Reg storage_api[] = {
 };
 
 static const luaL_Reg crypto_api[] = {
-    { "hash", host_hash }, { "verify", host_verify }, { NULL, NULL }
+    { "hash", ln_sandbox_l_hash }, { "verify", ln_sandbox_l_verify }, { NULL, NULL }
 };
 
 /* ---- loading and calling contracts ------------------------------------ */
@@ -728,100 +706,36 @@ static void check_node_key(lua_State *L, int idx, const char *what, uint8_t pk[L
         raise(L, LN_EBADKEY, "%s: key must be 32 bytes or 64 hex digits", what);
 }
 
-static int sys_addmember(lua_State *L, ln_vm *vm)
+/* addmember(key), removemember(key), addvalidator(name, key),
+** removevalidator(name): only the genesis admin; the record "g" changes
+** and the action's event is emitted. */
+static int sys_membership(lua_State *L, ln_vm *vm, const char *action)
 {
     uint8_t pk[LN_PK_LEN];
-    char hex[2 * LN_PK_LEN + 1];
-    ln_genesis g;
-    ln_membership *m = &g.m;
-    check_node_key(L, 3, "addmember", pk);
-    membership_load(L, vm, "addmember", &g);
-    ln_hex(pk, LN_PK_LEN, hex);
-    if (ln__membership_find_member(m, pk) >= 0)
-        return raise(L, LN_EEXIST, "addmember: %.16s... is a member already", hex);
-    if (m->nmem >= LN_MAX_MEMBERS)
-        return raise(L, LN_EFULL, "addmember: there are %d members, the most there may be",
-                     LN_MAX_MEMBERS);
-    memcpy(m->mem_keys[m->nmem++], pk, LN_PK_LEN);
-    membership_save(L, vm, "addmember", &g);
-    membership_event(vm, "addmember", pk, NULL);
-    return 0;
-}
-
-static int sys_removemember(lua_State *L, ln_vm *vm)
-{
-    uint8_t pk[LN_PK_LEN];
-    char hex[2 * LN_PK_LEN + 1];
-    ln_genesis g;
-    ln_membership *m = &g.m;
-    check_node_key(L, 3, "removemember", pk);
-    membership_load(L, vm, "removemember", &g);
-    ln_hex(pk, LN_PK_LEN, hex);
-    int i = ln__membership_find_member(m, pk);
-    if (i < 0) return raise(L, LN_ENOTFOUND, "removemember: %.16s... is not a member", hex);
-    memmove(m->mem_keys[i], m->mem_keys[i + 1], (m->nmem - (uint32_t)i - 1) * LN_PK_LEN);
-    m->nmem--;
-    membership_save(L, vm, "removemember", &g);
-    membership_event(vm, "removemember", pk, NULL);
-    return 0;
-}
-
-static int sys_addvalidator(lua_State *L, ln_vm *vm)
-{
-    uint8_t pk[LN_PK_LEN];
-    char hex[2 * LN_PK_LEN + 1];
-    ln_genesis g;
-    ln_membership *m = &g.m;
-    const char *name = check_name(L, 3, "addvalidator: name");
-    check_node_key(L, 4, "addvalidator", pk);
-    if (strcmp(name, "sys") == 0) return raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
-    membership_load(L, vm, "addvalidator", &g);
-    ln_hex(pk, LN_PK_LEN, hex);
-    if (ln__membership_find_validator(m, name, NULL) >= 0)
-        return raise(L, LN_EEXIST, "addvalidator: %s is a validator already", name);
-    int i = ln__membership_find_validator(m, NULL, pk);
-    if (i >= 0)
-        return raise(L, LN_EEXIST, "addvalidator: key %.16s... is validator %s's already",
-                     hex, m->val_names[i]);
-    if (m->nval >= LN_MAX_VALIDATORS)
-        return raise(L, LN_EFULL, "addvalidator: there are %d validators, the most there may be",
-                     LN_MAX_VALIDATORS);
-    /* As at genesis: a validator without an account gets one held by its
-    ** key. An account that exists keeps its own keys: the validator key
-    ** signs consensus messages, the account's keys its transactions. */
-    if (!ln_account_exists(vm->ov, name)) {
-        ln_account a;
-        memset(&a, 0, sizeof a);
-        snprintf(a.name, sizeof a.name, "%s", name);
-        ln_authority_key(&a.owner, pk);
-        a.active = a.owner;
-        save_account(L, vm, &a);
+    const char *name = NULL;
+    int add = action[0] == 'a', validator = strstr(action, "validator") != NULL;
+    if (validator) {
+        char what[32];
+        snprintf(what, sizeof what, "%s: name", action);
+        name = check_name(L, 3, what);
+        if (add && strcmp(name, "sys") == 0)
+            return raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
     }
-    snprintf(m->val_names[m->nval], sizeof m->val_names[m->nval], "%s", name);
-    memcpy(m->val_keys[m->nval++], pk, LN_PK_LEN);
-    membership_save(L, vm, "addvalidator", &g);
-    membership_event(vm, "addvalidator", pk, name);
-    return 0;
-}
-
-static int sys_removevalidator(lua_State *L, ln_vm *vm)
-{
+    if (!validator || add) check_node_key(L, validator ? 4 : 3, action, pk);
     ln_genesis g;
-    ln_membership *m = &g.m;
-    const char *name = check_name(L, 3, "removevalidator: name");
-    membership_load(L, vm, "removevalidator", &g);
-    int i = ln__membership_find_validator(m, name, NULL);
-    if (i < 0) return raise(L, LN_ENOTFOUND, "removevalidator: %s is not a validator", name);
-    if (m->nval == 1)
-        return raise(L, LN_EINVAL, "removevalidator: %s is the last validator; a chain needs one",
-                     name);
-    uint8_t pk[LN_PK_LEN];
-    memcpy(pk, m->val_keys[i], LN_PK_LEN);
-    memmove(m->val_names[i], m->val_names[i + 1], (m->nval - (uint32_t)i - 1) * sizeof m->val_names[0]);
-    memmove(m->val_keys[i], m->val_keys[i + 1], (m->nval - (uint32_t)i - 1) * LN_PK_LEN);
-    m->nval--;
-    membership_save(L, vm, "removevalidator", &g);
-    membership_event(vm, "removevalidator", pk, name);
+    membership_load(L, vm, action, &g);
+    char why[200];
+    int rc = !validator ? (add ? ln_membership_add_member(&g.m, pk, why, sizeof why)
+                               : ln_membership_remove_member(&g.m, pk, why, sizeof why))
+           : add ? ln_membership_add_validator(&g.m, name, pk, why, sizeof why)
+                 : ln_membership_remove_validator(&g.m, name, pk, why, sizeof why);
+    if (rc < 0) return raise(L, rc, "%s", why);
+    /* As at genesis: a validator without an account gets one held by its
+    ** key. An account that exists keeps its own keys. */
+    if (validator && add && (rc = ln_genesis_validator_account(vm->ov, name, pk)) < 0)
+        return raise(L, rc, "%s: account %s: %s", action, name, ln_strerror(rc));
+    membership_save(L, vm, action, &g);
+    membership_event(vm, action, pk, name);
     return 0;
 }
 
@@ -831,10 +745,9 @@ static int sys_action(lua_State *L, ln_vm *vm, const char *m)
     if (strcmp(m, "newaccount") == 0) return sys_newaccount(L, vm);
     if (strcmp(m, "updateauth") == 0) return sys_updateauth(L, vm);
     if (strcmp(m, "transfer") == 0) return sys_transfer(L, vm);
-    if (strcmp(m, "addmember") == 0) return sys_addmember(L, vm);
-    if (strcmp(m, "removemember") == 0) return sys_removemember(L, vm);
-    if (strcmp(m, "addvalidator") == 0) return sys_addvalidator(L, vm);
-    if (strcmp(m, "removevalidator") == 0) return sys_removevalidator(L, vm);
+    if (strcmp(m, "addmember") == 0 || strcmp(m, "removemember") == 0 ||
+        strcmp(m, "addvalidator") == 0 || strcmp(m, "removevalidator") == 0)
+        return sys_membership(L, vm, m);
     return raise(L, LN_ENOMETHOD, "contract sys has no method %s", m);
 }
 
@@ -1058,53 +971,68 @@ static void new_transaction(ln_vm *vm)
     vm->tx_serial++;
 }
 
+/* Starts a run as origin with signers: a savepoint, the meter. *d and
+** *code_writes are what ends it needs. */
+static void run_begin(ln_vm *vm, const char *origin, const ln_signers *signers,
+                      size_t result_max, uint64_t gas_limit, size_t *d, uint32_t *code_writes)
+{
+    vm->origin = origin;
+    vm->signers = signers ? signers : &no_signers;
+    vm->result_max = result_max;
+    new_transaction(vm);
+    vm->ev.size = 0;
+    vm->nev = 0;
+    *d = ln_overlay_depth(vm->ov);
+    *code_writes = vm->code_writes;
+    ln_overlay_begin(vm->ov);
+    ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
+}
+
+/* Ends a run that gave rc: its gas, a kill the meter found only at the
+** end, its writes kept (keep, and nothing failed) or all undone (a kill may
+** have left inner savepoints open), its events. */
+static void run_end(ln_vm *vm, int rc, size_t d, uint32_t code_writes, int keep, ln_outcome *out)
+{
+    out->gas_used = ln_sandbox_meter_end(vm->sb);
+    if (ln_sandbox_killed(vm->sb)) {
+        rc = ln_sandbox_killed(vm->sb);
+        if (out->code != rc) fail(out, rc, ln_strerror(rc));
+    }
+    if (keep && rc == 0) {
+        release_to(vm, d);
+    } else {
+        revert_to(vm, d, code_writes);
+        if (rc != 0) {
+            vm->ev.size = 0;
+            vm->nev = 0;
+        }
+    }
+    take_events(vm, out);
+    lua_settop(ln_sandbox_L(vm->sb), 0);
+    vm->signers = &no_signers;
+}
+
 int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
               const msgpack_object *actions, uint32_t nactions,
               uint64_t gas_limit, ln_outcome *out)
 {
-    lua_State *L = ln_sandbox_L(vm->sb);
     memset(out, 0, sizeof *out);
-    vm->origin = origin;
-    vm->signers = signers ? signers : &no_signers;
-    vm->result_max = LN_RESULT_MAX;
-    new_transaction(vm);
-    vm->ev.size = 0;
-    vm->nev = 0;
-    size_t d = ln_overlay_depth(vm->ov);
-    uint32_t code_writes = vm->code_writes;
-    ln_overlay_begin(vm->ov);
-    ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
+    size_t d;
+    uint32_t code_writes;
+    run_begin(vm, origin, signers, LN_RESULT_MAX, gas_limit, &d, &code_writes);
     int rc = 0;
     for (uint32_t i = 0; i < nactions && rc == 0; i++) {
         const msgpack_object_kv *kv = actions[i].via.map.ptr;  /* args, contract, method */
         rc = run_one(vm, origin, kv[1].val.via.str.ptr, kv[1].val.via.str.size,
                      kv[2].val.via.str.ptr, kv[2].val.via.str.size, &kv[0].val, out);
     }
-    out->gas_used = ln_sandbox_meter_end(vm->sb);
-    /* The meter may find only at the end that the gas ran out before the
-    ** call returned or raised: then running out is what happened. */
-    if (ln_sandbox_killed(vm->sb)) {
-        rc = ln_sandbox_killed(vm->sb);
-        if (out->code != rc) fail(out, rc, ln_strerror(rc));
-    }
-    if (rc == 0) {
-        release_to(vm, d);
-    } else {
-        /* A kill may have left inner savepoints open: undo them all. */
-        revert_to(vm, d, code_writes);
-        vm->ev.size = 0;
-        vm->nev = 0;
-    }
-    take_events(vm, out);
-    lua_settop(L, 0);
-    vm->signers = &no_signers;
+    run_end(vm, rc, d, code_writes, 1, out);
     return 0;
 }
 
 int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
                 const msgpack_object *args, uint64_t gas_limit, ln_outcome *out)
 {
-    lua_State *L = ln_sandbox_L(vm->sb);
     memset(out, 0, sizeof *out);
     if (!ln_name_valid(contract, strlen(contract)) || strcmp(contract, "sys") == 0) {
         fail(out, LN_EBADNAME, "contract must be an account name");
@@ -1114,26 +1042,10 @@ int ln_vm_query(ln_vm *vm, const char *contract, const char *method,
         fail(out, LN_EINVAL, "args must be an array");
         return 0;
     }
-    vm->origin = "";
-    vm->signers = &no_signers;
-    vm->result_max = LN_SANDBOX_MEM_CAP;
-    new_transaction(vm);
-    vm->ev.size = 0;
-    vm->nev = 0;
-    size_t d = ln_overlay_depth(vm->ov);
-    uint32_t code_writes = vm->code_writes;
-    ln_overlay_begin(vm->ov);
-    ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
+    size_t d;
+    uint32_t code_writes;
+    run_begin(vm, "", NULL, LN_SANDBOX_MEM_CAP, gas_limit, &d, &code_writes);
     int rc = run_one(vm, "", contract, strlen(contract), method, strlen(method), args, out);
-    out->gas_used = ln_sandbox_meter_end(vm->sb);
-    /* The meter may find only at the end that the gas ran out before the
-    ** call returned or raised: then running out is what happened. */
-    if (ln_sandbox_killed(vm->sb)) {
-        rc = ln_sandbox_killed(vm->sb);
-        if (out->code != rc) fail(out, rc, ln_strerror(rc));
-    }
-    revert_to(vm, d, code_writes);
-    take_events(vm, out);
-    lua_settop(L, 0);
+    run_end(vm, rc, d, code_writes, 0, out);   /* a query's writes go */
     return 0;
 }

@@ -211,11 +211,24 @@ static const ln_opt run_opts[] = {
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+/* --help: the command's text, then its options. */
+static int help(const char *text, const ln_opt *opts)
 {
-    fprintf(stderr, "lunet %s: ", cmd);
-    fprintf(stderr, fmt, arg);
+    fputs(text, stdout);
+    fputs("\noptions:\n", stdout);
+    ln_opts_usage(stdout, opts);
+    return 0;
+}
+
+/* Parses argv against opts; a usage error is printed (exit code 2). */
+static int parse(const char *cmd, const ln_opt *opts, int argc, char **argv, ln_args *a)
+{
+    char why[256];
+    if (ln_opts_parse(opts, argc, argv, a, why, sizeof why) == 0 && !a->npos) return 0;
+    if (a->npos) fprintf(stderr, "lunet %s: unexpected argument '%s'", cmd, a->pos[0]);
+    else fprintf(stderr, "lunet %s: %s", cmd, why);
     fprintf(stderr, " (see lunet %s --help)\n", cmd);
+    ln_args_free(a);
     return 2;
 }
 
@@ -224,20 +237,9 @@ static int run_with(int dev, const ln_args *a);
 static int run(int argc, char **argv, int dev)
 {
     const char *cmd = dev ? "dev" : "start";
-    if (ln_opts_wants_help(argc, argv)) {
-        fputs(dev ? usage_dev : usage_start, stdout);
-        fputs("\noptions:\n", stdout);
-        ln_opts_usage(stdout, run_opts);
-        return 0;
-    }
+    if (ln_opts_wants_help(argc, argv)) return help(dev ? usage_dev : usage_start, run_opts);
     ln_args a;
-    char why[256];
-    if (ln_opts_parse(run_opts, argc, argv, &a, why, sizeof why) < 0 || a.npos) {
-        int rc = a.npos ? usage_error(cmd, "unexpected argument '%s'", a.pos[0])
-                        : usage_error(cmd, "%s", why);
-        ln_args_free(&a);
-        return rc;
-    }
+    if (parse(cmd, run_opts, argc, argv, &a)) return 2;
     const ln_optval *pv = ln_args_get(&a, "peer"), *cv = ln_args_get(&a, "cors");
     if (pv->nlist > MAX_PEERS || cv->nlist > MAX_CORS) {
         fprintf(stderr, "lunet %s: at most %d --peer and %d --cors\n", cmd, MAX_PEERS, MAX_CORS);
@@ -372,20 +374,9 @@ static const ln_opt init_opts[] = {
 
 int ln_cmd_init(int argc, char **argv)
 {
-    if (ln_opts_wants_help(argc, argv)) {
-        fputs(usage_init, stdout);
-        fputs("\noptions:\n", stdout);
-        ln_opts_usage(stdout, init_opts);
-        return 0;
-    }
+    if (ln_opts_wants_help(argc, argv)) return help(usage_init, init_opts);
     ln_args a;
-    char why[256];
-    if (ln_opts_parse(init_opts, argc, argv, &a, why, sizeof why) < 0 || a.npos) {
-        int rc = a.npos ? usage_error("init", "unexpected argument '%s'", a.pos[0])
-                        : usage_error("init", "%s", why);
-        ln_args_free(&a);
-        return rc;
-    }
+    if (parse("init", init_opts, argc, argv, &a)) return 2;
     char home[PATH_MAX], config[PATH_MAX];
     snprintf(home, sizeof home, "%s", ln_args_str(&a, "home", ""));
     snprintf(config, sizeof config, "%s", ln_args_str(&a, "config", ""));

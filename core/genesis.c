@@ -123,6 +123,17 @@ int ln_genesis_load(ln_overlay *ov, ln_genesis *out)
     return rc < 0 ? rc : ln_genesis_decode(p, n, out);
 }
 
+int ln_genesis_validator_account(ln_overlay *ov, const char *name, const uint8_t pk[LN_PK_LEN])
+{
+    if (ln_account_exists(ov, name)) return 0;
+    ln_account a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "%s", name);
+    ln_authority_key(&a.owner, pk);
+    a.active = a.owner;
+    return ln_account_save(ov, &a);
+}
+
 /* ---- building it from a config ----------------------------------------- */
 
 /* m[k] (m itself when k is NULL) as a C string; LN_ECONFIG if it is not one. */
@@ -395,14 +406,7 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
                               err, errlen)) < 0)
             goto done;
         g->m.nval = i + 1;
-        if (!ln_account_exists(ov, name)) {
-            ln_account acc;
-            memset(&acc, 0, sizeof acc);
-            snprintf(acc.name, sizeof acc.name, "%s", name);
-            ln_authority_key(&acc.owner, g->m.val_keys[i]);
-            acc.active = acc.owner;
-            if ((rc = ln_account_save(ov, &acc)) < 0) goto done;
-        }
+        if ((rc = ln_genesis_validator_account(ov, name, g->m.val_keys[i])) < 0) goto done;
     }
     if (admin[0] && !ln_account_exists(ov, admin)) {
         rc = ln_errf(err, errlen, LN_ECONFIG,

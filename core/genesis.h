@@ -48,6 +48,11 @@ int  ln_genesis_save(ln_overlay *ov, const ln_genesis *g);
 /* The record's decoding alone (for callers holding its bytes). */
 int  ln_genesis_decode(const uint8_t *p, size_t n, ln_genesis *out);
 
+/* A validator's account as genesis makes it: held by its key, when there is
+** no account of that name yet (one that exists keeps its own keys: the
+** validator key signs consensus messages, the account's its transactions). */
+int  ln_genesis_validator_account(ln_overlay *ov, const char *name, const uint8_t pk[LN_PK_LEN]);
+
 /* What a genesis is built from. */
 typedef struct {
     const char *config;            /* the config file (Lua data, config.h) */

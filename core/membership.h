@@ -1,8 +1,11 @@
 /*
-** membership.h -- what the sys membership actions (addmember, removemember,
-** addvalidator, removevalidator; contract.c) share: lookups in the
-** membership of the genesis record (genesis.h, which reads and writes it)
-** and the events the actions emit. Internal to the contract host.
+** membership.h -- changes to who runs a chain, as the sys membership
+** actions (addmember, removemember, addvalidator, removevalidator) and a
+** governance policy make them: on an ln_membership in memory (genesis.h
+** reads and writes the record), and the events they emit.
+** int results: 0, or LN_EEXIST (a duplicate), LN_ENOTFOUND (no such entry),
+** LN_EFULL (the list is full), LN_EINVAL (the last validator), with why
+** "ACTION: what was wrong".
 */
 #ifndef LN_MEMBERSHIP_H
 #define LN_MEMBERSHIP_H
@@ -16,9 +19,13 @@
 /* Appends the event {contract = "sys", data = {key, name?}, name = action}. */
 void ln__membership_event(msgpack_sbuffer *ev, const char *action,
                           const uint8_t key[LN_PK_LEN], const char *name);
-/* Index of the member with key pk, of the validator named name or with key
-** pk (either may be NULL); -1 when none. */
-int  ln__membership_find_member(const ln_membership *m, const uint8_t pk[LN_PK_LEN]);
-int  ln__membership_find_validator(const ln_membership *m, const char *name, const uint8_t *pk);
+int  ln_membership_add_member(ln_membership *m, const uint8_t pk[LN_PK_LEN], char *why, size_t n);
+int  ln_membership_remove_member(ln_membership *m, const uint8_t pk[LN_PK_LEN], char *why,
+                                 size_t n);
+int  ln_membership_add_validator(ln_membership *m, const char *name, const uint8_t pk[LN_PK_LEN],
+                                 char *why, size_t n);
+/* pk gets the removed validator's key. */
+int  ln_membership_remove_validator(ln_membership *m, const char *name, uint8_t pk[LN_PK_LEN],
+                                    char *why, size_t n);
 
 #endif

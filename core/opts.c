@@ -13,8 +13,7 @@ static size_t table_len(const ln_opt *t)
     return n;
 }
 
-/* Strict unsigned decimal: digits only, no sign, no leading zero. */
-static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+int ln_opts_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     if (!*s || strlen(s) > 20) return -1;
     for (const char *p = s; *p; p++)
@@ -37,7 +36,7 @@ static int take(const ln_opt *o, ln_optval *v, const char *val, char *err, size_
         v->str = val;
         return 0;
     case LN_OPT_UINT:
-        if (parse_uint(val, o->lo, o->hi, &v->num) < 0)
+        if (ln_opts_uint(val, o->lo, o->hi, &v->num) < 0)
             return ln_errf(err, errlen, LN_EINVAL, "--%s wants an integer %llu..%llu, not '%s'",
                            o->name, (unsigned long long)o->lo, (unsigned long long)o->hi, val);
         v->str = val;

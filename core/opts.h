@@ -63,6 +63,10 @@ const char *ln_args_str(const ln_args *a, const char *name, const char *def);
 uint64_t    ln_args_uint(const ln_args *a, const char *name, uint64_t def);
 int         ln_args_flag(const ln_args *a, const char *name);
 
+/* A strict unsigned decimal (digits only, no sign, no leading zero) within
+** [lo, hi]: 0 and *out, or -1. */
+int  ln_opts_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
 /* 1 when argv[1..argc) asks for help (-h or --help before any `--`). */
 int  ln_opts_wants_help(int argc, char **argv);
 

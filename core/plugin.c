@@ -28,30 +28,32 @@ static ln_plugin *self_of(lua_State *L)
 
 /* Lua values of the host's C types. */
 
-static void push_hex(lua_State *L, const uint8_t h[LN_HASH_LEN])
+/* t[k] = v for the table at the top. */
+static void set_hex(lua_State *L, const char *k, const uint8_t h[LN_HASH_LEN])
 {
     char hex[2 * LN_HASH_LEN + 1];
     ln_hex(h, LN_HASH_LEN, hex);
     lua_pushlstring(L, hex, 2 * LN_HASH_LEN);
+    lua_setfield(L, -2, k);
+}
+
+static void set_num(lua_State *L, const char *k, uint64_t v)
+{
+    lua_pushnumber(L, (lua_Number)v);
+    lua_setfield(L, -2, k);
 }
 
 static void push_block(lua_State *L, const ln_plugin_block *b)
 {
     lua_createtable(L, 0, 8);
-    lua_pushnumber(L, (lua_Number)b->height);
-    lua_setfield(L, -2, "height");
-    push_hex(L, b->hash);
-    lua_setfield(L, -2, "hash");
-    push_hex(L, b->prev);
-    lua_setfield(L, -2, "prev");
-    push_hex(L, b->state_root);
-    lua_setfield(L, -2, "state_root");
+    set_num(L, "height", b->height);
+    set_num(L, "time", b->time);
+    set_num(L, "txs", b->ntx);
+    set_hex(L, "hash", b->hash);
+    set_hex(L, "prev", b->prev);
+    set_hex(L, "state_root", b->state_root);
     lua_pushstring(L, b->proposer);
     lua_setfield(L, -2, "proposer");
-    lua_pushnumber(L, (lua_Number)b->time);
-    lua_setfield(L, -2, "time");
-    lua_pushnumber(L, (lua_Number)b->ntx);
-    lua_setfield(L, -2, "txs");
     if (b->data) {
         lua_pushlstring(L, (const char *)b->data, b->dlen);
         lua_setfield(L, -2, "data");
@@ -219,30 +221,11 @@ static int n_sign(lua_State *L)
     return 1;
 }
 
-static int n_verify(lua_State *L)
-{
-    uint8_t pk[LN_PK_LEN], sig[LN_SIG_LEN];
-    size_t n;
-    int ok = ln_codec_lua_bytes(L, 1, pk, LN_PK_LEN) && ln_codec_lua_bytes(L, 2, sig, LN_SIG_LEN);
-    const char *m = luaL_checklstring(L, 3, &n);
-    lua_pushboolean(L, ok && ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
-    return 1;
-}
-
-static int n_hash(lua_State *L)
-{
-    size_t n;
-    const char *m = luaL_checklstring(L, 1, &n);
-    uint8_t h[LN_HASH_LEN];
-    ln_hash(m, n, h);
-    lua_pushlstring(L, (const char *)h, LN_HASH_LEN);
-    return 1;
-}
-
 static int n_hex(lua_State *L)
 {
     size_t n;
     const char *m = luaL_checklstring(L, 1, &n);
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(2 * n));
     char *buf = malloc(2 * n + 1);
     if (!buf) return luaL_error(L, "node.hex: out of memory");
     ln_hex((const uint8_t *)m, n, buf);
@@ -344,8 +327,8 @@ static int n_recall(lua_State *L)
 static const luaL_Reg node_api[] = {
     { "validators", n_validators }, { "self", n_self }, { "head", n_head },
     { "propose", n_propose }, { "execute", n_execute }, { "commit", n_commit }, { "pending", n_pending },
-    { "timer", n_timer }, { "sign", n_sign }, { "verify", n_verify },
-    { "hash", n_hash }, { "hex", n_hex }, { "key", n_key }, { "now", n_now },
+    { "timer", n_timer }, { "sign", n_sign }, { "verify", ln_sandbox_l_verify },
+    { "hash", ln_sandbox_l_hash }, { "hex", n_hex }, { "key", n_key }, { "now", n_now },
     { "log", n_log }, { "broadcast", n_broadcast }, { "send", n_send },
     { "persist", n_persist }, { "recall", n_recall }, { NULL, NULL }
 };

@@ -19,14 +19,14 @@
 
 #include "proc.h"
 
-static double now_s(void)
+double ln_proc_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(int ms)
+void ln_proc_sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
@@ -123,10 +123,10 @@ void ln_proc_stop(pid_t pid, int sig, double wait_s)
 {
     if (pid <= 0) return;
     kill(pid, sig);
-    double end = now_s() + wait_s;
-    while (now_s() < end) {
+    double end = ln_proc_now() + wait_s;
+    while (ln_proc_now() < end) {
         if (waitpid(pid, NULL, WNOHANG) == pid) return;
-        sleep_ms(20);
+        ln_proc_sleep_ms(20);
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);

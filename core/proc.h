@@ -8,6 +8,10 @@
 
 #include <sys/types.h>
 
+/* Monotonic seconds; a sleep of ms milliseconds (through signals). */
+double ln_proc_now(void);
+void   ln_proc_sleep_ms(int ms);
+
 /* A TCP port nobody listens on now on 127.0.0.1 (the kernel's choice), or -1. */
 int  ln_proc_free_port(void);
 

@@ -183,6 +183,13 @@ int  ln_sandbox_charge_host(ln_sandbox *sb, uint64_t gas);
 ** call always reports the kill, whatever the code did with the error. */
 int  ln_sandbox_pcall(ln_sandbox *sb, int nargs, int nresults);
 
+/* crypto.hash(bytes) and crypto.verify(pubkey, sig, bytes) for sandboxed
+** code (contracts' crypto table, plugins' node.hash and node.verify),
+** charged LN_GAS_HASH and LN_GAS_VERIFY. pubkey and sig are raw bytes or
+** hex; a verify that cannot even parse them is false. */
+int  ln_sandbox_l_hash(lua_State *L);
+int  ln_sandbox_l_verify(lua_State *L);
+
 /* Text of the error value at idx without calling any metamethod: strings and
 ** numbers as such, other values as "(error object is a T value)". */
 const char *ln_sandbox_errtext(lua_State *L, int idx, size_t *len);

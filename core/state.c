@@ -48,6 +48,19 @@ typedef struct {
     size_t n;
 } table;
 
+/* Room for one more item after n in the array *p of *cap items of size sz
+** (doubling, first the first time). 0, or -1 when out of memory. */
+static int grow(void *p, size_t *cap, size_t n, size_t sz, size_t first)
+{
+    if (n < *cap) return 0;
+    size_t c = *cap ? 2 * *cap : first;
+    void *np = realloc(*(void **)p, c * sz);
+    if (!np) return -1;
+    *(void **)p = np;
+    *cap = c;
+    return 0;
+}
+
 static uint64_t khash(const uint8_t *seed, const uint8_t *k, size_t kl)
 {
     static const uint8_t nothing[1];
@@ -840,14 +853,8 @@ static int write_entry(ln_overlay *o, const uint8_t *k, size_t kl,
 {
     ln_state *s = o->s;
     uint64_t h = khash(s->seed, k, kl);
-    if (o->depth && o->nlog == o->caplog) {
-        size_t cap = o->caplog ? 2 * o->caplog : 64;
-        undo *nl = realloc(o->log, cap * sizeof *nl);
-        if (!nl)
-            goto oom;
-        o->log = nl;
-        o->caplog = cap;
-    }
+    if (o->depth && grow(&o->log, &o->caplog, o->nlog, sizeof *o->log, 64) < 0)
+        goto oom;
     if (tab_reserve(&o->t, 1) < 0)
         goto oom;
     ent **slot = tab_slot(&o->t, k, kl, h), *e = *slot;
@@ -899,14 +906,8 @@ int ln_overlay_delete(ln_overlay *o, const uint8_t *k, size_t kl)
 
 int ln_overlay_begin(ln_overlay *o)
 {
-    if (o->depth == o->capsps) {
-        size_t cap = o->capsps ? 2 * o->capsps : 8;
-        savepoint *ns = realloc(o->sps, cap * sizeof *ns);
-        if (!ns)
-            return LN_ENOMEM;
-        o->sps = ns;
-        o->capsps = cap;
-    }
+    if (grow(&o->sps, &o->capsps, o->depth, sizeof *o->sps, 8) < 0)
+        return LN_ENOMEM;
     o->sps[o->depth++] = (savepoint){ o->nlog, ++o->next_sp };
     return (int)o->depth;
 }

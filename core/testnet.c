@@ -85,10 +85,11 @@ typedef struct {
     const msgpack_object *tmpl, *params;     /* the template's table */
 } testnet;
 
-static int usagef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-static int usagef(const char *fmt, ...)
+/* One line "lunet testnet: ..." on stderr; returns code, the exit code:
+** 2 for a usage error, 1 for a failure. */
+static int say(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int say(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -96,19 +97,10 @@ static int usagef(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    return 2;
+    return code;
 }
-
-static int failf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("lunet testnet: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return 1;
-}
+#define usagef(...) say(2, __VA_ARGS__)
+#define failf(...) say(1, __VA_ARGS__)
 
 static int valid_plugin_name(const char *s)
 {

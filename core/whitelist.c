@@ -14,6 +14,8 @@
 #include <lualib.h>
 
 #include "whitelist.h"
+#include "codec.h"
+#include "crypto.h"
 #include "err.h"
 #include "pattern.h"
 #include "sandbox.h"
@@ -700,6 +702,80 @@ static const char *const bit_names[] = {
     "arshift", "rol", "ror", "bswap", NULL
 };
 
+int ln_sandbox_l_hash(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    ln_sandbox_charge(L, LN_GAS_HASH(n));
+    uint8_t h[LN_HASH_LEN];
+    ln_hash(s, n, h);
+    lua_pushlstring(L, (const char *)h, LN_HASH_LEN);
+    return 1;
+}
+
+int ln_sandbox_l_verify(lua_State *L)
+{
+    uint8_t pk[LN_PK_LEN], sig[LN_SIG_LEN];
+    size_t n;
+    int ok = ln_codec_lua_bytes(L, 1, pk, LN_PK_LEN) && ln_codec_lua_bytes(L, 2, sig, LN_SIG_LEN);
+    const char *m = luaL_checklstring(L, 3, &n);
+    ln_sandbox_charge(L, LN_GAS_VERIFY + LN_GAS_HASH(n));
+    lua_pushboolean(L, ok && ln_verify(pk, sig, (const uint8_t *)m, n) == 0);
+    return 1;
+}
+
+/* What each library's functions become: a wrapper that charges and then
+** calls the original (WRAP), or a function of the sandbox's own (OWN).
+** One list per library, to audit at a glance. */
+enum { WRAP, OWN };
+typedef struct { const char *name; int how; lua_CFunction fn; } fnspec;
+
+static const fnspec string_fns[] = {
+    { "rep", WRAP, w_rep }, { "upper", WRAP, w_linear }, { "lower", WRAP, w_linear },
+    { "reverse", WRAP, w_linear }, { "sub", WRAP, w_sub }, { "format", WRAP, w_format },
+    { "byte", WRAP, w_byte }, { "char", WRAP, w_char },
+    { "find", OWN, ln__pattern_find }, { "match", OWN, ln__pattern_match },
+    { "gmatch", OWN, ln__pattern_gmatch }, { "gsub", OWN, ln__pattern_gsub },
+    { NULL, 0, NULL }
+};
+static const fnspec base_fns[] = {
+    { "tonumber", WRAP, w_linear }, { "unpack", WRAP, w_unpack }, { "select", WRAP, w_select },
+    { "assert", WRAP, w_values }, { "pairs", OWN, sb_pairs }, { "next", OWN, sb_next },
+    { "rawset", OWN, sb_rawset }, { "tostring", OWN, sb_tostring }, { "xpcall", OWN, sb_xpcall },
+    { NULL, 0, NULL }
+};
+static const fnspec math_fns[] = {
+    { "max", WRAP, w_values }, { "min", WRAP, w_values }, { "ldexp", WRAP, w_int2 },
+    { NULL, 0, NULL }
+};
+static const fnspec bit_fns[] = {
+    { "band", WRAP, w_values }, { "bor", WRAP, w_values }, { "bxor", WRAP, w_values },
+    { "tohex", WRAP, w_int2 }, { NULL, 0, NULL }
+};
+static const fnspec table_fns[] = {
+    { "concat", WRAP, w_concat }, { "insert", WRAP, w_insert }, { "remove", WRAP, w_remove },
+    { "sort", WRAP, w_sort }, { "maxn", WRAP, w_maxn }, { NULL, 0, NULL }
+};
+
+/* Applies a list to the table at the top. */
+static void apply(lua_State *L, const fnspec *f)
+{
+    for (; f->name; f++)
+        if (f->how == WRAP) wrap(L, f->name, f->fn);
+        else set_fn(L, f->name, f->fn);
+}
+
+/* A frozen copy of library lib's listed names, with fns applied, as field
+** lib of the table at base. */
+static void copy_lib(lua_State *L, int base, const char *lib, const char *const *names,
+                     const fnspec *fns)
+{
+    copy_fields(L, lib, names);
+    apply(L, fns);
+    ln__whitelist_freeze(L, -1);
+    lua_setfield(L, base, lib);
+}
+
 void ln__whitelist_open(lua_State *L)
 {
     open_lib(L, luaopen_base, "");
@@ -715,18 +791,7 @@ void ln__whitelist_open(lua_State *L)
     lua_setfield(L, -2, "dump");
     lua_pushnil(L);
     lua_setfield(L, -2, "gfind");
-    wrap(L, "rep", w_rep);
-    wrap(L, "upper", w_linear);
-    wrap(L, "lower", w_linear);
-    wrap(L, "reverse", w_linear);
-    wrap(L, "sub", w_sub);
-    wrap(L, "format", w_format);
-    wrap(L, "byte", w_byte);
-    wrap(L, "char", w_char);
-    set_fn(L, "find", ln__pattern_find);
-    set_fn(L, "match", ln__pattern_match);
-    set_fn(L, "gmatch", ln__pattern_gmatch);
-    set_fn(L, "gsub", ln__pattern_gsub);
+    apply(L, string_fns);
     ln__whitelist_freeze(L, -1);
     int strlib = lua_gettop(L);
     lua_pushliteral(L, "");
@@ -743,36 +808,9 @@ void ln__whitelist_open(lua_State *L)
         lua_getglobal(L, *n);
         lua_setfield(L, base, *n);
     }
-    wrap(L, "tonumber", w_linear);
-    wrap(L, "unpack", w_unpack);
-    wrap(L, "select", w_select);
-    wrap(L, "assert", w_values);
-    set_fn(L, "pairs", sb_pairs);
-    set_fn(L, "next", sb_next);
-    set_fn(L, "rawset", sb_rawset);
-    set_fn(L, "tostring", sb_tostring);
-    set_fn(L, "xpcall", sb_xpcall);
-
-    copy_fields(L, "math", math_names);
-    wrap(L, "max", w_values);
-    wrap(L, "min", w_values);
-    wrap(L, "ldexp", w_int2);
-    ln__whitelist_freeze(L, -1);
-    lua_setfield(L, base, "math");
-    copy_fields(L, "bit", bit_names);
-    wrap(L, "band", w_values);
-    wrap(L, "bor", w_values);
-    wrap(L, "bxor", w_values);
-    wrap(L, "tohex", w_int2);
-    ln__whitelist_freeze(L, -1);
-    lua_setfield(L, base, "bit");
-    copy_fields(L, "table", table_names);
-    wrap(L, "concat", w_concat);
-    wrap(L, "insert", w_insert);
-    wrap(L, "remove", w_remove);
-    wrap(L, "sort", w_sort);
-    wrap(L, "maxn", w_maxn);
-    ln__whitelist_freeze(L, -1);
-    lua_setfield(L, base, "table");
+    apply(L, base_fns);
+    copy_lib(L, base, "math", math_names, math_fns);
+    copy_lib(L, base, "bit", bit_names, bit_fns);
+    copy_lib(L, base, "table", table_names, table_fns);
     lua_remove(L, strlib);
 }
