@@ -26,44 +26,7 @@
 #include "genesis.h"
 #include "membership.h"
 #include "sandbox.h"
-
-/* A call: which contract runs, who called it, and what authority is
-** present. The transaction's signatures count only in its own actions
-** (and the init a top-level deploy runs); inside a call made by contract
-** C the authority is C's code: `code` names C. */
-typedef struct {
-    char contract[LN_NAME_MAX + 1];
-    char sender[LN_NAME_MAX + 1];
-    char code[LN_NAME_MAX + 1];     /* "" in the transaction's own actions */
-} frame;
-
-typedef struct {
-    char name[LN_NAME_MAX + 1];
-    size_t bytes;
-    uint64_t paid;                  /* tx_serial of the last transaction that paid its load */
-} loadrec;
-
-struct ln_vm {
-    ln_sandbox *sb;
-    ln_overlay *ov;
-    ln_blockinfo bi;
-    const char *origin;
-    const ln_signers *signers;
-    frame frames[LN_CALL_DEPTH_MAX + 2];
-    int depth;
-    int cache_ref;                  /* registry: contract name -> compiled chunk */
-    loadrec *loads;                 /* contracts this vm loaded: size, last transaction that paid */
-    uint32_t nloads, capl;
-    uint64_t tx_serial;             /* the transaction or query running, from 1 */
-    int docall_ref, run_ref;        /* registry: do_call closure, run_action */
-    uint32_t code_writes;           /* code stored so far; a revert past one drops the cache */
-    msgpack_sbuffer scratch;        /* one value on its way across the boundary */
-    msgpack_sbuffer ev;             /* events, each a packed map */
-    uint32_t nev;
-    size_t result_max;              /* LN_RESULT_MAX in a transaction, more in a query */
-    int errcode;                    /* code of the last error the host raised */
-    char errmsg[256];
-};
+#include "contract_int.h"
 
 static const ln_signers no_signers = { NULL, 0, NULL };
 
@@ -74,7 +37,7 @@ static const ln_signers no_signers = { NULL, 0, NULL };
 /* Raises msg as the call's error, remembering its code for the receipt.
 ** Like luaL_error, the text starts with the contract's position when a
 ** contract called the function that raises. */
-static int raise(lua_State *L, int code, const char *fmt, ...)
+int ln__vm_raise(lua_State *L, int code, const char *fmt, ...)
 {
     ln_vm *vm = ln_sandbox_ud(L);
     char msg[sizeof vm->errmsg];
@@ -90,11 +53,11 @@ static int raise(lua_State *L, int code, const char *fmt, ...)
     return lua_error(L);
 }
 
-static frame *top(ln_vm *vm) { return &vm->frames[vm->depth - 1]; }
+frame *ln__vm_top(ln_vm *vm) { return &vm->frames[vm->depth - 1]; }
 
 /* code: the contract whose code makes this call, "" for the transaction's
 ** own actions. */
-static void push_frame(ln_vm *vm, const char *contract, const char *sender, const char *code)
+void ln__vm_push_frame(ln_vm *vm, const char *contract, const char *sender, const char *code)
 {
     /* The names may be another frame's: copy through locals. */
     char c[LN_NAME_MAX + 1], s[LN_NAME_MAX + 1], a[LN_NAME_MAX + 1];
@@ -112,9 +75,9 @@ static void push_frame(ln_vm *vm, const char *contract, const char *sender, cons
 ** its own actions; inside a call made by contract C, C's own active
 ** authority and whatever lends itself to C with {account = C, permission =
 ** "code"}. LN_EAUTH or LN_ENOACCOUNT otherwise. */
-static int authorized(ln_vm *vm, const char *acct, const char *perm)
+int ln__vm_authorized(ln_vm *vm, const char *acct, const char *perm)
 {
-    const frame *f = top(vm);
+    const frame *f = ln__vm_top(vm);
     if (!f->code[0]) return ln_account_authorized(vm->ov, acct, perm, vm->signers);
     if (strcmp(acct, f->code) == 0 && strcmp(perm, "active") == 0) return 0;
     ln_signers code = { NULL, 0, f->code };
@@ -123,12 +86,12 @@ static int authorized(ln_vm *vm, const char *acct, const char *perm)
 
 /* The checks below look at the type first: lua_tolstring would turn a
 ** number into a string in place and let it pass. */
-static const char *check_name(lua_State *L, int idx, const char *what)
+const char *ln__vm_check_name(lua_State *L, int idx, const char *what)
 {
     size_t n = 0;
     const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
     if (!s || !ln_name_valid(s, n))
-        raise(L, LN_EBADNAME, "%s must be an account name (1-12 of a-z 0-9 .)", what);
+        ln__vm_raise(L, LN_EBADNAME, "%s must be an account name (1-12 of a-z 0-9 .)", what);
     return s;
 }
 
@@ -156,11 +119,11 @@ static void encode_max(lua_State *L, ln_vm *vm, int idx, const char *what, size_
 {
     int rc = pack_scratch(L, vm, idx, max);
     if (rc == LN_ETOOBIG)
-        raise(L, rc, "%s: %s (the most is %u bytes encoded)", what, ln_strerror(rc), (unsigned)max);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+        ln__vm_raise(L, rc, "%s: %s (the most is %u bytes encoded)", what, ln_strerror(rc), (unsigned)max);
+    if (rc < 0) ln__vm_raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
-static void encode(lua_State *L, ln_vm *vm, int idx, const char *what)
+void ln__vm_encode(lua_State *L, ln_vm *vm, int idx, const char *what)
 {
     encode_max(L, vm, idx, what, LN_SANDBOX_MEM_CAP);
 }
@@ -177,20 +140,20 @@ static void unpack_scratch(lua_State *L, ln_vm *vm, const char *what)
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(vm->scratch.size));
     int rc = ln_codec_decode_lua_charged(L, (const uint8_t *)vm->scratch.data, vm->scratch.size,
                                          LN_STRING_MAX, charge_items);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
+    if (rc < 0) ln__vm_raise(L, rc, "%s: %s", what, ln_strerror(rc));
 }
 
 /* Replaces the value at idx with a deep copy made through msgpack. */
 static void copy_value(lua_State *L, ln_vm *vm, int idx, const char *what)
 {
     idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-    encode(L, vm, idx, what);
+    ln__vm_encode(L, vm, idx, what);
     unpack_scratch(L, vm, what);
     lua_replace(L, idx);
 }
 
 /* Empties the chunk cache without allocating. */
-static void clear_cache(lua_State *L, ln_vm *vm)
+void ln__vm_clear_cache(lua_State *L, ln_vm *vm)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->cache_ref);
     lua_pushnil(L);
@@ -208,7 +171,7 @@ static void clear_cache(lua_State *L, ln_vm *vm)
 static void revert(lua_State *L, ln_vm *vm, uint32_t code_writes)
 {
     ln_overlay_revert(vm->ov);
-    if (vm->code_writes != code_writes) clear_cache(L, vm);
+    if (vm->code_writes != code_writes) ln__vm_clear_cache(L, vm);
 }
 
 static size_t storage_key(const char *contract, const char *k, size_t kl, uint8_t *buf)
@@ -221,7 +184,7 @@ static size_t storage_key(const char *contract, const char *k, size_t kl, uint8_
     return 2 + cl + kl;
 }
 
-static size_t code_key(const char *name, uint8_t *buf)
+size_t ln__vm_code_key(const char *name, uint8_t *buf)
 {
     size_t n = strlen(name);
     buf[0] = 'c';
@@ -237,8 +200,8 @@ static size_t check_skey(lua_State *L, ln_vm *vm, uint8_t *key, size_t *kl)
 {
     const char *k = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, kl) : NULL;
     if (!k || *kl == 0 || *kl > SKEY_MAX)
-        raise(L, LN_EINVAL, "storage key must be a string of 1-%d bytes", SKEY_MAX);
-    return storage_key(top(vm)->contract, k, *kl, key);
+        ln__vm_raise(L, LN_EINVAL, "storage key must be a string of 1-%d bytes", SKEY_MAX);
+    return storage_key(ln__vm_top(vm)->contract, k, *kl, key);
 }
 
 static int host_storage_get(lua_State *L)
@@ -255,10 +218,10 @@ static int host_storage_get(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    if (rc < 0) return raise(L, rc, "storage.get: %s", ln_strerror(rc));
+    if (rc < 0) return ln__vm_raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
     rc = ln_codec_decode_lua_charged(L, v, vl, LN_STRING_MAX, charge_items);
-    if (rc < 0) return raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
+    if (rc < 0) return ln__vm_raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }
 
@@ -278,7 +241,7 @@ static int host_storage_set(lua_State *L)
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl + vl));
         rc = ln_overlay_set(vm->ov, key, n, (const uint8_t *)vm->scratch.data, vl);
     }
-    if (rc < 0) return raise(L, rc, "storage.set: %s", ln_strerror(rc));
+    if (rc < 0) return ln__vm_raise(L, rc, "storage.set: %s", ln_strerror(rc));
     return 0;
 }
 
@@ -295,13 +258,13 @@ static int host_emit(lua_State *L)
     size_t nl = 0;
     const char *name = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &nl) : NULL;
     if (!name || nl == 0 || nl > LN_EVENT_NAME_MAX)
-        return raise(L, LN_EINVAL, "emit: event name must be a string of 1-%d bytes",
+        return ln__vm_raise(L, LN_EINVAL, "emit: event name must be a string of 1-%d bytes",
                      LN_EVENT_NAME_MAX);
     lua_settop(L, 2);
     encode_max(L, vm, 2, "emit", LN_EVENT_DATA_MAX);
     size_t dl = vm->scratch.size;
     ln_sandbox_charge(L, LN_GAS_STORE_WRITE(nl + dl));
-    const char *c = top(vm)->contract;
+    const char *c = ln__vm_top(vm)->contract;
     msgpack_packer pk;
     msgpack_packer_init(&pk, &vm->ev, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
@@ -327,10 +290,10 @@ static int host_call(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
     char contract[LN_NAME_MAX + 1], sender[LN_NAME_MAX + 1];
-    snprintf(contract, sizeof contract, "%s", check_name(L, 1, "call: contract"));
-    if (lua_type(L, 2) != LUA_TSTRING) return raise(L, LN_EINVAL, "call: method must be a string");
+    snprintf(contract, sizeof contract, "%s", ln__vm_check_name(L, 1, "call: contract"));
+    if (lua_type(L, 2) != LUA_TSTRING) return ln__vm_raise(L, LN_EINVAL, "call: method must be a string");
     if (vm->depth >= LN_CALL_DEPTH_MAX)
-        return raise(L, LN_EDEPTHCALL, "call depth exceeded (max %d)", LN_CALL_DEPTH_MAX);
+        return ln__vm_raise(L, LN_EDEPTHCALL, "call depth exceeded (max %d)", LN_CALL_DEPTH_MAX);
     ln_sandbox_charge(L, LN_GAS_CALL);
     int n = lua_gettop(L);
     for (int i = 3; i <= n; i++) copy_value(L, vm, i, "call argument");
@@ -339,12 +302,12 @@ static int host_call(lua_State *L)
 
     /* From begin to release or revert nothing but a kill may raise: a
     ** contract's pcall must never go on with the callee's savepoint open. */
-    snprintf(sender, sizeof sender, "%s", top(vm)->contract);
+    snprintf(sender, sizeof sender, "%s", ln__vm_top(vm)->contract);
     int depth = vm->depth;
     size_t evlen = vm->ev.size;
     uint32_t nev = vm->nev, code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
-    push_frame(vm, contract, sender, sender);   /* the caller's code is the authority */
+    ln__vm_push_frame(vm, contract, sender, sender);   /* the caller's code is the authority */
     int rc = lua_pcall(L, n, 1, 0);
     vm->depth = depth;
     if (rc == 0) rc = pack_scratch(L, vm, -1, LN_SANDBOX_MEM_CAP);   /* the result must cross too */
@@ -353,7 +316,7 @@ static int host_call(lua_State *L)
         revert(L, vm, code_writes);
         vm->ev.size = evlen;
         vm->nev = nev;
-        if (rc < 0) return raise(L, rc, "call result: %s", ln_strerror(rc));
+        if (rc < 0) return ln__vm_raise(L, rc, "call result: %s", ln_strerror(rc));
         return lua_error(L);          /* the callee's error, or the kill */
     }
     ln_overlay_release(vm->ov);
@@ -365,17 +328,17 @@ static int host_call(lua_State *L)
 static int host_require_auth(lua_State *L)
 {
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
-    const char *acct = check_name(L, 1, "require_auth: account");
+    const char *acct = ln__vm_check_name(L, 1, "require_auth: account");
     const char *perm = lua_isnoneornil(L, 2) ? "active"
                      : lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
     if (!perm || (strcmp(perm, "active") != 0 && strcmp(perm, "owner") != 0))
-        return raise(L, LN_EINVAL, "require_auth: permission must be active or owner");
+        return ln__vm_raise(L, LN_EINVAL, "require_auth: permission must be active or owner");
     ln_sandbox_charge(L, LN_GAS_STORE_READ(64) * 2);
-    int rc = authorized(vm, acct, perm);
+    int rc = ln__vm_authorized(vm, acct, perm);
     if (rc == LN_ENOACCOUNT)
-        return raise(L, LN_ENOACCOUNT, "missing authority of %s@%s: no such account", acct, perm);
+        return ln__vm_raise(L, LN_ENOACCOUNT, "missing authority of %s@%s: no such account", acct, perm);
     if (rc < 0)
-        return raise(L, LN_EAUTH, "missing authority of %s@%s", acct, perm);
+        return ln__vm_raise(L, LN_EAUTH, "missing authority of %s@%s", acct, perm);
     return 0;
 }
 
@@ -404,7 +367,7 @@ static void charge_load(lua_State *L, ln_vm *vm, const char *name, size_t bytes)
         if (vm->nloads == vm->capl) {
             uint32_t cap = vm->capl ? 2 * vm->capl : 16;
             loadrec *nl = realloc(vm->loads, cap * sizeof *nl);
-            if (!nl) raise(L, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
+            if (!nl) ln__vm_raise(L, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
             vm->loads = nl;
             vm->capl = cap;
         }
@@ -433,11 +396,11 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
     }
     lua_pop(L, 1);
     uint8_t key[1 + LN_NAME_MAX];
-    size_t kl = code_key(name, key);
+    size_t kl = ln__vm_code_key(name, key);
     const uint8_t *src;
     size_t sl;
     if (ln_overlay_get(vm->ov, key, kl, &src, &sl) < 0)
-        raise(L, LN_ENOCODE, "account %s has no contract", name);
+        ln__vm_raise(L, LN_ENOCODE, "account %s has no contract", name);
     charge_load(L, vm, name, sl);
     char chunk[LN_NAME_MAX + 2];
     snprintf(chunk, sizeof chunk, "=%s", name);
@@ -448,15 +411,15 @@ static void push_chunk(lua_State *L, ln_vm *vm, const char *name)
         lua_setfield(L, -3, name);
     }
     ln_sandbox_resume(vm->sb, paused);
-    if (rc < 0) raise(L, LN_ECODE, "contract %s does not load: %s", name, lua_tostring(L, -1));
+    if (rc < 0) ln__vm_raise(L, LN_ECODE, "contract %s does not load: %s", name, lua_tostring(L, -1));
     lua_remove(L, -2);
 }
 
 /* Runs the chunk of the top frame's contract in a fresh environment and
 ** pushes the table of methods it returns. */
-static void push_module(lua_State *L, ln_vm *vm)
+void ln__vm_push_module(lua_State *L, ln_vm *vm)
 {
-    frame *f = top(vm);
+    frame *f = ln__vm_top(vm);
     push_chunk(L, vm, f->contract);
     ln_sandbox_newenv(vm->sb);
     lua_createtable(L, 0, 3);
@@ -470,10 +433,9 @@ static void push_module(lua_State *L, ln_vm *vm)
     lua_setfenv(L, -2);
     lua_call(L, 0, 1);
     if (!lua_istable(L, -1))
-        raise(L, LN_ECODE, "contract %s must return a table of methods", f->contract);
+        ln__vm_raise(L, LN_ECODE, "contract %s must return a table of methods", f->contract);
 }
 
-static int sys_action(lua_State *L, ln_vm *vm, const char *m);
 
 /* do_call(contract, method, ...) on the frame its caller pushed: returns the
 ** method's first result. */
@@ -482,273 +444,21 @@ static int do_call(lua_State *L)
     ln_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
     const char *c = lua_tostring(L, 1);
     const char *m = lua_tostring(L, 2);
-    if (strcmp(c, "sys") == 0) return sys_action(L, vm, m);
-    if (m[0] == '_') return raise(L, LN_EPRIVATE, "method %s.%s is private", c, m);
+    if (strcmp(c, "sys") == 0) return ln__sys_action(L, vm, m);
+    if (m[0] == '_') return ln__vm_raise(L, LN_EPRIVATE, "method %s.%s is private", c, m);
     /* sys_deploy calls init itself; no call, query or transaction may. */
     if (strcmp(m, "init") == 0)
-        return raise(L, LN_EPRIVATE, "method %s.init runs only at deploy", c);
+        return ln__vm_raise(L, LN_EPRIVATE, "method %s.init runs only at deploy", c);
     int nargs = lua_gettop(L) - 2;
-    push_module(L, vm);
+    ln__vm_push_module(L, vm);
     lua_getfield(L, -1, m);
     if (!lua_isfunction(L, -1))
-        return raise(L, LN_ENOMETHOD, "contract %s has no method %s", c, m);
+        return ln__vm_raise(L, LN_ENOMETHOD, "contract %s has no method %s", c, m);
     lua_replace(L, 2);                /* fn in place of the method name */
     lua_pop(L, 1);                    /* the module */
     lua_remove(L, 1);
     lua_call(L, nargs, 1);
     return 1;
-}
-
-/* ---- system actions --------------------------------------------------- */
-
-static uint64_t check_amount(lua_State *L, int idx)
-{
-    lua_Number n = lua_tonumber(L, idx);
-    if (lua_type(L, idx) != LUA_TNUMBER || n <= 0 || n != (lua_Number)(int64_t)n ||
-        n > (lua_Number)LN_SAFE_INT)
-        raise(L, LN_EINVAL, "amount must be a positive integer");
-    return (uint64_t)n;
-}
-
-static void load_account(lua_State *L, ln_vm *vm, const char *name, ln_account *a)
-{
-    int rc = ln_account_load(vm->ov, name, a);
-    if (rc == LN_ENOTFOUND) raise(L, LN_ENOACCOUNT, "unknown account %s", name);
-    if (rc < 0) raise(L, rc, "account %s: %s", name, ln_strerror(rc));
-}
-
-static void save_account(lua_State *L, ln_vm *vm, const ln_account *a)
-{
-    int rc = ln_account_save(vm->ov, a);
-    if (rc < 0) raise(L, rc, "account %s: %s", a->name, ln_strerror(rc));
-}
-
-static void need_auth(lua_State *L, ln_vm *vm, const char *acct, const char *perm)
-{
-    if (authorized(vm, acct, perm) < 0)
-        raise(L, LN_EAUTH, "missing authority of %s@%s", acct, perm);
-}
-
-static int sys_deploy(lua_State *L, ln_vm *vm)
-{
-    const char *name = check_name(L, 3, "deploy: name");
-    size_t sl = 0;
-    const char *src = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &sl) : NULL;
-    if (!src || sl == 0 || sl > LN_CODE_MAX)
-        return raise(L, LN_ECODE, "deploy: source must be a string of 1-%u bytes", LN_CODE_MAX);
-    if (src[0] == '\033')
-        return raise(L, LN_ECODE, "deploy: source must be Lua text, not bytecode");
-    if (strcmp(name, "sys") == 0) return raise(L, LN_EAUTH, "deploy: sys is reserved");
-    ln_sandbox_charge(L, LN_GAS_SYS + (uint64_t)sl * LN_GAS_DEPLOY_BYTE);
-    char chunk[LN_NAME_MAX + 2];
-    snprintf(chunk, sizeof chunk, "=%s", name);
-    int paused = ln_sandbox_pause(vm->sb);
-    int rc = ln_sandbox_load(vm->sb, src, sl, chunk);
-    ln_sandbox_resume(vm->sb, paused);
-    if (rc < 0) return raise(L, LN_ECODE, "deploy: %s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-
-    const char *sender = top(vm)->sender;
-    ln_account a;
-    int fresh = 0;
-    rc = ln_account_load(vm->ov, name, &a);
-    if (rc == LN_ENOTFOUND) {
-        memset(&a, 0, sizeof a);
-        snprintf(a.name, sizeof a.name, "%s", name);
-        ln_authority_account(&a.owner, sender, "active");
-        ln_authority_account(&a.active, sender, "active");
-        fresh = 1;
-    } else if (rc < 0) {
-        return raise(L, rc, "deploy: account %s: %s", name, ln_strerror(rc));
-    } else {
-        need_auth(L, vm, name, "active");
-    }
-    int first = !a.has_code;
-    a.has_code = 1;
-    ln_hash(src, sl, a.code_hash);
-    save_account(L, vm, &a);
-    uint8_t key[1 + LN_NAME_MAX];
-    size_t kl = code_key(name, key);
-    if ((rc = ln_overlay_set(vm->ov, key, kl, (const uint8_t *)src, sl)) < 0)
-        return raise(L, rc, "deploy: %s", ln_strerror(rc));
-    vm->code_writes++;
-    clear_cache(L, vm);
-    (void)fresh;
-
-    /* The code must return a table of methods, on a redeploy too; init(...)
-    ** runs once, at the first deploy, as the contract, called by the sender. */
-    int nargs = lua_gettop(L) - 4;
-    push_frame(vm, name, sender, top(vm)->code);   /* init has the deployer's authority */
-    push_module(L, vm);
-    lua_getfield(L, -1, "init");
-    if (first && lua_isfunction(L, -1)) {
-        lua_replace(L, 4);            /* init in place of the source */
-        lua_settop(L, 4 + nargs);
-        lua_call(L, nargs, 0);
-    }
-    vm->depth--;
-    lua_pushstring(L, name);
-    return 1;
-}
-
-static int sys_newaccount(lua_State *L, ln_vm *vm)
-{
-    const char *name = check_name(L, 3, "newaccount: name");
-    uint8_t pk[LN_PK_LEN];
-    if (!ln_codec_lua_bytes(L, 4, pk, LN_PK_LEN))
-        return raise(L, LN_EBADKEY, "newaccount: key must be 32 bytes or 64 hex digits");
-    ln_sandbox_charge(L, LN_GAS_SYS);
-    if (ln_account_exists(vm->ov, name) || strcmp(name, "sys") == 0)
-        return raise(L, LN_EEXIST, "newaccount: account %s already exists", name);
-    ln_account a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.name, sizeof a.name, "%s", name);
-    ln_authority_key(&a.owner, pk);
-    ln_authority_key(&a.active, pk);
-    save_account(L, vm, &a);
-    lua_pushstring(L, name);
-    return 1;
-}
-
-static int sys_updateauth(lua_State *L, ln_vm *vm)
-{
-    const char *name = check_name(L, 3, "updateauth: account");
-    const char *perm = lua_tostring(L, 4);
-    if (!perm || (strcmp(perm, "owner") && strcmp(perm, "active")))
-        return raise(L, LN_EINVAL, "updateauth: permission must be owner or active");
-    ln_sandbox_charge(L, LN_GAS_SYS);
-    ln_account a;
-    load_account(L, vm, name, &a);
-    need_auth(L, vm, name, "owner");
-    lua_settop(L, 5);
-    encode(L, vm, 5, "updateauth: authority");
-    const uint8_t *buf = (const uint8_t *)vm->scratch.data;
-    size_t len = vm->scratch.size;
-    msgpack_zone z;
-    msgpack_object o;
-    msgpack_zone_init(&z, 1024);
-    char why[160] = "malformed authority";
-    ln_authority au;
-    int rc = ln_codec_unpack(buf, len, &z, &o);
-    if (rc == 0) rc = ln_authority_parse(&o, &au, why, sizeof why);
-    msgpack_zone_destroy(&z);
-    if (rc < 0) return raise(L, LN_EINVAL, "updateauth: %s", why);
-    /* A name that does not exist yet could be created by anyone later, and
-    ** would then hold this permission. */
-    for (uint32_t i = 0; i < au.naccounts; i++)
-        if (!ln_account_exists(vm->ov, au.accounts[i].account))
-            return raise(L, LN_ENOACCOUNT, "updateauth: authority names account %s, which does not exist",
-                         au.accounts[i].account);
-    if (strcmp(perm, "owner") == 0) a.owner = au; else a.active = au;
-    save_account(L, vm, &a);
-    return 0;
-}
-
-static int sys_transfer(lua_State *L, ln_vm *vm)
-{
-    const char *to = check_name(L, 3, "transfer: to");
-    uint64_t amount = check_amount(L, 4);
-    ln_sandbox_charge(L, LN_GAS_SYS);
-    ln_account from, dst;
-    load_account(L, vm, top(vm)->sender, &from);
-    if (from.balance < amount)
-        return raise(L, LN_EBALANCE, "insufficient balance: has %llu, needs %llu",
-                     (unsigned long long)from.balance, (unsigned long long)amount);
-    from.balance -= amount;
-    save_account(L, vm, &from);
-    load_account(L, vm, to, &dst);
-    dst.balance += amount;
-    save_account(L, vm, &dst);
-    return 0;
-}
-
-/* ---- membership ------------------------------------------------------- */
-
-/* Loads the genesis record and checks that the sender may change its
-** membership. Charges for reading the record and for writing it back. */
-static void membership_load(lua_State *L, ln_vm *vm, const char *what, ln_genesis *g)
-{
-    const uint8_t *p;
-    size_t gl;
-    int rc = ln_overlay_get(vm->ov, (const uint8_t *)"g", 1, &p, &gl);
-    if (rc == LN_ENOTFOUND)
-        raise(L, LN_EAUTH, "%s: membership is fixed: this chain has no genesis record", what);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
-    ln_sandbox_charge(L, LN_GAS_SYS + LN_GAS_STORE_READ(gl) + LN_GAS_STORE_WRITE(gl));
-    if (ln_genesis_decode(p, gl, g) < 0)
-        raise(L, LN_EIO, "%s: the genesis record is corrupt", what);
-    const char *sender = top(vm)->sender;
-    if (!g->m.admin[0])
-        raise(L, LN_EAUTH, "%s: membership is fixed: the genesis names no admin", what);
-    if (strcmp(sender, g->m.admin) != 0)
-        raise(L, LN_EAUTH, "%s: only the admin %s may change membership, not %s",
-              what, g->m.admin, sender);
-}
-
-static void membership_save(lua_State *L, ln_vm *vm, const char *what, const ln_genesis *g)
-{
-    int rc = ln_genesis_save(vm->ov, g);
-    if (rc < 0) raise(L, rc, "%s: %s", what, ln_strerror(rc));
-}
-
-
-/* The event {contract = "sys", data = {key, name?}, name = action}. */
-static void membership_event(ln_vm *vm, const char *action, const uint8_t key[LN_PK_LEN],
-                             const char *name)
-{
-    ln__membership_event(&vm->ev, action, key, name);
-    vm->nev++;
-}
-
-static void check_node_key(lua_State *L, int idx, const char *what, uint8_t pk[LN_PK_LEN])
-{
-    if (!ln_codec_lua_bytes(L, idx, pk, LN_PK_LEN))
-        raise(L, LN_EBADKEY, "%s: key must be 32 bytes or 64 hex digits", what);
-}
-
-/* addmember(key), removemember(key), addvalidator(name, key),
-** removevalidator(name): only the genesis admin; the record "g" changes
-** and the action's event is emitted. */
-static int sys_membership(lua_State *L, ln_vm *vm, const char *action)
-{
-    uint8_t pk[LN_PK_LEN];
-    const char *name = NULL;
-    int add = action[0] == 'a', validator = strstr(action, "validator") != NULL;
-    if (validator) {
-        char what[32];
-        snprintf(what, sizeof what, "%s: name", action);
-        name = check_name(L, 3, what);
-        if (add && strcmp(name, "sys") == 0)
-            return raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
-    }
-    if (!validator || add) check_node_key(L, validator ? 4 : 3, action, pk);
-    ln_genesis g;
-    membership_load(L, vm, action, &g);
-    char why[200];
-    int rc = !validator ? (add ? ln_membership_add_member(&g.m, pk, why, sizeof why)
-                               : ln_membership_remove_member(&g.m, pk, why, sizeof why))
-           : add ? ln_membership_add_validator(&g.m, name, pk, why, sizeof why)
-                 : ln_membership_remove_validator(&g.m, name, pk, why, sizeof why);
-    if (rc < 0) return raise(L, rc, "%s", why);
-    /* As at genesis: a validator without an account gets one held by its
-    ** key. An account that exists keeps its own keys. */
-    if (validator && add && (rc = ln_genesis_validator_account(vm->ov, name, pk)) < 0)
-        return raise(L, rc, "%s: account %s: %s", action, name, ln_strerror(rc));
-    membership_save(L, vm, action, &g);
-    membership_event(vm, action, pk, name);
-    return 0;
-}
-
-static int sys_action(lua_State *L, ln_vm *vm, const char *m)
-{
-    if (strcmp(m, "deploy") == 0) return sys_deploy(L, vm);
-    if (strcmp(m, "newaccount") == 0) return sys_newaccount(L, vm);
-    if (strcmp(m, "updateauth") == 0) return sys_updateauth(L, vm);
-    if (strcmp(m, "transfer") == 0) return sys_transfer(L, vm);
-    if (strcmp(m, "addmember") == 0 || strcmp(m, "removemember") == 0 ||
-        strcmp(m, "addvalidator") == 0 || strcmp(m, "removevalidator") == 0)
-        return sys_membership(L, vm, m);
-    return raise(L, LN_ENOMETHOD, "contract sys has no method %s", m);
 }
 
 /* ---- vm --------------------------------------------------------------- */
@@ -882,7 +592,7 @@ static void revert_to(ln_vm *vm, size_t d, uint32_t code_writes)
 {
     lua_State *L = ln_sandbox_L(vm->sb);
     while (ln_overlay_depth(vm->ov) > d) ln_overlay_revert(vm->ov);
-    if (vm->code_writes != code_writes) clear_cache(L, vm);
+    if (vm->code_writes != code_writes) ln__vm_clear_cache(L, vm);
 }
 
 static void release_to(ln_vm *vm, size_t d)
@@ -912,7 +622,7 @@ static int run_action(lua_State *L)
     uint32_t na = a->args ? a->args->via.array.size : 0;
     lua_settop(L, 0);
     if (na > MAX_ARGS || !lua_checkstack(L, (int)na + 4))
-        return raise(L, LN_ETOOBIG, "too many arguments (max %d)", MAX_ARGS);
+        return ln__vm_raise(L, LN_ETOOBIG, "too many arguments (max %d)", MAX_ARGS);
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->docall_ref);
     lua_pushstring(L, a->contract);
     lua_pushlstring(L, a->method, a->ml);
@@ -921,7 +631,7 @@ static int run_action(lua_State *L)
     size_t max = strcmp(a->contract, "sys") == 0 ? SIZE_MAX : LN_STRING_MAX;
     for (uint32_t i = 0; i < na; i++) {
         int rc = ln_codec_push_strmax(L, &a->args->via.array.ptr[i], max);
-        if (rc < 0) return raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
+        if (rc < 0) return ln__vm_raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
     }
     lua_call(L, (int)na + 2, 1);
     /* The result goes into the receipt (or the query's answer): capped and
@@ -932,7 +642,7 @@ static int run_action(lua_State *L)
     free(out->result);
     out->result = malloc(vm->scratch.size);
     out->result_len = out->result ? vm->scratch.size : 0;
-    if (!out->result) return raise(L, LN_ENOMEM, "result: %s", ln_strerror(LN_ENOMEM));
+    if (!out->result) return ln__vm_raise(L, LN_ENOMEM, "result: %s", ln_strerror(LN_ENOMEM));
     memcpy(out->result, vm->scratch.data, vm->scratch.size);
     return 0;
 }
@@ -958,7 +668,7 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
     lua_pushlightuserdata(L, &a);
     vm->errcode = 0;
     vm->depth = 0;
-    push_frame(vm, contract, sender, "");
+    ln__vm_push_frame(vm, contract, sender, "");
     int rc = ln_sandbox_pcall(vm->sb, 1, 0);
     vm->depth = 0;
     if (rc < 0) take_error(vm, rc, out);

@@ -1,0 +1,268 @@
+/*
+** sys.c -- the actions of the system account `sys` (contract.h lists them):
+** deploy, newaccount, updateauth, transfer, and the membership actions of
+** the genesis admin.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "codec.h"
+#include "contract_int.h"
+#include "crypto.h"
+#include "err.h"
+#include "genesis.h"
+#include "membership.h"
+
+static uint64_t check_amount(lua_State *L, int idx)
+{
+    lua_Number n = lua_tonumber(L, idx);
+    if (lua_type(L, idx) != LUA_TNUMBER || n <= 0 || n != (lua_Number)(int64_t)n ||
+        n > (lua_Number)LN_SAFE_INT)
+        ln__vm_raise(L, LN_EINVAL, "amount must be a positive integer");
+    return (uint64_t)n;
+}
+
+static void load_account(lua_State *L, ln_vm *vm, const char *name, ln_account *a)
+{
+    int rc = ln_account_load(vm->ov, name, a);
+    if (rc == LN_ENOTFOUND) ln__vm_raise(L, LN_ENOACCOUNT, "unknown account %s", name);
+    if (rc < 0) ln__vm_raise(L, rc, "account %s: %s", name, ln_strerror(rc));
+}
+
+static void save_account(lua_State *L, ln_vm *vm, const ln_account *a)
+{
+    int rc = ln_account_save(vm->ov, a);
+    if (rc < 0) ln__vm_raise(L, rc, "account %s: %s", a->name, ln_strerror(rc));
+}
+
+static void need_auth(lua_State *L, ln_vm *vm, const char *acct, const char *perm)
+{
+    if (ln__vm_authorized(vm, acct, perm) < 0)
+        ln__vm_raise(L, LN_EAUTH, "missing authority of %s@%s", acct, perm);
+}
+
+static int sys_deploy(lua_State *L, ln_vm *vm)
+{
+    const char *name = ln__vm_check_name(L, 3, "deploy: name");
+    size_t sl = 0;
+    const char *src = lua_type(L, 4) == LUA_TSTRING ? lua_tolstring(L, 4, &sl) : NULL;
+    if (!src || sl == 0 || sl > LN_CODE_MAX)
+        return ln__vm_raise(L, LN_ECODE, "deploy: source must be a string of 1-%u bytes", LN_CODE_MAX);
+    if (src[0] == '\033')
+        return ln__vm_raise(L, LN_ECODE, "deploy: source must be Lua text, not bytecode");
+    if (strcmp(name, "sys") == 0) return ln__vm_raise(L, LN_EAUTH, "deploy: sys is reserved");
+    ln_sandbox_charge(L, LN_GAS_SYS + (uint64_t)sl * LN_GAS_DEPLOY_BYTE);
+    char chunk[LN_NAME_MAX + 2];
+    snprintf(chunk, sizeof chunk, "=%s", name);
+    int paused = ln_sandbox_pause(vm->sb);
+    int rc = ln_sandbox_load(vm->sb, src, sl, chunk);
+    ln_sandbox_resume(vm->sb, paused);
+    if (rc < 0) return ln__vm_raise(L, LN_ECODE, "deploy: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+
+    const char *sender = ln__vm_top(vm)->sender;
+    ln_account a;
+    int fresh = 0;
+    rc = ln_account_load(vm->ov, name, &a);
+    if (rc == LN_ENOTFOUND) {
+        memset(&a, 0, sizeof a);
+        snprintf(a.name, sizeof a.name, "%s", name);
+        ln_authority_account(&a.owner, sender, "active");
+        ln_authority_account(&a.active, sender, "active");
+        fresh = 1;
+    } else if (rc < 0) {
+        return ln__vm_raise(L, rc, "deploy: account %s: %s", name, ln_strerror(rc));
+    } else {
+        need_auth(L, vm, name, "active");
+    }
+    int first = !a.has_code;
+    a.has_code = 1;
+    ln_hash(src, sl, a.code_hash);
+    save_account(L, vm, &a);
+    uint8_t key[1 + LN_NAME_MAX];
+    size_t kl = ln__vm_code_key(name, key);
+    if ((rc = ln_overlay_set(vm->ov, key, kl, (const uint8_t *)src, sl)) < 0)
+        return ln__vm_raise(L, rc, "deploy: %s", ln_strerror(rc));
+    vm->code_writes++;
+    ln__vm_clear_cache(L, vm);
+    (void)fresh;
+
+    /* The code must return a table of methods, on a redeploy too; init(...)
+    ** runs once, at the first deploy, as the contract, called by the sender. */
+    int nargs = lua_gettop(L) - 4;
+    ln__vm_push_frame(vm, name, sender, ln__vm_top(vm)->code);   /* init has the deployer's authority */
+    ln__vm_push_module(L, vm);
+    lua_getfield(L, -1, "init");
+    if (first && lua_isfunction(L, -1)) {
+        lua_replace(L, 4);            /* init in place of the source */
+        lua_settop(L, 4 + nargs);
+        lua_call(L, nargs, 0);
+    }
+    vm->depth--;
+    lua_pushstring(L, name);
+    return 1;
+}
+
+static int sys_newaccount(lua_State *L, ln_vm *vm)
+{
+    const char *name = ln__vm_check_name(L, 3, "newaccount: name");
+    uint8_t pk[LN_PK_LEN];
+    if (!ln_codec_lua_bytes(L, 4, pk, LN_PK_LEN))
+        return ln__vm_raise(L, LN_EBADKEY, "newaccount: key must be 32 bytes or 64 hex digits");
+    ln_sandbox_charge(L, LN_GAS_SYS);
+    if (ln_account_exists(vm->ov, name) || strcmp(name, "sys") == 0)
+        return ln__vm_raise(L, LN_EEXIST, "newaccount: account %s already exists", name);
+    ln_account a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.name, sizeof a.name, "%s", name);
+    ln_authority_key(&a.owner, pk);
+    ln_authority_key(&a.active, pk);
+    save_account(L, vm, &a);
+    lua_pushstring(L, name);
+    return 1;
+}
+
+static int sys_updateauth(lua_State *L, ln_vm *vm)
+{
+    const char *name = ln__vm_check_name(L, 3, "updateauth: account");
+    const char *perm = lua_tostring(L, 4);
+    if (!perm || (strcmp(perm, "owner") && strcmp(perm, "active")))
+        return ln__vm_raise(L, LN_EINVAL, "updateauth: permission must be owner or active");
+    ln_sandbox_charge(L, LN_GAS_SYS);
+    ln_account a;
+    load_account(L, vm, name, &a);
+    need_auth(L, vm, name, "owner");
+    lua_settop(L, 5);
+    ln__vm_encode(L, vm, 5, "updateauth: authority");
+    const uint8_t *buf = (const uint8_t *)vm->scratch.data;
+    size_t len = vm->scratch.size;
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 1024);
+    char why[160] = "malformed authority";
+    ln_authority au;
+    int rc = ln_codec_unpack(buf, len, &z, &o);
+    if (rc == 0) rc = ln_authority_parse(&o, &au, why, sizeof why);
+    msgpack_zone_destroy(&z);
+    if (rc < 0) return ln__vm_raise(L, LN_EINVAL, "updateauth: %s", why);
+    /* A name that does not exist yet could be created by anyone later, and
+    ** would then hold this permission. */
+    for (uint32_t i = 0; i < au.naccounts; i++)
+        if (!ln_account_exists(vm->ov, au.accounts[i].account))
+            return ln__vm_raise(L, LN_ENOACCOUNT, "updateauth: authority names account %s, which does not exist",
+                         au.accounts[i].account);
+    if (strcmp(perm, "owner") == 0) a.owner = au; else a.active = au;
+    save_account(L, vm, &a);
+    return 0;
+}
+
+static int sys_transfer(lua_State *L, ln_vm *vm)
+{
+    const char *to = ln__vm_check_name(L, 3, "transfer: to");
+    uint64_t amount = check_amount(L, 4);
+    ln_sandbox_charge(L, LN_GAS_SYS);
+    ln_account from, dst;
+    load_account(L, vm, ln__vm_top(vm)->sender, &from);
+    if (from.balance < amount)
+        return ln__vm_raise(L, LN_EBALANCE, "insufficient balance: has %llu, needs %llu",
+                     (unsigned long long)from.balance, (unsigned long long)amount);
+    from.balance -= amount;
+    save_account(L, vm, &from);
+    load_account(L, vm, to, &dst);
+    dst.balance += amount;
+    save_account(L, vm, &dst);
+    return 0;
+}
+
+/* ---- membership ------------------------------------------------------- */
+
+/* Loads the genesis record and checks that the sender may change its
+** membership. Charges for reading the record and for writing it back. */
+static void membership_load(lua_State *L, ln_vm *vm, const char *what, ln_genesis *g)
+{
+    const uint8_t *p;
+    size_t gl;
+    int rc = ln_overlay_get(vm->ov, (const uint8_t *)"g", 1, &p, &gl);
+    if (rc == LN_ENOTFOUND)
+        ln__vm_raise(L, LN_EAUTH, "%s: membership is fixed: this chain has no genesis record", what);
+    if (rc < 0) ln__vm_raise(L, rc, "%s: %s", what, ln_strerror(rc));
+    ln_sandbox_charge(L, LN_GAS_SYS + LN_GAS_STORE_READ(gl) + LN_GAS_STORE_WRITE(gl));
+    if (ln_genesis_decode(p, gl, g) < 0)
+        ln__vm_raise(L, LN_EIO, "%s: the genesis record is corrupt", what);
+    const char *sender = ln__vm_top(vm)->sender;
+    if (!g->m.admin[0])
+        ln__vm_raise(L, LN_EAUTH, "%s: membership is fixed: the genesis names no admin", what);
+    if (strcmp(sender, g->m.admin) != 0)
+        ln__vm_raise(L, LN_EAUTH, "%s: only the admin %s may change membership, not %s",
+              what, g->m.admin, sender);
+}
+
+static void membership_save(lua_State *L, ln_vm *vm, const char *what, const ln_genesis *g)
+{
+    int rc = ln_genesis_save(vm->ov, g);
+    if (rc < 0) ln__vm_raise(L, rc, "%s: %s", what, ln_strerror(rc));
+}
+
+
+/* The event {contract = "sys", data = {key, name?}, name = action}. */
+static void membership_event(ln_vm *vm, const char *action, const uint8_t key[LN_PK_LEN],
+                             const char *name)
+{
+    ln__membership_event(&vm->ev, action, key, name);
+    vm->nev++;
+}
+
+static void check_node_key(lua_State *L, int idx, const char *what, uint8_t pk[LN_PK_LEN])
+{
+    if (!ln_codec_lua_bytes(L, idx, pk, LN_PK_LEN))
+        ln__vm_raise(L, LN_EBADKEY, "%s: key must be 32 bytes or 64 hex digits", what);
+}
+
+/* addmember(key), removemember(key), addvalidator(name, key),
+** removevalidator(name): only the genesis admin; the record "g" changes
+** and the action's event is emitted. */
+static int sys_membership(lua_State *L, ln_vm *vm, const char *action)
+{
+    uint8_t pk[LN_PK_LEN];
+    const char *name = NULL;
+    int add = action[0] == 'a', validator = strstr(action, "validator") != NULL;
+    if (validator) {
+        char what[32];
+        snprintf(what, sizeof what, "%s: name", action);
+        name = ln__vm_check_name(L, 3, what);
+        if (add && strcmp(name, "sys") == 0)
+            return ln__vm_raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
+    }
+    if (!validator || add) check_node_key(L, validator ? 4 : 3, action, pk);
+    ln_genesis g;
+    membership_load(L, vm, action, &g);
+    char why[200];
+    int rc = !validator ? (add ? ln_membership_add_member(&g.m, pk, why, sizeof why)
+                               : ln_membership_remove_member(&g.m, pk, why, sizeof why))
+           : add ? ln_membership_add_validator(&g.m, name, pk, why, sizeof why)
+                 : ln_membership_remove_validator(&g.m, name, pk, why, sizeof why);
+    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
+    /* As at genesis: a validator without an account gets one held by its
+    ** key. An account that exists keeps its own keys. */
+    if (validator && add && (rc = ln_genesis_validator_account(vm->ov, name, pk)) < 0)
+        return ln__vm_raise(L, rc, "%s: account %s: %s", action, name, ln_strerror(rc));
+    membership_save(L, vm, action, &g);
+    membership_event(vm, action, pk, name);
+    return 0;
+}
+
+int ln__sys_action(lua_State *L, ln_vm *vm, const char *m)
+{
+    if (strcmp(m, "deploy") == 0) return sys_deploy(L, vm);
+    if (strcmp(m, "newaccount") == 0) return sys_newaccount(L, vm);
+    if (strcmp(m, "updateauth") == 0) return sys_updateauth(L, vm);
+    if (strcmp(m, "transfer") == 0) return sys_transfer(L, vm);
+    if (strcmp(m, "addmember") == 0 || strcmp(m, "removemember") == 0 ||
+        strcmp(m, "addvalidator") == 0 || strcmp(m, "removevalidator") == 0)
+        return sys_membership(L, vm, m);
+    return ln__vm_raise(L, LN_ENOMETHOD, "contract sys has no method %s", m);
+}
+
