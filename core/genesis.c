@@ -247,7 +247,11 @@ static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, 
                        sname);
     char *code;
     size_t cl;
-    if (ln_file_read(path, &code, &cl) < 0)
+    int rc = ln_file_read_max(path, LN_PLUGIN_CODE_MAX, &code, &cl);
+    if (rc == LN_ETOOBIG)
+        return ln_errf(err, errlen, LN_ECONFIG, "config: %s plugin %s: larger than %u bytes", sname,
+                       plugin, LN_PLUGIN_CODE_MAX);
+    if (rc < 0)
         return ln_errf(err, errlen, LN_ECONFIG, "config: %s plugin %s: cannot read", sname, plugin);
     msgpack_sbuffer psb;
     msgpack_packer ppk;
@@ -255,7 +259,7 @@ static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, 
     msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
     if (params && params->type == MSGPACK_OBJECT_MAP) msgpack_pack_object(&ppk, *params);
     else msgpack_pack_map(&ppk, 0);
-    int rc = ln_registry_install(ov, slot, name, code, cl, (const uint8_t *)psb.data, psb.size, 0);
+    rc = ln_registry_install(ov, slot, name, code, cl, (const uint8_t *)psb.data, psb.size, 0);
     msgpack_sbuffer_destroy(&psb);
     free(code);
     if (rc == LN_ETOOBIG)
@@ -375,6 +379,11 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
                          i + 1, 2 * LN_PK_LEN);
             goto done;
         }
+        for (uint32_t j = 0; j < i; j++)
+            if (memcmp(g->m.mem_keys[j], g->m.mem_keys[i], LN_PK_LEN) == 0) {
+                rc = ln_errf(err, errlen, LN_ECONFIG, "config: members[%u] is listed twice", i + 1);
+                goto done;
+            }
         g->m.nmem = i + 1;
     }
     for (uint32_t i = 0; i < vals->via.array.size; i++) {
@@ -405,6 +414,13 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
         if ((rc = account_key(spec->home, name, hexkey, spec->dev, g->m.val_keys[i], NULL, &created,
                               err, errlen)) < 0)
             goto done;
+        /* One key, one validator: two names on one key would give one node two votes. */
+        for (uint32_t j = 0; j < i; j++)
+            if (memcmp(g->m.val_keys[j], g->m.val_keys[i], LN_PK_LEN) == 0) {
+                rc = ln_errf(err, errlen, LN_ECONFIG, "config: validators[%u]: %s has the key of %s",
+                             i + 1, name, g->m.val_names[j]);
+                goto done;
+            }
         g->m.nval = i + 1;
         if ((rc = ln_genesis_validator_account(ov, name, g->m.val_keys[i])) < 0) goto done;
     }

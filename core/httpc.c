@@ -358,8 +358,10 @@ static int exchange(ln_httpc_conn *c, const char *head, size_t hl, const void *b
     hostport(&c->u, hp, sizeof hp);
     int rc;
     if ((rc = send_all(c->fd, head, hl, deadline, timeout_ms, hp, err, errlen)) < 0 ||
-        (n > 0 && (rc = send_all(c->fd, body, n, deadline, timeout_ms, hp, err, errlen)) < 0))
+        (n > 0 && (rc = send_all(c->fd, body, n, deadline, timeout_ms, hp, err, errlen)) < 0)) {
+        conn_drop(c);           /* so that a second attempt dials afresh */
         return rc;
+    }
     resp r;
     resp_init(&r);
     size_t total = 0;

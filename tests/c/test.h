@@ -2,15 +2,18 @@
 ** test.h -- the C test harness: TEST(fn) defines one behaviour, the file's
 ** LN_TEST_MAIN lists them. `test_x fn` runs one test (as ctest does);
 ** `test_x` alone runs them all. A failed ASSERT prints file, line and both
-** values, then exits 1.
+** values, then exits 1. ln_test_tmpdir/ln_test_rmtree make and remove a
+** test's temporary directory.
 */
 #ifndef LN_TEST_H
 #define LN_TEST_H
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define TEST(fn) static void fn(void)
 
@@ -44,6 +47,29 @@
     if (memcmp((a), (b), (n)) != 0)                                    \
         LN_FAIL("%s and %s differ in their %zu bytes", #a, #b, (size_t)(n)); \
 } while (0)
+
+/* A new empty directory /tmp/lunet-TAG-XXXXXX, its path in buf (n bytes,
+** at least strlen(tag) + 20); returns buf. */
+static inline char *ln_test_tmpdir(char *buf, size_t n, const char *tag)
+{
+    int l = snprintf(buf, n, "/tmp/lunet-%s-XXXXXX", tag);
+    if (l < 0 || (size_t)l >= n) LN_FAIL("ln_test_tmpdir: %zu bytes are too few for tag %s", n, tag);
+    if (!mkdtemp(buf)) LN_FAIL("ln_test_tmpdir: mkdtemp(%s) failed", buf);
+    return buf;
+}
+
+static inline int ln_test_rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)sb; (void)flag; (void)f;
+    return remove(p);
+}
+
+/* Removes dir and everything under it, without following symlinks. */
+static inline void ln_test_rmtree(const char *dir)
+{
+    if (nftw(dir, ln_test_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        LN_FAIL("ln_test_rmtree: cannot remove all of %s", dir);
+}
 
 typedef struct { const char *name; void (*fn)(void); } ln_test;
 #define T(fn) { #fn, fn }

@@ -13,18 +13,7 @@
 
 static uint8_t pk[LN_PK_LEN], sk[LN_SK_LEN];
 
-static void tmpdir(char *buf, size_t n)
-{
-    snprintf(buf, n, "/tmp/lunet-chain-XXXXXX");
-    ASSERT(mkdtemp(buf) != NULL);
-}
-
-static void rmdir_r(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ASSERT_EQ(system(cmd), 0);
-}
+static void tmpdir(char *buf, size_t n) { ln_test_tmpdir(buf, n, "chain"); }
 
 static void pstr(msgpack_packer *p, const char *s)
 {
@@ -126,7 +115,7 @@ TEST(chain_genesis_is_height_zero_and_survives_reopen)
     ASSERT_EQ(ln_chain_head(c, &h, hash2), 0);
     ASSERT_MEM(hash, hash2, LN_HASH_LEN);
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(chain_commit_advances_head_and_stores_block_and_receipt)
@@ -164,7 +153,7 @@ TEST(chain_commit_advances_head_and_stores_block_and_receipt)
     free(rec);
     ASSERT_EQ(balance(c, "bob"), 1000000005);
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(chain_refuses_a_block_not_built_on_the_head)
@@ -187,7 +176,7 @@ TEST(chain_refuses_a_block_not_built_on_the_head)
     ln_pblock_free(b2);
     free(tx);
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(chain_leaves_refused_transactions_out_of_the_block)
@@ -211,7 +200,7 @@ TEST(chain_leaves_refused_transactions_out_of_the_block)
     free(replay);
     ASSERT_EQ(balance(c, "bob"), 1000000005);
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(chain_gas_cap_defers_the_rest_without_refusing_it)
@@ -242,7 +231,7 @@ TEST(chain_gas_cap_defers_the_rest_without_refusing_it)
     free(t1);
     free(t2);
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 /* A child commits blocks in a loop and is killed; after reopen the head is
@@ -279,7 +268,7 @@ TEST(chain_kill_during_commits_keeps_head_and_state_consistent)
         free(blk);
     }
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 /* The store refuses the block's batch (the file size limit makes LevelDB's
@@ -350,7 +339,7 @@ TEST(chain_failed_commit_leaves_memory_as_the_store_has_it)
     ASSERT_EQ(balance(c, "bob"), 1000000008);
     free(tx);
     ln_chain_close(c);
-    rmdir_r(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(merkle_root_of_known_leaves)

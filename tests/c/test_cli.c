@@ -1,21 +1,16 @@
-/* test_cli.c -- the CLI client: arguments, transaction bytes, URLs, HTTP
-** responses, key files and usage errors; the commands against a real node
-** are tested in tests/net/cli_spec.lua. */
+/* test_cli.c -- the CLI client: the argument list, transaction bytes, key
+** files and usage errors. Each argument's JSON is json.c's (test_json.c),
+** URLs and responses httpc.c's (test_httpc.c); the commands against a real
+** node are tested in tests/net/cli_spec.lua. */
 #include "test.h"
 #include "cli.h"
-#include "codec.h"
 #include "crypto.h"
 #include "err.h"
-#include "httpc.h"
 #include "json.h"
 #include "tx.h"
 
-#include <ftw.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,61 +30,7 @@ static const char *hexof(const uint8_t *p, size_t n)
     return buf;
 }
 
-/* Canonical msgpack of one argument text, as hex. */
-static const char *arg_hex(const char *text)
-{
-    cJSON *v = NULL;
-    char err[256];
-    int rc = ln_json_arg(text, &v, err, sizeof err);
-    if (rc < 0) LN_FAIL("ln_json_arg(%s): %s", text, err);
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    ASSERT_EQ(ln_json_pack(v, &pk), 0);
-    ASSERT_EQ(ln_codec_check((const uint8_t *)sb.data, sb.size), 0);
-    const char *h = hexof((const uint8_t *)sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    cJSON_Delete(v);
-    return h;
-}
-
-/* ln_json_arg's code for text, and its message in err. */
-static int arg_rc(const char *text, char *err, size_t errlen)
-{
-    cJSON *v = NULL;
-    err[0] = 0;
-    int rc = ln_json_arg(text, &v, err, errlen);
-    if (rc == 0) cJSON_Delete(v);
-    else ASSERT(v == NULL);
-    return rc;
-}
-
-/* The string an argument became; fails if it is not a string. */
-static void arg_is_text(const char *text)
-{
-    cJSON *v = NULL;
-    char err[256];
-    ASSERT_EQ(ln_json_arg(text, &v, err, sizeof err), 0);
-    if (!cJSON_IsString(v)) LN_FAIL("'%s' should be text", text);
-    ASSERT_STR(v->valuestring, text);
-    cJSON_Delete(v);
-}
-
-static char *mktmp(char *buf, size_t len)
-{
-    snprintf(buf, len, "/tmp/ln_cli_XXXXXX");
-    ASSERT(mkdtemp(buf) != NULL);
-    return buf;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb; (void)flag; (void)f;
-    return remove(p);
-}
-
-static void rm_rf(const char *dir) { ASSERT_EQ(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0); }
+static char *mktmp(char *buf, size_t len) { return ln_test_tmpdir(buf, len, "cli"); }
 
 /* Runs `lunet ARGS...` (NULL-terminated) in-process; stdout and stderr land
 ** in out and err (NUL-terminated). Returns the exit code. */
@@ -127,124 +68,7 @@ static int run(const char *first, ...)
         LN_FAIL("expected \"%s\" in:\n%s", (needle), (hay));            \
 } while (0)
 
-/* ---- arguments: JSON or text ------------------------------------------- */
-
-TEST(args_word_that_is_not_json_is_text)
-{
-    arg_is_text("bob");
-    arg_is_text("");
-    arg_is_text("hello world");
-    arg_is_text("1.2.3");           /* a version, not a number */
-}
-
-TEST(args_lax_json_that_cjson_would_take_is_text)
-{
-    arg_is_text("01");              /* leading zero */
-    arg_is_text("00");
-    arg_is_text("1-2");
-    arg_is_text("-");
-    arg_is_text("truex");
-    arg_is_text("[1]x");
-    arg_is_text("+1");
-    arg_is_text(".5");
-    arg_is_text("1.");
-    arg_is_text("[1,2");            /* unclosed */
-    arg_is_text("[1,]");
-    arg_is_text("tru");
-    arg_is_text("'x'");
-    arg_is_text("NaN");
-    arg_is_text("\"a\tb\"");        /* raw control character in a JSON string */
-    arg_is_text("10 20");
-}
-
-TEST(args_integers_bools_arrays_objects_are_json)
-{
-    ASSERT_STR(arg_hex("10"), "0a");
-    ASSERT_STR(arg_hex(" -5 "), "fb");
-    ASSERT_STR(arg_hex("-0"), "00");
-    ASSERT_STR(arg_hex("true"), "c3");
-    ASSERT_STR(arg_hex("false"), "c2");
-    ASSERT_STR(arg_hex("null"), "c0");   /* a whole argument may be null */
-    ASSERT_STR(arg_hex("[1,2]"), "920102");
-    ASSERT_STR(arg_hex("[]"), "90");
-    ASSERT_STR(arg_hex("{}"), "80");
-    ASSERT_STR(arg_hex("bob"), "a3626f62");
-}
-
-TEST(args_quoted_json_is_a_string)
-{
-    ASSERT_STR(arg_hex("\"10\""), "a23130");
-    ASSERT_STR(arg_hex("\"true\""), "a474727565");
-    ASSERT_STR(arg_hex("\"\\u00e9\""), "a2c3a9");    /* escapes decoded to UTF-8 */
-}
-
-TEST(args_floats_are_refused_with_a_clear_error)
-{
-    char err[256];
-    const char *floats[] = { "1.5", "1e3", "1.0", "-0.5", "2E-2", "[1, 1.5]", "{\"a\": 2.5}" };
-    for (size_t i = 0; i < sizeof floats / sizeof *floats; i++) {
-        if (arg_rc(floats[i], err, sizeof err) != LN_EFLOAT)
-            LN_FAIL("'%s' was not refused as a float (%s)", floats[i], err);
-        ASSERT_HAS(err, "floats are not allowed");
-    }
-    arg_rc("1.5", err, sizeof err);
-    ASSERT_HAS(err, "1.5 is not an integer");
-}
-
-TEST(args_integers_beyond_2_53_are_refused)
-{
-    char err[256];
-    ASSERT_STR(arg_hex("9007199254740991"), "cf001fffffffffffff");
-    ASSERT_STR(arg_hex("-9007199254740991"), "d3ffe0000000000001");
-    ASSERT_EQ(arg_rc("9007199254740992", err, sizeof err), LN_ERANGE);
-    ASSERT_HAS(err, "9007199254740992 is outside the safe integer range");
-    ASSERT_EQ(arg_rc("-9007199254740992", err, sizeof err), LN_ERANGE);
-    ASSERT_EQ(arg_rc("123456789012345678901234567890", err, sizeof err), LN_ERANGE);
-    ASSERT_EQ(arg_rc("[1, {\"x\": 99999999999999999}]", err, sizeof err), LN_ERANGE);
-}
-
-TEST(args_null_inside_a_container_is_refused)
-{
-    char err[256];
-    ASSERT_EQ(arg_rc("[1, null]", err, sizeof err), LN_ETYPE);
-    ASSERT_HAS(err, "null is allowed only as a whole argument");
-    ASSERT_EQ(arg_rc("{\"a\": null}", err, sizeof err), LN_ETYPE);
-}
-
-TEST(args_duplicate_keys_nul_escapes_and_deep_nesting_are_refused)
-{
-    char err[256], deep[128];
-    ASSERT_EQ(arg_rc("{\"a\": 1, \"a\": 2}", err, sizeof err), LN_EDUPKEY);
-    ASSERT_HAS(err, "duplicate key \"a\"");
-    ASSERT_EQ(arg_rc("\"a\\u0000b\"", err, sizeof err), LN_EINVAL);
-    /* LN_JSON_MAX_DEPTH arrays pass, one more does not */
-    memset(deep, 0, sizeof deep);
-    memset(deep, '[', LN_JSON_MAX_DEPTH);
-    memset(deep + LN_JSON_MAX_DEPTH, ']', LN_JSON_MAX_DEPTH);
-    ASSERT_EQ(arg_rc(deep, err, sizeof err), 0);
-    memset(deep, 0, sizeof deep);
-    memset(deep, '[', LN_JSON_MAX_DEPTH + 1);
-    memset(deep + LN_JSON_MAX_DEPTH + 1, ']', LN_JSON_MAX_DEPTH + 1);
-    ASSERT_EQ(arg_rc(deep, err, sizeof err), LN_EDEPTH);
-}
-
-TEST(args_text_that_is_not_utf8_packs_as_bin)
-{
-    ASSERT_STR(arg_hex("\xff\x01"), "c402ff01");
-}
-
-TEST(pack_sorts_keys_by_bytes_and_uses_the_shortest_integers)
-{
-    ASSERT_STR(arg_hex("{\"to\":\"bob\",\"amt\":-200,\"tags\":[true,false]}"),
-               "83" "a3616d74" "d1ff38" "a474616773" "92c3c2" "a2746f" "a3626f62");
-    ASSERT_STR(arg_hex("{\"b\":3,\"ab\":1,\"a\":2}"), "83" "a16102" "a2616201" "a16203");
-    ASSERT_STR(arg_hex("[127,128,255,256,65535,65536,4294967295,4294967296]"),
-               "98" "7f" "cc80" "ccff" "cd0100" "cdffff" "ce00010000" "ceffffffff"
-               "cf0000000100000000");
-    ASSERT_STR(arg_hex("[-1,-32,-33,-128,-129,-32768,-32769,-2147483648,-2147483649]"),
-               "99" "ff" "e0" "d0df" "d080" "d1ff7f" "d18000" "d2ffff7fff" "d280000000"
-               "d3ffffffff7fffffff");
-}
+/* ---- arguments ------------------------------------------------------- */
 
 TEST(args_list_names_the_failing_argument)
 {
@@ -341,102 +165,6 @@ TEST(tx_unsigned_refuses_bad_names_and_methods)
     cJSON_Delete(args);
 }
 
-/* ---- URLs -------------------------------------------------------------- */
-
-TEST(url_parse_reads_host_port_and_path)
-{
-    ln_httpc_url u;
-    char err[256];
-    ASSERT_EQ(ln_httpc_url_parse("http://127.0.0.1:8765", &u, err, sizeof err), 0);
-    ASSERT_STR(u.host, "127.0.0.1");
-    ASSERT_EQ(u.port, 8765);
-    ASSERT_STR(u.path, "/");
-    ASSERT_EQ(ln_httpc_url_parse("http://node.example/rpc/v1?x=1#frag", &u, err, sizeof err), 0);
-    ASSERT_STR(u.host, "node.example");
-    ASSERT_EQ(u.port, 80);
-    ASSERT_STR(u.path, "/rpc/v1?x=1");
-    ASSERT_EQ(ln_httpc_url_parse("HTTP://[::1]:9000/", &u, err, sizeof err), 0);
-    ASSERT_STR(u.host, "::1");
-    ASSERT_EQ(u.port, 9000);
-    ASSERT_EQ(ln_httpc_url_parse("localhost:8765", &u, err, sizeof err), 0);   /* no scheme */
-    ASSERT_STR(u.host, "localhost");
-    ASSERT_EQ(u.port, 8765);
-}
-
-TEST(url_parse_refuses_other_schemes_and_bad_ports)
-{
-    ln_httpc_url u;
-    char err[256];
-    ASSERT_EQ(ln_httpc_url_parse("https://x:1/", &u, err, sizeof err), LN_EINVAL);
-    ASSERT_HAS(err, "only http:// is supported");
-    ASSERT_EQ(ln_httpc_url_parse("http://u:p@x:1/", &u, err, sizeof err), LN_EINVAL);
-    ASSERT_EQ(ln_httpc_url_parse("http://x:0/", &u, err, sizeof err), LN_EINVAL);
-    ASSERT_EQ(ln_httpc_url_parse("http://x:65536/", &u, err, sizeof err), LN_EINVAL);
-    ASSERT_EQ(ln_httpc_url_parse("http://x:port/", &u, err, sizeof err), LN_EINVAL);
-    ASSERT_EQ(ln_httpc_url_parse("http://", &u, err, sizeof err), LN_EINVAL);
-    ASSERT_EQ(ln_httpc_url_parse("", &u, err, sizeof err), LN_EINVAL);
-}
-
-/* ---- HTTP responses ---------------------------------------------------- */
-
-static int parse(const char *raw, ln_httpc_response *r, char *err, size_t errlen)
-{
-    return ln_httpc_parse(raw, strlen(raw), r, err, errlen);
-}
-
-TEST(response_with_chunked_body_is_decoded)
-{
-    ln_httpc_response r;
-    char err[256];
-    const char *raw =
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
-        "7\r\n{\"a\": 1\r\n"
-        "a;ext=1\r\n, \"b\": [2,\r\n"
-        "2\r\n3]\r\n"
-        "1\r\n}\r\n"
-        "0\r\nX-Trailer: yes\r\n\r\n";
-    ASSERT_EQ(parse(raw, &r, err, sizeof err), 0);
-    ASSERT_EQ(r.status, 200);
-    ASSERT_STR(r.body, "{\"a\": 1, \"b\": [2,3]}");
-    ASSERT_EQ(r.body_len, strlen(r.body));
-    ln_httpc_response_free(&r);
-}
-
-TEST(response_with_content_length_or_close_delimited_body)
-{
-    ln_httpc_response r;
-    char err[256];
-    ASSERT_EQ(parse("HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhelloEXTRA", &r, err,
-                    sizeof err), 0);
-    ASSERT_EQ(r.status, 404);
-    ASSERT_STR(r.body, "hello");
-    ln_httpc_response_free(&r);
-    ASSERT_EQ(parse("HTTP/1.0 200 OK\r\n\r\nuntil close", &r, err, sizeof err), 0);
-    ASSERT_STR(r.body, "until close");
-    ln_httpc_response_free(&r);
-    ASSERT_EQ(parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", &r, err,
-                    sizeof err), 0);
-    ASSERT_EQ(r.status, 204);
-    ASSERT_EQ(r.body_len, 0);
-    ln_httpc_response_free(&r);
-}
-
-TEST(response_cut_short_or_malformed_is_refused)
-{
-    ln_httpc_response r;
-    char err[256];
-    ASSERT_EQ(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", &r, err, sizeof err),
-              LN_EINVAL);
-    ASSERT_HAS(err, "ended before it was complete");
-    ASSERT_EQ(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", &r, err,
-                    sizeof err), LN_EINVAL);
-    ASSERT_EQ(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", &r, err,
-                    sizeof err), LN_EINVAL);
-    ASSERT_HAS(err, "malformed HTTP response");
-    ASSERT_EQ(parse("SSH-2.0-OpenSSH\r\n", &r, err, sizeof err), LN_EINVAL);
-    ASSERT_EQ(parse("", &r, err, sizeof err), LN_EINVAL);
-}
-
 /* ---- keys -------------------------------------------------------------- */
 
 TEST(keys_new_writes_a_0600_key_file_that_show_and_list_read_back)
@@ -470,7 +198,7 @@ TEST(keys_new_writes_a_0600_key_file_that_show_and_list_read_back)
     ASSERT_EQ(run("keys", "show", "alice", "--json", "--home", sub, NULL), 0);
     ASSERT_HAS(out, "\"public_key\":\"");
     ASSERT(!strstr(out, "secret"));
-    rm_rf(home);
+    ln_test_rmtree(home);
 }
 
 TEST(keys_new_refuses_to_overwrite_and_bad_names)
@@ -489,7 +217,7 @@ TEST(keys_new_refuses_to_overwrite_and_bad_names)
     ASSERT_HAS(errs, "no key file");
     ASSERT_EQ(run("keys", "frob", "--home", home, NULL), 2);
     ASSERT_EQ(run("keys", NULL), 2);
-    rm_rf(home);
+    ln_test_rmtree(home);
 }
 
 /* ---- usage ------------------------------------------------------------- */
@@ -529,58 +257,15 @@ TEST(unreachable_node_is_a_one_line_failure)
     ASSERT_EQ(strchr(errs, '\n'), errs + strlen(errs) - 1);
 }
 
-/* ---- the client against a silent peer ---------------------------------- */
-/* The commands against a real node are in tests/net/cli_spec.lua. */
-
-TEST(httpc_times_out_on_a_silent_server)
-{
-    /* A listening socket that never accepts: the kernel completes the
-    ** handshake, nobody ever answers. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    ASSERT_EQ(listen(fd, 4), 0);
-    socklen_t al = sizeof a;
-    ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    char url[64], err[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/", ntohs(a.sin_port));
-    ln_httpc_url u;
-    ln_httpc_response r;
-    ASSERT_EQ(ln_httpc_url_parse(url, &u, err, sizeof err), 0);
-    ASSERT_EQ(ln_httpc_post_json(&u, "{}", 300, &r, err, sizeof err), LN_EIO);
-    ASSERT_HAS(err, "timed out after 300 ms");
-    close(fd);
-}
-
 static const ln_test tests[] = {
-    T(args_word_that_is_not_json_is_text),
-    T(args_lax_json_that_cjson_would_take_is_text),
-    T(args_integers_bools_arrays_objects_are_json),
-    T(args_quoted_json_is_a_string),
-    T(args_floats_are_refused_with_a_clear_error),
-    T(args_integers_beyond_2_53_are_refused),
-    T(args_null_inside_a_container_is_refused),
-    T(args_duplicate_keys_nul_escapes_and_deep_nesting_are_refused),
-    T(args_text_that_is_not_utf8_packs_as_bin),
-    T(pack_sorts_keys_by_bytes_and_uses_the_shortest_integers),
     T(args_list_names_the_failing_argument),
     T(tx_unsigned_bytes_match_the_hand_encoding),
     T(tx_unsigned_signs_into_a_transaction_the_node_decoder_accepts),
     T(tx_unsigned_refuses_bad_names_and_methods),
-    T(url_parse_reads_host_port_and_path),
-    T(url_parse_refuses_other_schemes_and_bad_ports),
-    T(response_with_chunked_body_is_decoded),
-    T(response_with_content_length_or_close_delimited_body),
-    T(response_cut_short_or_malformed_is_refused),
     T(keys_new_writes_a_0600_key_file_that_show_and_list_read_back),
     T(keys_new_refuses_to_overwrite_and_bad_names),
     T(usage_errors_exit_2_with_one_line),
     T(unreachable_node_is_a_one_line_failure),
-    T(httpc_times_out_on_a_silent_server),
     { NULL, NULL }
 };
 

@@ -4,7 +4,6 @@
 #include "err.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,20 +16,7 @@ static void unhex_ok(const char *s, uint8_t *out, size_t n)
     ASSERT_EQ(ln_unhex(s, out, n), 0);
 }
 
-static char *mktmp(char *buf, size_t len)
-{
-    snprintf(buf, len, "/tmp/ln_crypto_XXXXXX");
-    ASSERT(mkdtemp(buf) != NULL);
-    return buf;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb; (void)flag; (void)f;
-    return remove(p);
-}
-
-static void rm_rf(const char *dir) { ASSERT_EQ(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0); }
+static char *mktmp(char *buf, size_t len) { return ln_test_tmpdir(buf, len, "crypto"); }
 
 static void write_text(const char *path, const char *text)
 {
@@ -266,7 +252,7 @@ TEST(keyfile_written_0600_in_0700_dir_and_read_back_equal)
         }
     closedir(d);
     ASSERT_EQ(n, 1);
-    rm_rf(home);
+    ln_test_rmtree(home);
 }
 
 TEST(keyfile_write_refuses_existing_file_without_overwrite)
@@ -283,7 +269,7 @@ TEST(keyfile_write_refuses_existing_file_without_overwrite)
     ASSERT_EQ(ln_keyfile_write(home, &b, 1), 0);
     ASSERT_EQ(ln_keyfile_read(path, &got, NULL, 0), 0);
     ASSERT_MEM(got.pk, b.pk, LN_PK_LEN);             /* replaced */
-    rm_rf(home);
+    ln_test_rmtree(home);
 }
 
 TEST(keyfile_write_refuses_bad_name_and_mismatched_key)
@@ -295,7 +281,7 @@ TEST(keyfile_write_refuses_bad_name_and_mismatched_key)
     ASSERT_EQ(ln_keyfile_write(home, &k, 0), LN_EBADNAME);
     memcpy(other.pk, make_key("alice", 3).pk, LN_PK_LEN);
     ASSERT_EQ(ln_keyfile_write(home, &other, 0), LN_EBADKEY);
-    rm_rf(home);
+    ln_test_rmtree(home);
 }
 
 TEST(keyfile_read_missing_file_returns_enotfound)
@@ -305,7 +291,7 @@ TEST(keyfile_read_missing_file_returns_enotfound)
     mktmp(home, sizeof home);
     snprintf(path, sizeof path, "%s/nope.key", home);
     ASSERT_EQ(ln_keyfile_read(path, &k, NULL, 0), LN_ENOTFOUND);
-    rm_rf(home);
+    ln_test_rmtree(home);
 }
 
 /* Writes {account, public_key, secret_key} with the given hex and reads it. */
@@ -317,7 +303,7 @@ static int read_crafted(const char *json, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/x.key", home);
     write_text(path, json);
     int rc = ln_keyfile_read(path, &k, err, errlen);
-    rm_rf(home);
+    ln_test_rmtree(home);
     return rc;
 }
 

@@ -22,17 +22,11 @@ static char dir[64];          /* per test: HOME is dir/home, files beside it */
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lunet-node-XXXXXX");
-    ASSERT(mkdtemp(dir) != NULL);
+    ln_test_tmpdir(dir, sizeof dir, "node");
     ln_crypto_init();
 }
 
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ASSERT_EQ(system(cmd), 0);
-}
+static void teardown(void) { ln_test_rmtree(dir); }
 
 static const char *path_of(const char *name)
 {

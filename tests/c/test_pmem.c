@@ -17,19 +17,13 @@ static ln_store *open_store(void)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lunet-pmem-XXXXXX");
-    ASSERT(mkdtemp(dir) != NULL);
+    ln_test_tmpdir(dir, sizeof dir, "pmem");
     snprintf(home, sizeof home, "%s/home", dir);
     snprintf(db, sizeof db, "%s/db", dir);
     ASSERT_EQ(mkdir(home, 0700), 0);
 }
 
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ASSERT_EQ(system(cmd), 0);
-}
+static void teardown(void) { ln_test_rmtree(dir); }
 
 TEST(pmem_small_and_big_values_survive_a_reopen)
 {

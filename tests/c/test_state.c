@@ -7,7 +7,6 @@
 #include "crypto.h"
 #include "err.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -150,26 +149,19 @@ static void ref_root(char **keys, uint8_t **vals, size_t *vls, size_t n,
 
 /* ---- temporary LevelDB directories ------------------------------------ */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb; (void)flag; (void)ftw;
-    return remove(path);
-}
-
 static char tmpdir[64];
 
 static ln_store *tmp_store(void)
 {
     ln_store *st = NULL;
-    strcpy(tmpdir, "/tmp/ln_test_state_XXXXXX");
-    ASSERT(mkdtemp(tmpdir) != NULL);
+    ln_test_tmpdir(tmpdir, sizeof tmpdir, "state");
     ASSERT_EQ(ln_store_open(tmpdir, &st), 0);
     return st;
 }
 
 static void tmp_store_remove(void)
 {
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    ln_test_rmtree(tmpdir);
 }
 
 /* Commits o into the store-backed state in one synced batch. */

@@ -3,7 +3,6 @@
 #include "store.h"
 #include "err.h"
 
-#include <ftw.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,20 +12,7 @@
 
 #define S(str) (const uint8_t *)(str), strlen(str)   /* key/value from a C string */
 
-static char *mktmp(char *buf, size_t len)
-{
-    snprintf(buf, len, "/tmp/ln_store_XXXXXX");
-    ASSERT(mkdtemp(buf) != NULL);
-    return buf;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)sb; (void)flag; (void)f;
-    return remove(p);
-}
-
-static void rm_rf(const char *dir) { ASSERT_EQ(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0); }
+static char *mktmp(char *buf, size_t len) { return ln_test_tmpdir(buf, len, "store"); }
 
 static ln_store *open_ok(const char *dir)
 {
@@ -91,7 +77,7 @@ TEST(store_get_missing_key_returns_enotfound)
     expect_missing(st, "nope");
     ASSERT_STR(ln_store_lasterr(st), "");
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_put_get_delete_round_trip)
@@ -124,7 +110,7 @@ TEST(store_put_get_delete_round_trip)
     ASSERT(v != NULL);
     free(v);
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_data_survives_close_and_reopen)
@@ -139,7 +125,7 @@ TEST(store_data_survives_close_and_reopen)
     expect_val(st, "height", "42");
     expect_missing(st, "gone");
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_batch_is_invisible_until_commit_then_survives_reopen)
@@ -176,7 +162,7 @@ TEST(store_batch_is_invisible_until_commit_then_survives_reopen)
     expect_val(st, "a", "3");                   /* the cleared ops did not rerun */
     ln_batch_free(b);
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 /* A child commits batches of BATCH_KEYS keys until it is SIGKILLed; after
@@ -239,7 +225,7 @@ TEST(store_batch_commit_is_all_or_nothing_across_a_kill)
     ASSERT(batches >= 21);
     ln_iter_free(it);
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_iter_returns_only_the_prefix_in_key_order)
@@ -257,7 +243,7 @@ TEST(store_iter_returns_only_the_prefix_in_key_order)
     scan_keys(st, "", NULL, got, sizeof got);
     ASSERT_STR(got, "a/1,b,b/1,b/10,b/2,b/\x7f,b0,c/1");
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_iter_seek_resumes_at_first_key_at_or_after)
@@ -277,7 +263,7 @@ TEST(store_iter_seek_resumes_at_first_key_at_or_after)
     scan_keys(st, "b/", "b/4", got, sizeof got);        /* past the prefix */
     ASSERT_STR(got, "");
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_iter_sees_the_store_as_of_its_creation)
@@ -297,7 +283,7 @@ TEST(store_iter_sees_the_store_as_of_its_creation)
     ASSERT_EQ(ln_iter_next(it, &k, &kl, &v, &vl), 0);
     ln_iter_free(it);
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_view_reads_the_store_as_of_its_creation_and_refuses_writes)
@@ -321,7 +307,7 @@ TEST(store_view_reads_the_store_as_of_its_creation_and_refuses_writes)
     ln_store_close(v);
     expect_val(st, "b", "3");
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_open_twice_in_one_process_returns_elocked)
@@ -334,7 +320,7 @@ TEST(store_open_twice_in_one_process_returns_elocked)
     ln_store_close(st);
     st2 = open_ok(dir);                         /* free again once closed */
     ln_store_close(st2);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_open_held_by_another_process_returns_elocked)
@@ -372,7 +358,7 @@ TEST(store_open_held_by_another_process_returns_elocked)
     close(up[0]);
     st = open_ok(dir);
     ln_store_close(st);
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 TEST(store_open_on_a_file_returns_eio_with_leveldb_text)
@@ -387,7 +373,7 @@ TEST(store_open_on_a_file_returns_eio_with_leveldb_text)
     ASSERT_EQ(ln_store_open_err(path, &st, err, sizeof err), LN_EIO);
     ASSERT(st == NULL);
     ASSERT(err[0] != '\0');
-    rm_rf(dir);
+    ln_test_rmtree(dir);
 }
 
 static const ln_test tests[] = {

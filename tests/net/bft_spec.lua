@@ -124,11 +124,32 @@ describe("bft with 4 validators, network faults", function()
     c:wait_committed(c:load(6))
     px:cut(cross)
     local h = c:check_agreement()
+    local marks = {}
+    for i = 1, 4 do marks[i] = c.nodes[i]:log_mark() end
     local stuck = c:load(8)
-    support.sleep_ms(3000)                   -- rounds time out on both sides
-    for i = 1, 4 do
+    -- Each node goes as far as a 2|2 split lets it: it prevotes at the next
+    -- height (its trace says "pv H/0"), and then hears more from its own
+    -- side (a stalled round's votes are sent again every
+    -- timeout_propose_ms), with no quorum to go further. No height moves.
+    local function still(i)
       assert.equal(h, c:height(i), "node " .. i .. " moved during the partition")
+      return true
     end
+    for i = 1, 4 do
+      support.wait_until(200, 100, function()
+        return still(i) and c.nodes[i]:log_since(marks[i]):find("pv " .. (h + 1) .. "/0 ", 1, true)
+      end, function()
+        return "node " .. i .. " never prevoted at height " .. (h + 1) .. ":\n" .. c.nodes[i]:log_tail(10)
+      end)
+    end
+    local frames = {}
+    for i = 1, 4 do frames[i] = c.nodes[i]:metric("lunet_p2p_frames_total") end
+    for i = 1, 4 do
+      support.wait_until(100, 100, function()
+        return still(i) and c.nodes[i]:metric("lunet_p2p_frames_total") >= frames[i] + 2
+      end, "node " .. i .. " heard nothing more from its side of the partition")
+    end
+    for i = 1, 4 do still(i) end
     px:heal()
     c:wait_committed(stuck, 60)
     c:wait_committed(c:load(6))

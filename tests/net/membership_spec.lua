@@ -32,6 +32,16 @@ local function head(node)
   return info.height, info.head
 end
 
+-- A line of `log` (a node's log since a mark) that says the node refused
+-- hex's key at the handshake just then: not a count of earlier ones.
+local function refusal(log, hex)
+  for line in log:gmatch("[^\n]+") do
+    if line:find("refused " .. hex:sub(1, 16), 1, true) and not line:find("more like it", 1, true) then
+      return line
+    end
+  end
+end
+
 local function has(list, x)
   for _, y in ipairs(list or {}) do if y == x then return true end end
   return false
@@ -98,7 +108,11 @@ describe("membership", function()
       return a:log_tail(50):find("refused " .. b_hex:sub(1, 16), 1, true)
     end, "A never refused B:\n" .. a:log_tail(10))
     a:send_wait("alice", "sys", "transfer", { "bob", 1 })
-    support.sleep_ms(300)
+    -- B dials again after the block exists and is refused again: then it
+    -- has had its chance to sync, and did not
+    local mark = a:log_mark()
+    support.wait_until(100, 100, function() return refusal(a:log_since(mark), b_hex) end,
+                       function() return "A never refused B after the block:\n" .. a:log_tail(10) end)
     assert.equal(0, (head(b)))
     assert.is_nil(b:log_tail(50):find("p2p: peer [^\n]* up"), "B had a peer up:\n" .. b:log_tail(10))
   end)
@@ -145,7 +159,9 @@ describe("membership", function()
       return a:log_tail(80):find("down: peer is not a member", 1, true)
     end, "A never dropped B:\n" .. a:log_tail(10))
     a:send_wait("alice", "sys", "transfer", { "bob", 1 })
-    support.sleep_ms(500)
+    local mark = a:log_mark()
+    support.wait_until(100, 100, function() return refusal(a:log_since(mark), b_hex) end,
+                       function() return "A never refused B after the block:\n" .. a:log_tail(10) end)
     assert.is_true((head(b)) < (head(a)), "B still follows A")
   end)
 

@@ -18,7 +18,7 @@ local function head(node)
 end
 
 describe("p2p", function()
-  local a, b, c, d, config, forked
+  local a, b, c, d, config, forked, c_hex
 
   lazy_setup(function()
     local v_pk, v_sk = core.keypair()       -- the validator v0 (A)
@@ -69,6 +69,7 @@ return {
     keyfile(a.home, "v0", v_pk, v_sk)
     keyfile(b.home, "node", f_pk, f_sk)
     keyfile(c.home, "node", x_pk, x_sk)
+    c_hex = core.hex(x_pk)
     for _, n in ipairs({ a, b, c }) do keyfile(n.home, "alice", al_pk, al_sk) end
   end)
 
@@ -139,7 +140,16 @@ return {
       return (support.read_file(a.log) or ""):find("not a member", 1, true)
     end, "A never refused C: " .. a:log_tail(10))
     a:send_wait("alice", "sys", "transfer", { "v0", 1 })
-    support.sleep_ms(500)
+    -- C dials again after the block exists and is refused again: it has
+    -- had its chance to sync, and did not (a line just then, not a count)
+    local mark = a:log_mark()
+    support.wait_until(100, 100, function()
+      for line in a:log_since(mark):gmatch("[^\n]+") do
+        if line:find("refused " .. c_hex:sub(1, 16), 1, true) and not line:find("more like it", 1, true) then
+          return true
+        end
+      end
+    end, function() return "A never refused C after the block:\n" .. a:log_tail(10) end)
     local hc = head(c)
     assert.equal(0, hc)
     assert.is_true(head(a) > 0)

@@ -279,6 +279,17 @@ function Node:log_tail(n)
   return table.concat(lines, "\n", from)
 end
 
+-- The log's length now: a mark for log_since, so a spec can wait for what
+-- a node logs after something it did.
+function Node:log_mark()
+  return #(read_file(self.log) or "")
+end
+
+-- What the log gained since mark (a log_mark).
+function Node:log_since(mark)
+  return (read_file(self.log) or ""):sub(mark + 1)
+end
+
 -- true while the process runs; records how it ended otherwise.
 function Node:alive()
   if not self.pid then return false end
@@ -466,6 +477,16 @@ function Node:call(method, params)
                         tostring(err.message)), 2)
   end
   return res
+end
+
+-- The value of one metric of GET /metrics (the first line of that name), or nil.
+function Node:metric(name)
+  local st, body = self:http("GET", "/metrics", nil, { timeout = 2 })
+  if st ~= 200 then return nil end
+  for line in body:gmatch("[^\n]+") do
+    local n, v = line:match("^([%w_]+)%s+(%S+)$")
+    if n == name then return tonumber(v) end
+  end
 end
 
 function Node:health()
