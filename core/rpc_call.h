@@ -2,7 +2,7 @@
 ** rpc_call.h -- JSON-RPC 2.0 over one POST body: batches, calls, the
 ** methods and their error objects (the methods and codes are listed in
 ** rpc.h). Internals of the RPC server (ln__rpc_ prefix), shared with the
-** HTTP routes (rpc.c) and tests/c/test_http.c.
+** HTTP routes (rpc.c) and tests/c/test_rpc.c.
 */
 #ifndef LN_RPC_CALL_H
 #define LN_RPC_CALL_H

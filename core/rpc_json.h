@@ -1,7 +1,7 @@
 /*
 ** rpc_json.h -- msgpack <-> JSON as the RPC renders them (the rules are in
 ** rpc.h), the JSON builders the RPC files share, and strict base64.
-** Internals of the RPC server (ln__rpc_ prefix); tests/c/test_http.c uses
+** Internals of the RPC server (ln__rpc_ prefix); tests/c/test_rpc.c uses
 ** them too. A cJSON result is the caller's (cJSON_Delete); NULL means out of
 ** memory.
 */
