@@ -5,6 +5,7 @@
 return {
   chain_id = "lunet-dev",
   validators = { "node0" },
+  admin = "alice",           -- decides alone (plugins/governance/admin.lua): swaps, params, members
   accounts = {
     { name = "alice", balance = 1000000000000 },
     { name = "bob",   balance = 1000000000000 },

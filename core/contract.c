@@ -430,6 +430,10 @@ void ln__vm_push_module(lua_State *L, ln_vm *vm)
     lua_pushstring(L, vm->origin);
     lua_setfield(L, -2, "origin");
     lua_setfield(L, -2, "msg");
+    if (strcmp(f->contract, "gov") == 0) {     /* the governance plugin alone */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->system_ref);
+        lua_setfield(L, -2, "system");
+    }
     lua_setfenv(L, -2);
     lua_call(L, 0, 1);
     if (!lua_istable(L, -1))
@@ -510,6 +514,8 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     vm->docall_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushcfunction(L, run_action);
     vm->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    ln__govern_table(L, vm);
+    vm->system_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     msgpack_sbuffer_init(&vm->scratch);
     *out = vm;
     return 0;
@@ -627,8 +633,11 @@ static int run_action(lua_State *L)
     lua_pushstring(L, a->contract);
     lua_pushlstring(L, a->method, a->ml);
     /* A contract's strings are capped; the source handed to sys.deploy is
-    ** read by the host, never by contract code. */
-    size_t max = strcmp(a->contract, "sys") == 0 ? SIZE_MAX : LN_STRING_MAX;
+    ** read by the host, never by contract code, and the governance contract
+    ** only stores and hands on the code a proposal carries. */
+    size_t max = strcmp(a->contract, "sys") == 0 ? SIZE_MAX
+               : strcmp(a->contract, "gov") == 0 ? LN_CODE_MAX   /* a plugin's code in a proposal */
+               : LN_STRING_MAX;
     for (uint32_t i = 0; i < na; i++) {
         int rc = ln_codec_push_strmax(L, &a->args->via.array.ptr[i], max);
         if (rc < 0) return ln__vm_raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
@@ -737,6 +746,72 @@ int ln_vm_run(ln_vm *vm, const char *origin, const ln_signers *signers,
                      kv[2].val.via.str.ptr, kv[2].val.via.str.size, &kv[0].val, out);
     }
     run_end(vm, rc, d, code_writes, 1, out);
+    return 0;
+}
+
+typedef struct {
+    ln_vm *vm;
+    const char *src;
+    size_t len;
+    const msgpack_object *args;     /* NULL: store the code; else run init(args...) */
+} install;
+
+static int install_body(lua_State *L)
+{
+    install *a = lua_touserdata(L, 1);
+    ln_vm *vm = a->vm;
+    const char *name = ln__vm_top(vm)->contract;
+    lua_settop(L, 0);
+    if (!a->args) {
+        ln_account acc;
+        int rc = ln_account_load(vm->ov, name, &acc);
+        if (rc < 0) return ln__vm_raise(L, rc, "account %s: %s", name, ln_strerror(rc));
+        ln__vm_store_code(L, vm, &acc, a->src, a->len);
+        ln__vm_push_module(L, vm);     /* it must load and return its methods */
+        return 0;
+    }
+    ln__vm_push_module(L, vm);
+    lua_getfield(L, -1, "init");
+    if (!lua_isfunction(L, -1)) return 0;
+    uint32_t n = a->args->via.array.size;
+    if (n > MAX_ARGS || !lua_checkstack(L, (int)n + 2))
+        return ln__vm_raise(L, LN_ETOOBIG, "too many arguments (max %d)", MAX_ARGS);
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = ln_codec_push(L, &a->args->via.array.ptr[i]);
+        if (rc < 0) return ln__vm_raise(L, rc, "argument %u: %s", i + 1, ln_strerror(rc));
+    }
+    lua_call(L, (int)n, 0);
+    return 0;
+}
+
+/* One protected step of ln_vm_install as the contract itself. */
+static int install_step(ln_vm *vm, const char *name, install *a, uint64_t gas, ln_outcome *out)
+{
+    size_t d;
+    uint32_t code_writes;
+    memset(out, 0, sizeof *out);
+    run_begin(vm, name, NULL, LN_RESULT_MAX, gas, &d, &code_writes);
+    lua_State *L = ln_sandbox_L(vm->sb);
+    lua_pushcfunction(L, install_body);
+    lua_pushlightuserdata(L, a);
+    vm->errcode = 0;
+    vm->depth = 0;
+    ln__vm_push_frame(vm, name, name, name);
+    int rc = ln_sandbox_pcall(vm->sb, 1, 0);
+    vm->depth = 0;
+    if (rc < 0) take_error(vm, rc, out);
+    run_end(vm, rc, d, code_writes, 1, out);
+    return out->code;
+}
+
+int ln_vm_install(ln_vm *vm, const char *name, const char *src, size_t len,
+                  const msgpack_object *init_args, uint64_t gas_limit, ln_outcome *out)
+{
+    install a = { vm, src, len, NULL };
+    if (install_step(vm, name, &a, gas_limit, out) != 0 || !init_args) return 0;
+    ln_outcome_free(out);
+    a.args = init_args;
+    install_step(vm, name, &a, gas_limit, out);
     return 0;
 }
 

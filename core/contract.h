@@ -112,4 +112,13 @@ int  ln_vm_query(ln_vm *vm, const char *contract, const char *method,
 
 void ln_outcome_free(ln_outcome *o);
 
+/* Puts src in place as the code of the existing account name, its storage
+** kept (a governance swap, system.set_code, a dev chain's reload), then,
+** when init_args (a msgpack array) is given, runs init(args...) as the
+** contract itself. Each step is atomic under gas_limit: out says why the
+** first that failed did (code that does not load is not put in place; an
+** init that fails leaves the code and undoes only its own writes). */
+int  ln_vm_install(ln_vm *vm, const char *name, const char *src, size_t len,
+                   const msgpack_object *init_args, uint64_t gas_limit, ln_outcome *out);
+
 #endif

@@ -45,6 +45,7 @@ struct ln_vm {
     msgpack_sbuffer ev;             /* events, each a packed map */
     uint32_t nev;
     size_t result_max;              /* LN_RESULT_MAX in a transaction, more in a query */
+    int system_ref;                 /* registry: the governance contract's `system` table */
     int errcode;                    /* code of the last error the host raised */
     char errmsg[256];
 };
@@ -72,5 +73,17 @@ void ln__vm_push_module(lua_State *L, ln_vm *vm);
 
 /* sys.c: the action m of the system account, on the frame its caller pushed. */
 int  ln__sys_action(lua_State *L, ln_vm *vm, const char *m);
+/* sys.c: the membership action (addmember, removemember, addvalidator,
+** removevalidator) on the record "g", with its event; admin_only: the
+** sender must be the genesis admin. Raises on refusal. */
+void ln__sys_membership(lua_State *L, ln_vm *vm, const char *action, const char *name,
+                        const uint8_t pk[LN_PK_LEN], int admin_only);
+/* sys.c: a's code becomes src (charged by the caller): the account record,
+** the code, the compiled-chunk cache. */
+void ln__vm_store_code(lua_State *L, ln_vm *vm, ln_account *a, const char *src, size_t sl);
+
+/* govern.c: the `system` table of the governance contract (made once per
+** vm; its registry ref goes in system_ref). */
+void ln__govern_table(lua_State *L, ln_vm *vm);
 
 #endif

@@ -208,6 +208,7 @@ static const ln_opt run_opts[] = {
     { "peer", 0, LN_OPT_LIST, "HOST:PORT", 0, 0, "a peer to dial and keep (repeatable)" },
     { "cors", 0, LN_OPT_LIST, "ORIGIN", 0, 0, "let browser pages from ORIGIN call the node (repeatable)" },
     { "query-gas-max", 0, LN_OPT_UINT, "N", 1, UINT64_MAX, "VM instructions per query (default 10000000)" },
+    { "no-ready", 0, LN_OPT_FLAG, NULL, 0, 0, "as a validator, never say this node is ready for a plugin swap" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -303,7 +304,7 @@ static int run_with(int dev, const ln_args *a)
     uv_loop_t *loop = uv_default_loop();
     daemon_t d = { .loop = loop };
     ln_node_config cfg = { .home = home, .config = config, .rpc_addr = rpc, .p2p_addr = p2p, .dev = dev,
-                           .query_gas_max = query_gas_max };
+                           .query_gas_max = query_gas_max, .no_ready = ln_args_flag(a, "no-ready") };
     char err[512] = "";
     int rc = ln_node_open(&cfg, loop, &d.node, err, sizeof err);
     if (rc < 0) {

@@ -19,11 +19,14 @@
 #include <stdint.h>
 
 #include "contract.h"
+#include "registry.h"
 #include "state.h"
 #include "tx.h"
 
 #define LN_TX_GAS_MAX   50000000ull   /* instructions per transaction */
 #define LN_QUERY_GAS    50000000ull
+#define LN_READY_GAS    200000ull     /* a validator's sys.ready: no fee, this much gas */
+#define LN_GAS_CAP_CHAIN UINT64_MAX   /* ln_blockctx.gas_cap: the chain param block_gas_max */
 
 typedef struct {
     const char *chain_id;
@@ -31,7 +34,9 @@ typedef struct {
     uint8_t prev[LN_HASH_LEN];      /* parent block hash (block.hash) */
     uint64_t gas_price;             /* fee units per gas; 0 means 1 */
     uint64_t gas_cap;               /* block gas: no transaction starts once the
-                                    ** block has used this much; 0: no cap */
+                                    ** block has used this much; 0: no cap (and no
+                                    ** block_bytes_max); LN_GAS_CAP_CHAIN: the chain
+                                    ** params' block_gas_max and block_bytes_max */
 } ln_blockctx;
 
 typedef struct {
@@ -68,6 +73,12 @@ int  ln_exec_block(ln_overlay *ov, const ln_blockctx *bc,
                    const uint8_t *const *txs, const size_t *lens, size_t n,
                    int sigs_checked, ln_receipt *receipts);
 
+/* The end of block bi (ln_exec_block does it after the transactions):
+** swaps due at the next height go into force when more than 2/3 of the
+** validators are ready, else wait swap_delay blocks (registry.h); a new
+** governance policy is put in place as gov's code. cb hears of each. */
+int  ln_exec_end_block(ln_overlay *ov, const ln_blockinfo *bi, uint64_t swap_delay,
+                       ln_swap_cb cb, void *ud);
 /* ln_exec_block over a fresh overlay, then commits it: the new root in root,
 ** the state changes in b (NULL for an in-memory state). */
 int  ln_exec_apply(ln_state *s, const ln_blockctx *bc,

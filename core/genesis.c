@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -14,6 +15,8 @@
 #include "config.h"
 #include "err.h"
 #include "genesis.h"
+#include "params.h"
+#include "paths.h"
 #include "registry.h"
 
 static double now_s(void)
@@ -197,11 +200,18 @@ static const char *resolve(const char *config, const char *rel, char *buf, size_
     return rel;
 }
 
+/* Accounts the chain makes itself. */
+static int reserved(const char *name)
+{
+    return !strcmp(name, "sys") || !strcmp(name, "gov") || !strcmp(name, "treasury");
+}
+
 /* Only these keys: a misspelt one would otherwise be ignored. */
 static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
 {
     static const char *const known[] = {
-        "accounts", "admin", "chain_id", "consensus", "genesis_time", "members", "validators"
+        "accounts", "admin", "chain_id", "consensus", "genesis_time", "governance", "members",
+        "params", "pricing", "validators"
     };
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key;
@@ -212,7 +222,7 @@ static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
                 break;
         if (j == sizeof known / sizeof known[0]) {
             snprintf(err, errlen, "config: unknown field '%.*s' (known: accounts, admin, chain_id, "
-                     "consensus, genesis_time, members, validators)",
+                     "consensus, genesis_time, governance, members, params, pricing, validators)",
                      k->type == MSGPACK_OBJECT_STR ? (int)(k->via.str.size > 40 ? 40 : k->via.str.size) : 1,
                      k->type == MSGPACK_OBJECT_STR ? k->via.str.ptr : "?");
             return LN_ECONFIG;
@@ -225,22 +235,30 @@ static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
 /* The plugin a config names for slot (`consensus = { plugin = FILE, params =
 ** {...} }`), into the registry from height 0. */
 static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, ln_slot slot,
-                        ln_overlay *ov, char *err, size_t errlen)
+                        const char *admin, ln_overlay *ov, char *err, size_t errlen)
 {
     const char *sname = ln_slot_name(slot);
     const msgpack_object *s = ln_codec_map_get(cfg, sname);
     char plugin[256], buf[1024];
-    if (!s || cfg_str(s, "plugin", plugin, sizeof plugin) < 0)
+    /* governance and pricing have defaults that behave as a chain without
+    ** them: one admin (the config's) decides; one fee unit per gas. */
+    static const char *const dflt[LN_NSLOTS] = {
+        NULL, "plugins/governance/admin.lua", "plugins/pricing/flat.lua"
+    };
+    if (!s && dflt[slot]) snprintf(plugin, sizeof plugin, "%s", dflt[slot]);
+    else if (!s || cfg_str(s, "plugin", plugin, sizeof plugin) < 0)
         return ln_errf(err, errlen, LN_ECONFIG,
                        "config: %s = { plugin = \"%s/NAME.lua\", params = {...} }", sname,
                        slot == LN_SLOT_CONSENSUS ? "consensus" : "plugins/SLOT");
     const char *path = resolve(spec->config, plugin, buf, sizeof buf);
+    char found[1024];
+    if (access(path, R_OK) != 0 && ln_path_find(plugin, found, sizeof found) == 0) path = found;
     char name[LN_PLUGIN_NAME_MAX + 1];
     size_t nl = ln_plugin_name_of(plugin, name, sizeof name);
     if (nl == 0 || nl > LN_PLUGIN_NAME_MAX)
         return ln_errf(err, errlen, LN_ECONFIG, "config: %s plugin %s: its name must be 1-%d characters",
                        sname, plugin, LN_PLUGIN_NAME_MAX);
-    const msgpack_object *params = ln_codec_map_get(s, "params");
+    const msgpack_object *params = s ? ln_codec_map_get(s, "params") : NULL;
     if (params && params->type != MSGPACK_OBJECT_MAP &&
         !(params->type == MSGPACK_OBJECT_ARRAY && params->via.array.size == 0))
         return ln_errf(err, errlen, LN_ECONFIG, "config: %s.params must be a table of named values",
@@ -257,8 +275,15 @@ static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, 
     msgpack_packer ppk;
     msgpack_sbuffer_init(&psb);
     msgpack_packer_init(&ppk, &psb, msgpack_sbuffer_write);
-    if (params && params->type == MSGPACK_OBJECT_MAP) msgpack_pack_object(&ppk, *params);
-    else msgpack_pack_map(&ppk, 0);
+    if (params && params->type == MSGPACK_OBJECT_MAP) {
+        msgpack_pack_object(&ppk, *params);
+    } else if (slot == LN_SLOT_GOVERNANCE && !s && admin[0]) {
+        msgpack_pack_map(&ppk, 1);       /* the config's admin is admin.lua's */
+        ln_pack_str(&ppk, "admin");
+        ln_pack_str(&ppk, admin);
+    } else {
+        msgpack_pack_map(&ppk, 0);
+    }
     rc = ln_registry_install(ov, slot, name, code, cl, (const uint8_t *)psb.data, psb.size, 0);
     msgpack_sbuffer_destroy(&psb);
     free(code);
@@ -266,6 +291,44 @@ static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, 
         return ln_errf(err, errlen, LN_ECONFIG, "config: %s plugin %s: larger than %u bytes", sname,
                        plugin, LN_PLUGIN_CODE_MAX);
     if (rc < 0) return ln_errf(err, errlen, rc, "genesis: %s: %s", sname, ln_strerror(rc));
+    return 0;
+}
+
+/* The chain params the config sets (`params = { block_gas_max = N, ... }`). */
+static int install_params(const msgpack_object *cfg, ln_overlay *ov, char *err, size_t errlen)
+{
+    const msgpack_object *p = ln_codec_map_get(cfg, "params");
+    if (!p || (p->type == MSGPACK_OBJECT_ARRAY && p->via.array.size == 0)) return 0;
+    if (p->type != MSGPACK_OBJECT_MAP)
+        return ln_errf(err, errlen, LN_ECONFIG, "config: params must be a table of named values");
+    for (uint32_t i = 0; i < p->via.map.size; i++) {
+        const msgpack_object_kv *kv = &p->via.map.ptr[i];
+        char name[32], why[160];
+        if (ln_codec_str(&kv->key, name, sizeof name) < 0 ||
+            kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return ln_errf(err, errlen, LN_ECONFIG,
+                           "config: params.%s must be a non-negative integer",
+                           kv->key.type == MSGPACK_OBJECT_STR ? name : "?");
+        if (ln_params_set(ov, name, kv->val.via.u64, why, sizeof why) < 0)
+            return ln_errf(err, errlen, LN_ECONFIG, "config: params: %s", why);
+    }
+    return 0;
+}
+
+/* gov (the governance plugin's contract: its own code is its only
+** authority) and treasury (what gov spends); genesis_govern puts gov's code. */
+static int system_accounts(ln_overlay *ov, char *err, size_t errlen)
+{
+    static const char *const names[] = { "gov", "treasury" };
+    for (int i = 0; i < 2; i++) {
+        ln_account a;
+        memset(&a, 0, sizeof a);
+        snprintf(a.name, sizeof a.name, "%s", names[i]);
+        ln_authority_account(&a.owner, "gov", i == 0 ? "code" : "active");
+        a.active = a.owner;
+        int rc = ln_account_save(ov, &a);
+        if (rc < 0) return ln_errf(err, errlen, rc, "genesis: %s: %s", names[i], ln_strerror(rc));
+    }
     return 0;
 }
 
@@ -320,9 +383,9 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
         ln_account acc;
         memset(&acc, 0, sizeof acc);
         if (cfg_str(a, "name", acc.name, sizeof acc.name) < 0 ||
-            !ln_name_valid(acc.name, strlen(acc.name)) || strcmp(acc.name, "sys") == 0) {
+            !ln_name_valid(acc.name, strlen(acc.name)) || reserved(acc.name)) {
             rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: accounts[%u].name must be an account name (not sys)", i + 1);
+                         "config: accounts[%u].name must be an account name (not sys, gov or treasury)", i + 1);
             goto done;
         }
         if (ln_account_exists(ov, acc.name)) {
@@ -399,9 +462,9 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
         } else {
             v = NULL;
         }
-        if (!v || !ln_name_valid(name, strlen(name)) || strcmp(name, "sys") == 0) {
+        if (!v || !ln_name_valid(name, strlen(name)) || reserved(name)) {
             rc = ln_errf(err, errlen, LN_ECONFIG,
-                         "config: validators[%u] must be a name (not sys) or {name=, key=}", i + 1);
+                         "config: validators[%u] must be a name (not sys, gov or treasury) or {name=, key=}", i + 1);
             goto done;
         }
         for (uint32_t j = 0; j < i; j++)
@@ -431,8 +494,11 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
     }
     if ((rc = ln_genesis_save(ov, g)) < 0) goto done;
 
+    if ((rc = system_accounts(ov, err, errlen)) < 0) goto done;
+    if ((rc = install_params(&o, ov, err, errlen)) < 0) goto done;
     /* Each slot's plugin goes on chain: the registry. */
-    if ((rc = install_slot(spec, &o, LN_SLOT_CONSENSUS, ov, err, errlen)) < 0) goto done;
+    for (int s = 0; s < LN_NSLOTS; s++)
+        if ((rc = install_slot(spec, &o, (ln_slot)s, admin, ov, err, errlen)) < 0) goto done;
     *time = gt ? gt->via.u64 : (uint64_t)now_s();
     rc = 0;
 done:

@@ -43,6 +43,7 @@
 #include "err.h"
 #include "exec.h"
 #include "genesis.h"
+#include "govern.h"
 #include "registry.h"
 #include "sandbox.h"
 #include "tx.h"
@@ -72,9 +73,6 @@ double ln__node_wall(void)
 /* ---- plugin host ------------------------------------------------------ */
 
 
-
-
-
 uint64_t ln__node_nonce(const char *account, void *ud)
 {
     ln_node *n = ud;
@@ -87,9 +85,6 @@ uint64_t ln__node_nonce(const char *account, void *ud)
     free(v);
     return rc < 0 ? 0 : a.nonce;
 }
-
-
-
 
 
 static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
@@ -218,29 +213,13 @@ void ln__node_committed(ln_node *n, ln_pblock *b)
     if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
     n->last_block_at = t;
     notify(n, b);
+    ln__node_swaps_committed(n);
     if (n->p2p) ln_p2p_committed(n->p2p, b->hdr.height, proposed);
     ln_pblock_free(b);
 }
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
 /* ---- genesis ---------------------------------------------------------- */
-
-
-
-
 
 
 /* Executes a parsed block at head + 1 (a peer's proposal or a committed
@@ -291,7 +270,7 @@ static int execute_parsed(ln_node *n, const ln_block_view *p, char *why, size_t 
     }
     ln_pblock_free(n->pending);            /* only one executed block at a time */
     n->pending = NULL;
-    if ((rc = ln_chain_build(n->chain, claim->proposer, claim->time, tx, lens, k, 1, BLOCK_GAS,
+    if ((rc = ln_chain_build(n->chain, claim->proposer, claim->time, tx, lens, k, 1, LN_GAS_CAP_CHAIN,
                              &b)) < 0) {
         snprintf(why, whylen, "block %llu: %s", (unsigned long long)height, ln_strerror(rc));
         goto done;
@@ -328,6 +307,8 @@ int ln__node_apply(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t 
     /* The certificate first, on the header as the block claims it: a
     ** block nobody certified costs no execution. Executing it then checks
     ** that the claim (the hash the certificate signs) is the block. */
+    ln__node_plugin_due(n);            /* the rules in force at this height */
+    if (!n->plugin) return ln_errf(why, whylen, LN_EPLUGIN, "no consensus plugin is loaded");
     ln_block_view p;
     int rc = ln_block_parse(blk, bl, BLOCK_OBJECTS, &p, why, whylen);
     ln_plugin_block claim;
@@ -378,6 +359,12 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     uint64_t time = 0;
     if (rc == 0) rc = ln_genesis_build(&spec, ov, g, &time, err, errlen);
     if (rc < 0) goto done;
+    ln_blockinfo bi = { 0, time, { 0 } };
+    char why[256];
+    if ((rc = ln_govern_install(ov, &bi, why, sizeof why)) < 0) {
+        rc = ln_errf(err, errlen, LN_ECONFIG, "config: governance plugin: %s", why);
+        goto done;
+    }
     /* The header block 0 will have, for node.head() in the plugin's init. */
     ln_header *gh = &n->genesis_hdr;
     memset(gh, 0, sizeof *gh);
@@ -518,6 +505,7 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
         goto done;
     }
     snprintf(n->consensus, sizeof n->consensus, "%s", ref.name);
+    n->plugin_from = ref.from;
     ln_plugin_host host;
     ln__node_host(n, &host);
     char why[300];
@@ -555,6 +543,8 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     msgpack_sbuffer_init(&n->proposal);
     n->block_txs = BLOCK_TXS;
     n->block_bytes = BLOCK_BYTES;
+    n->mempool_max = MEMPOOL_TXS;
+    n->no_ready = cfg->no_ready;
     snprintf(n->home, sizeof n->home, "%s", cfg->home);
     int rc;
     /* mkdir -p HOME */
@@ -673,6 +663,7 @@ void ln_node_close(ln_node *n)
         free_notes(n->notes);
         n->notes = NULL;
     }
+    ln__node_swap_close(n);
     if (n->timers) {
         ln_ptimers *t = n->timers;
         n->timers = NULL;
@@ -752,7 +743,7 @@ static int admit_accept(void *ud, const ln_tx *tx, uint8_t *bytes, size_t len,
 int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud)
 {
     if (n->closing) return LN_ECLOSED;
-    if (ln_mempool_count(n->mp) >= MEMPOOL_TXS) return LN_EFULL;
+    if (ln_mempool_count(n->mp) >= n->mempool_max) return LN_EFULL;
     return ln_admit_submit(n->admit, tx, len, 0, cb, ud);
 }
 

@@ -30,6 +30,7 @@ typedef struct {
     int dev;                     /* dev mode: write and print dev keys */
     uint64_t query_gas_max;      /* instructions per query; 0: LN_NODE_QUERY_GAS */
     uint64_t p2p_penalty_ms;     /* a first strike's hold-off (net.h); 0: the default */
+    int no_ready;                /* a validator that never says it is ready for a swap */
 } ln_node_config;
 
 /* Queries (ln_node_query) run on their own worker threads, never on the

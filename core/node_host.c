@@ -78,7 +78,7 @@ static int h_propose(void *ud, ln_plugin_block *out, char *why, size_t whylen)
     ln_pblock_free(n->pending);
     n->pending = NULL;
     uint64_t now = (uint64_t)ln__node_wall();
-    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, BLOCK_GAS, &n->pending);
+    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, LN_GAS_CAP_CHAIN, &n->pending);
     free(sel); free(txs); free(lens);
     if (rc < 0) return ln_errf(why, whylen, rc, "propose: %s", ln_strerror(rc));
     /* Its bytes for peers, kept until the next proposal. */
@@ -140,6 +140,7 @@ static size_t h_pending(void *ud) { return ln_mempool_ready(((ln_node *)ud)->mp)
 void ln__node_on_timer(const char *id, void *ud)
 {
     ln_node *n = ud;
+    if (ln__node_plugin_due(n)) return;    /* the old plugin's timer */
     if (n->closing || !n->plugin) return;
     char why[256];
     if (ln_plugin_on_timer(n->plugin, id, why, sizeof why) < 0) ln__node_log("consensus: %s", why);

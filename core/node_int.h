@@ -17,6 +17,7 @@
 #include "plugin.h"
 #include "ptimer.h"
 #include "qpool.h"
+#include "registry.h"
 
 #define MAX_VALIDATORS   LN_NODE_MAX_VALIDATORS
 #define MEMPOOL_TXS      200000
@@ -76,6 +77,15 @@ struct ln_node {
     uint8_t genesis_hash[LN_HASH_LEN];
     ln_qpool *queries;                   /* ln_node_query's workers */
     uint64_t query_gas_max;
+    /* swaps (node_swap.c) */
+    uint64_t plugin_from;                /* the registry entry of the loaded consensus plugin */
+    uv_idle_t *swap_idle;                /* after a commit, until the loop has seen to swaps */
+    int no_ready;                        /* never says it is ready for a swap (--no-ready) */
+    uint64_t mempool_max;                /* the chain param, as of the head */
+    struct { ln_slot slot; uint64_t at; uint8_t hash[LN_HASH_LEN]; } sent[8], pend[8];
+    size_t nsent, npend;                 /* sys.ready sent; swaps pending after the last commit */
+    double swap_ms;                      /* the last consensus swap's load time */
+    uint64_t swaps;
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
     double last_block_at, block_interval;
@@ -107,6 +117,14 @@ void ln__node_maybe_free(ln_node *n);
 ** what the plugin's timers call. */
 void ln__node_host(ln_node *n, ln_plugin_host *out);
 void ln__node_on_timer(const char *id, void *ud);
+
+/* node_swap.c: after a commit, the loop sees to swaps and params;
+** plugin_due loads the consensus plugin in force at head + 1 when it is
+** not the one loaded (not from inside a plugin callback: then it waits);
+** swap_close closes its handle. */
+void ln__node_swaps_committed(ln_node *n);
+int  ln__node_plugin_due(ln_node *n);     /* 1: it swapped */
+void ln__node_swap_close(ln_node *n);
 
 /* node_p2p.c: starts P2P on cfg->p2p_addr; a consensus message out. */
 int  ln__node_p2p_start(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen);

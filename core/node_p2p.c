@@ -71,7 +71,7 @@ static void p_tx(void *ud, const uint8_t *tx, size_t len, const uint8_t bh[LN_HA
 {
     ln_node *n = ud;
     if (ln_admit_verified(n->admit, bh) || n->closing ||
-        ln_mempool_count(n->mp) >= MEMPOOL_TXS)
+        ln_mempool_count(n->mp) >= n->mempool_max)
         return;
     ln_admit_submit(n->admit, tx, len, LN_ADMIT_PEER, peer_tx_done, NULL);
 }
@@ -97,6 +97,7 @@ static int p_message(void *ud, const char *from, const uint8_t *m, size_t len,
                      char *why, size_t whylen)
 {
     ln_node *n = ud;
+    ln__node_plugin_due(n);
     if (!n->plugin) return 0;
     return ln_plugin_on_message(n->plugin, from, m, len, why, whylen);
 }

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "genesis.h"
 #include "membership.h"
+#include "registry.h"
 
 static uint64_t check_amount(lua_State *L, int idx)
 {
@@ -65,30 +66,19 @@ static int sys_deploy(lua_State *L, ln_vm *vm)
 
     const char *sender = ln__vm_top(vm)->sender;
     ln_account a;
-    int fresh = 0;
     rc = ln_account_load(vm->ov, name, &a);
     if (rc == LN_ENOTFOUND) {
         memset(&a, 0, sizeof a);
         snprintf(a.name, sizeof a.name, "%s", name);
         ln_authority_account(&a.owner, sender, "active");
         ln_authority_account(&a.active, sender, "active");
-        fresh = 1;
     } else if (rc < 0) {
         return ln__vm_raise(L, rc, "deploy: account %s: %s", name, ln_strerror(rc));
     } else {
         need_auth(L, vm, name, "active");
     }
     int first = !a.has_code;
-    a.has_code = 1;
-    ln_hash(src, sl, a.code_hash);
-    save_account(L, vm, &a);
-    uint8_t key[1 + LN_NAME_MAX];
-    size_t kl = ln__vm_code_key(name, key);
-    if ((rc = ln_overlay_set(vm->ov, key, kl, (const uint8_t *)src, sl)) < 0)
-        return ln__vm_raise(L, rc, "deploy: %s", ln_strerror(rc));
-    vm->code_writes++;
-    ln__vm_clear_cache(L, vm);
-    (void)fresh;
+    ln__vm_store_code(L, vm, &a, src, sl);
 
     /* The code must return a table of methods, on a redeploy too; init(...)
     ** runs once, at the first deploy, as the contract, called by the sender. */
@@ -104,6 +94,19 @@ static int sys_deploy(lua_State *L, ln_vm *vm)
     vm->depth--;
     lua_pushstring(L, name);
     return 1;
+}
+
+void ln__vm_store_code(lua_State *L, ln_vm *vm, ln_account *a, const char *src, size_t sl)
+{
+    a->has_code = 1;
+    ln_hash(src, sl, a->code_hash);
+    save_account(L, vm, a);
+    uint8_t key[1 + LN_NAME_MAX];
+    size_t kl = ln__vm_code_key(a->name, key);
+    int rc = ln_overlay_set(vm->ov, key, kl, (const uint8_t *)src, sl);
+    if (rc < 0) ln__vm_raise(L, rc, "%s: code: %s", a->name, ln_strerror(rc));
+    vm->code_writes++;
+    ln__vm_clear_cache(L, vm);
 }
 
 static int sys_newaccount(lua_State *L, ln_vm *vm)
@@ -179,8 +182,7 @@ static int sys_transfer(lua_State *L, ln_vm *vm)
 
 /* ---- membership ------------------------------------------------------- */
 
-/* Loads the genesis record and checks that the sender may change its
-** membership. Charges for reading the record and for writing it back. */
+/* Loads the genesis record, charging for reading it and writing it back. */
 static void membership_load(lua_State *L, ln_vm *vm, const char *what, ln_genesis *g)
 {
     const uint8_t *p;
@@ -192,6 +194,12 @@ static void membership_load(lua_State *L, ln_vm *vm, const char *what, ln_genesi
     ln_sandbox_charge(L, LN_GAS_SYS + LN_GAS_STORE_READ(gl) + LN_GAS_STORE_WRITE(gl));
     if (ln_genesis_decode(p, gl, g) < 0)
         ln__vm_raise(L, LN_EIO, "%s: the genesis record is corrupt", what);
+}
+
+/* A chain without a governance contract (one made before it, or built by
+** hand): the genesis admin alone may change the membership. */
+static void membership_admin(lua_State *L, ln_vm *vm, const char *what, const ln_genesis *g)
+{
     const char *sender = ln__vm_top(vm)->sender;
     if (!g->m.admin[0])
         ln__vm_raise(L, LN_EAUTH, "%s: membership is fixed: the genesis names no admin", what);
@@ -221,9 +229,37 @@ static void check_node_key(lua_State *L, int idx, const char *what, uint8_t pk[L
         ln__vm_raise(L, LN_EBADKEY, "%s: key must be 32 bytes or 64 hex digits", what);
 }
 
+void ln__sys_membership(lua_State *L, ln_vm *vm, const char *action, const char *name,
+                        const uint8_t key[LN_PK_LEN], int admin_only)
+{
+    uint8_t pk[LN_PK_LEN];           /* removevalidator fills in the key it removed */
+    memcpy(pk, key, LN_PK_LEN);
+    int add = action[0] == 'a', validator = strstr(action, "validator") != NULL;
+    if (validator && add && (!strcmp(name, "sys") || !strcmp(name, "gov") || !strcmp(name, "treasury")))
+        ln__vm_raise(L, LN_EBADNAME, "addvalidator: %s is reserved", name);
+    ln_genesis g;
+    membership_load(L, vm, action, &g);
+    if (admin_only) membership_admin(L, vm, action, &g);
+    char why[200];
+    int rc = !validator ? (add ? ln_membership_add_member(&g.m, pk, why, sizeof why)
+                               : ln_membership_remove_member(&g.m, pk, why, sizeof why))
+           : add ? ln_membership_add_validator(&g.m, name, pk, why, sizeof why)
+                 : ln_membership_remove_validator(&g.m, name, pk, why, sizeof why);
+    if (rc < 0) ln__vm_raise(L, rc, "%s", why);
+    /* As at genesis: a validator without an account gets one held by its
+    ** key. An account that exists keeps its own keys. */
+    if (validator && add && (rc = ln_genesis_validator_account(vm->ov, name, pk)) < 0)
+        ln__vm_raise(L, rc, "%s: account %s: %s", action, name, ln_strerror(rc));
+    membership_save(L, vm, action, &g);
+    membership_event(vm, action, pk, name);
+}
+
 /* addmember(key), removemember(key), addvalidator(name, key),
-** removevalidator(name): only the genesis admin; the record "g" changes
-** and the action's event is emitted. */
+** removevalidator(name). On a chain with a governance contract they are
+** its proposals, made with the caller's authority: gov.propose("member",
+** {op, key}) or ("validator", {op, name, key}), so the policy in force
+** decides (admin.lua: the admin's pass at once). Without one, only the
+** genesis admin, at once. */
 static int sys_membership(lua_State *L, ln_vm *vm, const char *action)
 {
     uint8_t pk[LN_PK_LEN];
@@ -233,29 +269,66 @@ static int sys_membership(lua_State *L, ln_vm *vm, const char *action)
         char what[32];
         snprintf(what, sizeof what, "%s: name", action);
         name = ln__vm_check_name(L, 3, what);
-        if (add && strcmp(name, "sys") == 0)
-            return ln__vm_raise(L, LN_EBADNAME, "addvalidator: sys is reserved");
     }
     if (!validator || add) check_node_key(L, validator ? 4 : 3, action, pk);
+    ln_account gov;
+    if (ln_account_load(vm->ov, "gov", &gov) < 0 || !gov.has_code) {
+        ln__sys_membership(L, vm, action, name, pk, 1);
+        return 0;
+    }
+    ln_sandbox_charge(L, LN_GAS_CALL);
+    char hex[2 * LN_PK_LEN + 1];
+    ln_hex(pk, LN_PK_LEN, hex);
+    frame *f = ln__vm_top(vm);
+    snprintf(f->contract, sizeof f->contract, "gov");    /* same sender, same authority */
+    ln__vm_push_module(L, vm);
+    lua_getfield(L, -1, "propose");
+    if (!lua_isfunction(L, -1))
+        return ln__vm_raise(L, LN_ENOMETHOD, "%s: the governance contract has no propose", action);
+    lua_pushstring(L, validator ? "validator" : "member");
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, add ? "add" : "remove");
+    lua_setfield(L, -2, "op");
+    if (!validator || add) {
+        lua_pushstring(L, hex);
+        lua_setfield(L, -2, "key");
+    }
+    if (validator) {
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "name");
+    }
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* ready(slot, hash): the sender, a validator, loaded the code scheduled
+** for slot (registry.h: a swap goes into force once more than 2/3 are). */
+static int sys_ready(lua_State *L, ln_vm *vm)
+{
+    const char *sname = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : "";
+    int slot = ln_slot_of(sname);
+    if (slot < 0)
+        return ln__vm_raise(L, LN_EINVAL, "ready: no plugin slot '%.32s' (consensus, governance, pricing)",
+                            sname);
+    uint8_t hash[LN_HASH_LEN];
+    if (!ln_codec_lua_bytes(L, 4, hash, LN_HASH_LEN))
+        return ln__vm_raise(L, LN_EINVAL, "ready: hash must be 32 bytes or 64 hex digits");
     ln_genesis g;
-    membership_load(L, vm, action, &g);
-    char why[200];
-    int rc = !validator ? (add ? ln_membership_add_member(&g.m, pk, why, sizeof why)
-                               : ln_membership_remove_member(&g.m, pk, why, sizeof why))
-           : add ? ln_membership_add_validator(&g.m, name, pk, why, sizeof why)
-                 : ln_membership_remove_validator(&g.m, name, pk, why, sizeof why);
-    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
-    /* As at genesis: a validator without an account gets one held by its
-    ** key. An account that exists keeps its own keys. */
-    if (validator && add && (rc = ln_genesis_validator_account(vm->ov, name, pk)) < 0)
-        return ln__vm_raise(L, rc, "%s: account %s: %s", action, name, ln_strerror(rc));
-    membership_save(L, vm, action, &g);
-    membership_event(vm, action, pk, name);
+    membership_load(L, vm, "ready", &g);
+    const char *sender = ln__vm_top(vm)->sender;
+    int validator = 0;
+    for (uint32_t i = 0; i < g.m.nval && !validator; i++) validator = !strcmp(g.m.val_names[i], sender);
+    if (!validator) return ln__vm_raise(L, LN_EAUTH, "ready: %s is not a validator", sender);
+    int rc = ln_registry_ready(vm->ov, (ln_slot)slot, hash, sender);
+    if (rc == LN_ENOTFOUND)
+        return ln__vm_raise(L, LN_ENOTFOUND, "ready: no swap of the %s slot to that code is pending", sname);
+    if (rc < 0) return ln__vm_raise(L, rc, "ready: %s", ln_strerror(rc));
     return 0;
 }
 
 int ln__sys_action(lua_State *L, ln_vm *vm, const char *m)
 {
+    if (strcmp(m, "ready") == 0) return sys_ready(L, vm);
     if (strcmp(m, "deploy") == 0) return sys_deploy(L, vm);
     if (strcmp(m, "newaccount") == 0) return sys_newaccount(L, vm);
     if (strcmp(m, "updateauth") == 0) return sys_updateauth(L, vm);

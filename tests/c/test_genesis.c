@@ -279,7 +279,7 @@ TEST(genesis_build_refuses_a_config_that_is_not_a_table_of_known_fields)
 
     refused("1, 2", "config: must be a table");
     refused(BASE ", acounts = {}", "config: unknown field 'acounts' (known: accounts, admin, "
-                                   "chain_id, consensus, genesis_time, members, validators)");
+                                   "chain_id, consensus, genesis_time, governance, members, params, pricing, validators)");
     refused(BASE ", genesis_time = 0.5", "configs are data");
     teardown();
 }
@@ -319,9 +319,9 @@ TEST(genesis_build_refuses_bad_accounts)
 #define ACCTS(list) (snprintf(f, sizeof f, "%s, accounts = %s", BASE, list), f)
     refused(ACCTS("'alice'"), "config: accounts must be a list of {name=, balance=, key=}");
     refused(ACCTS("{ x = 1 }"), "config: accounts must be a list");
-    refused(ACCTS("{ 5 }"), "config: accounts[1].name must be an account name (not sys)");
+    refused(ACCTS("{ 5 }"), "config: accounts[1].name must be an account name (not sys, gov or treasury)");
     refused(ACCTS("{ { balance = 1 } }"), "config: accounts[1].name must be an account name");
-    refused(ACCTS("{ { name = 'sys' } }"), "config: accounts[1].name must be an account name (not sys)");
+    refused(ACCTS("{ { name = 'sys' } }"), "config: accounts[1].name must be an account name (not sys, gov or treasury)");
     refused(ACCTS("{ { name = 'Alice' } }"), "config: accounts[1].name must be an account name");
     refused(ACCTS("{ { name = 'alice', key = '@K@' }, { name = 'alice', key = '@K@' } }"),
             "config: accounts[2]: alice is listed twice");
@@ -351,7 +351,7 @@ TEST(genesis_build_refuses_bad_validators_and_members)
         n += snprintf(f + n, sizeof f - (size_t)n, "{ name = 'v%d', key = '%s' }, ", i, hexkey(i));
     snprintf(f + n, sizeof f - (size_t)n, "}");
     refused(f, vals);
-    const char *one = "config: validators[1] must be a name (not sys) or {name=, key=}";
+    const char *one = "config: validators[1] must be a name (not sys, gov or treasury) or {name=, key=}";
     refused(CHAIN ", " CONS ", validators = { 'sys' }", one);
     refused(CHAIN ", " CONS ", validators = { 'Node0' }", one);
     refused(CHAIN ", " CONS ", validators = { 5 }", one);

@@ -185,7 +185,7 @@ describe("membership", function()
     for i, case in ipairs({
       { base:gsub('chain_id = "[^"]*"', 'chain_id = "x\\nerror()"'), chain_msg },
       { base:gsub('chain_id = "[^"]*"', 'chain_id = "two words"'), chain_msg },
-      { base:gsub('name = "alice"', 'name = "sys"', 1), "config: accounts[1].name must be an account name (not sys)" },
+      { base:gsub('name = "alice"', 'name = "sys"', 1), "config: accounts[1].name must be an account name (not sys, gov or treasury)" },
     }) do
       local cfg = support.run_dir() .. "/bad-genesis-" .. i .. ".lua"
       support.write_file(cfg, case[1])
