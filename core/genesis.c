@@ -192,7 +192,7 @@ static const char *resolve(const char *config, const char *rel, char *buf, size_
     struct stat st;
     if (rel[0] == '/' || stat(rel, &st) == 0) return rel;
     /* Relative to the folder above the config's (configs/ is at the top). */
-    const char *slash = strrchr(config, '/');
+    const char *slash = config ? strrchr(config, '/') : NULL;
     if (slash) {
         snprintf(buf, n, "%.*s/../%s", (int)(slash - config), config, rel);
         if (stat(buf, &st) == 0) return buf;
@@ -339,6 +339,15 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
     size_t el;
     int rc = ln_config_eval(spec->config, &enc, &el, err, errlen);
     if (rc < 0) return rc;
+    rc = ln_genesis_build_from(spec, enc, el, ov, out, time, err, errlen);
+    free(enc);
+    return rc;
+}
+
+int ln_genesis_build_from(const ln_genesis_spec *spec, const uint8_t *enc, size_t el,
+                          ln_overlay *ov, ln_genesis *out, uint64_t *time, char *err, size_t errlen)
+{
+    int rc;
     msgpack_zone z;
     msgpack_object o;
     msgpack_zone_init(&z, 4096);
@@ -503,7 +512,6 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
     rc = 0;
 done:
     msgpack_zone_destroy(&z);
-    free(enc);
     return rc;
 }
 

@@ -70,5 +70,11 @@ typedef struct {
 ** plugins are not loaded here: the caller does that before committing. */
 int  ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *out,
                       uint64_t *time, char *err, size_t errlen);
+/* The same from the config already evaluated: enc is its canonical msgpack
+** (the test fixture's chains); spec->config only places relative plugin
+** paths (NULL: the working directory, then ln_path_find). */
+int  ln_genesis_build_from(const ln_genesis_spec *spec, const uint8_t *enc, size_t el,
+                           ln_overlay *ov, ln_genesis *out, uint64_t *time, char *err,
+                           size_t errlen);
 
 #endif

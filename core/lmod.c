@@ -9,6 +9,9 @@
 #include "crypto.h"
 #include "err.h"
 #include "exec.h"
+#include "genesis.h"
+#include "govern.h"
+#include "registry.h"
 #include "sandbox.h"
 #include "state.h"
 #include "tx.h"
@@ -200,15 +203,13 @@ static lchain *check_chain(lua_State *L)
     return c;
 }
 
-static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
-{
-    lua_getfield(L, t, k);
-    uint64_t v = lua_isnil(L, -1) ? dflt : (uint64_t)luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    return v;
-}
+static void set_str(lua_State *L, const char *k, const char *v);
+static void set_num(lua_State *L, const char *k, double v);
 
-/* core.chain{chain_id=, time=, accounts={{name=, key=, balance=}}} */
+/* core.chain(config): a chain from a genesis config as a table (the
+** fields of a config file: chain_id, genesis_time, accounts with hex keys,
+** validators with hex keys, consensus, governance, pricing, params, admin),
+** built by the node's own genesis (genesis.h) in an in-memory state. */
 static int l_chain(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -216,49 +217,92 @@ static int l_chain(lua_State *L)
     memset(c, 0, sizeof *c);
     luaL_getmetatable(L, CHAIN_MT);
     lua_setmetatable(L, -2);
-    lua_getfield(L, 1, "chain_id");
-    size_t idl;
-    const char *id = lua_tolstring(L, -1, &idl);
-    if (!id || idl == 0 || idl > LN_CHAIN_ID_MAX) return luaL_error(L, "chain_id must be 1-64 bytes");
-    memcpy(c->chain_id, id, idl);
-    lua_pop(L, 1);
-    c->time = opt_u64(L, 1, "time", 1700000000);
-    int rc = ln_state_open(NULL, &c->st);
-    if (rc < 0) return luaL_error(L, "state: %s", ln_strerror(rc));
-    ln_overlay *ov = ln_overlay_new(c->st);
-    lua_getfield(L, 1, "accounts");
-    int n = lua_istable(L, -1) ? (int)lua_objlen(L, -1) : 0;
-    for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        ln_account a;
-        memset(&a, 0, sizeof a);
-        lua_getfield(L, -1, "name");
-        size_t nl;
-        const char *name = lua_tolstring(L, -1, &nl);
-        if (!name || !ln_name_valid(name, nl)) {
-            ln_overlay_free(ov);
-            return luaL_error(L, "accounts[%d].name is not a valid account name", i);
-        }
-        memcpy(a.name, name, nl);
-        lua_pop(L, 1);
-        lua_getfield(L, -1, "key");
-        ln_authority_key(&a.owner, (const uint8_t *)check_bytes(L, -1, LN_PK_LEN, "key"));
-        a.active = a.owner;
-        lua_pop(L, 1);
-        a.balance = opt_u64(L, -1, "balance", 0);
-        ln_account_save(ov, &a);
-        lua_pop(L, 1);
+    uint8_t *enc = NULL;
+    size_t el = 0;
+    int rc = ln_codec_encode_lua(L, 1, &enc, &el);
+    if (rc < 0) return luaL_error(L, "chain: the config does not encode: %s", ln_strerror(rc));
+    char fp[65], err[512] = "";
+    if ((rc = ln_sandbox_fingerprint(fp)) == 0) rc = ln_state_open(NULL, &c->st);
+    ln_overlay *ov = rc == 0 ? ln_overlay_new(c->st) : NULL;
+    ln_genesis *g = malloc(sizeof *g);
+    uint64_t time = 0;
+    ln_genesis_spec spec = { NULL, NULL, 0, fp };
+    if (rc == 0 && (!ov || !g)) rc = LN_ENOMEM;
+    if (rc == 0) rc = ln_genesis_build_from(&spec, enc, el, ov, g, &time, err, sizeof err);
+    free(enc);
+    if (rc == 0) {
+        ln_blockinfo bi = { 0, time, { 0 } };
+        char why[256];
+        if ((rc = ln_govern_install(ov, &bi, why, sizeof why)) < 0)
+            snprintf(err, sizeof err, "governance plugin: %s", why);
     }
-    lua_pop(L, 1);
-    rc = ln_overlay_commit(ov, NULL, c->head);
+    if (rc == 0) {
+        snprintf(c->chain_id, sizeof c->chain_id, "%s", g->chain_id);
+        c->time = time;
+        rc = ln_overlay_commit(ov, NULL, c->head);
+    }
     ln_overlay_free(ov);
-    if (rc < 0) return luaL_error(L, "genesis: %s", ln_strerror(rc));
+    free(g);
+    if (rc < 0) return luaL_error(L, "genesis: %s", err[0] ? err : ln_strerror(rc));
     /* The genesis hash is the hash of its state root and chain id. */
     ln_hasher h;
     ln_hash_init(&h);
     ln_hash_update(&h, c->chain_id, strlen(c->chain_id));
     ln_hash_update(&h, c->head, LN_HASH_LEN);
     ln_hash_final(&h, c->head);
+    return 1;
+}
+
+/* chain:plugin(slot) -> {name, hash, since, params}: the plugin in force at
+** the next block. */
+static int chain_plugin(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    int slot = ln_slot_of(luaL_checkstring(L, 2));
+    if (slot < 0) return luaL_error(L, "no plugin slot %s (consensus, governance, pricing)", lua_tostring(L, 2));
+    ln_overlay *ov = ln_overlay_new(c->st);
+    ln_plugin_ref ref;
+    int rc = ov ? ln_registry_at(ov, (ln_slot)slot, c->height + 1, &ref) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    if (rc < 0) return luaL_error(L, "plugin: %s", ln_strerror(rc));
+    lua_createtable(L, 0, 4);
+    set_str(L, "name", ref.name);
+    push_hex(L, ref.hash, LN_HASH_LEN);
+    lua_setfield(L, -2, "hash");
+    set_num(L, "since", (double)ref.from);
+    if (ln_codec_decode_lua(L, ref.params, ref.plen) == 0) lua_setfield(L, -2, "params");
+    ln_plugin_ref_free(&ref);
+    return 1;
+}
+
+/* chain:pending() -> {{slot, name, hash, at, ready = {names}}}: swaps
+** scheduled and not in force yet. */
+static int chain_pending(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    ln_overlay *ov = ln_overlay_new(c->st);
+    ln_swap *sw = NULL;
+    size_t n = 0;
+    int rc = ov ? ln_registry_pending(ov, &sw, &n) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    if (rc < 0) return luaL_error(L, "pending: %s", ln_strerror(rc));
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 5);
+        set_str(L, "slot", ln_slot_name(sw[i].slot));
+        set_str(L, "name", sw[i].name);
+        push_hex(L, sw[i].hash, LN_HASH_LEN);
+        lua_setfield(L, -2, "hash");
+        set_num(L, "at", (double)sw[i].at);
+        lua_createtable(L, (int)sw[i].nready, 0);
+        for (uint32_t j = 0; j < sw[i].nready; j++) {
+            lua_pushstring(L, sw[i].ready[j]);
+            lua_rawseti(L, -2, (int)j + 1);
+        }
+        lua_setfield(L, -2, "ready");
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    ln_swaps_free(sw, n);
     return 1;
 }
 
@@ -352,7 +396,7 @@ static int chain_apply(lua_State *L)
         /* The table keeps the strings alive; the stack copy can go. */
         lua_pop(L, 1);
     }
-    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1, 0 };
+    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1, LN_GAS_CAP_CHAIN };
     memcpy(bc.prev, c->head, LN_HASH_LEN);
     uint8_t root[LN_HASH_LEN];
     int rc = ln_exec_apply(c->st, &bc, txs, lens, n, rs, NULL, root);
@@ -498,7 +542,8 @@ static const luaL_Reg chain_methods[] = {
     { "apply", chain_apply }, { "query", chain_query }, { "get", chain_get },
     { "account", chain_account }, { "prove", chain_prove }, { "root", chain_root },
     { "head", chain_head }, { "height", chain_height }, { "time", chain_time },
-    { "chain_id", chain_chain_id }, { NULL, NULL }
+    { "chain_id", chain_chain_id }, { "plugin", chain_plugin }, { "pending", chain_pending },
+    { NULL, NULL }
 };
 
 static const luaL_Reg core_fns[] = {

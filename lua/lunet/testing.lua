@@ -11,7 +11,12 @@
 --
 -- Options of testing.chain{...}: chain_id ("lunet-test"), time (genesis
 -- time, 1700000000), balance (per dev account, 10^12), max_fee (per
--- transaction, 10^8).
+-- transaction, 10^8), and as in a config file: consensus, governance and
+-- pricing ({ plugin = FILE, params = {...} }), params (chain params),
+-- admin (the default policy's admin), validators (names; default
+-- { "node0" }: keys derived like the dev accounts'). The validators ready
+-- every scheduled swap as their nodes would, in the next block, except
+-- those in not_ready (names: nodes that cannot load the new code).
 
 local core = require "lunet.core"
 
@@ -29,15 +34,36 @@ end
 
 function M.chain(opts)
   opts = opts or {}
-  local keys, accounts = {}, {}
+  local keys, accounts, listed = {}, {}, {}
   for _, name in ipairs(M.ACCOUNTS) do
     local pk, sk = M.keypair(name)
     keys[name] = { pk = pk, sk = sk }
-    accounts[#accounts + 1] = { name = name, key = pk, balance = opts.balance or 1e12 }
+    listed[name] = true
+    accounts[#accounts + 1] = { name = name, key = core.hex(pk), balance = opts.balance or 1e12 }
   end
-  local c = core.chain { chain_id = opts.chain_id or "lunet-test", time = opts.time,
-                         accounts = accounts }
-  return setmetatable({ c = c, keys = keys, max_fee = opts.max_fee or 1e8 }, Chain)
+  local validators = {}
+  for _, name in ipairs(opts.validators or { "node0" }) do
+    if not keys[name] then
+      local pk, sk = M.keypair(name)
+      keys[name] = { pk = pk, sk = sk }
+    end
+    validators[#validators + 1] = { name = name, key = core.hex(keys[name].pk) }
+  end
+  local c = core.chain {
+    chain_id = opts.chain_id or "lunet-test",
+    genesis_time = opts.time or 1700000000,
+    accounts = accounts,
+    validators = validators,
+    admin = opts.admin,
+    consensus = opts.consensus or { plugin = "consensus/poa.lua" },
+    governance = opts.governance,
+    pricing = opts.pricing,
+    params = opts.params,
+  }
+  local not_ready = {}
+  for _, name in ipairs(opts.not_ready or {}) do not_ready[name] = true end
+  return setmetatable({ c = c, keys = keys, max_fee = opts.max_fee or 1e8,
+                        validators = validators, not_ready = not_ready }, Chain)
 end
 
 local function record_gas(contract, method, gas)
@@ -93,17 +119,48 @@ function Chain:transaction(account, actions, opts)
   return bytes, id
 end
 
+-- The validators' sys.ready for each swap pending that they have not
+-- readied (their nodes would send it once they loaded the code).
+local function ready_txs(self)
+  local out = {}
+  for _, s in ipairs(self.c:pending()) do
+    local done = {}
+    for _, v in ipairs(s.ready) do done[v] = true end
+    for _, v in ipairs(self.validators) do
+      if not done[v.name] and not self.not_ready[v.name] then
+        local acct = self.c:account(v.name)
+        out[#out + 1] = core.sign_tx({
+          account = v.name, chain_id = self.c:chain_id(), expires = self.c:height() + 100,
+          max_fee = 0, nonce = acct and acct.nonce or 0,
+          actions = { { contract = "sys", method = "ready", args = { s.slot, s.hash } } },
+        }, { self.keys[v.name].sk })
+      end
+    end
+  end
+  return out
+end
+
+-- One block of txs (after the validators' readiness); their receipts.
+local function block(self, txs, time)
+  local ready = ready_txs(self)
+  if #ready == 0 then return self.c:apply(txs, time) end
+  for _, tx in ipairs(txs) do ready[#ready + 1] = tx end
+  local all = self.c:apply(ready, time)
+  local out = {}
+  for i = #ready - #txs + 1, #all do out[#out + 1] = all[i] end
+  return out
+end
+
 -- Applies raw encoded transactions as one block; returns the receipts.
 function Chain:apply(txs, time)
-  local receipts = self.c:apply(txs, time)
-  return receipts
+  return block(self, txs, time)
 end
 
 -- Sends one action as `from` in a block of its own; returns the receipt.
 function Chain:send(from, contract, method, ...)
   local tx = self:transaction(from, { { contract = contract, method = method,
                                         args = args_of(pack(...)) } })
-  local r = self.c:apply({ tx })[1]
+  local r = block(self, { tx })[1]
   if r.included then record_gas(contract, method, r.gas_used) end
   return r
 end
@@ -112,7 +169,7 @@ end
 function Chain:send_with(opts, from, contract, method, ...)
   local tx = self:transaction(from, { { contract = contract, method = method,
                                         args = args_of(pack(...)) } }, opts)
-  return self.c:apply({ tx })[1]
+  return block(self, { tx })[1]
 end
 
 -- Deploys the contract in file `path` to account `name`; extra arguments go
@@ -128,7 +185,7 @@ end
 function Chain:deploy_source(from, name, src, ...)
   local tx = self:transaction(from, { { contract = "sys", method = "deploy",
                                         args = { name, src, unpack(args_of(pack(...))) } } })
-  local r = self.c:apply({ tx })[1]
+  local r = block(self, { tx })[1]
   if r.included then record_gas(name, "deploy", r.gas_used) end
   return r
 end
@@ -152,8 +209,28 @@ function Chain:advance(blocks, seconds)
   seconds = seconds or blocks
   local t0 = self.c:time()
   for i = 1, blocks do
-    self.c:apply({}, t0 + math.floor(seconds * i / blocks))
+    block(self, {}, t0 + math.floor(seconds * i / blocks))
   end
+end
+
+-- Governance by transaction (the policy in force is gov's code): each
+-- returns the receipt; a proposal's id is the result of propose.
+function Chain:propose(from, kind, body)
+  return self:send(from, "gov", "propose", kind, body)
+end
+
+function Chain:vote(from, id, choice)
+  return self:send(from, "gov", "vote", id, choice)
+end
+
+-- The plugin of slot in force at the next block: {name, hash, since, params}.
+function Chain:plugin(slot)
+  return self.c:plugin(slot)
+end
+
+-- Swaps scheduled and not in force yet: {{slot, name, hash, at, ready}}.
+function Chain:pending()
+  return self.c:pending()
 end
 
 -- A new account held by a fresh key, funded by alice.

@@ -34,7 +34,7 @@ end
 
 function M.propose(kind, body)
   local admin = _admin()
-  if not admin then error("membership is fixed: the genesis names no admin") end
+  if not admin then error("nobody decides: the chain names no admin") end
   require_auth(msg.sender)
   if msg.sender ~= admin then
     local what = (kind == "member" or kind == "validator") and "change membership" or "decide"
