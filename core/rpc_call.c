@@ -290,7 +290,11 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rp
         size_t pll = 0;
         cJSON *plugins = ln_node_plugins(n, &pl, &pll) == 0 ? bytes_to_json(pl, pll, e) : NULL;
         free(pl);
+        /* DESIGN: chain_info.plugins {consensus, governance, pricing} and,
+        ** beside it, pending. */
+        cJSON *pending = plugins ? cJSON_DetachItemFromObjectCaseSensitive(plugins, "pending") : NULL;
         bad |= ln__rpc_put(o, "plugins", plugins ? plugins : cJSON_CreateNull());
+        bad |= ln__rpc_put(o, "pending", pending ? pending : cJSON_CreateArray());
     }
     if (bad) { cJSON_Delete(o); return INTERNAL(e, "out of memory"); }
     *res = o;

@@ -52,8 +52,8 @@ describe("live plugin swaps", function()
     c:wait_committed(c:load(6))
     local at = propose_bft(c, 12)
     local info = c.nodes[2]:call("chain_info")
-    assert.are.equal(1, #info.plugins.pending)
-    assert.are.equal("bft", info.plugins.pending[1].name)
+    assert.are.equal(1, #info.pending)
+    assert.are.equal("bft", info.pending[1].name)
     local ids = load_past(c, at + 8)
     c:wait_committed(ids)
     c:check_agreement()
@@ -62,7 +62,7 @@ describe("live plugin swaps", function()
       assert.are.equal("bft", ci.consensus)
       assert.are.equal("bft", ci.plugins.consensus.name)
       assert.are.equal(at, ci.plugins.consensus.since)
-      assert.are.same({}, ci.plugins.pending)
+      assert.are.same({}, ci.pending)
       assert.are.equal(1, #c:log_lines(i, "consensus: bft in force from height " .. at))
     end
     -- Blocks before at carry poa's certificate, from at on bft's precommits.
@@ -87,7 +87,7 @@ describe("live plugin swaps", function()
     local poa = support.read_file(support.ROOT .. "/consensus/poa.lua")
     local at = propose_swap(c, poa, { block_ms = 100 }, 10)
     support.wait_until(100, 100, function()
-      local p = c.nodes[1]:call("chain_info").plugins.pending[1]
+      local p = c.nodes[1]:call("chain_info").pending[1]
       return p and #p.ready == 4
     end, "not every validator said it was ready")
     c.nodes[4]:kill("KILL")
@@ -119,7 +119,7 @@ describe("live plugin swaps", function()
     c:check_agreement()
     local info = c.nodes[1]:call("chain_info")
     assert.are.equal("poa", info.consensus)
-    local p = info.plugins.pending[1]
+    local p = info.pending[1]
     assert.is_true(p.at >= at + 6, "the swap was not postponed: at " .. p.at)
     assert.are.same({ "node0", "node1" }, p.ready)
     assert.is_true(#c:log_lines(1, "postponed from height " .. at) == 1)
