@@ -283,6 +283,25 @@ static void pack_hex(msgpack_packer *pk, const uint8_t *p, size_t n)
     ln_pack_str(pk, hex);
 }
 
+/* {code?, hash, name, params, since} of a registry entry. */
+static void pack_ref(msgpack_packer *pk, msgpack_sbuffer *sb, const ln_plugin_ref *ref,
+                     const char *code, size_t cl)
+{
+    msgpack_pack_map(pk, code ? 5 : 4);
+    if (code) {
+        ln_pack_str(pk, "code");
+        ln_pack_strn(pk, code, cl);
+    }
+    ln_pack_str(pk, "hash");
+    pack_hex(pk, ref->hash, LN_HASH_LEN);
+    ln_pack_str(pk, "name");
+    ln_pack_str(pk, ref->name);
+    ln_pack_str(pk, "params");
+    msgpack_sbuffer_write(sb, (const char *)ref->params, ref->plen);
+    ln_pack_str(pk, "since");
+    msgpack_pack_uint64(pk, ref->from);
+}
+
 static int finish(msgpack_sbuffer *sb, uint8_t **out, size_t *len)
 {
     if (!sb->data) return LN_ENOMEM;
@@ -335,15 +354,7 @@ int ln_node_plugins(ln_node *n, uint8_t **out, size_t *len)
             msgpack_pack_nil(&pk);
             rc = 0;
         } else if (rc == 0) {
-            msgpack_pack_map(&pk, 4);
-            ln_pack_str(&pk, "hash");
-            pack_hex(&pk, ref.hash, LN_HASH_LEN);
-            ln_pack_str(&pk, "name");
-            ln_pack_str(&pk, ref.name);
-            ln_pack_str(&pk, "params");
-            msgpack_sbuffer_write(&sb, (const char *)ref.params, ref.plen);
-            ln_pack_str(&pk, "since");
-            msgpack_pack_uint64(&pk, ref.from);
+            pack_ref(&pk, &sb, &ref, NULL, 0);
             ln_plugin_ref_free(&ref);
         }
     }
@@ -378,17 +389,7 @@ int ln_node_plugin_get(ln_node *n, const char *slot, int64_t height, uint8_t **o
         msgpack_packer pk;
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 5);
-        ln_pack_str(&pk, "code");
-        ln_pack_strn(&pk, code ? code : "", cl);
-        ln_pack_str(&pk, "hash");
-        pack_hex(&pk, ref.hash, LN_HASH_LEN);
-        ln_pack_str(&pk, "name");
-        ln_pack_str(&pk, ref.name);
-        ln_pack_str(&pk, "params");
-        msgpack_sbuffer_write(&sb, (const char *)ref.params, ref.plen);
-        ln_pack_str(&pk, "since");
-        msgpack_pack_uint64(&pk, ref.from);
+        pack_ref(&pk, &sb, &ref, code ? code : "", cl);
         ln_plugin_ref_free(&ref);
         free(code);
         if (rc == 0) rc = finish(&sb, out, len);
