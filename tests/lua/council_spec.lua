@@ -154,6 +154,19 @@ describe("governance - council.lua", function()
     assert.are.equal(5, #chain:query("gov", "policy").council)
   end)
 
+  it("carries out a consensus swap whose code is over 16 KiB in the vote that passes it", function()
+    local chain = council()
+    local bft = gt.read("consensus/bft.lua")
+    local at = chain:height() + 8
+    local id = ok(chain:propose("node0", "plugin", { slot = "consensus", code = bft, at = at })).result
+    ok(chain:vote("node1", id, "yes"))
+    assert.are.same({ "passed", "executed" }, statuses(ok(chain:vote("node2", id, "yes"))))
+    assert.are.equal("bft", chain:pending()[1].name)
+    gt.advance_to(chain, at)
+    assert.are.equal("bft", chain:plugin("consensus").name)
+    assert.are.equal(bft, gt.proposal(chain, id).body.code)
+  end)
+
   it("takes over from admin.lua and hands back, open proposals carried over both ways", function()
     local chain = gt.chain(nil, nil, { admin = "alice" })
     ok(chain:propose("alice", "param", { name = "swap_delay", value = 4 }))

@@ -192,6 +192,15 @@ describe("governance - plugin swaps", function()
     assert.are.equal(at + 5, chain:plugin("consensus").since)
   end)
 
+  it("a proposal keeps plugin code over 16 KiB and gives it back whole", function()
+    assert.is_true(#BFT > 16 * 1024)
+    local chain = gov_chain()
+    local id = ok(chain:propose("alice", "plugin", { slot = "consensus", code = BFT, at = chain:height() + 5 })).result
+    local p = chain:query("gov", "proposal", id)
+    assert.are.equal(BFT, p.body.code)
+    assert.are.equal(BFT, chain:query("gov", "proposals")[1].body.code)
+  end)
+
   it("a slot takes one swap at a time", function()
     local chain = gov_chain()
     ok(chain:propose("alice", "plugin", { slot = "consensus", code = BFT, at = chain:height() + 5 }))
