@@ -82,7 +82,9 @@ function M.cancel(id)
 end
 
 function M.proposal(id)
-  return storage.get("p:" .. tostring(id))
+  local p = storage.get("p:" .. tostring(id))
+  if p then p.id = id end
+  return p
 end
 
 function M.proposals(status)

@@ -30,7 +30,7 @@
 --         timelock_blocks = N   (default 0)
 --
 -- Methods: propose(kind, body) -> id (kinds and bodies as in admin.lua),
--- vote(id, "yes" | "no" | "abstain" | "veto") -> weight, execute(id) ->
+-- vote(id, "yes" | "no" | "abstain" | "veto") -> status, execute(id) ->
 -- status: anyone, once voting has ended or the timelock is over,
 -- cancel(id): the proposer, while it is voting (the deposit comes back).
 -- Queries: proposal(id) (with votes = {yes, no, abstain, veto}), proposals([status]), policy().
@@ -240,7 +240,7 @@ function M.vote(id, choice)
     storage.set("t:" .. id, t)
   end
   emit("vote", { id = id, voter = msg.sender, choice = choice, weight = weight })
-  return weight
+  return p.status
 end
 
 function M.execute(id)

@@ -52,6 +52,7 @@ describe("governance - admin.lua", function()
     for _, e in ipairs(events(r, "proposal")) do st[#st + 1] = e.status end
     assert.are.same({ "voting", "passed", "executed" }, st)
     local p = chain:query("gov", "proposal", 1)
+    assert.are.equal(1, p.id)
     assert.are.equal("executed", p.status)
     assert.are.equal("param", p.kind)
     assert.are.equal(1, #chain:query("gov", "proposals", "executed"))
