@@ -50,11 +50,16 @@ local function _get(id)
   return p
 end
 
--- Sets the status and says so; the caller stores the record.
+-- Sets the status and says so; the caller stores the record. A deposit
+-- taken under stake.lua goes back to its proposer once the vote is over.
 local function _transition(id, p, status, why)
   p.status = status
   p.why = why
   emit("proposal", { id = id, kind = p.kind, status = status, why = why })
+  if status ~= "voting" and (p.deposit or 0) > 0 and not p.deposit_to then
+    p.deposit_to = p.proposer
+    call("sys", "transfer", p.proposer, p.deposit)
+  end
 end
 
 -- Yes, no and abstain among the validators in office; their number.

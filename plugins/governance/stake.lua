@@ -38,7 +38,8 @@
 -- Storage: the layout of admin.lua's header ("t:ID" holds the running
 -- tally), so open proposals carry over when this policy replaces another
 -- or another replaces it; a proposal made under another policy counts its
--- validators' votes one each.
+-- validators' votes one each, and council.lua and supermajority.lua give a
+-- deposit back when they close a proposal made here.
 
 local M = { NAME = "stake" }
 

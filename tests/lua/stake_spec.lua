@@ -196,6 +196,45 @@ describe("governance - stake.lua, one vote per validator while nobody stakes", f
     assert.are.equal("relay", gt.proposal(chain, r.result).proposer)
   end)
 
+  for _, next_policy in ipairs({ "council", "supermajority" }) do
+    it("hands its open proposals to " .. next_policy .. ".lua, which returns their deposits when it closes them", function()
+      local chain = chain_of({ voting_blocks = 4 })
+      local id = spend(chain)
+      local at = chain:height() + 12
+      local swap = ok(chain:propose("bob", "plugin", { slot = "governance", at = at,
+                                                       code = gt.read("plugins/governance/" .. next_policy .. ".lua") })).result
+      local r = tally(chain, swap, { node0 = "yes", node1 = "yes", node2 = "yes" })
+      assert.are.same({ "passed", "executed" }, statuses(r))
+      gt.advance_to(chain, at)
+      assert.are.equal(next_policy, chain:query("gov", "policy").name)
+      local alice = chain:balance("alice")
+      r = ok(chain:send("carol", "gov", "execute", id))      -- its voting ended without votes
+      assert.are.same({ "expired" }, statuses(r))
+      assert.are.equal(alice + DEPOSIT, chain:balance("alice"))
+      assert.are.equal(0, chain:balance("gov"))
+    end)
+  end
+
+  it("takes over the council's open proposals and counts their validators' votes one each", function()
+    local chain = gt.chain("council", { voting_blocks = 30 })
+    ok(chain:send("bob", "sys", "transfer", "treasury", 100))
+    local id = ok(chain:propose("node0", "spend", { to = "dave", amount = 20 })).result
+    ok(chain:vote("node1", id, "no"))
+    local at = chain:height() + 6
+    local swap = ok(chain:propose("node0", "plugin", { slot = "governance", at = at, params = { deposit = DEPOSIT },
+                                                       code = gt.read("plugins/governance/stake.lua") })).result
+    ok(chain:vote("node1", swap, "yes"))
+    ok(chain:vote("node2", swap, "yes"))
+    gt.advance_to(chain, at)
+    assert.are.equal("stake", chain:query("gov", "policy").name)
+    ok(chain:vote("node2", id, "yes"))
+    assert.are.same({ yes = 2, no = 1, abstain = 0, veto = 0 }, gt.proposal(chain, id).votes)
+    refused(chain:send("bob", "gov", "execute", id), "the tally comes after it")
+    gt.advance_to(chain, gt.proposal(chain, id).ends + 1)
+    assert.are.same({ "passed", "executed" }, statuses(ok(chain:send("bob", "gov", "execute", id))))
+    assert.are.equal(80, chain:balance("treasury"))
+  end)
+
   it("says its params, and refuses params that make no sense when proposed as a swap", function()
     local chain = chain_of({ quorum = "40%", veto = "1/3", deposit = 0 })
     local p = chain:query("gov", "policy")
