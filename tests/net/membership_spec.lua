@@ -93,7 +93,12 @@ describe("membership", function()
   local function sys(method, args)
     local got = a:send_wait("alice", "sys", method, args)
     assert.is_true(got.receipt.ok, method .. ": " .. tostring(got.receipt.error))
-    assert.equal(method, got.receipt.events[1].name)
+    -- A proposal to gov, carried out by the admin: sys's event among the policy's.
+    local names = {}
+    for _, e in ipairs(got.receipt.events) do
+      if e.contract == "sys" then names[#names + 1] = e.name end
+    end
+    assert.same({ method }, names)
     return got
   end
 
