@@ -1,5 +1,7 @@
-/* cli.c -- keys, deploy, send, query, tx, block, info over JSON-RPC (see cli.h). */
+/* cli.c -- keys, deploy, send, query, tx, block, info over JSON-RPC (see
+** cli.h); `gov` is in cli_gov.c, with what the two share in cli_int.h. */
 #include "cli.h"
+#include "cli_int.h"
 #include "codec.h"
 #include "crypto.h"
 #include "err.h"
@@ -85,14 +87,6 @@ static const char usage_info[] =
 
 /* ---- options ----------------------------------------------------------- */
 
-#define COMMON_OPTS                                                                    \
-    { "rpc", 0, LN_OPT_STR, "URL", 0, 0,                                               \
-      "the node's JSON-RPC endpoint (default " LN_CLI_DEFAULT_RPC ")" },                \
-    { "home", 0, LN_OPT_STR, "DIR", 0, 0,                                              \
-      "where the keys are: DIR/keys/ACCOUNT.key (default " LN_CLI_DEFAULT_HOME ")" },   \
-    { "as", 0, LN_OPT_STR, "ACCOUNT", 0, 0, "the sending account (send, deploy)" },     \
-    { "json", 0, LN_OPT_FLAG, NULL, 0, 0, "print machine-readable JSON" }
-
 static const ln_opt common_opts[] = { COMMON_OPTS, { NULL, 0, 0, NULL, 0, 0, NULL } };
 
 static const ln_opt send_opts[] = {
@@ -104,37 +98,33 @@ static const ln_opt send_opts[] = {
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
-typedef struct {
-    FILE *out, *err;
-    const char *cmd;
-    const char *rpcurl, *as, *home;
-    int json, no_wait, timeout_s;
-    uint64_t max_fee;
-    char **pos;
-    int npos;
-    ln_rpcc *rpc;
-} cli;
+/* One line on the err stream: "lunet CMD: what", with a pointer to the
+** help for a usage error. Returns the exit code: 1, or 2 for usage. */
+static int say(cli *c, int usage, const char *fmt, va_list ap)
+{
+    fprintf(c->err, "lunet %s: ", c->cmd);
+    vfprintf(c->err, fmt, ap);
+    if (usage) fprintf(c->err, " (see lunet %s --help)", c->cmd);
+    fputc('\n', c->err);
+    return usage ? 2 : 1;
+}
 
 static int failf(cli *c, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(c->err, "lunet %s: ", c->cmd);
     va_start(ap, fmt);
-    vfprintf(c->err, fmt, ap);
+    int rc = say(c, 0, fmt, ap);
     va_end(ap);
-    fputc('\n', c->err);
-    return 1;
+    return rc;
 }
 
 static int usagef(cli *c, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(c->err, "lunet %s: ", c->cmd);
     va_start(ap, fmt);
-    vfprintf(c->err, fmt, ap);
+    int rc = say(c, 1, fmt, ap);
     va_end(ap);
-    fprintf(c->err, " (see lunet %s --help)\n", c->cmd);
-    return 2;
+    return rc;
 }
 
 
@@ -172,13 +162,6 @@ static int print_json(cli *c, const cJSON *v)
     free(s);
     return 0;
 }
-
-/* Rows of `key  value`, aligned, for plain output. */
-typedef struct {
-    const char *key[64];
-    char *val[64];
-    int n;
-} table;
 
 static void row(table *t, const char *key, char *val)     /* takes val */
 {
@@ -556,8 +539,11 @@ static double mono_s(void)
 }
 
 /* Signs and submits contract.method(args) as c->as; waits for and prints
-** the receipt unless --no-wait. Returns the exit code. */
-static int transact(cli *c, const char *contract, const char *method, const cJSON *args)
+** the receipt unless --no-wait. With got, a receipt with ok = true is not
+** printed: tx_get's answer, with its hash, goes to *got (the caller's).
+** Returns the exit code. */
+static int transact(cli *c, const char *contract, const char *method, const cJSON *args,
+                    cJSON **got)
 {
     ln_key k;
     cJSON *info = NULL, *acct = NULL, *sub = NULL, *st = NULL;
@@ -669,11 +655,17 @@ static int transact(cli *c, const char *contract, const char *method, const cJSO
         failf(c, "tx_get: transaction %s is committed but the reply has no receipt.ok", hash);
         goto out;
     }
+    if (!cJSON_GetObjectItemCaseSensitive(st, "hash"))
+        cJSON_AddStringToObject(st, "hash", hash);
+    if (got && cJSON_IsTrue(ok)) {
+        *got = st;
+        st = NULL;
+        status = 0;
+        goto out;
+    }
     if (c->json) {
-        if (!cJSON_GetObjectItemCaseSensitive(st, "hash"))
-            cJSON_AddStringToObject(st, "hash", hash);
         if (print_json(c, st)) goto out;
-    } else {
+    } else if (!got) {
         print_receipt(c, hash, st);
     }
     if (cJSON_IsTrue(ok)) {
@@ -707,12 +699,12 @@ static int cmd_send(cli *c)
         return usagef(c, "METHOD must be 1-64 bytes");
     if (ln_cli_args(c->npos - 2, c->pos + 2, 1, &args, err, sizeof err) < 0)
         return usagef(c, "%s", err);
-    int rc = transact(c, c->pos[0], c->pos[1], args);
+    int rc = transact(c, c->pos[0], c->pos[1], args, NULL);
     cJSON_Delete(args);
     return rc;
 }
 
-/* Reads a contract source file for deploy: 0, or 1 with the error printed. */
+/* Reads a Lua source file (a contract, a plugin): 0, or 1 with the error printed. */
 static int read_source(cli *c, const char *path, char **out)
 {
     FILE *f = fopen(path, "rb");
@@ -737,7 +729,7 @@ static int read_source(cli *c, const char *path, char **out)
     }
     if (memchr(buf, 0, n)) {
         free(buf);
-        return failf(c, "%s holds NUL bytes; a contract is Lua source text", path);
+        return failf(c, "%s holds NUL bytes; Lua source is text", path);
     }
     buf[n] = 0;
     *out = buf;
@@ -772,7 +764,7 @@ static int cmd_deploy(cli *c)
     }
     cJSON_InsertItemInArray(args, 0, code);
     cJSON_InsertItemInArray(args, 0, name);
-    int rc = transact(c, "sys", "deploy", args);
+    int rc = transact(c, "sys", "deploy", args, NULL);
     cJSON_Delete(args);
     return rc;
 }
@@ -931,6 +923,43 @@ static int cmd_info(cli *c)
     return rc;
 }
 
+/* ---- shared with cli_gov.c (cli_int.h) --------------------------------- */
+
+int ln__cli_fail(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = say(c, 0, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ln__cli_usage(cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = say(c, 1, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ln__cli_rpc(cli *c, const char *method, cJSON *params, cJSON **result)
+{
+    return rpc(c, method, params, result);
+}
+
+int ln__cli_print_json(cli *c, const cJSON *v) { return print_json(c, v); }
+void ln__cli_row(table *t, const char *key, char *val) { row(t, key, val); }
+void ln__cli_table_print(table *t, FILE *out) { table_print(t, out); }
+
+int ln__cli_transact(cli *c, const char *contract, const char *method, const cJSON *args,
+                     cJSON **got)
+{
+    return transact(c, contract, method, args, got);
+}
+
+int ln__cli_read_source(cli *c, const char *path, char **out) { return read_source(c, path, out); }
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 static const struct {
@@ -938,14 +967,16 @@ static const struct {
     int (*fn)(cli *);
     const ln_opt *opts;
     const char *usage;
+    int (*help)(int argc, char **argv, FILE *out);   /* NULL: usage and opts */
 } commands[] = {
-    { "keys",   cmd_keys,   common_opts, usage_keys },
-    { "deploy", cmd_deploy, send_opts,   usage_deploy },
-    { "send",   cmd_send,   send_opts,   usage_send },
-    { "query",  cmd_query,  common_opts, usage_query },
-    { "tx",     cmd_tx,     common_opts, usage_tx },
-    { "block",  cmd_block,  common_opts, usage_block },
-    { "info",   cmd_info,   common_opts, usage_info },
+    { "keys",   cmd_keys,    common_opts,      usage_keys,   NULL },
+    { "deploy", cmd_deploy,  send_opts,        usage_deploy, NULL },
+    { "send",   cmd_send,    send_opts,        usage_send,   NULL },
+    { "query",  cmd_query,   common_opts,      usage_query,  NULL },
+    { "tx",     cmd_tx,      common_opts,      usage_tx,     NULL },
+    { "block",  cmd_block,   common_opts,      usage_block,  NULL },
+    { "info",   cmd_info,    common_opts,      usage_info,   NULL },
+    { "gov",    ln__cli_gov, ln__cli_gov_opts, NULL,         ln__cli_gov_help },
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -966,6 +997,7 @@ int ln_cli_run(int argc, char **argv, FILE *out, FILE *err)
         return 2;
     }
     if (ln_opts_wants_help(argc, argv)) {
+        if (commands[i].help) return commands[i].help(argc, argv, out);
         fprintf(out, "%s\noptions (anywhere among the arguments; `--` ends them):\n",
                 commands[i].usage);
         ln_opts_usage(out, commands[i].opts);
@@ -980,6 +1012,7 @@ int ln_cli_run(int argc, char **argv, FILE *out, FILE *err)
     char why[256];
     int rc = ln_opts_parse(commands[i].opts, argc, argv, &a, why, sizeof why) < 0
            ? usagef(&c, "%s", why) : take_opts(&c, &a);
+    c.args = &a;
     if (rc == 0)
         rc = commands[i].fn(&c);
     ln_rpcc_close(c.rpc);

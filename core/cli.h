@@ -1,7 +1,9 @@
 /*
 ** cli.h -- the client commands of the lunet CLI: keys, deploy, send, query,
-** tx, block, info. They reach a node only through its JSON-RPC 2.0 over HTTP
-** (POST to the --rpc URL; DESIGN, "Wire format" and "Outside interfaces").
+** tx, block, info, and gov (proposals to the governance contract: propose,
+** vote, execute, cancel, list, show; cli_gov.c). They reach a node only
+** through its JSON-RPC 2.0 over HTTP (POST to the --rpc URL; DESIGN, "Wire
+** format" and "Outside interfaces").
 **
 ** Exit codes: 0 done, 1 the operation failed (a node error, a failed
 ** transaction, a missing key file...), 2 a usage error. Errors are one line

@@ -19,7 +19,9 @@ typedef struct {
 static _Thread_local size_t item_max = LN_CODEC_MAX_ITEM;
 
 /* The longest string this thread's current call may push into Lua: no
-** bound but for the *_strmax variants. */
+** bound but for the *_strmax variants. Every call that pushes sets it
+** first: a push that a Lua error unwinds (a sandbox's memory cap) never
+** gets to restore it. */
 static _Thread_local size_t str_max = SIZE_MAX;
 
 static int is_str_byte(uint8_t b)
@@ -345,7 +347,7 @@ static int push_obj(lua_State *L, const msgpack_object *o, int depth)
     return LN_ETYPE;
 }
 
-int ln_codec_push(lua_State *L, const msgpack_object *o)
+static int push_top(lua_State *L, const msgpack_object *o)
 {
     int base = lua_gettop(L);
     if (!lua_checkstack(L, 1)) return LN_ENOMEM;
@@ -354,14 +356,28 @@ int ln_codec_push(lua_State *L, const msgpack_object *o)
     return rc;
 }
 
+int ln_codec_push(lua_State *L, const msgpack_object *o)
+{
+    str_max = SIZE_MAX;
+    return push_top(L, o);
+}
+
+/* Pushes checked bytes; item_max is not read. */
+static int push_checked(lua_State *L, const uint8_t *p, size_t n)
+{
+    int base = lua_gettop(L);
+    if (!lua_checkstack(L, 1)) return LN_ENOMEM;
+    int rc = push_raw(L, &p, p + n);
+    if (rc) lua_settop(L, base);
+    return rc;
+}
+
 int ln_codec_decode_lua(lua_State *L, const uint8_t *p, size_t n)
 {
     int rc = ln_codec_check(p, n);
     if (rc) return rc;
-    int base = lua_gettop(L);
-    if (!lua_checkstack(L, 1)) return LN_ENOMEM;
-    if ((rc = push_raw(L, &p, p + n)) != 0) lua_settop(L, base);
-    return rc;
+    str_max = SIZE_MAX;
+    return push_checked(L, p, n);
 }
 
 /* ---- From Lua ------------------------------------------------------------ */
@@ -787,32 +803,31 @@ int ln_codec_decode_lua_charged(lua_State *L, const uint8_t *p, size_t n, size_t
     int rc = ln_codec_items(p, n, &items);
     if (rc) return rc;
     charge(L, items);
-    int base = lua_gettop(L);
-    if (!lua_checkstack(L, 1)) return LN_ENOMEM;
-    size_t saved = str_max;
     str_max = max;
-    rc = push_raw(L, &p, p + n);
-    str_max = saved;
-    if (rc) lua_settop(L, base);
+    rc = push_checked(L, p, n);
+    str_max = SIZE_MAX;
     return rc;
 }
 
 int ln_codec_push_strmax(lua_State *L, const msgpack_object *o, size_t max)
 {
-    size_t saved = str_max;
     str_max = max;
-    int rc = ln_codec_push(L, o);
-    str_max = saved;
+    int rc = push_top(L, o);
+    str_max = SIZE_MAX;
     return rc;
 }
 
 int ln_codec_decode_lua_limit(lua_State *L, const uint8_t *p, size_t n, size_t max_item)
 {
+    /* The larger limit only for the check, which raises nothing: the push
+    ** may (a memory cap) and must not leave it behind. */
     size_t saved = item_max;
     item_max = max_item;
-    int rc = ln_codec_decode_lua(L, p, n);
+    int rc = ln_codec_check(p, n);
     item_max = saved;
-    return rc;
+    if (rc) return rc;
+    str_max = SIZE_MAX;
+    return push_checked(L, p, n);
 }
 
 void ln_pack_strn(msgpack_packer *pk, const char *s, size_t n)

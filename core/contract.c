@@ -220,7 +220,10 @@ static int host_storage_get(lua_State *L)
     }
     if (rc < 0) return ln__vm_raise(L, rc, "storage.get: %s", ln_strerror(rc));
     ln_sandbox_charge(L, LN_GAS_STORE_READ(vl));
-    rc = ln_codec_decode_lua_charged(L, v, vl, LN_STRING_MAX, charge_items);
+    /* gov keeps the code its proposals carry (run_action lets its arguments
+    ** hold up to LN_CODE_MAX) and reads it back to carry a proposal out. */
+    size_t max = strcmp(ln__vm_top(vm)->contract, "gov") == 0 ? LN_CODE_MAX : LN_STRING_MAX;
+    rc = ln_codec_decode_lua_charged(L, v, vl, max, charge_items);
     if (rc < 0) return ln__vm_raise(L, rc, "storage.get: stored value: %s", ln_strerror(rc));
     return 1;
 }

@@ -239,6 +239,36 @@ static int sys_spend(lua_State *L)
     return 0;
 }
 
+/* deposit(amount): the account that called gov pays amount into gov's own
+** balance (a policy's proposal deposit, which gov gives back with
+** sys.transfer). Only with that account's authority: its transaction's
+** signatures, or a contract's own code; a contract cannot pay from its
+** caller's balance. */
+static int sys_deposit(lua_State *L)
+{
+    ln_vm *vm = vm_of(L);
+    uint64_t amount = check_uint(L, 1, "deposit: amount");
+    if (amount == 0) return ln__vm_raise(L, LN_EINVAL, "deposit: amount must be positive");
+    const char *from = ln__vm_top(vm)->sender;
+    if (ln__vm_authorized(vm, from, "active") < 0)
+        return ln__vm_raise(L, LN_EAUTH, "deposit: missing authority of %s@active", from);
+    ln_account f, g;
+    if (ln_account_load(vm->ov, from, &f) < 0)
+        return ln__vm_raise(L, LN_ENOACCOUNT, "deposit: unknown account %s", from);
+    if (f.balance < amount)
+        return ln__vm_raise(L, LN_EBALANCE, "deposit: %s holds %llu, not %llu", from,
+                            (unsigned long long)f.balance, (unsigned long long)amount);
+    if (strcmp(from, GOV) == 0) return 0;
+    if (ln_account_load(vm->ov, GOV, &g) < 0)
+        return ln__vm_raise(L, LN_ENOACCOUNT, "deposit: this chain has no %s account", GOV);
+    f.balance -= amount;
+    g.balance += amount;
+    int rc = ln_account_save(vm->ov, &f);
+    if (rc == 0) rc = ln_account_save(vm->ov, &g);
+    if (rc < 0) return ln__vm_raise(L, rc, "deposit: %s", ln_strerror(rc));
+    return 0;
+}
+
 /* set_code(contract, source): when the contract's owner permission is
 ** satisfied by gov's own authority (an entry gov@active). */
 static int sys_set_code(lua_State *L)
@@ -419,7 +449,7 @@ void ln__govern_table(lua_State *L, ln_vm *vm)
         { "schedule", sys_schedule }, { "set_param", sys_set_param },
         { "add_member", sys_add_member }, { "remove_member", sys_remove_member },
         { "add_validator", sys_add_validator }, { "remove_validator", sys_remove_validator },
-        { "spend", sys_spend }, { "set_code", sys_set_code },
+        { "spend", sys_spend }, { "deposit", sys_deposit }, { "set_code", sys_set_code },
         { "validators", sys_validators }, { "members", sys_members }, { "params", sys_params },
         { "stake", sys_stake }, { "total_stake", sys_total_stake },
         { "check", sys_check }, { "apply", sys_apply },

@@ -11,6 +11,8 @@
 **   system.add_member(key) / remove_member(key)
 **   system.add_validator(name, key [, power]) / remove_validator(name)
 **   system.spend(to, amount)             from the account `treasury`
+**   system.deposit(amount)               from the account calling gov, with its
+**                                        authority, to gov (a proposal deposit)
 **   system.set_code(contract, source)    when gov@active holds its owner permission
 **   system.validators() -> {{name, key}} / members() -> {key} / params() -> {name = value}
 **   system.stake(account), system.total_stake()   (0 until staking exists)

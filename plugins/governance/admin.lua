@@ -11,6 +11,22 @@
 -- member {op, key}, validator {op, name, key, power}, spend {to, amount,
 -- memo}, code {contract, source}. Queries: proposal(id), proposals(status),
 -- policy(). vote, execute and cancel have nothing to do here.
+--
+-- Storage, the same in every policy of plugins/governance/: a swap of the
+-- governance slot keeps gov's storage, so the new policy takes over the
+-- proposals of the old one, open ones included.
+--   "next"          the id of the next proposal (1 first)
+--   "p:ID"          {kind, body, proposer, height, status, why}; policies
+--                   that vote add ends (the last height at which votes
+--                   count), eta (the first height at which a passed
+--                   proposal may be carried out), and stake.lua deposit,
+--                   deposit_to, mode and total
+--   "v:ID:ACCOUNT"  a vote {choice, weight}
+--   "t:ID"          stake.lua's running tally {yes, no, abstain, veto}
+-- A status goes voting -> passed | rejected | expired | cancelled, and
+-- passed -> queued (a timelock) -> executed | failed; each change is an
+-- event `proposal` {id, kind, status, why}. A policy keeps its params
+-- under its own key ("admin" here).
 
 local M = { NAME = "admin" }
 
@@ -66,7 +82,9 @@ function M.cancel(id)
 end
 
 function M.proposal(id)
-  return storage.get("p:" .. tostring(id))
+  local p = storage.get("p:" .. tostring(id))
+  if p then p.id = id end
+  return p
 end
 
 function M.proposals(status)

@@ -722,6 +722,84 @@ TEST(codec_map_get_finds_keys)
     msgpack_zone_destroy(&z);
 }
 
+/* An allocator that refuses to grow anything while fail_growth is set, as
+** a sandbox's memory cap does: Lua then raises LUA_ERRMEM mid-push. */
+static int fail_growth;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (fail_growth && nsize > osize) return NULL;
+    return realloc(ptr, nsize);
+}
+
+static void charge_nothing(lua_State *L, uint64_t items)
+{
+    (void)L;
+    (void)items;
+}
+
+/* A 40-byte string: within each cap below, so the push allocates, and fails. */
+static uint8_t short_str[2 + 40];
+
+static int decode_charged_raising(lua_State *L)
+{
+    fail_growth = 1;
+    ln_codec_decode_lua_charged(L, short_str, sizeof short_str, 64, charge_nothing);
+    return 0;
+}
+
+static int push_strmax_raising(lua_State *L)
+{
+    msgpack_object o = { .type = MSGPACK_OBJECT_STR };
+    o.via.str.ptr = (const char *)short_str + 2;
+    o.via.str.size = 40;
+    fail_growth = 1;
+    ln_codec_push_strmax(L, &o, 64);
+    return 0;
+}
+
+static int decode_limit_raising(lua_State *L)
+{
+    fail_growth = 1;
+    ln_codec_decode_lua_limit(L, short_str, sizeof short_str, 16u << 20);
+    return 0;
+}
+
+TEST(codec_limits_of_a_push_that_raised_do_not_outlive_it)
+{
+    lua_State *L = lua_newstate(capped_alloc, NULL);
+    ASSERT(L != NULL);
+    short_str[0] = 0xd9;
+    short_str[1] = 40;
+    memset(short_str + 2, 'y', 40);
+    static uint8_t long_str[2 + 200];
+    long_str[0] = 0xd9;
+    long_str[1] = 200;
+    memset(long_str + 2, 'x', 200);
+    /* A str 32 header claiming one byte past the default item limit. */
+    static const uint8_t over[] = { 0xdb, 0x00, 0x10, 0x00, 0x01 };
+    lua_CFunction raising[] = { decode_charged_raising, push_strmax_raising, decode_limit_raising };
+    for (size_t i = 0; i < sizeof raising / sizeof *raising; i++) {
+        lua_pushcfunction(L, raising[i]);
+        ASSERT_EQ(lua_pcall(L, 0, 0, 0), LUA_ERRMEM);
+        fail_growth = 0;
+        lua_settop(L, 0);
+        /* Plain calls have no string cap and the default item limit. */
+        ASSERT_EQ(ln_codec_decode_lua(L, long_str, sizeof long_str), 0);
+        size_t n;
+        lua_tolstring(L, -1, &n);
+        ASSERT_EQ(n, 200u);
+        lua_settop(L, 0);
+        ASSERT_EQ(ln_codec_check(over, sizeof over), LN_ETOOBIG);
+    }
+    lua_close(L);
+}
+
 TEST(codec_push_refuses_unsafe_integers_and_pushes_nothing)
 {
     lua_State *L = new_lua();
@@ -935,6 +1013,7 @@ static const ln_test tests[] = {
     T(codec_unpack_builds_objects),
     T(codec_map_get_finds_keys),
     T(codec_push_refuses_unsafe_integers_and_pushes_nothing),
+    T(codec_limits_of_a_push_that_raised_do_not_outlive_it),
     T(codec_check_survives_random_and_mutated_input),
     T(codec_metered_encoding_gives_the_same_bytes_and_counts_them),
     T(codec_metered_encoding_walks_a_shared_table_each_time_and_stops_at_the_limit),

@@ -52,6 +52,7 @@ describe("governance - admin.lua", function()
     for _, e in ipairs(events(r, "proposal")) do st[#st + 1] = e.status end
     assert.are.same({ "voting", "passed", "executed" }, st)
     local p = chain:query("gov", "proposal", 1)
+    assert.are.equal(1, p.id)
     assert.are.equal("executed", p.status)
     assert.are.equal("param", p.kind)
     assert.are.equal(1, #chain:query("gov", "proposals", "executed"))
@@ -223,6 +224,15 @@ describe("governance - plugin swaps", function()
     while chain:height() + 1 < at + 5 do chain:advance(1) end
     assert.are.equal("bft", chain:plugin("consensus").name)
     assert.are.equal(at + 5, chain:plugin("consensus").since)
+  end)
+
+  it("a proposal keeps plugin code over 16 KiB and gives it back whole", function()
+    assert.is_true(#BFT > 16 * 1024)
+    local chain = gov_chain()
+    local id = ok(chain:propose("alice", "plugin", { slot = "consensus", code = BFT, at = chain:height() + 5 })).result
+    local p = chain:query("gov", "proposal", id)
+    assert.are.equal(BFT, p.body.code)
+    assert.are.equal(BFT, chain:query("gov", "proposals")[1].body.code)
   end)
 
   it("a slot takes one swap at a time", function()
