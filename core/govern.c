@@ -16,6 +16,7 @@
 #include "govern.h"
 #include "params.h"
 #include "plugin.h"
+#include "stake.h"
 
 #define GOV "gov"
 
@@ -314,20 +315,24 @@ static int sys_params(lua_State *L)
     return 1;
 }
 
-/* Stake arrives with staking; until then nobody has any. */
+/* Bonded stake (stake.h). */
 static int sys_stake(lua_State *L)
 {
     ln_vm *vm = vm_of(L);
-    (void)vm;
-    ln__vm_check_name(L, 1, "stake: account");
-    lua_pushnumber(L, 0);
+    ln_stake st;
+    int rc = ln_stake_load(vm->ov, ln__vm_check_name(L, 1, "stake: account"), &st);
+    if (rc < 0) return ln__vm_raise(L, rc, "stake: %s", ln_strerror(rc));
+    lua_pushnumber(L, (lua_Number)st.stake);
     return 1;
 }
 
 static int sys_total_stake(lua_State *L)
 {
-    vm_of(L);
-    lua_pushnumber(L, 0);
+    ln_vm *vm = vm_of(L);
+    uint64_t t;
+    int rc = ln_stake_total(vm->ov, &t);
+    if (rc < 0) return ln__vm_raise(L, rc, "total_stake: %s", ln_strerror(rc));
+    lua_pushnumber(L, (lua_Number)t);
     return 1;
 }
 
@@ -398,12 +403,13 @@ static int kind_run(lua_State *L, int apply)
         lua_call(L, n, 0);
     } else {
         size_t evlen = vm->ev.size;
-        uint32_t nev = vm->nev;
+        uint32_t nev = vm->nev, nst = vm->nstlog;
         ln_overlay_begin(vm->ov);
         int rc = lua_pcall(L, n, 0, 0);
         ln_overlay_revert(vm->ov);
         vm->ev.size = evlen;
         vm->nev = nev;
+        vm->nstlog = nst;
         if (rc != 0) return lua_error(L);   /* the refusal (its code kept in vm->errcode), or a kill */
     }
     lua_pushboolean(L, 1);

@@ -13,7 +13,7 @@
 **   system.spend(to, amount)             from the account `treasury`
 **   system.set_code(contract, source)    when gov@active holds its owner permission
 **   system.validators() -> {{name, key}} / members() -> {key} / params() -> {name = value}
-**   system.stake(account), system.total_stake()   (0 until staking exists)
+**   system.stake(account), system.total_stake()   bonded stake (stake.h)
 **   system.check(kind, body)             raises what applying it would refuse
 **   system.apply(kind, body)             carries out a proposal of that kind
 **

@@ -528,10 +528,18 @@ static void free_node(ln_node *n)
     msgpack_sbuffer_destroy(&n->proposal);
     if (n->admit) ln_admit_close(n->admit, NULL, NULL);   /* open failed: nothing in flight */
     ln_plugin_free(n->plugin);
+    ln_pricing_free(n->pricing);
     ln_mempool_free(n->mp);
     ln_chain_close(n->chain);
     free(n->subs);
     free(n);
+}
+
+/* What executing a block has to say (a pricing plugin's faults). */
+static void chain_log(void *ud, const char *line)
+{
+    (void)ud;
+    ln__node_log("%s", line);
 }
 
 int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
@@ -573,6 +581,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
+    ln_chain_set_log(n->chain, chain_log, n);
     if ((rc = ln_ptimers_new(loop, ln__node_on_timer, n, &n->timers)) < 0) {
         free_node(n);
         return rc;
@@ -720,9 +729,10 @@ static int admit_accept(void *ud, const ln_tx *tx, uint8_t *bytes, size_t len,
     ln_account acct;
     memset(&acct, 0, sizeof acct);
     ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
-    int rc = ov ? ln_exec_check(ov, n->chain_id, h.height + 1, tx, LN_CHECK_POOL, &acct, why,
+    int rc = ov ? ln_exec_admit(ov, n->chain_id, h.height + 1, h.time, tx, &n->pricing, &acct, why,
                                 whylen)
                 : LN_ENOMEM;
+    if (rc == LN_EPLUGIN) ln__node_log("admission: %s", why);
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, tx, bytes, len, acct.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
@@ -845,7 +855,7 @@ int ln_node_query(ln_node *n, const char *contract, const char *method,
         ln_header h;
         uint8_t hash[LN_HASH_LEN];
         ln_chain_head(n->chain, &h, hash);
-        ln_blockctx bc = { q->chain_id, h.height, h.time, { 0 }, 1, n->query_gas_max };
+        ln_blockctx bc = { q->chain_id, h.height, h.time, { 0 }, 1, n->query_gas_max, NULL, NULL, NULL };
         memcpy(bc.prev, hash, LN_HASH_LEN);
         q->bc = bc;
         rc = ln_qpool_submit(n->queries, &q->job, query_work, query_done);

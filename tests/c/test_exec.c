@@ -459,17 +459,27 @@ TEST(exec_receipt_encode_gives_the_canonical_receipt_map)
     r.gas_used = 300;
     r.fee = 900;
     snprintf(r.payer, sizeof r.payer, "bob");
+    r.usage.gas = 300;
+    r.usage.tx_bytes = 200;
     uint8_t *p;
     size_t n;
     ASSERT_EQ(ln_receipt_encode(&r, &p, &n), 0);
     static const uint8_t failed[] = {
-        0x87, 0xa5, 'e', 'r', 'r', 'o', 'r', 0xa2, 'n', 'o',
+        0x88, 0xa5, 'e', 'r', 'r', 'o', 'r', 0xa2, 'n', 'o',
         0xa6, 'e', 'v', 'e', 'n', 't', 's', 0x90,
         0xa3, 'f', 'e', 'e', 0xcd, 0x03, 0x84,
         0xa8, 'g', 'a', 's', '_', 'u', 's', 'e', 'd', 0xcd, 0x01, 0x2c,
         0xa2, 'o', 'k', 0xc2,
         0xa5, 'p', 'a', 'y', 'e', 'r', 0xa3, 'b', 'o', 'b',
-        0xa6, 'r', 'e', 's', 'u', 'l', 't', 0xc0 };
+        0xa6, 'r', 'e', 's', 'u', 'l', 't', 0xc0,
+        0xa5, 'u', 's', 'a', 'g', 'e', 0x87,
+        0xa5, 'c', 'a', 'l', 'l', 's', 0x00,
+        0xac, 'e', 'v', 'e', 'n', 't', 's', '_', 'b', 'y', 't', 'e', 's', 0x00,
+        0xa3, 'g', 'a', 's', 0xcd, 0x01, 0x2c,
+        0xa8, 'm', 'e', 'm', '_', 'p', 'e', 'a', 'k', 0x00,
+        0xad, 's', 't', 'o', 'r', 'a', 'g', 'e', '_', 'a', 'd', 'd', 'e', 'd', 0x00,
+        0xad, 's', 't', 'o', 'r', 'a', 'g', 'e', '_', 'f', 'r', 'e', 'e', 'd', 0x00,
+        0xa8, 't', 'x', '_', 'b', 'y', 't', 'e', 's', 0xcc, 0xc8 };
     ASSERT_EQ(n, sizeof failed);
     ASSERT_MEM(p, failed, n);
     free(p);
@@ -484,13 +494,23 @@ TEST(exec_receipt_encode_gives_the_canonical_receipt_map)
     r.events = malloc(sizeof events);
     memcpy(r.events, events, sizeof events);
     r.events_len = sizeof events;
+    /* stored comes between storage_freed and tx_bytes, by contract name. */
+    r.usage.stored = malloc(2 * sizeof *r.usage.stored);
+    r.usage.nstored = 2;
+    snprintf(r.usage.stored[0].contract, sizeof r.usage.stored[0].contract, "box");
+    r.usage.stored[0].bytes = -7;
+    snprintf(r.usage.stored[1].contract, sizeof r.usage.stored[1].contract, "token");
+    r.usage.stored[1].bytes = 40;
     ASSERT_EQ(ln_receipt_encode(&r, &p, &n), 0);
     ASSERT_EQ(ln_codec_check(p, n), 0);
-    ASSERT_MEM(p, "\x87\xa5" "error\xc0\xa6" "events\x91\x80", 17);
-    ASSERT_MEM(p + n - 10, "\xa6" "result\x92\x01\xc3", 10);
+    ASSERT_MEM(p, "\x88\xa5" "error\xc0\xa6" "events\x91\x80", 17);
+    static const uint8_t stored[] = { 0xa6, 's', 't', 'o', 'r', 'e', 'd', 0x82, 0xa3, 'b', 'o', 'x', 0xf9,
+                                      0xa5, 't', 'o', 'k', 'e', 'n', 0x28 };
+    ASSERT(memmem(p, n, stored, sizeof stored) != NULL);
+    ASSERT(memmem(p, n, "\xa6" "result\x92\x01\xc3\xa5" "usage\x88", 17) != NULL);
     free(p);
     ln_receipt_free(&r);
-    ASSERT(r.result == NULL && r.events == NULL);
+    ASSERT(r.result == NULL && r.events == NULL && r.usage.stored == NULL);
 }
 
 TEST(exec_query_writes_nothing_and_runs_under_its_own_gas_cap)
