@@ -217,6 +217,12 @@ static void run_priced(blockrun *br, size_t d, int how, const ln_tx *tx, size_t 
     size_t call = ln_overlay_depth(ov) - 1;
     out.usage.tx_bytes = n;
     rc = price(br, how, tx, &out.usage, &fee, why, sizeof why);
+    if (rc == LN_EPLUGIN && is_governance(tx)) {
+        say(br->bc, "block %llu: %s; a governance transaction goes on at one fee unit per gas",
+            (unsigned long long)br->bc->height, why);
+        how = PRICE_BUILTIN;
+        rc = price(br, how, tx, &out.usage, &fee, why, sizeof why);
+    }
     ln_account payer;
     int lrc = rc < 0 ? 0 : ln_account_load(ov, fee.payer, &payer);
     if (rc == 0 && (lrc < 0 || payer.balance < fee.fee)) {

@@ -16,6 +16,7 @@
 #include "govern.h"
 #include "params.h"
 #include "plugin.h"
+#include "pricing.h"
 #include "stake.h"
 
 #define GOV "gov"
@@ -616,6 +617,8 @@ int ln_govern_probe(ln_overlay *ov, const ln_blockinfo *bi, ln_slot slot, const 
 {
     static const char *const required[LN_NSLOTS] = { "init", "propose", "charge" };
     name[0] = 0;
+    if (slot == LN_SLOT_PRICING)        /* loaded as the pricing host loads it, with its params */
+        return ln_pricing_check(bi, "probe", code, len, params, plen, name, why, whylen);
     int rc = probe_chunk(code, len, required[slot], name, why, whylen);
     if (rc < 0) return rc;
     if (slot == LN_SLOT_GOVERNANCE) {

@@ -44,8 +44,8 @@ int ln_govern_install(ln_overlay *ov, const ln_blockinfo *bi, char *why, size_t 
 /* Would code load as the plugin of slot? It is compiled and run in a
 ** scratch sandbox: a consensus plugin's init(node, params) runs against
 ** the validators in ov, a governance policy's init(params) over a
-** savepoint of ov that is undone, a pricing model must return a table with
-** charge. Deterministic: the same code on the same state gives the same
+** savepoint of ov that is undone, a pricing model is loaded with its params
+** as the pricing host loads it (ln_pricing_check). Deterministic: the same code on the same state gives the same
 ** answer on every node. 0 with the NAME field the code's table gives (or
 ** "") in name; LN_EPLUGIN with why. */
 int ln_govern_probe(ln_overlay *ov, const ln_blockinfo *bi, ln_slot slot, const char *code,

@@ -255,6 +255,8 @@ static int l_chain(lua_State *L)
         char why[256];
         if ((rc = ln_govern_install(ov, &bi, why, sizeof why)) < 0)
             snprintf(err, sizeof err, "governance plugin: %s", why);
+        else if ((rc = ln_pricing_check_slot(ov, &bi, why, sizeof why)) < 0)
+            snprintf(err, sizeof err, "%s", why);
     }
     if (rc == 0) {
         snprintf(c->chain_id, sizeof c->chain_id, "%s", g->chain_id);

@@ -763,7 +763,17 @@ static int load(ln_pricing *p, const ln_blockinfo *bi, const char *code, size_t 
         return ln_errf(why, whylen, LN_EPLUGIN, "pricing plugin %s must return a table of callbacks",
                        p->name);
     p->module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    for (int k = 0; k < 4; k++) p->has[k] = find(p, k);
+    for (int k = 0; k < 4; k++) {
+        p->has[k] = find(p, k);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
+        lua_pushstring(L, cb_names[k]);
+        lua_rawget(L, -2);
+        int other = !p->has[k] && !lua_isnil(L, -1);
+        lua_pop(L, 2);
+        if (other)
+            return ln_errf(why, whylen, LN_EPLUGIN, "pricing plugin %s: %s must be a function",
+                           p->name, cb_names[k]);
+    }
     if (ln_sandbox_load(p->sb, glue_src, sizeof glue_src - 1, "=pricing glue") < 0)
         return ln_errf(why, whylen, LN_ECODE, "pricing glue: %s", lua_tostring(L, -1));
     ln_sandbox_newenv(p->sb);
@@ -820,6 +830,40 @@ int ln_pricing_open(ln_overlay *ov, const ln_blockinfo *bi, const char *proposer
     }
     *out = p;
     return 0;
+}
+
+int ln_pricing_check(const ln_blockinfo *bi, const char *name, const char *code, size_t len,
+                     const uint8_t *params, size_t plen, char found[LN_PLUGIN_NAME_MAX + 1],
+                     char *why, size_t whylen)
+{
+    ln_pricing *p = calloc(1, sizeof *p);
+    if (!p) return ln_errf(why, whylen, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
+    p->height = bi->height;
+    p->time = bi->time;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    msgpack_sbuffer_init(&p->scratch);
+    int rc = load(p, bi, code, len, params, plen, why, whylen);
+    if (rc == 0 && found) {
+        found[0] = 0;
+        lua_State *L = ln_sandbox_L(p->sb);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
+        lua_pushliteral(L, "NAME");
+        lua_rawget(L, -2);
+        size_t nl = 0;
+        const char *nm = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &nl) : NULL;
+        if (nm && nl > 0 && nl <= LN_PLUGIN_NAME_MAX) memcpy(found, nm, nl + 1);
+        lua_pop(L, 2);
+    }
+    ln_pricing_free(p);
+    return rc < 0 ? LN_EPLUGIN : 0;
+}
+
+int ln_pricing_check_slot(ln_overlay *ov, const ln_blockinfo *bi, char *why, size_t whylen)
+{
+    ln_pricing *p = NULL;
+    int rc = ln_pricing_open(ov, bi, "", &p, why, whylen);
+    ln_pricing_free(p);
+    return rc;
 }
 
 void ln_pricing_free(ln_pricing *p)

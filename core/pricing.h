@@ -51,6 +51,7 @@
 
 #include "account.h"
 #include "contract.h"
+#include "registry.h"
 #include "state.h"
 #include "tx.h"
 
@@ -81,6 +82,18 @@ typedef void (*ln_pricing_log_fn)(void *ud, const char *line);
 int  ln_pricing_open(ln_overlay *ov, const ln_blockinfo *bi, const char *proposer,
                      ln_pricing **out, char *why, size_t whylen);
 void ln_pricing_free(ln_pricing *p);          /* NULL is a no-op */
+
+/* Would code, with params, load as a pricing plugin? It runs in a scratch
+** sandbox as ln_pricing_open would run it: it must return a table with
+** the function charge, and admit, on_block and quote are functions where
+** present. 0 with the NAME its table gives (or "") in found (may be NULL);
+** LN_EPLUGIN with why. name: what its messages call it. */
+int  ln_pricing_check(const ln_blockinfo *bi, const char *name, const char *code, size_t len,
+                      const uint8_t *params, size_t plen, char found[LN_PLUGIN_NAME_MAX + 1],
+                      char *why, size_t whylen);
+/* The plugin in force at bi->height loads (a genesis checks its own):
+** ln_pricing_open's codes. */
+int  ln_pricing_check_slot(ln_overlay *ov, const ln_blockinfo *bi, char *why, size_t whylen);
 const char *ln_pricing_name(const ln_pricing *p);
 uint64_t ln_pricing_height(const ln_pricing *p);
 void ln_pricing_set_log(ln_pricing *p, ln_pricing_log_fn fn, void *ud);

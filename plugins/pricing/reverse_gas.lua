@@ -3,7 +3,7 @@
 -- Slot: pricing.
 --
 --   admit:  a transaction calls one contract (all its actions): else
---           EPRICING. Calls of a contract whose balance is below its
+--           EPRICING. Calls of a contract whose balance is not above its
 --           freezing threshold are refused (EFROZEN), and the caller pays
 --           nothing; the gas limit is (balance - threshold) / price, so
 --           paying never takes it below the threshold. Transactions to
@@ -59,8 +59,8 @@ function M.admit(tx, sender)
   end
   local balance = pricing.balance(c)
   if not balance then return false, "ENOACCOUNT: no contract " .. c end
-  if balance < threshold then
-    return false, string.format("EFROZEN: %s holds %d, below its freezing threshold %d",
+  if balance - threshold < price then
+    return false, string.format("EFROZEN: %s holds %d, not above its freezing threshold %d",
                                 c, balance, threshold)
   end
   return true, math.floor((balance - threshold) / price)
