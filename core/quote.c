@@ -10,12 +10,13 @@
 
 /* The unsigned map {6 fields} as a signed one with a signature of zeros:
 ** "signatures" sorts after every other field, so it goes last. */
-static uint8_t *as_signed(const uint8_t *p, size_t n, size_t *out)
+uint8_t *ln_quote_blank_signed(const uint8_t *p, size_t n, size_t *out)
 {
+    if (n < 2 || p[0] != 0x86) return NULL;
     static const uint8_t tail[] = {
         0xaa, 's', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e', 's', 0x91, 0x82,
         0xa3, 'k', 'e', 'y', 0xc4, 32 };
-    size_t len = n + sizeof tail + 32 + 5 + 64;
+    size_t len = n + sizeof tail + 32 + 6 + 64;
     uint8_t *b = malloc(len);
     if (!b) return NULL;
     uint8_t *w = b;
@@ -109,7 +110,7 @@ int ln_quote_tx(ln_state *s, const ln_blockctx *bc, const uint8_t *p, size_t len
     memset(q, 0, sizeof *q);
     uint8_t *copy = NULL;
     if (len > 1 && p[0] == 0x86) {
-        if (!(copy = as_signed(p, len, &len))) return LN_ENOMEM;
+        if (!(copy = ln_quote_blank_signed(p, len, &len))) return LN_ENOMEM;
         p = copy;
     }
     ln_tx tx;

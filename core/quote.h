@@ -34,4 +34,10 @@ int  ln_quote_tx(ln_state *s, const ln_blockctx *bc, const uint8_t *tx, size_t l
                  ln_quote *q, char *why, size_t whylen);
 void ln_quote_free(ln_quote *q);
 
+/* The unsigned transaction p (the canonical map of its six fields) as a
+** signed one whose one signature is zeros: what ln_tx_decode takes, for
+** those who read a transaction without its signatures. malloc()ed; NULL
+** when p is not such a map or out of memory. */
+uint8_t *ln_quote_blank_signed(const uint8_t *p, size_t n, size_t *out);
+
 #endif

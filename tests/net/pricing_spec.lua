@@ -123,6 +123,80 @@ describe("pricing over JSON-RPC", function()
   end)
 end)
 
+describe("lunet pricing replay", function()
+  local node
+
+  lazy_setup(function()
+    node = support.node({ name = "replay" }):start()
+    local r = node:deploy_source("alice", "box", BOX)
+    assert(r.receipt.ok, "deploy box: " .. tostring(r.receipt.error))
+    for i = 1, 3 do node:send_wait("bob", "box", "put", { "k" .. i, string.rep("v", 100 * i) }) end
+    node:send_wait("carol", "sys", "stake", { 5000 })
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  it("gives what each paid as what it would pay under the model the chain runs (flat.lua)", function()
+    local code, out, err = support.lunet { "pricing", "replay", support.ROOT .. "/plugins/pricing/flat.lua",
+                                           "--rpc", node.url, "--json" }
+    assert.are.equal(0, code, err)
+    local r = assert(support.decode_json(out))
+    assert.are.equal("flat", r.model)
+    assert.are.equal(5, r.transactions)
+    assert.are.equal(r.paid, r.would_pay)
+    assert.are.equal(0, r.refused)
+    for _, p in ipairs(r.payers) do assert.are.equal(p.paid, p.would_pay, p.account) end
+  end)
+
+  it("prices the same usage by another model: fee_market with a tip costs base + tip per gas", function()
+    local code, out, err = support.lunet { "pricing", "replay", support.ROOT .. "/plugins/pricing/fee_market.lua",
+                                           "--params", '{"tip": 4}', "--from", "2", "--to", "4",
+                                           "--rpc", node.url, "--json" }
+    assert.are.equal(0, code, err)
+    local r = assert(support.decode_json(out))
+    assert.are.equal(3, r.transactions)                 -- bob's three puts
+    assert.are.equal(5 * r.paid, r.would_pay)           -- base 1 + tip 4, per gas
+    assert.are.same({ { contract = "box", calls = 3, paid = r.paid, would_pay = r.would_pay, refused = 0 } },
+                    r.contracts)
+  end)
+
+  it("counts what a model would refuse (staked.lua: no stake, no service)", function()
+    local code, out, err = support.lunet { "pricing", "replay", support.ROOT .. "/plugins/pricing/staked.lua",
+                                           "--rpc", node.url }
+    assert.are.equal(0, code, err)
+    assert.is_truthy(out:find("pricing replay: staked over blocks 1..5", 1, true), out)
+    assert.is_truthy(out:match("\n  bob +3 +%d+ +0 +3\n"), out)
+    assert.is_truthy(out:match("\n  carol +1 +%d+ +0 +0\n"), out)
+  end)
+
+  it("says what is wrong with a model, its params, the blocks or the node", function()
+    local cases = {
+      { { "/nonexistent/model.lua" }, 1, "cannot read /nonexistent/model.lua" },
+      { { support.ROOT .. "/plugins/pricing/flat.lua", "--params", "[1]" }, 1, "--params must be a JSON object" },
+      { { support.ROOT .. "/plugins/pricing/flat.lua", "--params", '{"price": 0}' }, 1, "params.price must be a positive integer" },
+      { { support.ROOT .. "/consensus/poa.lua" }, 1, "has no function charge" },
+      { { support.ROOT .. "/plugins/pricing/flat.lua", "--to", "999" }, 1, "the node's head is" },
+      { { support.ROOT .. "/plugins/pricing/flat.lua", "--from", "0" }, 2, "--from wants an integer" },
+    }
+    for _, c in ipairs(cases) do
+      local args = { "pricing", "replay" }
+      for _, a in ipairs(c[1]) do args[#args + 1] = a end
+      args[#args + 1] = "--rpc"
+      args[#args + 1] = node.url
+      local code, _, err = support.lunet(args)
+      assert.are.equal(c[2], code, err)
+      assert.is_truthy(err:find(c[3], 1, true), err)
+    end
+    local code, _, err = support.lunet { "pricing", "replay", support.ROOT .. "/plugins/pricing/flat.lua",
+                                         "--rpc", "http://127.0.0.1:1" }
+    assert.are.equal(1, code)
+    assert.is_truthy(err:find("lunet pricing replay: ", 1, true), err)
+    code, _, err = support.lunet { "pricing", "rewind" }
+    assert.are.equal(2, code)
+    assert.is_truthy(err:find("unknown subcommand 'rewind'", 1, true), err)
+  end)
+end)
+
 describe("pricing at the door", function()
   local node
 
