@@ -2,17 +2,16 @@
 -- contract a transaction calls pays for it from its own balance.
 -- Slot: pricing.
 --
---   admit:  a transaction calls one contract (all its actions): else
---           EPRICING. Calls of a contract whose balance is not above its
---           freezing threshold are refused (EFROZEN), and the caller pays
---           nothing; the gas limit is (balance - threshold) / price, so
---           paying never takes it below the threshold. Transactions to
---           sys (deploy, transfer, ...) and to gov (governance, whose
---           account holds nothing) are paid by their sender, as with
---           flat.lua: its balance must cover max_fee, gas limit max_fee /
---           price.
---   charge: fee = gas_used * price, paid by the contract (for sys and gov,
---           the sender), sent to `to`.
+--   A transaction whose actions all call one contract (not sys or gov) is
+--   that contract's to pay; any other (sys, gov, several contracts) is paid
+--   by its sender, as with flat.lua.
+--   admit:  the contract's: calls of a contract whose balance is not above
+--           its freezing threshold are refused (EFROZEN) and the caller
+--           pays nothing; the gas limit is (balance - threshold) / price,
+--           so paying never takes it below the threshold. The sender's:
+--           its balance covers max_fee (else EBALANCE); the gas limit is
+--           max_fee / price.
+--   charge: fee = gas_used * price, from whoever pays, sent to `to`.
 --
 -- Params: price (fee units per gas, default 1), threshold (the freezing
 -- threshold, default 100000), to ("burn", the default, "treasury" or
@@ -36,21 +35,19 @@ end
 -- The one contract the transaction calls, or nil and why.
 local sender_pays = { sys = true, gov = true }
 
-local function callee(tx)
+-- The contract that pays for tx, or nil when its sender does.
+local function payer(tx)
   local c = tx.actions[1].contract
+  if sender_pays[c] then return nil end
   for i = 2, #tx.actions do
-    if tx.actions[i].contract ~= c then
-      return nil, "EPRICING: a transaction calls one contract here (" .. c .. " and " ..
-                  tx.actions[i].contract .. ")"
-    end
+    if tx.actions[i].contract ~= c then return nil end
   end
   return c
 end
 
 function M.admit(tx, sender)
-  local c, why = callee(tx)
-  if not c then return false, why end
-  if sender_pays[c] then
+  local c = payer(tx)
+  if not c then
     if sender.balance < tx.max_fee then
       return false, string.format("EBALANCE: %s has %d, max_fee is %d",
                                   sender.account, sender.balance, tx.max_fee)
@@ -66,14 +63,12 @@ function M.admit(tx, sender)
   return true, math.floor((balance - threshold) / price)
 end
 
-function M.charge(usage, tx, ctx)
-  local payer = sender_pays[ctx.contract] and tx.account or ctx.contract
-  return { fee = usage.gas * price, payer = payer, to = to }
+function M.charge(usage, tx)
+  return { fee = usage.gas * price, payer = payer(tx) or tx.account, to = to }
 end
 
 function M.quote(tx, usage)
-  local c = tx.actions[1].contract
-  return { fee = usage.gas * price, payer = sender_pays[c] and tx.account or c }
+  return { fee = usage.gas * price, payer = payer(tx) or tx.account }
 end
 
 return M

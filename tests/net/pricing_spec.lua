@@ -197,6 +197,32 @@ describe("lunet pricing replay", function()
   end)
 end)
 
+describe("lunet bench --pricing", function()
+  it("runs the standard workload under a stake-priced model, every account staked first", function()
+    local code, out, err = support.lunet { "bench", "-n", "300", "--senders", "5", "--json",
+                                           "--pricing", support.ROOT .. "/plugins/pricing/staked.lua",
+                                           "--pricing-params", '{"window": 50}' }
+    assert.are.equal(0, code, err)
+    local r = assert(support.decode_json(out))
+    assert.is_true(r.ok)
+    assert.are.equal(300, r.txs)
+    assert.are.equal(0, r.refused + r.failed + r.uncommitted)
+  end)
+
+  it("refuses --pricing for a node it does not run, and params that are not an object", function()
+    local code, _, err = support.lunet { "bench", "--pricing", "plugins/pricing/flat.lua", "--rpc",
+                                         "http://127.0.0.1:1" }
+    assert.are.equal(2, code)
+    assert.is_truthy(err:find("--pricing FILE is for its own node", 1, true), err)
+    code, _, err = support.lunet { "bench", "--pricing-params", "{}" }
+    assert.are.equal(2, code)
+    code, _, err = support.lunet { "bench", "-n", "10", "--pricing", support.ROOT .. "/plugins/pricing/flat.lua",
+                                   "--pricing-params", "[1]" }
+    assert.are.equal(2, code)
+    assert.is_truthy(err:find("--pricing-params must be a JSON object", 1, true), err)
+  end)
+end)
+
 describe("pricing at the door", function()
   local node
 
