@@ -23,6 +23,10 @@
 #include "sandbox.h"
 #include "stake.h"
 
+/* Strings the host pushes for every call, interned once (str_ref): the
+** keys of a fee and of a transaction's table, the proposer, the chain id. */
+enum { S_FEE, S_PAYER, S_TO, S_PROPOSER, S_CHAIN, S_TXKEYS, S_NSTR = S_TXKEYS + 6 };
+
 struct ln_pricing {
     ln_sandbox *sb;
     ln_overlay *ov;                  /* the overlay of the callback running */
@@ -30,7 +34,8 @@ struct ln_pricing {
     int has[4];                      /* which of the callbacks (cb_names) it has */
     int tx_ref;                      /* registry slot: the last transaction's table */
     int has_tx;                      /* tx_ref holds the table of tx_id */
-    int str_ref[5];                  /* registry slots: strings pushed per call */
+    int str_ref[S_NSTR];             /* registry slots: strings pushed per call */
+    int txmt_ref;                    /* registry: a transaction table's metatable */
     const ln_tx *cur_tx;             /* the transaction of the callback running, or NULL */
     uint8_t tx_id[LN_HASH_LEN];
     uint64_t height, time;
@@ -39,10 +44,12 @@ struct ln_pricing {
     msgpack_sbuffer scratch;         /* a value on its way into the state */
     ln_pricing_log_fn log;
     void *log_ud;
+    uint32_t nlog;                   /* lines logged by this sandbox */
 };
 
+#define LOG_LINES 16                 /* pricing.log lines a block's plugin may write */
+
 /* Strings the host pushes for every call, interned once (str_ref). */
-enum { S_FEE, S_PAYER, S_TO, S_PROPOSER, S_CHAIN };
 
 static void push_str(lua_State *L, const ln_pricing *p, int which)
 {
@@ -244,7 +251,9 @@ static int h_log(lua_State *L)
     }
     line[n < 200 ? n : 200] = 0;
     ln_sandbox_charge(L, LN_GAS_COPY_BYTES(n));
-    if (p->log) p->log(p->log_ud, line);
+    /* A plugin that logs per transaction must not flood the node's log. */
+    if (p->log && p->nlog < LOG_LINES) p->log(p->log_ud, line);
+    if (p->log && ++p->nlog == LOG_LINES + 1) p->log(p->log_ud, "(more lines of this block dropped)");
     return 0;
 }
 
@@ -309,8 +318,8 @@ static void set_str(lua_State *L, const char *k, const char *v, size_t n)
 ** plugin's to read during the call, not to keep. Trusted code, loaded
 ** before the plugin, reached only from the registry. */
 static const char glue_src[] =
-    "local M, txmt, none = ...\n"
-    "local rawget, setmetatable = rawget, setmetatable\n"
+    "local M, none = ...\n"
+    "local rawget = rawget\n"
     "local U = { gas = 0, storage_added = 0, storage_freed = 0, tx_bytes = 0, mem_peak = 0,\n"
     "            calls = 0, events_bytes = 0, stored = false }\n"
     "local T = { gas = 0, storage_added = 0, storage_freed = 0, tx_bytes = 0, mem_peak = 0,\n"
@@ -324,10 +333,6 @@ static const char glue_src[] =
     "  return u\n"
     "end\n"
     "return {\n"
-    "  tx = function(account, chain_id, expires, max_fee, nonce, size)\n"
-    "    return setmetatable({ account = account, chain_id = chain_id, expires = expires,\n"
-    "                          max_fee = max_fee, nonce = nonce, size = size }, txmt)\n"
-    "  end,\n"
     "  admit = function(tx, account, balance, nonce)\n"
     "    S.account, S.balance, S.nonce = account, balance, nonce\n"
     "    return rawget(M, 'admit')(tx, S)\n"
@@ -397,20 +402,27 @@ static void push_tx(lua_State *L, ln_pricing *p, const ln_tx *tx)
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->tx_ref);
         return;
     }
-    push_glue(L, p, "tx");
-    lua_pushstring(L, tx->account);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
-    if (strcmp(lua_tostring(L, -1), tx->chain_id) != 0) {   /* the first, or another chain's */
-        lua_pop(L, 1);
-        lua_pushstring(L, tx->chain_id);
-        lua_pushvalue(L, -1);
-        lua_rawseti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
+    const uint64_t nums[] = { tx->expires, tx->max_fee, tx->nonce, tx->size };
+    lua_createtable(L, 0, 7);
+    for (int i = 0; i < 6; i++) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[S_TXKEYS + i]);
+        if (i == 0) {
+            lua_pushstring(L, tx->account);
+        } else if (i == 1) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
+            if (strcmp(lua_tostring(L, -1), tx->chain_id) != 0) {   /* the first, or another chain's */
+                lua_pop(L, 1);
+                lua_pushstring(L, tx->chain_id);
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
+            }
+        } else {
+            lua_pushnumber(L, (lua_Number)nums[i - 2]);
+        }
+        lua_rawset(L, -3);
     }
-    lua_pushnumber(L, (lua_Number)tx->expires);
-    lua_pushnumber(L, (lua_Number)tx->max_fee);
-    lua_pushnumber(L, (lua_Number)tx->nonce);
-    lua_pushnumber(L, (lua_Number)tx->size);
-    lua_call(L, 6, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->txmt_ref);
+    lua_setmetatable(L, -2);
     lua_pushvalue(L, -1);
     lua_rawseti(L, LUA_REGISTRYINDEX, p->tx_ref);
     p->has_tx = 1;
@@ -779,22 +791,24 @@ static int load(ln_pricing *p, const ln_blockinfo *bi, const char *code, size_t 
     ln_sandbox_newenv(p->sb);
     lua_setfenv(L, -2);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
-    lua_createtable(L, 0, 1);                /* a transaction's metatable */
-    lua_pushlightuserdata(L, p);
-    lua_pushcclosure(L, tx_index, 1);
-    lua_setfield(L, -2, "__index");
     lua_newtable(L);
     ln_sandbox_freeze_table(L, -1);
-    if (lua_pcall(L, 3, 1, 0) != 0 || !lua_istable(L, -1))
+    if (lua_pcall(L, 2, 1, 0) != 0 || !lua_istable(L, -1))
         return ln_errf(why, whylen, LN_ECODE, "pricing glue does not run");
     p->glue_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     p->tx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    const char *strs[5] = { "fee", "payer", "to", p->proposer, "" };
-    for (int i = 0; i < 5; i++) {
+    const char *strs[S_NSTR] = { "fee", "payer", "to", p->proposer, "",
+                                 "account", "chain_id", "expires", "max_fee", "nonce", "size" };
+    for (int i = 0; i < S_NSTR; i++) {
         lua_pushstring(L, strs[i]);
         p->str_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
     }
+    lua_createtable(L, 0, 1);                /* a transaction's metatable: actions on demand */
+    lua_pushlightuserdata(L, p);
+    lua_pushcclosure(L, tx_index, 1);
+    lua_setfield(L, -2, "__index");
+    p->txmt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (!p->has[CB_CHARGE])
         return ln_errf(why, whylen, LN_EPLUGIN, "pricing plugin %s has no function charge", p->name);
     return 0;

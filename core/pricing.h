@@ -39,7 +39,7 @@
 **                                  to "burn", "treasury" or "proposer";
 **                                  returns what it took
 **   muldiv(a, b, c)                floor(a * b / c) of integers, exact
-**   log(...)                       a line for the node's log
+**   log(...)                       a line for the node's log (16 per block)
 ** Host work is charged against the budget like a contract's.
 ** int results: 0 or a negative LN_E* code (err.h).
 */

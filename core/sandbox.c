@@ -298,10 +298,11 @@ uint64_t ln_sandbox_meter_end(ln_sandbox *sb)
 
 uint64_t ln_sandbox_meter_stop(ln_sandbox *sb)
 {
+    /* The hook stays: disarmed it does nothing, and setting it again at the
+    ** next begin is cheap when LuaJIT's dispatch mode does not change. */
     sb->metering = 0;
     sb->armed = 0;
     running = sb->outer;
-    lua_sethook(sb->L, NULL, 0, 0);
     return sb->killed ? sb->gas_limit : gas_so_far(sb);
 }
 

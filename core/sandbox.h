@@ -164,7 +164,9 @@ uint64_t ln_sandbox_meter_end(ln_sandbox *sb);
 /* meter_end without the exact count: the gas counted up to the last hook
 ** (a multiple of LN_GAS_PERIOD instructions plus charges), gas_limit when
 ** killed. For callers that need the budget, not the count (a pricing
-** plugin's callbacks): it saves the drain's few hundred instructions. */
+** plugin's callbacks): it saves the drain's few hundred instructions, and
+** leaves the (disarmed) hook in place for the next meter_begin. Only for
+** a sandbox that runs no code outside its meters. */
 uint64_t ln_sandbox_meter_stop(ln_sandbox *sb);
 /* 0 while the meter runs normally; LN_EGAS or LN_EMEM once the call is killed. */
 int      ln_sandbox_killed(ln_sandbox *sb);

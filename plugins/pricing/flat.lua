@@ -11,6 +11,8 @@
 
 local M = { NAME = "flat" }
 
+local floor, format = math.floor, string.format
+
 local price = pricing.params.price or 1
 local to = pricing.params.to or "burn"
 if type(price) ~= "number" or price < 1 or price % 1 ~= 0 then
@@ -22,10 +24,10 @@ end
 
 function M.admit(tx, sender)
   if sender.balance < tx.max_fee then
-    return false, string.format("EBALANCE: %s has %d, max_fee is %d",
+    return false, format("EBALANCE: %s has %d, max_fee is %d",
                                 sender.account, sender.balance, tx.max_fee)
   end
-  return true, math.floor(tx.max_fee / price)
+  return true, floor(tx.max_fee / price)
 end
 
 function M.charge(usage, tx)

@@ -301,6 +301,21 @@ describe("pricing - a plugin that fails", function()
   end)
 end)
 
+describe("pricing - pricing.log", function()
+  it("writes a plugin's lines to the node's log, at most 16 a block", function()
+    local chain = testing.chain { pricing = { plugin = "tests/lua/pricing/logger.lua" } }
+    local r = ok(chain:send("alice", "sys", "transfer", "bob", 1))
+    local log = chain:log()
+    assert.are.same({ "pricing plugin: charged\talice\t" .. r.gas_used .. "\t(error object is a table value)" }, log)
+    local calls = {}
+    for i = 1, 20 do calls[i] = { "alice", "sys", "transfer", "bob", 1 } end
+    for _, x in ipairs(chain:batch(calls)) do ok(x) end
+    log = chain:log()
+    assert.are.equal(17, #log)
+    assert.are.equal("pricing plugin: (more lines of this block dropped)", log[17])
+  end)
+end)
+
 describe("pricing - governance and a broken plugin", function()
   -- A plugin whose charge always fails: only governance can still act.
   local BROKEN = "return { NAME = 'broken', charge = function() error('broken') end }"
