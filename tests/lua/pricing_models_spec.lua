@@ -31,9 +31,9 @@ local function refused(r, code, text)
   return r
 end
 
-local function model(name, params, chain_params)
+local function model(name, params, chain_params, max_fee)
   return testing.chain { pricing = { plugin = "plugins/pricing/" .. name .. ".lua", params = params },
-                         params = chain_params }
+                         params = chain_params, max_fee = max_fee }
 end
 
 -- The plugin's own state key k, decoded.
@@ -46,16 +46,16 @@ local function floor(x) return math.floor(x) end
 
 describe("pricing - fee_market.lua", function()
   local TARGET = 500000                    -- block_gas_max 1000000 / 2
-  local function market(params)
+  local function market(params, max_fee)
     local chain = model("fee_market", params or { base_fee = 10, tip = 2, min_gas = 100 },
-                        { block_gas_max = 1000000 })
+                        { block_gas_max = 1000000 }, max_fee)
     ok(chain:deploy_source("alice", "box", BOX))
     return chain
   end
   local function base(chain) return fkey(chain, "base") end
 
   it("raises the base fee after a block above the target by base * (used - target) / target / 8", function()
-    local chain = market()
+    local chain = market({ base_fee = 1000000, tip = 2, min_gas = 100 }, 200000000000)
     local b = base(chain)
     local calls = {}
     for i = 1, 8 do calls[i] = { i % 2 == 0 and "alice" or "bob", "box", "spin", 40000 } end
