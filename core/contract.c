@@ -177,7 +177,9 @@ void ln__vm_stored(lua_State *L, ln_vm *vm, const char *contract, int64_t delta)
         vm->capstlog = cap;
     }
     ln_stored *e = &vm->stlog[vm->nstlog++];
-    snprintf(e->contract, sizeof e->contract, "%s", contract);
+    size_t n = strnlen(contract, LN_NAME_MAX);
+    memcpy(e->contract, contract, n);
+    e->contract[n] = 0;
     e->bytes = delta;
 }
 
