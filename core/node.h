@@ -139,6 +139,16 @@ int  ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
 ** block (canonical msgpack, as block_by_height) and its receipts (array). */
 typedef void (*ln_block_cb)(ln_node *n, const uint8_t *blk, size_t len,
                             const uint8_t *receipts, size_t rlen, void *ud);
+/* The plugins in force at the head and the swaps pending, as canonical
+** msgpack: {consensus, governance, pricing: {hash (hex), name, params,
+** since}, pending: [{at, hash, name, ready, slot}]} (DESIGN,
+** chain_info.plugins). *out is the caller's. */
+int  ln_node_plugins(ln_node *n, uint8_t **out, size_t *len);
+/* The plugin of slot in force at height (-1: the head; at most head + 1):
+** {code, hash, name, params, since}. LN_EINVAL for no such slot,
+** LN_ENOTFOUND for a height past head + 1. */
+int  ln_node_plugin_get(ln_node *n, const char *slot, int64_t height, uint8_t **out, size_t *len);
+
 int  ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud);
 void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud);
 

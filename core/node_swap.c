@@ -273,3 +273,128 @@ void ln__node_swap_close(ln_node *n)
     uv_close((uv_handle_t *)n->swap_idle, swap_idle_closed);
     n->swap_idle = NULL;
 }
+
+/* ---- what the registry says, for RPC ---------------------------------- */
+
+static void pack_hex(msgpack_packer *pk, const uint8_t *p, size_t n)
+{
+    char hex[2 * LN_HASH_LEN + 1];
+    ln_hex(p, n, hex);
+    ln_pack_str(pk, hex);
+}
+
+/* {code?, hash, name, params, since} of a registry entry. */
+static void pack_ref(msgpack_packer *pk, msgpack_sbuffer *sb, const ln_plugin_ref *ref,
+                     const char *code, size_t cl)
+{
+    msgpack_pack_map(pk, code ? 5 : 4);
+    if (code) {
+        ln_pack_str(pk, "code");
+        ln_pack_strn(pk, code, cl);
+    }
+    ln_pack_str(pk, "hash");
+    pack_hex(pk, ref->hash, LN_HASH_LEN);
+    ln_pack_str(pk, "name");
+    ln_pack_str(pk, ref->name);
+    ln_pack_str(pk, "params");
+    msgpack_sbuffer_write(sb, (const char *)ref->params, ref->plen);
+    ln_pack_str(pk, "since");
+    msgpack_pack_uint64(pk, ref->from);
+}
+
+static int finish(msgpack_sbuffer *sb, uint8_t **out, size_t *len)
+{
+    if (!sb->data) return LN_ENOMEM;
+    *out = (uint8_t *)sb->data;
+    *len = sb->size;
+    return 0;
+}
+
+static void pack_pending(msgpack_packer *pk, const ln_swap *sw, size_t ns)
+{
+    ln_pack_str(pk, "pending");
+    msgpack_pack_array(pk, ns);
+    for (size_t i = 0; i < ns; i++) {
+        msgpack_pack_map(pk, 5);
+        ln_pack_str(pk, "at");
+        msgpack_pack_uint64(pk, sw[i].at);
+        ln_pack_str(pk, "hash");
+        pack_hex(pk, sw[i].hash, LN_HASH_LEN);
+        ln_pack_str(pk, "name");
+        ln_pack_str(pk, sw[i].name);
+        ln_pack_str(pk, "ready");
+        msgpack_pack_array(pk, sw[i].nready);
+        for (uint32_t j = 0; j < sw[i].nready; j++) ln_pack_str(pk, sw[i].ready[j]);
+        ln_pack_str(pk, "slot");
+        ln_pack_str(pk, ln_slot_name(sw[i].slot));
+    }
+}
+
+int ln_node_plugins(ln_node *n, uint8_t **out, size_t *len)
+{
+    ln_header h;
+    int rc = ln_chain_head(n->chain, &h, NULL);
+    if (rc < 0) return rc;
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    if (!ov) return LN_ENOMEM;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    ln_swap *sw = NULL;
+    size_t ns = 0;
+    rc = ln_registry_pending(ov, &sw, &ns);
+    /* Keys in canonical order: consensus, governance, pending, pricing. */
+    msgpack_pack_map(&pk, LN_NSLOTS + 1);
+    for (int s = 0; s < LN_NSLOTS && rc == 0; s++) {
+        if (s == LN_SLOT_PRICING) pack_pending(&pk, sw, ns);
+        ln_plugin_ref ref;
+        ln_pack_str(&pk, ln_slot_name((ln_slot)s));
+        if ((rc = ln_registry_at(ov, (ln_slot)s, h.height, &ref)) == LN_ENOTFOUND) {
+            msgpack_pack_nil(&pk);
+            rc = 0;
+        } else if (rc == 0) {
+            pack_ref(&pk, &sb, &ref, NULL, 0);
+            ln_plugin_ref_free(&ref);
+        }
+    }
+    ln_overlay_free(ov);
+    if (rc < 0) {
+        ln_swaps_free(sw, ns);
+        msgpack_sbuffer_destroy(&sb);
+        return rc;
+    }
+    ln_swaps_free(sw, ns);
+    return finish(&sb, out, len);
+}
+
+int ln_node_plugin_get(ln_node *n, const char *slot, int64_t height, uint8_t **out, size_t *len)
+{
+    int s = ln_slot_of(slot);
+    if (s < 0) return LN_EINVAL;
+    ln_header h;
+    int rc = ln_chain_head(n->chain, &h, NULL);
+    if (rc < 0) return rc;
+    if (height < 0) height = (int64_t)h.height;
+    if ((uint64_t)height > h.height + 1) return LN_ENOTFOUND;
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    if (!ov) return LN_ENOMEM;
+    ln_plugin_ref ref;
+    char *code = NULL;
+    size_t cl = 0;
+    rc = ln_registry_at(ov, (ln_slot)s, (uint64_t)height, &ref);
+    if (rc == 0) {
+        rc = ln_registry_code(ov, ref.hash, &code, &cl);
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        pack_ref(&pk, &sb, &ref, code ? code : "", cl);
+        ln_plugin_ref_free(&ref);
+        free(code);
+        if (rc == 0) rc = finish(&sb, out, len);
+        else msgpack_sbuffer_destroy(&sb);
+    }
+    ln_overlay_free(ov);
+    return rc;
+}

@@ -168,7 +168,8 @@ static int history_add(ln_overlay *ov, ln_slot slot, const char *name, const uin
         const msgpack_object *last = rc == 0 && n ? ln_codec_map_get(&o.via.array.ptr[n - 1], "from")
                                                   : NULL;
         if (rc == 0 && n && (!last || last->type != MSGPACK_OBJECT_POSITIVE_INTEGER)) rc = LN_EIO;
-        else if (rc == 0 && n && from <= last->via.u64) rc = LN_EINVAL;
+        else if (rc == 0 && n && from < last->via.u64) rc = LN_EINVAL;
+        else if (rc == 0 && n && from == last->via.u64) n--;   /* one block's later change wins */
         else if (rc == 0 && n >= LN_REGISTRY_HISTORY) rc = LN_ETOOBIG;
     }
     msgpack_sbuffer sb;

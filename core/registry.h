@@ -62,8 +62,10 @@ int ln_registry_at(ln_overlay *ov, ln_slot slot, uint64_t height, ln_plugin_ref 
 int ln_registry_code(ln_overlay *ov, const uint8_t hash[LN_HASH_LEN], char **code, size_t *len);
 
 /* Appends {from, hash of code, name, params} to the slot's history and
-** stores the code. params: canonical msgpack of a map (NULL: {}). LN_EINVAL
-** when from is not after the last entry's or name is not 1..31 bytes,
+** stores the code; an entry with the last one's from replaces it (two
+** changes made in one block: the later wins). params: canonical msgpack of
+** a map (NULL: {}). LN_EINVAL when from is before the last entry's or name
+** is not 1..31 bytes,
 ** LN_ETOOBIG for code over LN_PLUGIN_CODE_MAX or a full history. */
 int ln_registry_install(ln_overlay *ov, ln_slot slot, const char *name, const char *code,
                         size_t len, const uint8_t *params, size_t plen, uint64_t from);

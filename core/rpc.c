@@ -3,6 +3,7 @@
 ** to rpc_call.c; health, metrics, queries by URL, Server-Sent Events and
 ** the dashboard are answered here.
 */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,31 +301,71 @@ static void on_ping(uv_timer_t *t)
 
 /* ---- CORS ----------------------------------------------------------------- */
 
-/* "*" or scheme://host[:port]: printable ASCII, no path, no spaces. */
-static int origin_valid(const char *o)
+/* o in the form a browser sends in Origin, into out: the scheme and host in
+** lower case, the port without leading zeros and left out when it is the
+** scheme's default (http 80, https 443), no trailing '/'. "*" stays "*".
+** LN_EINVAL unless o is "*" or scheme://host[:port][/] in printable ASCII
+** (no path, query, user info, comma or space; a port in 1..65535); a
+** written origin that differs from the browser's only in these ways would
+** otherwise never match, and nothing would say why. */
+static int origin_canon(const char *o, char out[LN_RPC_ORIGIN_MAX + 1])
 {
     size_t n = strlen(o);
-    if (strcmp(o, "*") == 0) return 1;
+    if (strcmp(o, "*") == 0) { strcpy(out, "*"); return 0; }
+    if (n == 0 || n > LN_RPC_ORIGIN_MAX) return LN_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (o[i] <= ' ' || o[i] > '~' || strchr(",?#@\\", o[i])) return LN_EINVAL;
     const char *sep = strstr(o, "://");
-    if (n == 0 || n > 255 || !sep || sep == o || !sep[3] || strchr(sep + 3, '/')) return 0;
-    for (const char *p = o; *p; p++)
-        if (*p <= ' ' || *p > '~' || *p == ',') return 0;
-    return 1;
+    if (!sep || sep == o || !((o[0] | 0x20) >= 'a' && (o[0] | 0x20) <= 'z')) return LN_EINVAL;
+    for (const char *p = o; p < sep; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("+-.", *p)) return LN_EINVAL;
+    const char *host = sep + 3, *end = o + n;
+    if (end > host && end[-1] == '/') end--;                 /* "https://app.example/" */
+    if (memchr(host, '/', (size_t)(end - host))) return LN_EINVAL;
+    const char *hend = host;
+    if (*host == '[') {                                      /* an IPv6 literal */
+        while (hend < end && *hend != ']') hend++;
+        if (hend == end) return LN_EINVAL;
+        hend++;
+    } else {
+        while (hend < end && *hend != ':') hend++;
+    }
+    if (hend == host) return LN_EINVAL;
+    unsigned long port = 0;
+    if (hend < end) {
+        if (*hend != ':' || end - hend < 2 || end - hend > 6) return LN_EINVAL;
+        for (const char *p = hend + 1; p < end; p++) {
+            if (*p < '0' || *p > '9') return LN_EINVAL;
+            port = port * 10 + (unsigned long)(*p - '0');
+        }
+        if (port == 0 || port > 65535) return LN_EINVAL;
+    }
+    size_t k = 0;
+    for (const char *p = o; p < hend; p++) out[k++] = (char)tolower((unsigned char)*p);
+    out[k] = '\0';
+    size_t sl = (size_t)(sep - o);
+    int dflt = (sl == 4 && memcmp(out, "http", 4) == 0 && port == 80) ||
+               (sl == 5 && memcmp(out, "https", 5) == 0 && port == 443);
+    if (port && !dflt) snprintf(out + k, LN_RPC_ORIGIN_MAX + 1 - k, ":%lu", port);
+    return strlen(out) <= LN_RPC_ORIGIN_MAX ? 0 : LN_EINVAL;
 }
 
 int ln_rpc_cors(ln_rpc *r, const char *const *origins, size_t n)
 {
     if (n > LN_RPC_MAX_CORS) return LN_EINVAL;
+    char canon[LN_RPC_ORIGIN_MAX + 1];
     for (size_t i = 0; i < n; i++)
-        if (!origin_valid(origins[i])) return LN_EINVAL;
+        if (origin_canon(origins[i], canon) < 0) return LN_EINVAL;
     char **list = n ? calloc(n, sizeof *list) : NULL;
     if (n && !list) return LN_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (!(list[i] = strdup(origins[i]))) {
+    for (size_t i = 0; i < n; i++) {
+        origin_canon(origins[i], canon);
+        if (!(list[i] = strdup(canon))) {
             while (i--) free(list[i]);
             free(list);
             return LN_ENOMEM;
         }
+    }
     for (size_t i = 0; i < r->ncors; i++) free(r->cors[i]);
     free(r->cors);
     r->cors = list;

@@ -105,13 +105,17 @@ int  ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc 
 void ln_rpc_stop(ln_rpc *r);
 
 /* Answers browsers' CORS requests for these origins (copied; "*" is any
-** origin): preflights (OPTIONS with Access-Control-Request-Method) get 204
-** and the allowed methods and headers; responses to an allowed Origin carry
-** Access-Control-Allow-Origin (the origin echoed) and Vary: Origin. With no
-** origins (the default) nothing of this is sent and OPTIONS is 405. Each
-** origin is "*" or scheme://host[:port] (no path, at most 255 bytes); at most
+** origin): preflights (OPTIONS with Access-Control-Request-Method) get 204,
+** the allowed methods, the headers asked for and Access-Control-Max-Age;
+** responses to an allowed Origin carry Access-Control-Allow-Origin (the
+** origin echoed) and Vary: Origin; other origins get neither (403 for a
+** preflight). With no origins (the default) nothing of this is sent and
+** OPTIONS is 405. Each origin is "*" or scheme://host[:port][/] (no path, at
+** most LN_RPC_ORIGIN_MAX bytes), kept as a browser writes it in Origin:
+** "HTTPS://App.Example:443/" lets "https://app.example" in. At most
 ** LN_RPC_MAX_CORS. LN_EINVAL (then nothing changed), LN_ENOMEM. */
-#define LN_RPC_MAX_CORS 32
+#define LN_RPC_MAX_CORS   32
+#define LN_RPC_ORIGIN_MAX 255
 int  ln_rpc_cors(ln_rpc *r, const char *const *origins, size_t n);
 
 /* The bound port (useful after port 0). */

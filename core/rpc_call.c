@@ -19,6 +19,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "rpc_call.h"
+#include "registry.h"
 #include "rpc_json.h"
 #include "tx.h"
 
@@ -285,6 +286,15 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rp
         for (size_t i = 0; mems && i < in.nmembers; i++)
             bad |= ln__rpc_push(mems, ln__rpc_hex(in.members[i], LN_PK_LEN, 0));
         bad |= ln__rpc_put(o, "members", mems);
+        uint8_t *pl = NULL;
+        size_t pll = 0;
+        cJSON *plugins = ln_node_plugins(n, &pl, &pll) == 0 ? bytes_to_json(pl, pll, e) : NULL;
+        free(pl);
+        /* DESIGN: chain_info.plugins {consensus, governance, pricing} and,
+        ** beside it, pending. */
+        cJSON *pending = plugins ? cJSON_DetachItemFromObjectCaseSensitive(plugins, "pending") : NULL;
+        bad |= ln__rpc_put(o, "plugins", plugins ? plugins : cJSON_CreateNull());
+        bad |= ln__rpc_put(o, "pending", pending ? pending : cJSON_CreateArray());
     }
     if (bad) { cJSON_Delete(o); return INTERNAL(e, "out of memory"); }
     *res = o;
@@ -725,7 +735,34 @@ static int m_state_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc
     return 0;
 }
 
+/* plugin_get {slot, height?}: the plugin of slot in force at height
+** (default: the head), with its code. */
+static int m_plugin_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)
+{
+    (void)c;
+    const char *slot;
+    if (p_str(p, "slot", &slot, 1, e) < 0) return -1;
+    if (ln_slot_of(slot) < 0)
+        return PARAMS(e, "slot \"%.40s\" is not a plugin slot (consensus, governance, pricing)", slot);
+    int64_t height = -1;
+    const cJSON *hv = p ? cJSON_GetObjectItemCaseSensitive(p, "height") : NULL;
+    if (hv && !cJSON_IsNull(hv)) {
+        uint64_t h;
+        if (p_uint(hv, "height", &h, e) < 0) return -1;
+        height = (int64_t)h;
+    }
+    uint8_t *out = NULL;
+    size_t ol = 0;
+    int rc = ln_node_plugin_get(n, slot, height, &out, &ol);
+    if (rc == LN_ENOTFOUND) return ln__rpc_fail(e, rc, "no %s plugin at height %lld", slot, (long long)height);
+    if (rc < 0) return ln__rpc_fail(e, rc, NULL);
+    *res = bytes_to_json(out, ol, e);
+    free(out);
+    return *res ? 0 : -1;
+}
+
 static const struct { const char *name; method_fn fn; } methods[] = {
+    { "plugin_get",     m_plugin_get },
     { "chain_info",     m_chain_info },
     { "block_get",      m_block_get },
     { "tx_submit",      m_tx_submit },

@@ -65,13 +65,101 @@ TEST(registry_gives_the_plugin_in_force_at_each_height)
     ln_state_close(st);
 }
 
+/* Two changes in one block (a param, then a swap) both give from = h + 1:
+** the later replaces the earlier, the history stays one entry per height. */
+TEST(registry_a_second_entry_from_the_same_height_replaces_the_first)
+{
+    ln_state *st;
+    ln_overlay *ov = fresh(&st);
+    ASSERT_EQ(ln_registry_install(ov, LN_SLOT_CONSENSUS, "poa", "return {}", 9, NULL, 0, 0), 0);
+    ASSERT_EQ(ln_registry_install(ov, LN_SLOT_CONSENSUS, "poa", "return {}", 9, NULL, 0, 10), 0);
+    ASSERT_EQ(ln_registry_install(ov, LN_SLOT_CONSENSUS, "bft", "return { 1 }", 12, NULL, 0, 10), 0);
+    ln_plugin_ref r;
+    ASSERT_EQ(ln_registry_at(ov, LN_SLOT_CONSENSUS, 10, &r), 0);
+    ASSERT_STR(r.name, "bft");
+    ln_plugin_ref_free(&r);
+    ASSERT_EQ(ln_registry_at(ov, LN_SLOT_CONSENSUS, 9, &r), 0);
+    ASSERT_STR(r.name, "poa");
+    ASSERT_EQ(r.from, 0);
+    ln_plugin_ref_free(&r);
+    ln_overlay_free(ov);
+    ln_state_close(st);
+}
+
+static const char VALS[4][LN_NAME_MAX + 1] = { "v0", "v1", "v2", "v3" };
+
+typedef struct { int activated, postponed; uint64_t at; } heard;
+
+static void on_swap(void *ud, const ln_swap *s, int activated)
+{
+    heard *h = ud;
+    if (activated) h->activated++; else h->postponed++;
+    h->at = s->at;
+}
+
+TEST(registry_a_swap_goes_into_force_with_more_than_two_thirds_ready_else_waits)
+{
+    ln_state *st;
+    ln_overlay *ov = fresh(&st);
+    ASSERT_EQ(ln_registry_install(ov, LN_SLOT_CONSENSUS, "poa", "return {}", 9, NULL, 0, 0), 0);
+    const char *bft = "return { bft = true }";
+    uint8_t hash[LN_HASH_LEN];
+    ln_hash(bft, strlen(bft), hash);
+    ASSERT_EQ(ln_registry_schedule(ov, LN_SLOT_CONSENSUS, "bft", bft, strlen(bft), NULL, 0, 20), 0);
+    ASSERT_EQ(ln_registry_schedule(ov, LN_SLOT_CONSENSUS, "x", "return {}", 9, NULL, 0, 30), LN_EEXIST);
+    uint8_t other[LN_HASH_LEN] = { 1 };
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_CONSENSUS, other, "v0"), LN_ENOTFOUND);
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_PRICING, hash, "v0"), LN_ENOTFOUND);
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_CONSENSUS, hash, "v1"), 0);
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_CONSENSUS, hash, "v0"), 0);
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_CONSENSUS, hash, "v0"), 0);      /* twice: once */
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_CONSENSUS, hash, "gone"), 0);    /* not a validator: not counted */
+    ln_swap *w;
+    size_t n;
+    ASSERT_EQ(ln_registry_pending(ov, &w, &n), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(w[0].nready, 3);
+    ASSERT_STR(w[0].ready[0], "gone");      /* sorted */
+    ASSERT_STR(w[0].ready[1], "v0");
+    ln_swaps_free(w, n);
+    /* Not due before block 19 ends. */
+    heard h = { 0, 0, 0 };
+    ASSERT_EQ(ln_registry_advance(ov, 18, VALS, 4, 5, on_swap, &h), 0);
+    ASSERT_EQ(h.activated + h.postponed, 0);
+    /* 2 of 4 is not more than 2/3: at moves 5 on. */
+    ASSERT_EQ(ln_registry_advance(ov, 19, VALS, 4, 5, on_swap, &h), 0);
+    ASSERT_EQ(h.postponed, 1);
+    ASSERT_EQ(h.at, 20);
+    ASSERT_EQ(ln_registry_pending(ov, &w, &n), 0);
+    ASSERT_EQ(w[0].at, 25);
+    ln_swaps_free(w, n);
+    ln_plugin_ref r;
+    ASSERT_EQ(ln_registry_at(ov, LN_SLOT_CONSENSUS, 20, &r), 0);
+    ASSERT_STR(r.name, "poa");
+    ln_plugin_ref_free(&r);
+    /* 3 of 4 is: in force from 25, the pending record gone. */
+    ASSERT_EQ(ln_registry_ready(ov, LN_SLOT_CONSENSUS, hash, "v3"), 0);
+    ASSERT_EQ(ln_registry_advance(ov, 24, VALS, 4, 5, on_swap, &h), 0);
+    ASSERT_EQ(h.activated, 1);
+    ASSERT_EQ(ln_registry_pending(ov, &w, &n), 0);
+    ASSERT_EQ(n, 0);
+    ln_swaps_free(w, n);
+    ASSERT_EQ(ln_registry_at(ov, LN_SLOT_CONSENSUS, 24, &r), 0);
+    ASSERT_STR(r.name, "poa");
+    ln_plugin_ref_free(&r);
+    ASSERT_EQ(ln_registry_at(ov, LN_SLOT_CONSENSUS, 25, &r), 0);
+    ASSERT_STR(r.name, "bft");
+    ASSERT_MEM(r.hash, hash, LN_HASH_LEN);
+    ln_plugin_ref_free(&r);
+    ln_overlay_free(ov);
+    ln_state_close(st);
+}
+
 TEST(registry_refuses_a_history_that_would_not_move_forward)
 {
     ln_state *st;
     ln_overlay *ov = fresh(&st);
     ASSERT_EQ(ln_registry_install(ov, LN_SLOT_GOVERNANCE, "admin", "return {}", 9, NULL, 0, 10), 0);
-    ASSERT_EQ(ln_registry_install(ov, LN_SLOT_GOVERNANCE, "council", "return {}", 9, NULL, 0, 10),
-              LN_EINVAL);
     ASSERT_EQ(ln_registry_install(ov, LN_SLOT_GOVERNANCE, "council", "return {}", 9, NULL, 0, 3),
               LN_EINVAL);
     ASSERT_EQ(ln_registry_install(ov, LN_SLOT_GOVERNANCE, "", "return {}", 9, NULL, 0, 11), LN_EINVAL);
@@ -105,6 +193,8 @@ static const ln_test tests[] = {
     T(registry_gives_the_plugin_in_force_at_each_height),
     T(registry_refuses_a_history_that_would_not_move_forward),
     T(registry_slot_names_round_trip),
+    T(registry_a_second_entry_from_the_same_height_replaces_the_first),
+    T(registry_a_swap_goes_into_force_with_more_than_two_thirds_ready_else_waits),
     { NULL, NULL }
 };
 

@@ -156,6 +156,39 @@ describe("governance - admin.lua", function()
   end)
 end)
 
+describe("governance - the system table and sys.ready", function()
+  it("no other contract sees system, and nobody redeploys gov", function()
+    local chain = gov_chain()
+    ok(chain:send("bob", "sys", "transfer", "treasury", 100))
+    ok(chain:deploy_source("bob", "thief", [[
+      return { take = function() return system.spend("bob", 100) end }]]))
+    refused(chain:send("bob", "thief", "take"), "system")
+    assert.are.equal(100, chain:balance("treasury"))
+    refused(chain:send("alice", "sys", "deploy", "gov", "return {}"), "missing authority of gov@active")
+    refused(chain:send("alice", "sys", "updateauth", "gov", "owner",
+                       { threshold = 1, keys = {}, accounts = { { account = "alice", permission = "active", weight = 1 } } }),
+            "missing authority of gov@owner")
+  end)
+
+  it("sys.ready is a validator's, free, and only for a swap pending", function()
+    local chain = gov_chain()
+    refused(chain:send("bob", "sys", "ready", "consensus", string.rep("00", 32)), "ready: bob is not a validator")
+    local r = chain:send_with({ max_fee = 0 }, "node1", "sys", "ready", "consensus", string.rep("00", 32))
+    assert.is_false(r.ok)
+    assert.matches("no swap of the consensus slot to that code is pending", r.error, 1, true)
+    assert.are.equal(0, r.fee)
+    refused(chain:send_with({ max_fee = 0 }, "node1", "sys", "ready", "storage", string.rep("00", 32)),
+            "no plugin slot 'storage'")
+    -- A validator's ready with other actions pays like any transaction.
+    local tx = chain:transaction("node1", {
+      { contract = "sys", method = "ready", args = { "consensus", string.rep("00", 32) } },
+      { contract = "sys", method = "ready", args = { "consensus", string.rep("00", 32) } } })
+    r = chain:apply({ tx })[1]
+    assert.is_false(r.included)
+    assert.matches("max_fee", r.error, 1, true)
+  end)
+end)
+
 describe("governance - plugin swaps", function()
   it("a consensus swap is scheduled, readied by the validators and in force from its height", function()
     local chain = gov_chain()

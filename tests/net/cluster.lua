@@ -10,7 +10,8 @@
 --   c:check_agreement()                   -- same hashes and roots at every height
 --
 -- Each node dials every other through c.dial[i][j] (default: j's P2P port),
--- so a spec can put a proxy in between (partitions).
+-- so a spec can put a proxy in between (partitions). c.extra_args are
+-- flags for every node's `lunet start`, c.node_args[i] for node i's.
 
 -- One support instance for nodes and tools, so one cleanup stops them all.
 local tools = dofile("tests/net/tools.lua")
@@ -84,6 +85,7 @@ function Cluster:start(i)
     end
   end
   for _, a in ipairs(self.extra_args or {}) do args[#args + 1] = a end
+  for _, a in ipairs(self.node_args and self.node_args[i] or {}) do args[#args + 1] = a end
   if self.listen_any then                    -- advertise no address (see partition)
     args[#args + 1] = "--p2p"
     args[#args + 1] = "0.0.0.0:" .. self.nodes[i].p2p

@@ -266,6 +266,7 @@ describe("http CORS", function()
     assert.matches("POST", headers["access-control-allow-methods"], 1, true)
     assert.matches("content-type", headers["access-control-allow-headers"]:lower(), 1, true)
     assert.matches("Origin", headers["vary"], 1, true)
+    assert.equal("600", headers["access-control-max-age"])
   end)
 
   it("refuses a preflight from an origin not in the list with 403", function()

@@ -8,7 +8,7 @@
 
 import { LunetError } from './errors.js';
 import { Key } from './key.js';
-import { base64, signTx, unsignedTx } from './tx.js';
+import { MAX_BYTES, base64, signTx, unsignedTx } from './tx.js';
 
 const DEFAULTS = {
   maxFee: 10_000_000,        // as `lunet send`
@@ -24,6 +24,21 @@ function sleep(ms, signal) {
     function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
     signal?.addEventListener('abort', done);
   });
+}
+
+// A page's request that CORS refused fails like one that got no answer at
+// all: the browser tells the page nothing more. Said so when the page's
+// origin is not the node's.
+function corsHint(url) {
+  const here = globalThis.location?.origin;
+  if (typeof here !== 'string') return '';
+  if (here === 'null') return " (a page without an origin, as from file://, is answered only by a node started with --cors '*')";
+  if (new URL(url, here).origin === here) return '';
+  return ` (is the node started with --cors ${here}? Without it the browser refuses its answers to this page)`;
+}
+
+function networkError(what, url, e) {
+  return new LunetError(`${what}: no answer from ${url}: ${e.message}${corsHint(url)}`, { name: 'ENETWORK', cause: e });
 }
 
 function httpError(method, status, text) {
@@ -53,7 +68,7 @@ export class Client {
         method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
       });
     } catch (e) {
-      throw new LunetError(`${what}: no answer from ${this.url}: ${e.message}`, { name: 'ENETWORK', cause: e });
+      throw networkError(what, this.url, e);
     }
     const text = await res.text();
     let json;
@@ -63,7 +78,7 @@ export class Client {
       throw httpError(what, res.status, text);
     }
     if (json && !Array.isArray(json) && json.error && json.jsonrpc === undefined) {
-      throw LunetError.fromRpc(json.error);      // an HTTP-level refusal (413, 431)
+      throw LunetError.fromRpc(json.error);      // a refusal of the route (404, 405): not JSON-RPC's
     }
     if (!res.ok || json === null) throw httpError(what, res.status, text);
     return json;
@@ -105,11 +120,12 @@ export class Client {
 
   tx(hash) { return this.rpc('tx_get', { hash }); }
 
-  // A block by height (number or BigInt) or hash (hex); the head without one.
+  // A block by height (a number, a BigInt or a string of digits, as a form
+  // field gives it) or hash (hex, with or without 0x); the head without one.
   async block(which) {
     if (which === undefined || which === null) which = (await this.info()).height;
-    if (typeof which === 'string') return this.rpc('block_get', { hash: which });
-    return this.rpc('block_get', { height: Number(which) });
+    if (typeof which === 'string' && !/^\d+$/.test(which.trim())) return this.rpc('block_get', { hash: which.trim() });
+    return this.rpc('block_get', { height: Number(typeof which === 'string' ? which.trim() : which) });
   }
 
   // A read-only call: the method's result.
@@ -117,8 +133,14 @@ export class Client {
     return (await this.rpc('contract_query', { contract, method, args })).result;
   }
 
-  // tx_submit of a signed encoding (Uint8Array): the hash.
+  // tx_submit of a signed encoding (Uint8Array): the hash. One over the
+  // node's size limit is refused here, as the node would (ETXSIZE): sent,
+  // its body could be over the node's HTTP limit, which a browser reports
+  // as no answer at all.
   async submit(bytes) {
+    if (bytes.length > MAX_BYTES) {
+      throw new LunetError(`transaction too large: ${bytes.length} bytes, at most ${MAX_BYTES}`, { name: 'ETXSIZE', client: true });
+    }
     return (await this.rpc('tx_submit', { tx: base64(bytes) })).hash;
   }
 
@@ -128,6 +150,7 @@ export class Client {
   // poller: each pollMs one batch of tx_get (up to 100 calls) asks for all.
   wait(hash, opts = {}) {
     const timeout = opts.timeoutMs ?? this.opts.waitMs;
+    if (typeof hash === 'string' && /^(0x)?[0-9a-f]{64}$/i.test(hash)) hash = hash.replace(/^0x/i, '').toLowerCase();
     return new Promise((resolve, reject) => {
       const list = this.waiters.get(hash) || [];
       list.push({ resolve, reject, until: Date.now() + timeout, timeout });
@@ -254,10 +277,13 @@ export class Client {
     try {
       res = await this.fetch(this.url + 'events', { headers: { accept: 'text/event-stream' }, signal });
     } catch (e) {
-      throw new LunetError(`events: no answer from ${this.url}: ${e.message}`, { name: 'ENETWORK', cause: e });
+      throw networkError('events', this.url, e);
     }
-    if (!res.ok || !res.body) throw httpError('events', res.status, await res.text());
-    return res;
+    const type = res.headers.get('content-type') || '';
+    if (res.ok && res.body && /^text\/event-stream\b/i.test(type)) return res;
+    if (!res.ok) throw httpError('events', res.status, await res.text().catch(() => ''));
+    res.body?.cancel().catch(() => {});          // whatever it is, it may not end
+    throw httpError('events', res.status, `${type || 'no content type'}, not an event stream`);
   }
 
   async *followEvents(first, signal, reconnect) {

@@ -6,8 +6,10 @@
 // codes "EPARSE", "EREQUEST", "EMETHOD", "EPARAMS", "EINTERNAL"), `message`
 // the node's message and `why` its data.why.
 // Found by the client before anything is sent (a value that cannot be
-// encoded): the name and code the node would give (EFLOAT, -32013).
-// Transport and waiting: code null and name ENETWORK (no answer), EHTTP (an
+// encoded, a transaction over the node's size limit): the name and code the
+// node would give (EFLOAT -32013, ETXSIZE -32049).
+// Transport and waiting: code null and name ENETWORK (no answer; in a
+// browser also a CORS refusal, which looks the same to a page), EHTTP (an
 // HTTP status without a JSON-RPC answer), ETIMEDOUT (waited too long for a
 // commit) or EDROPPED (the node forgot a transaction it had admitted: it
 // expired or its nonce was taken).
@@ -23,7 +25,7 @@ const JSONRPC_NAMES = {
 // The node's codes (core/err.h) that the client itself can meet.
 const NODE_CODES = {
   EINVAL: -4, EFLOAT: -13, EDUPKEY: -15, EKEYTYPE: -17, EDEPTH: -18, ERANGE: -20,
-  ETYPE: -21, EBADKEY: -31, EBADNAME: -47,
+  ETYPE: -21, EBADKEY: -31, EBADNAME: -47, ETXSIZE: -49,
 };
 
 export class LunetError extends Error {

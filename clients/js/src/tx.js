@@ -14,6 +14,7 @@ import { validName } from './key.js';
 
 export const MAX_SIGS = 8;              // LN_TX_MAX_SIGS
 export const MAX_ACTIONS = 16;          // LN_TX_MAX_ACTIONS
+export const MAX_BYTES = 128 * 1024;    // LN_TX_MAX_BYTES: a signed transaction's encoding
 
 function bad(name, message) { return new LunetError(message, { name, client: true }); }
 

@@ -1,26 +1,22 @@
 // browser.test.js -- lunet-client's browser entry (src/index.js) in headless
 // Chromium: loaded as plain ES modules with an import map (no bundler), it
 // encodes like the node (the wire fixture) and signs a transaction that a
-// real `lunet dev` commits. The page and the node are on different origins,
-// so the page signs and this process submits.
+// real `lunet dev` commits. The page and the node are on different origins
+// and this node has no --cors, so the page signs and this process submits
+// (cors.test.js has a page do it all against a node started with --cors).
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { Client, Key } from 'lunet-client';
-import { startDev, failureTracker } from './helpers.js';
+import { startDev, failureTracker, launchChromium, pageProblems } from './helpers.js';
 
 const PKG = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = process.env.LUNET_CHROMIUM || '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-               '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-const PAGE = `<!doctype html><meta charset="utf-8">
+const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="importmap">{"imports": {
   "lunet-client": "/src/index.js",
   "@noble/curves/": "/node_modules/@noble/curves/esm/",
@@ -46,25 +42,22 @@ function serve() {
 
 describe('lunet-client in headless Chromium', () => {
   const t = failureTracker();
-  let node, srv, browser, page, userDir;
+  let node, srv, browser, page, problems;
 
   before(async () => {
     node = await startDev({ name: 'browser' });
     srv = await serve();
-    userDir = mkdtempSync(join(tmpdir(), 'lunet-chromium.'));
-    browser = await chromium.launchPersistentContext(userDir, { executablePath: CHROMIUM, args: FLAGS, headless: true });
-    page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(e.message));
+    browser = await launchChromium();
+    page = await browser.context.newPage();
+    problems = pageProblems(page);
     await page.goto(`http://127.0.0.1:${srv.address().port}/`);
     await page.waitForFunction(() => window.lunet, null, { timeout: 10000 }).catch(() => {
-      throw new Error('lunet-client did not load in the page: ' + errors.join('; '));
+      throw new Error('lunet-client did not load in the page: ' + problems.join('; '));
     });
   });
 
   after(async () => {
     if (browser) await browser.close();
-    if (userDir) rmSync(userDir, { recursive: true, force: true });
     if (srv) srv.close();
     if (node) await node.stop(t.failed);
   });
@@ -76,6 +69,7 @@ describe('lunet-client in headless Chromium', () => {
     const got = await page.evaluate((vals) => vals.map((v) => [...window.lunet.encode(v)]
       .map((b) => b.toString(16).padStart(2, '0')).join('')), small.map((e) => e.value));
     assert.deepEqual(got, small.map((e) => e.hex));
+    assert.deepEqual(problems, []);
   }));
 
   it('signs a transaction in the page that the node commits', t.wrap(async () => {
@@ -99,5 +93,6 @@ describe('lunet-client in headless Chromium', () => {
     const r = await c.wait(signed.hash);
     assert.equal(r.receipt.ok, true, r.receipt.error);
     assert.equal((await c.account('bob')).balance, bobBefore + 5);
+    assert.deepEqual(problems, []);
   }));
 });

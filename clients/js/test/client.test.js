@@ -7,12 +7,33 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Key, LunetError } from 'lunet-client';
+import { Client, Key, LunetError, base64, signTx, unsignedTx } from 'lunet-client';
 import { ROOT, startDev, freePort, failureTracker } from './helpers.js';
 
 const TOKEN = readFileSync(join(ROOT, 'contracts/token.lua'), 'utf8');
+const BLOB = readFileSync(new URL('fixtures/blob.lua', import.meta.url), 'utf8');
+const SPIN = 'local M = {}\nfunction M.spin() while true do end end\nreturn M\n';
+
+// The error object of the node's JSON-RPC answer to one call, fetched
+// without the client.
+async function nodeError(url, method, params) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
+                                 body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const body = await res.json();
+  assert.ok(body.error, `${method} did not fail: ${JSON.stringify(body)}`);
+  return body.error;
+}
+
+// A plain HTTP server on loopback that answers every request with status,
+// content type and body: what sits at a wrong address, or a proxy whose
+// node is down.
+function notANode(status, type, body) {
+  const srv = createServer((req, res) => { req.resume(); res.writeHead(status, { 'content-type': type }).end(body); });
+  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r(srv)));
+}
 
 // The next value of an event iterator that satisfies pred, within ms.
 async function nextMatching(events, pred, ms, what) {
@@ -178,6 +199,146 @@ describe('lunet-client against lunet dev', () => {
     // Nothing listens on a fresh port.
     const dead = new Client(`http://127.0.0.1:${await freePort()}`);
     await assert.rejects(dead.info(), (e) => e instanceof LunetError && e.name === 'ENETWORK' && e.code === null);
+  }));
+
+  it('every JSON-RPC error is a LunetError with the node\'s code, name, message and why', t.wrap(async () => {
+    assert.ok((await c.deploy(alice, 'spin', SPIN)).receipt.ok);
+    const info = await c.info();
+    const nonce = (await c.account('alice')).pending_nonce;
+    const tx = (over) => signTx(unsignedTx({ account: 'alice', actions: [{ contract: 'sys', method: 'transfer', args: ['bob', 1] }],
+                                             chainId: info.chain_id, expires: info.height + 100, maxFee: 10000000, nonce, ...over }), alice).bytes;
+    const badSig = tx({});
+    badSig[badSig.length - 1] ^= 1;                  // the signature is the encoding's last field
+    const calls = [
+      ['chain_info', { note: '\ud800' }, -32700],     // JSON with a lone surrogate: not UTF-8 on the node's side
+      ['no_such_method', {}, -32601],
+      ['tx_get', { hash: 'xyz' }, -32602],
+      ['block_get', { height: 2 ** 53 }, -32602],
+      ['tx_submit', { tx: 'not base64!' }, -32602],
+      ['account_get', { account: 'nobody' }, -32001],
+      ['block_get', { hash: 'ab'.repeat(32) }, -32001],
+      ['contract_query', { contract: 'nosuch', method: 'x', args: [] }, -32063],
+      ['contract_query', { contract: 'token', method: 'nope', args: [] }, -32064],
+      ['contract_query', { contract: 'spin', method: 'spin', args: [] }, -32060],
+      ['tx_submit', { tx: base64(new Uint8Array([0xc1])) }, null],               // a codec refusal: -32010..-32022
+      ['tx_submit', { tx: base64(badSig) }, -32030],
+      ['tx_submit', { tx: base64(tx({ chainId: 'other-chain' })) }, -32041],
+      ['tx_submit', { tx: base64(tx({ nonce: 0 })) }, -32042],
+      ['tx_submit', { tx: base64(tx({ expires: 0 })) }, -32043],
+    ];
+    // In a batch, each call fails alone; but a body that is not JSON to the
+    // node fails as a whole.
+    const batchable = calls.map(([m, p]) => [m, p]).filter(([m, p]) => !p.note);
+    const settled = await c.batchSettled(batchable);
+    for (const [i, [method, params, code]] of calls.entries()) {
+      const raw = await nodeError(node.url, method, params);
+      const what = `${method} ${JSON.stringify(params).slice(0, 60)}`;
+      if (code !== null) assert.equal(raw.code, code, `${what}: the node answered ${JSON.stringify(raw)}`);
+      else assert.ok(raw.code <= -32010 && raw.code >= -32022, `${what}: not a codec refusal: ${JSON.stringify(raw)}`);
+      const check = (e) => {
+        assert.ok(e instanceof LunetError && e instanceof Error, `${what}: not a LunetError: ${e}`);
+        assert.equal(typeof e.code, 'number', what);
+        assert.equal(e.code, raw.code, what);
+        // A parse error says where: the client's request ids differ from nodeError's.
+        const at = (m) => (raw.code === -32700 ? m.replace(/at byte \d+/, 'at byte N') : m);
+        assert.equal(at(e.message), at(raw.message), what);
+        assert.equal(e.name, raw.data?.name ?? { '-32700': 'EPARSE', '-32601': 'EMETHOD', '-32602': 'EPARAMS' }[raw.code], what);
+        assert.equal(e.why, raw.data?.why, what);
+        assert.deepEqual(e.data, raw.data, what);
+        return true;
+      };
+      await assert.rejects(c.rpc(method, params), check);
+      if (!params.note) check(settled[i - 1].error);     // the same inside a batch
+    }
+    // The batch itself refused: an empty one.
+    await assert.rejects(c.batch([]), (e) => e instanceof LunetError && e.code === -32600 && e.name === 'EREQUEST' &&
+                                               e.message === 'empty batch');
+  }));
+
+  it('a failed connection, a server that is not a node and an oversized transaction are told apart', t.wrap(async () => {
+    const isRpc = (e) => typeof e.code === 'number';
+    // Nothing listens: ENETWORK, code null, the fetch's error as the cause.
+    const port = await freePort();
+    await assert.rejects(new Client(`http://127.0.0.1:${port}`).info(), (e) => {
+      assert.ok(e instanceof LunetError);
+      assert.equal(e.name, 'ENETWORK');
+      assert.equal(e.code, null);
+      assert.ok(!isRpc(e));
+      assert.ok(e.cause instanceof Error, 'no cause');
+      assert.match(e.message, new RegExp(`^chain_info: no answer from http://127\\.0\\.0\\.1:${port}/: `));
+      assert.doesNotMatch(e.message, /--cors/, 'outside a browser CORS is not the reason');
+      return true;
+    });
+    // Something else answers: EHTTP with its status.
+    for (const [status, type, body] of [[502, 'text/html', '<h1>Bad Gateway</h1>'], [200, 'text/html', '<!doctype html>'],
+                                        [200, 'application/json', '']]) {
+      const srv = await notANode(status, type, body);
+      try {
+        const other = new Client(`http://127.0.0.1:${srv.address().port}`);
+        await assert.rejects(other.info(), (e) => e instanceof LunetError && e.name === 'EHTTP' && e.code === null &&
+                                                  e.status === status && e.message.startsWith(`chain_info: HTTP ${status}`));
+        await assert.rejects(other.events().ready, (e) => e.name === 'EHTTP' && e.status === status);
+      } finally {
+        srv.close();
+      }
+    }
+    // A transaction over the node's size limit is refused before it is
+    // sent, with the node's code (sent, 800 KiB would be over the node's
+    // HTTP body limit: 413, no JSON-RPC answer); the node refuses one just
+    // over the limit with the same code.
+    const before = await c.account('alice');
+    await assert.rejects(c.deploy(alice, 'huge', 'x'.repeat(800 * 1024)),
+                         (e) => e.name === 'ETXSIZE' && e.code === -32049 && /131072/.test(e.message));
+    const info = await c.info();
+    const big = 'x'.repeat(129 * 1024);
+    const bytes = signTx(unsignedTx({ account: 'alice', actions: [{ contract: 'sys', method: 'deploy', args: ['huge', big] }],
+                                      chainId: info.chain_id, expires: info.height + 100, maxFee: 10000000,
+                                      nonce: before.pending_nonce }), alice).bytes;
+    const raw = await nodeError(node.url, 'tx_submit', { tx: base64(bytes) });
+    assert.equal(raw.code, -32049);
+    assert.equal(raw.data.name, 'ETXSIZE');
+    assert.equal((await c.account('alice')).pending_nonce, before.pending_nonce);
+  }));
+
+  it('takes hashes with or without 0x in either case, heights as strings, and says what is unknown', t.wrap(async () => {
+    const r = await c.send(alice, 'token', 'transfer', ['carol', 3]);
+    const up = '0X' + r.hash.toUpperCase();
+    assert.equal((await c.tx(up)).status, 'committed');
+    assert.equal((await c.tx('0x' + r.hash)).height, r.height);
+    const waited = await c.wait(up);
+    assert.equal(waited.hash, r.hash);
+    const blk = await c.block(r.height);
+    assert.deepEqual(await c.block('0x' + blk.hash.toUpperCase()), blk);
+    assert.deepEqual(await c.block(String(r.height)), blk);
+    assert.deepEqual(await c.block(BigInt(r.height)), blk);
+    // Unknown things: a transaction is a status, the rest are ENOTFOUND.
+    const unknown = 'cd'.repeat(32);
+    assert.deepEqual(await c.tx(unknown), { hash: unknown, status: 'unknown', height: null, receipt: null });
+    for (const call of [() => c.block(unknown), () => c.block(10 ** 9), () => c.account('nobody')]) {
+      await assert.rejects(call, (e) => e.name === 'ENOTFOUND' && e.code === -32001 && /^not found: no /.test(e.message));
+    }
+    await assert.rejects(c.block(-1), (e) => e.name === 'EPARAMS' && e.code === -32602);
+  }));
+
+  it('gives events and receipts with binary data as 0x hex, the same on the stream and in tx_get', t.wrap(async () => {
+    assert.ok((await c.deploy(alice, 'blob', BLOB)).receipt.ok);
+    const events = c.events();
+    try {
+      await events.ready;
+      const r = await c.send(alice, 'blob', 'blob');
+      assert.equal(r.receipt.ok, true, r.receipt.error);
+      const all = '0x' + Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')).join('');
+      const [bytes, long] = r.receipt.events;
+      assert.equal(bytes.name, 'bytes');
+      assert.deepEqual(bytes.data, { all, digest: r.receipt.result, nul: '0x610062', text: 'h\u00e9llo <b>x</b>' });
+      assert.match(r.receipt.result, /^0x[0-9a-f]{64}$/);
+      assert.equal(long.data, '0x' + all.slice(2).repeat(40));
+      const seen = [];
+      while (seen.length < 2) seen.push(await nextMatching(events, (e) => e.type === 'contract' && e.tx === r.hash, 10000, 'blob event'));
+      assert.deepEqual(seen.map((e) => [e.name, e.data]), [['bytes', bytes.data], ['long', long.data]]);
+    } finally {
+      await events.close();
+    }
   }));
 
   it('the README\'s ten lines are examples/quickstart.js', t.wrap(async () => {

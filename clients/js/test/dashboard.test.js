@@ -9,40 +9,11 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { Client, Key } from 'lunet-client';
-import { ROOT, startDev, failureTracker } from './helpers.js';
-
-const CHROMIUM = process.env.LUNET_CHROMIUM || '/usr/bin/chromium';
-// Without the background-networking flags Chromium's own connections are
-// refused on a closed network and slow it down.
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-               '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-// A governance contract with the queries every policy offers (DESIGN
-// "Governance plugin"): enough for the dashboard's proposals.
-const GOV = `
-local M = {}
-function M.propose(kind, body)
-  require_auth(msg.sender)
-  local n = (storage.get("n") or 0) + 1
-  storage.set("n", n)
-  storage.set("p:" .. n, { id = n, kind = kind, body = body, status = "voting",
-                           proposer = msg.sender, yes = 0, no = 0 })
-  emit("proposed", { id = n })
-  return n
-end
-function M.proposal(id) return storage.get("p:" .. id) end
-function M.proposals()
-  local out = {}
-  for i = 1, storage.get("n") or 0 do out[#out + 1] = storage.get("p:" .. i) end
-  return out
-end
-return M
-`;
+import { ROOT, startDev, failureTracker, launchChromium, pageProblems } from './helpers.js';
 
 // Runs in the page before its own script: records each card as it is added
 // to the page, and the view's content when it is first shown.
@@ -66,8 +37,8 @@ function recordPaints() {
 
 describe('dashboard in headless Chromium', () => {
   const t = failureTracker();
-  let node, c, alice, browser, page, userDir, shots;
-  const pageErrors = [];
+  let node, c, alice, browser, page, shots;
+  const problems = [];          // page errors and console errors of every page opened
   let shotN = 0;
 
   async function shot(name) {
@@ -79,9 +50,10 @@ describe('dashboard in headless Chromium', () => {
 
   // The test's body; on failure a screenshot of the page as it was.
   const step = (name, fn) => t.wrap(async () => {
+    problems.length = 0;
     try {
       await fn();
-      assert.deepEqual(pageErrors, [], 'the page threw');
+      assert.deepEqual(problems, [], 'the page threw or logged an error');
       await shot(name.replace(/\W+/g, '-'));
     } catch (e) {
       if (page) {
@@ -97,11 +69,12 @@ describe('dashboard in headless Chromium', () => {
   // Opens url in a fresh page that records its paints; waits for the view.
   async function open(url) {
     if (page) await page.close();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page = await browser.context.newPage({ viewport: { width: 1280, height: 900 } });
+    pageProblems(page, problems);
     await page.addInitScript(recordPaints);
+    page.setDefaultTimeout(10000);
     await page.goto(url);
-    await page.waitForSelector('#view:not([hidden])', { timeout: 10000 });
+    await page.waitForSelector('#view:not([hidden])');
   }
 
   before(async () => {
@@ -114,13 +87,11 @@ describe('dashboard in headless Chromium', () => {
     const sent = [];
     for (let i = 1; i <= 5; i++) sent.push(await c.send(alice, 'token', 'transfer', ['bob', i], { wait: false }));
     await Promise.all(sent.map((h) => c.wait(h)));
-    userDir = mkdtempSync(join(tmpdir(), 'lunet-chromium.'));
-    browser = await chromium.launchPersistentContext(userDir, { executablePath: CHROMIUM, args: FLAGS, headless: true });
+    browser = await launchChromium();
   });
 
   after(async () => {
     if (browser) await browser.close();
-    if (userDir) rmSync(userDir, { recursive: true, force: true });
     if (node) await node.stop(t.failed);
   });
 
@@ -130,10 +101,11 @@ describe('dashboard in headless Chromium', () => {
     assert.ok(first && first.cards >= 6, `the view was first shown with ${first && first.cards} cards`);
     const painted = await page.evaluate(() => window.__cards);
     const names = painted.map((x) => x.card);
-    for (const want of ['Head', 'Mempool and throughput', 'Validators', 'Plugins', 'Throughput, tx/s', 'Recent blocks']) {
+    for (const want of ['Head', 'Mempool and throughput', 'Validators', 'Plugins', 'Proposals', 'Throughput, tx/s', 'Recent blocks']) {
       assert.ok(names.includes(want), `no ${want} card (cards: ${names.join(', ')})`);
     }
-    assert.ok(!names.includes('Proposals'), 'a Proposals card without a gov contract');
+    assert.match(painted.find((x) => x.card === 'Proposals').text, /No proposals/);
+    assert.match(painted.find((x) => x.card === 'Plugins').text, /governanceadmin0/);
     for (const x of painted) {
       assert.ok(x.canvas || x.text.length > 0, `the ${x.card} card was added empty`);
     }
@@ -204,28 +176,143 @@ describe('dashboard in headless Chromium', () => {
     await page.waitForSelector('section[data-card="Head"]');
   }));
 
-  it('lists proposals once a gov contract exists and opens one', step('proposals', async () => {
-    const r = await c.deploy(alice, 'gov', GOV);
-    assert.ok(r.receipt.ok, r.receipt.error);
+  it('lists the governance contract\'s proposals and opens one', step('proposals', async () => {
+    // The dev chain's admin (alice) decides at once under admin.lua.
     const p = await c.send(alice, 'gov', 'propose', ['param', { name: 'block_gas_max', value: 5000000 }]);
     assert.ok(p.receipt.ok, p.receipt.error);
     await open(node.url + '/');
     const card = 'section[data-card="Proposals"]';
     await page.waitForSelector(card);
-    assert.match(await page.textContent(card), /voting/);
+    assert.match(await page.textContent(card), /executed/);
     await page.click(`${card} a[href="#/proposal/${p.receipt.result}"]`);
     await page.waitForSelector(`section[data-card="Proposal #${p.receipt.result}"]`);
     const text = await page.textContent(`section[data-card="Proposal #${p.receipt.result}"]`);
     assert.match(text, /block_gas_max/);
-    assert.match(text, /voting/);
+    assert.match(text, /executed/);
     assert.ok(await page.$('section[data-card^="Proposal"] a[href="#/account/alice"]'), 'the proposer is not a link');
+  }));
+
+  // Types q into the search box and presses Enter.
+  async function search(q) {
+    await page.fill('#q', q);
+    await page.press('#q', 'Enter');
+  }
+
+  // Goes to another page first, so that the next search is seen to move.
+  async function away() {
+    await page.evaluate(() => { location.hash = '#/account/eve'; });
+    await page.waitForSelector('section[data-card="Account eve"]');
+  }
+
+  it('finds a block or a transaction from a hash pasted with or without 0x, in either case', step('paste', async () => {
+    const r = await c.send(alice, 'token', 'transfer', ['carol', 1]);
+    const blk = await c.block(r.height);
+    await open(node.url + '/');
+    for (const q of [r.hash, '0x' + r.hash, r.hash.toUpperCase(), '0X' + r.hash.toUpperCase(), ` 0x${r.hash}\t`]) {
+      await away();
+      await search(q);
+      await page.waitForSelector('section[data-card="Receipt"]');
+      assert.equal(new URL(page.url()).hash, `#/tx/${r.hash}`, `searched "${q}"`);
+      assert.ok(await page.$('section[data-card="Transaction"] a[href="#/account/alice"]'), `searched "${q}": no sender`);
+    }
+    for (const q of [blk.hash, '0x' + blk.hash, blk.hash.toUpperCase()]) {
+      await away();
+      await search(q);
+      await page.waitForSelector(`section[data-card="Block ${r.height}"]`);
+      assert.equal(new URL(page.url()).hash, `#/block/${blk.hash}`, `searched "${q}"`);
+    }
+    // Links written by hand, with 0x and in upper case.
+    await open(`${node.url}/#/tx/0x${r.hash.toUpperCase()}`);
+    await page.waitForSelector('section[data-card="Receipt"]');
+    assert.ok(await page.$('section[data-card="Transaction"] a[href="#/account/alice"]'), 'no sender');
+    assert.match(await page.textContent('section[data-card="Actions"]'), /carol/);
+    await open(`${node.url}/#/block/0x${blk.hash.toUpperCase()}`);
+    assert.match(await page.textContent(`section[data-card="Block ${r.height}"]`), new RegExp(blk.hash));
+    assert.ok(await page.$(`section[data-card="Transactions"] a[href="#/tx/${r.hash}"]`));
+  }));
+
+  it('says clearly what is unknown or malformed, with no error in the console', step('unknown', async () => {
+    await open(node.url + '/');
+    const unknown = 'cd'.repeat(32);
+    const cases = [
+      ['0x' + unknown, 'section[data-card="Transaction"]', /no transaction or block with this hash is known to this node/],
+      ['999999', 'section[data-card="Not found"]', /no block at height 999999/],
+      ['nobody', 'section[data-card="Not found"]', /no account named nobody/],
+      ['#4242', 'section[data-card="Not found"]', /no proposal 4242/],
+    ];
+    for (const [q, sel, want] of cases) {
+      await away();
+      await search(q);
+      await page.waitForSelector(sel);
+      assert.match(await page.textContent(sel), want, `searched "${q}"`);
+    }
+    for (const q of ['not a thing!', '12345678901234567890', '0x' + unknown.slice(2)]) {
+      await away();
+      await search(q);
+      await page.waitForFunction(() => document.getElementById('err').textContent !== '');
+      assert.match(await page.textContent('#err'), /not a height, hash, account name or #proposal/, `searched "${q}"`);
+      assert.ok(await page.$('section[data-card="Account eve"]'), `searched "${q}": the page moved`);
+    }
+    for (const [hash, want] of [['block/xyz', /a block is a height or a 64-digit hash/], ['block/-1', /a block is a height/],
+                                ['block/99999999999999999999', /a block is a height/], ['tx/xyz', /a transaction hash is 64 hex digits/],
+                                ['tx/' + unknown, /no transaction or block/], ['account/Bad%20Name', /not an account name/],
+                                ['account/%E0%A4%A', /not an account name/], ['proposal/x', /no proposal x|gov/]]) {
+      await open(`${node.url}/#/${hash}`);
+      await page.waitForSelector('main section');
+      assert.match(await page.textContent('main'), want, hash);
+    }
+  }));
+
+  it('shows an account that sent hundreds of transactions, and a block full of them', step('long-history', async () => {
+    const carol = Key.fromFile(node.keyPath('carol'));
+    const N = 400;
+    const hashes = await Promise.all(Array.from({ length: N }, (_, i) =>
+      c.send(carol, 'token', 'transfer', ['dave', 1 + (i % 3)], { wait: false })));
+    const done = await Promise.all(hashes.map((h) => c.wait(h)));
+    const perBlock = new Map();
+    for (const r of done) perBlock.set(r.height, (perBlock.get(r.height) || 0) + 1);
+    const [height, n] = [...perBlock].sort((a, b) => b[1] - a[1])[0];
+    const acct = await c.account('carol');
+    await open(node.url + '/#/account/carol');
+    const card = await page.textContent('section[data-card="Account carol"]');
+    assert.match(card, new RegExp('nonce' + acct.nonce.toLocaleString('en-US')));
+    await open(`${node.url}/#/block/${height}`);
+    const rows = await page.$$eval('section[data-card="Transactions"] tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    const blk = await c.block(height);
+    assert.equal(rows.length, blk.txs.length);
+    assert.equal(rows.filter((x) => x.includes('carol')).length, n);
+    assert.match(await page.textContent(`section[data-card="Block ${height}"]`), new RegExp('transactions' + blk.txs.length));
+  }));
+
+  it('shows a contract event with binary data as hex, within the page\'s width', step('binary', async () => {
+    const d = await c.deploy(alice, 'blob', readFileSync(join(ROOT, 'clients/js/test/fixtures/blob.lua'), 'utf8'));
+    assert.ok(d.receipt.ok, d.receipt.error);
+    const r = await c.send(alice, 'blob', 'blob');
+    assert.ok(r.receipt.ok, r.receipt.error);
+    const all = '0x' + Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')).join('');
+    await open(`${node.url}/#/tx/${r.hash}`);
+    const events = await page.textContent('section[data-card="Events"]');
+    assert.ok(events.includes(`"all":"${all}"`), 'every byte value is not shown as hex');
+    assert.ok(events.includes('"nul":"0x610062"'));
+    assert.ok(events.includes('"text":"h\u00e9llo <b>x</b>"'));
+    assert.ok(events.includes(all.slice(2).repeat(40)), 'the 10 KiB event is not shown whole');
+    assert.equal(await page.$('section[data-card="Events"] b'), null, 'markup in event data became markup');
+    // Long data shows shortened, with its size, and whole on a click.
+    const long = 'section[data-card="Events"] tr:nth-child(2) details';
+    assert.match(await page.textContent(`${long} summary`), /^0x000102\S*\u2026 \(10,240 bytes\)$/);
+    assert.equal(await page.isVisible(`${long} > span.mono`), false);
+    await page.click(`${long} summary`);
+    assert.equal(await page.isVisible(`${long} > span.mono`), true);
+    assert.match(await page.textContent('section[data-card="Receipt"]'), /returned0x[0-9a-f]{64}/);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the window`);
   }));
 
   it('says what is missing for an unknown block, transaction or account', step('not-found', async () => {
     await open(node.url + '/#/account/nobody');
     assert.match(await page.textContent('section[data-card="Not found"]'), /no account named nobody/);
     await open(node.url + '/#/tx/' + 'ab'.repeat(32));
-    assert.match(await page.textContent('section[data-card="Transaction"]'), /unknown to this node/);
+    assert.match(await page.textContent('section[data-card="Transaction"]'), /no transaction or block with this hash is known to this node/);
     await open(node.url + '/#/block/999999');
     assert.match(await page.textContent('section[data-card="Not found"]'), /no block at height 999999/);
     // The search box finds an account by name.

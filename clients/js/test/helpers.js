@@ -42,14 +42,15 @@ export function freePort() {
 }
 
 // Starts `lunet dev` (opts.config: another config file; opts.name names the
-// folder). Returns {url, port, home, log, keyPath(name), logTail(), stop()}.
+// folder; opts.args: more arguments, e.g. ['--cors', ORIGIN]). Returns
+// {url, port, home, log, keyPath(name), logTail(), stop()}.
 export async function startDev(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), `lunet-js-${opts.name || 'dev'}.`));
   const home = join(dir, 'home'), log = join(dir, 'node.log');
   const port = await freePort(), p2p = await freePort();
   const fd = openSync(log, 'a');
   const argv = ['dev', '--home', home, '--rpc', `127.0.0.1:${port}`, '--p2p', `127.0.0.1:${p2p}`,
-                '--config', opts.config || join(ROOT, 'configs/dev.lua')];
+                '--config', opts.config || join(ROOT, 'configs/dev.lua'), ...(opts.args || [])];
   const child = spawn(BIN, argv, { cwd: ROOT, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   const watchdog = spawn('/bin/sh', ['-c', 'read x; kill -9 "$0" 2>/dev/null', String(child.pid)],
@@ -99,4 +100,38 @@ export function failureTracker() {
     }
   };
   return t;
+}
+
+// Headless Chromium (Debian's, driven by playwright-core) for the browser
+// tests. Without the background-networking flags Chromium's own connections
+// are refused on a closed network and slow it down.
+export const CHROMIUM = process.env.LUNET_CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                        '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// A browser context on a fresh profile: {context, close()}; close removes
+// the profile.
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  const userDir = mkdtempSync(join(tmpdir(), 'lunet-chromium.'));
+  const context = await chromium.launchPersistentContext(userDir, {
+    executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true,
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(userDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// What went wrong in a page: its uncaught exceptions and unhandled
+// rejections ("pageerror: ...") and every console.error, including the
+// browser's own (a failed load, a CORS refusal): "console: ...". The
+// array (out, or a new one) fills as the page runs.
+export function pageProblems(page, out = []) {
+  page.on('pageerror', (e) => out.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') out.push(`console: ${m.text()}`); });
+  return out;
 }
