@@ -44,7 +44,7 @@ static const struct {
     { "info", "", cmd_client, "the node's chain_info" },
     { "test", "[PATH...]", ln_cmd_test, "run busted specs against the real sandbox (default: contracts/)" },
     { "bench", "", ln_cmd_bench, "the standard workload: M token transfers, tx/s, latency, CPU" },
-    { "pricing", "replay FILE", ln_cmd_pricing, "what past blocks would pay under another pricing model" },
+    { "pricing", "replay", ln_cmd_pricing, "FILE: what past blocks would pay under another pricing model" },
     { "fingerprint", "", cmd_fingerprint, "print this build's VM fingerprint (gas of a calibration suite)" },
     { "version", "", cmd_version, "print the version" },
 };
