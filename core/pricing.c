@@ -49,8 +49,6 @@ struct ln_pricing {
 
 #define LOG_LINES 16                 /* pricing.log lines a block's plugin may write */
 
-/* Strings the host pushes for every call, interned once (str_ref). */
-
 static void push_str(lua_State *L, const ln_pricing *p, int which)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[which]);

@@ -21,7 +21,10 @@
 ** tx_bytes, mem_peak, calls, events_bytes, stored = {[contract] = bytes}};
 ** ctx = {contract, method (the first action's), height, time, proposer};
 ** totals = usage's numbers summed over the block's transactions, and txs;
-** header = {height, time, proposer}. to is "burn" (the default),
+** header = {height, time, proposer}. The tables of usage, sender, ctx,
+** totals and header are the host's, refilled for every call: read them
+** during the call, do not keep them; tx.actions is made when first read.
+** to is "burn" (the default),
 ** "treasury" or "proposer", or a table of amounts for some of them that
 ** add up to fee ({burn = 900, proposer = 100}). A refusal's why may start
 ** with the name of a
