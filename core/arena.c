@@ -162,6 +162,13 @@ void ln_sandbox_thread_high_slots(void)
     high_slots = 1;
 }
 
+int ln_sandbox_high_slots(int on)
+{
+    int was = high_slots;
+    high_slots = on;
+    return was;
+}
+
 /* The numbers of a slot's blocks (ln__arena_seq), 4 bytes per 16: a
 ** mapping of their own, kept with the slot. Never read before written. */
 #define SEQ_SIZE(size)  ((size) / SMALL_STEP * sizeof(uint32_t))

@@ -1,5 +1,6 @@
 /* bench.c -- `lunet bench`, the standard throughput workload (see bench.h). */
 #include "bench.h"
+#include "bench_pricing.h"
 #include "cli.h"
 #include "codec.h"
 #include "crypto.h"
@@ -86,6 +87,9 @@ static const ln_opt options[] = {
     { "timeout", 0, LN_OPT_UINT, "S", 1, 86400,
       "how long to wait for commits after the last submit (default 120)" },
     { "perf", 0, LN_OPT_STR, "FILE", 0, 0, "`perf record` the node over the timed window" },
+    { "pricing", 0, LN_OPT_STR, "FILE", 0, 0,
+      "its own node prices by this plugin; every account stakes, the token is funded" },
+    { "pricing-params", 0, LN_OPT_STR, "JSON", 0, 0, "the pricing plugin's params (a JSON object)" },
     { "keep", 0, LN_OPT_FLAG, NULL, 0, 0, "keep the temporary node home" },
     { "json", 0, LN_OPT_FLAG, NULL, 0, 0, "print the summary as one JSON object" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
@@ -142,7 +146,7 @@ struct bench {
     /* options */
     long ntx, nsenders, conns, batch, timeout_s, rate;
     double go_at;                /* when the submitters started */
-    const char *rpc, *home, *funder, *token_file, *perf_file;
+    const char *rpc, *home, *funder, *token_file, *perf_file, *pricing, *pricing_params;
     int json, keep, own_node;
     pid_t pid;                   /* the node's process, 0 if unknown */
 
@@ -406,6 +410,11 @@ static int setup(bench *b, ln_rpcc *k)
         return failf("account_get %s: no nonce or balance", b->funder);
     }
     cJSON_Delete(acct);
+    /* Stake-priced models serve staked accounts only. */
+    if (b->pricing && ln__bench_stake(k, b->chain_id, b->height0 + EXPIRES_AFTER, 1, b->funder, 0,
+                                      b->funder_key.sk, 0, &fnonce))
+        return 1;
+    fnonce += b->pricing != NULL;
 
     uint8_t rnd[4];
     randombytes_buf(rnd, sizeof rnd);
@@ -423,7 +432,8 @@ static int setup(bench *b, ln_rpcc *k)
         s->ntx = (uint64_t)(b->ntx / b->nsenders + (i < b->ntx % b->nsenders));
         need += (s->ntx + 2) * BENCH_MAX_FEE;
     }
-    size_t maxacts = 1 + 3 * (size_t)b->nsenders;
+    if (b->pricing) need += ((uint64_t)b->ntx + 2) * BENCH_MAX_FEE;   /* the token's */
+    size_t maxacts = 2 + 3 * (size_t)b->nsenders;
     size_t maxtx = (maxacts + LN_TX_MAX_ACTIONS - 1) / LN_TX_MAX_ACTIONS;
     if (fbal < need + maxtx * SETUP_MAX_FEE)
         return failf("%s has %llu, the senders' fees need %llu", b->funder,
@@ -443,6 +453,8 @@ static int setup(bench *b, ln_rpcc *k)
     }
     size_t na = 0;
     acts[na++] = (action){ A_DEPLOY, NULL, (uint64_t)b->ntx, NULL };
+    if (b->pricing)                   /* for models where the contract pays */
+        acts[na++] = (action){ A_PAY, b->token, ((uint64_t)b->ntx + 2) * BENCH_MAX_FEE, NULL };
     for (long i = 0; i < b->nsenders; i++) {
         sender *s = &b->s[i];
         acts[na++] = (action){ A_NEWACCOUNT, s->name, 0, s->pk };
@@ -497,6 +509,9 @@ static int setup(bench *b, ln_rpcc *k)
         if (wait_receipts(k, hex + c0, ntx - c0 < RPC_MAX_BATCH ? ntx - c0 : RPC_MAX_BATCH, 60))
             goto out;
 
+    if (b->pricing && ln__bench_stake(k, b->chain_id, b->height0 + EXPIRES_AFTER, (size_t)b->nsenders,
+                                      b->s[0].name, sizeof *b->s, b->s[0].sk, sizeof *b->s, NULL))
+        goto out;
     /* the senders' nonces (0 on a fresh account, but read them) */
     for (long i = 0; i < b->nsenders; i++) {
         p = cJSON_CreateObject();
@@ -814,6 +829,13 @@ static int parse_args(bench *b, int argc, char **argv, ln_args *a)
         fprintf(stderr, "lunet bench: --as '%s' is not an account name\n", b->funder);
         return 2;
     }
+    b->pricing = ln_args_str(a, "pricing", NULL);
+    b->pricing_params = ln_args_str(a, "pricing-params", NULL);
+    if ((b->pricing || b->pricing_params) && (b->rpc || !b->pricing)) {
+        fprintf(stderr, "lunet bench: --pricing FILE is for its own node (not with --rpc)\n");
+        return 2;
+    }
+    if (b->pricing_params && ln__bench_params_check(b->pricing_params)) return 2;
     if (b->pid && !b->rpc) {
         fprintf(stderr, "lunet bench: --pid goes with --rpc (its own node's pid is known)\n");
         return 2;
@@ -879,6 +901,14 @@ int ln_cmd_bench(int argc, char **argv)
         b->rpc = rpcurl;
         b->home = home;
         b->own_node = 1;
+        if (b->pricing) {
+            char cfg[PATH_MAX];
+            if (ln__bench_config(have_config ? config : "configs/dev.lua", b->pricing,
+                                 b->pricing_params, home, cfg, sizeof cfg))
+                goto out;
+            snprintf(config, sizeof config, "%s", cfg);
+            have_config = 1;
+        }
         b->pid = ln_proc_start_node(home, rpcaddr, p2paddr, have_config ? config : NULL);
         if (b->pid < 0) {
             b->pid = 0;

@@ -15,6 +15,8 @@ struct ln_chain {
     int broken;                      /* memory may be ahead of disk: refuse writes */
     ln_header head;
     uint8_t head_hash[LN_HASH_LEN];
+    void (*log)(void *ud, const char *line);
+    void *log_ud;
 };
 
 static void be64(uint64_t v, uint8_t *out)
@@ -218,6 +220,12 @@ void ln_chain_close(ln_chain *c)
 }
 
 ln_state *ln_chain_state(ln_chain *c) { return c->state; }
+
+void ln_chain_set_log(ln_chain *c, void (*log)(void *ud, const char *line), void *ud)
+{
+    c->log = log;
+    c->log_ud = ud;
+}
 ln_store *ln_chain_store(ln_chain *c) { return c->st; }
 
 int ln_chain_head(ln_chain *c, ln_header *h, uint8_t hash[LN_HASH_LEN])
@@ -358,7 +366,7 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
     memcpy(h->prev, c->head_hash, LN_HASH_LEN);
     snprintf(h->proposer, sizeof h->proposer, "%s", proposer);
 
-    ln_blockctx bc = { h->chain_id, h->height, h->time, { 0 }, 1, gas_cap };
+    ln_blockctx bc = { h->chain_id, h->height, h->time, { 0 }, 1, gas_cap, h->proposer, c->log, c->log_ud };
     memcpy(bc.prev, h->prev, LN_HASH_LEN);
     int rc = ln_exec_block(b->ov, &bc, txs, lens, n, sigs_checked, rs);
     if (rc < 0) {

@@ -55,6 +55,9 @@ typedef struct {
 int  ln_chain_open(const char *dir, ln_chain **out, char *err, size_t errlen);
 void ln_chain_close(ln_chain *c);                 /* NULL is a no-op */
 ln_state *ln_chain_state(ln_chain *c);
+/* Where what executing a block has to tell the operator goes (a pricing
+** plugin's faults: ln_blockctx.log). */
+void ln_chain_set_log(ln_chain *c, void (*log)(void *ud, const char *line), void *ud);
 ln_store *ln_chain_store(ln_chain *c);
 
 /* The head header and hash; LN_ENOTFOUND before genesis. */

@@ -166,6 +166,23 @@ void ln__vm_clear_cache(lua_State *L, ln_vm *vm)
     lua_pop(L, 1);
 }
 
+void ln__vm_stored(lua_State *L, ln_vm *vm, const char *contract, int64_t delta)
+{
+    if (delta == 0) return;
+    if (vm->nstlog == vm->capstlog) {
+        uint32_t cap = vm->capstlog ? 2 * vm->capstlog : 16;
+        ln_stored *n = realloc(vm->stlog, cap * sizeof *n);
+        if (!n) ln__vm_raise(L, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
+        vm->stlog = n;
+        vm->capstlog = cap;
+    }
+    ln_stored *e = &vm->stlog[vm->nstlog++];
+    size_t n = strnlen(contract, LN_NAME_MAX);
+    memcpy(e->contract, contract, n);
+    e->contract[n] = 0;
+    e->bytes = delta;
+}
+
 /* Undoes the top savepoint. Compiled chunks cached since code_writes was
 ** taken may be of code the revert takes away: then the cache goes too. */
 static void revert(lua_State *L, ln_vm *vm, uint32_t code_writes)
@@ -235,16 +252,22 @@ static int host_storage_set(lua_State *L)
     uint8_t key[2 + LN_NAME_MAX + LN_STORAGE_KEY_MAX];
     size_t n = check_skey(L, vm, key, &kl);
     int rc;
+    int64_t after = 0;
     if (lua_isnoneornil(L, 2)) {
         ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl));
-        rc = ln_overlay_delete(vm->ov, key, n);
     } else {
         encode_max(L, vm, 2, "storage.set", LN_STATE_VALUE_MAX);
-        size_t vl = vm->scratch.size;
-        ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl + vl));
-        rc = ln_overlay_set(vm->ov, key, n, (const uint8_t *)vm->scratch.data, vl);
+        ln_sandbox_charge(L, LN_GAS_STORE_WRITE(kl + vm->scratch.size));
+        after = (int64_t)(kl + vm->scratch.size);
     }
+    /* The meter's bytes: key and value, what was there before. */
+    const uint8_t *old;
+    size_t oldl;
+    int64_t before = ln_overlay_get(vm->ov, key, n, &old, &oldl) == 0 ? (int64_t)(kl + oldl) : 0;
+    if (after) rc = ln_overlay_set(vm->ov, key, n, (const uint8_t *)vm->scratch.data, vm->scratch.size);
+    else rc = ln_overlay_delete(vm->ov, key, n);
     if (rc < 0) return ln__vm_raise(L, rc, "storage.set: %s", ln_strerror(rc));
+    ln__vm_stored(L, vm, ln__vm_top(vm)->contract, after - before);
     return 0;
 }
 
@@ -308,7 +331,8 @@ static int host_call(lua_State *L)
     snprintf(sender, sizeof sender, "%s", ln__vm_top(vm)->contract);
     int depth = vm->depth;
     size_t evlen = vm->ev.size;
-    uint32_t nev = vm->nev, code_writes = vm->code_writes;
+    uint32_t nev = vm->nev, code_writes = vm->code_writes, nst = vm->nstlog;
+    vm->calls++;
     ln_overlay_begin(vm->ov);
     ln__vm_push_frame(vm, contract, sender, sender);   /* the caller's code is the authority */
     int rc = lua_pcall(L, n, 1, 0);
@@ -319,6 +343,7 @@ static int host_call(lua_State *L)
         revert(L, vm, code_writes);
         vm->ev.size = evlen;
         vm->nev = nev;
+        vm->nstlog = nst;
         if (rc < 0) return ln__vm_raise(L, rc, "call result: %s", ln_strerror(rc));
         return lua_error(L);          /* the callee's error, or the kill */
     }
@@ -529,9 +554,16 @@ void ln_vm_free(ln_vm *vm)
     if (!vm) return;
     ln_sandbox_free(vm->sb);
     free(vm->loads);
+    free(vm->stlog);
     msgpack_sbuffer_destroy(&vm->ev);
     msgpack_sbuffer_destroy(&vm->scratch);
     free(vm);
+}
+
+void ln_usage_free(ln_usage *u)
+{
+    free(u->stored);
+    memset(u, 0, sizeof *u);
 }
 
 void ln_outcome_free(ln_outcome *o)
@@ -539,6 +571,7 @@ void ln_outcome_free(ln_outcome *o)
     free(o->error);
     free(o->result);
     free(o->events);
+    ln_usage_free(&o->usage);
     memset(o, 0, sizeof *o);
 }
 
@@ -680,6 +713,7 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
     lua_pushlightuserdata(L, &a);
     vm->errcode = 0;
     vm->depth = 0;
+    vm->calls++;
     ln__vm_push_frame(vm, contract, sender, "");
     int rc = ln_sandbox_pcall(vm->sb, 1, 0);
     vm->depth = 0;
@@ -704,6 +738,8 @@ static void run_begin(ln_vm *vm, const char *origin, const ln_signers *signers,
     new_transaction(vm);
     vm->ev.size = 0;
     vm->nev = 0;
+    vm->calls = 0;
+    vm->nstlog = 0;
     *d = ln_overlay_depth(vm->ov);
     *code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
@@ -713,6 +749,46 @@ static void run_begin(ln_vm *vm, const char *origin, const ln_signers *signers,
 /* Ends a run that gave rc: its gas, a kill the meter found only at the
 ** end, its writes kept (keep, and nothing failed) or all undone (a kill may
 ** have left inner savepoints open), its events. */
+/* The usage of the run that ends: the storage changes of the writes it
+** kept, summed per contract (by name). */
+static void take_usage(ln_vm *vm, int kept, ln_outcome *out)
+{
+    ln_usage *u = &out->usage;
+    ln_usage_free(u);
+    u->gas = out->gas_used;
+    u->mem_peak = ln_sandbox_mem_peak(vm->sb);
+    u->calls = vm->calls;
+    u->events_bytes = vm->ev.size;
+    if (!kept || !vm->nstlog) return;
+    ln_stored *st = malloc(vm->nstlog * sizeof *st);
+    if (!st) return;                 /* out of host memory: the counts are lost, not the run */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < vm->nstlog; i++) {
+        const ln_stored *e = &vm->stlog[i];
+        uint32_t j = 0;
+        while (j < n && strcmp(st[j].contract, e->contract) < 0) j++;
+        if (j < n && strcmp(st[j].contract, e->contract) == 0) {
+            st[j].bytes += e->bytes;
+            continue;
+        }
+        memmove(&st[j + 1], &st[j], (n - j) * sizeof *st);
+        st[j] = *e;
+        n++;
+    }
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        if (st[j].bytes > 0) u->storage_added += (uint64_t)st[j].bytes;
+        if (st[j].bytes < 0) u->storage_freed += (uint64_t)-st[j].bytes;
+        if (st[j].bytes) st[k++] = st[j];
+    }
+    if (k) {
+        u->stored = st;
+        u->nstored = k;
+    } else {
+        free(st);
+    }
+}
+
 static void run_end(ln_vm *vm, int rc, size_t d, uint32_t code_writes, int keep, ln_outcome *out)
 {
     out->gas_used = ln_sandbox_meter_end(vm->sb);
@@ -730,6 +806,7 @@ static void run_end(ln_vm *vm, int rc, size_t d, uint32_t code_writes, int keep,
         }
     }
     take_events(vm, out);
+    take_usage(vm, keep && rc == 0, out);
     lua_settop(ln_sandbox_L(vm->sb), 0);
     vm->signers = &no_signers;
 }

@@ -31,6 +31,9 @@
 **   newaccount(name, pubkey)    an account held by one key (32 bytes or hex)
 **   updateauth(account, permission, authority)   needs account@owner
 **   transfer(to, amount)        native balance, from the sender
+**   stake(amount)               the sender's balance becomes stake (stake.h)
+**   unstake(amount)             its stake returns to its balance
+**                               unbonding_blocks (a chain param) later
 ** Authority: each action checks the authority present (DESIGN, "Authority
 ** in nested calls"): the signatures in the transaction's own actions, the
 ** calling contract's code inside a nested call (see account.h, "code").
@@ -84,6 +87,27 @@ typedef struct {
     uint8_t hash[LN_HASH_LEN];     /* the parent block's hash: block.hash */
 } ln_blockinfo;
 
+/* Net bytes a run's kept writes added to (> 0) or freed from (< 0) the
+** storage (keys and values) and code of one contract. */
+typedef struct {
+    char contract[LN_NAME_MAX + 1];
+    int64_t bytes;
+} ln_stored;
+
+/* What a run used, as the meter measured it (DESIGN, "Pricing plugin"):
+** instructions and host work (gas), storage bytes added and freed (net per
+** contract, summed), the most memory it held at once (mem_peak, bytes),
+** method calls made (the actions and the calls they made, failed ones
+** too) and the bytes of its events. tx_bytes is the transaction's size,
+** which exec.c fills in. stored: the net change per contract, by name. */
+typedef struct {
+    uint64_t gas, storage_added, storage_freed, tx_bytes, mem_peak, calls, events_bytes;
+    ln_stored *stored;             /* malloc()ed; NULL when nothing changed */
+    uint32_t nstored;
+} ln_usage;
+
+void ln_usage_free(ln_usage *u);
+
 /* What one run produced. Buffers are malloc()ed; ln_outcome_free. */
 typedef struct {
     int code;                      /* 0, or LN_E* why it failed */
@@ -93,6 +117,7 @@ typedef struct {
     uint8_t *events;               /* msgpack array of {contract, data, name} */
     size_t events_len;
     uint64_t gas_used;
+    ln_usage usage;                /* usage.gas is gas_used */
 } ln_outcome;
 
 int  ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out);

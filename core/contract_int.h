@@ -48,6 +48,12 @@ struct ln_vm {
     int system_ref;                 /* registry: the governance contract's `system` table */
     int errcode;                    /* code of the last error the host raised */
     char errmsg[256];
+    /* The meter's counts of the running transaction (ln_usage): calls, and
+    ** each storage or code write's change in bytes, in order, so that a
+    ** revert takes back exactly its own (nstored goes back). */
+    uint64_t calls;
+    ln_stored *stlog;
+    uint32_t nstlog, capstlog;
 };
 
 /* Raises msg as the call's error, remembering its code for the receipt. */
@@ -64,6 +70,9 @@ const char *ln__vm_check_name(lua_State *L, int idx, const char *what);
 /* Encodes the value at idx into vm->scratch (charged), raising on values
 ** that cannot cross. */
 void ln__vm_encode(lua_State *L, ln_vm *vm, int idx, const char *what);
+/* Notes that a write changed contract's stored bytes by delta; raises
+** LN_ENOMEM. */
+void ln__vm_stored(lua_State *L, ln_vm *vm, const char *contract, int64_t delta);
 /* Empties the compiled-chunk cache (code changed). */
 void ln__vm_clear_cache(lua_State *L, ln_vm *vm);
 /* State key "c" NAME of a contract's code; its length. */

@@ -47,6 +47,10 @@
     X(EFULL,      -50, "mempool full")                                    \
     X(EUNDERPRICED, -51, "replacement needs a higher max_fee")            \
     X(EKNOWN,     -52, "transaction already known")                       \
+    X(EQUOTA,     -53, "over the resource quota")                         \
+    X(EFROZEN,    -54, "account is frozen")                               \
+    X(EPRICING,   -55, "refused by the pricing plugin")                   \
+    X(EMAXFEE,    -56, "max_fee does not cover the fee")                  \
     /* execution */                                                       \
     X(EGAS,       -60, "out of gas")                                      \
     X(EMEM,       -61, "out of memory")                                   \

@@ -3,13 +3,28 @@
 **
 ** For each transaction, in order: decode strictly, check chain_id, expiry,
 ** the sender account, its nonce, the signatures and the sender's active
-** authority, and that the balance covers max_fee. A transaction that fails
-** a check is refused: its receipt says why (included = 0) and the state is
-** untouched. Otherwise it runs with gas_limit = min(max_fee / gas_price,
-** LN_TX_GAS_MAX); whatever the call does, the nonce advances and the fee
-** (gas_used * gas_price) is charged to the payer; a failed call reverts all
-** its writes and events. A call that leaves the payer less than the fee is
-** reverted too (EBALANCE) and the fee is still taken. The block runs in one fresh sandbox.
+** authority. A transaction that fails a check is refused: its receipt says
+** why (included = 0) and the state is untouched. Then the pricing plugin
+** in force (pricing.h) admits it, giving its gas limit (at most
+** LN_TX_GAS_MAX), and it runs; the meter's usage goes to the plugin's
+** charge, which names the fee, the payer and where the fee goes (burned,
+** to the treasury or to the block's proposer), or refuses it: then the
+** call is undone and the transaction refused. Whatever the call did, an
+** included transaction's nonce advances and the fee is taken; a failed
+** call reverts all its writes and events. A call that leaves the payer
+** less than the fee is reverted too (EBALANCE), priced again, and the fee
+** taken from what the payer has. At the end of the block the plugin's
+** on_block sees the block's totals.
+**
+** A chain without a pricing slot runs the built-in rule: the sender's
+** balance must cover max_fee, gas_limit = min(max_fee / gas_price,
+** LN_TX_GAS_MAX), fee = gas_used * gas_price, the sender pays, burned.
+** When the pricing plugin fails (it raises, exhausts its budget or answers
+** garbage), the transaction is refused (LN_EPLUGIN) and the block goes on;
+** a transaction whose actions all call `gov` is priced by the built-in
+** rule then, so governance can always replace a broken plugin. The failure
+** goes to bc->log. sys.ready from a validator is free (LN_READY_GAS).
+** The block runs in one fresh sandbox, the pricing plugin in another.
 ** int results: 0 or a negative LN_E* code (err.h).
 */
 #ifndef LN_EXEC_H
@@ -19,6 +34,7 @@
 #include <stdint.h>
 
 #include "contract.h"
+#include "pricing.h"
 #include "registry.h"
 #include "state.h"
 #include "tx.h"
@@ -37,6 +53,9 @@ typedef struct {
                                     ** block has used this much; 0: no cap (and no
                                     ** block_bytes_max); LN_GAS_CAP_CHAIN: the chain
                                     ** params' block_gas_max and block_bytes_max */
+    const char *proposer;           /* the block's proposer (fees "to proposer"); NULL: none */
+    void (*log)(void *ud, const char *line);   /* the pricing plugin's faults and lines; NULL: none */
+    void *log_ud;
 } ln_blockctx;
 
 typedef struct {
@@ -51,18 +70,31 @@ typedef struct {
     size_t events_len;
     uint64_t gas_used, fee;
     char payer[LN_NAME_MAX + 1];
+    ln_usage usage;                 /* what the meter measured (contract.h) */
 } ln_receipt;
 
 /* The checks that decide whether a decoded transaction may run at height:
 ** chain id, expiry, the sender account, its nonce, the signatures (with
 ** LN_CHECK_SIGS; else they were verified already), the sender's active
-** authority and that its balance covers max_fee. With LN_CHECK_POOL the
-** nonce may be ahead of the account's (a mempool holds it until its turn).
-** 0 with *sender loaded, or LN_ECHAINID, LN_EEXPIRED, LN_ENOACCOUNT,
-** LN_ENONCE, LN_EBADSIG, LN_EAUTH, LN_EBALANCE with the reason in why. */
-enum { LN_CHECK_SIGS = 1, LN_CHECK_POOL = 2 };
+** authority and (without LN_CHECK_NOFEE) that its balance covers max_fee.
+** With LN_CHECK_POOL the nonce may be ahead of the account's (a mempool
+** holds it until its turn). 0 with *sender loaded, or LN_ECHAINID,
+** LN_EEXPIRED, LN_ENOACCOUNT, LN_ENONCE, LN_EBADSIG, LN_EAUTH, LN_EBALANCE
+** with the reason in why. */
+enum { LN_CHECK_SIGS = 1, LN_CHECK_POOL = 2, LN_CHECK_NOFEE = 4 };
 int  ln_exec_check(ln_overlay *ov, const char *chain_id, uint64_t height, const ln_tx *tx,
                    int flags, ln_account *sender, char *why, size_t whylen);
+
+/* Admission of a decoded transaction (signatures verified already) at
+** height, the head's next, over ov (nothing is written to it):
+** ln_exec_check with LN_CHECK_POOL, then the pricing plugin's admit, so
+** that what inclusion would refuse is refused at the door. The plugin runs
+** in *gate, opened on first use and again when height moves on (the
+** caller frees it with ln_pricing_free); time is the head's. Without a
+** pricing slot, the built-in rule's balance check. */
+int  ln_exec_admit(ln_overlay *ov, const char *chain_id, uint64_t height, uint64_t time,
+                   const ln_tx *tx, ln_pricing **gate, ln_account *sender,
+                   char *why, size_t whylen);
 
 /* Applies n encoded transactions over ov. sigs_checked: the signatures of
 ** these exact bytes were verified already (mempool), so they are skipped.
@@ -92,7 +124,9 @@ int  ln_exec_query(ln_state *s, const ln_blockctx *bc, const char *contract,
                    ln_outcome *out);
 
 /* Canonical msgpack of a receipt: {error, events, fee, gas_used, ok, payer,
-** result}; malloc()ed. */
+** result, usage}, usage as {calls, events_bytes, gas, mem_peak,
+** storage_added, storage_freed, stored (only when some contract's bytes
+** changed: {contract: bytes}), tx_bytes}; malloc()ed. */
 int  ln_receipt_encode(const ln_receipt *r, uint8_t **out, size_t *len);
 void ln_receipt_free(ln_receipt *r);
 

@@ -16,6 +16,8 @@
 #include "govern.h"
 #include "params.h"
 #include "plugin.h"
+#include "pricing.h"
+#include "stake.h"
 
 #define GOV "gov"
 
@@ -344,20 +346,24 @@ static int sys_params(lua_State *L)
     return 1;
 }
 
-/* Stake arrives with staking; until then nobody has any. */
+/* Bonded stake (stake.h). */
 static int sys_stake(lua_State *L)
 {
     ln_vm *vm = vm_of(L);
-    (void)vm;
-    ln__vm_check_name(L, 1, "stake: account");
-    lua_pushnumber(L, 0);
+    ln_stake st;
+    int rc = ln_stake_load(vm->ov, ln__vm_check_name(L, 1, "stake: account"), &st);
+    if (rc < 0) return ln__vm_raise(L, rc, "stake: %s", ln_strerror(rc));
+    lua_pushnumber(L, (lua_Number)st.stake);
     return 1;
 }
 
 static int sys_total_stake(lua_State *L)
 {
-    vm_of(L);
-    lua_pushnumber(L, 0);
+    ln_vm *vm = vm_of(L);
+    uint64_t t;
+    int rc = ln_stake_total(vm->ov, &t);
+    if (rc < 0) return ln__vm_raise(L, rc, "total_stake: %s", ln_strerror(rc));
+    lua_pushnumber(L, (lua_Number)t);
     return 1;
 }
 
@@ -428,12 +434,13 @@ static int kind_run(lua_State *L, int apply)
         lua_call(L, n, 0);
     } else {
         size_t evlen = vm->ev.size;
-        uint32_t nev = vm->nev;
+        uint32_t nev = vm->nev, nst = vm->nstlog;
         ln_overlay_begin(vm->ov);
         int rc = lua_pcall(L, n, 0, 0);
         ln_overlay_revert(vm->ov);
         vm->ev.size = evlen;
         vm->nev = nev;
+        vm->nstlog = nst;
         if (rc != 0) return lua_error(L);   /* the refusal (its code kept in vm->errcode), or a kill */
     }
     lua_pushboolean(L, 1);
@@ -640,6 +647,8 @@ int ln_govern_probe(ln_overlay *ov, const ln_blockinfo *bi, ln_slot slot, const 
 {
     static const char *const required[LN_NSLOTS] = { "init", "propose", "charge" };
     name[0] = 0;
+    if (slot == LN_SLOT_PRICING)        /* loaded as the pricing host loads it, with its params */
+        return ln_pricing_check(bi, "probe", code, len, params, plen, name, why, whylen);
     int rc = probe_chunk(code, len, required[slot], name, why, whylen);
     if (rc < 0) return rc;
     if (slot == LN_SLOT_GOVERNANCE) {

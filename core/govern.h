@@ -15,7 +15,7 @@
 **                                        authority, to gov (a proposal deposit)
 **   system.set_code(contract, source)    when gov@active holds its owner permission
 **   system.validators() -> {{name, key}} / members() -> {key} / params() -> {name = value}
-**   system.stake(account), system.total_stake()   (0 until staking exists)
+**   system.stake(account), system.total_stake()   bonded stake (stake.h)
 **   system.check(kind, body)             raises what applying it would refuse
 **   system.apply(kind, body)             carries out a proposal of that kind
 **
@@ -46,8 +46,8 @@ int ln_govern_install(ln_overlay *ov, const ln_blockinfo *bi, char *why, size_t 
 /* Would code load as the plugin of slot? It is compiled and run in a
 ** scratch sandbox: a consensus plugin's init(node, params) runs against
 ** the validators in ov, a governance policy's init(params) over a
-** savepoint of ov that is undone, a pricing model must return a table with
-** charge. Deterministic: the same code on the same state gives the same
+** savepoint of ov that is undone, a pricing model is loaded with its params
+** as the pricing host loads it (ln_pricing_check). Deterministic: the same code on the same state gives the same
 ** answer on every node. 0 with the NAME field the code's table gives (or
 ** "") in name; LN_EPLUGIN with why. */
 int ln_govern_probe(ln_overlay *ov, const ln_blockinfo *bi, ln_slot slot, const char *code,

@@ -11,12 +11,16 @@
 #include "exec.h"
 #include "genesis.h"
 #include "govern.h"
+#include "quote.h"
 #include "registry.h"
 #include "sandbox.h"
+#include "stake.h"
 #include "state.h"
 #include "tx.h"
 
 #define CHAIN_MT "lunet.chain"
+
+#define LOG_LINES 64
 
 typedef struct {
     ln_state *st;
@@ -24,7 +28,23 @@ typedef struct {
     uint64_t height, time;
     uint8_t head[LN_HASH_LEN];
     uint8_t parent[LN_HASH_LEN];    /* the head's parent: block.hash of queries */
+    char proposer[LN_NAME_MAX + 1]; /* the first validator proposes every block */
+    char *log[LOG_LINES];           /* what the blocks had to say, the newest last */
+    int nlog;
 } lchain;
+
+/* ln_blockctx.log: the last LOG_LINES lines, for chain:log(). */
+static void keep_line(void *ud, const char *line)
+{
+    lchain *c = ud;
+    if (c->nlog == LOG_LINES) {
+        free(c->log[0]);
+        memmove(c->log, c->log + 1, (LOG_LINES - 1) * sizeof *c->log);
+        c->nlog--;
+    }
+    char *copy = strdup(line);
+    if (copy) c->log[c->nlog++] = copy;
+}
 
 static int push_err(lua_State *L, int rc)
 {
@@ -235,9 +255,12 @@ static int l_chain(lua_State *L)
         char why[256];
         if ((rc = ln_govern_install(ov, &bi, why, sizeof why)) < 0)
             snprintf(err, sizeof err, "governance plugin: %s", why);
+        else if ((rc = ln_pricing_check_slot(ov, &bi, why, sizeof why)) < 0)
+            snprintf(err, sizeof err, "%s", why);
     }
     if (rc == 0) {
         snprintf(c->chain_id, sizeof c->chain_id, "%s", g->chain_id);
+        if (g->m.nval) snprintf(c->proposer, sizeof c->proposer, "%s", g->m.val_names[0]);
         c->time = time;
         rc = ln_overlay_commit(ov, NULL, c->head);
     }
@@ -311,7 +334,24 @@ static int chain_gc(lua_State *L)
     lchain *c = luaL_checkudata(L, 1, CHAIN_MT);
     ln_state_close(c->st);
     c->st = NULL;
+    for (int i = 0; i < c->nlog; i++) free(c->log[i]);
+    c->nlog = 0;
     return 0;
+}
+
+/* chain:log() -> {lines}: what the blocks had to say (a pricing plugin's
+** faults and log lines), oldest first; emptied. */
+static int chain_log(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    lua_createtable(L, c->nlog, 0);
+    for (int i = 0; i < c->nlog; i++) {
+        lua_pushstring(L, c->log[i]);
+        lua_rawseti(L, -2, i + 1);
+        free(c->log[i]);
+    }
+    c->nlog = 0;
+    return 1;
 }
 
 static void set_str(lua_State *L, const char *k, const char *v)
@@ -332,6 +372,21 @@ static void set_msgpack(lua_State *L, const char *k, const uint8_t *p, size_t n)
     if (ln_codec_decode_lua(L, p, n) == 0) lua_setfield(L, -2, k);
 }
 
+static void push_usage(lua_State *L, const ln_usage *u)
+{
+    lua_createtable(L, 0, 8);
+    set_num(L, "gas", (double)u->gas);
+    set_num(L, "storage_added", (double)u->storage_added);
+    set_num(L, "storage_freed", (double)u->storage_freed);
+    set_num(L, "tx_bytes", (double)u->tx_bytes);
+    set_num(L, "mem_peak", (double)u->mem_peak);
+    set_num(L, "calls", (double)u->calls);
+    set_num(L, "events_bytes", (double)u->events_bytes);
+    lua_createtable(L, 0, (int)u->nstored);
+    for (uint32_t i = 0; i < u->nstored; i++) set_num(L, u->stored[i].contract, (double)u->stored[i].bytes);
+    lua_setfield(L, -2, "stored");
+}
+
 static void push_receipt(lua_State *L, const ln_receipt *r)
 {
     lua_createtable(L, 0, 10);
@@ -348,7 +403,11 @@ static void push_receipt(lua_State *L, const ln_receipt *r)
     else { lua_newtable(L); lua_setfield(L, -2, "events"); }
     set_num(L, "gas_used", (double)r->gas_used);
     set_num(L, "fee", (double)r->fee);
-    if (r->included) set_str(L, "payer", r->payer);
+    if (r->included) {
+        set_str(L, "payer", r->payer);
+        push_usage(L, &r->usage);
+        lua_setfield(L, -2, "usage");
+    }
 }
 
 /* Block hash: BLAKE2b-256 of {chain_id, height, prev, root, time, txs}. */
@@ -396,7 +455,8 @@ static int chain_apply(lua_State *L)
         /* The table keeps the strings alive; the stack copy can go. */
         lua_pop(L, 1);
     }
-    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1, LN_GAS_CAP_CHAIN };
+    ln_blockctx bc = { c->chain_id, c->height + 1, t, { 0 }, 1, LN_GAS_CAP_CHAIN, c->proposer,
+                       keep_line, c };
     memcpy(bc.prev, c->head, LN_HASH_LEN);
     uint8_t root[LN_HASH_LEN];
     int rc = ln_exec_apply(c->st, &bc, txs, lens, n, rs, NULL, root);
@@ -433,7 +493,7 @@ static int chain_query(lua_State *L)
         int rc = ln_codec_encode_lua(L, 4, &args, &alen);
         if (rc < 0) return luaL_error(L, "query args: %s", ln_strerror(rc));
     }
-    ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1, 0 };
+    ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1, 0, NULL, NULL, NULL };
     memcpy(bc.prev, c->parent, LN_HASH_LEN);
     ln_outcome out;
     int rc = ln_exec_query(c->st, &bc, contract, method, args, alen, &out);
@@ -450,6 +510,37 @@ static int chain_query(lua_State *L)
     if (out.code) lua_pushstring(L, ln_errname(out.code)); else lua_pushnil(L);
     ln_outcome_free(&out);
     return 4;
+}
+
+/* chain:quote(tx bytes, signed or unsigned) -> {code, why, fee, payer,
+** gas_limit, ok, error, usage}: what it would pay in the next block. */
+static int chain_quote(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    size_t n;
+    const char *tx = luaL_checklstring(L, 2, &n);
+    ln_blockctx bc = { c->chain_id, c->height + 1, c->time + 1, { 0 }, 1, 0, c->proposer, NULL, NULL };
+    memcpy(bc.prev, c->head, LN_HASH_LEN);
+    ln_quote q;
+    char why[320];
+    int rc = ln_quote_tx(c->st, &bc, (const uint8_t *)tx, n, &q, why, sizeof why);
+    if (rc < 0) return luaL_error(L, "quote: %s", why);
+    lua_createtable(L, 0, 8);
+    if (q.code) {
+        set_str(L, "code", ln_errname(q.code));
+        set_str(L, "why", q.why);
+    } else {
+        set_num(L, "fee", (double)q.fee);
+        set_str(L, "payer", q.payer);
+        set_num(L, "gas_limit", (double)q.gas_limit);
+        lua_pushboolean(L, q.ok);
+        lua_setfield(L, -2, "ok");
+        if (!q.ok) set_str(L, "error", q.error);
+        push_usage(L, &q.usage);
+        lua_setfield(L, -2, "usage");
+    }
+    ln_quote_free(&q);
+    return 1;
 }
 
 static int chain_get(lua_State *L)
@@ -488,6 +579,21 @@ static int chain_account(lua_State *L)
     if (ln_codec_decode_lua(L, (const uint8_t *)s, n) < 0) return luaL_error(L, "account record is corrupt");
     lua_pushstring(L, name);
     lua_setfield(L, -2, "account");
+    /* Its stake (stake.h): 0 and no unbonding when it has none. */
+    ln_overlay *ov = ln_overlay_new(check_chain(L)->st);
+    ln_stake st;
+    int rc = ov ? ln_stake_load(ov, name, &st) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    if (rc < 0) return luaL_error(L, "stake record: %s", ln_strerror(rc));
+    set_num(L, "stake", (double)st.stake);
+    lua_createtable(L, (int)st.nunbonding, 0);
+    for (uint32_t i = 0; i < st.nunbonding; i++) {
+        lua_createtable(L, 0, 2);
+        set_num(L, "amount", (double)st.unbonding[i].amount);
+        set_num(L, "at", (double)st.unbonding[i].at);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "unbonding");
     return 1;
 }
 
@@ -543,6 +649,7 @@ static const luaL_Reg chain_methods[] = {
     { "account", chain_account }, { "prove", chain_prove }, { "root", chain_root },
     { "head", chain_head }, { "height", chain_height }, { "time", chain_time },
     { "chain_id", chain_chain_id }, { "plugin", chain_plugin }, { "pending", chain_pending },
+    { "log", chain_log }, { "quote", chain_quote },
     { NULL, NULL }
 };
 

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "opts.h"
+#include "replay.h"
 #include "sandbox.h"
 #include "spec.h"
 #include "testnet.h"
@@ -44,6 +45,7 @@ static const struct {
     { "gov", "SUBCOMMAND", cmd_client, "governance: propose, vote, execute, cancel, list, show" },
     { "test", "[PATH...]", ln_cmd_test, "run busted specs against the real sandbox (default: contracts/)" },
     { "bench", "", ln_cmd_bench, "the standard workload: M token transfers, tx/s, latency, CPU" },
+    { "pricing", "replay", ln_cmd_pricing, "FILE: what past blocks would pay under another pricing model" },
     { "fingerprint", "", cmd_fingerprint, "print this build's VM fingerprint (gas of a calibration suite)" },
     { "version", "", cmd_version, "print the version" },
 };

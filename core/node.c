@@ -365,6 +365,10 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
         rc = ln_errf(err, errlen, LN_ECONFIG, "config: governance plugin: %s", why);
         goto done;
     }
+    if ((rc = ln_pricing_check_slot(ov, &bi, why, sizeof why)) < 0) {
+        rc = ln_errf(err, errlen, LN_ECONFIG, "config: %s", why);
+        goto done;
+    }
     /* The header block 0 will have, for node.head() in the plugin's init. */
     ln_header *gh = &n->genesis_hdr;
     memset(gh, 0, sizeof *gh);
@@ -528,10 +532,18 @@ static void free_node(ln_node *n)
     msgpack_sbuffer_destroy(&n->proposal);
     if (n->admit) ln_admit_close(n->admit, NULL, NULL);   /* open failed: nothing in flight */
     ln_plugin_free(n->plugin);
+    ln_pricing_free(n->pricing);
     ln_mempool_free(n->mp);
     ln_chain_close(n->chain);
     free(n->subs);
     free(n);
+}
+
+/* What executing a block has to say (a pricing plugin's faults). */
+static void chain_log(void *ud, const char *line)
+{
+    (void)ud;
+    ln__node_log("%s", line);
 }
 
 int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
@@ -573,6 +585,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free(n);
         return rc;
     }
+    ln_chain_set_log(n->chain, chain_log, n);
     if ((rc = ln_ptimers_new(loop, ln__node_on_timer, n, &n->timers)) < 0) {
         free_node(n);
         return rc;
@@ -720,9 +733,10 @@ static int admit_accept(void *ud, const ln_tx *tx, uint8_t *bytes, size_t len,
     ln_account acct;
     memset(&acct, 0, sizeof acct);
     ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
-    int rc = ov ? ln_exec_check(ov, n->chain_id, h.height + 1, tx, LN_CHECK_POOL, &acct, why,
+    int rc = ov ? ln_exec_admit(ov, n->chain_id, h.height + 1, h.time, tx, &n->pricing, &acct, why,
                                 whylen)
                 : LN_ENOMEM;
+    if (rc == LN_EPLUGIN) ln__node_log("admission: %s", why);
     ln_overlay_free(ov);
     if (rc == 0) rc = ln_mempool_add(n->mp, tx, bytes, len, acct.nonce);
     if (rc == 0) n->submitted++; else n->refused++;
@@ -845,7 +859,7 @@ int ln_node_query(ln_node *n, const char *contract, const char *method,
         ln_header h;
         uint8_t hash[LN_HASH_LEN];
         ln_chain_head(n->chain, &h, hash);
-        ln_blockctx bc = { q->chain_id, h.height, h.time, { 0 }, 1, n->query_gas_max };
+        ln_blockctx bc = { q->chain_id, h.height, h.time, { 0 }, 1, n->query_gas_max, NULL, NULL, NULL };
         memcpy(bc.prev, hash, LN_HASH_LEN);
         q->bc = bc;
         rc = ln_qpool_submit(n->queries, &q->job, query_work, query_done);
@@ -856,6 +870,83 @@ int ln_node_query(ln_node *n, const char *contract, const char *method,
         free(q->args);
         free(q);
     }
+    return rc;
+}
+
+/* A quote, like a query: on a worker, over a view of the head. */
+typedef struct {
+    ln_qjob job;                         /* first */
+    ln_node *n;
+    ln_store *view;
+    ln_blockctx bc;
+    char chain_id[LN_CHAIN_ID_MAX + 1];
+    uint8_t *tx;
+    size_t len;
+    int rc;
+    char why[320];
+    ln_quote q;
+    ln_quote_cb cb;
+    void *ud;
+} quote_job;
+
+static void quote_work(ln_qjob *job)
+{
+    quote_job *q = (quote_job *)job;
+    ln_sandbox_thread_high_slots();
+    ln_state *st = NULL;
+    q->rc = ln_state_open(q->view, &st);
+    if (q->rc == 0) q->rc = ln_quote_tx(st, &q->bc, q->tx, q->len, &q->q, q->why, sizeof q->why);
+    ln_state_close(st);
+}
+
+static void quote_done(ln_qjob *job, int status)
+{
+    quote_job *q = (quote_job *)job;
+    ln_store_close(q->view);
+    int rc = status < 0 ? status : q->rc;
+    q->cb(q->n, rc, rc < 0 ? NULL : &q->q, q->why, q->ud);
+    if (rc == 0) ln_quote_free(&q->q);
+    free(q->tx);
+    free(q);
+}
+
+int ln_node_quote(ln_node *n, const uint8_t *tx, size_t len, ln_quote_cb cb, void *ud)
+{
+    if (!n->queries) return LN_ECLOSED;
+    quote_job *q = calloc(1, sizeof *q);
+    if (!q || !(q->tx = malloc(len ? len : 1))) {
+        free(q);
+        return LN_ENOMEM;
+    }
+    memcpy(q->tx, tx, len);
+    q->len = len;
+    q->n = n;
+    q->cb = cb;
+    q->ud = ud;
+    snprintf(q->chain_id, sizeof q->chain_id, "%s", n->chain_id);
+    int rc = ln_store_view(ln_chain_store(n->chain), &q->view);
+    if (rc == 0) {
+        ln_header h;
+        uint8_t hash[LN_HASH_LEN];
+        ln_chain_head(n->chain, &h, hash);
+        ln_blockctx bc = { q->chain_id, h.height + 1, h.time, { 0 }, 1, 0, NULL, NULL, NULL };
+        memcpy(bc.prev, hash, LN_HASH_LEN);
+        q->bc = bc;
+        rc = ln_qpool_submit(n->queries, &q->job, quote_work, quote_done);
+    }
+    if (rc < 0) {
+        ln_store_close(q->view);
+        free(q->tx);
+        free(q);
+    }
+    return rc;
+}
+
+int ln_node_stake(ln_node *n, const char *name, ln_stake *out)
+{
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    int rc = ov ? ln_stake_load(ov, name, out) : LN_ENOMEM;
+    ln_overlay_free(ov);
     return rc;
 }
 

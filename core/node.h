@@ -15,6 +15,8 @@
 
 #include "contract.h"
 #include "genesis.h"
+#include "quote.h"
+#include "stake.h"
 #include "crypto.h"
 
 typedef struct ln_node ln_node;   /* opaque */
@@ -109,6 +111,17 @@ typedef void (*ln_query_cb)(ln_node *n, int status, const ln_outcome *out, void 
 ** full, LN_ECLOSED, LN_ENOMEM: then cb never runs. */
 int  ln_node_query(ln_node *n, const char *contract, const char *method,
                    const uint8_t *args, size_t alen, ln_query_cb cb, void *ud);
+
+/* What a transaction (signed or unsigned: quote.h) would pay in the next
+** block, worked out off the loop like a query, against the state at the
+** head when this is called. cb gets status 0 and q (borrowed for the
+** call), or the decoding's code with why (q NULL), or LN_ECLOSED,
+** LN_ENOMEM. LN_EBUSY, LN_ECLOSED, LN_ENOMEM: then cb never runs. */
+typedef void (*ln_quote_cb)(ln_node *n, int status, const ln_quote *q, const char *why, void *ud);
+int  ln_node_quote(ln_node *n, const uint8_t *tx, size_t len, ln_quote_cb cb, void *ud);
+
+/* The account's stake and unbonding entries (stake.h); zero when none. */
+int  ln_node_stake(ln_node *n, const char *name, ln_stake *out);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);

@@ -59,6 +59,7 @@ struct ln_node {
     ln_p2p *p2p;                         /* NULL: no P2P */
     uint8_t key_pk[LN_PK_LEN];           /* our P2P identity */
     ln_admit *admit;                     /* submissions: checks on the pool, then ours */
+    ln_pricing *pricing;                 /* the pricing plugin at admission (ln_exec_admit) */
     char self[LN_NAME_MAX + 1];
     ln_key key;
     int has_key;

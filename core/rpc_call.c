@@ -458,6 +458,87 @@ static int m_tx_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_er
     return 0;
 }
 
+static cJSON *usage_json(const ln_usage *u)
+{
+    cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
+    int bad = !o || !st;
+    if (!bad) {
+        bad |= ln__rpc_put(o, "calls", ln__rpc_u64(u->calls));
+        bad |= ln__rpc_put(o, "events_bytes", ln__rpc_u64(u->events_bytes));
+        bad |= ln__rpc_put(o, "gas", ln__rpc_u64(u->gas));
+        bad |= ln__rpc_put(o, "mem_peak", ln__rpc_u64(u->mem_peak));
+        bad |= ln__rpc_put(o, "storage_added", ln__rpc_u64(u->storage_added));
+        bad |= ln__rpc_put(o, "storage_freed", ln__rpc_u64(u->storage_freed));
+        for (uint32_t i = 0; i < u->nstored && !bad; i++)
+            bad |= ln__rpc_put(st, u->stored[i].contract, ln__rpc_i64(u->stored[i].bytes));
+        bad |= ln__rpc_put(o, "stored", st);
+        st = NULL;
+        bad |= ln__rpc_put(o, "tx_bytes", ln__rpc_u64(u->tx_bytes));
+    }
+    cJSON_Delete(st);
+    if (bad) { cJSON_Delete(o); return NULL; }
+    return o;
+}
+
+static void on_quoted(ln_node *n, int status, const ln_quote *q, const char *why, void *ud)
+{
+    (void)n;
+    call *c = ud;
+    batch *b = c->b;
+    ln__rpc_err e;
+    cJSON *res = NULL;
+    if (status < 0) {
+        ln__rpc_fail(&e, status, "%s", why ? why : "");
+    } else if (q->code) {
+        ln__rpc_fail(&e, q->code, "%s", q->why);        /* what inclusion would refuse */
+    } else {
+        res = cJSON_CreateObject();
+        int bad = !res;
+        if (res) {
+            bad |= ln__rpc_put(res, "fee", ln__rpc_u64(q->fee));
+            bad |= ln__rpc_put(res, "payer", cJSON_CreateString(q->payer));
+            bad |= ln__rpc_put(res, "gas_limit", ln__rpc_u64(q->gas_limit));
+            bad |= ln__rpc_put(res, "ok", cJSON_CreateBool(q->ok));
+            bad |= ln__rpc_put(res, "error", q->ok ? cJSON_CreateNull()
+                                                   : ln__rpc_text(q->error, strlen(q->error)));
+            bad |= ln__rpc_put(res, "usage", usage_json(&q->usage));
+        }
+        if (bad) {
+            cJSON_Delete(res);
+            res = NULL;
+            INTERNAL(&e, "out of memory");
+        }
+    }
+    call_complete(c, res, res ? NULL : &e);
+    batch_unwait(b);
+}
+
+/* fee_quote {tx}: what the transaction (signed, or its unsigned map) would
+** pay in the next block, by the pricing plugin in force (quote.h). */
+static int m_fee_quote(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)
+{
+    (void)res;
+    const char *s;
+    if (p_str(p, "tx", &s, 1, e) < 0) return -1;
+    uint8_t *tx;
+    size_t len;
+    int rc = ln__rpc_base64_decode(s, strlen(s), &tx, &len);
+    if (rc == LN_ENOMEM) return INTERNAL(e, "out of memory");
+    if (rc < 0) return PARAMS(e, "param \"tx\" must be base64 (RFC 4648, with padding)");
+    if (len == 0 || len > LN_TX_MAX_BYTES) {
+        free(tx);
+        return PARAMS(e, "param \"tx\" must be 1-%u bytes", LN_TX_MAX_BYTES);
+    }
+    rc = ln_node_quote(n, tx, len, on_quoted, c);
+    free(tx);
+    if (rc < 0) {                       /* on_quoted will not run */
+        if (rc == LN_EBUSY)
+            return ln__rpc_fail(e, rc, "%d queries wait already; try again later", LN_NODE_QUERY_QUEUE);
+        return ln__rpc_fail(e, rc, NULL);
+    }
+    return ASYNC;                       /* c is answered from on_quoted */
+}
+
 /* A query on its way: the caller's callback, until the node answers. */
 typedef struct {
     ln__rpc_query_cb cb;
@@ -582,6 +663,17 @@ static int m_account_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__r
         bad |= ln__rpc_put(j, "permissions", perms);
         perms = NULL;
         if (code) bad |= ln__rpc_put(j, "code_hash", ln__rpc_hash(code));
+        ln_stake st;
+        cJSON *ub = cJSON_CreateArray();
+        bad |= !ub || ln_node_stake(n, name, &st) < 0;
+        for (uint32_t i = 0; !bad && i < st.nunbonding; i++) {
+            cJSON *u = cJSON_CreateObject();
+            bad |= ln__rpc_push(ub, u);
+            bad |= ln__rpc_put(u, "amount", ln__rpc_u64(st.unbonding[i].amount));
+            bad |= ln__rpc_put(u, "at", ln__rpc_u64(st.unbonding[i].at));
+        }
+        if (!bad) bad |= ln__rpc_put(j, "stake", ln__rpc_u64(st.stake));
+        bad |= ln__rpc_put(j, "unbonding", ub);
     }
     cJSON_Delete(perms);
     msgpack_zone_destroy(&z);
@@ -677,6 +769,7 @@ static const struct { const char *name; method_fn fn; } methods[] = {
     { "tx_get",         m_tx_get },
     { "contract_query", m_contract_query },
     { "account_get",    m_account_get },
+    { "fee_quote",      m_fee_quote },
     { "state_get",      m_state_get },
     { NULL, NULL }
 };

@@ -42,6 +42,7 @@ struct ln_sandbox {
     int draining, killed, cdepth;
     uint64_t gas_limit, firings, explicit_gas, alloc_bytes;
     size_t mem_base, mem_cap;
+    size_t mem_peak;           /* most bytes over mem_base this meter held */
     int drain_pos, drain_fresh;
     int drain_ref, env_mt_ref, base_ref;
     int gas_text_ref, mem_text_ref, float_text_ref, str_text_ref;  /* kill texts, made before any kill */
@@ -117,6 +118,8 @@ static inline __attribute__((always_inline)) int metered_growth(ln_sandbox *sb, 
         return -1;
     }
     sb->alloc_bytes += grow;
+    if (sb->arena.in_use + grow > sb->mem_base + sb->mem_peak)
+        sb->mem_peak = sb->arena.in_use + grow - sb->mem_base;
     if (gas_so_far(sb) > sb->gas_limit) {
         mark_killed(sb, LN_EGAS);
         return -1;
@@ -164,6 +167,7 @@ ln_sandbox *ln_sandbox_of(lua_State *L)
 void *ln_sandbox_ud(lua_State *L) { return ln_sandbox_of(L)->ud; }
 lua_State *ln_sandbox_L(ln_sandbox *sb) { return sb->L; }
 size_t ln_sandbox_mem_used(const ln_sandbox *sb) { return sb->arena.in_use; }
+size_t ln_sandbox_mem_peak(const ln_sandbox *sb) { return sb->mem_peak; }
 int ln_sandbox_killed(ln_sandbox *sb) { return sb->killed; }
 
 /* ---- meter ------------------------------------------------------------ */
@@ -263,6 +267,7 @@ void ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap)
     sb->firings = sb->explicit_gas = sb->alloc_bytes = 0;
     sb->mem_base = sb->arena.in_use;
     sb->mem_cap = mem_cap;
+    sb->mem_peak = 0;
     sb->killed = 0;
     sb->cdepth = 0;
     sb->armed = sb->metering = 1;
@@ -289,6 +294,16 @@ uint64_t ln_sandbox_meter_end(ln_sandbox *sb)
     if (sb->killed == LN_EGAS || gas > sb->gas_limit) gas = sb->gas_limit;
     lua_sethook(sb->L, NULL, 0, 0);
     return gas;
+}
+
+uint64_t ln_sandbox_meter_stop(ln_sandbox *sb)
+{
+    /* The hook stays: disarmed it does nothing, and setting it again at the
+    ** next begin is cheap when LuaJIT's dispatch mode does not change. */
+    sb->metering = 0;
+    sb->armed = 0;
+    running = sb->outer;
+    return sb->killed ? sb->gas_limit : gas_so_far(sb);
 }
 
 uint64_t ln_sandbox_gas_left(lua_State *L)

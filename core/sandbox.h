@@ -104,6 +104,10 @@ void ln_sandbox_free(ln_sandbox *sb);             /* NULL is a no-op */
 ** the slots (hence addresses) they have on every other node: for threads
 ** that run queries. */
 void ln_sandbox_thread_high_slots(void);
+/* The same for the sandboxes this thread creates until it is called again
+** with 0: for one on the loop thread whose life no other node shares (the
+** pricing plugin at admission). Returns what was set before. */
+int  ln_sandbox_high_slots(int on);
 lua_State *ln_sandbox_L(ln_sandbox *sb);
 void *ln_sandbox_ud(lua_State *L);                /* the ud given to ln_sandbox_new */
 ln_sandbox *ln_sandbox_of(lua_State *L);
@@ -157,6 +161,13 @@ void ln_sandbox_newenv(ln_sandbox *sb);
 ** at a time; nested calls share it. */
 void     ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap);
 uint64_t ln_sandbox_meter_end(ln_sandbox *sb);
+/* meter_end without the exact count: the gas counted up to the last hook
+** (a multiple of LN_GAS_PERIOD instructions plus charges), gas_limit when
+** killed. For callers that need the budget, not the count (a pricing
+** plugin's callbacks): it saves the drain's few hundred instructions, and
+** leaves the (disarmed) hook in place for the next meter_begin. Only for
+** a sandbox that runs no code outside its meters. */
+uint64_t ln_sandbox_meter_stop(ln_sandbox *sb);
 /* 0 while the meter runs normally; LN_EGAS or LN_EMEM once the call is killed. */
 int      ln_sandbox_killed(ln_sandbox *sb);
 
@@ -200,6 +211,9 @@ size_t ln_sandbox_table_slots(lua_State *L, int idx);
 
 /* Bytes the arena has handed out and not taken back. */
 size_t ln_sandbox_mem_used(const ln_sandbox *sb);
+/* The most bytes the running (or last) meter held over what was in use at
+** its begin: what a metered call grew to at its peak. */
+size_t ln_sandbox_mem_peak(const ln_sandbox *sb);
 
 /* The VM fingerprint: BLAKE2b-256 over the gas of a fixed calibration suite
 ** and the work of encoding a fixed value (codec.h), in hex (65 bytes with

@@ -15,7 +15,9 @@
 #include "err.h"
 #include "genesis.h"
 #include "membership.h"
+#include "params.h"
 #include "registry.h"
+#include "stake.h"
 
 static uint64_t check_amount(lua_State *L, int idx)
 {
@@ -103,8 +105,12 @@ void ln__vm_store_code(lua_State *L, ln_vm *vm, ln_account *a, const char *src, 
     save_account(L, vm, a);
     uint8_t key[1 + LN_NAME_MAX];
     size_t kl = ln__vm_code_key(a->name, key);
+    const uint8_t *old;
+    size_t oldl;
+    int64_t before = ln_overlay_get(vm->ov, key, kl, &old, &oldl) == 0 ? (int64_t)oldl : 0;
     int rc = ln_overlay_set(vm->ov, key, kl, (const uint8_t *)src, sl);
     if (rc < 0) ln__vm_raise(L, rc, "%s: code: %s", a->name, ln_strerror(rc));
+    ln__vm_stored(L, vm, a->name, (int64_t)sl - before);
     vm->code_writes++;
     ln__vm_clear_cache(L, vm);
 }
@@ -177,6 +183,28 @@ static int sys_transfer(lua_State *L, ln_vm *vm)
     load_account(L, vm, to, &dst);
     dst.balance += amount;
     save_account(L, vm, &dst);
+    return 0;
+}
+
+/* stake(amount): the sender's balance becomes stake. unstake(amount): its
+** stake starts unbonding and returns to its balance unbonding_blocks
+** later (stake.h). Both act for the sender, as transfer does. */
+static int sys_stake(lua_State *L, ln_vm *vm, int bond)
+{
+    uint64_t amount = check_amount(L, 3);
+    ln_sandbox_charge(L, LN_GAS_SYS + 2 * LN_GAS_STORE_WRITE(64));
+    const char *sender = ln__vm_top(vm)->sender;
+    char why[160];
+    int rc;
+    if (bond) {
+        rc = ln_stake_bond(vm->ov, sender, amount, why, sizeof why);
+    } else {
+        ln_params p;
+        if ((rc = ln_params_load(vm->ov, &p)) < 0)
+            return ln__vm_raise(L, rc, "unstake: chain params: %s", ln_strerror(rc));
+        rc = ln_stake_unbond(vm->ov, sender, amount, vm->bi.height + p.unbonding_blocks, why, sizeof why);
+    }
+    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
     return 0;
 }
 
@@ -333,6 +361,8 @@ int ln__sys_action(lua_State *L, ln_vm *vm, const char *m)
     if (strcmp(m, "newaccount") == 0) return sys_newaccount(L, vm);
     if (strcmp(m, "updateauth") == 0) return sys_updateauth(L, vm);
     if (strcmp(m, "transfer") == 0) return sys_transfer(L, vm);
+    if (strcmp(m, "stake") == 0) return sys_stake(L, vm, 1);
+    if (strcmp(m, "unstake") == 0) return sys_stake(L, vm, 0);
     if (strcmp(m, "addmember") == 0 || strcmp(m, "removemember") == 0 ||
         strcmp(m, "addvalidator") == 0 || strcmp(m, "removevalidator") == 0)
         return sys_membership(L, vm, m);

@@ -16,7 +16,16 @@
 -- admin (the default policy's admin), validators (names; default
 -- { "node0" }: keys derived like the dev accounts'). The validators ready
 -- every scheduled swap as their nodes would, in the next block, except
--- those in not_ready (names: nodes that cannot load the new code).
+-- those in not_ready (names: nodes that cannot load the new code). The
+-- first validator proposes every block (fees "to proposer" go to it).
+--
+-- Pricing: chain:quote(from, contract, method, ...) is what the call would
+-- pay in the next block ({fee, payer, usage, gas_limit, ok, error}, or
+-- {code, why} when it would be refused); chain:batch({{from, contract,
+-- method, args...}, ...}) sends them all in one block and returns their
+-- receipts; chain:stake(from, amount) / chain:unstake(from, amount) bond
+-- and unbond native balance; chain:log() gives what the blocks had to say
+-- (a pricing plugin's faults and log lines) since it was last asked.
 
 local core = require "lunet.core"
 
@@ -170,6 +179,62 @@ function Chain:send_with(opts, from, contract, method, ...)
   local tx = self:transaction(from, { { contract = contract, method = method,
                                         args = args_of(pack(...)) } }, opts)
   return block(self, { tx })[1]
+end
+
+-- Sends each {from, contract, method, args...} as its own transaction, all
+-- in one block (a sender's nonces follow each other); returns the receipts
+-- in order.
+function Chain:batch(calls)
+  local nonces, txs = {}, {}
+  for i, call in ipairs(calls) do
+    local from, contract, method = call[1], call[2], call[3]
+    if type(from) ~= "string" or type(contract) ~= "string" or type(method) ~= "string" then
+      error("batch: call " .. i .. " must be {from, contract, method, args...}", 2)
+    end
+    local acct = self.c:account(from)
+    nonces[from] = nonces[from] or (acct and acct.nonce) or 0
+    local args = {}
+    for k = 4, table.maxn(call) do args[#args + 1] = call[k] end
+    txs[i] = self:transaction(from, { { contract = contract, method = method, args = args } },
+                              { nonce = nonces[from] })
+    nonces[from] = nonces[from] + 1
+  end
+  local rs = block(self, txs)
+  for i, r in ipairs(rs) do
+    if r.included then record_gas(calls[i][2], calls[i][3], r.gas_used) end
+  end
+  return rs
+end
+
+-- What the call would pay in the next block, by the pricing plugin in
+-- force (its quote, else its charge): the call runs as if `from` had
+-- signed it, and nothing it does is kept.
+function Chain:quote(from, contract, method, ...)
+  local acct = self.c:account(from)
+  local unsigned = core.encode {
+    account = from,
+    actions = { { contract = contract, method = method, args = args_of(pack(...)) } },
+    chain_id = self.c:chain_id(),
+    expires = self.c:height() + 100,
+    max_fee = self.max_fee,
+    nonce = (acct and acct.nonce) or 0,
+  }
+  return self.c:quote(unsigned)
+end
+
+-- Bonds (stake) or starts unbonding (unstake) amount of from's balance;
+-- returns the receipt.
+function Chain:stake(from, amount)
+  return self:send(from, "sys", "stake", amount)
+end
+
+function Chain:unstake(from, amount)
+  return self:send(from, "sys", "unstake", amount)
+end
+
+-- What the blocks had to say since the last call: {lines}.
+function Chain:log()
+  return self.c:log()
 end
 
 -- Deploys the contract in file `path` to account `name`; extra arguments go

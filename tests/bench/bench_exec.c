@@ -5,8 +5,11 @@
 ** checks, authority, metered contract call, fee, state root) and the same
 ** with signatures already verified (as on the node that admitted them).
 **
-**   build/bench_exec [TXS [pre]]   (default 20000; `make bench` runs it;
-**                                   `pre` runs only the pre-verified pass)
+**   build/bench_exec [TXS [pre|all [PLUGIN]]]
+**       TXS     transfers (default 20000; `make bench` runs it)
+**       pre     runs only the pre-verified pass (for profiling)
+**       PLUGIN  a pricing plugin (plugins/pricing/flat.lua) in the
+**               registry; without one the built-in rule prices
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "exec.h"
+#include "registry.h"
 #include "state.h"
 #include "tx.h"
 
@@ -105,11 +109,12 @@ static char *read_file(const char *path, size_t *n)
 }
 
 static uint64_t height = 0;
+static const char *plugin;          /* the pricing plugin's file, or NULL */
 
 static void apply(ln_state *st, uint8_t **txs, size_t *lens, size_t n, int verified,
                   int *failures)
 {
-    ln_blockctx bc = { "bench", ++height, 1700000000 + height, { 0 }, 1, 0 };
+    ln_blockctx bc = { "bench", ++height, 1700000000 + height, { 0 }, 1, 0, NULL, NULL, NULL };
     ln_receipt *rs = calloc(n, sizeof *rs);
     ln_overlay *ov = ln_overlay_new(st);
     uint8_t root[LN_HASH_LEN];
@@ -145,6 +150,15 @@ static ln_state *setup(uint8_t sks[SENDERS + 1][LN_SK_LEN], char names[SENDERS +
         a.active = a.owner;
         a.balance = 1000000000000ull;
         ln_account_save(ov, &a);
+    }
+    if (plugin) {
+        size_t cl;
+        char *code = read_file(plugin, &cl);
+        if (!code || ln_registry_install(ov, LN_SLOT_PRICING, "bench", code, cl, NULL, 0, 0) < 0) {
+            fprintf(stderr, "cannot install %s\n", plugin);
+            exit(1);
+        }
+        free(code);
     }
     uint8_t root[LN_HASH_LEN];
     ln_overlay_commit(ov, NULL, root);
@@ -213,14 +227,15 @@ int main(int argc, char **argv)
     ln_crypto_init();
     int fails = 0;
     int only_pre = argc > 2 && strcmp(argv[2], "pre") == 0;   /* for profiling */
+    plugin = argc > 3 ? argv[3] : NULL;
     double full = only_pre ? 1 : run(ntx, 0, &fails);
     double pre = run(ntx, 1, &fails);
     if (fails) {
         fprintf(stderr, "%d transfers failed\n", fails);
         return 1;
     }
-    printf("token transfers, %d txs in blocks of %d, %d senders, fresh recipients\n",
-           ntx, BLOCK, SENDERS);
+    printf("token transfers, %d txs in blocks of %d, %d senders, fresh recipients, priced by %s\n",
+           ntx, BLOCK, SENDERS, plugin ? plugin : "the built-in rule");
     printf("  with signature checks:   %8.0f tx/s  %6.2f us/tx\n", ntx / full, full / ntx * 1e6);
     printf("  signatures pre-verified: %8.0f tx/s  %6.2f us/tx (execution + state update)\n",
            ntx / pre, pre / ntx * 1e6);

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "exec.h"
+#include "registry.h"
 #include "tx.h"
 
 /* ---- signed transactions ------------------------------------------------ */
@@ -449,6 +450,161 @@ TEST(exec_block_past_its_gas_cap_defers_the_rest_untouched_with_efull)
     ln_state_close(st);
 }
 
+/* ---- the pricing plugin ------------------------------------------------------ */
+
+/* A plugin that refuses a max_fee under 1000 (EMAXFEE) after writing its
+** own key, gives a gas limit of max_fee / 10, charges 10 per gas to the
+** proposer, and fails on box.get. */
+static const char PRICED[] =
+    "return {\n"
+    "  admit = function(tx, s)\n"
+    "    pricing.set('touched', true)\n"
+    "    if tx.max_fee < 1000 then return false, 'EMAXFEE: under 1000' end\n"
+    "    return true, math.floor(tx.max_fee / 10)\n"
+    "  end,\n"
+    "  charge = function(u, tx, ctx)\n"
+    "    if ctx.method == 'get' then error('get is not for sale') end\n"
+    "    return { fee = u.gas * 10, payer = tx.account, to = 'proposer' }\n"
+    "  end,\n"
+    "}\n";
+
+/* chain() with PRICED in the pricing slot. */
+static ln_state *priced_chain(void)
+{
+    ln_state *st = chain();
+    ln_overlay *ov = ln_overlay_new(st);
+    ASSERT_EQ(ln_registry_install(ov, LN_SLOT_PRICING, "priced", PRICED, sizeof PRICED - 1, NULL, 0, 0), 0);
+    uint8_t root[LN_HASH_LEN];
+    ASSERT_EQ(ln_overlay_commit(ov, NULL, root), 0);
+    ln_overlay_free(ov);
+    return st;
+}
+
+/* ln_exec_admit of t at height through *gate: its code. */
+static int admit(ln_state *st, const txspec *t, uint64_t height, ln_pricing **gate, char *why, size_t wl)
+{
+    size_t len;
+    uint8_t *p = build(t, &len);
+    ln_tx tx;
+    ASSERT_EQ(ln_tx_decode(&tx, p, len), 0);
+    ln_overlay *ov = ln_overlay_new(st);
+    ln_account sender;
+    why[0] = 0;
+    int rc = ln_exec_admit(ov, "test", height, 1700000000, &tx, gate, &sender, why, wl);
+    const uint8_t *v;
+    size_t vl;
+    ASSERT_EQ(ln_overlay_get(ov, (const uint8_t *)"ftouched", 8, &v, &vl), LN_ENOTFOUND);
+    ln_overlay_free(ov);
+    ln_tx_free(&tx);
+    free(p);
+    return rc;
+}
+
+TEST(exec_admit_runs_the_plugins_admit_and_changes_nothing)
+{
+    ln_state *st = priced_chain();
+    ln_pricing *gate = NULL;
+    char why[320];
+    txspec t = spec(BOB, 0, "box", "set");
+    t.max_fee = 999;
+    ASSERT_EQ(admit(st, &t, 2, &gate, why, sizeof why), LN_EMAXFEE);
+    ASSERT_STR(why, "under 1000");
+    t.max_fee = 1000;
+    ASSERT_EQ(admit(st, &t, 2, &gate, why, sizeof why), 0);
+    /* carol has 1000: the plugin, not the built-in rule, decides */
+    txspec c = spec(CAROL, 0, "box", "set");
+    c.max_fee = 5000;
+    ASSERT_EQ(admit(st, &c, 2, &gate, why, sizeof why), 0);
+    /* the pool's checks still come first */
+    c.nonce = 7;
+    ASSERT_EQ(admit(st, &c, 2, &gate, why, sizeof why), 0);
+    c.nonce = 0;
+    c.chain_id = "other";
+    ASSERT_EQ(admit(st, &c, 2, &gate, why, sizeof why), LN_ECHAINID);
+    ln_pricing_free(gate);
+    ln_state_close(st);
+}
+
+TEST(exec_admit_keeps_its_plugin_for_a_height_and_loads_it_again_for_the_next)
+{
+    ln_state *st = priced_chain();
+    ln_pricing *gate = NULL;
+    char why[320];
+    txspec t = spec(BOB, 0, "box", "set");
+    ASSERT_EQ(admit(st, &t, 2, &gate, why, sizeof why), 0);
+    ASSERT(gate != NULL);
+    ASSERT_EQ(ln_pricing_height(gate), 2);
+    ln_pricing *first = gate;
+    ASSERT_EQ(admit(st, &t, 2, &gate, why, sizeof why), 0);
+    ASSERT(gate == first);
+    ASSERT_EQ(admit(st, &t, 3, &gate, why, sizeof why), 0);
+    ASSERT_EQ(ln_pricing_height(gate), 3);
+    ln_pricing_free(gate);
+    ln_state_close(st);
+}
+
+TEST(exec_admit_without_a_pricing_slot_checks_that_the_balance_covers_max_fee)
+{
+    ln_state *st = chain();
+    ln_pricing *gate = NULL;
+    char why[320];
+    txspec c = spec(CAROL, 0, "box", "set");
+    c.max_fee = 1001;
+    ASSERT_EQ(admit(st, &c, 2, &gate, why, sizeof why), LN_EBALANCE);
+    ASSERT_STR(why, "carol has 1000, max_fee is 1001");
+    ASSERT(gate == NULL);
+    c.max_fee = 1000;
+    ASSERT_EQ(admit(st, &c, 2, &gate, why, sizeof why), 0);
+    ln_state_close(st);
+}
+
+static char logged[1024];
+static void log_line(void *ud, const char *line)
+{
+    (void)ud;
+    snprintf(logged, sizeof logged, "%s", line);
+}
+
+TEST(exec_block_prices_by_the_plugin_pays_the_proposer_and_logs_its_faults)
+{
+    ln_state *st = priced_chain();
+    ln_overlay *ov = ln_overlay_new(st);
+    ln_account p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.name, sizeof p.name, "carol");
+    ASSERT_EQ(ln_account_load(ov, "carol", &p), 0);
+    ln_overlay_free(ov);
+    uint64_t carol = p.balance;
+    txspec a = spec(ALICE, 1, "box", "set");
+    a.nargs = 2;
+    a.args[0] = S("k");
+    a.args[1] = U(1);
+    txspec g = spec(BOB, 0, "box", "get");
+    g.nargs = 1;
+    g.args[0] = S("k");
+    uint8_t *txs[2];
+    size_t lens[2];
+    txs[0] = build(&a, &lens[0]);
+    txs[1] = build(&g, &lens[1]);
+    ln_receipt rs[2];
+    ln_blockctx bc = ctx(2);
+    bc.proposer = "carol";
+    bc.log = log_line;
+    logged[0] = 0;
+    apply(st, &bc, txs, lens, 2, 0, rs);
+    ASSERT_EQ(rs[0].included, 1);
+    ASSERT_EQ(rs[0].fee, rs[0].gas_used * 10);
+    ASSERT_EQ(account(st, "carol").balance, carol + rs[0].fee);
+    ASSERT_EQ(rs[1].included, 0);
+    ASSERT_EQ(rs[1].code, LN_EPLUGIN);
+    ASSERT(strstr(rs[1].error, "get is not for sale") != NULL);
+    ASSERT(strstr(logged, "block 2: transaction refused: pricing plugin priced: charge: ") != NULL);
+    ASSERT_EQ(account(st, "bob").nonce, 0);
+    ln_receipt_free(&rs[0]);
+    ln_receipt_free(&rs[1]);
+    ln_state_close(st);
+}
+
 /* ---- receipts, queries, apply --------------------------------------------------- */
 
 TEST(exec_receipt_encode_gives_the_canonical_receipt_map)
@@ -459,17 +615,27 @@ TEST(exec_receipt_encode_gives_the_canonical_receipt_map)
     r.gas_used = 300;
     r.fee = 900;
     snprintf(r.payer, sizeof r.payer, "bob");
+    r.usage.gas = 300;
+    r.usage.tx_bytes = 200;
     uint8_t *p;
     size_t n;
     ASSERT_EQ(ln_receipt_encode(&r, &p, &n), 0);
     static const uint8_t failed[] = {
-        0x87, 0xa5, 'e', 'r', 'r', 'o', 'r', 0xa2, 'n', 'o',
+        0x88, 0xa5, 'e', 'r', 'r', 'o', 'r', 0xa2, 'n', 'o',
         0xa6, 'e', 'v', 'e', 'n', 't', 's', 0x90,
         0xa3, 'f', 'e', 'e', 0xcd, 0x03, 0x84,
         0xa8, 'g', 'a', 's', '_', 'u', 's', 'e', 'd', 0xcd, 0x01, 0x2c,
         0xa2, 'o', 'k', 0xc2,
         0xa5, 'p', 'a', 'y', 'e', 'r', 0xa3, 'b', 'o', 'b',
-        0xa6, 'r', 'e', 's', 'u', 'l', 't', 0xc0 };
+        0xa6, 'r', 'e', 's', 'u', 'l', 't', 0xc0,
+        0xa5, 'u', 's', 'a', 'g', 'e', 0x87,
+        0xa5, 'c', 'a', 'l', 'l', 's', 0x00,
+        0xac, 'e', 'v', 'e', 'n', 't', 's', '_', 'b', 'y', 't', 'e', 's', 0x00,
+        0xa3, 'g', 'a', 's', 0xcd, 0x01, 0x2c,
+        0xa8, 'm', 'e', 'm', '_', 'p', 'e', 'a', 'k', 0x00,
+        0xad, 's', 't', 'o', 'r', 'a', 'g', 'e', '_', 'a', 'd', 'd', 'e', 'd', 0x00,
+        0xad, 's', 't', 'o', 'r', 'a', 'g', 'e', '_', 'f', 'r', 'e', 'e', 'd', 0x00,
+        0xa8, 't', 'x', '_', 'b', 'y', 't', 'e', 's', 0xcc, 0xc8 };
     ASSERT_EQ(n, sizeof failed);
     ASSERT_MEM(p, failed, n);
     free(p);
@@ -484,13 +650,23 @@ TEST(exec_receipt_encode_gives_the_canonical_receipt_map)
     r.events = malloc(sizeof events);
     memcpy(r.events, events, sizeof events);
     r.events_len = sizeof events;
+    /* stored comes between storage_freed and tx_bytes, by contract name. */
+    r.usage.stored = malloc(2 * sizeof *r.usage.stored);
+    r.usage.nstored = 2;
+    snprintf(r.usage.stored[0].contract, sizeof r.usage.stored[0].contract, "box");
+    r.usage.stored[0].bytes = -7;
+    snprintf(r.usage.stored[1].contract, sizeof r.usage.stored[1].contract, "token");
+    r.usage.stored[1].bytes = 40;
     ASSERT_EQ(ln_receipt_encode(&r, &p, &n), 0);
     ASSERT_EQ(ln_codec_check(p, n), 0);
-    ASSERT_MEM(p, "\x87\xa5" "error\xc0\xa6" "events\x91\x80", 17);
-    ASSERT_MEM(p + n - 10, "\xa6" "result\x92\x01\xc3", 10);
+    ASSERT_MEM(p, "\x88\xa5" "error\xc0\xa6" "events\x91\x80", 17);
+    static const uint8_t stored[] = { 0xa6, 's', 't', 'o', 'r', 'e', 'd', 0x82, 0xa3, 'b', 'o', 'x', 0xf9,
+                                      0xa5, 't', 'o', 'k', 'e', 'n', 0x28 };
+    ASSERT(memmem(p, n, stored, sizeof stored) != NULL);
+    ASSERT(memmem(p, n, "\xa6" "result\x92\x01\xc3\xa5" "usage\x88", 17) != NULL);
     free(p);
     ln_receipt_free(&r);
-    ASSERT(r.result == NULL && r.events == NULL);
+    ASSERT(r.result == NULL && r.events == NULL && r.usage.stored == NULL);
 }
 
 TEST(exec_query_writes_nothing_and_runs_under_its_own_gas_cap)
@@ -551,6 +727,10 @@ TEST(exec_apply_commits_the_block_and_gives_the_states_new_root)
 
 static const ln_test tests[] = {
     T(exec_check_refuses_each_failed_check_with_its_code_and_the_numbers),
+    T(exec_admit_runs_the_plugins_admit_and_changes_nothing),
+    T(exec_admit_keeps_its_plugin_for_a_height_and_loads_it_again_for_the_next),
+    T(exec_admit_without_a_pricing_slot_checks_that_the_balance_covers_max_fee),
+    T(exec_block_prices_by_the_plugin_pays_the_proposer_and_logs_its_faults),
     T(exec_check_for_the_pool_takes_a_nonce_ahead_and_a_block_does_not),
     T(exec_check_verifies_signatures_only_when_asked_and_says_which_fails),
     T(exec_block_refuses_a_transaction_without_touching_the_state_and_says_why),

@@ -472,7 +472,7 @@ TEST(membership_signed_transactions_bob_refused_alice_admitted)
     size_t lens[2];
     signed_tx("bob", bob_sk, 0, "addmember", k, &txs[0], &lens[0]);
     signed_tx("alice", alice_sk, 0, "addmember", k, &txs[1], &lens[1]);
-    ln_blockctx bc = { "test", 1, 1700000001, { 0 }, 1, 0 };
+    ln_blockctx bc = { "test", 1, 1700000001, { 0 }, 1, 0, NULL, NULL, NULL };
     ln_receipt rs[2];
     uint8_t root[LN_HASH_LEN];
     ASSERT_EQ(ln_exec_apply(st, &bc, (const uint8_t *const *)txs, lens, 1, rs, NULL, root), 0);

@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t before[LN_HASH_LEN], after[LN_HASH_LEN];
     ln_state_root(st, before);
     ln_overlay *ov = ln_overlay_new(st);
-    ln_blockctx bc = { "fuzz", 1, 1700000000, { 0 }, 1, 0 };
+    ln_blockctx bc = { "fuzz", 1, 1700000000, { 0 }, 1, 0, NULL, NULL, NULL };
     ln_receipt r;
     const uint8_t *txs[1] = { data };
     ln_exec_block(ov, &bc, txs, &size, 1, 0, &r);
