@@ -31,8 +31,9 @@
 **       the mempool this way too.
 **   {t="blk", b=BLOCK, h=HEAD, n=HEIGHT, last=BOOL}  a committed block
 **       (node.h's block map, its bytes), sent by its proposer to every peer
-**       and in answers to get; h is the sender's head. At our head + 1:
-**       the plugin's verify_block and verify_commit judge the header and
+**       and in answers to get; h is the sender's head. At our head + 1
+**       (or, under a plugin whose blocks fork, above our final block): the
+**       plugin's verify_block and verify_commit judge the header and
 **       certificate, then it is re-executed and its hash compared. A block
 **       refused so counts against the peer (LN_P2P_BAD_BLOCKS drop it); a
 **       block out of proportion (more objects than a block's 10,000
@@ -99,6 +100,11 @@ typedef struct {
     const uint8_t *(*validator_key)(void *ud, const char *name);
     /* The height of the head. */
     uint64_t (*height)(void *ud);
+    /* The height of the last final block (below the head only when blocks
+    ** may fork: then blocks from there up to head + 1 are applied, and
+    ** one whose parent is unknown, LN_EORPHAN from apply, makes us ask
+    ** its sender from final + 1). NULL: the head's. */
+    uint64_t (*final)(void *ud);
     /* The stored block at height (canonical bytes, the caller's: free()). */
     int  (*block)(void *ud, uint64_t height, uint8_t **blk, size_t *len);
     /* A committed block from a peer for head + 1: checked and committed, or
