@@ -43,6 +43,12 @@ static int import_parsed(ln_node *n, const ln_block_view *p, const uint8_t *cert
     unsigned long long height = (unsigned long long)p->hdr.height;
     if (ln_chain_info(n->chain, p->hash, &ti) == 0) return 0;
     int rc = ln_chain_info(n->chain, p->hdr.prev, &pi);
+    uint64_t final = ln_chain_final(n->chain);
+    /* Every block at or below the final one that is not ours is on a
+    ** branch that left ours there: a parent unknown so low is one. */
+    if (rc == LN_ENOTFOUND && p->hdr.height <= final + 1)
+        return ln_errf(why, whylen, LN_EBADBLOCK, "block %llu: forks from below the final block "
+                       "%llu (a reorg that deep is refused)", height, (unsigned long long)final);
     if (rc == LN_ENOTFOUND)
         return ln_errf(why, whylen, LN_EORPHAN, "block %llu: its parent %s... is unknown here",
                        height, short_hex(p->hdr.prev, ph));
@@ -50,7 +56,6 @@ static int import_parsed(ln_node *n, const ln_block_view *p, const uint8_t *cert
     if (p->hdr.height != pi.hdr.height + 1)
         return ln_errf(why, whylen, LN_EBADBLOCK, "block %llu: its parent %s... is at height %llu",
                        height, short_hex(p->hdr.prev, ph), (unsigned long long)pi.hdr.height);
-    uint64_t final = ln_chain_final(n->chain);
     if (pi.hdr.height < final || (pi.hdr.height == final && !pi.canonical))
         return ln_errf(why, whylen, LN_EBADBLOCK,
                        "block %llu: forks from below the final block %llu (a reorg that deep is "

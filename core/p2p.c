@@ -562,14 +562,16 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
     uint64_t height = f->n;
     uint64_t final = final_of(p);
     char why[300];
-    if (height == head + 1 || (height > final && height <= head)) {
+    /* Under forks (final below head), blocks from the final height up: the
+    ** one at the final height is ours or on a branch we refuse. */
+    if (height == head + 1 || (final < head && height >= final && height <= head)) {
         int rc = p->host.apply(p->host.ud, f->b.p, f->b.n, why, sizeof why);
         if (rc == LN_EORPHAN) {
             /* Another branch: ask for it from our final block on, not
             ** for every block of it that comes meanwhile. */
             if (wall() - p->sync_asked > 0.5) {
                 p->sync_asked = wall();
-                get_from(p, peer, final + 1);
+                get_from(p, peer, final > 1 ? final : 1);
             }
         } else if (rc < 0) {
             plog(p, peer, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);

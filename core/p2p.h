@@ -103,7 +103,7 @@ typedef struct {
     /* The height of the last final block (below the head only when blocks
     ** may fork: then blocks from there up to head + 1 are applied, and
     ** one whose parent is unknown, LN_EORPHAN from apply, makes us ask
-    ** its sender from final + 1). NULL: the head's. */
+    ** its sender from the final height). NULL: the head's. */
     uint64_t (*final)(void *ud);
     /* The stored block at height (canonical bytes, the caller's: free()). */
     int  (*block)(void *ud, uint64_t height, uint8_t **blk, size_t *len);

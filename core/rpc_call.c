@@ -386,8 +386,10 @@ static int m_block_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc
     /* final: on the head's chain at or below the final height (DESIGN). */
     const cJSON *hh = cJSON_GetObjectItemCaseSensitive(*res, "hash");
     uint8_t bh[LN_HASH_LEN];
-    int fin = cJSON_IsString(hh) && strlen(hh->valuestring) == 2 + 2 * LN_HASH_LEN &&
-              ln_unhex(hh->valuestring + 2, bh, LN_HASH_LEN) == 0 && ln_node_block_final(n, bh);
+    const char *hx = cJSON_IsString(hh) ? hh->valuestring : "";
+    if (!strncmp(hx, "0x", 2)) hx += 2;
+    int fin = strlen(hx) == 2 * LN_HASH_LEN && ln_unhex(hx, bh, LN_HASH_LEN) == 0 &&
+              ln_node_block_final(n, bh);
     if (ln__rpc_put(*res, "final", cJSON_CreateBool(fin)) < 0) {
         cJSON_Delete(*res);
         *res = NULL;
