@@ -175,8 +175,13 @@ function M.on_mined(nonce, hash, nxt)
   if not job then return end
   if node.head().hash ~= job.prev then return mine_next() end   -- the head moved
   if not nonce then
-    -- Now and then a new block, so that new transactions get in.
-    if node.now() - job.at > P.block_ms and node.pending() > 0 then return mine_next() end
+    -- A new block for transactions that came: at once for an empty one,
+    -- else now and then (a search has no progress to lose: every nonce is
+    -- a fresh chance; building a full block again has a cost).
+    local age = node.now() - job.at
+    if node.pending() > 0 and ((job.block.txs == 0 and age > P.block_ms / 4) or age > 2 * P.block_ms) then
+      return mine_next()
+    end
     next_nonce = nxt
     if P.pause_ms > 0 then
       node.timer(P.pause_ms, "slice")
