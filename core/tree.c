@@ -313,7 +313,12 @@ int ln__tree_open(ln_chain *c)
     return 0;
 }
 
-void ln_chain_set_forks(ln_chain *c, int on) { c->forks = on != 0; }
+void ln_chain_set_forks(ln_chain *c, int on)
+{
+    /* Off: blocks are final once committed, the ones up to the head too. */
+    if (c->forks && !on && c->has_head) c->final = c->head.height;
+    c->forks = on != 0;
+}
 int  ln_chain_forks(const ln_chain *c) { return c->forks; }
 uint64_t ln_chain_final(const ln_chain *c) { return c->final; }
 
