@@ -179,7 +179,7 @@ function M.on_mined(nonce, hash, nxt)
     -- else now and then (a search has no progress to lose: every nonce is
     -- a fresh chance; building a full block again has a cost).
     local age = node.now() - job.at
-    if node.pending() > 0 and ((job.block.txs == 0 and age > P.block_ms / 4) or age > 2 * P.block_ms) then
+    if node.pending() > 0 and ((job.block.txs == 0 and age > P.block_ms / 4) or age > P.block_ms) then
       return mine_next()
     end
     next_nonce = nxt

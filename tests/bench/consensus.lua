@@ -11,7 +11,7 @@
 -- transfer is committed when the head first reaches its block's height and
 -- final when final_height does (under poa and bft the same moment).
 -- Latencies are from its submit to those moments (resolution ~10-20 ms).
--- Then `lunet bench -n 20000` against a fresh cluster gives the
+-- Then `lunet bench -n 20000` against the same cluster gives the
 -- saturation throughput (submit -> committed). pow's line also gives the
 -- blocks a second and the difficulty it retargeted to.
 
@@ -132,15 +132,12 @@ describe("consensus plugins side by side", function()
         print(string.format("%-4s steady: %6.1f tx/s  committed p50 %7.1f p99 %7.1f ms  final p50 "
                             .. "%7.1f p99 %7.1f ms%s", cfg.name, r.tps, pct(r.commit, 50),
                             pct(r.commit, 99), pct(r.final, 50), pct(r.final, 99), extra))
-        c:stop_all()
         if os.getenv("SATURATION") ~= "0" then
-          c = cluster.new(4, { consensus = cfg.name, params = cfg.params }):start_all()
-          if cfg.name == "pow" then warm_pow(c, cfg.params) end
           local s = bench(c.nodes[1])
           print(string.format("%-4s saturation (-n 20000): %6.0f tx/s, committed p50 %7.1f p99 %7.1f ms",
                               cfg.name, s.tps, s.latency_ms.p50, s.latency_ms.p99))
-          c:stop_all()
         end
+        c:stop_all()
       end
     end
   end)
