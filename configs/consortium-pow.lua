@@ -38,9 +38,10 @@ return {
   },
   consensus = {
     plugin = "consensus/pow.lua",
-    -- 20000 hashes a block at first, retargeted every 10 blocks toward one
-    -- block a second; pause_ms leaves CPU to the other nodes of one host.
-    params = { difficulty = 20000, block_ms = 1000, window = 10, confirmations = 6,
+    -- 2 million hashes a block at first (a few tenths of a second for four
+    -- miners on one host), retargeted every 10 blocks toward one block a
+    -- second; pause_ms leaves CPU to the other nodes of one host.
+    params = { difficulty = 2000000, block_ms = 1000, window = 10, confirmations = 6,
                slice = 20000, pause_ms = 5 },
   },
 }

@@ -1,7 +1,9 @@
 -- consensus/pow.lua -- permissioned proof of work: the validators mine;
 -- a block counts when H(its hash || nonce) falls below the target of its
 -- difficulty, the branch with the most work is the head, and a block is
--- final once `confirmations` blocks are on top of it.
+-- final once `confirmations` blocks are on top of it. A node whose head
+-- is more than 10 * block_ms old while blocks still come in (catching up)
+-- does not mine until it has caught up, or until none came for as long.
 --
 -- A block's header carries, in its consensus field, d (its difficulty:
 -- the hashes it takes on average; target = floor((2^256 - 1) / d)), t
@@ -18,7 +20,9 @@
 -- Params: difficulty (default 20000): d from genesis, 1..2^32;
 --         block_ms (default 1000): the block interval aimed at;
 --         window (default 10): blocks per retarget, 2..1000;
---         confirmations (default 6): blocks on top that make one final;
+--         confirmations (default 6): blocks on top that make one final
+--           (once they took half the time they should: confirmations *
+--           block_ms / 2 by their headers' times);
 --         slice (default 20000): nonces per search on a worker;
 --         pause_ms (default 0): a pause between searches, to leave CPU
 --           to others on a shared host (the hash rate drops with it);
@@ -35,6 +39,7 @@ local floor, max, min, concat, char = math.floor, math.max, math.min, table.conc
 local node, P
 local job                      -- the block being mined: { block, target, prev, at }
 local next_nonce = 0
+local heard_at = 0             -- when a block last came in or the head last moved (ms)
 local MAX_D = 4294967296
 
 local function int(x, lo, hi)
@@ -104,16 +109,19 @@ local function is_validator(name)
   return false
 end
 
--- The block `confirmations` below the head and its ancestors are final.
+-- The block `confirmations` below the head and its ancestors are final,
+-- once the blocks on top of it took at least half the time they should
+-- (by their headers): blocks that came faster than they can spread (the
+-- first ones, before a retarget) may still lose to a branch on its way.
 local function finalize()
   local head = node.head()
   local h = head.height - P.confirmations
   if h < 1 then return end
   local b = node.block(h)
-  if b and not b.final then
-    local ok, why = node.finalize(b.hash)
-    if not ok then node.log("finalize failed: " .. tostring(why)) end
-  end
+  if not b or b.final then return end
+  if info(head).t - info(b).t < P.confirmations * P.block_ms / 2 then return end
+  local ok, why = node.finalize(b.hash)
+  if not ok then node.log("finalize failed: " .. tostring(why)) end
 end
 
 local function mine_next()
@@ -121,6 +129,14 @@ local function mine_next()
   if not is_validator(node.self()) then return end
   local head = node.head()
   local hi = info(head)
+  -- A head long past while blocks still come in: this node is catching up.
+  -- Blocks mined on it would only fork (and could finalize a branch the
+  -- others left), so wait, unless nothing has come for as long.
+  local now, quiet = node.now(), 10 * P.block_ms
+  if now - hi.t > quiet and now - heard_at < quiet then
+    node.timer(P.block_ms, "mine")
+    return
+  end
   local t = max(node.now(), hi.t)
   local d, s = expected(hi, head.height + 1, t)
   local block, err = node.propose({ d = d, s = s, t = t, w = hi.w + d })
@@ -151,6 +167,7 @@ function M.init(host, params)
 end
 
 function M.start()
+  heard_at = node.now()
   node.timer(10, "mine")
   node.timer(1000, "tick")
 end
@@ -199,6 +216,7 @@ end
 -- A peer's block joined the tree: the branch with the most work wins (on
 -- a tie the head stays).
 function M.on_block(block)
+  heard_at = node.now()
   local head = node.head()
   if info(block).w <= info(head).w then return end
   local ok, why = node.choose(block.hash)

@@ -658,6 +658,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
+    ln__node_fork_recover(n);
     if (cfg->p2p_addr && (rc = ln__node_p2p_start(n, cfg, err, errlen)) < 0) {
         free_node(n);                  /* no timer has a handle yet */
         return rc;

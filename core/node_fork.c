@@ -46,8 +46,10 @@ static int import_parsed(ln_node *n, const ln_block_view *p, const uint8_t *cert
     uint64_t final = ln_chain_final(n->chain);
     /* Every block at or below the final one that is not ours is on a
     ** branch that left ours there: a parent unknown so low is one. */
+    /* Refused, not held against the sender: an honest node that was cut
+    ** off or is catching up may have mined such a block. */
     if (rc == LN_ENOTFOUND && p->hdr.height <= final + 1)
-        return ln_errf(why, whylen, LN_EBADBLOCK, "block %llu: forks from below the final block "
+        return ln_errf(why, whylen, LN_EFINAL, "block %llu: forks from below the final block "
                        "%llu (a reorg that deep is refused)", height, (unsigned long long)final);
     if (rc == LN_ENOTFOUND)
         return ln_errf(why, whylen, LN_EORPHAN, "block %llu: its parent %s... is unknown here",
@@ -57,7 +59,7 @@ static int import_parsed(ln_node *n, const ln_block_view *p, const uint8_t *cert
         return ln_errf(why, whylen, LN_EBADBLOCK, "block %llu: its parent %s... is at height %llu",
                        height, short_hex(p->hdr.prev, ph), (unsigned long long)pi.hdr.height);
     if (pi.hdr.height < final || (pi.hdr.height == final && !pi.canonical))
-        return ln_errf(why, whylen, LN_EBADBLOCK,
+        return ln_errf(why, whylen, LN_EFINAL,
                        "block %llu: forks from below the final block %llu (a reorg that deep is "
                        "refused)", height, (unsigned long long)final);
     if (verify) {
@@ -74,8 +76,7 @@ static int import_parsed(ln_node *n, const ln_block_view *p, const uint8_t *cert
     rc = ln_chain_build_on(n->chain, p->hdr.prev, p->hdr.proposer, p->hdr.time, p->hdr.cons,
                            p->hdr.cons_len, tx, lens, k, 1, LN_GAS_CAP_CHAIN, &b);
     if (rc == LN_EFINAL)
-        rc = ln_errf(why, whylen, LN_EBADBLOCK, "block %llu: forks from below the final block",
-                     height);
+        rc = ln_errf(why, whylen, rc, "block %llu: forks from below the final block", height);
     else if (rc < 0)
         rc = ln_errf(why, whylen, rc, "block %llu: %s", height, ln_strerror(rc));
     else if (b->n != k || memcmp(b->hash, p->hash, LN_HASH_LEN) != 0)
@@ -237,15 +238,35 @@ static size_t block_reverted(ln_node *n, const uint8_t hash[LN_HASH_LEN])
             int in_new = ln_chain_receipt(n->chain, tx.id, &r, &rl) == 0;
             if (in_new) free(r);
             ln_tx_free(&tx);
+            /* As a client's: gossiped, so that a miner of the winning
+            ** branch takes it even if this node goes down now. */
             if (!in_new && n->admit &&
-                ln_admit_submit(n->admit, (const uint8_t *)t->via.bin.ptr, t->via.bin.size,
-                                LN_ADMIT_PEER, readmit_done, NULL) == 0)
+                ln_admit_submit(n->admit, (const uint8_t *)t->via.bin.ptr, t->via.bin.size, 0,
+                                readmit_done, NULL) == 0)
                 back++;
         }
     }
     ln_block_view_free(&p);
     free(blk);
     return back;
+}
+
+static void recover_one(void *ud, const uint8_t hash[LN_HASH_LEN], uint64_t height)
+{
+    (void)height;
+    size_t *back = ((void **)ud)[1];
+    *back += block_reverted(((void **)ud)[0], hash);
+}
+
+void ln__node_fork_recover(ln_node *n)
+{
+    if (!ln_chain_forks(n->chain)) return;
+    size_t back = 0;
+    void *ud[2] = { n, &back };
+    int rc = ln_chain_each_off(n->chain, recover_one, ud);
+    if (rc < 0) ln__node_log("forks: the blocks off the head's chain do not read: %s", ln_strerror(rc));
+    else if (back) ln__node_log("forks: %zu transactions of blocks off the head's chain back to "
+                                "admission", back);
 }
 
 static void reorged(ln_node *n, const ln_reorg *r, double ms)

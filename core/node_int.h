@@ -158,6 +158,9 @@ int  ln__node_tree_block(ln_node *n, const uint8_t *hash, uint64_t height, ln_pl
 int  ln__node_mine(ln_node *n, const uint8_t *bytes, size_t len, const uint8_t target[LN_HASH_LEN],
                    uint64_t from, uint64_t tries, char *why, size_t whylen);
 void ln__node_fork_close(ln_node *n);   /* the miner's job, if any, then one handle less */
+/* At open: the transactions of the blocks off the head's chain that it
+** lacks go to admission again (a reorg's were in a mempool a crash lost). */
+void ln__node_fork_recover(ln_node *n);
 /* After a plugin is loaded: the tree on or off as it says. */
 void ln__node_forks_set(ln_node *n);
 

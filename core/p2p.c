@@ -95,6 +95,7 @@ struct ln_p2p {
     int sync_ticks;                      /* ticks since, still there */
     size_t sync_rr;                      /* the next peer to ask, in turn */
     double sync_asked;                   /* when a block ahead last made us ask */
+    double fork_asked;                   /* when a block on another branch last made us ask */
     double sync_log_at;                  /* last sync progress line */
     /* Transactions admitted since the loop last polled, gossiped as one
     ** frame from a check handle: one encryption and write per peer for
@@ -568,9 +569,11 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
         int rc = p->host.apply(p->host.ud, f->b.p, f->b.n, why, sizeof why);
         if (rc == LN_EORPHAN) {
             /* Another branch: ask for it from our final block on, not
-            ** for every block of it that comes meanwhile. */
-            if (wall() - p->sync_asked > 0.5) {
-                p->sync_asked = wall();
+            ** for every block of it that comes meanwhile. Paced apart from
+            ** the asks for blocks ahead: those come first, and their
+            ** answer is what meets the other branch. */
+            if (wall() - p->fork_asked > 0.5) {
+                p->fork_asked = wall();
                 get_from(p, peer, final > 1 ? final : 1);
             }
         } else if (rc < 0) {

@@ -109,7 +109,9 @@ typedef struct {
     int  (*block)(void *ud, uint64_t height, uint8_t **blk, size_t *len);
     /* A committed block from a peer for head + 1: checked and committed, or
     ** refused with why: LN_EBADBLOCK counts against the peer; LN_ETOOBIG or
-    ** LN_EDEPTH (out of proportion, shape.h) drops it at once. */
+    ** LN_EDEPTH (out of proportion, shape.h) drops it at once; any other
+    ** code (LN_EFINAL: on a branch that left ours below the final block)
+    ** is only logged. */
     int  (*apply)(void *ud, const uint8_t *blk, size_t len, char *why, size_t whylen);
     /* A transaction from a peer, not seen lately (bh: the hash of its bytes). */
     void (*tx)(void *ud, const uint8_t *tx, size_t len, const uint8_t bh[LN_HASH_LEN]);

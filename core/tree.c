@@ -733,3 +733,18 @@ int ln_chain_block_receipts(ln_chain *c, const uint8_t hash[HL],
     free(u);
     return rc;
 }
+
+int ln_chain_each_off(ln_chain *c, void (*fn)(void *ud, const uint8_t hash[HL], uint64_t height),
+                      void *ud)
+{
+    ln_iter *it;
+    int rc = ln_iter_new(c->st, (const uint8_t *)"Y", 1, &it), more;
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    while (rc == 0 && (more = ln_iter_next(it, &k, &kl, &v, &vl)) != 0) {
+        if (more < 0) rc = more;
+        else if (kl == 9 + HL) fn(ud, k + 9, ln__rd_be64(k + 1));
+    }
+    ln_iter_free(it);
+    return rc;
+}

@@ -85,6 +85,11 @@ void ln_reorg_free(ln_reorg *r);
 ** (or not in fork mode). */
 int  ln_chain_finalize(ln_chain *c, const uint8_t hash[LN_HASH_LEN]);
 
+/* Calls fn for each block off the head's chain still kept ("Y": not yet
+** pruned), lowest height first. LN_EIO. */
+int  ln_chain_each_off(ln_chain *c, void (*fn)(void *ud, const uint8_t hash[LN_HASH_LEN],
+                                                 uint64_t height), void *ud);
+
 /* The receipts kept for block `hash` ("U"): calls fn with each txid and
 ** "R" value. LN_ENOTFOUND (final, or unknown). */
 int  ln_chain_block_receipts(ln_chain *c, const uint8_t hash[LN_HASH_LEN],
