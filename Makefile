@@ -61,10 +61,12 @@ run: build
 	build/lunet dev
 
 bench: build
-	@cmake --build build --target bench_exec bench_vm bench_state -j$(JOBS)
+	@cmake --build build --target bench_exec bench_vm bench_state bench_tree bench_mine -j$(JOBS)
 	build/bench_vm
 	build/bench_exec 20000
 	build/bench_state quick
+	build/bench_tree 100
+	build/bench_mine
 	build/lunet bench -n 20000
 
 # Fuzz targets (clang's libFuzzer with ASan/UBSan): each runs FUZZ_SECONDS.

@@ -364,7 +364,7 @@ static int wait_receipts(ln_rpcc *k, char (*hex)[2 * LN_HASH_LEN + 1], size_t n,
             const cJSON *it = by_id(reply, (double)i);
             const cJSON *res = cJSON_GetObjectItemCaseSensitive(it, "result");
             const char *st = jstr(res, "status");
-            if (!st || strcmp(st, "committed")) continue;
+            if (!st || (strcmp(st, "committed") && strcmp(st, "final"))) continue;
             const cJSON *rcpt = cJSON_GetObjectItemCaseSensitive(res, "receipt");
             if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rcpt, "ok"))) {
                 const char *why = jstr(rcpt, "error");
@@ -762,7 +762,7 @@ static void *verify_main(void *arg)
             const cJSON *res = cJSON_GetObjectItemCaseSensitive(by_id(reply, (double)k), "result");
             const char *st = jstr(res, "status");
             const cJSON *rc = cJSON_GetObjectItemCaseSensitive(res, "receipt");
-            if (st && !strcmp(st, "committed") &&
+            if (st && (!strcmp(st, "committed") || !strcmp(st, "final")) &&
                 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rc, "ok")))
                 continue;
             char hx[2 * LN_HASH_LEN + 1];

@@ -4,32 +4,14 @@
 #include <string.h>
 
 #include "chain.h"
+#include "chain_int.h"
 #include "codec.h"
 #include "err.h"
 #include "shape.h"
+#include "tree.h"
 
-struct ln_chain {
-    ln_store *st;
-    ln_state *state;
-    int has_head;
-    int broken;                      /* memory may be ahead of disk: refuse writes */
-    ln_header head;
-    uint8_t head_hash[LN_HASH_LEN];
-    void (*log)(void *ud, const char *line);
-    void *log_ud;
-};
-
-static void be64(uint64_t v, uint8_t *out)
-{
-    for (int i = 0; i < 8; i++) out[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t rd_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-    return v;
-}
+#define be64 ln__be64
+#define rd_be64 ln__rd_be64
 
 static void pstr(msgpack_packer *pk, const char *s)
 {
@@ -48,7 +30,9 @@ static void pack_header(msgpack_packer *pk, const ln_header *h)
 {
     msgpack_pack_map(pk, 9);
     pstr(pk, "chain_id"); pstr(pk, h->chain_id);
-    pstr(pk, "consensus"); msgpack_pack_nil(pk);
+    pstr(pk, "consensus");
+    if (h->cons_len) pk->callback(pk->data, (const char *)h->cons, h->cons_len);
+    else msgpack_pack_nil(pk);
     pstr(pk, "height"); msgpack_pack_uint64(pk, h->height);
     pstr(pk, "prev"); pbin(pk, h->prev, LN_HASH_LEN);
     pstr(pk, "proposer"); pstr(pk, h->proposer);
@@ -114,6 +98,24 @@ void ln_merkle_root(const uint8_t (*leaves)[LN_HASH_LEN], size_t n, uint8_t root
     free(lvl);
 }
 
+int ln__header_cons(const msgpack_object *o, ln_header *h)
+{
+    h->cons_len = 0;
+    if (!o || o->type == MSGPACK_OBJECT_NIL) return 0;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *o);
+    int rc = sb.data && sb.size <= LN_HEADER_CONS_MAX ? 0 : LN_EBADBLOCK;
+    if (rc == 0) {
+        memcpy(h->cons, sb.data, sb.size);
+        h->cons_len = (uint32_t)sb.size;
+    }
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
 /* Reads the header of an encoded block. */
 static int parse_header(const msgpack_object *h, ln_header *out)
 {
@@ -133,6 +135,7 @@ static int parse_header(const msgpack_object *h, ln_header *out)
         v->via.str.size >= sizeof dst) return LN_EBADBLOCK; \
     memcpy(dst, v->via.str.ptr, v->via.str.size);
     GETS("chain_id", out->chain_id);
+    if (ln__header_cons(ln_codec_map_get(h, "consensus"), out) < 0) return LN_EBADBLOCK;
     GETU("height", out->height);
     GETBIN("prev", out->prev);
     GETS("proposer", out->proposer);
@@ -162,18 +165,24 @@ static int load_head(ln_chain *c)
     uint8_t *blk;
     size_t bl;
     if ((rc = ln_chain_block(c, height, &blk, &bl)) < 0) return rc == LN_ENOTFOUND ? LN_EIO : rc;
+    rc = ln__chain_parse_stored(blk, bl, &c->head);
+    free(blk);
+    if (rc < 0) return rc;
+    ln_header_hash(&c->head, c->head_hash);
+    c->has_head = 1;
+    return ln__tree_open(c);
+}
+
+int ln__chain_parse_stored(const uint8_t *blk, size_t bl, ln_header *h)
+{
     msgpack_zone z;
     msgpack_object o;
     msgpack_zone_init(&z, 4096);
-    rc = ln_codec_unpack(blk, bl, &z, &o);
-    if (rc == 0) rc = parse_header(ln_codec_map_get(&o, "header") ? ln_codec_map_get(&o, "header") : &o,
-                                   &c->head);
+    int rc = ln_codec_unpack(blk, bl, &z, &o);
+    const msgpack_object *hdr = rc == 0 ? ln_codec_map_get(&o, "header") : NULL;
+    if (rc == 0) rc = parse_header(hdr ? hdr : &o, h);
     msgpack_zone_destroy(&z);
-    free(blk);
-    if (rc < 0) return LN_EIO;
-    ln_header_hash(&c->head, c->head_hash);
-    c->has_head = 1;
-    return 0;
+    return rc < 0 ? LN_EIO : 0;
 }
 
 int ln_chain_open(const char *dir, ln_chain **out, char *err, size_t errlen)
@@ -236,7 +245,7 @@ int ln_chain_head(ln_chain *c, ln_header *h, uint8_t hash[LN_HASH_LEN])
     return 0;
 }
 
-static int encode_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN],
+int ln__chain_encode_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN],
                         uint8_t *const *txs, const size_t *lens, size_t n,
                         const uint8_t *cert, size_t certlen, msgpack_sbuffer *sb)
 {
@@ -263,7 +272,7 @@ static int write_block(ln_chain *c, ln_batch *b, const ln_header *h, const uint8
                        const uint8_t *cert, size_t certlen)
 {
     msgpack_sbuffer sb;
-    int rc = encode_block(h, hash, txs, lens, n, cert, certlen, &sb);
+    int rc = ln__chain_encode_block(h, hash, txs, lens, n, cert, certlen, &sb);
     if (rc < 0) return rc;
     uint8_t bk[9] = { 'B' }, hk[1 + LN_HASH_LEN] = { 'H' }, hv[8];
     be64(h->height, bk + 1);
@@ -279,7 +288,7 @@ static int write_block(ln_chain *c, ln_batch *b, const ln_header *h, const uint8
 /* After an overlay was folded into the state but its batch did not reach the
 ** store, the state in memory is ahead of the disk (state.h): read it again
 ** from the store, so that the chain is exactly what was last committed. */
-static void reload_state(ln_chain *c)
+void ln__chain_reload_state(ln_chain *c)
 {
     ln_state *s;
     if (ln_state_open(c->st, &s) < 0) {
@@ -311,13 +320,15 @@ int ln_chain_genesis(ln_chain *c, const char *chain_id, uint64_t time, ln_overla
     uint8_t hash[LN_HASH_LEN];
     if (rc == 0) {
         ln_header_hash(&h, hash);
-        if ((rc = write_block(c, b, &h, hash, NULL, NULL, 0, NULL, 0)) < 0) reload_state(c);
+        ln__tree_index(b, &h, hash, 1);
+        if ((rc = write_block(c, b, &h, hash, NULL, NULL, 0, NULL, 0)) < 0) ln__chain_reload_state(c);
     }
     ln_batch_free(b);
     if (rc < 0) return rc;
     c->head = h;
     memcpy(c->head_hash, hash, LN_HASH_LEN);
     c->has_head = 1;
+    c->final = 0;
     return 0;
 }
 
@@ -333,6 +344,7 @@ void ln_pblock_free(ln_pblock *b)
     free(b->lens);
     free(b->receipts);
     free(b->refused_ids);
+    ln__tree_base_free(b->base);
     free(b);
 }
 
@@ -342,29 +354,49 @@ int ln_chain_build(ln_chain *c, const char *proposer, uint64_t time,
 {
     if (c->broken) return LN_EIO;
     if (!c->has_head) return LN_ENOTFOUND;
+    ln_overlay *ov = ln_overlay_new(c->state);
+    if (!ov) return LN_ENOMEM;
+    return ln__chain_build(c, &c->head, c->head_hash, ov, proposer, time, NULL, 0, txs, lens, n,
+                           sigs_checked, gas_cap, out);
+}
+
+int ln__chain_build(ln_chain *c, const ln_header *parent, const uint8_t phash[LN_HASH_LEN],
+                    ln_overlay *ov, const char *proposer, uint64_t time,
+                    const uint8_t *cons, size_t clen, const uint8_t *const *txs,
+                    const size_t *lens, size_t n, int sigs_checked, uint64_t gas_cap,
+                    ln_pblock **out)
+{
+    (void)c;
+    if (clen > LN_HEADER_CONS_MAX) {
+        ln_overlay_free(ov);
+        return LN_ETOOBIG;
+    }
     ln_pblock *b = calloc(1, sizeof *b);
     ln_receipt *rs = calloc(n + 1, sizeof *rs);
     if (!b || !rs) {
         free(b);
         free(rs);
+        ln_overlay_free(ov);
         return LN_ENOMEM;
     }
+    b->ov = ov;
     b->txs = calloc(n + 1, sizeof *b->txs);
     b->lens = calloc(n + 1, sizeof *b->lens);
     b->receipts = calloc(n + 1, sizeof *b->receipts);
     b->refused_ids = calloc(n + 1, LN_HASH_LEN);
-    b->ov = ln_overlay_new(c->state);
-    if (!b->txs || !b->lens || !b->receipts || !b->refused_ids || !b->ov) {
+    if (!b->txs || !b->lens || !b->receipts || !b->refused_ids) {
         free(rs);
         ln_pblock_free(b);
         return LN_ENOMEM;
     }
     ln_header *h = &b->hdr;
-    memcpy(h->chain_id, c->head.chain_id, sizeof h->chain_id);
-    h->height = c->head.height + 1;
-    h->time = time > c->head.time ? time : c->head.time;
-    memcpy(h->prev, c->head_hash, LN_HASH_LEN);
+    memcpy(h->chain_id, parent->chain_id, sizeof h->chain_id);
+    h->height = parent->height + 1;
+    h->time = time > parent->time ? time : parent->time;
+    memcpy(h->prev, phash, LN_HASH_LEN);
     snprintf(h->proposer, sizeof h->proposer, "%s", proposer);
+    if (clen) memcpy(h->cons, cons, clen);
+    h->cons_len = (uint32_t)clen;
 
     ln_blockctx bc = { h->chain_id, h->height, h->time, { 0 }, 1, gas_cap, h->proposer, c->log, c->log_ud };
     memcpy(bc.prev, h->prev, LN_HASH_LEN);
@@ -437,23 +469,8 @@ int ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certl
     if (!batch) return LN_ENOMEM;
     /* Receipts first: until the overlay is folded in, nothing has changed. */
     for (size_t i = 0; i < b->n; i++) {
-        uint8_t *enc;
-        size_t el;
-        if (ln_receipt_encode(&b->receipts[i], &enc, &el) < 0) {
-            ln_batch_free(batch);
-            return LN_ENOMEM;
-        }
         msgpack_sbuffer sb;
-        msgpack_packer pk;
-        ln_sbuffer_init(&sb, 512);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 3);
-        pstr(&pk, "height"); msgpack_pack_uint64(&pk, b->hdr.height);
-        pstr(&pk, "index"); msgpack_pack_uint64(&pk, i);
-        pstr(&pk, "receipt");
-        msgpack_sbuffer_write(&sb, (const char *)enc, el);
-        free(enc);
-        if (!sb.data) {
+        if (ln__chain_receipt_value(b->hdr.height, i, &b->receipts[i], &sb) < 0) {
             ln_batch_free(batch);
             return LN_ENOMEM;
         }
@@ -462,8 +479,14 @@ int ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certl
         ln_batch_put(batch, rk, sizeof rk, (const uint8_t *)sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }
+    /* The tree's records read the values the block replaces: before the fold. */
+    int rc = ln__tree_commit(c, batch, b);
+    if (rc < 0) {
+        ln_batch_free(batch);
+        return rc;
+    }
     uint8_t root[LN_HASH_LEN];
-    int rc = ln_overlay_commit(b->ov, batch, root);
+    rc = ln_overlay_commit(b->ov, batch, root);
     if (rc < 0) {                          /* nothing changed */
         ln_batch_free(batch);
         return rc;
@@ -478,13 +501,33 @@ int ln_chain_commit(ln_chain *c, ln_pblock *b, const uint8_t *cert, size_t certl
     ln_batch_free(batch);
     if (rc < 0) {
         /* Memory is ahead of disk: go back to what the store holds. */
-        reload_state(c);
+        ln__chain_reload_state(c);
         return rc;
     }
     c->head = b->hdr;
     memcpy(c->head_hash, b->hash, LN_HASH_LEN);
+    if (!c->forks) c->final = b->hdr.height;
     ln_state_trim(c->state, 1u << 20);
     return 0;
+}
+
+int ln__chain_receipt_value(uint64_t height, size_t i, const ln_receipt *r, msgpack_sbuffer *sb)
+{
+    uint8_t *enc;
+    size_t el;
+    if (ln_receipt_encode(r, &enc, &el) < 0) return LN_ENOMEM;
+    msgpack_packer pk;
+    ln_sbuffer_init(sb, 512 + el);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    pstr(&pk, "height"); msgpack_pack_uint64(&pk, height);
+    pstr(&pk, "index"); msgpack_pack_uint64(&pk, i);
+    pstr(&pk, "receipt");
+    msgpack_sbuffer_write(sb, (const char *)enc, el);
+    free(enc);
+    if (sb->data) return 0;
+    msgpack_sbuffer_destroy(sb);
+    return LN_ENOMEM;
 }
 
 int ln_chain_block(ln_chain *c, uint64_t height, uint8_t **blk, size_t *len)
@@ -501,6 +544,10 @@ int ln_chain_block_by_hash(ln_chain *c, const uint8_t hash[LN_HASH_LEN], uint8_t
     uint8_t *v;
     size_t vl;
     int rc = ln_store_get(c->st, k, sizeof k, &v, &vl);
+    if (rc == LN_ENOTFOUND) {            /* a block of the tree, off the head's chain */
+        k[0] = 'X';
+        return ln_store_get(c->st, k, sizeof k, blk, len);
+    }
     if (rc < 0) return rc;
     uint64_t height = vl == 8 ? rd_be64(v) : 0;
     free(v);
@@ -570,6 +617,9 @@ int ln_block_parse(const uint8_t *blk, size_t bl, size_t max_objects, ln_block_v
         return ln_errf(why, whylen, LN_EBADBLOCK, "malformed block");
     h->height = ht->via.u64;
     h->time = tm->via.u64;
+    if (ln__header_cons(ln_codec_map_get(hdr, "consensus"), h) < 0)
+        return ln_errf(why, whylen, LN_EBADBLOCK, "malformed block: consensus data over %d bytes",
+                       LN_HEADER_CONS_MAX);
     bin32(ln_codec_map_get(hdr, "prev"), h->prev);
     bin32(ln_codec_map_get(hdr, "state_root"), h->state_root);
     memcpy(p->hash, hash->via.bin.ptr, LN_HASH_LEN);

@@ -12,6 +12,9 @@
 ** Header (canonical msgpack, DESIGN "Objects"): {chain_id, consensus,
 ** height, prev: bin32, proposer, receipts_root: bin32, state_root: bin32,
 ** time, tx_root: bin32}; the block hash is BLAKE2b-256 of its encoding.
+** consensus is the plugin's data (node.propose(data)), nil for most, at most
+** LN_HEADER_CONS_MAX bytes of canonical msgpack.
+** The block tree (forks, finality) lives beside this: tree.h.
 ** tx_root and receipts_root are binary Merkle roots (H(l || r), an odd node
 ** moves up unchanged) over the transaction ids and the receipt hashes.
 ** int results: 0 or a negative LN_E* code (err.h).
@@ -30,9 +33,13 @@
 
 typedef struct ln_chain ln_chain;   /* opaque */
 
+#define LN_HEADER_CONS_MAX 512       /* bytes of the consensus plugin's header data */
+
 typedef struct {
     char chain_id[LN_CHAIN_ID_MAX + 1];
     uint64_t height, time;
+    uint32_t cons_len;               /* 0: nil */
+    uint8_t cons[LN_HEADER_CONS_MAX];    /* the consensus field: msgpack, as the plugin gave it */
     uint8_t prev[LN_HASH_LEN];
     uint8_t tx_root[LN_HASH_LEN], state_root[LN_HASH_LEN], receipts_root[LN_HASH_LEN];
     char proposer[LN_NAME_MAX + 1];
@@ -49,6 +56,7 @@ typedef struct {
     ln_receipt *receipts;            /* of the included ones */
     size_t refused;                  /* given but refused (not in the block) */
     uint8_t (*refused_ids)[LN_HASH_LEN];
+    void *base;                      /* built off the head: what ov holds besides (tree.c) */
 } ln_pblock;
 
 /* Opens DIR (created if missing). LN_ELOCKED, LN_EIO; errbuf gets the text. */

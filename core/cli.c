@@ -634,7 +634,7 @@ static int transact(cli *c, const char *contract, const char *method, const cJSO
             failf(c, "tx_get: the reply lacks a status");
             goto out;
         }
-        if (!strcmp(s, "committed")) break;
+        if (!strcmp(s, "committed") || !strcmp(s, "final")) break;
         if (!strcmp(s, "pending")) seen = 1;
         else if (seen) {
             failf(c, "transaction %s was dropped by the node (status %s; expired or "

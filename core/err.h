@@ -68,6 +68,8 @@
     X(EBADBLOCK,  -83, "invalid block")                                   \
     X(ECLOSED,    -84, "the node is shutting down")                       \
     X(EBUSY,      -85, "too many queries waiting: try again later")       \
+    X(EFINAL,     -86, "would revert a final block")                      \
+    X(EORPHAN,    -87, "the block's parent is unknown")                   \
     /* peers */                                                           \
     X(ENOTMEMBER, -90, "peer is not a member")                            \
     X(ESLOWPEER,  -91, "peer does not read what it is sent")              \

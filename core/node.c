@@ -101,6 +101,8 @@ struct note {
     note *next;
     uint64_t height;
     msgpack_sbuffer receipts;            /* array of the block's receipts */
+    int is_reorg;
+    ln_reorg_event reorg;
 };
 
 
@@ -130,6 +132,10 @@ static void on_notes(uv_idle_t *h)
     for (note *one = q; one; one = one->next) {
         uint8_t *blk;
         size_t bl;
+        if (one->is_reorg) {
+            if (n->reorg_cb) n->reorg_cb(n, &one->reorg, n->reorg_ud);
+            continue;
+        }
         if (!n->nsubs || ln_chain_block(n->chain, one->height, &blk, &bl) < 0) continue;
         /* A callback may unsubscribe (itself or another): call a copy. */
         size_t ns = n->nsubs;
@@ -151,40 +157,75 @@ static void on_notes(uv_idle_t *h)
     }
 }
 
-/* Queues block b's news for the subscribers. */
-static void notify(ln_node *n, const ln_pblock *b)
+/* A note at the end of the queue, the idle handle started; NULL when
+** nobody listens or out of memory. */
+static note *note_new(ln_node *n, int reorg)
 {
-    note *q;
-    if (!n->nsubs || n->closing) return;
+    if ((reorg ? !n->reorg_cb : !n->nsubs) || n->closing) return NULL;
     if (!n->notes_idle) {
         uv_idle_t *h = malloc(sizeof *h);
         if (!h || uv_idle_init(n->loop, h) < 0) {
             free(h);
-            return;
+            return NULL;
         }
         h->data = n;
         n->notes_idle = h;
         n->open_handles++;             /* until notes_closed */
         uv_idle_start(h, on_notes);
     }
-    if (!(q = calloc(1, sizeof *q))) return;
-    msgpack_packer pk;
+    note *q = calloc(1, sizeof *q);
+    if (!q) return NULL;
     msgpack_sbuffer_init(&q->receipts);
-    msgpack_packer_init(&pk, &q->receipts, msgpack_sbuffer_write);
+    *n->notes_tail = q;
+    n->notes_tail = &q->next;
+    return q;
+}
+
+void ln__node_note_block(ln_node *n, uint64_t height, msgpack_sbuffer *receipts)
+{
+    note *q = note_new(n, 0);
+    if (!q) {
+        msgpack_sbuffer_destroy(receipts);
+        return;
+    }
+    q->height = height;
+    q->receipts = *receipts;
+}
+
+void ln__node_note_reorg(ln_node *n, const ln_reorg_event *ev)
+{
+    note *q = note_new(n, 1);
+    if (!q) return;
+    q->is_reorg = 1;
+    q->reorg = *ev;
+}
+
+void ln_node_watch_reorgs(ln_node *n, ln_reorg_cb cb, void *ud)
+{
+    n->reorg_cb = cb;
+    n->reorg_ud = ud;
+}
+
+/* Queues block b's news for the subscribers. */
+static void notify(ln_node *n, const ln_pblock *b)
+{
+    if (!n->nsubs || n->closing) return;
+    msgpack_sbuffer rs;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&rs);
+    msgpack_packer_init(&pk, &rs, msgpack_sbuffer_write);
     msgpack_pack_array(&pk, b->n);
     for (size_t i = 0; i < b->n; i++) {
         uint8_t *enc;
         size_t el;
         if (ln_receipt_encode(&b->receipts[i], &enc, &el) == 0) {
-            msgpack_sbuffer_write(&q->receipts, (const char *)enc, el);
+            msgpack_sbuffer_write(&rs, (const char *)enc, el);
             free(enc);
         } else {
             msgpack_pack_nil(&pk);
         }
     }
-    q->height = b->hdr.height;
-    *n->notes_tail = q;
-    n->notes_tail = &q->next;
+    ln__node_note_block(n, b->hdr.height, &rs);
 }
 
 static void membership_refresh(ln_node *n);
@@ -240,34 +281,11 @@ static int execute_parsed(ln_node *n, const ln_block_view *p, char *why, size_t 
     if (n->pending && memcmp(n->pending->hash, p->hash, LN_HASH_LEN) == 0)
         return 0;                          /* executed already */
     size_t k = p->txs->via.array.size;
-    const uint8_t **tx = calloc(k + 1, sizeof *tx);
-    size_t *lens = calloc(k + 1, sizeof *lens);
+    const uint8_t **tx = NULL;
+    size_t *lens = NULL;
     ln_pblock *b = NULL;
-    int rc = 0;
-    if (!tx || !lens) {
-        rc = LN_ENOMEM;
-        snprintf(why, whylen, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < k; i++) {
-        const msgpack_object *t = &p->txs->via.array.ptr[i];
-        if (t->type != MSGPACK_OBJECT_BIN) {
-            snprintf(why, whylen, "malformed block");
-            rc = LN_EBADBLOCK;
-            goto done;
-        }
-        tx[i] = (const uint8_t *)t->via.bin.ptr;
-        lens[i] = t->via.bin.size;
-        uint8_t bh[LN_HASH_LEN];
-        ln_hash(tx[i], lens[i], bh);
-        int vrc = ln_admit_check(n->admit, tx[i], lens[i], bh);
-        if (vrc < 0) {
-            snprintf(why, whylen, "block %llu: transaction %zu: %s", (unsigned long long)height,
-                     i, ln_strerror(vrc));
-            rc = LN_EBADBLOCK;
-            goto done;
-        }
-    }
+    int rc = ln__node_block_txs(n, p, &tx, &lens, why, whylen);
+    if (rc < 0) goto done;
     ln_pblock_free(n->pending);            /* only one executed block at a time */
     n->pending = NULL;
     if ((rc = ln_chain_build(n->chain, claim->proposer, claim->time, tx, lens, k, 1, LN_GAS_CAP_CHAIN,
@@ -287,6 +305,39 @@ done:
     free(tx);
     free(lens);
     return rc;
+}
+
+int ln__node_block_txs(ln_node *n, const ln_block_view *p, const uint8_t ***txp, size_t **lensp,
+                       char *why, size_t whylen)
+{
+    size_t k = p->txs->via.array.size;
+    const uint8_t **tx = calloc(k + 1, sizeof *tx);
+    size_t *lens = calloc(k + 1, sizeof *lens);
+    int rc = 0;
+    if (!tx || !lens) rc = ln_errf(why, whylen, LN_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < k; i++) {
+        const msgpack_object *t = &p->txs->via.array.ptr[i];
+        if (t->type != MSGPACK_OBJECT_BIN) {
+            rc = ln_errf(why, whylen, LN_EBADBLOCK, "malformed block");
+            break;
+        }
+        tx[i] = (const uint8_t *)t->via.bin.ptr;
+        lens[i] = t->via.bin.size;
+        uint8_t bh[LN_HASH_LEN];
+        ln_hash(tx[i], lens[i], bh);
+        int vrc = ln_admit_check(n->admit, tx[i], lens[i], bh);
+        if (vrc < 0)
+            rc = ln_errf(why, whylen, LN_EBADBLOCK, "block %llu: transaction %zu: %s",
+                         (unsigned long long)p->hdr.height, i, ln_strerror(vrc));
+    }
+    if (rc < 0) {
+        free(tx);
+        free(lens);
+        return rc;
+    }
+    *txp = tx;
+    *lensp = lens;
+    return 0;
 }
 
 /* execute_parsed of a block's bytes. */
@@ -309,6 +360,7 @@ int ln__node_apply(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t 
     ** that the claim (the hash the certificate signs) is the block. */
     ln__node_plugin_due(n);            /* the rules in force at this height */
     if (!n->plugin) return ln_errf(why, whylen, LN_EPLUGIN, "no consensus plugin is loaded");
+    if (ln_chain_forks(n->chain)) return ln__node_apply_fork(n, blk, bl, why, whylen);
     ln_block_view p;
     int rc = ln_block_parse(blk, bl, BLOCK_OBJECTS, &p, why, whylen);
     ln_plugin_block claim;
@@ -472,6 +524,8 @@ static void membership_refresh(ln_node *n)
     if (rc < 0) ln__node_log("membership: the genesis record does not load: %s", ln_strerror(rc));
 }
 
+void ln__node_membership(ln_node *n) { membership_refresh(n); }
+
 /* Reads chain id, validators and the consensus plugin from the state (or
 ** from ov, the genesis about to be written) and loads the plugin. */
 static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
@@ -517,6 +571,7 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
     snprintf(pname, sizeof pname, "%s.lua", n->consensus);
     rc = ln_plugin_load(&host, pname, code, cl, ref.params, ref.plen, &n->plugin, why, sizeof why);
     if (rc < 0) snprintf(err, errlen, "consensus plugin: %s", why);
+    else ln__node_forks_set(n);
 done:
     free(code);
     ln_plugin_ref_free(&ref);
@@ -616,6 +671,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
         free_node(n);                  /* no timer has a handle yet */
         return rc;
     }
+    ln__node_fork_recover(n);
     if (cfg->p2p_addr && (rc = ln__node_p2p_start(n, cfg, err, errlen)) < 0) {
         free_node(n);                  /* no timer has a handle yet */
         return rc;
@@ -677,6 +733,7 @@ void ln_node_close(ln_node *n)
         n->notes = NULL;
     }
     ln__node_swap_close(n);
+    ln__node_fork_close(n);
     if (n->timers) {
         ln_ptimers *t = n->timers;
         n->timers = NULL;
@@ -698,6 +755,7 @@ void ln_node_info_get(ln_node *n, ln_node_info *out)
     snprintf(out->consensus, sizeof out->consensus, "%s", n->consensus);
     snprintf(out->fingerprint, sizeof out->fingerprint, "%s", n->fingerprint);
     out->height = h.height;
+    out->final_height = ln_chain_final(n->chain);
     out->time = h.time;
     memcpy(out->state_root, h.state_root, LN_HASH_LEN);
     out->mempool = ln_mempool_count(n->mp);
@@ -719,6 +777,12 @@ int ln_node_block_by_height(ln_node *n, uint64_t height, uint8_t **blk, size_t *
 int ln_node_block_by_hash(ln_node *n, const uint8_t hash[LN_HASH_LEN], uint8_t **blk, size_t *len)
 {
     return ln_chain_block_by_hash(n->chain, hash, blk, len);
+}
+
+int ln_node_block_final(ln_node *n, const uint8_t hash[LN_HASH_LEN])
+{
+    ln_tree_info ti;
+    return ln_chain_info(n->chain, hash, &ti) == 0 && ti.final;
 }
 
 /* admit.h's accept: a submission whose encoding and signatures passed
@@ -787,7 +851,8 @@ int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *heigh
             *height = h->via.u64;
             *receipt = (uint8_t *)sb.data;
             *len = sb.size;
-            st = LN_TX_COMMITTED;
+            st = ln_chain_forks(n->chain) && *height <= ln_chain_final(n->chain) ? LN_TX_FINAL
+                                                                                  : LN_TX_COMMITTED;
         }
     }
     msgpack_zone_destroy(&z);

@@ -65,6 +65,7 @@ typedef struct {
     char chain_id[65];
     char consensus[32];          /* the consensus plugin's name */
     uint64_t height, time;
+    uint64_t final_height;       /* the last final block's */
     uint8_t head[LN_HASH_LEN];
     uint8_t state_root[LN_HASH_LEN];
     size_t mempool;              /* transactions waiting */
@@ -94,9 +95,11 @@ typedef void (*ln_submit_cb)(int status, const uint8_t id[LN_HASH_LEN],
                              const char *why, void *ud);
 int  ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, void *ud);
 
-/* Status of a transaction: LN_TX_UNKNOWN, LN_TX_PENDING or LN_TX_COMMITTED
-** (then *height and *receipt: the canonical receipt map of exec.h). */
-enum { LN_TX_UNKNOWN = 0, LN_TX_PENDING = 1, LN_TX_COMMITTED = 2 };
+/* Status of a transaction: LN_TX_UNKNOWN, LN_TX_PENDING, LN_TX_COMMITTED
+** or LN_TX_FINAL (then *height and *receipt: the canonical receipt map of
+** exec.h). LN_TX_FINAL only under a plugin whose blocks fork (pow): under
+** the others a committed block is final at once and stays "committed". */
+enum { LN_TX_UNKNOWN = 0, LN_TX_PENDING = 1, LN_TX_COMMITTED = 2, LN_TX_FINAL = 3 };
 int  ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
                        uint8_t **receipt, size_t *len);
 
@@ -148,6 +151,20 @@ int  ln_node_plugins(ln_node *n, uint8_t **out, size_t *len);
 ** {code, hash, name, params, since}. LN_EINVAL for no such slot,
 ** LN_ENOTFOUND for a height past head + 1. */
 int  ln_node_plugin_get(ln_node *n, const char *slot, int64_t height, uint8_t **out, size_t *len);
+
+/* A reorg (DESIGN: SSE `reorg`): the head moved from one branch to
+** another, depth blocks reverted. One watcher (the RPC server); it hears of
+** it from the loop after the blocks' own news. */
+typedef struct {
+    uint64_t from_height, to_height, depth;
+    uint8_t from[LN_HASH_LEN], to[LN_HASH_LEN];
+} ln_reorg_event;
+typedef void (*ln_reorg_cb)(ln_node *n, const ln_reorg_event *ev, void *ud);
+void ln_node_watch_reorgs(ln_node *n, ln_reorg_cb cb, void *ud);   /* cb NULL: none */
+
+/* 1 when the block with this hash is final (on the head's chain, at or
+** below the final height), else 0. */
+int  ln_node_block_final(ln_node *n, const uint8_t hash[LN_HASH_LEN]);
 
 int  ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud);
 void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud);

@@ -24,6 +24,8 @@ void ln__node_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN], size_t 
     memcpy(out->state_root, h->state_root, LN_HASH_LEN);
     snprintf(out->proposer, sizeof out->proposer, "%s", h->proposer);
     out->ntx = ntx;
+    out->cons_len = h->cons_len;
+    memcpy(out->cons, h->cons, h->cons_len);
 }
 
 static size_t h_validators(void *ud, const char **names, size_t cap)
@@ -59,9 +61,26 @@ static int h_execute(void *ud, const uint8_t *data, size_t len, ln_plugin_block 
     return 0;
 }
 
+static int propose(ln_node *n, const uint8_t *cons, size_t clen, ln_plugin_block *out, char *why,
+                   size_t whylen);
+
 static int h_propose(void *ud, ln_plugin_block *out, char *why, size_t whylen)
 {
-    ln_node *n = ud;
+    return propose(ud, NULL, 0, out, why, whylen);
+}
+
+static int h_propose_with(void *ud, const uint8_t *cons, size_t clen, ln_plugin_block *out,
+                          char *why, size_t whylen)
+{
+    if (clen > LN_HEADER_CONS_MAX)
+        return ln_errf(why, whylen, LN_ETOOBIG, "propose: header data over %d bytes",
+                       LN_HEADER_CONS_MAX);
+    return propose(ud, cons, clen, out, why, whylen);
+}
+
+static int propose(ln_node *n, const uint8_t *cons, size_t clen, ln_plugin_block *out, char *why,
+                   size_t whylen)
+{
     size_t max = n->block_txs;
     const ln_mtx **sel = calloc(max + 1, sizeof *sel);
     const uint8_t **txs = calloc(max + 1, sizeof *txs);
@@ -78,7 +97,13 @@ static int h_propose(void *ud, ln_plugin_block *out, char *why, size_t whylen)
     ln_pblock_free(n->pending);
     n->pending = NULL;
     uint64_t now = (uint64_t)ln__node_wall();
-    int rc = ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, LN_GAS_CAP_CHAIN, &n->pending);
+    uint8_t head[LN_HASH_LEN];
+    int rc = ln_chain_head(n->chain, NULL, head);
+    if (rc == 0)
+        rc = cons ? ln_chain_build_on(n->chain, head, n->self, now, cons, clen, txs, lens, k, 1,
+                                      LN_GAS_CAP_CHAIN, &n->pending)
+                  : ln_chain_build(n->chain, n->self, now, txs, lens, k, 1, LN_GAS_CAP_CHAIN,
+                                   &n->pending);
     free(sel); free(txs); free(lens);
     if (rc < 0) return ln_errf(why, whylen, rc, "propose: %s", ln_strerror(rc));
     /* Its bytes for peers, kept until the next proposal. */
@@ -220,11 +245,42 @@ static uint64_t h_now_ms(void *ud)
     return (uint64_t)(ln__node_wall() * 1000);
 }
 
+static int h_import(void *ud, const uint8_t *data, size_t len, ln_plugin_block *out, char *why,
+                    size_t whylen)
+{
+    return ln__node_import(ud, data, len, 0, out, why, whylen);
+}
+
+static int h_choose(void *ud, const uint8_t hash[LN_HASH_LEN], char *why, size_t whylen)
+{
+    return ln__node_choose(ud, hash, why, whylen);
+}
+
+static int h_finalize(void *ud, const uint8_t hash[LN_HASH_LEN], char *why, size_t whylen)
+{
+    return ln__node_finalize(ud, hash, why, whylen);
+}
+
+static int h_block(void *ud, const uint8_t *hash, uint64_t height, ln_plugin_block *out)
+{
+    return ln__node_tree_block(ud, hash, height, out);
+}
+
+static int h_mine(void *ud, const uint8_t *bytes, size_t len, const uint8_t target[LN_HASH_LEN],
+                  uint64_t from, uint64_t tries, char *why, size_t whylen)
+{
+    return ln__node_mine(ud, bytes, len, target, from, tries, why, whylen);
+}
+
 void ln__node_host(ln_node *n, ln_plugin_host *out)
 {
     ln_plugin_host h = {
-        n, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer,
-        h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now_ms
+        .ud = n, .validators = h_validators, .self = h_self, .head = h_head, .propose = h_propose,
+        .execute = h_execute, .commit = h_commit, .pending = h_pending, .timer = h_timer,
+        .sign = h_sign, .key_of = h_key_of, .log = h_log, .broadcast = h_broadcast,
+        .send = h_send, .persist = h_persist, .recall = h_recall, .now_ms = h_now_ms,
+        .propose_with = h_propose_with, .import = h_import, .choose = h_choose,
+        .finalize = h_finalize, .block = h_block, .mine = h_mine,
     };
     *out = h;
 }

@@ -18,6 +18,8 @@
 #include "ptimer.h"
 #include "qpool.h"
 #include "registry.h"
+#include "tree.h"
+#include "mine.h"
 
 #define MAX_VALIDATORS   LN_NODE_MAX_VALIDATORS
 #define MEMPOOL_TXS      200000
@@ -87,6 +89,12 @@ struct ln_node {
     size_t nsent, npend;                 /* sys.ready sent; swaps pending after the last commit */
     double swap_ms;                      /* the last consensus swap's load time */
     uint64_t swaps;
+    /* forks (node_fork.c) */
+    ln_miner *miner;                     /* node.mine's; NULL until the first search */
+    ln_reorg_cb reorg_cb;                /* ln_node_watch_reorgs */
+    void *reorg_ud;
+    uint64_t reorgs, reorg_depth_last, reorg_depth_max, reorg_blocks;
+    double reorg_ms_total;
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
     double last_block_at, block_interval;
@@ -126,6 +134,36 @@ void ln__node_on_timer(const char *id, void *ud);
 void ln__node_swaps_committed(ln_node *n);
 int  ln__node_plugin_due(ln_node *n);     /* 1: it swapped */
 void ln__node_swap_close(ln_node *n);
+
+/* node.c: the transactions of a parsed block, checked as execute does
+** (admission's checks; signatures verified unless admitted here). *tx and
+** *lens are the caller's (free), pointing into the view. */
+int  ln__node_block_txs(ln_node *n, const ln_block_view *p, const uint8_t ***tx, size_t **lens,
+                        char *why, size_t whylen);
+/* Queues what subscribers hear: a block at height (receipts: its array,
+** taken), or a reorg. */
+void ln__node_note_block(ln_node *n, uint64_t height, msgpack_sbuffer *receipts);
+void ln__node_note_reorg(ln_node *n, const ln_reorg_event *ev);
+void ln__node_membership(ln_node *n);    /* reloads validators and members from state */
+
+/* node_fork.c: blocks of plugins whose blocks fork (tree.h). apply: a
+** peer's block from sync joins the tree (LN_EORPHAN: its parent is
+** unknown) and the plugin hears of it (on_block). The host's import,
+** choose, finalize, block and mine. */
+int  ln__node_apply_fork(ln_node *n, const uint8_t *blk, size_t bl, char *why, size_t whylen);
+int  ln__node_import(ln_node *n, const uint8_t *blk, size_t bl, int from_peer, ln_plugin_block *out,
+                     char *why, size_t whylen);
+int  ln__node_choose(ln_node *n, const uint8_t hash[LN_HASH_LEN], char *why, size_t whylen);
+int  ln__node_finalize(ln_node *n, const uint8_t hash[LN_HASH_LEN], char *why, size_t whylen);
+int  ln__node_tree_block(ln_node *n, const uint8_t *hash, uint64_t height, ln_plugin_block *out);
+int  ln__node_mine(ln_node *n, const uint8_t *bytes, size_t len, const uint8_t target[LN_HASH_LEN],
+                   uint64_t from, uint64_t tries, char *why, size_t whylen);
+void ln__node_fork_close(ln_node *n);   /* the miner's job, if any, then one handle less */
+/* At open: the transactions of the blocks off the head's chain that it
+** lacks go to admission again (a reorg's were in a mempool a crash lost). */
+void ln__node_fork_recover(ln_node *n);
+/* After a plugin is loaded: the tree on or off as it says. */
+void ln__node_forks_set(ln_node *n);
 
 /* node_p2p.c: starts P2P on cfg->p2p_addr; a consensus message out. */
 int  ln__node_p2p_start(ln_node *n, const ln_node_config *cfg, char *err, size_t errlen);

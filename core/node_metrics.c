@@ -52,7 +52,25 @@ static double m_q_running(void *ud) { return query_stat(ud, 0); }
 static double m_q_waiting(void *ud) { return query_stat(ud, 1); }
 static double m_q_refused(void *ud) { return query_stat(ud, 2); }
 
+static double m_final(void *ud) { return (double)ln_chain_final(((ln_node *)ud)->chain); }
+static double m_reorgs(void *ud) { return (double)((ln_node *)ud)->reorgs; }
+static double m_reorg_last(void *ud) { return (double)((ln_node *)ud)->reorg_depth_last; }
+static double m_reorg_max(void *ud) { return (double)((ln_node *)ud)->reorg_depth_max; }
+static double m_reorg_blocks(void *ud) { return (double)((ln_node *)ud)->reorg_blocks; }
+static double m_reorg_secs(void *ud) { return ((ln_node *)ud)->reorg_ms_total / 1000; }
+
 static const ln_metric metrics[] = {
+    { "lunet_final_height", LN_METRIC_GAUGE, "Height of the last final block.", NULL, m_final },
+    { "lunet_reorgs_total", LN_METRIC_COUNTER, "Reorgs: the head moved to another branch.", NULL,
+      m_reorgs },
+    { "lunet_reorg_depth", LN_METRIC_GAUGE, "Blocks reverted by the last reorg.", NULL,
+      m_reorg_last },
+    { "lunet_reorg_depth_max", LN_METRIC_GAUGE, "Blocks reverted by the deepest reorg since start.",
+      NULL, m_reorg_max },
+    { "lunet_reorg_blocks_total", LN_METRIC_COUNTER, "Blocks reverted by reorgs since start.", NULL,
+      m_reorg_blocks },
+    { "lunet_reorg_seconds_total", LN_METRIC_COUNTER, "Time spent in reorgs since start.", NULL,
+      m_reorg_secs },
     { "lunet_height", LN_METRIC_GAUGE, "Height of the head block.", NULL, m_height },
     { "lunet_blocks_total", LN_METRIC_COUNTER, "Blocks committed since start.", NULL, m_blocks },
     { "lunet_txs_committed_total", LN_METRIC_COUNTER, "Transactions committed since start.", NULL,

@@ -55,6 +55,11 @@ static uint64_t p_height(void *ud)
     return ln_chain_head(((ln_node *)ud)->chain, &h, NULL) == 0 ? h.height : 0;
 }
 
+static uint64_t p_final(void *ud)
+{
+    return ln_chain_final(((ln_node *)ud)->chain);
+}
+
 static int p_block(void *ud, uint64_t height, uint8_t **blk, size_t *len)
 {
     return ln_chain_block(((ln_node *)ud)->chain, height, blk, len);
@@ -159,8 +164,9 @@ int ln__node_p2p_start(ln_node *n, const ln_node_config *cfg, char *err, size_t 
     pc.max_frame = LN_P2P_MAX_FRAME;
     pc.penalty_ms = cfg->p2p_penalty_ms;
     ln_p2p_host host = {
-        n, p_allowed, p_validator, p_validator_key, p_height, p_block, p_apply, p_tx,
-        p_mempool, p_message, p_log
+        .ud = n, .allowed = p_allowed, .validator = p_validator, .validator_key = p_validator_key,
+        .height = p_height, .final = p_final, .block = p_block, .apply = p_apply, .tx = p_tx,
+        .mempool = p_mempool, .message = p_message, .log = p_log
     };
     rc = ln_p2p_start(n->loop, &pc, &host, &n->p2p);
     sodium_memzero(&pc, sizeof pc);

@@ -96,6 +96,7 @@ static int swap_to(ln_node *n, ln_overlay *ov, const ln_plugin_ref *ref, uint64_
         n->plugin = NULL;
         return rc;
     }
+    ln__node_forks_set(n);
     ln_ptimers_start(n->timers);
     if (ln_plugin_start(n->plugin, why, sizeof why) < 0) ln__node_log("consensus: %s", why);
     n->swap_ms = (ln__node_wall() - t0) * 1000;

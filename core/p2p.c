@@ -95,6 +95,7 @@ struct ln_p2p {
     int sync_ticks;                      /* ticks since, still there */
     size_t sync_rr;                      /* the next peer to ask, in turn */
     double sync_asked;                   /* when a block ahead last made us ask */
+    double fork_asked;                   /* when a block on another branch last made us ask */
     double sync_log_at;                  /* last sync progress line */
     /* Transactions admitted since the loop last polled, gossiped as one
     ** frame from a check handle: one encryption and write per peer for
@@ -465,11 +466,21 @@ static size_t block_to(ln_p2p *p, ln_peer *to, uint64_t height, int last)
     return bl;
 }
 
-static void get_to(ln_p2p *p, ln_peer *to)
+static void get_from(ln_p2p *p, ln_peer *to, uint64_t from)
 {
     msgpack_sbuffer sb;
-    ln_p2p_frame_get(&sb, p->host.height(p->host.ud) + 1);
+    ln_p2p_frame_get(&sb, from);
     send_frame(p, to, &sb);
+}
+
+static void get_to(ln_p2p *p, ln_peer *to)
+{
+    get_from(p, to, p->host.height(p->host.ud) + 1);
+}
+
+static uint64_t final_of(ln_p2p *p)
+{
+    return p->host.final ? p->host.final(p->host.ud) : p->host.height(p->host.ud);
 }
 
 /* {t="head"}: our new head, to every peer. A validator that agreed on a
@@ -550,10 +561,22 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
     /* The block's height as the frame says (a block we have is not even
     ** parsed); the node checks it against the header. */
     uint64_t height = f->n;
+    uint64_t final = final_of(p);
     char why[300];
-    if (height == head + 1) {
+    /* Under forks (final below head), blocks from the final height up: the
+    ** one at the final height is ours or on a branch we refuse. */
+    if (height == head + 1 || (final < head && height >= final && height <= head)) {
         int rc = p->host.apply(p->host.ud, f->b.p, f->b.n, why, sizeof why);
-        if (rc < 0) {
+        if (rc == LN_EORPHAN) {
+            /* Another branch: ask for it from our final block on, not
+            ** for every block of it that comes meanwhile. Paced apart from
+            ** the asks for blocks ahead: those come first, and their
+            ** answer is what meets the other branch. */
+            if (wall() - p->fork_asked > 0.5) {
+                p->fork_asked = wall();
+                get_from(p, peer, final > 1 ? final : 1);
+            }
+        } else if (rc < 0) {
             plog(p, peer, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);
             int x = addr_entry(p, ln_peer_key(peer), 1);
             if (rc == LN_ETOOBIG || rc == LN_EDEPTH) {
@@ -576,7 +599,12 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
                 p->sync_log_at = 0;
                 logf_(p, "sync: caught up at height %llu", (unsigned long long)height);
             }
-            if (f->last && their > height) get_to(p, peer);
+            /* Past its last block on its own chain: under forks our head
+            ** need not have moved there. */
+            if (f->last && their > height) {
+                uint64_t now = p->host.height(p->host.ud);
+                get_from(p, peer, (now > height ? now : height) + 1);
+            }
         }
     } else if (height > head + 1 && wall() - p->sync_asked > 0.5) {
         /* Behind: ask, but not for every block broadcast meanwhile. */

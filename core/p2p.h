@@ -31,8 +31,9 @@
 **       the mempool this way too.
 **   {t="blk", b=BLOCK, h=HEAD, n=HEIGHT, last=BOOL}  a committed block
 **       (node.h's block map, its bytes), sent by its proposer to every peer
-**       and in answers to get; h is the sender's head. At our head + 1:
-**       the plugin's verify_block and verify_commit judge the header and
+**       and in answers to get; h is the sender's head. At our head + 1
+**       (or, under a plugin whose blocks fork, above our final block): the
+**       plugin's verify_block and verify_commit judge the header and
 **       certificate, then it is re-executed and its hash compared. A block
 **       refused so counts against the peer (LN_P2P_BAD_BLOCKS drop it); a
 **       block out of proportion (more objects than a block's 10,000
@@ -99,11 +100,18 @@ typedef struct {
     const uint8_t *(*validator_key)(void *ud, const char *name);
     /* The height of the head. */
     uint64_t (*height)(void *ud);
+    /* The height of the last final block (below the head only when blocks
+    ** may fork: then blocks from there up to head + 1 are applied, and
+    ** one whose parent is unknown, LN_EORPHAN from apply, makes us ask
+    ** its sender from the final height). NULL: the head's. */
+    uint64_t (*final)(void *ud);
     /* The stored block at height (canonical bytes, the caller's: free()). */
     int  (*block)(void *ud, uint64_t height, uint8_t **blk, size_t *len);
     /* A committed block from a peer for head + 1: checked and committed, or
     ** refused with why: LN_EBADBLOCK counts against the peer; LN_ETOOBIG or
-    ** LN_EDEPTH (out of proportion, shape.h) drops it at once. */
+    ** LN_EDEPTH (out of proportion, shape.h) drops it at once; any other
+    ** code (LN_EFINAL: on a branch that left ours below the final block)
+    ** is only logged. */
     int  (*apply)(void *ud, const uint8_t *blk, size_t len, char *why, size_t whylen);
     /* A transaction from a peer, not seen lately (bh: the hash of its bytes). */
     void (*tx)(void *ud, const uint8_t *tx, size_t len, const uint8_t bh[LN_HASH_LEN]);

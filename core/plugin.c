@@ -54,6 +54,17 @@ static void push_block(lua_State *L, const ln_plugin_block *b)
     set_hex(L, "state_root", b->state_root);
     lua_pushstring(L, b->proposer);
     lua_setfield(L, -2, "proposer");
+    if (b->cons_len) {
+        /* At most LN_PLUGIN_CONS_MAX bytes of a header: bounded work. */
+        if (ln_codec_decode_lua_limit(L, b->cons, b->cons_len, LN_PLUGIN_CONS_MAX) < 0) lua_pushnil(L);
+        lua_setfield(L, -2, "consensus");
+    }
+    if (b->tree) {
+        lua_pushboolean(L, b->final);
+        lua_setfield(L, -2, "final");
+        lua_pushboolean(L, b->canonical);
+        lua_setfield(L, -2, "canonical");
+    }
     if (b->data) {
         lua_pushlstring(L, (const char *)b->data, b->dlen);
         lua_setfield(L, -2, "data");
@@ -105,13 +116,26 @@ static int n_head(lua_State *L)
     return 1;
 }
 
+static void encode_arg(lua_State *L, ln_plugin *p, int idx, const uint8_t **buf, size_t *len,
+                       const char *fn);
+
 static int n_propose(lua_State *L)
 {
     ln_plugin *p = self_of(L);
     ln_plugin_block b;
     char why[200] = "";
     memset(&b, 0, sizeof b);
-    if (p->host.propose(p->host.ud, &b, why, sizeof why) < 0) return fail2(L, why);
+    int rc;
+    if (!lua_isnoneornil(L, 1)) {
+        if (!p->host.propose_with) return luaL_error(L, "node.propose: no header data here");
+        const uint8_t *d;
+        size_t dl;
+        encode_arg(L, p, 1, &d, &dl, "node.propose: data");
+        rc = p->host.propose_with(p->host.ud, d, dl, &b, why, sizeof why);
+    } else {
+        rc = p->host.propose(p->host.ud, &b, why, sizeof why);
+    }
+    if (rc < 0) return fail2(L, why);
     push_block(L, &b);
     return 1;
 }
@@ -324,13 +348,113 @@ static int n_recall(lua_State *L)
     return 1;
 }
 
+/* ---- fork plugins (tree.h) ---- */
+
+/* A block hash argument: 64 hex digits, or a block table's hash. */
+static void arg_hash(lua_State *L, int idx, uint8_t out[LN_HASH_LEN], const char *fn)
+{
+    size_t hl = 0;
+    const char *hex = NULL;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        hex = lua_tolstring(L, idx, &hl);
+    } else if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "hash");
+        if (lua_type(L, -1) == LUA_TSTRING) hex = lua_tolstring(L, -1, &hl);
+        lua_pop(L, 1);                   /* the table still holds the string */
+    }
+    if (!hex || hl != 2 * LN_HASH_LEN || ln_unhex(hex, out, LN_HASH_LEN) < 0)
+        luaL_error(L, "%s: give a block or its hash (64 hex digits)", fn);
+}
+
+static ln_plugin *fork_host(lua_State *L, const void *fn, const char *name)
+{
+    ln_plugin *p = self_of(L);
+    if (!fn) luaL_error(L, "node.%s: not offered here", name);
+    return p;
+}
+
+static int n_import(lua_State *L)
+{
+    ln_plugin *p = fork_host(L, self_of(L)->host.import, "import");
+    size_t dl;
+    const char *d = block_data(L, 1, &dl);
+    if (!d) return luaL_error(L, "node.import: give a block (with data) or its bytes");
+    ln_plugin_block b;
+    char why[300] = "";
+    memset(&b, 0, sizeof b);
+    if (p->host.import(p->host.ud, (const uint8_t *)d, dl, &b, why, sizeof why) < 0)
+        return fail2(L, why);
+    push_block(L, &b);
+    return 1;
+}
+
+static int hash_call(lua_State *L, int (*fn)(void *, const uint8_t *, char *, size_t),
+                     const char *name)
+{
+    ln_plugin *p = fork_host(L, (const void *)fn, name);
+    uint8_t h[LN_HASH_LEN];
+    char fname[32], why[300] = "";
+    snprintf(fname, sizeof fname, "node.%s", name);
+    arg_hash(L, 1, h, fname);
+    if (fn(p->host.ud, h, why, sizeof why) < 0) return fail2(L, why);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int n_choose(lua_State *L) { return hash_call(L, self_of(L)->host.choose, "choose"); }
+static int n_finalize(lua_State *L) { return hash_call(L, self_of(L)->host.finalize, "finalize"); }
+
+static int n_block(lua_State *L)
+{
+    ln_plugin *p = fork_host(L, self_of(L)->host.block, "block");
+    ln_plugin_block b;
+    memset(&b, 0, sizeof b);
+    int rc;
+    if (lua_type(L, 1) == LUA_TNUMBER) {
+        lua_Number h = lua_tonumber(L, 1);
+        if (!(h >= 0 && h <= 9007199254740992.0) || h != (lua_Number)(uint64_t)h)
+            return luaL_error(L, "node.block: a height is an integer >= 0");
+        rc = p->host.block(p->host.ud, NULL, (uint64_t)h, &b);
+    } else {
+        uint8_t hash[LN_HASH_LEN];
+        arg_hash(L, 1, hash, "node.block");
+        rc = p->host.block(p->host.ud, hash, 0, &b);
+    }
+    if (rc < 0) lua_pushnil(L);
+    else push_block(L, &b);
+    return 1;
+}
+
+/* node.mine(bytes, target, tries [, from]): target as 64 hex digits. */
+static int n_mine(lua_State *L)
+{
+    ln_plugin *p = fork_host(L, self_of(L)->host.mine, "mine");
+    size_t bl, tl;
+    const char *bytes = luaL_checklstring(L, 1, &bl);
+    const char *t = luaL_checklstring(L, 2, &tl);
+    lua_Number tries = luaL_checknumber(L, 3), from = luaL_optnumber(L, 4, 0);
+    uint8_t target[LN_HASH_LEN];
+    if (tl != 2 * LN_HASH_LEN || ln_unhex(t, target, LN_HASH_LEN) < 0)
+        return luaL_error(L, "node.mine: target must be 64 hex digits");
+    if (!(tries >= 1 && tries <= 4294967296.0) || !(from >= 0 && from <= 9007199254740992.0))
+        return luaL_error(L, "node.mine: tries must be 1..2^32 and from 0..2^53");
+    char why[200] = "";
+    if (p->host.mine(p->host.ud, (const uint8_t *)bytes, bl, target, (uint64_t)from,
+                     (uint64_t)tries, why, sizeof why) < 0)
+        return fail2(L, why);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static const luaL_Reg node_api[] = {
     { "validators", n_validators }, { "self", n_self }, { "head", n_head },
     { "propose", n_propose }, { "execute", n_execute }, { "commit", n_commit }, { "pending", n_pending },
     { "timer", n_timer }, { "sign", n_sign }, { "verify", ln_sandbox_l_verify },
     { "hash", ln_sandbox_l_hash }, { "hex", n_hex }, { "key", n_key }, { "now", n_now },
     { "log", n_log }, { "broadcast", n_broadcast }, { "send", n_send },
-    { "persist", n_persist }, { "recall", n_recall }, { NULL, NULL }
+    { "persist", n_persist }, { "recall", n_recall }, { "import", n_import },
+    { "choose", n_choose }, { "finalize", n_finalize }, { "block", n_block }, { "mine", n_mine },
+    { NULL, NULL }
 };
 
 /* Bytes from a peer that become an argument of a callback. They are
@@ -516,6 +640,40 @@ int ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen)
 {
     lua_pushstring(ln_sandbox_L(p->sb), id);
     return call(p, "on_timer", 1, why, whylen);
+}
+
+int ln_plugin_forks(ln_plugin *p)
+{
+    lua_State *L = ln_sandbox_L(p->sb);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
+    lua_pushstring(L, "FORKS");
+    lua_rawget(L, -2);
+    int on = lua_type(L, -1) == LUA_TBOOLEAN && lua_toboolean(L, -1);
+    lua_settop(L, 0);
+    return on;
+}
+
+int ln_plugin_on_block(ln_plugin *p, const ln_plugin_block *block, char *why, size_t whylen)
+{
+    push_block(ln_sandbox_L(p->sb), block);
+    return call(p, "on_block", 1, why, whylen);
+}
+
+int ln_plugin_on_mined(ln_plugin *p, int found, uint64_t nonce, const uint8_t hash[LN_HASH_LEN],
+                       uint64_t next, char *why, size_t whylen)
+{
+    lua_State *L = ln_sandbox_L(p->sb);
+    if (found) {
+        lua_pushnumber(L, (lua_Number)nonce);
+        char hex[2 * LN_HASH_LEN + 1];
+        ln_hex(hash, LN_HASH_LEN, hex);
+        lua_pushlstring(L, hex, 2 * LN_HASH_LEN);
+    } else {
+        lua_pushnil(L);
+        lua_pushnil(L);
+    }
+    lua_pushnumber(L, (lua_Number)next);
+    return call(p, "on_mined", 3, why, whylen);
 }
 
 /* A message or certificate from a peer: refused before anything is built

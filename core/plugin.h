@@ -28,7 +28,11 @@ typedef struct ln_plugin ln_plugin;   /* opaque */
 
 /* A block as a plugin sees it (node.head(), node.propose(), node.execute(),
 ** verify_block): its table has height, hash, prev and state_root (hex),
-** proposer, time, txs (how many) and, when data is set, data (its bytes). */
+** proposer, time, txs (how many), consensus (the header's data, decoded,
+** when it has some), final and canonical (node.block) and, when data is
+** set, data (its bytes). */
+#define LN_PLUGIN_CONS_MAX 512           /* bytes of a header's consensus data */
+
 typedef struct {
     uint64_t height, time;
     uint8_t hash[LN_HASH_LEN], prev[LN_HASH_LEN], state_root[LN_HASH_LEN];
@@ -36,6 +40,10 @@ typedef struct {
     size_t ntx;
     const uint8_t *data;             /* NULL: none; else valid until the callback returns */
     size_t dlen;
+    size_t cons_len;                 /* the header's consensus data (msgpack): `consensus` */
+    uint8_t cons[LN_PLUGIN_CONS_MAX];
+    int tree;                        /* 1: `final` and `canonical` below are known */
+    int final, canonical;
 } ln_plugin_block;
 
 /* What the node provides, in C types; plugin.c turns them into Lua values.
@@ -68,6 +76,22 @@ typedef struct {
     int  (*persist)(void *ud, const char *key, const uint8_t *val, size_t len);
     int  (*recall)(void *ud, const char *key, uint8_t **val, size_t *len);   /* LN_ENOTFOUND */
     uint64_t (*now_ms)(void *ud);
+    /* node.propose(data): propose with data as the header's consensus field
+    ** (msgpack). NULL: not offered. */
+    int  (*propose_with)(void *ud, const uint8_t *cons, size_t clen, ln_plugin_block *out,
+                         char *why, size_t whylen);
+    /* For plugins whose blocks fork (tree.h); NULL: not offered. import: a
+    ** block's bytes join the tree; choose: the head moves there; finalize:
+    ** it and its ancestors are final; block: a known block by hash (hash
+    ** NULL: the head's chain at height), LN_ENOTFOUND; mine: a nonce search
+    ** off the loop whose end comes as on_mined. */
+    int  (*import)(void *ud, const uint8_t *data, size_t len, ln_plugin_block *out,
+                   char *why, size_t whylen);
+    int  (*choose)(void *ud, const uint8_t hash[LN_HASH_LEN], char *why, size_t whylen);
+    int  (*finalize)(void *ud, const uint8_t hash[LN_HASH_LEN], char *why, size_t whylen);
+    int  (*block)(void *ud, const uint8_t *hash, uint64_t height, ln_plugin_block *out);
+    int  (*mine)(void *ud, const uint8_t *bytes, size_t len, const uint8_t target[LN_HASH_LEN],
+                 uint64_t from, uint64_t tries, char *why, size_t whylen);
 } ln_plugin_host;
 
 /* Loads the plugin source and runs its chunk; then init(node, params) with
@@ -93,6 +117,16 @@ int  ln_plugin_on_timer(ln_plugin *p, const char *id, char *why, size_t whylen);
 ** plugin failed. */
 int  ln_plugin_on_message(ln_plugin *p, const char *from, const uint8_t *msg, size_t len,
                           char *why, size_t whylen);
+
+/* FORKS = true in the plugin's table: its blocks may fork before they are
+** final (tree.h); the node keeps a block tree for it. */
+int  ln_plugin_forks(ln_plugin *p);
+/* on_block(block): a peer's block joined the tree (sync); the plugin may
+** choose it. on_mined(nonce, hash, next) after node.mine: the nonce and the
+** hash found (nil, nil when none was in the tries) and the next nonce to try. */
+int  ln_plugin_on_block(ln_plugin *p, const ln_plugin_block *block, char *why, size_t whylen);
+int  ln_plugin_on_mined(ln_plugin *p, int found, uint64_t nonce, const uint8_t hash[LN_HASH_LEN],
+                        uint64_t next, char *why, size_t whylen);
 
 /* Asks the plugin about a block from a peer: verify_block(block), then
 ** verify_commit(block, cert, validators), each under the budget. block is

@@ -291,6 +291,28 @@ static void on_block(ln_node *n, const uint8_t *blk, size_t len,
     msgpack_zone_destroy(&z);
 }
 
+/* SSE `reorg`: {from, to, depth}, from and to {height, hash}. */
+static void on_reorg(ln_node *n, const ln_reorg_event *ev, void *ud)
+{
+    (void)n;
+    ln_rpc *r = ud;
+    if (!r->streams) return;
+    cJSON *o = cJSON_CreateObject(), *from = cJSON_CreateObject(), *to = cJSON_CreateObject();
+    if (o && from && to) {
+        ln__rpc_put(from, "height", ln__rpc_u64(ev->from_height));
+        ln__rpc_put(from, "hash", ln__rpc_hex(ev->from, LN_HASH_LEN, 0));
+        ln__rpc_put(to, "height", ln__rpc_u64(ev->to_height));
+        ln__rpc_put(to, "hash", ln__rpc_hex(ev->to, LN_HASH_LEN, 0));
+        ln__rpc_put(o, "from", from);
+        ln__rpc_put(o, "to", to);
+        ln__rpc_put(o, "depth", ln__rpc_u64(ev->depth));
+        from = to = NULL;
+    }
+    cJSON_Delete(from);
+    cJSON_Delete(to);
+    broadcast(r, "reorg", o);
+}
+
 static void on_ping(uv_timer_t *t)
 {
     ln_rpc *r = t->data;
@@ -491,6 +513,7 @@ int ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc *
         return rc;
     }
     r->subscribed = 1;
+    ln_node_watch_reorgs(node, on_reorg, r);
     uv_timer_init(loop, &r->ping);
     r->ping.data = r;
     uv_timer_start(&r->ping, on_ping, LN_RPC_PING_MS, LN_RPC_PING_MS);
@@ -503,7 +526,10 @@ void ln_rpc_stop(ln_rpc *r)
 {
     if (!r) return;
     ln_rpc_cors(r, NULL, 0);
-    if (r->subscribed) ln_node_unsubscribe(r->node, on_block, r);
+    if (r->subscribed) {
+        ln_node_unsubscribe(r->node, on_block, r);
+        ln_node_watch_reorgs(r->node, NULL, NULL);
+    }
     r->subscribed = 0;
     uv_close((uv_handle_t *)&r->ping, on_ping_closed);
     ln_http_server_close(r->srv, on_srv_closed, r);

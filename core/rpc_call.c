@@ -268,6 +268,7 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rp
         in.fingerprint[sizeof in.fingerprint - 1] = '\0';
         bad |= ln__rpc_put(o, "chain_id", ln__rpc_text(in.chain_id, strlen(in.chain_id)));
         bad |= ln__rpc_put(o, "height", ln__rpc_u64(in.height));
+        bad |= ln__rpc_put(o, "final_height", ln__rpc_u64(in.final_height));
         bad |= ln__rpc_put(o, "head", ln__rpc_hex(in.head, LN_HASH_LEN, 0));
         bad |= ln__rpc_put(o, "consensus", ln__rpc_text(in.consensus, strlen(in.consensus)));
         bad |= ln__rpc_put(o, "time", ln__rpc_u64(in.time));
@@ -381,7 +382,20 @@ static int m_block_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc
     if (rc < 0) return ln__rpc_fail(e, rc, NULL);
     *res = render_block(blk, len, e);
     free(blk);
-    return *res ? 0 : -1;
+    if (!*res) return -1;
+    /* final: on the head's chain at or below the final height (DESIGN). */
+    const cJSON *hh = cJSON_GetObjectItemCaseSensitive(*res, "hash");
+    uint8_t bh[LN_HASH_LEN];
+    const char *hx = cJSON_IsString(hh) ? hh->valuestring : "";
+    if (!strncmp(hx, "0x", 2)) hx += 2;
+    int fin = strlen(hx) == 2 * LN_HASH_LEN && ln_unhex(hx, bh, LN_HASH_LEN) == 0 &&
+              ln_node_block_final(n, bh);
+    if (ln__rpc_put(*res, "final", cJSON_CreateBool(fin)) < 0) {
+        cJSON_Delete(*res);
+        *res = NULL;
+        return INTERNAL(e, "out of memory");
+    }
+    return 0;
 }
 
 static void on_submitted(int status, const uint8_t id[LN_HASH_LEN], const char *why, void *ud)
@@ -441,8 +455,9 @@ static int m_tx_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_er
     if (o) {
         bad |= ln__rpc_put(o, "hash", ln__rpc_hex(id, LN_HASH_LEN, 0));
         bad |= ln__rpc_put(o, "status", cJSON_CreateString(st == LN_TX_COMMITTED ? "committed" :
+                                                    st == LN_TX_FINAL ? "final" :
                                                     st == LN_TX_PENDING ? "pending" : "unknown"));
-        if (st == LN_TX_COMMITTED) {
+        if (st == LN_TX_COMMITTED || st == LN_TX_FINAL) {
             bad |= ln__rpc_put(o, "height", ln__rpc_u64(height));
             ln__rpc_err ignore;
             cJSON *r = rec ? bytes_to_json(rec, rl, &ignore) : cJSON_CreateNull();

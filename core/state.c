@@ -942,6 +942,16 @@ size_t ln_overlay_depth(const ln_overlay *o)
     return o->depth;
 }
 
+void ln_overlay_each(ln_overlay *o, void (*fn)(void *ud, const uint8_t *k, size_t kl,
+                                               const uint8_t *v, size_t vl), void *ud)
+{
+    for (size_t i = 0; o->t.tab && i <= o->t.mask; i++) {
+        const ent *e = o->t.tab[i];
+        if (e && (e->fl & E_WRITE))
+            fn(ud, e->k, e->kl, e->v, e->vl);
+    }
+}
+
 static int cmp_change(const void *a, const void *b)
 {
     return memcmp(((const change *)a)->kh, ((const change *)b)->kh, HL);

@@ -132,6 +132,11 @@ void   ln_overlay_release(ln_overlay *o); /* keeps the top savepoint's writes; d
 void   ln_overlay_revert(ln_overlay *o);  /* undoes the top savepoint's writes; depth 0: no-op */
 size_t ln_overlay_depth(const ln_overlay *o);  /* open savepoints */
 
+/* Calls fn for each pending write: the key and its new value (v NULL: a
+** delete), in no particular order. fn must not write to the overlay. */
+void   ln_overlay_each(ln_overlay *o, void (*fn)(void *ud, const uint8_t *k, size_t kl,
+                                                 const uint8_t *v, size_t vl), void *ud);
+
 /* Folds the overlay's writes into the tree: computes the new root, makes it
 ** the committed state and writes it to root. With a store, puts the changed
 ** nodes, values and "Nroot" into b, which the caller commits (b must be NULL

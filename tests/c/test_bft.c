@@ -175,8 +175,10 @@ static int h_recall(void *ud, const char *k, uint8_t **v, size_t *n)
 static uint64_t h_now(void *ud) { (void)ud; return 1000; }
 
 static const ln_plugin_host host = {
-    NULL, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer,
-    h_sign, h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now
+    .validators = h_validators, .self = h_self, .head = h_head, .propose = h_propose,
+    .execute = h_execute, .commit = h_commit, .pending = h_pending, .timer = h_timer,
+    .sign = h_sign, .key_of = h_key_of, .log = h_log, .broadcast = h_broadcast, .send = h_send,
+    .persist = h_persist, .recall = h_recall, .now_ms = h_now
 };
 
 /* ---- the world ----------------------------------------------------------- */

@@ -49,8 +49,10 @@ static int h_recall(void *ud, const char *k, uint8_t **v, size_t *n) { (void)ud;
 static uint64_t h_now(void *ud) { (void)ud; return 0; }
 
 static const ln_plugin_host host = {
-    NULL, h_validators, h_self, h_head, h_propose, h_execute, h_commit, h_pending, h_timer, h_sign,
-    h_key_of, h_log, h_broadcast, h_send, h_persist, h_recall, h_now
+    .validators = h_validators, .self = h_self, .head = h_head, .propose = h_propose,
+    .execute = h_execute, .commit = h_commit, .pending = h_pending, .timer = h_timer,
+    .sign = h_sign, .key_of = h_key_of, .log = h_log, .broadcast = h_broadcast, .send = h_send,
+    .persist = h_persist, .recall = h_recall, .now_ms = h_now
 };
 
 /* Block 1 with this proposer and hash (hex), as a peer's header claims it. */
@@ -266,7 +268,57 @@ TEST(plugin_encoding_a_shared_table_is_charged_and_stops_at_the_budget)
     ln_plugin_free(p);
 }
 
+/* pow.lua: FORKS = true; node.mine refuses a bad target and is not offered
+** by this host; on_block and on_mined reach it; its verify_block reads the
+** block's consensus data (the parent: node.block is not offered here). */
+TEST(plugin_forks_and_the_fork_hosts_functions)
+{
+    char path[512], why[256];
+    snprintf(path, sizeof path, "%s/consensus/pow.lua", LN_SOURCE_DIR);
+    FILE *f = fopen(path, "rb");
+    ASSERT(f);
+    static char src[65536];
+    size_t n = fread(src, 1, sizeof src, f);
+    fclose(f);
+    ln_plugin *p;
+    ASSERT_EQ(ln_plugin_load(&host, "pow.lua", src, n, NULL, 0, &p, why, sizeof why), 0);
+    ASSERT_EQ(ln_plugin_forks(p), 1);
+    /* No job: an end of search is ignored. */
+    uint8_t h[LN_HASH_LEN] = { 0 };
+    ASSERT_EQ(ln_plugin_on_mined(p, 0, 0, h, 5, why, sizeof why), 0);
+    /* A block without pow data is refused before its parent is asked for. */
+    ln_plugin_block b;
+    memset(&b, 0, sizeof b);
+    snprintf(b.proposer, sizeof b.proposer, "v0");
+    b.height = 1;
+    ASSERT_EQ(ln_plugin_verify(p, &b, NULL, 0, why, sizeof why), LN_EBADBLOCK);
+    ASSERT(strstr(why, "no proof-of-work data") != NULL);
+    /* With data: node.block is not offered by this host: the plugin fails. */
+    static const uint8_t cons[] = { 0x84, 0xa1, 'd', 0x01, 0xa1, 's', 0x00, 0xa1, 't', 0x00,
+                                    0xa1, 'w', 0x01 };
+    memcpy(b.cons, cons, sizeof cons);
+    b.cons_len = sizeof cons;
+    ASSERT_EQ(ln_plugin_verify(p, &b, NULL, 0, why, sizeof why), LN_EPLUGIN);
+    ASSERT(strstr(why, "node.block: not offered here") != NULL);
+    ASSERT_EQ(ln_plugin_on_block(p, &b, why, sizeof why), LN_EPLUGIN);
+    ln_plugin_free(p);
+
+    /* Another plugin: no FORKS; node.mine needs a host that offers it. */
+    static const char mine_src[] =
+        "local M, node = {}, nil\n"
+        "function M.init(host) node = host end\n"
+        "function M.on_timer(id) node.mine('x', id, 10) end\n"
+        "return M\n";
+    ASSERT_EQ(ln_plugin_load(&host, "miner.lua", mine_src, sizeof mine_src - 1, NULL, 0, &p, why,
+                             sizeof why), 0);
+    ASSERT_EQ(ln_plugin_forks(p), 0);
+    ASSERT_EQ(ln_plugin_on_timer(p, "not hex", why, sizeof why), LN_EPLUGIN);
+    ASSERT(strstr(why, "node.mine: not offered here") != NULL);
+    ln_plugin_free(p);
+}
+
 static const ln_test tests[] = {
+    T(plugin_forks_and_the_fork_hosts_functions),
     T(plugin_encoding_a_shared_table_is_charged_and_stops_at_the_budget),
     T(plugin_message_reaches_on_message_decoded),
     T(plugin_message_out_of_proportion_is_refused_before_anything_is_built),

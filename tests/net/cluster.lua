@@ -178,7 +178,7 @@ function Cluster:load(k, to)
   return ids
 end
 
--- Waits until every id is committed on every running node; records them as
+-- Waits until every id is committed (or final) on every running node; records them as
 -- seen (check_agreement later checks they are still there).
 function Cluster:wait_committed(ids, seconds)
   for _, i in ipairs(self:running()) do
@@ -186,7 +186,7 @@ function Cluster:wait_committed(ids, seconds)
     support.wait_until(math.floor((seconds or 30) * 10), 100, function()
       for _, id in ipairs(ids) do
         local r = node:call("tx_get", { hash = id })
-        if r.status ~= "committed" then return false end
+        if r.status ~= "committed" and r.status ~= "final" then return false end
         self.seen[id] = r.height
       end
       return true
@@ -214,7 +214,7 @@ function Cluster:check_agreement()
   for id, height in pairs(self.seen) do
     for _, i in ipairs(running) do
       local r = self.nodes[i]:call("tx_get", { hash = id })
-      assert(r.status == "committed" and r.height == height,
+      assert((r.status == "committed" or r.status == "final") and r.height == height,
              self.nodes[i].name .. ": transaction " .. id .. " is no longer committed at " .. height)
     end
   end

@@ -1,7 +1,8 @@
 -- tests/net/node_spec.lua -- a real `lunet dev` process: a first start from
 -- a config the consensus plugin refuses writes no chain (the home then starts
 -- with a corrected config), and a SIGTERM while submissions are in flight
--- stops it cleanly, after which it goes on from its head.
+-- stops it cleanly, after which it goes on from its head; under poa a
+-- committed block is final at once.
 
 local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
 local json = support.json
@@ -39,6 +40,20 @@ describe("lunet dev", function()
     local got = node:send_wait("alice", "sys", "transfer", { "bob", 1 })
     assert.equal("committed", got.status)
     assert.equal(1, got.height)
+  end)
+
+  it("under poa a committed block is final at once: final_height, block_get.final, tx_get committed", function()
+    local node = support.node({ name = "finalpoa" }):start()
+    local got = node:send_wait("alice", "sys", "transfer", { "bob", 2 })
+    assert.equal("committed", got.status)
+    local info = node:call("chain_info")
+    assert.equal(info.height, info.final_height)
+    local b = node:call("block_get", { height = got.height })
+    assert.is_true(b.final)
+    assert.is_true(node:call("block_get", { hash = b.hash }).final)
+    assert.equal(0, node:metric("lunet_reorgs_total"))
+    assert.equal(info.height, node:metric("lunet_final_height"))
+    node:stop()
   end)
 
   it("stops on SIGTERM with submissions in flight, exits 0 and goes on from its head", function()

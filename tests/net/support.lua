@@ -555,11 +555,11 @@ function Node:send(account, contract, method, args, opts)
   return id
 end
 
--- tx_get of id once its status is committed (a bounded poll).
+-- tx_get of id once its status is committed, or final (a bounded poll).
 function Node:wait_committed(id, tries)
   return M.wait_until(tries or 100, 50, function()
     local r = self:call("tx_get", { hash = id })
-    return r.status == "committed" and r
+    return (r.status == "committed" or r.status == "final") and r
   end, self.name .. ": transaction " .. id .. " never committed")
 end
 

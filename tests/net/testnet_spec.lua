@@ -2,7 +2,8 @@
 -- homes on one genesis, and `lunet start --home DIR/node<i>` runs each on
 -- the ports and peers of its node.lua. Four poa validators then propose in
 -- turn, agree on every block, and commit a transaction sent to any of them;
--- four on the default consensus (bft) commit one with a 2/3 certificate.
+-- four on the default consensus (bft) commit one with a 2/3 certificate;
+-- four pow miners agree on the final blocks that hold one.
 
 local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
 local socket = require "socket"
@@ -247,6 +248,48 @@ describe("lunet testnet", function()
       local info = nodes[3]:call("chain_info")
       assert.equal("poa", info.consensus)
       assert.same({ "node0", "node1", "node2", "node3" }, info.validators)
+    end)
+  end)
+
+  describe("four miners of a testnet on pow", function()
+    local pdir, pnodes
+    lazy_setup(function()
+      pdir = support.run_dir() .. "/tn-pow"
+      local pbase = free_ports(8)
+      local code, _, err = support.lunet({ "testnet", "4", "--out", pdir, "--consensus", "pow",
+                                           "--base-port", tostring(pbase) })
+      assert.equal(0, code, err)
+      pnodes = start_homes(pdir, pbase, "pow")
+    end)
+    lazy_teardown(function() stop(pnodes) end)
+
+    it("testnet - pow: a transaction sent to node3 goes final on all four, and their final blocks agree", function()
+      local id = cli_send(pdir, pnodes, 3, "eve", "alice", 3)
+      local at
+      for i = 0, 3 do
+        local r = support.wait_until(600, 100, function()
+          local r = pnodes[i]:call("tx_get", { hash = id })
+          return r.status == "final" and r
+        end, "node" .. i .. ": the transaction never went final")
+        assert.is_true(r.receipt.ok)
+        at = at or r.height
+        assert.equal(at, r.height)
+      end
+      local top
+      for i = 0, 3 do
+        local info = pnodes[i]:call("chain_info")
+        assert.equal("pow", info.consensus)
+        assert.is_true(info.final_height >= at and info.final_height < info.height)
+        top = math.min(top or info.final_height, info.final_height)
+      end
+      for height = 1, top do
+        local b0 = pnodes[0]:call("block_get", { height = height })
+        assert.is_true(b0.final)
+        for i = 1, 3 do
+          assert.equal(b0.hash, pnodes[i]:call("block_get", { height = height }).hash,
+                       "block " .. height .. " of node" .. i)
+        end
+      end
     end)
   end)
 
