@@ -49,6 +49,8 @@ typedef struct {
     ln_receipt *receipts;            /* of the included ones */
     size_t refused;                  /* given but refused (not in the block) */
     uint8_t (*refused_ids)[LN_HASH_LEN];
+    uint64_t gas;                    /* used by the included transactions */
+    double exec_ms, commit_ms;       /* wall time executing and committing it (the log's) */
 } ln_pblock;
 
 /* Opens DIR (created if missing). LN_ELOCKED, LN_EIO; errbuf gets the text. */

@@ -47,6 +47,7 @@ struct ln_vm {
     size_t result_max;              /* LN_RESULT_MAX in a transaction, more in a query */
     int errcode;                    /* code of the last error the host raised */
     char errmsg[256];
+    char action[LN_NAME_MAX + 66];  /* "contract.method" of the action running, for a kill's text */
 };
 
 /* Raises msg as the call's error, remembering its code for the receipt. */

@@ -29,11 +29,18 @@
     "--cors ORIGIN (repeatable) lets browser pages from ORIGIN (\"https://app.example\",\n" \
     "or \"*\" for any) call the JSON-RPC and GET routes; none by default.\n" \
     "--query-gas-max N caps each query (contract_query, GET /c/...) at N VM\n" \
-    "instructions (default 10000000); queries run off the event loop.\n"
+    "instructions (default 10000000); queries run off the event loop.\n" \
+    "\n" \
+    "The log (stderr) has one line per event, \"HH:MM:SS LEVEL text\": a line per\n" \
+    "committed block (height, transactions, gas, time) and per failed call (tx\n" \
+    "hash, contract.method, error) at info, peers and consensus at info and warn,\n" \
+    "what contracts log() at debug. --log-level LEVEL (debug, info, warn, error;\n" \
+    "default info) drops the lines below LEVEL.\n"
 
 static const char usage_dev[] =
     "usage: lunet dev [--home DIR] [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                 [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
+    "                 [--log-level LEVEL]\n"
     "\n"
     "Runs a one-validator development chain: data in DIR (default .lunet/dev),\n"
     "JSON-RPC on 127.0.0.1:8765, dev accounts alice, bob, carol, dave and eve\n"
@@ -45,6 +52,7 @@ static const char usage_dev[] =
 static const char usage_start[] =
     "usage: lunet start --home DIR [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                   [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
+    "                   [--log-level LEVEL]\n"
     "\n"
     "Runs a node on the chain in DIR (created from FILE's genesis on the first\n"
     "start; keys of accounts and validators must be in the config or DIR/keys).\n"
@@ -208,6 +216,7 @@ static const ln_opt run_opts[] = {
     { "peer", 0, LN_OPT_LIST, "HOST:PORT", 0, 0, "a peer to dial and keep (repeatable)" },
     { "cors", 0, LN_OPT_LIST, "ORIGIN", 0, 0, "let browser pages from ORIGIN call the node (repeatable)" },
     { "query-gas-max", 0, LN_OPT_UINT, "N", 1, UINT64_MAX, "VM instructions per query (default 10000000)" },
+    { "log-level", 0, LN_OPT_STR, "LEVEL", 0, 0, "debug, info (default), warn or error: the least a line must be to be logged" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -246,6 +255,14 @@ static int run(int argc, char **argv, int dev)
         ln_args_free(&a);
         return 2;
     }
+    const char *lv = ln_args_str(&a, "log-level", "info");
+    if (ln_log_level_of(lv) < 0) {
+        fprintf(stderr, "lunet %s: --log-level '%s' is none of debug, info, warn, error "
+                "(see lunet %s --help)\n", cmd, lv, cmd);
+        ln_args_free(&a);
+        return 2;
+    }
+    ln_node_log_level(ln_log_level_of(lv));
     int rc = run_with(dev, &a);
     ln_args_free(&a);
     return rc;

@@ -16,6 +16,7 @@
 #include "contract.h"
 #include "genesis.h"
 #include "crypto.h"
+#include "log.h"
 
 typedef struct ln_node ln_node;   /* opaque */
 
@@ -127,6 +128,12 @@ typedef void (*ln_block_cb)(ln_node *n, const uint8_t *blk, size_t len,
                             const uint8_t *receipts, size_t rlen, void *ud);
 int  ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud);
 void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud);
+
+/* The node's log: one line per event on stderr, "HH:MM:SS LEVEL text"
+** (UTC), written whole (lines from query threads do not interleave). A
+** line below the level is not written. The level is the process's, info
+** unless set; what the node computes never depends on it. */
+void ln_node_log_level(int level);           /* LN_LOG_* (log.h) */
 
 /* Prometheus text of the node's metrics (malloc()ed). */
 char *ln_node_metrics(ln_node *n);

@@ -81,12 +81,15 @@ int ln_cmd_test(int argc, char **argv)
     lua_setfield(L, -2, "lunet.core");
     lua_pop(L, 2);
 
-    /* Loaded before busted, so its gas table outlives busted's insulation. */
+    /* Loaded before busted, so its gas table and log lines outlive
+    ** busted's insulation. */
     lua_getglobal(L, "require");
     lua_pushliteral(L, "lunet.core");
     lua_call(L, 1, 1);
     lua_newtable(L);
     lua_setfield(L, -2, "gas_stats");
+    lua_newtable(L);
+    lua_setfield(L, -2, "logs");
     lua_pop(L, 1);
 
     /* busted reads its command line from the global `arg`. */
