@@ -41,6 +41,7 @@ static const struct {
     { "tx", "HASH", cmd_client, "a transaction's status and receipt" },
     { "block", "[HEIGHT]", cmd_client, "a block (default: the head)" },
     { "info", "", cmd_client, "the node's chain_info" },
+    { "account", "NAME", cmd_client, "an account: balance, nonces, permissions, code hash" },
     { "test", "[PATH...]", ln_cmd_test, "run busted specs against the real sandbox (default: contracts/)" },
     { "bench", "", ln_cmd_bench, "the standard workload: M token transfers, tx/s, latency, CPU" },
     { "fingerprint", "", cmd_fingerprint, "print this build's VM fingerprint (gas of a calibration suite)" },

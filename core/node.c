@@ -871,6 +871,48 @@ int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *heigh
     return st;
 }
 
+int ln_node_tx_bytes(ln_node *n, const uint8_t id[LN_HASH_LEN], uint8_t **tx, size_t *len)
+{
+    const ln_mtx *m = ln_mempool_get(n->mp, id);
+    if (m) {
+        if (!(*tx = malloc(m->len ? m->len : 1))) return LN_ENOMEM;
+        memcpy(*tx, m->bytes, m->len);
+        *len = m->len;
+        return 0;
+    }
+    uint8_t *rec, *blk = NULL;
+    size_t rl, bl = 0;
+    int rc = ln_chain_receipt(n->chain, id, &rec, &rl);
+    if (rc < 0) return rc;
+    msgpack_zone z;
+    msgpack_object o, b;
+    msgpack_zone_init(&z, 1024);
+    rc = ln_codec_unpack(rec, rl, &z, &o);
+    const msgpack_object *h = rc == 0 ? ln_codec_map_get(&o, "height") : NULL;
+    const msgpack_object *i = rc == 0 ? ln_codec_map_get(&o, "index") : NULL;
+    rc = h && i && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+         i->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? 0 : LN_EIO;
+    if (rc == 0) rc = ln_chain_block(n->chain, h->via.u64, &blk, &bl);
+    if (rc == 0) rc = ln_codec_unpack(blk, bl, &z, &b);
+    const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&b, "txs") : NULL;
+    if (rc == 0 && (!txs || txs->type != MSGPACK_OBJECT_ARRAY || i->via.u64 >= txs->via.array.size ||
+                    txs->via.array.ptr[i->via.u64].type != MSGPACK_OBJECT_BIN))
+        rc = LN_EIO;
+    if (rc == 0) {
+        const msgpack_object_bin *t = &txs->via.array.ptr[i->via.u64].via.bin;
+        if ((*tx = malloc(t->size ? t->size : 1))) {
+            memcpy(*tx, t->ptr, t->size);
+            *len = t->size;
+        } else {
+            rc = LN_ENOMEM;
+        }
+    }
+    msgpack_zone_destroy(&z);
+    free(rec);
+    free(blk);
+    return rc;
+}
+
 /* A query runs on a worker over a view of the store taken on the loop when
 ** it was asked, with the head's header of that moment: one committed state,
 ** whatever the loop commits meanwhile. The view is the worker's alone. */

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "contract.h"
+#include "exec.h"
 #include "genesis.h"
 #include "crypto.h"
 #include "log.h"
@@ -98,6 +99,10 @@ enum { LN_TX_UNKNOWN = 0, LN_TX_PENDING = 1, LN_TX_COMMITTED = 2 };
 int  ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
                        uint8_t **receipt, size_t *len);
 
+/* The encoded transaction of a waiting or committed id (malloc()ed): from
+** the mempool, else from its block. LN_ENOTFOUND. */
+int  ln_node_tx_bytes(ln_node *n, const uint8_t id[LN_HASH_LEN], uint8_t **tx, size_t *len);
+
 /* A query's end, on the loop: status 0 and out (borrowed for the call;
 ** out->code says whether the call failed, EGAS beyond query_gas_max), or
 ** LN_ECLOSED (the node closed before it ran) or LN_ENOMEM, with out NULL. */
@@ -109,6 +114,16 @@ typedef void (*ln_query_cb)(ln_node *n, int status, const ln_outcome *out, void 
 ** full, LN_ECLOSED, LN_ENOMEM: then cb never runs. */
 int  ln_node_query(ln_node *n, const char *contract, const char *method,
                    const uint8_t *args, size_t alen, ln_query_cb cb, void *ud);
+
+/* A dry run of a signed transaction (a client's fee estimate): checked and
+** executed as the next block would (height + 1, on the head's state, its
+** signatures verified), off the loop on the query workers, its writes
+** thrown away. cb runs on the loop with 0 and the receipt (borrowed for
+** the call: included = 0 with code and error when a check refused it), or
+** LN_ECLOSED or LN_ENOMEM with NULL. LN_EBUSY (the queries' queue is
+** full), LN_ECLOSED, LN_ENOMEM from the call itself: then cb never runs. */
+typedef void (*ln_dryrun_cb)(ln_node *n, int status, const ln_receipt *r, void *ud);
+int  ln_node_dry_run(ln_node *n, const uint8_t *tx, size_t len, ln_dryrun_cb cb, void *ud);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);

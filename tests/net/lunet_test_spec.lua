@@ -76,6 +76,48 @@ end)
     assert.matches("lunet test: 1 passed, 1 failed", out, 1, true)
   end)
 
+  it("--filter with no path runs the specs of contracts/ that match", function()
+    os.execute("mkdir -p " .. support.quote(dir .. "/contracts"))
+    spec(dir .. "/contracts", "two", [[
+local testing = require "lunet.testing"
+describe("counter", function()
+  it("counts once", function()
+    local chain = testing.chain()
+    assert.is_true(chain:deploy("alice", "counter", "counter.lua").ok)
+    assert.equal(1, chain:send("alice", "counter", "bump").result)
+  end)
+  it("is never run here", function() error("filtered out, yet it ran") end)
+end)
+]])
+    local code, out = lunet_test(dir, "--filter", "counts")
+    assert.equal(0, code, out)
+    assert.matches("lunet test: 1 passed, 0 failed", out, 1, true)
+    code, out = lunet_test(dir, "--filter=never")
+    assert.are_not.equal(0, code)
+    assert.matches("lunet test: 0 passed, 1 failed", out, 1, true)
+  end)
+
+  it("prints what contracts log(...), test by test, with the file and line", function()
+    support.write_file(dir .. "/noisy.lua", [[
+local M = {}
+function M.hi(who) log("hello", who) return who end
+return M
+]])
+    spec(dir, "noisy", [[
+local testing = require "lunet.testing"
+describe("noisy", function()
+  it("greets", function()
+    local chain = testing.chain()
+    assert.is_true(chain:deploy("alice", "noisy", "noisy.lua").ok)
+    assert.equal("bob", chain:send("alice", "noisy", "hi", "bob").result)
+  end)
+end)
+]])
+    local code, out = lunet_test(dir, "noisy_spec.lua")
+    assert.equal(0, code, out)
+    assert.matches("contract logs %(log%(...%), test by test%)\n  noisy greets\n    noisy%.lua:2: hello bob\n", out)
+  end)
+
   it("says how it is used with --help", function()
     local code, out = lunet_test(dir, "--help")
     assert.equal(0, code)
