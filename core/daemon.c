@@ -18,6 +18,7 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "err.h"
+#include "home.h"
 #include "node.h"
 #include "opts.h"
 #include "paths.h"
@@ -31,6 +32,12 @@
     "--query-gas-max N caps each query (contract_query, GET /c/...) at N VM\n" \
     "instructions (default 10000000); queries run off the event loop.\n" \
     "\n" \
+    "A --config given for a home that has a chain must make that chain (its\n" \
+    "chain id and genesis); else the node does not start and says which differs.\n" \
+    "--reset wipes the home's chain first (data/ and plugin/; keys stay) and\n" \
+    "begins again from the config. A relative --config not found from here is\n" \
+    "looked for where lunet's files are (configs/...).\n" \
+    "\n" \
     "The log (stderr) has one line per event, \"HH:MM:SS LEVEL text\": a line per\n" \
     "committed block (height, transactions, gas, time) and per failed call (tx\n" \
     "hash, contract.method, error) at info, peers and consensus at info and warn,\n" \
@@ -40,7 +47,7 @@
 static const char usage_dev[] =
     "usage: lunet dev [--home DIR] [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                 [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
-    "                 [--log-level LEVEL]\n"
+    "                 [--log-level LEVEL] [--reset]\n"
     "\n"
     "Runs a one-validator development chain: data in DIR (default .lunet/dev),\n"
     "JSON-RPC on 127.0.0.1:8765, dev accounts alice, bob, carol, dave and eve\n"
@@ -52,7 +59,7 @@ static const char usage_dev[] =
 static const char usage_start[] =
     "usage: lunet start --home DIR [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                   [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
-    "                   [--log-level LEVEL]\n"
+    "                   [--log-level LEVEL] [--reset]\n"
     "\n"
     "Runs a node on the chain in DIR (created from FILE's genesis on the first\n"
     "start; keys of accounts and validators must be in the config or DIR/keys).\n"
@@ -78,7 +85,8 @@ static const char usage_init[] =
     "consensus plugin, this build's VM fingerprint), prints its genesis hash and\n"
     "exits. Keys of accounts and validators without a `key` in the config must\n"
     "be in DIR/keys/NAME.key; --new-keys creates the missing ones. A home that\n"
-    "already has a chain is left as it is. Then: lunet start --home DIR.\n";
+    "already has that chain is left as it is; one whose chain FILE does not make\n"
+    "(another chain id or genesis) is refused. Then: lunet start --home DIR.\n";
 
 typedef struct {
     uv_signal_t sigint, sigterm;
@@ -217,6 +225,7 @@ static const ln_opt run_opts[] = {
     { "cors", 0, LN_OPT_LIST, "ORIGIN", 0, 0, "let browser pages from ORIGIN call the node (repeatable)" },
     { "query-gas-max", 0, LN_OPT_UINT, "N", 1, UINT64_MAX, "VM instructions per query (default 10000000)" },
     { "log-level", 0, LN_OPT_STR, "LEVEL", 0, 0, "debug, info (default), warn or error: the least a line must be to be logged" },
+    { "reset", 0, LN_OPT_FLAG, NULL, 0, 0, "wipe DIR's chain (data/, plugin/; keys stay) and begin again from the config" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -242,6 +251,22 @@ static int parse(const char *cmd, const ln_opt *opts, int argc, char **argv, ln_
 }
 
 static int run_with(int dev, const ln_args *a);
+
+/* A --config that is not where it was said, from the working directory,
+** is looked for where lunet's own files are (paths.h): `--config
+** configs/consortium-bft.lua` works anywhere. 0, or -1 with the error
+** printed. */
+static int config_path(const char *cmd, const char *config, char *out, size_t n)
+{
+    if (access(config, R_OK) == 0 || ln_path_find(config, out, n) < 0) {
+        if (access(config, R_OK) != 0) {
+            fprintf(stderr, "lunet %s: --config %s: cannot read it\n", cmd, config);
+            return -1;
+        }
+        snprintf(out, n, "%s", config);
+    }
+    return 0;
+}
 
 static int run(int argc, char **argv, int dev)
 {
@@ -279,9 +304,24 @@ static int run_with(int dev, const ln_args *a)
     for (size_t i = 0; i < npeers; i++) peers[i] = pv->list[i];
     for (size_t i = 0; i < ncors; i++) cors[i] = cv->list[i];
     uint64_t query_gas_max = ln_args_uint(a, "query-gas-max", 0);
+    const char *cmd = dev ? "dev" : "start";
     if (!home) {
         fprintf(stderr, "lunet start: --home DIR is required\n");
         return 2;
+    }
+    char cfgfound[PATH_MAX];
+    if (config && config_path(cmd, config, cfgfound, sizeof cfgfound) < 0) return 1;
+    if (config) config = cfgfound;
+    char herr[1024] = "";
+    if (ln_args_flag(a, "reset")) {
+        if (ln_home_reset(home, herr, sizeof herr) < 0) {
+            fprintf(stderr, "lunet %s: --reset: %s\n", cmd, herr);
+            return 1;
+        }
+        printf("lunet %s: --reset: %s's chain wiped (keys kept)\n", cmd, home);
+    } else if (config && ln_home_check(home, config, herr, sizeof herr) < 0) {
+        fprintf(stderr, "lunet %s: %s\n", cmd, herr);
+        return 1;
     }
     node_file nf;
     if (!dev) {
@@ -402,6 +442,13 @@ int ln_cmd_init(int argc, char **argv)
     if (!home[0] || !config[0]) {
         fprintf(stderr, "lunet init: --home DIR and --config FILE are required\n");
         return 2;
+    }
+    char found[PATH_MAX], herr[1024];
+    if (config_path("init", config, found, sizeof found) < 0) return 1;
+    snprintf(config, sizeof config, "%s", found);
+    if (ln_home_check(home, config, herr, sizeof herr) < 0) {
+        fprintf(stderr, "lunet init: %s\n", herr);
+        return 1;
     }
     uv_loop_t loop;
     uv_loop_init(&loop);

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "err.h"
 #include "genesis.h"
+#include "paths.h"
 #include "registry.h"
 
 static double now_s(void)
@@ -194,6 +195,8 @@ static const char *resolve(const char *config, const char *rel, char *buf, size_
         snprintf(buf, n, "%.*s/../%s", (int)(slash - config), config, rel);
         if (stat(buf, &st) == 0) return buf;
     }
+    /* Then where lunet's own files are (consensus/poa.lua from anywhere). */
+    if (ln_path_find(rel, buf, n) == 0) return buf;
     return rel;
 }
 

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "opts.h"
 #include "sandbox.h"
+#include "scaffold.h"
 #include "spec.h"
 #include "testnet.h"
 
@@ -42,6 +43,7 @@ static const struct {
     { "block", "[HEIGHT]", cmd_client, "a block (default: the head)" },
     { "info", "", cmd_client, "the node's chain_info" },
     { "account", "NAME", cmd_client, "an account: balance, nonces, permissions, code hash" },
+    { "new", "NAME", ln_cmd_new, "write contracts/NAME.lua and its spec from a template" },
     { "test", "[PATH...]", ln_cmd_test, "run busted specs against the real sandbox (default: contracts/)" },
     { "bench", "", ln_cmd_bench, "the standard workload: M token transfers, tx/s, latency, CPU" },
     { "fingerprint", "", cmd_fingerprint, "print this build's VM fingerprint (gas of a calibration suite)" },

@@ -459,7 +459,9 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     uint64_t time = 0;
     if (rc == 0) rc = ln_genesis_build(&spec, ov, g, &time, err, errlen);
     if (rc < 0) goto done;
-    /* The header block 0 will have, for node.head() in the plugin's init. */
+    /* The header block 0 will have, for node.head() in the plugin's init.
+    ** The genesis state is ln_genesis_build's alone: home.c builds it again
+    ** to tell whether a --config makes the chain a home holds. */
     ln_header *gh = &n->genesis_hdr;
     memset(gh, 0, sizeof *gh);
     snprintf(gh->chain_id, sizeof gh->chain_id, "%s", g->chain_id);

@@ -124,3 +124,54 @@ end)
     assert.matches("usage: lunet test", out, 1, true)
   end)
 end)
+
+describe("lunet new", function()
+  local dir
+
+  before_each(function()
+    dir = support.run_dir() .. "/n" .. tostring(math.floor(support.now() * 1000) % 1000000)
+    os.execute("mkdir -p " .. support.quote(dir))
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  local function new(...)
+    local parts = { "cd", support.quote(dir), "&&", support.quote(support.BIN), "new" }
+    for _, a in ipairs({ ... }) do parts[#parts + 1] = support.quote(a) end
+    local out = dir .. "/.out"
+    local a, _, c = os.execute(table.concat(parts, " ") .. " >" .. support.quote(out) .. " 2>&1")
+    return type(a) == "number" and a / 256 or c, support.read_file(out) or ""
+  end
+
+  it("writes a contract and a spec that passes lunet test", function()
+    local code, out = new("my.count")
+    assert.equal(0, code, out)
+    assert.matches("wrote contracts/my%.count%.lua and contracts/my%.count_spec%.lua", out)
+    assert.matches('deploy(\"alice\", \"my.count\", \"contracts/my.count.lua\"',
+                   support.read_file(dir .. "/contracts/my.count_spec.lua"), 1, true)
+    local tcode, tout = lunet_test(dir, "contracts/my.count_spec.lua")
+    assert.equal(0, tcode, tout)
+    assert.matches("lunet test: 3 passed, 0 failed", tout, 1, true)
+  end)
+
+  it("refuses to overwrite either file and then writes nothing", function()
+    os.execute("mkdir -p " .. support.quote(dir .. "/contracts"))
+    support.write_file(dir .. "/contracts/box_spec.lua", "-- mine\n")
+    local code, out = new("box")
+    assert.equal(1, code)
+    assert.matches("contracts/box_spec%.lua exists already; not overwriting it", out)
+    assert.is_nil(io.open(dir .. "/contracts/box.lua"))
+    assert.equal("-- mine\n", support.read_file(dir .. "/contracts/box_spec.lua"))
+    assert.equal(0, (new("fresh")))
+    assert.equal(1, (new("fresh")))
+  end)
+
+  it("takes only an account name, and says how it is used with --help", function()
+    assert.equal(2, (new("Not-A-Name")))
+    assert.equal(2, (new()))
+    assert.equal(2, (new("a", "b")))
+    local code, out = new("--help")
+    assert.equal(0, code)
+    assert.matches("usage: lunet new NAME", out, 1, true)
+  end)
+end)

@@ -339,7 +339,9 @@ function Node:kill_after(seconds, sig)
 end
 
 -- Starts `lunet dev` on the home (created on the first start) and waits
--- until GET /health answers. Extra argv in opts.args.
+-- until GET /health answers. Extra argv in opts.args; opts.bin runs another
+-- binary, opts.cwd runs it in that folder, opts.config = false gives no
+-- --config.
 function Node:start(opts)
   opts = opts or {}
   assert(not self.pid, self.name .. " is already running")
@@ -348,10 +350,19 @@ function Node:start(opts)
   f:write(string.format("==== start %d of %s (%s)\n", self.starts, self.name, os.date("!%H:%M:%S")))
   f:close()
   self.log_from = #(read_file(self.log) or "")
-  local argv = { M.BIN, opts.command or "dev", "--home", self.home,
-                 "--rpc", "127.0.0.1:" .. self.port, "--p2p", "127.0.0.1:" .. self.p2p,
-                 "--config", opts.config or M.CONFIG }
+  local argv = { opts.bin or M.BIN, opts.command or "dev", "--home", self.home,
+                 "--rpc", "127.0.0.1:" .. self.port, "--p2p", "127.0.0.1:" .. self.p2p }
+  if opts.config ~= false then
+    argv[#argv + 1] = "--config"
+    argv[#argv + 1] = opts.config or M.CONFIG
+  end
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
+  if opts.cwd then                     -- the shell execs the node: same pid
+    table.insert(argv, 1, opts.cwd)
+    table.insert(argv, 1, 'cd "$0" && exec "$@"')
+    table.insert(argv, 1, "-c")
+    table.insert(argv, 1, "/bin/sh")
+  end
   self.ended = nil
   self.pid = spawn(argv, self.log)
   self:start_watchdog()
