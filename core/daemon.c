@@ -23,6 +23,7 @@
 #include "opts.h"
 #include "paths.h"
 #include "rpc.h"
+#include "watch.h"
 
 
 #define USAGE_RPC_FLAGS \
@@ -47,13 +48,20 @@
 static const char usage_dev[] =
     "usage: lunet dev [--home DIR] [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                 [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
-    "                 [--log-level LEVEL] [--reset]\n"
+    "                 [--log-level LEVEL] [--reset] [--watch]\n"
     "\n"
     "Runs a one-validator development chain: data in DIR (default .lunet/dev),\n"
     "JSON-RPC on 127.0.0.1:8765, dev accounts alice, bob, carol, dave and eve\n"
     "funded, their keys written to DIR/keys and printed. The genesis comes from\n"
     "FILE (default configs/dev.lua) on the first start; later starts go on from\n"
     "the last committed block. Stop with Ctrl-C.\n"
+    "\n"
+    "--watch keeps an eye on ./contracts: an edited contracts/NAME.lua whose\n"
+    "account NAME runs a contract is upgraded in place (sys.deploy signed with\n"
+    "a key of DIR/keys that holds NAME@active, such as the deployer's: code\n"
+    "replaced, storage kept, init not run again), then contracts/NAME_spec.lua\n"
+    "runs (lunet test, in a child process); an edited spec runs too. Code that\n"
+    "does not compile is not sent. Each step is a \"watch:\" line of the log.\n"
     USAGE_RPC_FLAGS;
 
 static const char usage_start[] =
@@ -92,6 +100,7 @@ typedef struct {
     uv_signal_t sigint, sigterm;
     ln_node *node;
     ln_rpc *rpc;
+    ln_watch *watch;               /* dev --watch; NULL otherwise */
     uv_loop_t *loop;
 } daemon_t;
 
@@ -99,6 +108,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
     fprintf(stderr, "\n%s: stopping\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    ln_watch_stop(d->watch);
+    d->watch = NULL;
     ln_rpc_stop(d->rpc);
     d->rpc = NULL;
     ln_node_close(d->node);
@@ -226,6 +237,7 @@ static const ln_opt run_opts[] = {
     { "query-gas-max", 0, LN_OPT_UINT, "N", 1, UINT64_MAX, "VM instructions per query (default 10000000)" },
     { "log-level", 0, LN_OPT_STR, "LEVEL", 0, 0, "debug, info (default), warn or error: the least a line must be to be logged" },
     { "reset", 0, LN_OPT_FLAG, NULL, 0, 0, "wipe DIR's chain (data/, plugin/; keys stay) and begin again from the config" },
+    { "watch", 0, LN_OPT_FLAG, NULL, 0, 0, "dev: upgrade edited contracts of ./contracts in place and rerun their specs" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -305,6 +317,10 @@ static int run_with(int dev, const ln_args *a)
     for (size_t i = 0; i < ncors; i++) cors[i] = cv->list[i];
     uint64_t query_gas_max = ln_args_uint(a, "query-gas-max", 0);
     const char *cmd = dev ? "dev" : "start";
+    if (!dev && ln_args_flag(a, "watch")) {
+        fprintf(stderr, "lunet start: --watch is for lunet dev (see lunet dev --help)\n");
+        return 2;
+    }
     if (!home) {
         fprintf(stderr, "lunet start: --home DIR is required\n");
         return 2;
@@ -403,6 +419,9 @@ static int run_with(int dev, const ln_args *a)
            (unsigned long long)info.height, head);
     printf("JSON-RPC on http://%s  (data in %s)\n", rpc, home);
     if (p2p) printf("P2P on %s, %zu peer(s) to dial\n", p2p, npeers);
+    if (dev && ln_args_flag(a, "watch") &&
+        (rc = ln_watch_start(loop, d.node, home, "contracts", &d.watch)) < 0)
+        fprintf(stderr, "lunet dev: --watch: %s\n", ln_strerror(rc));
     uv_signal_init(loop, &d.sigint);
     uv_signal_init(loop, &d.sigterm);
     d.sigint.data = d.sigterm.data = &d;
@@ -410,6 +429,7 @@ static int run_with(int dev, const ln_args *a)
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     if (d.node) {                 /* the loop stopped on a fatal error */
+        ln_watch_stop(d.watch);
         ln_rpc_stop(d.rpc);
         ln_node_close(d.node);
         uv_close((uv_handle_t *)&d.sigint, NULL);

@@ -102,6 +102,14 @@ void ln__node_logl(int level, const char *fmt, ...)
     va_end(ap);
 }
 
+void ln_node_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
 void ln__node_log(const char *fmt, ...)
 {
     va_list ap;
@@ -999,6 +1007,17 @@ int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
     if (!ln_name_valid(name, strlen(name))) return LN_EBADNAME;
     size_t kl = ln_account_key(name, key);
     return ln_state_get(ln_chain_state(n->chain), key, kl, rec, len);
+}
+
+int ln_node_authorized(ln_node *n, const char *account, const char *perm,
+                       const uint8_t pk[LN_PK_LEN])
+{
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    if (!ov) return LN_ENOMEM;
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])pk, 1, NULL };
+    int rc = ln_account_authorized(ov, account, perm, &s);
+    ln_overlay_free(ov);
+    return rc;
 }
 
 uint64_t ln_node_pending_nonce(ln_node *n, const char *name)

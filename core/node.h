@@ -128,6 +128,11 @@ int  ln_node_dry_run(ln_node *n, const uint8_t *tx, size_t len, ln_dryrun_cb cb,
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);
 
+/* 0 when a signature of pk alone satisfies account@perm ("active",
+** "owner") at the head; LN_EAUTH, LN_ENOACCOUNT. */
+int  ln_node_authorized(ln_node *n, const char *account, const char *perm,
+                        const uint8_t pk[LN_PK_LEN]);
+
 /* The nonce the account's next transaction takes: its committed nonce moved
 ** past its consecutive waiting transactions (ln_mempool_next_nonce). */
 uint64_t ln_node_pending_nonce(ln_node *n, const char *name);
@@ -149,6 +154,8 @@ void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud);
 ** line below the level is not written. The level is the process's, info
 ** unless set; what the node computes never depends on it. */
 void ln_node_log_level(int level);           /* LN_LOG_* (log.h) */
+/* A line of the node's log from a part of the daemon (the watcher). */
+void ln_node_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prometheus text of the node's metrics (malloc()ed). */
 char *ln_node_metrics(ln_node *n);
