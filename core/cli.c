@@ -47,7 +47,10 @@ static const char usage_deploy[] =
     "Deploys the Lua contract in FILE to account NAME: sends the action\n"
     "sys.deploy(NAME, <source of FILE>, ARG...) signed by ACCOUNT, so the\n"
     "contract's init(ARG...) runs. Waits for the receipt and prints it; exits 1\n"
-    "when the deploy fails.\n"
+    "when the deploy fails. FILE is compiled first: a syntax error is printed\n"
+    "as FILE:LINE and nothing is sent. The home notes (DIR/sources.json) that\n"
+    "NAME runs FILE, so errors of NAME read FILE:LINE while its code is FILE's.\n"
+    "max_fee as for send.\n"
     "\n" ARGS_RULES;
 
 static const char usage_send[] =
@@ -57,9 +60,11 @@ static const char usage_send[] =
     "DIR/keys/ACCOUNT.key (chain_id and expiry from chain_info, nonce from\n"
     "account_get), submits it, waits until it is committed and prints the\n"
     "receipt: ok, result, error, gas_used, fee, payer, events. Exits 1 when the\n"
-    "call failed (receipt ok = false) or no receipt came in time.\n"
-    "Send the next transaction from one account after the previous receipt:\n"
-    "the node may not count a pending transaction in the nonce.\n"
+    "call failed (receipt ok = false) or no receipt came in time. The nonce\n"
+    "follows the account's transactions waiting in the node (pending_nonce), so\n"
+    "sends in a row with --no-wait work. Without --max-fee, the node first runs\n"
+    "the signed transaction dry (tx_estimate) and max_fee is its fee x1.5 +\n"
+    "1000, at most the balance.\n"
     "\n" ARGS_RULES;
 
 static const char usage_query[] =
