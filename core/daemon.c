@@ -107,7 +107,7 @@ typedef struct {
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
-    fprintf(stderr, "\n%s: stopping\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    ln_node_log(LN_LOG_INFO, "%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
     ln_watch_stop(d->watch);
     d->watch = NULL;
     ln_rpc_stop(d->rpc);

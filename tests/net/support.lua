@@ -102,8 +102,26 @@ function M.wait_until(tries, interval_ms, cond, msg)
   error(msg, 2)
 end
 
--- A port nobody listens on now (the kernel's choice for port 0).
+-- A port nobody listens on now, below the kernel's ephemeral range
+-- (/proc/sys/net/ipv4/ip_local_port_range, 32768 and up here): a port the
+-- kernel hands out for port 0 may be taken, before a node binds it, as the
+-- source port of some outgoing connection (nodes dial each other all the
+-- time), and the node then fails with "address in use". Never the same
+-- port twice in one process.
+local given, port_seed = {}, (C.getpid() * 7919 + math.floor(socket.gettime() * 1000)) % 2147483647
 function M.free_port()
+  for _ = 1, 200 do
+    port_seed = (port_seed * 48271) % 2147483647
+    local port = 20000 + port_seed % 12000
+    if not given[port] then
+      local s = socket.bind("127.0.0.1", port)
+      if s then
+        s:close()
+        given[port] = true
+        return port
+      end
+    end
+  end
   local s = assert(socket.bind("127.0.0.1", 0))
   local _, port = s:getsockname()
   s:close()
