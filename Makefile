@@ -23,7 +23,7 @@ define apt_missing
 	fi
 endef
 
-.PHONY: all deps test-deps build asan test run bench fuzz clean
+.PHONY: all deps test-deps build asan test run bench fuzz clean install
 
 all: build
 
@@ -59,6 +59,13 @@ test: build asan test-deps
 
 run: build
 	build/lunet dev
+
+# The binary to PREFIX/bin, the files it finds (configs, consensus and
+# plugins, contracts, templates, its Lua library) to PREFIX/share/lunet;
+# DESTDIR is prepended to both (packaging).
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install build --prefix "$(PREFIX)"
 
 bench: build
 	@cmake --build build --target bench_exec bench_vm bench_state bench_tree bench_mine -j$(JOBS)

@@ -57,6 +57,8 @@ typedef struct {
     size_t refused;                  /* given but refused (not in the block) */
     uint8_t (*refused_ids)[LN_HASH_LEN];
     void *base;                      /* built off the head: what ov holds besides (tree.c) */
+    uint64_t gas;                    /* used by the included transactions */
+    double exec_ms, commit_ms;       /* wall time executing and committing it (the log's) */
 } ln_pblock;
 
 /* Opens DIR (created if missing). LN_ELOCKED, LN_EIO; errbuf gets the text. */

@@ -1,5 +1,6 @@
-/* cli.c -- keys, deploy, send, query, tx, block, info over JSON-RPC (see
-** cli.h); `gov` is in cli_gov.c, with what the two share in cli_int.h. */
+/* cli.c -- the client commands' options, output and dispatch; keys and the
+** reads (query, tx, block, info, account) over JSON-RPC (see cli.h).
+** Transactions (send, deploy) are cli_tx.c's. */
 #include "cli.h"
 #include "cli_int.h"
 #include "codec.h"
@@ -46,7 +47,10 @@ static const char usage_deploy[] =
     "Deploys the Lua contract in FILE to account NAME: sends the action\n"
     "sys.deploy(NAME, <source of FILE>, ARG...) signed by ACCOUNT, so the\n"
     "contract's init(ARG...) runs. Waits for the receipt and prints it; exits 1\n"
-    "when the deploy fails.\n"
+    "when the deploy fails. FILE is compiled first: a syntax error is printed\n"
+    "as FILE:LINE and nothing is sent. The home notes (DIR/sources.json) that\n"
+    "NAME runs FILE, so errors of NAME read FILE:LINE while its code is FILE's.\n"
+    "max_fee as for send.\n"
     "\n" ARGS_RULES;
 
 static const char usage_send[] =
@@ -56,9 +60,11 @@ static const char usage_send[] =
     "DIR/keys/ACCOUNT.key (chain_id and expiry from chain_info, nonce from\n"
     "account_get), submits it, waits until it is committed and prints the\n"
     "receipt: ok, result, error, gas_used, fee, payer, events. Exits 1 when the\n"
-    "call failed (receipt ok = false) or no receipt came in time.\n"
-    "Send the next transaction from one account after the previous receipt:\n"
-    "the node may not count a pending transaction in the nonce.\n"
+    "call failed (receipt ok = false) or no receipt came in time. The nonce\n"
+    "follows the account's transactions waiting in the node (pending_nonce), so\n"
+    "sends in a row with --no-wait work. Without --max-fee, the node first runs\n"
+    "the signed transaction dry (tx_estimate) and max_fee is its fee x1.5 +\n"
+    "1000, at most the balance.\n"
     "\n" ARGS_RULES;
 
 static const char usage_query[] =
@@ -71,14 +77,26 @@ static const char usage_query[] =
 static const char usage_tx[] =
     "usage: lunet tx HASH [options]\n"
     "\n"
-    "Prints a transaction's status (pending, committed), block height and\n"
-    "receipt. Exits 1 when the node does not know the transaction.\n";
+    "Prints a transaction's status (pending, committed, final), block height, what it\n"
+    "is (sender, nonce, max_fee, expires, signatures, each action with its\n"
+    "arguments) and its receipt. HASH is 64 hex digits, \"0x\" or not. Exits 1\n"
+    "when the node does not know the transaction.\n";
 
 static const char usage_block[] =
     "usage: lunet block [HEIGHT | HASH] [options]\n"
     "\n"
     "Prints a block (default: the head): its hash, header fields, transactions\n"
-    "and commit certificate.\n";
+    "and commit certificate. HASH is 64 hex digits, \"0x\" or not: a block's\n"
+    "prev as printed here works.\n";
+
+static const char usage_account[] =
+    "usage: lunet account NAME [options]\n"
+    "\n"
+    "Prints an account: balance, nonce, pending_nonce (the nonce its next\n"
+    "transaction takes, past those waiting in the node's mempool), stake when\n"
+    "there is any, each permission (threshold, keys and accounts with their\n"
+    "weights) and the code hash of its contract. Exits 1 when there is no\n"
+    "such account.\n";
 
 static const char usage_info[] =
     "usage: lunet info [options]\n"
@@ -92,39 +110,33 @@ static const ln_opt common_opts[] = { COMMON_OPTS, { NULL, 0, 0, NULL, 0, 0, NUL
 static const ln_opt send_opts[] = {
     COMMON_OPTS,
     { "max-fee", 0, LN_OPT_UINT, "N", 0, (uint64_t)LN_SAFE_INT,
-      "the most the transaction may cost (default 10000000)" },
+      "the most the transaction may cost (default: a dry run's fee x1.5 + 1000, at most the balance)" },
     { "no-wait", 0, LN_OPT_FLAG, NULL, 0, 0, "print the transaction hash once the node accepts it" },
     { "timeout", 0, LN_OPT_UINT, "S", 1, 86400, "how long to wait for the receipt (default 30 s)" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
-/* One line on the err stream: "lunet CMD: what", with a pointer to the
-** help for a usage error. Returns the exit code: 1, or 2 for usage. */
-static int say(cli *c, int usage, const char *fmt, va_list ap)
+int ln__cli_fail(cli *c, const char *fmt, ...)
 {
+    va_list ap;
+    if (!c->err) return 1;                 /* quiet, for a try that has a fallback */
     fprintf(c->err, "lunet %s: ", c->cmd);
+    va_start(ap, fmt);
     vfprintf(c->err, fmt, ap);
-    if (usage) fprintf(c->err, " (see lunet %s --help)", c->cmd);
+    va_end(ap);
     fputc('\n', c->err);
-    return usage ? 2 : 1;
+    return 1;
 }
 
-static int failf(cli *c, const char *fmt, ...)
+int ln__cli_usage(cli *c, const char *fmt, ...)
 {
     va_list ap;
+    fprintf(c->err, "lunet %s: ", c->cmd);
     va_start(ap, fmt);
-    int rc = say(c, 0, fmt, ap);
+    vfprintf(c->err, fmt, ap);
     va_end(ap);
-    return rc;
-}
-
-static int usagef(cli *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = say(c, 1, fmt, ap);
-    va_end(ap);
-    return rc;
+    fprintf(c->err, " (see lunet %s --help)\n", c->cmd);
+    return 2;
 }
 
 
@@ -137,33 +149,34 @@ static int take_opts(cli *c, const ln_args *a)
     c->json = ln_args_flag(a, "json");
     c->no_wait = ln_args_flag(a, "no-wait");
     c->max_fee = ln_args_uint(a, "max-fee", LN_CLI_DEFAULT_MAX_FEE);
+    c->max_fee_given = ln_args_get(a, "max-fee")->given > 0;
     c->timeout_s = (int)ln_args_uint(a, "timeout", LN_CLI_WAIT_SECONDS);
     c->pos = a->pos;
     c->npos = a->npos;
     if (!*c->home)
-        return usagef(c, "--home must not be empty");
+        return ln__cli_usage(c, "--home must not be empty");
     if (c->as && !ln_name_valid(c->as, strlen(c->as)))
-        return usagef(c, "--as '%s' is not an account name (1-12 of a-z 0-9 .)", c->as);
+        return ln__cli_usage(c, "--as '%s' is not an account name (1-12 of a-z 0-9 .)", c->as);
     char err[256];
     int rc = ln_rpcc_open(c->rpcurl, LN_CLI_RPC_TIMEOUT_MS, &c->rpc, err, sizeof err);
-    if (rc == LN_EINVAL) return usagef(c, "--rpc: %s", err);
-    if (rc < 0) return failf(c, "%s", err);
+    if (rc == LN_EINVAL) return ln__cli_usage(c, "--rpc: %s", err);
+    if (rc < 0) return ln__cli_fail(c, "%s", err);
     return 0;
 }
 
 /* ---- output ------------------------------------------------------------ */
 
 /* Prints v as one line of compact JSON. */
-static int print_json(cli *c, const cJSON *v)
+int ln__cli_json(cli *c, const cJSON *v)
 {
     char *s = cJSON_PrintUnformatted(v);
-    if (!s) return failf(c, "out of memory");
+    if (!s) return ln__cli_fail(c, "out of memory");
     fprintf(c->out, "%s\n", s);
     free(s);
     return 0;
 }
 
-static void row(table *t, const char *key, char *val)     /* takes val */
+void ln__cli_row(table *t, const char *key, char *val)     /* takes val */
 {
     if (t->n == 64 || !val) {
         free(val);
@@ -173,12 +186,12 @@ static void row(table *t, const char *key, char *val)     /* takes val */
     t->val[t->n++] = val;
 }
 
-static void row_json(table *t, const char *key, const cJSON *v)
+void ln__cli_row_json(table *t, const char *key, const cJSON *v)
 {
-    if (v) row(t, key, ln_json_text(v));
+    if (v) ln__cli_row(t, key, ln_json_text(v));
 }
 
-static void table_print(table *t, FILE *out)
+void ln__cli_table_print(table *t, FILE *out)
 {
     int w = 0;
     for (int i = 0; i < t->n; i++)
@@ -203,10 +216,10 @@ static void rows_ordered(table *t, const cJSON *o, const char *const *order,
                          const char *const *skip)
 {
     for (const char *const *k = order; *k; k++)
-        row_json(t, *k, cJSON_GetObjectItemCaseSensitive(o, *k));
+        ln__cli_row_json(t, *k, cJSON_GetObjectItemCaseSensitive(o, *k));
     for (const cJSON *f = o ? o->child : NULL; f; f = f->next)
         if (f->string && !in_list(f->string, order) && !in_list(f->string, skip))
-            row_json(t, f->string, f);
+            ln__cli_row_json(t, f->string, f);
 }
 
 /* An event: "contract name {data}" from whatever of those it has. */
@@ -229,16 +242,86 @@ static char *event_text(const cJSON *e)
 }
 
 /* Prints a tx_get result {status, height, receipt} with its hash. */
-static void print_receipt(cli *c, const char *hash, const cJSON *r)
+/* An argument for a line: JSON, a long text cut with its length. */
+static char *arg_text(const cJSON *a)
+{
+    enum { SHOW = 48 };
+    if (!cJSON_IsString(a) || strlen(a->valuestring) <= 2 * SHOW) return cJSON_PrintUnformatted(a);
+    size_t n = strlen(a->valuestring), cut = SHOW;
+    while (cut > 0 && ((unsigned char)a->valuestring[cut] & 0xc0) == 0x80) cut--;
+    char *head = strndup(a->valuestring, cut);
+    cJSON *h = head ? cJSON_CreateString(head) : NULL;
+    char *q = h ? cJSON_PrintUnformatted(h) : NULL, *out = NULL;
+    if (q && (out = malloc(strlen(q) + 48)))
+        sprintf(out, "%.*s...\" (%zu bytes)", (int)strlen(q) - 1, q, n);
+    free(head);
+    free(q);
+    cJSON_Delete(h);
+    return out;
+}
+
+/* contract.method(arg, ...) of an action {args, contract, method}. */
+static char *action_text(const cJSON *act)
+{
+    const char *ct = jstr(act, "contract"), *m = jstr(act, "method");
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(act, "args"), *a;
+    size_t cap = 256, len;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    len = (size_t)snprintf(s, cap, "%s.%s(", ct ? ct : "?", m ? m : "?");
+    if (len >= cap) len = cap - 1;
+    int first = 1;
+    cJSON_ArrayForEach(a, args) {
+        char *t = arg_text(a);
+        size_t tl = t ? strlen(t) : 1;
+        char *more = realloc(s, cap += tl + 4);
+        if (!more) { free(t); break; }
+        s = more;
+        len += (size_t)sprintf(s + len, "%s%s", first ? "" : ", ", t ? t : "?");
+        first = 0;
+        free(t);
+    }
+    char *more = realloc(s, len + 2);
+    if (more) {
+        s = more;
+        s[len++] = ')';
+        s[len] = 0;
+    }
+    return s;
+}
+
+/* The transaction's own fields (tx_get with body): who sent it, its nonce,
+** its actions with their arguments, what it may cost, how many signed. */
+static void body_rows(table *t, const cJSON *tx)
+{
+    if (!cJSON_IsObject(tx)) return;
+    ln__cli_row_json(t, "sender", cJSON_GetObjectItemCaseSensitive(tx, "account"));
+    ln__cli_row_json(t, "nonce", cJSON_GetObjectItemCaseSensitive(tx, "nonce"));
+    ln__cli_row_json(t, "max_fee", cJSON_GetObjectItemCaseSensitive(tx, "max_fee"));
+    ln__cli_row_json(t, "expires", cJSON_GetObjectItemCaseSensitive(tx, "expires"));
+    const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(tx, "signatures"), *a;
+    if (cJSON_IsArray(sigs)) {
+        char *n = malloc(16);
+        if (n) snprintf(n, 16, "%d", cJSON_GetArraySize(sigs));
+        ln__cli_row(t, "signatures", n);
+    }
+    cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(tx, "actions"))
+        ln__cli_row(t, "action", action_text(a));
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(tx, "error");
+    if (cJSON_IsString(err)) ln__cli_row_json(t, "body", err);    /* the node could not decode it */
+}
+
+void ln__cli_receipt(cli *c, const char *hash, const cJSON *r)
 {
     static const char *const order[] = { "ok", "result", "error", "gas_used", "fee",
                                          "payer", NULL };
     static const char *const skip[] = { "events", NULL };
     table t = { .n = 0 };
     const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, "receipt");
-    row(&t, "hash", strdup(hash));
-    row_json(&t, "status", cJSON_GetObjectItemCaseSensitive(r, "status"));
-    row_json(&t, "height", cJSON_GetObjectItemCaseSensitive(r, "height"));
+    ln__cli_row(&t, "hash", strdup(hash));
+    ln__cli_row_json(&t, "status", cJSON_GetObjectItemCaseSensitive(r, "status"));
+    ln__cli_row_json(&t, "height", cJSON_GetObjectItemCaseSensitive(r, "height"));
+    body_rows(&t, cJSON_GetObjectItemCaseSensitive(r, "tx"));
     if (cJSON_IsObject(rc)) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(rc, "error");
         for (const char *const *k = order; *k; k++) {
@@ -246,31 +329,36 @@ static void print_receipt(cli *c, const char *hash, const cJSON *r)
             if (!strcmp(*k, "error") && (cJSON_IsNull(e) ||
                 (cJSON_IsString(e) && !*e->valuestring)))
                 continue;
-            row_json(&t, *k, v);
+            if (!strcmp(*k, "error") && cJSON_IsString(e)) {
+                char *mapped = ln__cli_positions(c, e->valuestring);
+                if (mapped) {
+                    ln__cli_row(&t, *k, mapped);
+                    continue;
+                }
+            }
+            ln__cli_row_json(&t, *k, v);
         }
         for (const cJSON *f = rc->child; f; f = f->next)
             if (f->string && !in_list(f->string, order) && !in_list(f->string, skip))
-                row_json(&t, f->string, f);
+                ln__cli_row_json(&t, f->string, f);
         const cJSON *ev = cJSON_GetObjectItemCaseSensitive(rc, "events");
         const cJSON *x;
         if (cJSON_IsArray(ev))
-            cJSON_ArrayForEach(x, ev) row(&t, "event", event_text(x));
+            cJSON_ArrayForEach(x, ev) ln__cli_row(&t, "event", event_text(x));
     }
-    table_print(&t, c->out);
+    ln__cli_table_print(&t, c->out);
 }
 
 /* ---- JSON-RPC ---------------------------------------------------------- */
 
-#define jstr ln_rpcc_str
-#define juint ln_rpcc_uint
 
 /* Calls method with params (taken, may be NULL); on success *result is the
 ** caller's. Returns 0, or 1 with the error printed. */
-static int rpc(cli *c, const char *method, cJSON *params, cJSON **result)
+int ln__cli_rpc(cli *c, const char *method, cJSON *params, cJSON **result)
 {
     char err[600];
     if (ln_rpcc_call(c->rpc, method, params, result, err, sizeof err) < 0)
-        return failf(c, "%s", err);
+        return ln__cli_fail(c, "%s", err);
     return 0;
 }
 
@@ -371,19 +459,19 @@ static int mkdir_p(const char *dir)
 }
 
 /* Reads HOME/keys/NAME.key into *k; 0, or 1 with the error printed. */
-static int load_key(cli *c, const char *name, ln_key *k)
+int ln__cli_key(cli *c, const char *name, ln_key *k)
 {
     char path[PATH_MAX], why[200];
     snprintf(path, sizeof path, "%s/keys/%s.key", c->home, name);
     int rc = ln_keyfile_read(path, k, why, sizeof why);
     if (rc == LN_ENOTFOUND)
-        return failf(c, "no key file %s (keys are read from --home DIR, default %s)",
+        return ln__cli_fail(c, "no key file %s (keys are read from --home DIR, default %s)",
                      path, LN_CLI_DEFAULT_HOME);
     if (rc < 0)
-        return failf(c, "%s: %s", path, why);
+        return ln__cli_fail(c, "%s: %s", path, why);
     if (strcmp(k->account, name)) {
         sodium_memzero(k, sizeof *k);
-        return failf(c, "%s holds the key of account '%s', not '%s'", path, k->account, name);
+        return ln__cli_fail(c, "%s holds the key of account '%s', not '%s'", path, k->account, name);
     }
     return 0;
 }
@@ -393,18 +481,18 @@ static int keys_new(cli *c, const char *name)
     ln_key k;
     char hex[2 * LN_PK_LEN + 1];
     if (!ln_name_valid(name, strlen(name)))
-        return usagef(c, "'%s' is not an account name (1-12 of a-z 0-9 .)", name);
+        return ln__cli_usage(c, "'%s' is not an account name (1-12 of a-z 0-9 .)", name);
     if (mkdir_p(c->home) < 0)
-        return failf(c, "cannot create %s: %s", c->home, strerror(errno));
+        return ln__cli_fail(c, "cannot create %s: %s", c->home, strerror(errno));
     memset(&k, 0, sizeof k);
     snprintf(k.account, sizeof k.account, "%s", name);
     ln_keypair(k.pk, k.sk);
     int rc = ln_keyfile_write(c->home, &k, 0);
     sodium_memzero(k.sk, sizeof k.sk);
     if (rc == LN_EEXIST)
-        return failf(c, "%s/keys/%s.key already exists; not overwriting it", c->home, name);
+        return ln__cli_fail(c, "%s/keys/%s.key already exists; not overwriting it", c->home, name);
     if (rc < 0)
-        return failf(c, "cannot write %s/keys/%s.key: %s", c->home, name, ln_strerror(rc));
+        return ln__cli_fail(c, "cannot write %s/keys/%s.key: %s", c->home, name, ln_strerror(rc));
     ln_hex(k.pk, LN_PK_LEN, hex);
     if (c->json) {
         char path[PATH_MAX];
@@ -413,7 +501,7 @@ static int keys_new(cli *c, const char *name)
         cJSON_AddStringToObject(o, "account", name);
         cJSON_AddStringToObject(o, "public_key", hex);
         cJSON_AddStringToObject(o, "file", path);
-        rc = print_json(c, o);
+        rc = ln__cli_json(c, o);
         cJSON_Delete(o);
         return rc;
     }
@@ -426,15 +514,15 @@ static int keys_show(cli *c, const char *name)
     ln_key k;
     char hex[2 * LN_PK_LEN + 1];
     if (!ln_name_valid(name, strlen(name)))
-        return usagef(c, "'%s' is not an account name (1-12 of a-z 0-9 .)", name);
-    if (load_key(c, name, &k)) return 1;
+        return ln__cli_usage(c, "'%s' is not an account name (1-12 of a-z 0-9 .)", name);
+    if (ln__cli_key(c, name, &k)) return 1;
     sodium_memzero(k.sk, sizeof k.sk);
     ln_hex(k.pk, LN_PK_LEN, hex);
     if (c->json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "account", name);
         cJSON_AddStringToObject(o, "public_key", hex);
-        int rc = print_json(c, o);
+        int rc = ln__cli_json(c, o);
         cJSON_Delete(o);
         return rc;
     }
@@ -456,7 +544,7 @@ static int keys_list(cli *c)
     int status = 0;
     DIR *d = opendir(dir);
     if (!d && errno != ENOENT)
-        return failf(c, "cannot read %s: %s", dir, strerror(errno));
+        return ln__cli_fail(c, "cannot read %s: %s", dir, strerror(errno));
     for (struct dirent *e; d && (e = readdir(d));) {
         size_t l = strlen(e->d_name);
         if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".key")) continue;
@@ -493,15 +581,15 @@ static int keys_list(cli *c)
             cJSON_AddStringToObject(o, "public_key", hex);
             cJSON_AddItemToArray(arr, o);
         } else {
-            if (t.n == 64) table_print(&t, c->out);
-            row(&t, names[i], strdup(hex));     /* borrows names[i] until printed */
+            if (t.n == 64) ln__cli_table_print(&t, c->out);
+            ln__cli_row(&t, names[i], strdup(hex));     /* borrows names[i] until printed */
         }
     }
     if (arr) {
-        print_json(c, arr);
+        ln__cli_json(c, arr);
         cJSON_Delete(arr);
     }
-    table_print(&t, c->out);
+    ln__cli_table_print(&t, c->out);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
     return status;
@@ -510,263 +598,17 @@ static int keys_list(cli *c)
 static int cmd_keys(cli *c)
 {
     if (c->npos < 1)
-        return usagef(c, "which? keys new NAME, keys list or keys show NAME");
+        return ln__cli_usage(c, "which? keys new NAME, keys list or keys show NAME");
     const char *sub = c->pos[0];
     int want = !strcmp(sub, "list") ? 1 : (!strcmp(sub, "new") || !strcmp(sub, "show")) ? 2 : 0;
     if (!want)
-        return usagef(c, "unknown subcommand '%s' (new, list, show)", sub);
+        return ln__cli_usage(c, "unknown subcommand '%s' (new, list, show)", sub);
     if (c->npos != want)
-        return usagef(c, want == 1 ? "keys list takes no arguments"
+        return ln__cli_usage(c, want == 1 ? "keys list takes no arguments"
                                    : "keys %s takes one NAME", sub);
     if (!strcmp(sub, "new")) return keys_new(c, c->pos[1]);
     if (!strcmp(sub, "show")) return keys_show(c, c->pos[1]);
     return keys_list(c);
-}
-
-/* ---- transactions ------------------------------------------------------ */
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
-}
-
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* Signs and submits contract.method(args) as c->as; waits for and prints
-** the receipt unless --no-wait. With got, a receipt with ok = true is not
-** printed: tx_get's answer, with its hash, goes to *got (the caller's).
-** Returns the exit code. */
-static int transact(cli *c, const char *contract, const char *method, const cJSON *args,
-                    cJSON **got)
-{
-    ln_key k;
-    cJSON *info = NULL, *acct = NULL, *sub = NULL, *st = NULL;
-    uint8_t *utx = NULL, *stx = NULL;
-    size_t ulen = 0, slen = 0;
-    char *b64 = NULL, err[400], hash[2 * LN_HASH_LEN + 1];
-    int status = 1;
-    uint64_t height, nonce;
-    const char *chain_id, *h;
-
-    if (!c->as)
-        return usagef(c, "--as ACCOUNT is required: who signs the transaction");
-    if (load_key(c, c->as, &k)) return 1;
-
-    if (rpc(c, "chain_info", NULL, &info)) goto out;
-    if (!(chain_id = jstr(info, "chain_id")) || juint(info, "height", &height) < 0) {
-        failf(c, "chain_info: the reply lacks chain_id or height");
-        goto out;
-    }
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "account", c->as);
-    if (rpc(c, "account_get", p, &acct)) goto out;
-    if (juint(acct, "nonce", &nonce) < 0) {
-        failf(c, "account_get: no nonce for account '%s' (does it exist on this chain?)",
-              c->as);
-        goto out;
-    }
-    /* Past the account's transactions still waiting, so sends in a row
-    ** with --no-wait do not take one nonce twice. */
-    juint(acct, "pending_nonce", &nonce);
-
-    ln_cli_tx t = { c->as, chain_id, nonce, height + LN_CLI_EXPIRES_AFTER, c->max_fee,
-                    contract, method, args };
-    if (ln_cli_tx_unsigned(&t, &utx, &ulen, err, sizeof err) < 0) {
-        failf(c, "%s", err);
-        goto out;
-    }
-    uint8_t id[LN_HASH_LEN];
-    ln_hash(utx, ulen, id);
-    ln_hex(id, LN_HASH_LEN, hash);
-    int rc = ln_tx_sign(utx, ulen, (const uint8_t (*)[LN_SK_LEN])&k.sk, 1, &stx, &slen);
-    if (rc < 0) {
-        failf(c, "cannot sign: %s", ln_strerror(rc));
-        goto out;
-    }
-    if (slen > LN_TX_MAX_BYTES) {
-        failf(c, "the transaction is %zu bytes; the limit is %u", slen, LN_TX_MAX_BYTES);
-        goto out;
-    }
-    size_t blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
-    if (!(b64 = malloc(blen))) {
-        failf(c, "out of memory");
-        goto out;
-    }
-    sodium_bin2base64(b64, blen, stx, slen, sodium_base64_VARIANT_ORIGINAL);
-    p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "tx", b64);
-    if (rpc(c, "tx_submit", p, &sub)) goto out;
-    if ((h = jstr(sub, "hash")) && strcmp(h, hash))
-        fprintf(c->err, "lunet %s: warning: the node names the transaction %s, "
-                "this client computed %s\n", c->cmd, h, hash);
-    if (h) snprintf(hash, sizeof hash, "%.64s", h);
-
-    if (c->no_wait) {
-        if (c->json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "hash", hash);
-            status = print_json(c, o);
-            cJSON_Delete(o);
-        } else {
-            fprintf(c->out, "%s\n", hash);
-            status = 0;
-        }
-        goto out;
-    }
-
-    double deadline = mono_s() + c->timeout_s;
-    int seen = 0;
-    const char *s = "pending";
-    for (;;) {
-        p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "hash", hash);
-        cJSON_Delete(st);
-        st = NULL;
-        if (rpc(c, "tx_get", p, &st)) goto out;
-        s = jstr(st, "status");
-        if (!s) {
-            failf(c, "tx_get: the reply lacks a status");
-            goto out;
-        }
-        if (!strcmp(s, "committed") || !strcmp(s, "final")) break;
-        if (!strcmp(s, "pending")) seen = 1;
-        else if (seen) {
-            failf(c, "transaction %s was dropped by the node (status %s; expired or "
-                  "evicted?)", hash, s);
-            goto out;
-        }
-        if (mono_s() >= deadline) {
-            failf(c, "transaction %s not committed after %d s (status %s); it may still "
-                  "be: lunet tx %s", hash, c->timeout_s, s, hash);
-            goto out;
-        }
-        sleep_ms(250);
-    }
-
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(st, "receipt");
-    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(r, "ok");
-    if (!cJSON_IsBool(ok)) {
-        failf(c, "tx_get: transaction %s is committed but the reply has no receipt.ok", hash);
-        goto out;
-    }
-    if (!cJSON_GetObjectItemCaseSensitive(st, "hash"))
-        cJSON_AddStringToObject(st, "hash", hash);
-    if (got && cJSON_IsTrue(ok)) {
-        *got = st;
-        st = NULL;
-        status = 0;
-        goto out;
-    }
-    if (c->json) {
-        if (print_json(c, st)) goto out;
-    } else if (!got) {
-        print_receipt(c, hash, st);
-    }
-    if (cJSON_IsTrue(ok)) {
-        status = 0;
-    } else {
-        const char *why = jstr(r, "error");
-        failf(c, "transaction %s failed%s%s", hash, why ? ": " : "", why ? why : "");
-    }
-out:
-    sodium_memzero(&k, sizeof k);
-    cJSON_Delete(info);
-    cJSON_Delete(acct);
-    cJSON_Delete(sub);
-    cJSON_Delete(st);
-    free(utx);
-    free(stx);
-    free(b64);
-    return status;
-}
-
-static int cmd_send(cli *c)
-{
-    char err[400];
-    cJSON *args;
-    if (c->npos < 2)
-        return usagef(c, "send wants CONTRACT METHOD [ARG...]");
-    if (!ln_name_valid(c->pos[0], strlen(c->pos[0])))
-        return usagef(c, "CONTRACT '%s' is not an account name", c->pos[0]);
-    size_t ml = strlen(c->pos[1]);
-    if (ml < 1 || ml > 64)
-        return usagef(c, "METHOD must be 1-64 bytes");
-    if (ln_cli_args(c->npos - 2, c->pos + 2, 1, &args, err, sizeof err) < 0)
-        return usagef(c, "%s", err);
-    int rc = transact(c, c->pos[0], c->pos[1], args, NULL);
-    cJSON_Delete(args);
-    return rc;
-}
-
-/* Reads a Lua source file (a contract, a plugin): 0, or 1 with the error printed. */
-static int read_source(cli *c, const char *path, char **out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return failf(c, "cannot read %s: %s", path, strerror(errno));
-    size_t cap = LN_TX_MAX_BYTES + 1, n;
-    char *buf = malloc(cap + 1);
-    if (!buf) {
-        fclose(f);
-        return failf(c, "out of memory");
-    }
-    n = fread(buf, 1, cap, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return failf(c, "cannot read %s", path);
-    }
-    if (n == cap) {
-        free(buf);
-        return failf(c, "%s is larger than a transaction may be (%u bytes)", path,
-                     LN_TX_MAX_BYTES);
-    }
-    if (memchr(buf, 0, n)) {
-        free(buf);
-        return failf(c, "%s holds NUL bytes; Lua source is text", path);
-    }
-    buf[n] = 0;
-    *out = buf;
-    return 0;
-}
-
-static int cmd_deploy(cli *c)
-{
-    char err[400], *src = NULL;
-    cJSON *args;
-    if (c->npos < 2)
-        return usagef(c, "deploy wants NAME FILE [ARG...]");
-    if (!ln_name_valid(c->pos[0], strlen(c->pos[0])))
-        return usagef(c, "NAME '%s' is not an account name (1-12 of a-z 0-9 .)", c->pos[0]);
-    if (ln_cli_args(c->npos - 2, c->pos + 2, 1, &args, err, sizeof err) < 0)
-        return usagef(c, "%s", err);
-    if (!c->as) {
-        cJSON_Delete(args);
-        return usagef(c, "--as ACCOUNT is required: who signs the transaction");
-    }
-    if (read_source(c, c->pos[1], &src)) {
-        cJSON_Delete(args);
-        return 1;
-    }
-    cJSON *name = cJSON_CreateString(c->pos[0]), *code = cJSON_CreateString(src);
-    free(src);
-    if (!name || !code) {
-        cJSON_Delete(name);
-        cJSON_Delete(code);
-        cJSON_Delete(args);
-        return failf(c, "out of memory");
-    }
-    cJSON_InsertItemInArray(args, 0, code);
-    cJSON_InsertItemInArray(args, 0, name);
-    int rc = transact(c, "sys", "deploy", args, NULL);
-    cJSON_Delete(args);
-    return rc;
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -776,43 +618,52 @@ static int cmd_query(cli *c)
     char err[400];
     cJSON *args, *res = NULL;
     if (c->npos < 2)
-        return usagef(c, "query wants CONTRACT METHOD [ARG...]");
+        return ln__cli_usage(c, "query wants CONTRACT METHOD [ARG...]");
     if (!ln_name_valid(c->pos[0], strlen(c->pos[0])))
-        return usagef(c, "CONTRACT '%s' is not an account name", c->pos[0]);
+        return ln__cli_usage(c, "CONTRACT '%s' is not an account name", c->pos[0]);
     if (ln_cli_args(c->npos - 2, c->pos + 2, 1, &args, err, sizeof err) < 0)
-        return usagef(c, "%s", err);
+        return ln__cli_usage(c, "%s", err);
     if (ln_json_check_text(args, err, sizeof err) < 0) {
         cJSON_Delete(args);
-        return usagef(c, "%s (a query sends its arguments as JSON)", err);
+        return ln__cli_usage(c, "%s (a query sends its arguments as JSON)", err);
     }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "contract", c->pos[0]);
     cJSON_AddStringToObject(p, "method", c->pos[1]);
     cJSON_AddItemToObject(p, "args", args);
-    if (rpc(c, "contract_query", p, &res)) return 1;
+    if (ln__cli_rpc(c, "contract_query", p, &res)) return 1;
     int rc = 0;
     if (c->json) {
-        rc = print_json(c, res);
+        rc = ln__cli_json(c, res);
     } else {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(res, "result");
         char *s = v ? ln_json_text(v) : strdup("null");
         if (s) fprintf(c->out, "%s\n", s);
-        else rc = failf(c, "out of memory");
+        else rc = ln__cli_fail(c, "out of memory");
         free(s);
     }
     cJSON_Delete(res);
     return rc;
 }
 
+/* A hash is 64 hex digits, with or without "0x" (as the node shows bytes,
+** a block's prev), in either case. */
+static const char *hex_digits(const char *s)
+{
+    return s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? s + 2 : s;
+}
+
 static int is_hash(const char *s)
 {
     uint8_t b[LN_HASH_LEN];
-    return ln_unhex(s, b, sizeof b) == 0;
+    s = hex_digits(s);
+    return strlen(s) == 2 * LN_HASH_LEN && ln_unhex(s, b, sizeof b) == 0;
 }
 
-/* A hash (is_hash) in lowercase, as the wire format writes it. */
+/* A hash (is_hash) as the wire format writes it: lowercase, no "0x". */
 static void lower_hash(const char *s, char out[2 * LN_HASH_LEN + 1])
 {
+    s = hex_digits(s);
     for (int i = 0; i < 2 * LN_HASH_LEN; i++)
         out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] + ('a' - 'A') : s[i]);
     out[2 * LN_HASH_LEN] = 0;
@@ -823,19 +674,20 @@ static int cmd_tx(cli *c)
     char hash[2 * LN_HASH_LEN + 1];
     cJSON *st = NULL;
     if (c->npos != 1)
-        return usagef(c, "tx wants one HASH");
+        return ln__cli_usage(c, "tx wants one HASH");
     if (!is_hash(c->pos[0]))
-        return usagef(c, "'%s' is not a transaction hash (64 hex digits)", c->pos[0]);
+        return ln__cli_usage(c, "'%s' is not a transaction hash (64 hex digits)", c->pos[0]);
     lower_hash(c->pos[0], hash);
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "hash", hash);
-    if (rpc(c, "tx_get", p, &st)) return 1;
+    cJSON_AddTrueToObject(p, "body");
+    if (ln__cli_rpc(c, "tx_get", p, &st)) return 1;
     const char *s = jstr(st, "status");
     int rc = 0;
-    if (c->json) rc = print_json(c, st);
-    else if (s && strcmp(s, "unknown")) print_receipt(c, hash, st);
+    if (c->json) rc = ln__cli_json(c, st);
+    else if (s && strcmp(s, "unknown")) ln__cli_receipt(c, hash, st);
     if (!s || !strcmp(s, "unknown"))
-        rc = failf(c, "the node does not know transaction %s", hash);
+        rc = ln__cli_fail(c, "the node does not know transaction %s", hash);
     cJSON_Delete(st);
     return rc;
 }
@@ -846,7 +698,7 @@ static int cmd_block(cli *c)
     uint64_t height;
     if (c->npos > 1) {
         cJSON_Delete(p);
-        return usagef(c, "block wants at most one HEIGHT or HASH");
+        return ln__cli_usage(c, "block wants at most one HEIGHT or HASH");
     }
     if (c->npos == 1 && is_hash(c->pos[0])) {
         char hash[2 * LN_HASH_LEN + 1];
@@ -855,12 +707,12 @@ static int cmd_block(cli *c)
     } else if (c->npos == 1) {
         if (ln_opts_uint(c->pos[0], 0, (uint64_t)LN_SAFE_INT, &height) < 0) {
             cJSON_Delete(p);
-            return usagef(c, "'%s' is neither a height nor a block hash", c->pos[0]);
+            return ln__cli_usage(c, "'%s' is neither a height nor a block hash", c->pos[0]);
         }
         cJSON_AddNumberToObject(p, "height", (double)height);
     } else {
         cJSON *info;
-        if (rpc(c, "chain_info", NULL, &info)) {
+        if (ln__cli_rpc(c, "chain_info", NULL, &info)) {
             cJSON_Delete(p);
             return 1;
         }
@@ -868,13 +720,13 @@ static int cmd_block(cli *c)
         cJSON_Delete(info);
         if (bad) {
             cJSON_Delete(p);
-            return failf(c, "chain_info: the reply lacks a height");
+            return ln__cli_fail(c, "chain_info: the reply lacks a height");
         }
         cJSON_AddNumberToObject(p, "height", (double)height);
     }
-    if (rpc(c, "block_get", p, &blk)) return 1;
+    if (ln__cli_rpc(c, "block_get", p, &blk)) return 1;
     if (c->json) {
-        int rc = print_json(c, blk);
+        int rc = ln__cli_json(c, blk);
         cJSON_Delete(blk);
         return rc;
     }
@@ -883,15 +735,15 @@ static int cmd_block(cli *c)
     static const char *const none[] = { NULL };
     table t = { .n = 0 };
     const cJSON *txs = cJSON_GetObjectItemCaseSensitive(blk, "txs"), *x;
-    row_json(&t, "hash", cJSON_GetObjectItemCaseSensitive(blk, "hash"));
+    ln__cli_row_json(&t, "hash", cJSON_GetObjectItemCaseSensitive(blk, "hash"));
     rows_ordered(&t, cJSON_GetObjectItemCaseSensitive(blk, "header"), horder, none);
     if (cJSON_IsArray(txs)) {
         char *n = malloc(24);
         if (n) snprintf(n, 24, "%d", cJSON_GetArraySize(txs));
-        row(&t, "txs", n);
+        ln__cli_row(&t, "txs", n);
     }
-    row_json(&t, "cert", cJSON_GetObjectItemCaseSensitive(blk, "cert"));
-    table_print(&t, c->out);
+    ln__cli_row_json(&t, "cert", cJSON_GetObjectItemCaseSensitive(blk, "cert"));
+    ln__cli_table_print(&t, c->out);
     if (cJSON_IsArray(txs))
         cJSON_ArrayForEach(x, txs) {
             const cJSON *h = cJSON_GetObjectItemCaseSensitive(x, "hash");
@@ -909,56 +761,80 @@ static int cmd_info(cli *c)
     static const char *const order[] = { "chain_id", "height", "head", "consensus", NULL };
     static const char *const none[] = { NULL };
     if (c->npos)
-        return usagef(c, "info takes no arguments");
-    if (rpc(c, "chain_info", NULL, &info)) return 1;
+        return ln__cli_usage(c, "info takes no arguments");
+    if (ln__cli_rpc(c, "chain_info", NULL, &info)) return 1;
     int rc = 0;
     if (c->json) {
-        rc = print_json(c, info);
+        rc = ln__cli_json(c, info);
     } else {
         table t = { .n = 0 };
         rows_ordered(&t, info, order, none);
-        table_print(&t, c->out);
+        ln__cli_table_print(&t, c->out);
     }
     cJSON_Delete(info);
     return rc;
 }
 
-/* ---- shared with cli_gov.c (cli_int.h) --------------------------------- */
-
-int ln__cli_fail(cli *c, const char *fmt, ...)
+/* "threshold N: key HEX (w), NAME@PERM (w), ..." of an authority. */
+static char *authority_text(const cJSON *au)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = say(c, 0, fmt, ap);
-    va_end(ap);
+    uint64_t th = 0;
+    juint(au, "threshold", &th);
+    size_t cap = 64, len;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    len = (size_t)snprintf(s, cap, "threshold %llu:", (unsigned long long)th);
+    const char *lists[] = { "keys", "accounts" };
+    int first = 1;
+    for (int l = 0; l < 2; l++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(au, lists[l])) {
+            uint64_t w = 0;
+            juint(e, "weight", &w);
+            const char *k = jstr(e, "key"), *a = jstr(e, "account"), *p = jstr(e, "permission");
+            char one[200];
+            if (l == 0) snprintf(one, sizeof one, "key %s", k ? hex_digits(k) : "?");
+            else snprintf(one, sizeof one, "%s@%s", a ? a : "?", p ? p : "?");
+            size_t need = strlen(one) + 32;
+            char *more = realloc(s, cap += need);
+            if (!more) return s;
+            s = more;
+            len += (size_t)snprintf(s + len, need, "%s %s (weight %llu)", first ? "" : ",", one,
+                                    (unsigned long long)w);
+            first = 0;
+        }
+    }
+    return s;
+}
+
+static int cmd_account(cli *c)
+{
+    cJSON *res = NULL;
+    if (c->npos != 1)
+        return ln__cli_usage(c, "account wants one NAME");
+    if (!ln_name_valid(c->pos[0], strlen(c->pos[0])))
+        return ln__cli_usage(c, "'%s' is not an account name (1-12 of a-z 0-9 .)", c->pos[0]);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "account", c->pos[0]);
+    if (ln__cli_rpc(c, "account_get", p, &res)) return 1;
+    int rc = 0;
+    if (c->json) {
+        rc = ln__cli_json(c, res);
+    } else {
+        static const char *const order[] = { "account", "balance", "nonce", "pending_nonce",
+                                             "stake", "unbonding", "votes", NULL };
+        static const char *const skip[] = { "permissions", "code_hash", NULL };
+        table t = { .n = 0 };
+        rows_ordered(&t, res, order, skip);
+        const cJSON *perms = cJSON_GetObjectItemCaseSensitive(res, "permissions"), *pm;
+        cJSON_ArrayForEach(pm, perms) ln__cli_row(&t, pm->string, authority_text(pm));
+        const char *code = jstr(res, "code_hash");
+        ln__cli_row(&t, "code_hash", strdup(code ? hex_digits(code) : "none (no contract)"));
+        ln__cli_table_print(&t, c->out);
+    }
+    cJSON_Delete(res);
     return rc;
 }
-
-int ln__cli_usage(cli *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = say(c, 1, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-int ln__cli_rpc(cli *c, const char *method, cJSON *params, cJSON **result)
-{
-    return rpc(c, method, params, result);
-}
-
-int ln__cli_print_json(cli *c, const cJSON *v) { return print_json(c, v); }
-void ln__cli_row(table *t, const char *key, char *val) { row(t, key, val); }
-void ln__cli_table_print(table *t, FILE *out) { table_print(t, out); }
-
-int ln__cli_transact(cli *c, const char *contract, const char *method, const cJSON *args,
-                     cJSON **got)
-{
-    return transact(c, contract, method, args, got);
-}
-
-int ln__cli_read_source(cli *c, const char *path, char **out) { return read_source(c, path, out); }
 
 /* ---- dispatch ---------------------------------------------------------- */
 
@@ -969,14 +845,15 @@ static const struct {
     const char *usage;
     int (*help)(int argc, char **argv, FILE *out);   /* NULL: usage and opts */
 } commands[] = {
-    { "keys",   cmd_keys,    common_opts,      usage_keys,   NULL },
-    { "deploy", cmd_deploy,  send_opts,        usage_deploy, NULL },
-    { "send",   cmd_send,    send_opts,        usage_send,   NULL },
-    { "query",  cmd_query,   common_opts,      usage_query,  NULL },
-    { "tx",     cmd_tx,      common_opts,      usage_tx,     NULL },
-    { "block",  cmd_block,   common_opts,      usage_block,  NULL },
-    { "info",   cmd_info,    common_opts,      usage_info,   NULL },
-    { "gov",    ln__cli_gov, ln__cli_gov_opts, NULL,         ln__cli_gov_help },
+    { "keys",    cmd_keys,       common_opts,      usage_keys,    NULL },
+    { "deploy",  ln__cli_deploy, send_opts,        usage_deploy,  NULL },
+    { "send",    ln__cli_send,   send_opts,        usage_send,    NULL },
+    { "query",   cmd_query,      common_opts,      usage_query,   NULL },
+    { "tx",      cmd_tx,         common_opts,      usage_tx,      NULL },
+    { "block",   cmd_block,      common_opts,      usage_block,   NULL },
+    { "info",    cmd_info,       common_opts,      usage_info,    NULL },
+    { "account", cmd_account,    common_opts,      usage_account, NULL },
+    { "gov",     ln__cli_gov,    ln__cli_gov_opts, NULL,          ln__cli_gov_help },
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)
 
@@ -1011,7 +888,7 @@ int ln_cli_run(int argc, char **argv, FILE *out, FILE *err)
     ln_args a;
     char why[256];
     int rc = ln_opts_parse(commands[i].opts, argc, argv, &a, why, sizeof why) < 0
-           ? usagef(&c, "%s", why) : take_opts(&c, &a);
+           ? ln__cli_usage(&c, "%s", why) : take_opts(&c, &a);
     c.args = &a;
     if (rc == 0)
         rc = commands[i].fn(&c);

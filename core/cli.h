@@ -1,6 +1,6 @@
 /*
 ** cli.h -- the client commands of the lunet CLI: keys, deploy, send, query,
-** tx, block, info, and gov (proposals to the governance contract: propose,
+** tx, block, info, account, and gov (proposals to the governance contract: propose,
 ** vote, execute, cancel, list, show; cli_gov.c). They reach a node only
 ** through its JSON-RPC 2.0 over HTTP (POST to the --rpc URL; DESIGN, "Wire
 ** format" and "Outside interfaces").
@@ -12,11 +12,19 @@
 ** Method arguments follow json.h: JSON when valid, text otherwise; floats,
 ** integers beyond +-(2^53-1), and null inside arrays/objects are refused.
 **
-** Nonces: send and deploy take the nonce from account_get. A node may not
-** count a transaction that is still in its mempool, so two sends in quick
-** succession from one account can get the same nonce, and the second is
-** refused (wrong nonce). Wait for the first receipt (the default) before
-** sending the next.
+** Nonces: send and deploy take account_get's pending_nonce, past the
+** account's transactions waiting in the node's mempool, so sends in a row
+** (--no-wait) take one nonce each.
+**
+** Fees: without --max-fee, send and deploy first ask the node for a dry
+** run of the signed transaction (tx_estimate, at the committed nonce) and
+** give max_fee = its fee x1.5 + LN_CLI_FEE_MARGIN, at most the balance.
+**
+** Positions: a contract's errors name its account ("token:12: boom", the
+** same text on every node). deploy notes in HOME/sources.json which file
+** each account runs (with the code's hash); the CLI then prints
+** "contracts/token.lua:12: boom" while the node's code_hash is the file's.
+** deploy compiles the file first and sends nothing when it does not.
 **
 ** Inputs are borrowed for the call. int results of the helpers: 0 or a
 ** negative LN_E* code (core/err.h) with a one-line reason in err.
@@ -31,7 +39,9 @@
 
 #define LN_CLI_DEFAULT_RPC      "http://127.0.0.1:8765"
 #define LN_CLI_DEFAULT_HOME     ".lunet/dev"
-#define LN_CLI_DEFAULT_MAX_FEE  10000000ull
+#define LN_CLI_DEFAULT_MAX_FEE  10000000ull   /* when the node gives no estimate */
+#define LN_CLI_DRY_RUN_FEE      50000000ull   /* the most a dry run may spend (LN_TX_GAS_MAX) */
+#define LN_CLI_FEE_MARGIN       1000          /* max_fee = the dry run's fee x1.5 + this */
 #define LN_CLI_EXPIRES_AFTER    100       /* expires = head height + this */
 #define LN_CLI_WAIT_SECONDS     30        /* send/deploy: wait for the receipt */
 #define LN_CLI_RPC_TIMEOUT_MS   10000     /* one JSON-RPC request */

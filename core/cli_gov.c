@@ -274,7 +274,7 @@ static int show(cli *c, uint64_t id)
     if (!cJSON_IsObject(p)) {
         rc = ln__cli_fail(c, "no proposal %llu", (unsigned long long)id);
     } else if (c->json) {
-        rc = ln__cli_print_json(c, p);
+        rc = ln__cli_json(c, p);
     } else {
         table t = { .n = 0 };
         show_rows(&t, p);
@@ -302,7 +302,7 @@ static int gov_list(cli *c)
     if (gov_query(c, "proposals", c->npos ? cJSON_CreateString(c->pos[0]) : NULL, &res)) return 1;
     int rc = 0;
     if (c->json) {
-        rc = ln__cli_print_json(c, res);
+        rc = ln__cli_json(c, res);
     } else if (!cJSON_IsArray(res)) {
         rc = ln__cli_fail(c, "gov.proposals answered with no list");
     } else if (cJSON_GetArraySize(res) == 0) {
@@ -353,7 +353,7 @@ static int gov_send(cli *c, const char *method, cJSON *args, uint64_t id)
         if (c->json) {
             cJSON_AddItemToObject(st, "proposal", p);
             p = NULL;
-            rc = ln__cli_print_json(c, st);
+            rc = ln__cli_json(c, st);
         } else {
             static const char *const order[] = { "kind", "status", "why", NULL };
             table t = { .n = 0 };

@@ -14,6 +14,7 @@
 ** buffers that a raise could leak. Compiled chunks are cached per vm; a
 ** revert that takes back a code write drops the cache with it.
 */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,72 @@ static int host_require_auth(lua_State *L)
 }
 
 
+/* ---- log(...) ---------------------------------------------------------- */
+
+static ln_contract_log_fn log_fn;
+static void *log_ud;
+
+void ln_contract_log_sink(ln_contract_log_fn fn, void *ud)
+{
+    log_fn = fn;
+    log_ud = ud;
+}
+
+/* The text of a value that is not a string, into buf (room for 32). Its
+** length is never charged (LN_LOG_VALUE_BYTES is), so how a build prints a
+** number cannot change the gas. */
+static size_t log_value(lua_State *L, int i, char *buf)
+{
+    int t = lua_type(L, i);
+    if (t == LUA_TNUMBER) {
+        double x = lua_tonumber(L, i);
+        if (x != x) return (size_t)snprintf(buf, 32, "nan");
+        if (x == floor(x) && fabs(x) < 1e18) return (size_t)snprintf(buf, 32, "%.0f", x);
+        return (size_t)snprintf(buf, 32, "%.14g", x);
+    }
+    if (t == LUA_TBOOLEAN) return (size_t)snprintf(buf, 32, "%s", lua_toboolean(L, i) ? "true" : "false");
+    return (size_t)snprintf(buf, 32, t == LUA_TNIL || t == LUA_TNONE ? "nil" : "<%s>", lua_typename(L, t));
+}
+
+/* log(...): charged first, by the arguments alone; then, if there is a
+** sink, the text is built in C memory (never the sandbox's heap) and
+** handed over. */
+static int host_log(lua_State *L)
+{
+    int n = lua_gettop(L);
+    uint64_t bytes = n > 1 ? (uint64_t)n - 1 : 0;
+    for (int i = 1; i <= n; i++) {
+        size_t l = LN_LOG_VALUE_BYTES;
+        if (lua_type(L, i) == LUA_TSTRING) lua_tolstring(L, i, &l);
+        bytes += l;
+    }
+    if (bytes > LN_LOG_MAX) bytes = LN_LOG_MAX;
+    ln_sandbox_charge(L, 100 + LN_GAS_VALUES(n) + LN_GAS_COPY_BYTES(bytes));
+    ln_contract_log_fn fn = log_fn;
+    if (!fn) return 0;
+    char *text = malloc(LN_LOG_MAX + 1), where[LUA_IDSIZE + 24] = "?";
+    if (!text) return 0;
+    size_t len = 0;
+    for (int i = 1; i <= n && len < LN_LOG_MAX; i++) {
+        char v[32];
+        const char *s = v;
+        size_t l;
+        if (lua_type(L, i) == LUA_TSTRING) s = lua_tolstring(L, i, &l);
+        else l = log_value(L, i, v);
+        if (i > 1) text[len++] = ' ';
+        if (l > LN_LOG_MAX - len) l = LN_LOG_MAX - len;
+        memcpy(text + len, s, l);
+        len += l;
+    }
+    text[len] = 0;
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar))
+        snprintf(where, sizeof where, "%s:%d", ar.short_src, ar.currentline);
+    fn(where, text, len, log_ud);
+    free(text);
+    return 0;
+}
+
 static const luaL_Reg storage_api[] = {
     { "get", host_storage_get }, { "set", host_storage_set },
     { "delete", host_storage_delete }, { NULL, NULL }
@@ -521,6 +588,7 @@ int ln_vm_new(ln_overlay *ov, const ln_blockinfo *bi, ln_vm **out)
     ln_sandbox_register_fn(vm->sb, "emit", host_emit, vm);
     ln_sandbox_register_fn(vm->sb, "call", host_call, vm);
     ln_sandbox_register_fn(vm->sb, "require_auth", host_require_auth, vm);
+    ln_sandbox_register_fn(vm->sb, "log", host_log, vm);
     char hex[2 * LN_HASH_LEN + 1];
     ln_hex(bi->hash, LN_HASH_LEN, hex);
     lua_createtable(L, 0, 3);
@@ -708,6 +776,7 @@ static int run_one(ln_vm *vm, const char *sender, const char *c, size_t cl,
         return LN_ENOMETHOD;
     }
     snprintf(contract, sizeof contract, "%.*s", (int)cl, c);
+    snprintf(vm->action, sizeof vm->action, "%s.%.*s", contract, (int)(ml > 64 ? 64 : ml), m);
     action a = { vm, contract, m, ml, args, out };
     lua_rawgeti(L, LUA_REGISTRYINDEX, vm->run_ref);     /* allocates nothing */
     lua_pushlightuserdata(L, &a);
@@ -744,6 +813,26 @@ static void run_begin(ln_vm *vm, const char *origin, const ln_signers *signers,
     *code_writes = vm->code_writes;
     ln_overlay_begin(vm->ov);
     ln_sandbox_meter_begin(vm->sb, gas_limit, LN_SANDBOX_MEM_CAP);
+}
+
+/* The receipt's text of a call stopped for gas or memory: what ran, where,
+** and the limit ("out of gas in token.transfer at token:12: the limit is
+** 5000 gas"). Every node stops at the same instruction, so the text is the
+** same everywhere. */
+static void kill_text(ln_vm *vm, int code, ln_outcome *out)
+{
+    const char *where = ln_sandbox_kill_where(vm->sb);
+    char msg[LN_NAME_MAX + 66 + LUA_IDSIZE + 120];
+    int n = snprintf(msg, sizeof msg, "%s in %s%s%s", ln_strerror(code), vm->action,
+                     *where ? " at " : "", where);
+    if (n < 0 || (size_t)n >= sizeof msg) n = (int)sizeof msg - 1;
+    if (code == LN_EGAS)
+        snprintf(msg + n, sizeof msg - (size_t)n, ": the limit is %llu gas",
+                 (unsigned long long)ln_sandbox_gas_limit(vm->sb));
+    else
+        snprintf(msg + n, sizeof msg - (size_t)n, ": the cap is %u MiB of memory",
+                 (unsigned)(LN_SANDBOX_MEM_CAP >> 20));
+    fail(out, code, msg);
 }
 
 /* Ends a run that gave rc: its gas, a kill the meter found only at the
@@ -794,7 +883,8 @@ static void run_end(ln_vm *vm, int rc, size_t d, uint32_t code_writes, int keep,
     out->gas_used = ln_sandbox_meter_end(vm->sb);
     if (ln_sandbox_killed(vm->sb)) {
         rc = ln_sandbox_killed(vm->sb);
-        if (out->code != rc) fail(out, rc, ln_strerror(rc));
+        if (rc == LN_EGAS || rc == LN_EMEM) kill_text(vm, rc, out);
+        else if (out->code != rc) fail(out, rc, ln_strerror(rc));
     }
     if (keep && rc == 0) {
         release_to(vm, d);

@@ -4,7 +4,7 @@
 **
 ** A vm is one fresh sandbox for one block (or one query) over one overlay.
 ** Contracts see the API of DESIGN ("Contract API"): storage, msg, block,
-** emit, call, require_auth, crypto, error. Values that cross into storage,
+** emit, call, require_auth, crypto, error, and log (below). Values that cross into storage,
 ** events, call arguments and results are copied as canonical msgpack, so
 ** floats and functions are refused there.
 **
@@ -79,6 +79,20 @@
 #define LN_GAS_LOAD(n)         (100 + ((uint64_t)(n) >> 1))   /* a contract's code, once per transaction */
 #define LN_GAS_DECODE(items)   ((uint64_t)(items) * 8)     /* values and keys built from msgpack */
 #define LN_GAS_RECEIPT(n)      ((uint64_t)(n) * 4)         /* error and result bytes, as event data */
+#define LN_LOG_MAX             LN_STRING_MAX  /* bytes of one log(...) line; longer ones are cut */
+#define LN_LOG_VALUE_BYTES     32          /* what a value that is not a string counts as in log() */
+
+/* log(...): where contract text goes. A contract's log(...) joins its
+** arguments with spaces (strings as they are, numbers, booleans and nil as
+** text, other values as <table> ...) and, when a sink is set, hands it to
+** the sink with `where`, the chunk and line that called log ("token:12").
+** It costs the same whether a sink is set or not: 100 gas plus a string's
+** copy (LN_GAS_COPY_BYTES) of its string arguments' bytes and
+** LN_LOG_VALUE_BYTES for each other value, charged before the work; the
+** text is neither state nor receipt. One sink for the process (NULL: none),
+** set before vms run; queries on worker threads call it too. */
+typedef void (*ln_contract_log_fn)(const char *where, const char *text, size_t len, void *ud);
+void ln_contract_log_sink(ln_contract_log_fn fn, void *ud);
 
 typedef struct ln_vm ln_vm;
 

@@ -54,6 +54,7 @@ struct ln_vm {
     uint64_t calls;
     ln_stored *stlog;
     uint32_t nstlog, capstlog;
+    char action[LN_NAME_MAX + 66];  /* "contract.method" of the action running, for a kill's text */
 };
 
 /* Raises msg as the call's error, remembering its code for the receipt. */

@@ -18,10 +18,12 @@
 #include "crypto.h"
 #include "daemon.h"
 #include "err.h"
+#include "home.h"
 #include "node.h"
 #include "opts.h"
 #include "paths.h"
 #include "rpc.h"
+#include "watch.h"
 
 
 #define USAGE_RPC_FLAGS \
@@ -29,22 +31,43 @@
     "--cors ORIGIN (repeatable) lets browser pages from ORIGIN (\"https://app.example\",\n" \
     "or \"*\" for any) call the JSON-RPC and GET routes; none by default.\n" \
     "--query-gas-max N caps each query (contract_query, GET /c/...) at N VM\n" \
-    "instructions (default 10000000); queries run off the event loop.\n"
+    "instructions (default 10000000); queries run off the event loop.\n" \
+    "\n" \
+    "A --config given for a home that has a chain must make that chain (its\n" \
+    "chain id and genesis); else the node does not start and says which differs.\n" \
+    "--reset wipes the home's chain first (data/ and plugin/; keys stay) and\n" \
+    "begins again from the config. A relative --config not found from here is\n" \
+    "looked for where lunet's files are (configs/...).\n" \
+    "\n" \
+    "The log (stderr) has one line per event, \"HH:MM:SS LEVEL text\": a line per\n" \
+    "committed block (height, transactions, gas, time) and per failed call (tx\n" \
+    "hash, contract.method, error) at info, peers and consensus at info and warn,\n" \
+    "what contracts log() at debug. --log-level LEVEL (debug, info, warn, error;\n" \
+    "default info) drops the lines below LEVEL.\n"
 
 static const char usage_dev[] =
     "usage: lunet dev [--home DIR] [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                 [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
+    "                 [--log-level LEVEL] [--reset] [--watch]\n"
     "\n"
     "Runs a one-validator development chain: data in DIR (default .lunet/dev),\n"
     "JSON-RPC on 127.0.0.1:8765, dev accounts alice, bob, carol, dave and eve\n"
     "funded, their keys written to DIR/keys and printed. The genesis comes from\n"
     "FILE (default configs/dev.lua) on the first start; later starts go on from\n"
     "the last committed block. Stop with Ctrl-C.\n"
+    "\n"
+    "--watch keeps an eye on ./contracts: an edited contracts/NAME.lua whose\n"
+    "account NAME runs a contract is upgraded in place (sys.deploy signed with\n"
+    "a key of DIR/keys that holds NAME@active, such as the deployer's: code\n"
+    "replaced, storage kept, init not run again), then contracts/NAME_spec.lua\n"
+    "runs (lunet test, in a child process); an edited spec runs too. Code that\n"
+    "does not compile is not sent. Each step is a \"watch:\" line of the log.\n"
     USAGE_RPC_FLAGS;
 
 static const char usage_start[] =
     "usage: lunet start --home DIR [--rpc HOST:PORT] [--p2p HOST:PORT] [--config FILE]\n"
     "                   [--peer HOST:PORT]... [--cors ORIGIN]... [--query-gas-max N]\n"
+    "                   [--log-level LEVEL] [--reset]\n"
     "\n"
     "Runs a node on the chain in DIR (created from FILE's genesis on the first\n"
     "start; keys of accounts and validators must be in the config or DIR/keys).\n"
@@ -70,19 +93,23 @@ static const char usage_init[] =
     "consensus plugin, this build's VM fingerprint), prints its genesis hash and\n"
     "exits. Keys of accounts and validators without a `key` in the config must\n"
     "be in DIR/keys/NAME.key; --new-keys creates the missing ones. A home that\n"
-    "already has a chain is left as it is. Then: lunet start --home DIR.\n";
+    "already has that chain is left as it is; one whose chain FILE does not make\n"
+    "(another chain id or genesis) is refused. Then: lunet start --home DIR.\n";
 
 typedef struct {
     uv_signal_t sigint, sigterm;
     ln_node *node;
     ln_rpc *rpc;
+    ln_watch *watch;               /* dev --watch; NULL otherwise */
     uv_loop_t *loop;
 } daemon_t;
 
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
-    fprintf(stderr, "\n%s: stopping\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    ln_node_log(LN_LOG_INFO, "%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    ln_watch_stop(d->watch);
+    d->watch = NULL;
     ln_rpc_stop(d->rpc);
     d->rpc = NULL;
     ln_node_close(d->node);
@@ -209,6 +236,9 @@ static const ln_opt run_opts[] = {
     { "cors", 0, LN_OPT_LIST, "ORIGIN", 0, 0, "let browser pages from ORIGIN call the node (repeatable)" },
     { "query-gas-max", 0, LN_OPT_UINT, "N", 1, UINT64_MAX, "VM instructions per query (default 10000000)" },
     { "no-ready", 0, LN_OPT_FLAG, NULL, 0, 0, "as a validator, never say this node is ready for a plugin swap" },
+    { "log-level", 0, LN_OPT_STR, "LEVEL", 0, 0, "debug, info (default), warn or error: the least a line must be to be logged" },
+    { "reset", 0, LN_OPT_FLAG, NULL, 0, 0, "wipe DIR's chain (data/, plugin/; keys stay) and begin again from the config" },
+    { "watch", 0, LN_OPT_FLAG, NULL, 0, 0, "dev: upgrade edited contracts of ./contracts in place and rerun their specs" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -235,6 +265,22 @@ static int parse(const char *cmd, const ln_opt *opts, int argc, char **argv, ln_
 
 static int run_with(int dev, const ln_args *a);
 
+/* A --config that is not where it was said, from the working directory,
+** is looked for where lunet's own files are (paths.h): `--config
+** configs/consortium-bft.lua` works anywhere. 0, or -1 with the error
+** printed. */
+static int config_path(const char *cmd, const char *config, char *out, size_t n)
+{
+    if (access(config, R_OK) == 0 || ln_path_find(config, out, n) < 0) {
+        if (access(config, R_OK) != 0) {
+            fprintf(stderr, "lunet %s: --config %s: cannot read it\n", cmd, config);
+            return -1;
+        }
+        snprintf(out, n, "%s", config);
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv, int dev)
 {
     const char *cmd = dev ? "dev" : "start";
@@ -247,6 +293,14 @@ static int run(int argc, char **argv, int dev)
         ln_args_free(&a);
         return 2;
     }
+    const char *lv = ln_args_str(&a, "log-level", "info");
+    if (ln_log_level_of(lv) < 0) {
+        fprintf(stderr, "lunet %s: --log-level '%s' is none of debug, info, warn, error "
+                "(see lunet %s --help)\n", cmd, lv, cmd);
+        ln_args_free(&a);
+        return 2;
+    }
+    ln_node_log_level(ln_log_level_of(lv));
     int rc = run_with(dev, &a);
     ln_args_free(&a);
     return rc;
@@ -263,9 +317,28 @@ static int run_with(int dev, const ln_args *a)
     for (size_t i = 0; i < npeers; i++) peers[i] = pv->list[i];
     for (size_t i = 0; i < ncors; i++) cors[i] = cv->list[i];
     uint64_t query_gas_max = ln_args_uint(a, "query-gas-max", 0);
+    const char *cmd = dev ? "dev" : "start";
+    if (!dev && ln_args_flag(a, "watch")) {
+        fprintf(stderr, "lunet start: --watch is for lunet dev (see lunet dev --help)\n");
+        return 2;
+    }
     if (!home) {
         fprintf(stderr, "lunet start: --home DIR is required\n");
         return 2;
+    }
+    char cfgfound[PATH_MAX];
+    if (config && config_path(cmd, config, cfgfound, sizeof cfgfound) < 0) return 1;
+    if (config) config = cfgfound;
+    char herr[1024] = "";
+    if (ln_args_flag(a, "reset")) {
+        if (ln_home_reset(home, herr, sizeof herr) < 0) {
+            fprintf(stderr, "lunet %s: --reset: %s\n", cmd, herr);
+            return 1;
+        }
+        printf("lunet %s: --reset: %s's chain wiped (keys kept)\n", cmd, home);
+    } else if (config && ln_home_check(home, config, herr, sizeof herr) < 0) {
+        fprintf(stderr, "lunet %s: %s\n", cmd, herr);
+        return 1;
     }
     node_file nf;
     if (!dev) {
@@ -347,6 +420,9 @@ static int run_with(int dev, const ln_args *a)
            (unsigned long long)info.height, head);
     printf("JSON-RPC on http://%s  (data in %s)\n", rpc, home);
     if (p2p) printf("P2P on %s, %zu peer(s) to dial\n", p2p, npeers);
+    if (dev && ln_args_flag(a, "watch") &&
+        (rc = ln_watch_start(loop, d.node, home, "contracts", &d.watch)) < 0)
+        fprintf(stderr, "lunet dev: --watch: %s\n", ln_strerror(rc));
     uv_signal_init(loop, &d.sigint);
     uv_signal_init(loop, &d.sigterm);
     d.sigint.data = d.sigterm.data = &d;
@@ -354,6 +430,7 @@ static int run_with(int dev, const ln_args *a)
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
     if (d.node) {                 /* the loop stopped on a fatal error */
+        ln_watch_stop(d.watch);
         ln_rpc_stop(d.rpc);
         ln_node_close(d.node);
         uv_close((uv_handle_t *)&d.sigint, NULL);
@@ -386,6 +463,13 @@ int ln_cmd_init(int argc, char **argv)
     if (!home[0] || !config[0]) {
         fprintf(stderr, "lunet init: --home DIR and --config FILE are required\n");
         return 2;
+    }
+    char found[PATH_MAX], herr[1024];
+    if (config_path("init", config, found, sizeof found) < 0) return 1;
+    snprintf(config, sizeof config, "%s", found);
+    if (ln_home_check(home, config, herr, sizeof herr) < 0) {
+        fprintf(stderr, "lunet init: %s\n", herr);
+        return 1;
     }
     uv_loop_t loop;
     uv_loop_init(&loop);

@@ -197,6 +197,8 @@ static const char *resolve(const char *config, const char *rel, char *buf, size_
         snprintf(buf, n, "%.*s/../%s", (int)(slash - config), config, rel);
         if (stat(buf, &st) == 0) return buf;
     }
+    /* Then where lunet's own files are (consensus/poa.lua from anywhere). */
+    if (ln_path_find(rel, buf, n) == 0) return buf;
     return rel;
 }
 

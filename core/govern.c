@@ -680,3 +680,14 @@ int ln_govern_probe(ln_overlay *ov, const ln_blockinfo *bi, ln_slot slot, const 
     if (rc < 0) return ln_errf(why, whylen, LN_EPLUGIN, "%s", w);
     return 0;
 }
+
+int ln_govern_genesis(ln_overlay *ov, uint64_t time, char *err, size_t errlen)
+{
+    ln_blockinfo bi = { 0, time, { 0 } };
+    char why[256];
+    if (ln_govern_install(ov, &bi, why, sizeof why) < 0)
+        return ln_errf(err, errlen, LN_ECONFIG, "config: governance plugin: %s", why);
+    if (ln_pricing_check_slot(ov, &bi, why, sizeof why) < 0)
+        return ln_errf(err, errlen, LN_ECONFIG, "config: %s", why);
+    return 0;
+}

@@ -43,6 +43,13 @@
 ** chain goes on either way. */
 int ln_govern_install(ln_overlay *ov, const ln_blockinfo *bi, char *why, size_t whylen);
 
+/* What block 0 holds besides ln_genesis_build's state: the governance
+** slot's plugin installed (its init run) and the pricing slot's loaded
+** once, on ov, with block time `time`. The node's genesis and the check of
+** a home against a --config both make it so, and so agree. LN_ECONFIG with
+** err when a slot's plugin does not work. */
+int ln_govern_genesis(ln_overlay *ov, uint64_t time, char *err, size_t errlen);
+
 /* Would code load as the plugin of slot? It is compiled and run in a
 ** scratch sandbox: a consensus plugin's init(node, params) runs against
 ** the validators in ov, a governance policy's init(params) over a

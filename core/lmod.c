@@ -46,6 +46,46 @@ static void keep_line(void *ud, const char *line)
     if (copy) c->log[c->nlog++] = copy;
 }
 
+/* What contracts log(...) while a chain of this state applies a block or
+** runs a query: "where: text" lines, handed to Lua after the call. */
+typedef struct {
+    char **line;
+    size_t n, cap;
+} loglines;
+
+static void collect_log(const char *where, const char *text, size_t len, void *ud)
+{
+    loglines *ll = ud;
+    if (ll->n == ll->cap) {
+        size_t cap = ll->cap ? 2 * ll->cap : 8;
+        char **nl = realloc(ll->line, cap * sizeof *nl);
+        if (!nl) return;
+        ll->line = nl;
+        ll->cap = cap;
+    }
+    size_t wl = strlen(where);
+    char *s = malloc(wl + 2 + len + 1);
+    if (!s) return;
+    memcpy(s, where, wl);
+    memcpy(s + wl, ": ", 2);
+    memcpy(s + wl + 2, text, len);
+    s[wl + 2 + len] = 0;
+    ll->line[ll->n++] = s;
+}
+
+/* Pushes the lines as an array and frees them. */
+static void push_loglines(lua_State *L, loglines *ll)
+{
+    lua_createtable(L, (int)ll->n, 0);
+    for (size_t i = 0; i < ll->n; i++) {
+        lua_pushstring(L, ll->line[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+        free(ll->line[i]);
+    }
+    free(ll->line);
+    memset(ll, 0, sizeof *ll);
+}
+
 static int push_err(lua_State *L, int rc)
 {
     lua_pushnil(L);
@@ -430,7 +470,8 @@ static void block_hash(lchain *c, const uint8_t root[LN_HASH_LEN],
     ln_hash_final(&h, c->head);
 }
 
-/* chain:apply({tx...} [, time]) -> receipts, root hex: one block. */
+/* chain:apply({tx...} [, time]) -> receipts, root hex, logs: one block;
+** logs: what its contracts log(...), "where: text" lines. */
 static int chain_apply(lua_State *L)
 {
     lchain *c = check_chain(L);
@@ -459,9 +500,13 @@ static int chain_apply(lua_State *L)
                        keep_line, c };
     memcpy(bc.prev, c->head, LN_HASH_LEN);
     uint8_t root[LN_HASH_LEN];
+    loglines logs = { NULL, 0, 0 };
+    ln_contract_log_sink(collect_log, &logs);
     int rc = ln_exec_apply(c->st, &bc, txs, lens, n, rs, NULL, root);
+    ln_contract_log_sink(NULL, NULL);
     if (rc < 0) {
         free(txs); free(lens); free(rs);
+        push_loglines(L, &logs);
         return luaL_error(L, "apply: %s", ln_strerror(rc));
     }
     c->height++;
@@ -475,11 +520,12 @@ static int chain_apply(lua_State *L)
         ln_receipt_free(&rs[i]);
     }
     push_hex(L, root, LN_HASH_LEN);
+    push_loglines(L, &logs);
     free(txs); free(lens); free(rs);
-    return 2;
+    return 3;
 }
 
-/* chain:query(contract, method, args) -> ok, value|error, gas, code. The
+/* chain:query(contract, method, args) -> ok, value|error, gas, code, logs. The
 ** query sees the head block's context: the block.height, block.time and
 ** block.hash (its parent's hash) that the head's transactions saw. */
 static int chain_query(lua_State *L)
@@ -496,9 +542,15 @@ static int chain_query(lua_State *L)
     ln_blockctx bc = { c->chain_id, c->height, c->time, { 0 }, 1, 0, NULL, NULL, NULL };
     memcpy(bc.prev, c->parent, LN_HASH_LEN);
     ln_outcome out;
+    loglines logs = { NULL, 0, 0 };
+    ln_contract_log_sink(collect_log, &logs);
     int rc = ln_exec_query(c->st, &bc, contract, method, args, alen, &out);
+    ln_contract_log_sink(NULL, NULL);
     free(args);
-    if (rc < 0) return luaL_error(L, "query: %s", ln_strerror(rc));
+    if (rc < 0) {
+        push_loglines(L, &logs);
+        return luaL_error(L, "query: %s", ln_strerror(rc));
+    }
     lua_pushboolean(L, out.code == 0);
     if (out.code == 0) {
         if (!out.result || ln_codec_decode_lua(L, out.result, out.result_len) < 0)
@@ -509,7 +561,8 @@ static int chain_query(lua_State *L)
     lua_pushnumber(L, (lua_Number)out.gas_used);
     if (out.code) lua_pushstring(L, ln_errname(out.code)); else lua_pushnil(L);
     ln_outcome_free(&out);
-    return 4;
+    push_loglines(L, &logs);
+    return 5;
 }
 
 /* chain:quote(tx bytes, signed or unsigned) -> {code, why, fee, payer,

@@ -17,6 +17,7 @@
 #include "opts.h"
 #include "replay.h"
 #include "sandbox.h"
+#include "scaffold.h"
 #include "spec.h"
 #include "testnet.h"
 
@@ -43,6 +44,8 @@ static const struct {
     { "block", "[HEIGHT]", cmd_client, "a block (default: the head)" },
     { "info", "", cmd_client, "the node's chain_info" },
     { "gov", "SUBCOMMAND", cmd_client, "governance: propose, vote, execute, cancel, list, show" },
+    { "account", "NAME", cmd_client, "an account: balance, nonces, permissions, code hash" },
+    { "new", "NAME", ln_cmd_new, "write contracts/NAME.lua and its spec from a template" },
     { "test", "[PATH...]", ln_cmd_test, "run busted specs against the real sandbox (default: contracts/)" },
     { "bench", "", ln_cmd_bench, "the standard workload: M token transfers, tx/s, latency, CPU" },
     { "pricing", "replay", ln_cmd_pricing, "FILE: what past blocks would pay under another pricing model" },

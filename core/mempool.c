@@ -106,6 +106,12 @@ int ln_mempool_has(const ln_mempool *mp, const uint8_t id[LN_HASH_LEN])
     return *id_slot(mp, id) != NULL;
 }
 
+const ln_mtx *ln_mempool_get(const ln_mempool *mp, const uint8_t id[LN_HASH_LEN])
+{
+    entry *e = *id_slot(mp, id);
+    return e ? &e->tx : NULL;
+}
+
 size_t ln_mempool_count(const ln_mempool *mp) { return mp->count; }
 size_t ln_mempool_bytes(const ln_mempool *mp) { return mp->bytes; }
 

@@ -40,6 +40,8 @@ void   ln_mempool_free(ln_mempool *mp);          /* NULL is a no-op */
 int    ln_mempool_add(ln_mempool *mp, const ln_tx *tx, const uint8_t *bytes, size_t len,
                       uint64_t state_nonce);
 int    ln_mempool_has(const ln_mempool *mp, const uint8_t id[LN_HASH_LEN]);   /* 1 or 0 */
+/* The waiting transaction with that id, or NULL; the pool's, valid until it changes. */
+const ln_mtx *ln_mempool_get(const ln_mempool *mp, const uint8_t id[LN_HASH_LEN]);
 size_t ln_mempool_count(const ln_mempool *mp);
 /* Accounts whose first waiting transaction has the nonce they are at (as
 ** of the last add or prune): 0 when no transaction could go in a block,

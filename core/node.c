@@ -48,18 +48,74 @@
 #include "sandbox.h"
 #include "tx.h"
 
-void ln__node_log(const char *fmt, ...)
+/* ---- the log ------------------------------------------------------------ */
+
+static int log_level = LN_LOG_INFO;
+
+/* What contracts log(...) (contract.h), at debug. */
+static void contract_log(const char *where, const char *text, size_t len, void *ud)
 {
-    char ts[32];
+    (void)ud;
+    ln__node_logl(LN_LOG_DEBUG, "log %s: %.*s", where, (int)len, text);
+}
+
+void ln_node_log_level(int level)
+{
+    if (level < LN_LOG_DEBUG || level > LN_LOG_ERROR) return;
+    log_level = level;
+    /* No sink above debug: log(...) then builds no text (its gas is the same). */
+    ln_contract_log_sink(level == LN_LOG_DEBUG ? contract_log : NULL, NULL);
+}
+
+static void vlog(int level, const char *fmt, va_list ap)
+{
+    if (level < log_level || level > LN_LOG_ERROR) return;
+    char buf[1024], *line = buf;
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+    int head = (int)strftime(buf, sizeof buf, "%H:%M:%S ", &tm);
+    head += snprintf(buf + head, sizeof buf - (size_t)head, "%-5s ", ln_log_level_name(level));
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(buf + head, sizeof buf - (size_t)head - 1, fmt, ap);
+    if (n < 0) n = 0;
+    if ((size_t)(head + n) >= sizeof buf - 1 && (line = malloc((size_t)head + n + 2))) {
+        memcpy(line, buf, (size_t)head);
+        vsnprintf(line + head, (size_t)n + 1, fmt, again);
+    } else if (!line) {
+        line = buf;                    /* no memory: the line as cut */
+        n = (int)(sizeof buf - 2) - head;
+    }
+    va_end(again);
+    for (int i = head; i < head + n; i++)        /* one event, one line */
+        if ((unsigned char)line[i] < 0x20) line[i] = ' ';
+    line[head + n] = '\n';
+    fwrite(line, 1, (size_t)head + n + 1, stderr);    /* one write: lines stay whole */
+    if (line != buf) free(line);
+}
+
+void ln__node_logl(int level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s ", ts);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+void ln_node_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, fmt, ap);
+    va_end(ap);
+}
+
+void ln__node_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(LN_LOG_INFO, fmt, ap);
     va_end(ap);
 }
 
@@ -230,6 +286,38 @@ static void notify(ln_node *n, const ln_pblock *b)
 
 static void membership_refresh(ln_node *n);
 
+#define LOG_FAILED_MAX 20                /* failed calls logged per block; the rest counted */
+
+/* The log's line for a committed block, and one per failed call in it. */
+static void log_block(const ln_pblock *b)
+{
+    ln__node_log("block %llu: %zu tx%s, %llu gas, %.1f ms (executed %.1f, committed %.1f)",
+                 (unsigned long long)b->hdr.height, b->n, b->n == 1 ? "" : "s",
+                 (unsigned long long)b->gas, b->exec_ms + b->commit_ms, b->exec_ms, b->commit_ms);
+    size_t failed = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const ln_receipt *r = &b->receipts[i];
+        if (r->ok || failed++ >= LOG_FAILED_MAX) continue;
+        char id[2 * LN_HASH_LEN + 1], call[2 * LN_NAME_MAX + 70] = "?";
+        ln_hex(r->txid, LN_HASH_LEN, id);
+        ln_tx tx;
+        if (ln_tx_decode(&tx, b->txs[i], b->lens[i]) == 0 && tx.nactions > 0) {
+            const char *c, *m;
+            size_t cl, ml;
+            const msgpack_object *args;
+            ln_tx_action(&tx, 0, &c, &cl, &m, &ml, &args);
+            snprintf(call, sizeof call, "%.*s.%.*s%s", (int)cl, c, (int)(ml > 64 ? 64 : ml), m,
+                     tx.nactions > 1 ? " (first of its actions)" : "");
+        }
+        ln_tx_free(&tx);
+        ln__node_log("tx %s %s failed: %s: %s", id, call, ln_errname(r->code),
+                     r->error ? r->error : ln_strerror(r->code));
+    }
+    if (failed > LOG_FAILED_MAX)
+        ln__node_log("block %llu: %zu more failed calls, not logged",
+                     (unsigned long long)b->hdr.height, failed - LOG_FAILED_MAX);
+}
+
 /* After b is committed (by this node's plugin or from a peer): mempool,
 ** metrics, subscribers, peers. Frees b. */
 void ln__node_committed(ln_node *n, ln_pblock *b)
@@ -256,6 +344,7 @@ void ln__node_committed(ln_node *n, ln_pblock *b)
     notify(n, b);
     ln__node_swaps_committed(n);
     if (n->p2p) ln_p2p_committed(n->p2p, b->hdr.height, proposed);
+    log_block(b);
     ln_pblock_free(b);
 }
 
@@ -411,16 +500,7 @@ static int genesis(ln_node *n, const ln_node_config *cfg, char *err, size_t errl
     uint64_t time = 0;
     if (rc == 0) rc = ln_genesis_build(&spec, ov, g, &time, err, errlen);
     if (rc < 0) goto done;
-    ln_blockinfo bi = { 0, time, { 0 } };
-    char why[256];
-    if ((rc = ln_govern_install(ov, &bi, why, sizeof why)) < 0) {
-        rc = ln_errf(err, errlen, LN_ECONFIG, "config: governance plugin: %s", why);
-        goto done;
-    }
-    if ((rc = ln_pricing_check_slot(ov, &bi, why, sizeof why)) < 0) {
-        rc = ln_errf(err, errlen, LN_ECONFIG, "config: %s", why);
-        goto done;
-    }
+    if ((rc = ln_govern_genesis(ov, time, err, errlen)) < 0) goto done;
     /* The header block 0 will have, for node.head() in the plugin's init. */
     ln_header *gh = &n->genesis_hdr;
     memset(gh, 0, sizeof *gh);
@@ -521,7 +601,7 @@ static int load_membership(ln_node *n, ln_overlay *ov)
 static void membership_refresh(ln_node *n)
 {
     int rc = load_membership(n, NULL);
-    if (rc < 0) ln__node_log("membership: the genesis record does not load: %s", ln_strerror(rc));
+    if (rc < 0) ln__node_logl(LN_LOG_WARN, "membership: the genesis record does not load: %s", ln_strerror(rc));
 }
 
 void ln__node_membership(ln_node *n) { membership_refresh(n); }
@@ -687,7 +767,7 @@ int ln_node_open(const ln_node_config *cfg, uv_loop_t *loop, ln_node **out,
     ln_ptimers_start(n->timers);
 
     char why[300];
-    if (ln_plugin_start(n->plugin, why, sizeof why) < 0) ln__node_log("consensus: %s", why);
+    if (ln_plugin_start(n->plugin, why, sizeof why) < 0) ln__node_logl(LN_LOG_WARN, "consensus: %s", why);
     *out = n;
     return 0;
 }
@@ -860,6 +940,48 @@ int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *heigh
     return st;
 }
 
+int ln_node_tx_bytes(ln_node *n, const uint8_t id[LN_HASH_LEN], uint8_t **tx, size_t *len)
+{
+    const ln_mtx *m = ln_mempool_get(n->mp, id);
+    if (m) {
+        if (!(*tx = malloc(m->len ? m->len : 1))) return LN_ENOMEM;
+        memcpy(*tx, m->bytes, m->len);
+        *len = m->len;
+        return 0;
+    }
+    uint8_t *rec, *blk = NULL;
+    size_t rl, bl = 0;
+    int rc = ln_chain_receipt(n->chain, id, &rec, &rl);
+    if (rc < 0) return rc;
+    msgpack_zone z;
+    msgpack_object o, b;
+    msgpack_zone_init(&z, 1024);
+    rc = ln_codec_unpack(rec, rl, &z, &o);
+    const msgpack_object *h = rc == 0 ? ln_codec_map_get(&o, "height") : NULL;
+    const msgpack_object *i = rc == 0 ? ln_codec_map_get(&o, "index") : NULL;
+    rc = h && i && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+         i->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? 0 : LN_EIO;
+    if (rc == 0) rc = ln_chain_block(n->chain, h->via.u64, &blk, &bl);
+    if (rc == 0) rc = ln_codec_unpack(blk, bl, &z, &b);
+    const msgpack_object *txs = rc == 0 ? ln_codec_map_get(&b, "txs") : NULL;
+    if (rc == 0 && (!txs || txs->type != MSGPACK_OBJECT_ARRAY || i->via.u64 >= txs->via.array.size ||
+                    txs->via.array.ptr[i->via.u64].type != MSGPACK_OBJECT_BIN))
+        rc = LN_EIO;
+    if (rc == 0) {
+        const msgpack_object_bin *t = &txs->via.array.ptr[i->via.u64].via.bin;
+        if ((*tx = malloc(t->size ? t->size : 1))) {
+            memcpy(*tx, t->ptr, t->size);
+            *len = t->size;
+        } else {
+            rc = LN_ENOMEM;
+        }
+    }
+    msgpack_zone_destroy(&z);
+    free(rec);
+    free(blk);
+    return rc;
+}
+
 /* A query runs on a worker over a view of the store taken on the loop when
 ** it was asked, with the head's header of that moment: one committed state,
 ** whatever the loop commits meanwhile. The view is the worker's alone. */
@@ -1021,6 +1143,17 @@ int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
     if (!ln_name_valid(name, strlen(name))) return LN_EBADNAME;
     size_t kl = ln_account_key(name, key);
     return ln_state_get(ln_chain_state(n->chain), key, kl, rec, len);
+}
+
+int ln_node_authorized(ln_node *n, const char *account, const char *perm,
+                       const uint8_t pk[LN_PK_LEN])
+{
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    if (!ov) return LN_ENOMEM;
+    ln_signers s = { (const uint8_t (*)[LN_PK_LEN])pk, 1, NULL };
+    int rc = ln_account_authorized(ov, account, perm, &s);
+    ln_overlay_free(ov);
+    return rc;
 }
 
 uint64_t ln_node_pending_nonce(ln_node *n, const char *name)

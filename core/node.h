@@ -14,10 +14,12 @@
 #include <uv.h>
 
 #include "contract.h"
+#include "exec.h"
 #include "genesis.h"
 #include "quote.h"
 #include "stake.h"
 #include "crypto.h"
+#include "log.h"
 
 typedef struct ln_node ln_node;   /* opaque */
 
@@ -103,6 +105,10 @@ enum { LN_TX_UNKNOWN = 0, LN_TX_PENDING = 1, LN_TX_COMMITTED = 2, LN_TX_FINAL = 
 int  ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
                        uint8_t **receipt, size_t *len);
 
+/* The encoded transaction of a waiting or committed id (malloc()ed): from
+** the mempool, else from its block. LN_ENOTFOUND. */
+int  ln_node_tx_bytes(ln_node *n, const uint8_t id[LN_HASH_LEN], uint8_t **tx, size_t *len);
+
 /* A query's end, on the loop: status 0 and out (borrowed for the call;
 ** out->code says whether the call failed, EGAS beyond query_gas_max), or
 ** LN_ECLOSED (the node closed before it ran) or LN_ENOMEM, with out NULL. */
@@ -125,9 +131,23 @@ int  ln_node_quote(ln_node *n, const uint8_t *tx, size_t len, ln_quote_cb cb, vo
 
 /* The account's stake and unbonding entries (stake.h); zero when none. */
 int  ln_node_stake(ln_node *n, const char *name, ln_stake *out);
+/* A dry run of a signed transaction (a client's fee estimate): checked and
+** executed as the next block would (height + 1, on the head's state, its
+** signatures verified), off the loop on the query workers, its writes
+** thrown away. cb runs on the loop with 0 and the receipt (borrowed for
+** the call: included = 0 with code and error when a check refused it), or
+** LN_ECLOSED or LN_ENOMEM with NULL. LN_EBUSY (the queries' queue is
+** full), LN_ECLOSED, LN_ENOMEM from the call itself: then cb never runs. */
+typedef void (*ln_dryrun_cb)(ln_node *n, int status, const ln_receipt *r, void *ud);
+int  ln_node_dry_run(ln_node *n, const uint8_t *tx, size_t len, ln_dryrun_cb cb, void *ud);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);
+
+/* 0 when a signature of pk alone satisfies account@perm ("active",
+** "owner") at the head; LN_EAUTH, LN_ENOACCOUNT. */
+int  ln_node_authorized(ln_node *n, const char *account, const char *perm,
+                        const uint8_t pk[LN_PK_LEN]);
 
 /* The nonce the account's next transaction takes: its committed nonce moved
 ** past its consecutive waiting transactions (ln_mempool_next_nonce). */
@@ -168,6 +188,14 @@ int  ln_node_block_final(ln_node *n, const uint8_t hash[LN_HASH_LEN]);
 
 int  ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud);
 void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud);
+
+/* The node's log: one line per event on stderr, "HH:MM:SS LEVEL text"
+** (UTC), written whole (lines from query threads do not interleave). A
+** line below the level is not written. The level is the process's, info
+** unless set; what the node computes never depends on it. */
+void ln_node_log_level(int level);           /* LN_LOG_* (log.h) */
+/* A line of the node's log from a part of the daemon (the watcher). */
+void ln_node_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prometheus text of the node's metrics (malloc()ed). */
 char *ln_node_metrics(ln_node *n);

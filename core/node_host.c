@@ -141,7 +141,7 @@ static int h_commit(void *ud, const uint8_t hash[LN_HASH_LEN], const uint8_t *da
     int rc = ln_chain_commit(n->chain, b, cert, len);
     if (rc < 0) {
         /* Memory may be ahead of disk now: stop; a restart recovers. */
-        ln__node_log("fatal: commit of block %llu failed: %s", (unsigned long long)b->hdr.height,
+        ln__node_logl(LN_LOG_ERROR, "fatal: commit of block %llu failed: %s", (unsigned long long)b->hdr.height,
               ln_strerror(rc));
         snprintf(why, whylen, "commit failed: %s", ln_strerror(rc));
         /* The chain is back at its head (chain.c), but the store refused
@@ -168,7 +168,8 @@ void ln__node_on_timer(const char *id, void *ud)
     if (ln__node_plugin_due(n)) return;    /* the old plugin's timer */
     if (n->closing || !n->plugin) return;
     char why[256];
-    if (ln_plugin_on_timer(n->plugin, id, why, sizeof why) < 0) ln__node_log("consensus: %s", why);
+    if (ln_plugin_on_timer(n->plugin, id, why, sizeof why) < 0)
+        ln__node_logl(LN_LOG_WARN, "consensus: %s", why);
 }
 
 static void h_timer(void *ud, uint64_t ms, const char *id)
@@ -176,9 +177,9 @@ static void h_timer(void *ud, uint64_t ms, const char *id)
     ln_node *n = ud;
     int rc = n->closing ? 0 : ln_ptimers_arm(n->timers, ms, id);
     if (rc == LN_EFULL)
-        ln__node_log("consensus: %d timers are armed already; '%.64s' is ignored", LN_PTIMER_MAX, id);
+        ln__node_logl(LN_LOG_WARN, "consensus: %d timers are armed already; '%.64s' is ignored", LN_PTIMER_MAX, id);
     else if (rc < 0)
-        ln__node_log("consensus: timer '%.64s' could not be armed: %s", id, ln_strerror(rc));
+        ln__node_logl(LN_LOG_WARN, "consensus: timer '%.64s' could not be armed: %s", id, ln_strerror(rc));
 }
 
 static int h_sign(void *ud, const uint8_t *m, size_t len, uint8_t sig[64])

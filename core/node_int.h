@@ -100,7 +100,9 @@ struct ln_node {
     double last_block_at, block_interval;
 };
 
-/* One line on stderr, "HH:MM:SS ..." (UTC). */
+/* The node's log (node.h): one line at level (LN_LOG_*), the single path
+** every line of the node takes. ln__node_log is a line at info. */
+void ln__node_logl(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ln__node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double ln__node_wall(void);                      /* unix seconds, with fractions */
 

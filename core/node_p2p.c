@@ -107,10 +107,10 @@ static int p_message(void *ud, const char *from, const uint8_t *m, size_t len,
     return ln_plugin_on_message(n->plugin, from, m, len, why, whylen);
 }
 
-static void p_log(void *ud, const char *line)
+static void p_log(void *ud, int level, const char *line)
 {
     (void)ud;
-    ln__node_log("%s", line);
+    ln__node_logl(level, "%s", line);
 }
 
 int ln__node_consensus_out(ln_node *n, const char *to, const uint8_t *m, size_t len)

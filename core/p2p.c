@@ -25,6 +25,7 @@
 
 #include <sodium.h>
 
+#include "log.h"
 #include "p2p.h"
 #include "p2p_frame.h"
 #include "err.h"
@@ -61,6 +62,7 @@ typedef struct {
     uint8_t key[16];                     /* hash of peer and reason; all zero: free */
     uint64_t since;                      /* window start, loop time ms */
     unsigned lines, more;                /* written, counted */
+    int level;                           /* of the sample */
     char from[ADDR_MAX];
     char sample[160];
 } logslot;
@@ -128,10 +130,10 @@ static double wall(void)
 /* Writes line, unless `peer` (may be NULL) wrote LOG_BURST lines for this
 ** reason within the window: then it is counted, and a line with the
 ** count follows when the window is over (log_flush). */
-static void log_limited(ln_p2p *p, ln_peer *peer, const char *reason, const char *line)
+static void log_limited(ln_p2p *p, int level, ln_peer *peer, const char *reason, const char *line)
 {
     if (!p->logs) {
-        p->host.log(p->host.ud, line);
+        p->host.log(p->host.ud, level, line);
         return;
     }
     uint8_t key[16];
@@ -150,7 +152,7 @@ static void log_limited(ln_p2p *p, ln_peer *peer, const char *reason, const char
             char sum[320];
             snprintf(sum, sizeof sum, "%s (and %u more like it from %s, not logged)",
                      sl->sample, sl->more, sl->from);
-            p->host.log(p->host.ud, sum);
+            p->host.log(p->host.ud, sl->level, sum);
         }
         memcpy(sl->key, key, sizeof key);
         sl->since = now;
@@ -159,8 +161,9 @@ static void log_limited(ln_p2p *p, ln_peer *peer, const char *reason, const char
     }
     if (sl->lines < LOG_BURST) {
         sl->lines++;
+        sl->level = level;
         snprintf(sl->sample, sizeof sl->sample, "%s", line);
-        p->host.log(p->host.ud, line);
+        p->host.log(p->host.ud, level, line);
     } else {
         sl->more++;
     }
@@ -176,39 +179,40 @@ static void log_flush(ln_p2p *p)
         char sum[320];
         snprintf(sum, sizeof sum, "%s (and %u more like it from %s, not logged)", sl->sample,
                  sl->more, sl->from);
-        p->host.log(p->host.ud, sum);
+        p->host.log(p->host.ud, sl->level, sum);
         memset(sl, 0, sizeof *sl);
     }
 }
 
 /* A log line about peer (may be NULL); the format is the reason. */
-static void plog(ln_p2p *p, ln_peer *peer, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void plog(ln_p2p *p, ln_peer *peer, const char *fmt, ...)
+static void plog(ln_p2p *p, int level, ln_peer *peer, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void plog(ln_p2p *p, int level, ln_peer *peer, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    log_limited(p, peer, fmt, line);
+    log_limited(p, level, peer, fmt, line);
 }
 
 /* A line no peer can repeat at will. */
-static void logf_(ln_p2p *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(ln_p2p *p, const char *fmt, ...)
+static void logf_(ln_p2p *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(ln_p2p *p, int level, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    p->host.log(p->host.ud, line);
+    p->host.log(p->host.ud, level, line);
 }
 
 void ln_p2p_log(ln_p2p *p, const char *line)
 {
     if (!p->current) {
-        p->host.log(p->host.ud, line);
+        p->host.log(p->host.ud, LN_LOG_INFO, line);
         return;
     }
     /* The reason is the line without its numbers: one peer's lines that
@@ -218,7 +222,7 @@ void ln_p2p_log(ln_p2p *p, const char *line)
     for (const char *c = line; *c && k + 1 < sizeof reason; c++)
         if (*c < '0' || *c > '9') reason[k++] = *c;
     reason[k] = 0;
-    log_limited(p, p->current, reason, line);
+    log_limited(p, LN_LOG_INFO, p->current, reason, line);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -317,7 +321,7 @@ static void addr_in(ln_p2p *p, const ln_p2p_frame *f)
         p->addrs[x].learned = 1;           /* one learned address per member, at most */
         if (ln_net_connect(p->net, addr) == 0) {
             snprintf(p->dialed[p->ndialed++], ADDR_MAX, "%s", addr);
-            logf_(p, "p2p: dialing %s, learned from a peer", addr);
+            logf_(p, LN_LOG_INFO, "p2p: dialing %s, learned from a peer", addr);
         }
     }
 }
@@ -577,27 +581,27 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
                 get_from(p, peer, final > 1 ? final : 1);
             }
         } else if (rc < 0) {
-            plog(p, peer, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);
+            plog(p, LN_LOG_WARN, peer, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);
             int x = addr_entry(p, ln_peer_key(peer), 1);
             if (rc == LN_ETOOBIG || rc == LN_EDEPTH) {
                 /* Bytes out of proportion to a block: nobody honest sends them. */
                 p->refused++;
-                logf_(p, "p2p: dropping %s: %s", ln_peer_addr(peer), ln_strerror(rc));
+                logf_(p, LN_LOG_WARN, "p2p: dropping %s: %s", ln_peer_addr(peer), ln_strerror(rc));
                 ln_peer_drop(peer, rc);
             } else if (rc == LN_EBADBLOCK && x >= 0 && ++p->addrs[x].bad >= LN_P2P_BAD_BLOCKS) {
                 p->addrs[x].bad = 0;
-                logf_(p, "p2p: dropping %s: %d refused blocks", ln_peer_addr(peer),
+                logf_(p, LN_LOG_WARN, "p2p: dropping %s: %d refused blocks", ln_peer_addr(peer),
                       LN_P2P_BAD_BLOCKS);
                 ln_peer_drop(peer, LN_EBADBLOCK);
             }
         } else {
             if (their > height + 1 && wall() - p->sync_log_at >= 2) {
                 p->sync_log_at = wall();
-                logf_(p, "sync: height %llu of %llu from %s", (unsigned long long)height,
+                logf_(p, LN_LOG_INFO, "sync: height %llu of %llu from %s", (unsigned long long)height,
                       (unsigned long long)their, ln_peer_addr(peer));
             } else if (their == height && p->sync_log_at > 0) {
                 p->sync_log_at = 0;
-                logf_(p, "sync: caught up at height %llu", (unsigned long long)height);
+                logf_(p, LN_LOG_INFO, "sync: caught up at height %llu", (unsigned long long)height);
             }
             /* Past its last block on its own chain: under forks our head
             ** need not have moved there. */
@@ -747,10 +751,10 @@ static void consensus_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
     char why[300];
     int rc = p->host.message(p->host.ud, from, f->m.p, f->m.n, why, sizeof why);
     if (rc == LN_EPLUGIN || rc == LN_ENOMEM) {
-        plog(p, peer, "consensus: %s", why);
+        plog(p, LN_LOG_WARN, peer, "consensus: %s", why);
     } else if (rc < 0) {
         p->refused++;
-        plog(p, peer, "p2p: dropping %s: %s", ln_peer_addr(peer), why);
+        plog(p, LN_LOG_WARN, peer, "p2p: dropping %s: %s", ln_peer_addr(peer), why);
         ln_peer_drop(peer, rc);
     }
 }
@@ -763,7 +767,7 @@ static int net_allow(void *ud, const uint8_t pk[LN_PK_LEN])
     if (p->host.allowed(p->host.ud, pk)) return 1;
     char hex[2 * LN_PK_LEN + 1];
     ln_hex(pk, LN_PK_LEN, hex);
-    plog(p, NULL, "p2p: refused %.16s…: not a member", hex);
+    plog(p, LN_LOG_WARN, NULL, "p2p: refused %.16s…: not a member", hex);
     return 0;
 }
 
@@ -801,7 +805,7 @@ static void net_peer(void *ud, ln_peer *peer, int up)
         if (p->peers) p->peers->prev = ps;
         p->peers = ps;
         ln_peer_set_data(peer, ps);
-        plog(p, peer, "p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
+        plog(p, LN_LOG_INFO, peer, "p2p: peer %s up (%s)", ln_peer_addr(peer), v ? v : "member");
         int x = addr_entry(p, ln_peer_key(peer), 1);
         if (x >= 0 && ln_peer_outbound(peer)) p->addrs[x].reached = 1;
         if (!p->closing) {
@@ -816,7 +820,7 @@ static void net_peer(void *ud, ln_peer *peer, int up)
             free(ps);
         }
         int why = ln_peer_why(peer);
-        plog(p, peer, "p2p: peer %s (%s) down%s%s", ln_peer_addr(peer), v ? v : "member",
+        plog(p, LN_LOG_INFO, peer, "p2p: peer %s (%s) down%s%s", ln_peer_addr(peer), v ? v : "member",
              why ? ": " : "", why ? ln_strerror(why) : "");
     }
 }
@@ -835,7 +839,7 @@ static void net_frame(void *ud, ln_peer *peer, const uint8_t *m, size_t len)
     if (rc == 0) rc = ln_p2p_frame_decode(m, len, MAX_ADDRS, &f);
     if (rc < 0) {
         p->refused++;
-        plog(p, peer, "p2p: dropping %s: frame refused: %s", ln_peer_addr(peer), ln_strerror(rc));
+        plog(p, LN_LOG_WARN, peer, "p2p: dropping %s: frame refused: %s", ln_peer_addr(peer), ln_strerror(rc));
         ln_peer_drop(peer, rc == LN_ENOMEM ? LN_ENOMEM : LN_EINVAL);
         return;
     }

@@ -123,8 +123,8 @@ typedef struct {
     ** message itself and drops the sender with a strike. */
     int  (*message)(void *ud, const char *from, const uint8_t *m, size_t len,
                     char *why, size_t whylen);
-    /* One log line (no newline). */
-    void (*log)(void *ud, const char *line);
+    /* One log line (no newline) at level (LN_LOG_*, log.h). */
+    void (*log)(void *ud, int level, const char *line);
 } ln_p2p_host;
 
 typedef struct {
@@ -174,7 +174,7 @@ int  ln_p2p_consensus(ln_p2p *p, const char *to, const char *from, const uint8_t
 /* Membership changed: peers no longer allowed are dropped. */
 void ln_p2p_recheck(ln_p2p *p);
 
-/* A log line (no newline) written through host->log. While a peer's frame
+/* A log line (no newline) written through host->log at info. While a peer's frame
 ** is being handled (the plugin logging from on_message), it counts against
 ** that peer: lines that differ only in their digits are one reason, and
 ** past a few per window only their count is written. */

@@ -1,8 +1,10 @@
 /*
 ** paths.h -- where lunet finds the files it ships (configs/, consensus/,
-** plugins/, contracts/, lua/): in the working directory, beside the binary
-** (build/lunet -> ./), where `make install` puts them (PREFIX/bin/lunet ->
-** PREFIX/share/lunet/), or in the source tree the binary was built from.
+** plugins/, contracts/, templates/, lua/): in the working directory, where
+** `make install` puts them (PREFIX/bin/lunet -> PREFIX/share/lunet/),
+** beside the binary (build/lunet -> ./), or, for a binary that runs where
+** CMake built it, in the source tree it was built from. Every lookup of a
+** shipped file goes through ln_path_find.
 */
 #ifndef LN_PATHS_H
 #define LN_PATHS_H

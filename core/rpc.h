@@ -26,8 +26,14 @@
 **   block_get      {height} | {hash}      -> {hash, header, txs, cert}; each tx is its
 **                                             decoded map plus "hash"
 **   tx_submit      {tx: base64}           -> {hash}      (after the node's checks)
-**   tx_get         {hash}                 -> {status: "pending"|"committed"|"unknown",
-**                                             height, receipt}   (null when unknown)
+**   tx_get         {hash, body?: bool}    -> {status: "pending"|"committed"|"unknown",
+**                                             height, receipt}   (null when unknown);
+**                                             with body: true also tx, the transaction
+**                                             decoded as in block_get
+**   tx_estimate    {tx: base64}           -> the receipt the signed transaction would get
+**                                             in the next block now, plus included, code
+**                                             and hash: nothing is kept (a dry run on the
+**                                             query workers, for a client's max_fee)
 **   contract_query {contract, method, args?: [...]} -> {result, gas_used}
 **                                             (off the loop: ln_node_query)
 **   account_get    {account}              -> {account, nonce, pending_nonce, balance,

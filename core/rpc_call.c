@@ -445,6 +445,9 @@ static int m_tx_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_er
     const char *s;
     uint8_t id[LN_HASH_LEN];
     if (p_str(p, "hash", &s, 1, e) < 0 || p_hash(s, "hash", id, e) < 0) return -1;
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(p, "body");
+    if (body && !cJSON_IsBool(body) && !cJSON_IsNull(body))
+        return PARAMS(e, "param \"body\" must be true or false");
     uint64_t height = 0;
     uint8_t *rec = NULL;
     size_t rl = 0;
@@ -465,6 +468,13 @@ static int m_tx_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_er
         } else {
             bad |= ln__rpc_put(o, "height", cJSON_CreateNull());
             bad |= ln__rpc_put(o, "receipt", cJSON_CreateNull());
+        }
+        /* The transaction itself, decoded as in block_get, when asked. */
+        uint8_t *tx;
+        size_t tl;
+        if (cJSON_IsTrue(body) && st != LN_TX_UNKNOWN && ln_node_tx_bytes(n, id, &tx, &tl) == 0) {
+            bad |= ln__rpc_put(o, "tx", render_tx(tx, tl));
+            free(tx);
         }
     }
     free(rec);
@@ -552,6 +562,64 @@ static int m_fee_quote(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc
         return ln__rpc_fail(e, rc, NULL);
     }
     return ASYNC;                       /* c is answered from on_quoted */
+}
+
+/* tx_estimate's answer: the receipt the transaction would get now, with
+** included and the error code's name. */
+static void on_dry_run(ln_node *n, int status, const ln_receipt *r, void *ud)
+{
+    (void)n;
+    call *c = ud;
+    batch *b = c->b;
+    ln__rpc_err e;
+    cJSON *o = NULL;
+    uint8_t *enc = NULL;
+    size_t el = 0;
+    if (status < 0) {
+        ln__rpc_fail(&e, status, NULL);
+    } else if (ln_receipt_encode(r, &enc, &el) < 0 || !(o = bytes_to_json(enc, el, &e))) {
+        INTERNAL(&e, "out of memory");
+    } else {
+        int bad = ln__rpc_put(o, "included", cJSON_CreateBool(r->included));
+        bad |= ln__rpc_put(o, "code", r->code ? cJSON_CreateString(ln_errname(r->code))
+                                            : cJSON_CreateNull());
+        bad |= ln__rpc_put(o, "hash", ln__rpc_hex(r->txid, LN_HASH_LEN, 0));
+        if (bad) {
+            cJSON_Delete(o);
+            o = NULL;
+            INTERNAL(&e, "out of memory");
+        }
+    }
+    free(enc);
+    call_complete(c, o, o ? NULL : &e);
+    batch_unwait(b);
+}
+
+static int m_tx_estimate(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)
+{
+    (void)res;
+    const char *s;
+    if (p_str(p, "tx", &s, 1, e) < 0) return -1;
+    uint8_t *tx;
+    size_t len;
+    int rc = ln__rpc_base64_decode(s, strlen(s), &tx, &len);
+    if (rc == LN_ENOMEM) return INTERNAL(e, "out of memory");
+    if (rc < 0) return PARAMS(e, "param \"tx\" must be base64 (RFC 4648, with padding)");
+    if (len == 0) { free(tx); return PARAMS(e, "param \"tx\" is empty"); }
+    if (len > LN_TX_MAX_BYTES) {
+        free(tx);
+        return ln__rpc_fail(e, LN_ETXSIZE, "the transaction is %zu bytes; the most is %u", len,
+                            LN_TX_MAX_BYTES);
+    }
+    rc = ln_node_dry_run(n, tx, len, on_dry_run, c);
+    free(tx);
+    if (rc < 0) {                       /* the callback will not run */
+        if (rc == LN_EBUSY)
+            return ln__rpc_fail(e, rc, "%d queries wait already; try again later",
+                                LN_NODE_QUERY_QUEUE);
+        return ln__rpc_fail(e, rc, NULL);
+    }
+    return ASYNC;
 }
 
 /* A query on its way: the caller's callback, until the node answers. */
@@ -762,7 +830,7 @@ static int m_plugin_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rp
     int64_t height = -1;
     const cJSON *hv = p ? cJSON_GetObjectItemCaseSensitive(p, "height") : NULL;
     if (hv && !cJSON_IsNull(hv)) {
-        uint64_t h;
+        uint64_t h = 0;
         if (p_uint(hv, "height", &h, e) < 0) return -1;
         height = (int64_t)h;
     }
@@ -782,6 +850,7 @@ static const struct { const char *name; method_fn fn; } methods[] = {
     { "block_get",      m_block_get },
     { "tx_submit",      m_tx_submit },
     { "tx_get",         m_tx_get },
+    { "tx_estimate",    m_tx_estimate },
     { "contract_query", m_contract_query },
     { "account_get",    m_account_get },
     { "fee_quote",      m_fee_quote },

@@ -46,6 +46,7 @@ struct ln_sandbox {
     int drain_pos, drain_fresh;
     int drain_ref, env_mt_ref, base_ref;
     int gas_text_ref, mem_text_ref, float_text_ref, str_text_ref;  /* kill texts, made before any kill */
+    char kill_where[LUA_IDSIZE + 16];    /* "chunk:line" of the kill, "" if not known */
     ln_sandbox *outer;         /* the sandbox running on this thread before this one */
     /* strings (ln_sandbox_cap_strings) */
     size_t str_max;            /* 0: no cap */
@@ -96,6 +97,24 @@ static uint64_t gas_so_far(const ln_sandbox *sb)
 
 static void sb_hook(lua_State *L, lua_Debug *ar);
 
+/* Notes where the call is killed: the innermost Lua function's chunk and
+** line. The stack is the same on every node at the same kill, so is the
+** text. lua_getinfo "Sl" allocates nothing (short_src is the ar's). Only
+** where the VM has stored its frame: in the hook, in a C function, and in
+** the allocator (LuaJIT saves base and pc before anything that may
+** allocate, as a memory error unwinds from there); not from pow, which the
+** VM calls straight from an instruction. */
+static void note_where(ln_sandbox *sb)
+{
+    lua_Debug ar;
+    sb->kill_where[0] = 0;
+    for (int level = 0; level < 32 && lua_getstack(sb->L, level, &ar); level++)
+        if (lua_getinfo(sb->L, "Sl", &ar) && ar.currentline > 0 && ar.what[0] != 'C') {
+            snprintf(sb->kill_where, sizeof sb->kill_where, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+}
+
 /* Marks the call killed. From the next instruction on, every instruction
 ** raises again, so a pcall in the contract cannot hold the kill. */
 static void mark_killed(ln_sandbox *sb, int why)
@@ -115,6 +134,7 @@ static inline __attribute__((always_inline)) int metered_growth(ln_sandbox *sb, 
     if (sb->killed) return -1;
     if (sb->arena.in_use + grow > sb->mem_base + sb->mem_cap) {
         mark_killed(sb, LN_EMEM);
+        note_where(sb);
         return -1;
     }
     sb->alloc_bytes += grow;
@@ -122,6 +142,7 @@ static inline __attribute__((always_inline)) int metered_growth(ln_sandbox *sb, 
         sb->mem_peak = sb->arena.in_use + grow - sb->mem_base;
     if (gas_so_far(sb) > sb->gas_limit) {
         mark_killed(sb, LN_EGAS);
+        note_where(sb);
         return -1;
     }
     return 0;
@@ -169,6 +190,8 @@ lua_State *ln_sandbox_L(ln_sandbox *sb) { return sb->L; }
 size_t ln_sandbox_mem_used(const ln_sandbox *sb) { return sb->arena.in_use; }
 size_t ln_sandbox_mem_peak(const ln_sandbox *sb) { return sb->mem_peak; }
 int ln_sandbox_killed(ln_sandbox *sb) { return sb->killed; }
+const char *ln_sandbox_kill_where(const ln_sandbox *sb) { return sb->killed ? sb->kill_where : ""; }
+uint64_t ln_sandbox_gas_limit(const ln_sandbox *sb) { return sb->gas_limit; }
 
 /* ---- meter ------------------------------------------------------------ */
 
@@ -212,8 +235,12 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
     if (!sb->killed) {
         /* Counted while paused too: instructions always count. */
         sb->firings++;
-        if (sb->metering && gas_so_far(sb) > sb->gas_limit) sb->killed = LN_EGAS;
-        else if (sb->metering) collect_if_due(sb);
+        if (sb->metering && gas_so_far(sb) > sb->gas_limit) {
+            sb->killed = LN_EGAS;
+            note_where(sb);
+        } else if (sb->metering) {
+            collect_if_due(sb);
+        }
     }
     if (sb->killed) {
         lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
@@ -269,6 +296,7 @@ void ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap)
     sb->mem_cap = mem_cap;
     sb->mem_peak = 0;
     sb->killed = 0;
+    sb->kill_where[0] = 0;
     sb->cdepth = 0;
     sb->armed = sb->metering = 1;
     sb->outer = running;
@@ -336,7 +364,10 @@ void ln_sandbox_charge(lua_State *L, uint64_t gas)
     if (!sb->metering) return;
     if (!sb->killed) {
         sb->explicit_gas += gas;
-        if (gas_so_far(sb) > sb->gas_limit) sb->killed = LN_EGAS;
+        if (gas_so_far(sb) > sb->gas_limit) {
+            sb->killed = LN_EGAS;
+            note_where(sb);
+        }
     }
     if (sb->killed) {
         lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);

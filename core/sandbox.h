@@ -170,6 +170,12 @@ uint64_t ln_sandbox_meter_end(ln_sandbox *sb);
 uint64_t ln_sandbox_meter_stop(ln_sandbox *sb);
 /* 0 while the meter runs normally; LN_EGAS or LN_EMEM once the call is killed. */
 int      ln_sandbox_killed(ln_sandbox *sb);
+/* Where the kill happened: "chunk:line" of the innermost Lua function then
+** ("token:12"), "" when not known (a kill found only at the end of the
+** call) or nothing was killed. Valid until the next meter_begin. */
+const char *ln_sandbox_kill_where(const ln_sandbox *sb);
+/* The gas limit of the last meter_begin. */
+uint64_t ln_sandbox_gas_limit(const ln_sandbox *sb);
 
 /* Stops charging (for host work inside a metered call, such as compiling a
 ** contract's source); returns what resume needs. Instructions still count. */

@@ -39,6 +39,22 @@ static const char usage_test[] =
     "  --no-gas-report    skip the gas report\n"
     "  -h, --help         this text\n";
 
+/* busted's options that take the next argument as their value (`--filter
+** PAT`): that value is not a path. The `--opt=value` form is one argument. */
+static int takes_value(const char *a)
+{
+    static const char *const with_value[] = {
+        "-o", "--output", "-p", "--pattern", "--exclude-pattern", "-t", "--tags",
+        "--exclude-tags", "--filter", "--filter-out", "--exclude-names-file", "--name",
+        "-m", "--lpath", "--cpath", "-r", "--run", "--repeat", "--seed", "--lang",
+        "--loaders", "--helper", "-e", "-C", "--directory", "-f", "--config-file",
+        "-Xoutput", "--Xoutput", "-Xhelper", "--Xhelper", NULL
+    };
+    for (const char *const *w = with_value; *w; w++)
+        if (!strcmp(a, *w)) return 1;
+    return 0;
+}
+
 /* The lua/ folder (paths.h): where lua/lunet/testing.lua is. */
 static void lua_dir(char *out, size_t n)
 {
@@ -81,12 +97,15 @@ int ln_cmd_test(int argc, char **argv)
     lua_setfield(L, -2, "lunet.core");
     lua_pop(L, 2);
 
-    /* Loaded before busted, so its gas table outlives busted's insulation. */
+    /* Loaded before busted, so its gas table and log lines outlive
+    ** busted's insulation. */
     lua_getglobal(L, "require");
     lua_pushliteral(L, "lunet.core");
     lua_call(L, 1, 1);
     lua_newtable(L);
     lua_setfield(L, -2, "gas_stats");
+    lua_newtable(L);
+    lua_setfield(L, -2, "logs");
     lua_pop(L, 1);
 
     /* busted reads its command line from the global `arg`. */
@@ -105,6 +124,10 @@ int ln_cmd_test(int argc, char **argv)
             continue;
         }
         if (argv[i][0] != '-') paths++;
+        else if (takes_value(argv[i]) && i + 1 < argc) {
+            lua_pushstring(L, argv[i++]);        /* the option, then its value */
+            lua_rawseti(L, -2, ++n);
+        }
         lua_pushstring(L, argv[i]);
         lua_rawseti(L, -2, ++n);
     }

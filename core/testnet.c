@@ -602,9 +602,10 @@ static int make(testnet *t, int force)
             return usagef("no consensus plugin %s (looked where lunet finds its files: ., beside the binary, the source tree)", rel);
     }
     if (t->config[0]) {
-        if (access(t->config, R_OK) != 0)
+        if (access(t->config, R_OK) == 0)
+            snprintf(t->config_path, sizeof t->config_path, "%s", t->config);
+        else if (ln_path_find(t->config, t->config_path, sizeof t->config_path) < 0)
             return usagef("--config %s: %s", t->config, strerror(errno));
-        snprintf(t->config_path, sizeof t->config_path, "%s", t->config);
     } else {
         snprintf(rel, sizeof rel, "configs/consortium-%s.lua", t->name);
         if (ln_path_find(rel, t->config_path, sizeof t->config_path) < 0)

@@ -9,6 +9,12 @@
 --   local v = chain:query("token", "balance_of", "bob")   -- raises on error
 --   chain:advance(blocks [, seconds]); chain:root()
 --
+-- Receipts carry `logs`, what the block's contracts log(...) ("where: text"
+-- lines; also printed by `lunet test`, test by test). Errors and logs of
+-- code deployed from a file name the file: the chain's own text says
+-- "token:12: boom" (the chunk is the account), which the fixture writes as
+-- "contracts/token.lua:12: boom" for an account it deployed from that file.
+--
 -- Options of testing.chain{...}: chain_id ("lunet-test"), time (genesis
 -- time, 1700000000), balance (per dev account, 10^12), max_fee (per
 -- transaction, 10^8), and as in a config file: consensus, governance and
@@ -72,7 +78,28 @@ function M.chain(opts)
   local not_ready = {}
   for _, name in ipairs(opts.not_ready or {}) do not_ready[name] = true end
   return setmetatable({ c = c, keys = keys, max_fee = opts.max_fee or 1e8,
-                        validators = validators, not_ready = not_ready }, Chain)
+                        validators = validators, not_ready = not_ready, sources = {} }, Chain)
+end
+
+-- "NAME:LINE" of an account deployed from a file -> "FILE:LINE", where
+-- NAME stands alone (not the end of a path or a longer name).
+local function positions(self, s)
+  if type(s) ~= "string" or not next(self.sources) then return s end
+  return (s:gsub("()([%w%.]+):(%d+)", function(at, name, line)
+    local path = self.sources[name]
+    if not path or (at > 1 and s:sub(at - 1, at - 1):match("[%w%./_%-]")) then return nil end
+    return path .. ":" .. line
+  end))
+end
+
+-- Notes what contracts logged (for the report of `lunet test`) and returns
+-- the lines with positions as files.
+local function logged(self, lines)
+  local out = {}
+  for i, l in ipairs(lines or {}) do out[i] = positions(self, l) end
+  local sink = core.logs
+  if sink then for _, l in ipairs(out) do sink[#sink + 1] = l end end
+  return out
 end
 
 local function record_gas(contract, method, gas)
@@ -149,27 +176,35 @@ local function ready_txs(self)
   return out
 end
 
--- One block of txs (after the validators' readiness); their receipts.
-local function block(self, txs, time)
-  local ready = ready_txs(self)
-  if #ready == 0 then return self.c:apply(txs, time) end
-  for _, tx in ipairs(txs) do ready[#ready + 1] = tx end
-  local all = self.c:apply(ready, time)
-  local out = {}
-  for i = #ready - #txs + 1, #all do out[#out + 1] = all[i] end
-  return out
+-- One block of raw transactions, after the validators' readiness: their
+-- receipts, with errors as files, and what the block's contracts logged.
+local function apply(self, txs, time)
+  local all_txs = ready_txs(self)
+  local nready = #all_txs
+  for _, tx in ipairs(txs) do all_txs[#all_txs + 1] = tx end
+  local all, _, lines = self.c:apply(all_txs, time)
+  local logs = logged(self, lines)
+  local receipts = {}
+  for i = nready + 1, #all do
+    local r = all[i]
+    r.error = positions(self, r.error)
+    r.logs = logs
+    receipts[#receipts + 1] = r
+  end
+  return receipts, logs
 end
 
--- Applies raw encoded transactions as one block; returns the receipts.
+-- Applies raw encoded transactions as one block; returns the receipts and
+-- what the block's contracts logged.
 function Chain:apply(txs, time)
-  return block(self, txs, time)
+  return apply(self, txs, time)
 end
 
 -- Sends one action as `from` in a block of its own; returns the receipt.
 function Chain:send(from, contract, method, ...)
   local tx = self:transaction(from, { { contract = contract, method = method,
                                         args = args_of(pack(...)) } })
-  local r = block(self, { tx })[1]
+  local r = apply(self, { tx })[1]
   if r.included then record_gas(contract, method, r.gas_used) end
   return r
 end
@@ -178,7 +213,7 @@ end
 function Chain:send_with(opts, from, contract, method, ...)
   local tx = self:transaction(from, { { contract = contract, method = method,
                                         args = args_of(pack(...)) } }, opts)
-  return block(self, { tx })[1]
+  return apply(self, { tx })[1]
 end
 
 -- Sends each {from, contract, method, args...} as its own transaction, all
@@ -199,7 +234,7 @@ function Chain:batch(calls)
                               { nonce = nonces[from] })
     nonces[from] = nonces[from] + 1
   end
-  local rs = block(self, txs)
+  local rs = apply(self, txs)
   for i, r in ipairs(rs) do
     if r.included then record_gas(calls[i][2], calls[i][3], r.gas_used) end
   end
@@ -244,27 +279,30 @@ function Chain:deploy(from, name, path, ...)
   if not f then error("cannot read " .. path .. ": " .. tostring(err), 2) end
   local src = f:read("*a")
   f:close()
+  self.sources[name] = path
   return self:deploy_source(from, name, src, ...)
 end
 
 function Chain:deploy_source(from, name, src, ...)
   local tx = self:transaction(from, { { contract = "sys", method = "deploy",
                                         args = { name, src, unpack(args_of(pack(...))) } } })
-  local r = block(self, { tx })[1]
+  local r = apply(self, { tx })[1]
   if r.included then record_gas(name, "deploy", r.gas_used) end
   return r
 end
 
 -- Runs a method read-only and returns its result; raises with the error.
 function Chain:query(contract, method, ...)
-  local ok, v = self.c:query(contract, method, args_of(pack(...)))
+  local ok, v = self:try_query(contract, method, ...)
   if not ok then error(v, 2) end
   return v
 end
 
--- Like query, without raising: ok, value|error, gas_used, code.
+-- Like query, without raising: ok, value|error, gas_used, code, logs.
 function Chain:try_query(contract, method, ...)
-  return self.c:query(contract, method, args_of(pack(...)))
+  local ok, v, gas, code, lines = self.c:query(contract, method, args_of(pack(...)))
+  if not ok then v = positions(self, v) end
+  return ok, v, gas, code, logged(self, lines)
 end
 
 -- Produces `blocks` empty blocks (default 1) and moves block.time on by
@@ -274,7 +312,7 @@ function Chain:advance(blocks, seconds)
   seconds = seconds or blocks
   local t0 = self.c:time()
   for i = 1, blocks do
-    block(self, {}, t0 + math.floor(seconds * i / blocks))
+    apply(self, {}, t0 + math.floor(seconds * i / blocks))
   end
 end
 

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "exec.h"
+#include "sandbox.h"
 
 #define GAS LN_TX_GAS_MAX
 
@@ -338,6 +339,122 @@ TEST(contract_events_are_canonical_maps_of_contract_data_and_name)
     world_free(&w);
 }
 
+
+/* ---- log(...) and the text of a kill --------------------------------------- */
+
+static const char NOTES[] =
+    "local M = {}\n"
+    "function M.say(n)\n"
+    "  log('n is', n, true, nil, { 1 }, 0.5)\n"
+    "end\n"
+    "function M.long(n) log(string.rep('x', n)) end\n"
+    "function M.rep(n) local s = string.rep('x', n) end\n"
+    "function M.spin()\n"
+    "  local i = 0\n"
+    "  while true do i = i + 1 end\n"
+    "end\n"
+    "function M.eat()\n"
+    "  local t = {}\n"
+    "  for i = 1, 1e9 do t[i] = string.rep('y', 4096) .. i end\n"
+    "end\n"
+    "return M\n";
+
+static char heard[LN_LOG_MAX + 1], heard_where[128];
+static int heard_calls;
+
+static void sink(const char *where, const char *text, size_t len, void *ud)
+{
+    (void)ud;
+    ASSERT(len <= LN_LOG_MAX);
+    memcpy(heard, text, len);
+    heard[len] = 0;
+    snprintf(heard_where, sizeof heard_where, "%s", where);
+    heard_calls++;
+}
+
+static world notes(void)
+{
+    world w = chain();
+    ln_outcome out = run(&w, NULL, "sys", "deploy", (arg[]){ S("notes"), S(NOTES) }, 2);
+    if (out.code) LN_FAIL("deploy: %s", out.error);
+    ln_outcome_free(&out);
+    return w;
+}
+
+TEST(contract_log_hands_its_text_and_the_calling_line_to_the_sink)
+{
+    world w = notes();
+    heard_calls = 0;
+    ln_contract_log_sink(sink, NULL);
+    ln_outcome out = run(&w, NULL, "notes", "say", (arg[]){ U(42) }, 1);
+    ln_contract_log_sink(NULL, NULL);
+    ASSERT_EQ(out.code, 0);
+    ASSERT_EQ(heard_calls, 1);
+    ASSERT_STR(heard, "n is 42 true nil <table> 0.5");
+    ASSERT_STR(heard_where, "notes:3");
+    ASSERT_EQ(out.events_len, 1);              /* not an event: the list is empty */
+    ln_outcome_free(&out);
+    /* text beyond 16 KiB is cut, not refused */
+    ln_contract_log_sink(sink, NULL);
+    out = run(&w, NULL, "notes", "long", (arg[]){ U(LN_STRING_MAX) }, 1);
+    ln_contract_log_sink(NULL, NULL);
+    ASSERT_EQ(out.code, 0);
+    ASSERT_EQ(strlen(heard), LN_LOG_MAX);
+    ln_outcome_free(&out);
+    world_free(&w);
+}
+
+TEST(contract_log_costs_the_length_of_its_text_before_it_is_built)
+{
+    world w = notes();
+    ln_outcome a = run(&w, NULL, "notes", "long", (arg[]){ U(16) }, 1);
+    ln_outcome b = run(&w, NULL, "notes", "long", (arg[]){ U(16000) }, 1);
+    ASSERT_EQ(a.code, 0);
+    ASSERT_EQ(b.code, 0);
+    /* string.rep and log each copy the bytes once */
+    uint64_t more = b.gas_used - a.gas_used;
+    uint64_t copies = 2 * (LN_GAS_COPY_BYTES(16000) - LN_GAS_COPY_BYTES(16));
+    if (more < copies)
+        LN_FAIL("16000 bytes logged cost %llu more gas than 16, less than two copies (%llu)",
+                (unsigned long long)more, (unsigned long long)copies);
+    ln_outcome_free(&a);
+    ln_outcome_free(&b);
+    /* a limit that covers the rep but not the log: out of gas, no text built */
+    ln_outcome c = run(&w, NULL, "notes", "rep", (arg[]){ U(16000) }, 1);
+    ASSERT_EQ(c.code, 0);
+    uint64_t limit = c.gas_used + 50;
+    ln_outcome_free(&c);
+    heard_calls = 0;
+    ln_contract_log_sink(sink, NULL);
+    actions act;
+    ln_outcome out;
+    one_action(&act, "notes", "long", 0, (arg[]){ U(16000) }, 1, 0);
+    ASSERT_EQ(ln_vm_run(w.vm, "alice", NULL, act.o.via.array.ptr, 1, limit, &out), 0);
+    actions_free(&act);
+    ln_contract_log_sink(NULL, NULL);
+    ASSERT_EQ(heard_calls, 0);
+    ASSERT_FAILS(out, LN_EGAS, "out of gas in notes.long at notes:5");
+    world_free(&w);
+}
+
+TEST(contract_out_of_gas_and_of_memory_say_the_action_the_line_and_the_limit)
+{
+    world w = notes();
+    actions act;
+    ln_outcome out;
+    one_action(&act, "notes", "spin", 0, NULL, 0, 0);
+    ASSERT_EQ(ln_vm_run(w.vm, "alice", NULL, act.o.via.array.ptr, 1, 12345, &out), 0);
+    actions_free(&act);
+    ASSERT_EQ(out.gas_used, 12345);
+    ASSERT_FAILS(out, LN_EGAS, "out of gas in notes.spin at notes:9: the limit is 12345 gas");
+    ASSERT_FAILS(run(&w, NULL, "notes", "eat", NULL, 0), LN_EMEM,
+                 "out of memory in notes.eat at notes:13: the cap is 32 MiB of memory");
+    /* a query says the same, with its own limit */
+    ASSERT_FAILS(query(&w, "notes", "spin", NULL, 0), LN_EGAS,
+                 "out of gas in notes.spin at notes:9: the limit is 50000000 gas");
+    world_free(&w);
+}
+
 static const ln_test tests[] = {
     T(contract_run_refuses_a_contract_that_is_no_name_and_a_method_that_is_empty_or_holds_nul),
     T(contract_query_refuses_a_contract_that_is_no_name_and_args_that_are_not_an_array),
@@ -348,6 +465,9 @@ static const ln_test tests[] = {
     T(contract_code_that_does_not_compile_fails_each_call_with_ecode),
     T(contract_signers_given_to_a_run_count_in_that_run_only),
     T(contract_events_are_canonical_maps_of_contract_data_and_name),
+    T(contract_log_hands_its_text_and_the_calling_line_to_the_sink),
+    T(contract_log_costs_the_length_of_its_text_before_it_is_built),
+    T(contract_out_of_gas_and_of_memory_say_the_action_the_line_and_the_limit),
     { NULL, NULL }
 };
 

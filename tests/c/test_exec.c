@@ -725,6 +725,73 @@ TEST(exec_apply_commits_the_block_and_gives_the_states_new_root)
     ln_state_close(st);
 }
 
+
+/* A contract that logs on its way: what log(...) costs and leaves behind
+** must not depend on whether anyone reads the text. */
+static const char LOGGER[] =
+    "local M = {}\n"
+    "function M.note(k)\n"
+    "  log('note', k, 7, true, nil, {}, string.rep('x', 3000))\n"
+    "  storage.set(k, k)\n"
+    "  return k\n"
+    "end\n"
+    "return M\n";
+
+static int sink_calls;
+static void count_sink(const char *where, const char *text, size_t len, void *ud)
+{
+    (void)where;
+    (void)text;
+    (void)len;
+    (void)ud;
+    sink_calls++;
+}
+
+/* Deploys LOGGER and calls note in block 2: the root, and each receipt's bytes. */
+static void logger_block(uint8_t root[LN_HASH_LEN], uint8_t **enc, size_t *el)
+{
+    ln_state *st = chain();
+    txspec d = spec(ALICE, 1, "sys", "deploy");
+    d.nargs = 2;
+    d.args[0] = S("logger");
+    d.args[1] = S(LOGGER);
+    txspec c = spec(BOB, 0, "logger", "note");
+    c.nargs = 1;
+    c.args[0] = S("k");
+    size_t lens[2];
+    uint8_t *txs[2] = { build(&d, &lens[0]), build(&c, &lens[1]) };
+    ln_receipt r[2];
+    ln_blockctx bc = ctx(2);
+    ASSERT_EQ(ln_exec_apply(st, &bc, (const uint8_t *const *)txs, lens, 2, r, NULL, root), 0);
+    for (int i = 0; i < 2; i++) {
+        if (!r[i].ok) LN_FAIL("transaction %d: %s", i, r[i].error);
+        ASSERT_EQ(ln_receipt_encode(&r[i], &enc[i], &el[i]), 0);
+        ln_receipt_free(&r[i]);
+        free(txs[i]);
+    }
+    ln_state_close(st);
+}
+
+TEST(exec_block_gives_the_same_root_and_receipts_whether_log_text_is_read_or_not)
+{
+    uint8_t quiet[LN_HASH_LEN], heard[LN_HASH_LEN], *qe[2], *he[2];
+    size_t ql[2], hl[2];
+    ln_contract_log_sink(NULL, NULL);
+    logger_block(quiet, qe, ql);
+    sink_calls = 0;
+    ln_contract_log_sink(count_sink, NULL);
+    logger_block(heard, he, hl);
+    ln_contract_log_sink(NULL, NULL);
+    ASSERT_EQ(sink_calls, 1);                  /* the text was built and handed over */
+    ASSERT_MEM(quiet, heard, LN_HASH_LEN);
+    for (int i = 0; i < 2; i++) {              /* gas and fee included */
+        ASSERT_EQ(ql[i], hl[i]);
+        ASSERT_MEM(qe[i], he[i], ql[i]);
+        free(qe[i]);
+        free(he[i]);
+    }
+}
+
 static const ln_test tests[] = {
     T(exec_check_refuses_each_failed_check_with_its_code_and_the_numbers),
     T(exec_admit_runs_the_plugins_admit_and_changes_nothing),
@@ -740,6 +807,7 @@ static const ln_test tests[] = {
     T(exec_receipt_encode_gives_the_canonical_receipt_map),
     T(exec_query_writes_nothing_and_runs_under_its_own_gas_cap),
     T(exec_apply_commits_the_block_and_gives_the_states_new_root),
+    T(exec_block_gives_the_same_root_and_receipts_whether_log_text_is_read_or_not),
     { NULL, NULL }
 };
 

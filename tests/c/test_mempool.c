@@ -242,8 +242,27 @@ TEST(mempool_next_nonce_follows_the_consecutive_waiting_nonces)
     ln_mempool_free(mp);
 }
 
+TEST(mempool_get_gives_a_waiting_transaction_and_its_bytes_until_it_goes)
+{
+    ln_mempool *mp;
+    ASSERT_EQ(ln_mempool_new(10, 1 << 20, &mp), 0);
+    ln_tx a = mk("alice", 0, 10, 1), b = mk("bob", 0, 10, 2);
+    ASSERT_EQ(ln_mempool_add(mp, &a, bytes, sizeof bytes, 0), 0);
+    ASSERT(ln_mempool_get(mp, b.id) == NULL);
+    const ln_mtx *m = ln_mempool_get(mp, a.id);
+    ASSERT(m != NULL);
+    ASSERT_MEM(m->id, a.id, LN_HASH_LEN);
+    ASSERT_STR(m->account, "alice");
+    ASSERT_EQ(m->len, sizeof bytes);
+    ASSERT_MEM(m->bytes, bytes, sizeof bytes);
+    ln_mempool_remove(mp, (const uint8_t (*)[LN_HASH_LEN])a.id, 1);
+    ASSERT(ln_mempool_get(mp, a.id) == NULL);
+    ln_mempool_free(mp);
+}
+
 static const ln_test tests[] = {
     T(mempool_next_nonce_follows_the_consecutive_waiting_nonces),
+    T(mempool_get_gives_a_waiting_transaction_and_its_bytes_until_it_goes),
     T(mempool_ready_counts_only_what_a_block_could_take),
     T(mempool_admits_a_transaction_once),
     T(mempool_refuses_a_nonce_below_the_committed_one),

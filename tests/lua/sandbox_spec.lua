@@ -306,14 +306,14 @@ describe("sandbox memory", function()
     local r = refused([=[
 local t = {}
 while true do t[#t + 1] = { 1, 2, 3, 4, 5, 6, 7, 8 } end]=], "EMEM")
-    assert.equal("out of memory", r.error)
+    assert.equal("out of memory in probe.run at probe:5: the cap is 32 MiB of memory", r.error)
   end)
 
   it("kills a pile of 16 KiB strings with EMEM", function()
     local r = refused([=[
 local t, s, i = {}, string.rep("x", 16000), 0
 while true do i = i + 1 t[i] = s .. i end]=], "EMEM")
-    assert.equal("out of memory", r.error)
+    assert.equal("out of memory in probe.run at probe:5: the cap is 32 MiB of memory", r.error)
   end)
 
   it("kills a doubling string at 16 KiB, long before the memory cap", function()

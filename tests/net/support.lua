@@ -102,8 +102,26 @@ function M.wait_until(tries, interval_ms, cond, msg)
   error(msg, 2)
 end
 
--- A port nobody listens on now (the kernel's choice for port 0).
+-- A port nobody listens on now, below the kernel's ephemeral range
+-- (/proc/sys/net/ipv4/ip_local_port_range, 32768 and up here): a port the
+-- kernel hands out for port 0 may be taken, before a node binds it, as the
+-- source port of some outgoing connection (nodes dial each other all the
+-- time), and the node then fails with "address in use". Never the same
+-- port twice in one process.
+local given, port_seed = {}, (C.getpid() * 7919 + math.floor(socket.gettime() * 1000)) % 2147483647
 function M.free_port()
+  for _ = 1, 200 do
+    port_seed = (port_seed * 48271) % 2147483647
+    local port = 20000 + port_seed % 12000
+    if not given[port] then
+      local s = socket.bind("127.0.0.1", port)
+      if s then
+        s:close()
+        given[port] = true
+        return port
+      end
+    end
+  end
   local s = assert(socket.bind("127.0.0.1", 0))
   local _, port = s:getsockname()
   s:close()
@@ -339,7 +357,9 @@ function Node:kill_after(seconds, sig)
 end
 
 -- Starts `lunet dev` on the home (created on the first start) and waits
--- until GET /health answers. Extra argv in opts.args.
+-- until GET /health answers. Extra argv in opts.args; opts.bin runs another
+-- binary, opts.cwd runs it in that folder, opts.config = false gives no
+-- --config.
 function Node:start(opts)
   opts = opts or {}
   assert(not self.pid, self.name .. " is already running")
@@ -348,10 +368,19 @@ function Node:start(opts)
   f:write(string.format("==== start %d of %s (%s)\n", self.starts, self.name, os.date("!%H:%M:%S")))
   f:close()
   self.log_from = #(read_file(self.log) or "")
-  local argv = { M.BIN, opts.command or "dev", "--home", self.home,
-                 "--rpc", "127.0.0.1:" .. self.port, "--p2p", "127.0.0.1:" .. self.p2p,
-                 "--config", opts.config or M.CONFIG }
+  local argv = { opts.bin or M.BIN, opts.command or "dev", "--home", self.home,
+                 "--rpc", "127.0.0.1:" .. self.port, "--p2p", "127.0.0.1:" .. self.p2p }
+  if opts.config ~= false then
+    argv[#argv + 1] = "--config"
+    argv[#argv + 1] = opts.config or M.CONFIG
+  end
   for _, a in ipairs(opts.args or {}) do argv[#argv + 1] = a end
+  if opts.cwd then                     -- the shell execs the node: same pid
+    table.insert(argv, 1, opts.cwd)
+    table.insert(argv, 1, 'cd "$0" && exec "$@"')
+    table.insert(argv, 1, "-c")
+    table.insert(argv, 1, "/bin/sh")
+  end
   self.ended = nil
   self.pid = spawn(argv, self.log)
   self:start_watchdog()

@@ -1,0 +1,131 @@
+-- tests/net/watch_spec.lua -- `lunet dev --watch` on a project folder: an
+-- edited contract is upgraded in place by the dev node (code replaced,
+-- storage kept, init not run again) and its spec runs again; code that
+-- does not compile is not sent; an edited spec runs; a contract no key of
+-- the home holds is left alone, and each step is logged.
+
+local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
+local q = support.quote
+
+describe("dev --watch", function()
+  local node, dir
+
+  lazy_setup(function()
+    dir = support.run_dir() .. "/project"
+    os.execute("mkdir -p " .. q(dir) .. " && cd " .. q(dir) .. " && " .. q(support.BIN) ..
+               " new counter >/dev/null")
+    assert(support.read_file(dir .. "/contracts/counter.lua"), "lunet new wrote no contract")
+    node = support.node({ name = "watch" })
+    node:start({ cwd = dir, args = { "--watch" } })
+    support.wait_until(50, 100, function() return node:log_tail(20):find("watch: contracts", 1, true) end,
+                       function() return "the node never said it watches:\n" .. node:log_tail(10) end)
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  -- lunet ARGS... in the project folder against the node.
+  local function cli(...)
+    local parts = { "cd", q(dir), "&&", q(support.BIN) }
+    for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
+    for _, a in ipairs({ "--rpc", node.url, "--home", node.home }) do parts[#parts + 1] = q(a) end
+    local out = dir .. "/.out"
+    local a, _, c = os.execute(table.concat(parts, " ") .. " >" .. q(out) .. " 2>&1 </dev/null")
+    return type(a) == "number" and a / 256 or c, support.read_file(out) or ""
+  end
+
+  -- Waits until the log has, since mark, a line matching each pattern in
+  -- turn; returns what it logged.
+  local function wait_log(mark, pats, what)
+    return support.wait_until(150, 100, function()
+      local log, at = node:log_since(mark), 1
+      for _, p in ipairs(pats) do
+        local s, e = log:find(p, at)
+        if not s then return nil end
+        at = e + 1
+      end
+      return log
+    end, function() return what .. ":\n" .. node:log_since(mark) end)
+  end
+
+  local function edit(file, from, to)
+    local path = dir .. "/contracts/" .. file
+    local text = support.read_file(path)
+    local out = text:gsub(from, to)
+    assert(out ~= text, file .. " has no " .. from)
+    support.write_file(path, out)
+  end
+
+  it("upgrades an edited contract in place: code replaced, storage kept, init not run", function()
+    local code, out = cli("deploy", "counter", "contracts/counter.lua", "0", "--as", "alice")
+    assert.equal(0, code, out)
+    code, out = cli("send", "counter", "bump", "3", "--as", "bob")
+    assert.equal(0, code, out)
+    local mark = node:log_mark()
+    -- a new method, and an init that would leave a mark if it ran again
+    edit("counter.lua", "\nreturn M\n", "\nfunction M.double(account) return 2 * _count(account) end\n" ..
+         'function M.inits() return storage.get("inits") or 0 end\nreturn M\n')
+    edit("counter.lua", 'storage%.set%("start", start%)',
+         'storage.set("start", start) storage.set("inits", (storage.get("inits") or 0) + 1)')
+    local log = wait_log(mark, { "watch: upgrading counter from contracts/counter%.lua %(signed by alice%)",
+                                 "watch: counter upgraded at height %d+: code replaced, storage kept",
+                                 "watch: lunet test contracts/counter_spec%.lua",
+                                 "watch: contracts/counter_spec%.lua passed" },
+                         "the dev node never upgraded counter and ran its spec")
+    assert.matches("lunet test: 3 passed, 0 failed", log, 1, true)
+    assert.equal(3, node:call("contract_query", { contract = "counter", method = "count", args = { "bob" } }).result)
+    assert.equal(6, node:call("contract_query", { contract = "counter", method = "double", args = { "bob" } }).result)
+    assert.equal(0, node:call("contract_query", { contract = "counter", method = "inits", args = {} }).result)
+    local text = support.read_file(dir .. "/contracts/counter.lua")
+    assert.equal(support.core.hex(support.core.hash(text)),
+                 node:call("account_get", { account = "counter" }).code_hash)
+  end)
+
+  it("does not send code that does not compile, and logs its file and line", function()
+    local mark = node:log_mark()
+    local nonce = node:call("account_get", { account = "alice" }).pending_nonce
+    local good = support.read_file(dir .. "/contracts/counter.lua")
+    support.write_file(dir .. "/contracts/counter.lua", "local M = {}\nfunction M.f( end\nreturn M\n")
+    wait_log(mark, { "warn  watch: contracts/counter%.lua does not compile, counter not upgraded: " ..
+                     "contracts/counter%.lua:2: ",
+                     "watch: contracts/counter_spec%.lua failed %(exit 1%)" },
+             "the dev node never refused the broken contract")
+    assert.equal(nonce, node:call("account_get", { account = "alice" }).pending_nonce)
+    assert.equal(6, node:call("contract_query", { contract = "counter", method = "double", args = { "bob" } }).result)
+    -- put back: the chain runs this code already, so only the spec runs
+    mark = node:log_mark()
+    support.write_file(dir .. "/contracts/counter.lua", good)
+    wait_log(mark, { "watch: contracts/counter%.lua changed; counter runs this code already",
+                     "watch: contracts/counter_spec%.lua passed" }, "the restored file was not seen")
+  end)
+
+  it("runs an edited spec again", function()
+    local mark = node:log_mark()
+    edit("counter_spec.lua", 'it%("starts every account at the init value"', 'it("starts at the init value"')
+    wait_log(mark, { "watch: contracts/counter_spec%.lua changed",
+                     "watch: lunet test contracts/counter_spec%.lua",
+                     "watch: contracts/counter_spec%.lua passed" }, "the edited spec never ran")
+  end)
+
+  it("leaves a contract that no key of the home holds, and says so", function()
+    support.write_file(dir .. "/contracts/held.lua", "return { f = function() return 1 end }\n")
+    local code, out = cli("deploy", "held", "contracts/held.lua", "--as", "alice")
+    assert.equal(0, code, out)
+    local pk = support.core.keypair(support.core.hash("a key this home does not have"))
+    local auth = string.format('{"threshold":1,"keys":[{"key":"%s","weight":1}]}', support.core.hex(pk))
+    for _, perm in ipairs({ "active", "owner" }) do   -- owner would satisfy active too
+      code, out = cli("send", "sys", "updateauth", "held", perm, auth, "--as", "alice")
+      assert.equal(0, code, out)
+    end
+    local mark = node:log_mark()
+    support.write_file(dir .. "/contracts/held.lua", "return { f = function() return 2 end }\n")
+    wait_log(mark, { "warn  watch: contracts/held%.lua changed, but no key in [^\n]*/keys holds held@active: not upgraded" },
+             "the dev node never said it could not upgrade held")
+    assert.equal(1, node:call("contract_query", { contract = "held", method = "f", args = {} }).result)
+  end)
+
+  it("is for lunet dev only", function()
+    local code, _, err = support.lunet({ "start", "--home", node.home, "--watch" })
+    assert.equal(2, code)
+    assert.matches("--watch is for lunet dev", err, 1, true)
+  end)
+end)
