@@ -3,7 +3,7 @@
 -- (no restart, nothing lost or committed twice, the same hashes on every
 -- node), a validator down across the swap that catches up through it,
 -- validators that cannot load the new code postponing the swap instead of
--- halting the chain, and the governance plugin itself swapped.
+-- halting the chain, and the governance and pricing plugins swapped.
 
 local cluster = dofile("tests/net/cluster.lua")
 local support = cluster.support
@@ -165,6 +165,42 @@ describe("live plugin swaps", function()
     assert.matches("only the admin bob may decide, not alice", r.receipt.error, 1, true)
     r = n1:send_wait("bob", "gov", "propose", { "param", { name = "swap_delay", value = 9 } })
     assert(r.receipt.ok, r.receipt.error)
+    c:check_agreement()
+    c:stop_all()
+  end)
+
+  it("the pricing plugin is swapped: fees follow the new model from its height on every node", function()
+    local c = new_cluster():start_all()
+    c:wait_committed(c:load(3))
+    local n1 = c.nodes[1]
+    local before = n1:send_wait("bob", "sys", "transfer", { "carol", 1 })
+    assert(before.receipt.ok, before.receipt.error)
+    assert.are.equal(before.receipt.gas_used, before.receipt.fee)     -- flat.lua, price 1, burned
+    local flat = support.read_file(support.ROOT .. "/plugins/pricing/flat.lua")
+    local at = n1:call("chain_info").height + 6
+    local r = n1:send_wait("alice", "gov", "propose",
+                           { "plugin", { slot = "pricing", code = flat, at = at,
+                                         params = { price = 3, to = "treasury" }, name = "flat-3" } })
+    assert(r.receipt.ok, r.receipt.error)
+    c.nonce = nil
+    c:wait_committed(load_past(c, at))
+    for i = 1, 4 do
+      local p = c.nodes[i]:call("chain_info").plugins.pricing
+      assert.are.equal("flat-3", p.name)
+      assert.are.equal(at, p.since)
+      assert.are.same({ price = 3, to = "treasury" }, p.params)
+    end
+    local treasury = n1:call("account_get", { account = "treasury" }).balance
+    local after = n1:send_wait("bob", "sys", "transfer", { "carol", 1 })
+    assert(after.receipt.ok, after.receipt.error)
+    assert.is_true(after.height >= at)
+    assert.are.equal(3 * after.receipt.gas_used, after.receipt.fee)
+    support.wait_until(30, 50, function() return c:min_height() >= after.height end,
+                       "every node has the block of the transfer")
+    for i = 1, 4 do
+      local t = c.nodes[i]:call("account_get", { account = "treasury" })
+      assert.is_true(t.balance >= treasury + after.receipt.fee, "node " .. i .. "'s treasury")
+    end
     c:check_agreement()
     c:stop_all()
   end)
