@@ -272,3 +272,33 @@ describe("dev --watch, plugin files", function()
     assert.equal(3 * r.gas_used, r.fee)
   end)
 end)
+
+describe("dev --watch, a chain without an admin", function()
+  lazy_teardown(function() support.cleanup() end)
+
+  it("has nobody to propose a swap: it says so and sends nothing", function()
+    local dir = support.run_dir() .. "/no-admin"
+    os.execute("mkdir -p " .. q(dir .. "/plugins/pricing"))
+    local flat = assert(support.read_file(support.ROOT .. "/plugins/pricing/flat.lua"))
+    support.write_file(dir .. "/plugins/pricing/flat.lua", flat)
+    local cfg = support.read_file(support.CONFIG):gsub('\n%s*admin = "alice",[^\n]*', "")
+    assert(not cfg:find("admin =", 1, true), "configs/dev.lua kept its admin")
+    support.write_file(dir .. "/no-admin.lua", cfg)
+    local node = support.node({ name = "watch-no-admin" })
+    node:start({ cwd = dir, config = dir .. "/no-admin.lua", args = { "--watch" } })
+    support.wait_until(50, 100, function()
+      return node:log_tail(20):find("watch: plugins/pricing/flat.lua: the pricing plugin", 1, true)
+    end, function() return "the node never said it watches flat.lua:\n" .. node:log_tail(10) end)
+    local mark = node:log_mark()
+    support.write_file(dir .. "/plugins/pricing/flat.lua", flat:gsub("pricing%.params%.price or 1", "pricing.params.price or 2"))
+    support.wait_until(100, 100, function()
+      return node:log_since(mark):find("warn  watch: plugins/pricing/flat.lua changed, but the chain names no admin " ..
+                                       "to propose the swap: nothing sent", 1, true)
+    end, function() return "the node never said nobody proposes:\n" .. node:log_since(mark) end)
+    assert.same({}, node:call("chain_info").pending)
+    for _, name in ipairs({ "alice", "node0" }) do
+      assert.equal(0, node:call("account_get", { account = name }).pending_nonce)
+    end
+    assert.equal(0, node:call("chain_info").height)
+  end)
+end)
