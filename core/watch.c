@@ -26,7 +26,7 @@
 
 #define QUEUE_MAX     64               /* files waiting to be acted on */
 #define UPGRADE_WAIT  (30 * 1000 / LN_WATCH_MS)   /* scans an upgrade may take to commit */
-#define UPGRADE_FEE   50000000ull      /* the most an upgrade may cost (LN_TX_GAS_MAX) */
+#define UPGRADE_FEE   50000000ull      /* the most a transaction of ours may cost (LN_TX_GAS_MAX) */
 #define NUDGE_MAX     16               /* blocks a swap may be given (swap_delay is 10) */
 
 typedef struct {
