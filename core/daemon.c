@@ -60,8 +60,13 @@ static const char usage_dev[] =
     "account NAME runs a contract is upgraded in place (sys.deploy signed with\n"
     "a key of DIR/keys that holds NAME@active, such as the deployer's: code\n"
     "replaced, storage kept, init not run again), then contracts/NAME_spec.lua\n"
-    "runs (lunet test, in a child process); an edited spec runs too. Code that\n"
-    "does not compile is not sent. Each step is a \"watch:\" line of the log.\n"
+    "runs (lunet test, in a child process); an edited spec runs too. The plugin\n"
+    "files of the config's slots are watched as well (consensus/poa.lua ...;\n"
+    "governance and pricing: plugins/governance/admin.lua and\n"
+    "plugins/pricing/flat.lua unless the config names others, from here first):\n"
+    "an edited one is proposed by the chain's admin (gov.propose plugin, its\n"
+    "key from DIR/keys) and swapped two blocks on. Code that does not compile\n"
+    "or load is not sent. Each step is a \"watch:\" line of the log.\n"
     USAGE_RPC_FLAGS;
 
 static const char usage_start[] =
@@ -238,7 +243,7 @@ static const ln_opt run_opts[] = {
     { "no-ready", 0, LN_OPT_FLAG, NULL, 0, 0, "as a validator, never say this node is ready for a plugin swap" },
     { "log-level", 0, LN_OPT_STR, "LEVEL", 0, 0, "debug, info (default), warn or error: the least a line must be to be logged" },
     { "reset", 0, LN_OPT_FLAG, NULL, 0, 0, "wipe DIR's chain (data/, plugin/; keys stay) and begin again from the config" },
-    { "watch", 0, LN_OPT_FLAG, NULL, 0, 0, "dev: upgrade edited contracts of ./contracts in place and rerun their specs" },
+    { "watch", 0, LN_OPT_FLAG, NULL, 0, 0, "dev: upgrade edited contracts of ./contracts in place, rerun their specs, swap edited plugin files" },
     { NULL, 0, 0, NULL, 0, 0, NULL }
 };
 
@@ -421,7 +426,7 @@ static int run_with(int dev, const ln_args *a)
     printf("JSON-RPC on http://%s  (data in %s)\n", rpc, home);
     if (p2p) printf("P2P on %s, %zu peer(s) to dial\n", p2p, npeers);
     if (dev && ln_args_flag(a, "watch") &&
-        (rc = ln_watch_start(loop, d.node, home, "contracts", &d.watch)) < 0)
+        (rc = ln_watch_start(loop, d.node, home, "contracts", config, &d.watch)) < 0)
         fprintf(stderr, "lunet dev: --watch: %s\n", ln_strerror(rc));
     uv_signal_init(loop, &d.sigint);
     uv_signal_init(loop, &d.sigterm);

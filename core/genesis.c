@@ -234,27 +234,55 @@ static int cfg_known_keys(const msgpack_object *o, char *err, size_t errlen)
 }
 
 
-/* The plugin a config names for slot (`consensus = { plugin = FILE, params =
-** {...} }`), into the registry from height 0. */
-static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, ln_slot slot,
-                        const char *admin, ln_overlay *ov, char *err, size_t errlen)
+/* The file a config names for slot (`consensus = { plugin = FILE, ... }`),
+** or governance's and pricing's default: plugin as written, path as found. */
+static int plugin_file(const char *config, const msgpack_object *cfg, ln_slot slot,
+                       char plugin[256], char *path, size_t n, char *err, size_t errlen)
 {
     const char *sname = ln_slot_name(slot);
     const msgpack_object *s = ln_codec_map_get(cfg, sname);
-    char plugin[256], buf[1024];
     /* governance and pricing have defaults that behave as a chain without
     ** them: one admin (the config's) decides; one fee unit per gas. */
     static const char *const dflt[LN_NSLOTS] = {
         NULL, "plugins/governance/admin.lua", "plugins/pricing/flat.lua"
     };
-    if (!s && dflt[slot]) snprintf(plugin, sizeof plugin, "%s", dflt[slot]);
-    else if (!s || cfg_str(s, "plugin", plugin, sizeof plugin) < 0)
+    if (!s && dflt[slot]) snprintf(plugin, 256, "%s", dflt[slot]);
+    else if (!s || cfg_str(s, "plugin", plugin, 256) < 0)
         return ln_errf(err, errlen, LN_ECONFIG,
                        "config: %s = { plugin = \"%s/NAME.lua\", params = {...} }", sname,
                        slot == LN_SLOT_CONSENSUS ? "consensus" : "plugins/SLOT");
-    const char *path = resolve(spec->config, plugin, buf, sizeof buf);
-    char found[1024];
-    if (access(path, R_OK) != 0 && ln_path_find(plugin, found, sizeof found) == 0) path = found;
+    char buf[1024];
+    const char *p = resolve(config, plugin, buf, sizeof buf);
+    if (access(p, R_OK) != 0 && ln_path_find(plugin, path, n) == 0) return 0;
+    snprintf(path, n, "%s", p);
+    return 0;
+}
+
+int ln_genesis_plugin_file(const char *config, const uint8_t *enc, size_t el, ln_slot slot,
+                           char *path, size_t n, char *err, size_t errlen)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    char plugin[256];
+    msgpack_zone_init(&z, 4096);
+    int rc = ln_codec_unpack(enc, el, &z, &o);
+    if (rc < 0 || o.type != MSGPACK_OBJECT_MAP)
+        rc = ln_errf(err, errlen, LN_ECONFIG, "config: not a table");
+    else
+        rc = plugin_file(config, &o, slot, plugin, path, n, err, errlen);
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+/* The plugin a config names for slot, into the registry from height 0. */
+static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, ln_slot slot,
+                        const char *admin, ln_overlay *ov, char *err, size_t errlen)
+{
+    const char *sname = ln_slot_name(slot);
+    const msgpack_object *s = ln_codec_map_get(cfg, sname);
+    char plugin[256], path[1024];
+    int rc = plugin_file(spec->config, cfg, slot, plugin, path, sizeof path, err, errlen);
+    if (rc < 0) return rc;
     char name[LN_PLUGIN_NAME_MAX + 1];
     size_t nl = ln_plugin_name_of(plugin, name, sizeof name);
     if (nl == 0 || nl > LN_PLUGIN_NAME_MAX)
@@ -267,7 +295,7 @@ static int install_slot(const ln_genesis_spec *spec, const msgpack_object *cfg, 
                        sname);
     char *code;
     size_t cl;
-    int rc = ln_file_read_max(path, LN_PLUGIN_CODE_MAX, &code, &cl);
+    rc = ln_file_read_max(path, LN_PLUGIN_CODE_MAX, &code, &cl);
     if (rc == LN_ETOOBIG)
         return ln_errf(err, errlen, LN_ECONFIG, "config: %s plugin %s: larger than %u bytes", sname,
                        plugin, LN_PLUGIN_CODE_MAX);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "account.h"
+#include "registry.h"
 #include "state.h"
 #include "tx.h"
 
@@ -76,5 +77,13 @@ int  ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *o
 int  ln_genesis_build_from(const ln_genesis_spec *spec, const uint8_t *enc, size_t el,
                            ln_overlay *ov, ln_genesis *out, uint64_t *time, char *err,
                            size_t errlen);
+/* The file that feeds slot's plugin in the config enc (evaluated from the
+** file config): `SLOT = { plugin = FILE }`, else the default of governance
+** (plugins/governance/admin.lua) and pricing (plugins/pricing/flat.lua),
+** found as the genesis finds it (from the working directory, from the
+** folder above the config's, then paths.h). 0 with the path in out (it may
+** not exist); LN_ECONFIG with err when the config names none. */
+int  ln_genesis_plugin_file(const char *config, const uint8_t *enc, size_t el, ln_slot slot,
+                            char *out, size_t n, char *err, size_t errlen);
 
 #endif

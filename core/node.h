@@ -171,6 +171,12 @@ int  ln_node_plugins(ln_node *n, uint8_t **out, size_t *len);
 ** {code, hash, name, params, since}. LN_EINVAL for no such slot,
 ** LN_ENOTFOUND for a height past head + 1. */
 int  ln_node_plugin_get(ln_node *n, const char *slot, int64_t height, uint8_t **out, size_t *len);
+/* Would code load as slot's plugin at the next height, with params
+** (canonical msgpack of a map)? The probe governance runs on a proposal
+** (ln_govern_probe), over the head's state. 0, or LN_EPLUGIN (LN_EINVAL
+** for no such slot) with why. */
+int  ln_node_plugin_probe(ln_node *n, const char *slot, const char *code, size_t len,
+                          const uint8_t *params, size_t plen, char *why, size_t whylen);
 
 /* A reorg (DESIGN: SSE `reorg`): the head moved from one branch to
 ** another, depth blocks reverted. One watcher (the RPC server); it hears of

@@ -399,3 +399,20 @@ int ln_node_plugin_get(ln_node *n, const char *slot, int64_t height, uint8_t **o
     ln_overlay_free(ov);
     return rc;
 }
+
+int ln_node_plugin_probe(ln_node *n, const char *slot, const char *code, size_t len,
+                         const uint8_t *params, size_t plen, char *why, size_t whylen)
+{
+    int s = ln_slot_of(slot);
+    if (s < 0) return ln_errf(why, whylen, LN_EINVAL, "no plugin slot '%.32s'", slot);
+    ln_header h;
+    int rc = ln_chain_head(n->chain, &h, NULL);
+    if (rc < 0) return ln_errf(why, whylen, rc, "%s", ln_strerror(rc));
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    if (!ov) return ln_errf(why, whylen, LN_ENOMEM, "%s", ln_strerror(LN_ENOMEM));
+    ln_blockinfo bi = { h.height + 1, h.time, { 0 } };
+    char name[LN_PLUGIN_NAME_MAX + 1];
+    rc = ln_govern_probe(ov, &bi, (ln_slot)s, code, len, params, plen, name, why, whylen);
+    ln_overlay_free(ov);
+    return rc;
+}

@@ -193,9 +193,14 @@ TEST(genesis_build_writes_accounts_validators_the_record_and_the_consensus_plugi
 TEST(genesis_build_without_a_genesis_time_takes_the_time_now_and_empty_params)
 {
     setup();
-    uint64_t before = (uint64_t)time(NULL);
+    /* The clock the genesis reads: time() is a coarser one, and may still
+    ** say the second before. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t before = (uint64_t)ts.tv_sec;
     built *b = build(BASE, 0);
-    uint64_t after = (uint64_t)time(NULL);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t after = (uint64_t)ts.tv_sec;
     if (b->rc) LN_FAIL("%s", b->err);
     ASSERT(b->time >= before && b->time <= after);
     ASSERT_STR(b->g.m.admin, "");
@@ -437,6 +442,66 @@ TEST(genesis_build_finds_a_plugin_beside_the_configs_folder_or_where_the_path_sa
     teardown();
 }
 
+/* path's BLAKE2b is the registry's entry for slot at height 0. */
+static void feeds(ln_overlay *ov, ln_slot slot, const char *path)
+{
+    char *code;
+    size_t cl;
+    uint8_t h[LN_HASH_LEN];
+    ASSERT_EQ(ln_file_read(path, &code, &cl), 0);
+    ln_hash(code, cl, h);
+    free(code);
+    ln_plugin_ref ref;
+    ASSERT_EQ(ln_registry_at(ov, slot, 0, &ref), 0);
+    ASSERT_MEM(ref.hash, h, LN_HASH_LEN);
+    ln_plugin_ref_free(&ref);
+}
+
+TEST(genesis_plugin_file_is_the_file_the_genesis_reads_for_each_slot)
+{
+    setup();
+    char other[256], f[768], path[1024], want[256], err[256];
+    snprintf(other, sizeof other, "%s/cheap.lua", dir);
+    write_file(other, "local M = { NAME = 'cheap' }\n"
+                      "function M.admit(tx, sender) return true, tx.max_fee end\n"
+                      "function M.charge(tx, r) return { fee = 0 } end\nreturn M\n");
+    snprintf(f, sizeof f, "%s, pricing = { plugin = '%s' }", BASE, other);
+    built *b = build(f, 0);
+    if (b->rc) LN_FAIL("%s", b->err);
+    uint8_t *enc;
+    size_t el;
+    ASSERT_EQ(ln_config_eval(config, &enc, &el, err, sizeof err), 0);
+    /* named, beside the configs folder */
+    ASSERT_EQ(ln_genesis_plugin_file(config, enc, el, LN_SLOT_CONSENSUS, path, sizeof path, err,
+                                     sizeof err), 0);
+    snprintf(want, sizeof want, "%s/configs/../consensus/tiny.lua", dir);
+    ASSERT_STR(path, want);
+    /* named, where the path says */
+    ASSERT_EQ(ln_genesis_plugin_file(config, enc, el, LN_SLOT_PRICING, path, sizeof path, err,
+                                     sizeof err), 0);
+    ASSERT_STR(path, other);
+    /* the default, where lunet's own files are */
+    ASSERT_EQ(ln_genesis_plugin_file(config, enc, el, LN_SLOT_GOVERNANCE, path, sizeof path, err,
+                                     sizeof err), 0);
+    size_t pl = strlen(path), tl = strlen("plugins/governance/admin.lua");
+    ASSERT(pl > tl && strcmp(path + pl - tl, "plugins/governance/admin.lua") == 0);
+    ASSERT_EQ(ln_genesis_plugin_file(config, enc, el, LN_SLOT_CONSENSUS, path, sizeof path, err,
+                                     sizeof err), 0);
+    feeds(b->ov, LN_SLOT_CONSENSUS, path);
+    feeds(b->ov, LN_SLOT_PRICING, other);
+    free(enc);
+    built_free(b);
+    /* a config without a consensus slot names no file for it */
+    b = build(CHAIN ", " VALS, 0);
+    built_free(b);
+    ASSERT_EQ(ln_config_eval(config, &enc, &el, err, sizeof err), 0);
+    ASSERT_EQ(ln_genesis_plugin_file(config, enc, el, LN_SLOT_CONSENSUS, path, sizeof path, err,
+                                     sizeof err), LN_ECONFIG);
+    ASSERT(strstr(err, "consensus = { plugin") != NULL);
+    free(enc);
+    teardown();
+}
+
 /* ---- the record ---------------------------------------------------------- */
 
 TEST(genesis_record_round_trips_and_leaves_out_an_absent_admin_and_members)
@@ -600,6 +665,7 @@ static const ln_test tests[] = {
     T(genesis_build_refuses_bad_validators_and_members),
     T(genesis_build_refuses_a_consensus_slot_that_names_no_readable_plugin),
     T(genesis_build_finds_a_plugin_beside_the_configs_folder_or_where_the_path_says),
+    T(genesis_plugin_file_is_the_file_the_genesis_reads_for_each_slot),
     T(genesis_record_round_trips_and_leaves_out_an_absent_admin_and_members),
     T(genesis_decode_says_eio_for_a_record_off_its_layout),
     { NULL, NULL }

@@ -2,7 +2,10 @@
 -- edited contract is upgraded in place by the dev node (code replaced,
 -- storage kept, init not run again) and its spec runs again; code that
 -- does not compile is not sent; an edited spec runs; a contract no key of
--- the home holds is left alone, and each step is logged.
+-- the home holds is left alone, and each step is logged. An edited plugin
+-- file of the config's slots is swapped through governance (the admin's
+-- gov.propose) at the next heights, with no transaction of ours; one that
+-- does not compile or load is not proposed; a policy's refusal is logged.
 
 local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
 local q = support.quote
@@ -127,5 +130,175 @@ describe("dev --watch", function()
     local code, _, err = support.lunet({ "start", "--home", node.home, "--watch" })
     assert.equal(2, code)
     assert.matches("--watch is for lunet dev", err, 1, true)
+  end)
+end)
+
+describe("dev --watch, plugin files", function()
+  local node, dir
+
+  lazy_setup(function()
+    dir = support.run_dir() .. "/plugins-project"
+    -- the working directory's copies feed the slots (genesis looks there first)
+    for _, f in ipairs({ "consensus/poa.lua", "plugins/pricing/flat.lua", "plugins/governance/admin.lua" }) do
+      os.execute("mkdir -p " .. q(dir .. "/" .. f:match("^(.*)/")))
+      support.write_file(dir .. "/" .. f, assert(support.read_file(support.ROOT .. "/" .. f)))
+    end
+    node = support.node({ name = "watch-plugins" })
+    node:start({ cwd = dir, args = { "--watch" } })
+    support.wait_until(50, 100, function()
+      return node:log_tail(20):find("watch: plugins/governance/admin.lua: the governance plugin", 1, true)
+    end, function() return "the node never said it watches the plugin files:\n" .. node:log_tail(10) end)
+  end)
+
+  lazy_teardown(function() support.cleanup() end)
+
+  local function wait_log(mark, pats, what)
+    return support.wait_until(150, 100, function()
+      local log, at = node:log_since(mark), 1
+      for _, p in ipairs(pats) do
+        local s, e = log:find(p, at)
+        if not s then return nil end
+        at = e + 1
+      end
+      return log
+    end, function() return what .. ":\n" .. node:log_since(mark) end)
+  end
+
+  local function edit(file, from, to)
+    local path = dir .. "/" .. file
+    local text = support.read_file(path)
+    local out = text:gsub(from, to)
+    assert(out ~= text, file .. " has no " .. from)
+    support.write_file(path, out)
+    return out
+  end
+
+  local function hash_hex(text) return support.core.hex(support.core.hash(text)) end
+
+  -- Waits until chain_info says slot runs text; returns its entry.
+  local function wait_plugin(slot, text)
+    return support.wait_until(100, 100, function()
+      local p = node:call("chain_info").plugins[slot]
+      return p.hash == hash_hex(text) and p
+    end, function()
+      return slot .. " never ran the edited file:\n" .. node:log_tail(15)
+    end)
+  end
+
+  it("swaps an edited consensus plugin at the next heights, with no transaction of ours", function()
+    local mark = node:log_mark()
+    local text = edit("consensus/poa.lua", 'local M = { VERSION = "1%.0", NAME = "poa" }',
+                      '-- edited live\nlocal M = { VERSION = "1.1", NAME = "poa" }')
+    local log = wait_log(mark, { "watch: proposing the consensus swap to poa from consensus/poa%.lua at %d+ %(signed by alice%)",
+                                 "watch: consensus/poa%.lua changed: consensus swap to poa scheduled at %d+",
+                                 "consensus: poa in force from height %d+ %(loaded in",
+                                 "watch: consensus/poa%.lua in force from height %d+" },
+                         "the dev node never swapped the edited consensus plugin")
+    local at = tonumber(log:match("scheduled at (%d+)"))
+    assert.equal(at, tonumber(log:match("consensus: poa in force from height (%d+)")))
+    local p = wait_plugin("consensus", text)
+    assert.equal(at, p.since)
+    assert.equal("poa", p.name)
+    assert.same({ block_ms = 50, empty_blocks = false }, p.params)   -- the params in force, kept
+    assert.same({}, node:call("chain_info").pending)
+    -- the chain goes on under the new code
+    local r = node:send_wait("bob", "sys", "transfer", { "carol", 5 })
+    assert.is_true(r.receipt.ok)
+    assert.is_true(r.height >= at)
+  end)
+
+  it("swaps an edited pricing plugin: the fees follow", function()
+    local before = node:send_wait("bob", "sys", "transfer", { "carol", 5 }).receipt
+    assert.equal(before.gas_used, before.fee)   -- flat.lua: 1 per gas
+    local mark = node:log_mark()
+    local text = edit("plugins/pricing/flat.lua", "pricing%.params%.price or 1", "pricing.params.price or 3")
+    wait_log(mark, { "watch: plugins/pricing/flat%.lua changed: pricing swap to flat scheduled at %d+",
+                     "watch: plugins/pricing/flat%.lua in force from height %d+" },
+             "the dev node never swapped the edited pricing plugin")
+    wait_plugin("pricing", text)
+    local after = node:send_wait("bob", "sys", "transfer", { "carol", 5 }).receipt
+    assert.is_true(after.ok)
+    assert.equal(3 * after.gas_used, after.fee)
+  end)
+
+  it("proposes nothing for a plugin file that does not compile, and logs its line", function()
+    local nonce = node:call("account_get", { account = "alice" }).pending_nonce
+    local good = support.read_file(dir .. "/plugins/pricing/flat.lua")
+    local mark = node:log_mark()
+    support.write_file(dir .. "/plugins/pricing/flat.lua", "local M = {}\nfunction M.charge( end\nreturn M\n")
+    wait_log(mark, { "warn  watch: plugins/pricing/flat%.lua does not compile, nothing proposed: " ..
+                     "plugins/pricing/flat%.lua:2: " }, "the dev node never refused the broken plugin")
+    assert.same({}, node:call("chain_info").pending)
+    assert.equal(nonce, node:call("account_get", { account = "alice" }).pending_nonce)
+    assert.equal(hash_hex(good), node:call("chain_info").plugins.pricing.hash)
+    mark = node:log_mark()
+    support.write_file(dir .. "/plugins/pricing/flat.lua", good)
+    wait_log(mark, { "watch: plugins/pricing/flat%.lua changed; the pricing slot runs this code already" },
+             "the restored file was not seen")
+  end)
+
+  it("proposes nothing for a plugin file that does not load as its slot's", function()
+    local nonce = node:call("account_get", { account = "alice" }).pending_nonce
+    local good = support.read_file(dir .. "/consensus/poa.lua")
+    local mark = node:log_mark()
+    support.write_file(dir .. "/consensus/poa.lua", 'return { NAME = "poa" }\n')
+    wait_log(mark, { "warn  watch: consensus/poa%.lua does not load as the consensus plugin, nothing " ..
+                     "proposed: the code's table has no function init" },
+             "the dev node never refused a plugin without init")
+    assert.same({}, node:call("chain_info").pending)
+    assert.equal(nonce, node:call("account_get", { account = "alice" }).pending_nonce)
+    mark = node:log_mark()
+    support.write_file(dir .. "/consensus/poa.lua", good)
+    wait_log(mark, { "watch: consensus/poa%.lua changed; the consensus slot runs this code already" },
+             "the restored file was not seen")
+  end)
+
+  it("logs the policy's refusal from the receipt", function()
+    -- the governance file now holds the council policy: the admin's swap passes
+    local mark = node:log_mark()
+    local council = assert(support.read_file(support.ROOT .. "/plugins/governance/council.lua"))
+    support.write_file(dir .. "/plugins/governance/admin.lua", council)
+    wait_log(mark, { "watch: plugins/governance/admin%.lua in force from height %d+" },
+             "the dev node never swapped the governance plugin")
+    assert.equal("council", node:call("contract_query", { contract = "gov", method = "policy", args = {} }).result.name)
+    -- under the council only validators propose: alice's proposal fails
+    mark = node:log_mark()
+    edit("plugins/pricing/flat.lua", "pricing%.params%.price or 3", "pricing.params.price or 5")
+    wait_log(mark, { "warn  watch: plugins/pricing/flat%.lua changed: the pricing swap was refused: " ..
+                     "[^\n]*only validators propose in the council: alice is not one" },
+             "the dev node never logged the council's refusal")
+    assert.same({}, node:call("chain_info").pending)
+    local r = node:send_wait("bob", "sys", "transfer", { "carol", 5 }).receipt
+    assert.equal(3 * r.gas_used, r.fee)
+  end)
+end)
+
+describe("dev --watch, a chain without an admin", function()
+  lazy_teardown(function() support.cleanup() end)
+
+  it("has nobody to propose a swap: it says so and sends nothing", function()
+    local dir = support.run_dir() .. "/no-admin"
+    os.execute("mkdir -p " .. q(dir .. "/plugins/pricing"))
+    local flat = assert(support.read_file(support.ROOT .. "/plugins/pricing/flat.lua"))
+    support.write_file(dir .. "/plugins/pricing/flat.lua", flat)
+    local cfg = support.read_file(support.CONFIG):gsub('\n%s*admin = "alice",[^\n]*', "")
+    assert(not cfg:find("admin =", 1, true), "configs/dev.lua kept its admin")
+    support.write_file(dir .. "/no-admin.lua", cfg)
+    local node = support.node({ name = "watch-no-admin" })
+    node:start({ cwd = dir, config = dir .. "/no-admin.lua", args = { "--watch" } })
+    support.wait_until(50, 100, function()
+      return node:log_tail(20):find("watch: plugins/pricing/flat.lua: the pricing plugin", 1, true)
+    end, function() return "the node never said it watches flat.lua:\n" .. node:log_tail(10) end)
+    local mark = node:log_mark()
+    support.write_file(dir .. "/plugins/pricing/flat.lua", flat:gsub("pricing%.params%.price or 1", "pricing.params.price or 2"))
+    support.wait_until(100, 100, function()
+      return node:log_since(mark):find("warn  watch: plugins/pricing/flat.lua changed, but the chain names no admin " ..
+                                       "to propose the swap: nothing sent", 1, true)
+    end, function() return "the node never said nobody proposes:\n" .. node:log_since(mark) end)
+    assert.same({}, node:call("chain_info").pending)
+    for _, name in ipairs({ "alice", "node0" }) do
+      assert.equal(0, node:call("account_get", { account = name }).pending_nonce)
+    end
+    assert.equal(0, node:call("chain_info").height)
   end)
 end)
