@@ -118,6 +118,18 @@ describe("pos - the validator set by stake", function()
     assert.are.equal("node1,node2,node3", names(set_at(chain, 12)))
   end)
 
+  it("mints and bonds a validator's genesis stake, and refuses one that is not an amount", function()
+    local chain = pos_chain({})
+    assert.are.equal(1000, core.decode(chain:get("t")))
+    assert.are.equal(0, chain:balance("node1"))
+    for _, bad in ipairs({ -1, "5", true }) do
+      local okc, err = pcall(pos_chain, {}, { node0 = 1, node1 = bad })
+      assert.is_false(okc)
+      assert.truthy(tostring(err):find("validators[2].stake must be a non-negative integer", 1, true),
+                    tostring(err))
+    end
+  end)
+
   it("falls back to every validator with power 1 when nobody has stake", function()
     local chain = pos_chain({ epoch = 5 }, {})
     assert.are.same({ { name = "node0", power = 1 }, { name = "node1", power = 1 },
