@@ -143,6 +143,28 @@ describe("pos - the validator set by stake", function()
     assert.is_nil(chain:get("v"))
   end)
 
+  it("is elected from the swap's height when a live chain swaps to pos, and dropped when it swaps away", function()
+    local chain = testing.chain { validators = VALS, admin = "alice",
+                                  stakes = { node0 = 50, node1 = 40, node2 = 30, node3 = 20 } }
+    local code = assert(io.open("consensus/pos.lua")):read("*a")
+    local at = chain:height() + 3
+    ok(chain:propose("alice", "plugin", { slot = "consensus", code = code, at = at,
+                                          params = { max_validators = 2, epoch = 5 } }))
+    while chain:height() + 2 < at do chain:advance(1) end
+    assert.is_nil(chain:get("v"))
+    chain:advance(1)                             -- block at - 1: the swap and the election
+    assert.are.equal("pos", chain:plugin("consensus").name)
+    local e = set_at(chain, at)
+    assert.are.equal(at, e.from)
+    assert.are.equal("node0,node1", names(e))
+    local poa = assert(io.open("consensus/poa.lua")):read("*a")
+    local back = chain:height() + 3
+    ok(chain:propose("alice", "plugin", { slot = "consensus", code = poa, at = back }))
+    while chain:height() + 1 < back do chain:advance(1) end
+    assert.are.equal("poa", chain:plugin("consensus").name)
+    assert.is_nil(chain:get("v"))
+  end)
+
   it("makes the same state root on two chains from one genesis", function()
     local a, b = pos_chain({ epoch = 2 }), pos_chain({ epoch = 2 })
     for _, c in ipairs({ a, b }) do
