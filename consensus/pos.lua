@@ -31,7 +31,9 @@
 -- Slot: consensus.
 -- Params (the core reads the first four from the registry):
 --   max_validators (default 21, 1..64): the size of the set;
---   epoch (default 10, 1..100000): blocks between elections;
+--   epoch (default 10, 1..1000): blocks between elections (a restarted
+--     node replays the proposer priorities since the set came in force,
+--     at most epoch + 1 steps, well inside a callback's budget);
 --   slash_percent (default 5, 0..100): stake burned by valid evidence;
 --   jail_blocks (default 100): blocks out of the set after it;
 --   timeout_propose_ms (1000), timeout_vote_ms (500), timeout_delta_ms
@@ -554,7 +556,7 @@ function M.init(host, params)
   -- Read by the core (valset.h) from the registry; checked here so that a
   -- config or swap with bad ones is refused.
   count(params, "max_validators", 21, 1, 64)
-  count(params, "epoch", 10, 1, 100000)
+  count(params, "epoch", 10, 1, 1000)
   count(params, "slash_percent", 5, 0, 100)
   count(params, "jail_blocks", 100, 1, 1000000000)
   P = {

@@ -37,7 +37,7 @@ int ln_pos_params_at(ln_overlay *ov, uint64_t height, ln_pos_params *out)
             return LN_ENOMEM;
         }
         if (ln_codec_unpack(ref.params, ref.plen, &z, &o) == 0) {
-            param(&o, "epoch", 1, 100000, &out->epoch);
+            param(&o, "epoch", 1, 1000, &out->epoch);
             param(&o, "max_validators", 1, LN_MAX_VALIDATORS, &out->max_validators);
             param(&o, "slash_percent", 0, 100, &out->slash_percent);
             param(&o, "jail_blocks", 1, 1000000000, &out->jail_blocks);

@@ -130,6 +130,20 @@ describe("pos - the validator set by stake", function()
     end
   end)
 
+  it("refuses a swap to pos with params out of range", function()
+    local chain = testing.chain { validators = VALS, admin = "alice" }
+    local code = assert(io.open("consensus/pos.lua")):read("*a")
+    for _, c in ipairs({ { epoch = 0 }, { epoch = 1001 }, { max_validators = 65 },
+                         { slash_percent = 101 }, { jail_blocks = 0 } }) do
+      local r = chain:propose("alice", "plugin", { slot = "consensus", code = code, params = c,
+                                                   at = chain:height() + 10 })
+      assert.is_false(r.ok)
+      local k = next(c)
+      assert.truthy(r.error:find("params." .. k .. " must be an integer", 1, true), r.error)
+    end
+    assert.are.equal(0, #chain:pending())
+  end)
+
   it("falls back to every validator with power 1 when nobody has stake", function()
     local chain = pos_chain({ epoch = 5 }, {})
     assert.are.same({ { name = "node0", power = 1 }, { name = "node1", power = 1 },
