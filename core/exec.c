@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "sandbox.h"
 #include "stake.h"
+#include "valset.h"
 
 static void refuse(ln_receipt *r, int code, const char *why)
 {
@@ -478,6 +479,8 @@ int ln_exec_end_block(ln_overlay *ov, const ln_blockinfo *bi, uint64_t swap_dela
         rc = ln_registry_advance(ov, bi->height, (const char (*)[LN_NAME_MAX + 1])g->m.val_names,
                                  g->m.nval, swap_delay, on_swap, &a);
     free(g);
+    /* pos's validator set, elected under the plugin in force next (valset.h). */
+    if (rc == 0) rc = ln_valset_end_block(ov, bi->height);
     if (rc < 0 || !a.governance) return rc;
     /* The new policy is gov's code from the next block; its init sees the
     ** open proposals. An init that fails leaves the code, undoes its writes. */

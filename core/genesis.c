@@ -15,6 +15,8 @@
 #include "config.h"
 #include "err.h"
 #include "genesis.h"
+#include "stake.h"
+#include "valset.h"
 #include "params.h"
 #include "paths.h"
 #include "registry.h"
@@ -374,6 +376,32 @@ int ln_genesis_build(const ln_genesis_spec *spec, ln_overlay *ov, ln_genesis *ou
     return rc;
 }
 
+/* A validator's `stake`: minted to its balance and bonded (stake.h). */
+static int genesis_stake(ln_overlay *ov, const msgpack_object *v, uint32_t i, const char *name,
+                         char *err, size_t errlen)
+{
+    const msgpack_object *st = v ? ln_codec_map_get(v, "stake") : NULL;
+    if (!st) return 0;
+    if (st->type != MSGPACK_OBJECT_POSITIVE_INTEGER || st->via.u64 > (uint64_t)LN_SAFE_INT)
+        return ln_errf(err, errlen, LN_ECONFIG,
+                       "config: validators[%u].stake must be a non-negative integer", i + 1);
+    if (st->via.u64 == 0) return 0;
+    ln_account a;
+    int rc = ln_account_load(ov, name, &a);
+    if (rc == 0 && a.balance > (uint64_t)LN_SAFE_INT - st->via.u64) rc = LN_ERANGE;
+    if (rc == 0) {
+        a.balance += st->via.u64;
+        rc = ln_account_save(ov, &a);
+    }
+    char why[160];
+    if (rc == 0 && (rc = ln_stake_bond(ov, name, st->via.u64, why, sizeof why)) < 0)
+        return ln_errf(err, errlen, LN_ECONFIG, "config: validators[%u]: %s", i + 1, why);
+    if (rc < 0)
+        return ln_errf(err, errlen, LN_ECONFIG, "config: validators[%u].stake: %s", i + 1,
+                       ln_strerror(rc));
+    return 0;
+}
+
 int ln_genesis_build_from(const ln_genesis_spec *spec, const uint8_t *enc, size_t el,
                           ln_overlay *ov, ln_genesis *out, uint64_t *time, char *err, size_t errlen)
 {
@@ -525,6 +553,9 @@ int ln_genesis_build_from(const ln_genesis_spec *spec, const uint8_t *enc, size_
             }
         g->m.nval = i + 1;
         if ((rc = ln_genesis_validator_account(ov, name, g->m.val_keys[i])) < 0) goto done;
+        if ((rc = genesis_stake(ov, v && v->type == MSGPACK_OBJECT_MAP ? v : NULL, i, name, err,
+                                errlen)) < 0)
+            goto done;
     }
     if (admin[0] && !ln_account_exists(ov, admin)) {
         rc = ln_errf(err, errlen, LN_ECONFIG,
@@ -538,6 +569,11 @@ int ln_genesis_build_from(const ln_genesis_spec *spec, const uint8_t *enc, size_
     /* Each slot's plugin goes on chain: the registry. */
     for (int s = 0; s < LN_NSLOTS; s++)
         if ((rc = install_slot(spec, &o, (ln_slot)s, admin, ov, err, errlen)) < 0) goto done;
+    /* Under pos, the set in force from block 1 (valset.h). */
+    if ((rc = ln_valset_end_block(ov, 0)) < 0) {
+        snprintf(err, errlen, "config: validator set: %s", ln_strerror(rc));
+        goto done;
+    }
     *time = gt ? gt->via.u64 : (uint64_t)now_s();
     rc = 0;
 done:

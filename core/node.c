@@ -47,6 +47,7 @@
 #include "registry.h"
 #include "sandbox.h"
 #include "tx.h"
+#include "valset.h"
 
 /* ---- the log ------------------------------------------------------------ */
 
@@ -596,12 +597,39 @@ static int load_membership(ln_node *n, ln_overlay *ov)
     return 0;
 }
 
+/* pos's set in force at the next height (ov: the genesis about to be
+** written); none recorded: nset 0. */
+static int load_valset(ln_node *n, ln_overlay *ov)
+{
+    ln_overlay *own = ov ? NULL : ln_overlay_new(ln_chain_state(n->chain));
+    ln_valset *vs = malloc(sizeof *vs);
+    ln_header h;
+    uint64_t next = ln_chain_head(n->chain, &h, NULL) == 0 ? h.height + 1 : 1;
+    int rc = vs && (ov || own) ? ln_valset_at(ov ? ov : own, next, vs) : LN_ENOMEM;
+    if (rc == 0) {
+        n->nset = vs->n;
+        n->set_from = vs->from;
+        for (uint32_t i = 0; i < vs->n; i++) {
+            memcpy(n->set_names[i], vs->names[i], sizeof n->set_names[i]);
+            n->set_power[i] = vs->power[i];
+        }
+    } else if (rc == LN_ENOTFOUND) {
+        n->nset = 0;
+        rc = 0;
+    }
+    free(vs);
+    ln_overlay_free(own);
+    return rc;
+}
+
 /* After each committed block, so that a membership action counts from the
 ** next height on. A record that does not decode leaves the last set. */
 static void membership_refresh(ln_node *n)
 {
     int rc = load_membership(n, NULL);
     if (rc < 0) ln__node_logl(LN_LOG_WARN, "membership: the genesis record does not load: %s", ln_strerror(rc));
+    if ((rc = load_valset(n, NULL)) < 0)
+        ln__node_logl(LN_LOG_WARN, "membership: the validator set does not load: %s", ln_strerror(rc));
 }
 
 void ln__node_membership(ln_node *n) { membership_refresh(n); }
@@ -629,7 +657,7 @@ static int load_chain(ln_node *n, ln_overlay *ov, char *err, size_t errlen)
                      "gas would differ from the other nodes'", n->fingerprint, g->fingerprint);
         goto done;
     }
-    if ((rc = load_membership(n, ov)) < 0) {
+    if ((rc = load_membership(n, ov)) < 0 || (rc = load_valset(n, ov)) < 0) {
         rc = ln_errf(err, errlen, LN_EIO, "genesis record: membership is corrupt");
         goto done;
     }
@@ -842,6 +870,10 @@ void ln_node_info_get(ln_node *n, ln_node_info *out)
     out->txs_committed = n->txs_committed;
     out->nvalidators = n->nval;
     memcpy(out->validators, n->val_names, sizeof n->val_names);
+    out->nset = n->nset;
+    out->set_from = n->set_from;
+    memcpy(out->set_names, n->set_names, sizeof n->set_names);
+    memcpy(out->set_power, n->set_power, sizeof n->set_power);
     memcpy(out->self, n->self, sizeof n->self);
     memcpy(out->admin, n->admin, sizeof n->admin);
     out->nmembers = n->nmem;
@@ -1133,6 +1165,14 @@ int ln_node_stake(ln_node *n, const char *name, ln_stake *out)
 {
     ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
     int rc = ov ? ln_stake_load(ov, name, out) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    return rc;
+}
+
+int ln_node_jail(ln_node *n, const char *name, uint64_t *at, uint64_t *until)
+{
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    int rc = ov ? ln_valset_jail(ov, name, at, until) : LN_ENOMEM;
     ln_overlay_free(ov);
     return rc;
 }

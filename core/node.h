@@ -75,6 +75,12 @@ typedef struct {
     char fingerprint[65];
     size_t nvalidators;          /* validators, in genesis order */
     char validators[LN_NODE_MAX_VALIDATORS][LN_NAME_MAX + 1];
+    /* pos: the set by stake in force at the next height, since set_from;
+    ** nset 0 when none */
+    size_t nset;
+    uint64_t set_from;
+    char set_names[LN_NODE_MAX_VALIDATORS][LN_NAME_MAX + 1];
+    uint64_t set_power[LN_NODE_MAX_VALIDATORS];
     char self[LN_NAME_MAX + 1];  /* this node's validator name, "" if none */
     size_t peers;                /* P2P peers connected now */
     char admin[LN_NAME_MAX + 1]; /* may change membership (sys.addmember ...); "" if nobody */
@@ -140,6 +146,8 @@ int  ln_node_stake(ln_node *n, const char *name, ln_stake *out);
 ** full), LN_ECLOSED, LN_ENOMEM from the call itself: then cb never runs. */
 typedef void (*ln_dryrun_cb)(ln_node *n, int status, const ln_receipt *r, void *ud);
 int  ln_node_dry_run(ln_node *n, const uint8_t *tx, size_t len, ln_dryrun_cb cb, void *ud);
+/* pos's jail of name (valset.h): *until 0 when it was never punished. */
+int  ln_node_jail(ln_node *n, const char *name, uint64_t *at, uint64_t *until);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);

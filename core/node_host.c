@@ -28,11 +28,26 @@ void ln__node_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN], size_t 
     memcpy(out->cons, h->cons, h->cons_len);
 }
 
+/* pos's set by stake when one is in force (valset.h), else "g"'s. */
 static size_t h_validators(void *ud, const char **names, size_t cap)
 {
     ln_node *n = ud;
+    if (n->nset) {
+        for (size_t i = 0; i < n->nset && i < cap; i++) names[i] = n->set_names[i];
+        return n->nset;
+    }
     for (size_t i = 0; i < n->nval && i < cap; i++) names[i] = n->val_names[i];
     return n->nval;
+}
+
+/* Without a set by stake every validator has power 1, since height 0. */
+static size_t h_powers(void *ud, const char **names, uint64_t *power, size_t cap, uint64_t *since)
+{
+    ln_node *n = ud;
+    size_t k = h_validators(ud, names, cap);
+    for (size_t i = 0; i < k && i < cap; i++) power[i] = n->nset ? n->set_power[i] : 1;
+    *since = n->nset ? n->set_from : 0;
+    return k;
 }
 
 static const char *h_self(void *ud) { return ((ln_node *)ud)->self; }
@@ -276,7 +291,7 @@ static int h_mine(void *ud, const uint8_t *bytes, size_t len, const uint8_t targ
 void ln__node_host(ln_node *n, ln_plugin_host *out)
 {
     ln_plugin_host h = {
-        .ud = n, .validators = h_validators, .self = h_self, .head = h_head, .propose = h_propose,
+        .ud = n, .validators = h_validators, .powers = h_powers, .self = h_self, .head = h_head, .propose = h_propose,
         .execute = h_execute, .commit = h_commit, .pending = h_pending, .timer = h_timer,
         .sign = h_sign, .key_of = h_key_of, .log = h_log, .broadcast = h_broadcast,
         .send = h_send, .persist = h_persist, .recall = h_recall, .now_ms = h_now_ms,

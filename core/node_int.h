@@ -58,6 +58,12 @@ struct ln_node {
     uint8_t mem_keys[MAX_MEMBERS][LN_PK_LEN];
     char admin[LN_NAME_MAX + 1];         /* who may change them; "" if nobody */
     uint8_t g_hash[LN_HASH_LEN];         /* of the "g" record they came from */
+    /* pos's set by stake in force at the next height (valset.h); nset 0:
+    ** none, the plugin sees val_names */
+    size_t nset;
+    uint64_t set_from;
+    char set_names[MAX_VALIDATORS][LN_NAME_MAX + 1];
+    uint64_t set_power[MAX_VALIDATORS];
     ln_p2p *p2p;                         /* NULL: no P2P */
     uint8_t key_pk[LN_PK_LEN];           /* our P2P identity */
     ln_admit *admit;                     /* submissions: checks on the pool, then ours */

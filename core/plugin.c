@@ -99,6 +99,24 @@ static int n_validators(lua_State *L)
     return 1;
 }
 
+/* node.powers() -> { NAME = power }, since */
+static int n_powers(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    if (!p->host.powers) return luaL_error(L, "node.powers: not offered here");
+    const char *names[MAX_VALIDATORS];
+    uint64_t power[MAX_VALIDATORS], since = 0;
+    size_t n = p->host.powers(p->host.ud, names, power, MAX_VALIDATORS, &since);
+    if (n > MAX_VALIDATORS) n = MAX_VALIDATORS;
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushnumber(L, (lua_Number)power[i]);
+        lua_setfield(L, -2, names[i]);
+    }
+    lua_pushnumber(L, (lua_Number)since);
+    return 2;
+}
+
 static int n_self(lua_State *L)
 {
     ln_plugin *p = self_of(L);
@@ -447,7 +465,7 @@ static int n_mine(lua_State *L)
 }
 
 static const luaL_Reg node_api[] = {
-    { "validators", n_validators }, { "self", n_self }, { "head", n_head },
+    { "validators", n_validators }, { "powers", n_powers }, { "self", n_self }, { "head", n_head },
     { "propose", n_propose }, { "execute", n_execute }, { "commit", n_commit }, { "pending", n_pending },
     { "timer", n_timer }, { "sign", n_sign }, { "verify", ln_sandbox_l_verify },
     { "hash", ln_sandbox_l_hash }, { "hex", n_hex }, { "key", n_key }, { "now", n_now },

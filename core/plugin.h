@@ -53,6 +53,9 @@ typedef struct {
     /* The validators' names, in order: up to cap into names (valid until the
     ** next call into the node); returns how many there are. */
     size_t (*validators)(void *ud, const char **names, size_t cap);
+    /* node.powers(): each validator's voting power (up to cap into names
+    ** and power) and the first height of the set; NULL: not offered. */
+    size_t (*powers)(void *ud, const char **names, uint64_t *power, size_t cap, uint64_t *since);
     const char *(*self)(void *ud);                     /* this node's validator name, "" if none */
     int  (*head)(void *ud, ln_plugin_block *out);      /* LN_ENOTFOUND: no chain yet */
     /* Builds the next block from the mempool; out->data is the block's bytes

@@ -281,6 +281,18 @@ static int m_chain_info(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rp
         for (size_t i = 0; vals && i < in.nvalidators; i++)
             cJSON_AddItemToArray(vals, cJSON_CreateString(in.validators[i]));
         bad |= ln__rpc_put(o, "validators", vals);
+        if (in.nset) {              /* pos: the set by stake, {since, set: [{name, power}]} */
+            cJSON *vs = cJSON_CreateObject(), *set = cJSON_CreateArray();
+            for (size_t i = 0; set && i < in.nset; i++) {
+                cJSON *v = cJSON_CreateObject();
+                bad |= ln__rpc_put(v, "name", ln__rpc_text(in.set_names[i], strlen(in.set_names[i])));
+                bad |= ln__rpc_put(v, "power", ln__rpc_u64(in.set_power[i]));
+                bad |= ln__rpc_push(set, v);
+            }
+            bad |= ln__rpc_put(vs, "since", ln__rpc_u64(in.set_from));
+            bad |= ln__rpc_put(vs, "set", set);
+            bad |= ln__rpc_put(o, "validator_set", vs);
+        }
         in.admin[sizeof in.admin - 1] = '\0';
         bad |= ln__rpc_put(o, "admin", in.admin[0] ? ln__rpc_text(in.admin, strlen(in.admin)) : cJSON_CreateNull());
         cJSON *mems = cJSON_CreateArray();
@@ -757,6 +769,9 @@ static int m_account_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__r
         }
         if (!bad) bad |= ln__rpc_put(j, "stake", ln__rpc_u64(st.stake));
         bad |= ln__rpc_put(j, "unbonding", ub);
+        uint64_t jail_at, until;                /* pos: jailed below height until */
+        if (!bad && ln_node_jail(n, name, &jail_at, &until) == 0 && until)
+            bad |= ln__rpc_put(j, "jailed_until", ln__rpc_u64(until));
     }
     cJSON_Delete(perms);
     msgpack_zone_destroy(&z);

@@ -217,6 +217,20 @@ int ln_stake_unbond(ln_overlay *ov, const char *name, uint64_t amount, uint64_t 
     return rc < 0 ? ln_errf(why, whylen, rc, "unstake: %s", ln_strerror(rc)) : 0;
 }
 
+int ln_stake_slash(ln_overlay *ov, const char *name, uint64_t percent, uint64_t *burned)
+{
+    ln_stake s;
+    int rc = ln_stake_load(ov, name, &s);
+    *burned = 0;
+    if (rc < 0) return rc;
+    if (percent > 100) percent = 100;
+    uint64_t cut = s.stake / 100 * percent + s.stake % 100 * percent / 100;   /* no overflow */
+    if (cut == 0) return 0;
+    s.stake -= cut;
+    if ((rc = stake_save(ov, name, &s)) == 0 && (rc = total_add(ov, 0, cut)) == 0) *burned = cut;
+    return rc;
+}
+
 /* name's entries due at height or before go back to its balance. */
 static int release_one(ln_overlay *ov, const char *name, uint64_t height)
 {

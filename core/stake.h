@@ -52,6 +52,10 @@ int ln_stake_bond(ln_overlay *ov, const char *name, uint64_t amount, char *why, 
 int ln_stake_unbond(ln_overlay *ov, const char *name, uint64_t amount, uint64_t at,
                     char *why, size_t whylen);
 
+/* Burns percent (0..100) of name's bonded stake, rounded down, into
+** *burned; its unbonding entries are left. */
+int ln_stake_slash(ln_overlay *ov, const char *name, uint64_t percent, uint64_t *burned);
+
 /* The end of block height: the entries due at height go back to their
 ** accounts' balances. */
 int ln_stake_release(ln_overlay *ov, uint64_t height);

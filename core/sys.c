@@ -18,6 +18,7 @@
 #include "params.h"
 #include "registry.h"
 #include "stake.h"
+#include "valset.h"
 
 static uint64_t check_amount(lua_State *L, int idx)
 {
@@ -354,6 +355,85 @@ static int sys_ready(lua_State *L, ln_vm *vm)
     return 0;
 }
 
+/* ---- evidence (valset.h) ------------------------------------------------ */
+
+static uint64_t ev_int(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    lua_Number n = lua_tonumber(L, -1);
+    if (lua_type(L, -1) != LUA_TNUMBER || n < 0 || n != (lua_Number)(int64_t)n || n > (lua_Number)LN_SAFE_INT)
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s must be a non-negative integer", k);
+    lua_pop(L, 1);
+    return (uint64_t)n;
+}
+
+static void ev_str(lua_State *L, int t, const char *k, char *out, size_t cap)
+{
+    lua_getfield(L, t, k);
+    size_t n = 0;
+    const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+    if (!v || n >= cap) ln__vm_raise(L, LN_EINVAL, "evidence: %s must be a string of up to %zu bytes", k, cap - 1);
+    memcpy(out, v, n);
+    out[n] = 0;
+    lua_pop(L, 1);
+}
+
+/* One vote, {hash, sig}, of the table at t's field k. */
+static void ev_vote(lua_State *L, int t, const char *k, char hash[65], uint8_t sig[64])
+{
+    lua_getfield(L, t, k);
+    if (!lua_istable(L, -1)) ln__vm_raise(L, LN_EINVAL, "evidence: %s must be {hash, sig}", k);
+    int v = lua_gettop(L);
+    ev_str(L, v, "hash", hash, 65);
+    for (const char *c = hash; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            ln__vm_raise(L, LN_EINVAL, "evidence: %s.hash must be 64 hex digits or \"\"", k);
+    if (hash[0] && strlen(hash) != 64)
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s.hash must be 64 hex digits or \"\"", k);
+    lua_getfield(L, v, "sig");
+    if (!ln_codec_lua_bytes(L, -1, sig, 64))
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s.sig must be 64 bytes or 128 hex digits", k);
+    lua_pop(L, 2);
+}
+
+/* evidence(e): two votes of one validator for different blocks at one
+** height, round and type; valid ones slash and jail it, with an event. */
+static int sys_evidence(lua_State *L, ln_vm *vm)
+{
+    if (!lua_istable(L, 3))
+        return ln__vm_raise(L, LN_EINVAL, "evidence: e must be {validator, height, round, type, a, b}");
+    ln_sandbox_charge(L, LN_GAS_SYS + 4 * LN_GAS_STORE_WRITE(64));
+    ln_evidence e;
+    memset(&e, 0, sizeof e);
+    ev_str(L, 3, "validator", e.validator, sizeof e.validator);
+    ev_str(L, 3, "type", e.type, sizeof e.type);
+    e.height = ev_int(L, 3, "height");
+    e.round = ev_int(L, 3, "round");
+    ev_vote(L, 3, "a", e.hash[0], e.sig[0]);
+    ev_vote(L, 3, "b", e.hash[1], e.sig[1]);
+    char why[200];
+    uint64_t burned, until;
+    int rc = ln_valset_evidence(vm->ov, vm->bi.height, &e, &burned, &until, why, sizeof why);
+    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &vm->ev, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ln_pack_str(&pk, "contract");
+    ln_pack_str(&pk, "sys");
+    ln_pack_str(&pk, "data");
+    msgpack_pack_map(&pk, 3);
+    ln_pack_str(&pk, "slashed");
+    msgpack_pack_uint64(&pk, burned);
+    ln_pack_str(&pk, "until");
+    msgpack_pack_uint64(&pk, until);
+    ln_pack_str(&pk, "validator");
+    ln_pack_str(&pk, e.validator);
+    ln_pack_str(&pk, "name");
+    ln_pack_str(&pk, "slash");
+    vm->nev++;
+    return 0;
+}
+
 int ln__sys_action(lua_State *L, ln_vm *vm, const char *m)
 {
     if (strcmp(m, "ready") == 0) return sys_ready(L, vm);
@@ -363,6 +443,7 @@ int ln__sys_action(lua_State *L, ln_vm *vm, const char *m)
     if (strcmp(m, "transfer") == 0) return sys_transfer(L, vm);
     if (strcmp(m, "stake") == 0) return sys_stake(L, vm, 1);
     if (strcmp(m, "unstake") == 0) return sys_stake(L, vm, 0);
+    if (strcmp(m, "evidence") == 0) return sys_evidence(L, vm);
     if (strcmp(m, "addmember") == 0 || strcmp(m, "removemember") == 0 ||
         strcmp(m, "addvalidator") == 0 || strcmp(m, "removevalidator") == 0)
         return sys_membership(L, vm, m);

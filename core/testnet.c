@@ -82,6 +82,7 @@ typedef struct {
     size_t naccts;
     account accts[MAX_ACCOUNTS];
     ln_key vals[MAX_NODES];
+    uint64_t stake[MAX_NODES];               /* from the template's validators; 0: none */
     const msgpack_object *tmpl, *params;     /* the template's table */
 } testnet;
 
@@ -219,6 +220,18 @@ static int read_template(testnet *t, const msgpack_object *o, char *tplugin, siz
                 return failf("%s: accounts[%u]: %s is listed twice", f, i + 1, ac->name);
         t->naccts++;
     }
+    /* Validator I's stake is the template's validators[I + 1]'s (the last
+    ** one's past its list): a pos chain starts with voting power. */
+    const msgpack_object *tv = ln_codec_map_get(o, "validators");
+    uint32_t ntv = tv && tv->type == MSGPACK_OBJECT_ARRAY ? tv->via.array.size : 0;
+    for (int i = 0; ntv && i < t->n; i++) {
+        const msgpack_object *st = ln_codec_map_get(&tv->via.array.ptr[(uint32_t)i < ntv ? (uint32_t)i : ntv - 1],
+                                                    "stake");
+        if (st && st->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+            return failf("%s: validators[%d].stake must be a non-negative integer", f,
+                         (uint32_t)i < ntv ? i + 1 : (int)ntv);
+        t->stake[i] = st ? st->via.u64 : 0;
+    }
     const msgpack_object *cons = ln_codec_map_get(o, "consensus");
     if (!cons || ln_codec_str(ln_codec_map_get(cons, "plugin"), tplugin, tpn) < 0)
         return failf("%s: consensus = { plugin = \"consensus/NAME.lua\", params = {...} }", f);
@@ -329,7 +342,9 @@ static int genesis_text(const testnet *t, char **out, size_t *len)
     fprintf(f, ",\n  genesis_time = %lld,\n  validators = {\n", t->genesis_time);
     for (int i = 0; i < t->n; i++) {
         ln_hex(t->vals[i].pk, LN_PK_LEN, hex);
-        fprintf(f, "    { name = \"%s\", key = \"%s\" },\n", t->vals[i].account, hex);
+        fprintf(f, "    { name = \"%s\", key = \"%s\"", t->vals[i].account, hex);
+        if (t->stake[i]) fprintf(f, ", stake = %" PRIu64, t->stake[i]);
+        fputs(" },\n", f);
     }
     fputs("  },\n  accounts = {\n", f);
     for (size_t i = 0; i < t->naccts; i++) {

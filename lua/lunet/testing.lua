@@ -20,7 +20,8 @@
 -- transaction, 10^8), and as in a config file: consensus, governance and
 -- pricing ({ plugin = FILE, params = {...} }), params (chain params),
 -- admin (the default policy's admin), validators (names; default
--- { "node0" }: keys derived like the dev accounts'). The validators ready
+-- { "node0" }: keys derived like the dev accounts'), stakes ({ NAME =
+-- amount }: validators' stake bonded at genesis). The validators ready
 -- every scheduled swap as their nodes would, in the next block, except
 -- those in not_ready (names: nodes that cannot load the new code). The
 -- first validator proposes every block (fees "to proposer" go to it).
@@ -62,7 +63,8 @@ function M.chain(opts)
       local pk, sk = M.keypair(name)
       keys[name] = { pk = pk, sk = sk }
     end
-    validators[#validators + 1] = { name = name, key = core.hex(keys[name].pk) }
+    validators[#validators + 1] = { name = name, key = core.hex(keys[name].pk),
+                                    stake = opts.stakes and opts.stakes[name] or nil }
   end
   local c = core.chain {
     chain_id = opts.chain_id or "lunet-test",

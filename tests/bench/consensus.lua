@@ -1,4 +1,4 @@
--- tests/bench/consensus.lua -- poa, bft and pow side by side on this
+-- tests/bench/consensus.lua -- poa, bft, pos and pow side by side on this
 -- machine (README, "Performance"): four validators of each on loopback,
 -- one workload. Not part of `make test`:
 --
@@ -9,7 +9,9 @@
 -- submitted to node 1 one by one (alice, bob and carol in turn). Node 1's
 -- chain_info is polled every 10 ms for height and final_height; a
 -- transfer is committed when the head first reaches its block's height and
--- final when final_height does (under poa and bft the same moment).
+-- final when final_height does (under poa, bft and pos the same moment).
+-- pos's validators have unequal stakes (4:3:2:1), so the proposer turns
+-- and quorums are weighted.
 -- Latencies are from its submit to those moments (resolution ~10-20 ms).
 -- Then `lunet bench -n 20000` against the same cluster gives the
 -- saturation throughput (submit -> committed). pow's line also gives the
@@ -25,6 +27,8 @@ local ONLY = os.getenv("ONLY")
 local CONFIGS = {
   { name = "poa", params = { block_ms = 100 } },
   { name = "bft", params = { timeout_propose_ms = 1000, timeout_vote_ms = 300, timeout_delta_ms = 500 } },
+  { name = "pos", params = { timeout_propose_ms = 1000, timeout_vote_ms = 300, timeout_delta_ms = 500 },
+    stakes = { 4000, 3000, 2000, 1000 } },
   { name = "pow", params = { difficulty = 200000, block_ms = 1000, window = 5, confirmations = 6,
                              slice = 20000, pause_ms = 5 } },
 }
@@ -119,7 +123,8 @@ describe("consensus plugins side by side", function()
     print(string.format("%d transfers/s for %d s, 4 validators on this machine", RATE, SECS))
     for _, cfg in ipairs(CONFIGS) do
       if ONLY == nil or ONLY == cfg.name then
-        local c = cluster.new(4, { consensus = cfg.name, params = cfg.params }):start_all()
+        local c = cluster.new(4, { consensus = cfg.name, params = cfg.params,
+                                             stakes = cfg.stakes }):start_all()
         if cfg.name == "pow" then warm_pow(c, cfg.params) end
         local r = steady(c)
         local extra = ""

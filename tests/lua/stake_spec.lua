@@ -3,10 +3,9 @@
 -- returned or sent to the treasury, the timelock, late and double votes,
 -- and a spend that fails when carried out.
 --
--- These run the policy's fallback: system.stake and system.total_stake
--- are 0 until staking exists, so the validators vote one each. The stake
--- path (weights from system.stake, the total from system.total_stake) can
--- be tested only once staking lands.
+-- Both ways a proposal counts: while nobody stakes (system.total_stake()
+-- is 0) the validators vote one each; once accounts stake (sys.stake),
+-- votes weigh the voter's stake and the quorum is of the total stake.
 
 local gt = dofile("tests/lua/govtest.lua")
 local ok, refused, statuses = gt.ok, gt.refused, gt.statuses
@@ -255,5 +254,60 @@ describe("governance - stake.lua, one vote per validator while nobody stakes", f
       assert.is_false(r.ok, c[2])
       assert.matches(c[2], r.error, 1, true)
     end
+  end)
+end)
+
+describe("governance - stake.lua, weighed by stake", function()
+  -- alice 600, bob 300, carol 100: 1000 staked.
+  local function staked_chain()
+    local chain = chain_of()
+    ok(chain:stake("alice", 600))
+    ok(chain:stake("bob", 300))
+    ok(chain:stake("carol", 100))
+    return chain
+  end
+
+  it("weighs each vote by the voter's stake, against the total stake", function()
+    local chain = staked_chain()
+    assert.are.equal("stake", chain:query("gov", "policy").mode)
+    local id = spend(chain)
+    local p = gt.proposal(chain, id)
+    assert.are.equal("stake", p.mode)
+    assert.are.equal(1000, p.total)
+    local r = ok(chain:vote("bob", id, "no"))
+    assert.are.same({ { id = id, voter = "bob", choice = "no", weight = 300 } }, gt.events(r, "vote"))
+    local dave = chain:balance("dave")
+    r = tally(chain, id, { alice = "yes", carol = "veto" })
+    assert.are.same({ "passed", "executed" }, statuses(r))     -- yes 600 of 1000 cast, veto 10%
+    assert.are.equal(dave + 20, chain:balance("dave"))
+    assert.are.same({ yes = 600, no = 300, abstain = 0, veto = 100 }, gt.proposal(chain, id).votes)
+  end)
+
+  it("decides by a majority of stake, not of voters", function()
+    local chain = staked_chain()
+    chain:new_account("tiny1", 10 ^ 9)
+    chain:new_account("tiny2", 10 ^ 9)
+    ok(chain:stake("tiny1", 1))
+    ok(chain:stake("tiny2", 1))
+    local id = spend(chain)
+    local r = tally(chain, id, { alice = "no", tiny1 = "yes", tiny2 = "yes" })
+    assert.are.same({ "rejected" }, statuses(r))
+  end)
+
+  it("expires below the quorum of the total stake, and refuses a vote without stake", function()
+    local chain = staked_chain()
+    local id = spend(chain)
+    refused(chain:vote("node0", id, "yes"), "node0 has no stake to vote with")
+    local r = tally(chain, id, { carol = "yes" })             -- 100 of 1000: under 33.4%
+    assert.are.same({ "expired" }, statuses(r))
+  end)
+
+  it("is vetoed at 33.4% of the stake voting, and the deposit goes to the treasury", function()
+    local chain = staked_chain()
+    local id = spend(chain)
+    local treasury = chain:balance("treasury")
+    local r = tally(chain, id, { bob = "veto", carol = "yes" })   -- veto 300 of 400
+    assert.are.same({ "rejected" }, statuses(r))
+    assert.are.equal(treasury + DEPOSIT, chain:balance("treasury"))
   end)
 end)

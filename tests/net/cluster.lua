@@ -26,7 +26,8 @@ Cluster.__index = Cluster
 local SIGSTOP, SIGCONT = 19, 18
 
 -- A cluster description: n node homes with keys and a shared genesis file
--- (not started). opts: consensus ("bft"), params (the plugin's).
+-- (not started). opts: consensus ("bft"), params (the plugin's), stakes
+-- (validator i's genesis stake, by i).
 function M.new(n, opts)
   opts = opts or {}
   local c = setmetatable({ n = n, nodes = {}, dial = {}, seen = {}, next_sender = 0 }, Cluster)
@@ -38,7 +39,9 @@ function M.new(n, opts)
     local code, out, err = support.lunet({ "keys", "new", node.validator, "--home", node.home })
     assert(code == 0, "keys new: " .. out .. err)
     local key = support.decode_json(support.read_file(node.home .. "/keys/" .. node.validator .. ".key"))
-    vals[i] = string.format('{ name = %q, key = %q }', node.validator, key.public_key)
+    local stake = opts.stakes and opts.stakes[i]
+    vals[i] = string.format('{ name = %q, key = %q%s }', node.validator, key.public_key,
+                            stake and (", stake = " .. stake) or "")
     c.nodes[i] = node
   end
   -- Client accounts: their keys live in node 1's home (the specs sign there).

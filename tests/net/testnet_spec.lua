@@ -293,6 +293,36 @@ describe("lunet testnet", function()
     end)
   end)
 
+  describe("four nodes of a testnet on pos", function()
+    local sdir, snodes
+    lazy_setup(function()
+      sdir = support.run_dir() .. "/tn-pos"
+      local sbase = free_ports(8)
+      local code, _, err = support.lunet({ "testnet", "4", "--out", sdir, "--consensus", "pos",
+                                           "--base-port", tostring(sbase) })
+      assert.equal(0, code, err)
+      snodes = start_homes(sdir, sbase, "pos")
+    end)
+    lazy_teardown(function() stop(snodes) end)
+
+    it("testnet - pos: the validators start with the template's stake, vote with it, and all four agree", function()
+      local genesis = support.read_file(sdir .. "/genesis.lua")
+      local staked = 0
+      for _ in genesis:gmatch("stake = 1000000") do staked = staked + 1 end
+      assert.equal(4, staked)
+      local id = cli_send(sdir, snodes, 2, "bob", "carol", 5)
+      for i = 0, 3 do assert.is_true(snodes[i]:wait_committed(id).receipt.ok) end
+      same_blocks(snodes, 1)
+      for i = 0, 3 do
+        local info = snodes[i]:call("chain_info")
+        assert.equal("pos", info.consensus)
+        assert.equal(4, #info.validator_set.set)
+        for _, v in ipairs(info.validator_set.set) do assert.equal(1000000, v.power) end
+        assert.equal(1000000, snodes[i]:call("account_get", { account = "node" .. i }).stake)
+      end
+    end)
+  end)
+
   describe("four nodes of a testnet on the default consensus (bft)", function()
     local bdir, bnodes
     lazy_setup(function()
