@@ -34,6 +34,9 @@
 **   stake(amount)               the sender's balance becomes stake (stake.h)
 **   unstake(amount)             its stake returns to its balance
 **                               unbonding_blocks (a chain param) later
+**   vote(producers)             the sender approves these validators as
+**                               producers (at most 30; {} clears), weighted
+**                               by its stake (vote.h)
 ** Authority: each action checks the authority present (DESIGN, "Authority
 ** in nested calls"): the signatures in the transaction's own actions, the
 ** calling contract's code inside a nested call (see account.h, "code").

@@ -17,6 +17,7 @@
 #include "genesis.h"
 #include "quote.h"
 #include "stake.h"
+#include "vote.h"
 #include "crypto.h"
 
 typedef struct ln_node ln_node;   /* opaque */
@@ -125,6 +126,8 @@ int  ln_node_quote(ln_node *n, const uint8_t *tx, size_t len, ln_quote_cb cb, vo
 
 /* The account's stake and unbonding entries (stake.h); zero when none. */
 int  ln_node_stake(ln_node *n, const char *name, ln_stake *out);
+/* The producers the account approves (vote.h), sorted; *k = 0 when none. */
+int  ln_node_votes(ln_node *n, const char *name, ln_vote_name names[LN_VOTES_MAX], size_t *k);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);

@@ -689,6 +689,12 @@ static int m_account_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__r
         }
         if (!bad) bad |= ln__rpc_put(j, "stake", ln__rpc_u64(st.stake));
         bad |= ln__rpc_put(j, "unbonding", ub);
+        ln_vote_name votes[LN_VOTES_MAX];
+        size_t nv = 0;
+        cJSON *vs = cJSON_CreateArray();
+        bad |= !vs || ln_node_votes(n, name, votes, &nv) < 0;
+        for (size_t i = 0; !bad && i < nv; i++) bad |= ln__rpc_push(vs, cJSON_CreateString(votes[i]));
+        bad |= ln__rpc_put(j, "votes", vs);
     }
     cJSON_Delete(perms);
     msgpack_zone_destroy(&z);
