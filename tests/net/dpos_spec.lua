@@ -1,0 +1,292 @@
+-- tests/net/dpos_spec.lua -- consensus/dpos.lua on real validators over real
+-- TCP on loopback: four producers under load take their turns, one killed
+-- -9 has its turns skipped and catches up when restarted; a block is final
+-- exactly when more than 2/3 of the producers built on it; stake and
+-- sys.vote move a producer in and out of the schedule once the block that
+-- records it is final, on every node, and a node synced from genesis
+-- reaches the same state roots; a producer cut off by a proxy builds a
+-- branch of its own that loses to the branch the others confirm; bad
+-- votes through the CLI.
+
+local cluster = dofile("tests/net/cluster.lua")
+local support, tools = cluster.support, cluster.tools
+
+local BPT, BLOCK_MS = 2, 250
+local function params(producers)
+  return { producers = producers, blocks_per_turn = BPT, block_ms = BLOCK_MS }
+end
+
+local function info(c, i) return c.nodes[i]:call("chain_info") end
+local function block(c, i, h) return c.nodes[i]:call("block_get", { height = h }) end
+
+-- The schedule in force for a block: the ranking (t) of the block at the
+-- height its data names (l) on node i's chain; before any, the first
+-- validators by name.
+local function schedule_of(c, i, b, n)
+  local l = b.header.consensus.l
+  if l > 0 then return block(c, i, l).header.consensus.t end
+  local out = {}
+  for k = 1, n do out[k] = "node" .. (k - 1) end
+  return out
+end
+
+local function owner(sched, slot)
+  return sched[math.floor(slot / BPT) % #sched + 1]
+end
+
+-- Every block in heights from..to of node i was made by the owner of its
+-- slot under its schedule; returns the proposers seen, by name.
+local function check_turns(c, i, from, to, n)
+  local seen = {}
+  for h = from, to do
+    local b = block(c, i, h)
+    local cons = b.header.consensus
+    local want = owner(schedule_of(c, i, b, n), cons.s)
+    assert.are.equal(want, b.header.proposer, "height " .. h .. ", slot " .. cons.s)
+    seen[b.header.proposer] = (seen[b.header.proposer] or 0) + 1
+  end
+  return seen
+end
+
+-- The highest block under more than 2/3 of the producers (of the head's
+-- schedule, n of them), counted from the head down, as the rule says.
+local function lib_by_rule(c, i, head, need)
+  local seen, count = {}, 0
+  for h = head, 1, -1 do
+    local p = block(c, i, h).header.proposer
+    if not seen[p] then
+      seen[p], count = true, count + 1
+      if count >= need then return h - 1 end
+    end
+  end
+  return 0
+end
+
+describe("dpos with four producers", function()
+  lazy_teardown(support.cleanup)
+
+  it("under load: turns kept, a producer killed -9 skipped, restarted it catches up", function()
+    local c = cluster.new(4, { consensus = "dpos", params = params(4) })
+    c:start_all()
+    c:wait_height(12, 60)
+    c:wait_committed(c:load(30), 60)
+    local seen = check_turns(c, 1, 1, c:height(1), 4)
+    for k = 0, 3 do assert.truthy(seen["node" .. k], "node" .. k .. " made no block") end
+    -- node3 down: the others go on, and blocks still go final (3 of 4).
+    c.nodes[4]:kill("KILL")
+    c.nodes[4].pid = nil
+    local h0 = c:height(1)
+    local f0 = info(c, 1).final_height
+    local ids = c:load(30)
+    c:wait_committed(ids, 60)
+    c:wait_height(h0 + 16, 60)
+    support.wait_until(300, 100, function() return info(c, 1).final_height > h0 + 4 end,
+                       "no block went final without node3")
+    assert.is_true(info(c, 1).final_height > f0)
+    local skipped = false
+    local prev = block(c, 1, h0 + 3).header.consensus.s
+    for h = h0 + 4, h0 + 16 do
+      local b = block(c, 1, h)
+      assert.are_not.equal("node3", b.header.proposer, "a block by node3 while it was down")
+      if b.header.consensus.s > prev + 1 then skipped = true end
+      prev = b.header.consensus.s
+    end
+    assert.is_true(skipped, "no slot left empty while node3 was down")
+    check_turns(c, 1, h0, h0 + 16, 4)
+    -- Back: it catches up, makes blocks in its turns again, all agree.
+    c:start(4)
+    local back = c:height(1)
+    support.wait_until(600, 100, function()
+      local top = c:height(1)
+      for h = back + 1, top do
+        if block(c, 1, h).header.proposer == "node3" then return true end
+      end
+      return false
+    end, "node3 made no block after its restart")
+    c:wait_committed(c:load(12), 60)
+    c:check_agreement()
+    c:stop_all()
+  end)
+
+  it("a block is final once more than 2/3 of the producers built on it; tx_get says final", function()
+    local c = cluster.new(4, { consensus = "dpos", params = params(4) })
+    c:start_all()
+    c:wait_height(10, 60)
+    local ids = c:load(10)
+    c:wait_committed(ids, 60)
+    for _ = 1, 5 do
+      -- chain_info gives head and final height at one instant.
+      local ci = info(c, 2)
+      assert.is_true(ci.final_height < ci.height, "final at the head")
+      assert.are.equal(lib_by_rule(c, 2, ci.height, 3), ci.final_height,
+                       "final height at head " .. ci.height)
+      support.wait_until(100, 50, function() return info(c, 2).height > ci.height end,
+                         "the head did not move")
+    end
+    local ci = info(c, 1)
+    assert.is_true(block(c, 1, ci.final_height).final)
+    assert.is_false(block(c, 1, ci.height).final)
+    support.wait_until(300, 100, function()
+      for _, id in ipairs(ids) do
+        if c.nodes[3]:call("tx_get", { hash = id }).status ~= "final" then return false end
+      end
+      return true
+    end, "transactions never final")
+    c:check_agreement()
+    c:stop_all()
+  end)
+end)
+
+describe("dpos votes", function()
+  lazy_teardown(support.cleanup)
+
+  it("stake and sys.vote move a producer in and out once final; a node synced from genesis agrees", function()
+    -- Three producers of four validators: before any vote node0..node2.
+    local c = cluster.new(4, { consensus = "dpos", params = params(3) })
+    for i = 1, 3 do c:start(i) end
+    c:wait_height(8, 60)
+    check_turns(c, 1, 1, c:height(1), 3)
+    local n1 = c.nodes[1]
+    -- Bad votes through the CLI, with stable codes.
+    local code, out, err = n1:cli("send", "sys", "vote", '["node1","bob"]', "--as", "alice")
+    assert.are_not.equal(0, code)
+    assert.truthy((out .. err):find("bob is not a validator", 1, true), out .. err)
+    code, out, err = n1:cli("send", "sys", "vote", '["node1","node1"]', "--as", "alice")
+    assert.are_not.equal(0, code)
+    assert.truthy((out .. err):find("node1 is named twice", 1, true), out .. err)
+    code, out, err = n1:cli("send", "sys", "vote", '"node1"', "--as", "alice")
+    assert.are_not.equal(0, code)
+    assert.truthy((out .. err):find("must be a list of names", 1, true), out .. err)
+    -- alice's stake for node3, bob's for node0 and node1: node2 drops out.
+    n1:send_wait("alice", "sys", "stake", { 1000 })
+    n1:send_wait("bob", "sys", "stake", { 500 })
+    n1:send_wait("bob", "sys", "vote", { { "node0", "node1" } })
+    code, out, err = n1:cli("send", "sys", "vote", '["node3"]', "--as", "alice")
+    assert.are.equal(0, code, out .. err)
+    assert.are.same({ "node3" }, n1:call("account_get", { account = "alice" }).votes)
+    -- The first block that records the new ranking, then its finality.
+    local rec
+    support.wait_until(300, 100, function()
+      for h = c:height(1), 1, -1 do
+        local t = block(c, 1, h).header.consensus.t
+        if t and t[3] == "node3" then
+          rec = h
+        elseif rec then
+          return true
+        end
+      end
+      return false
+    end, "no block records node3 in the ranking")
+    assert.are.same({ "node0", "node1", "node3" }, block(c, 1, rec).header.consensus.t)
+    support.wait_until(300, 100, function() return info(c, 1).final_height >= rec end,
+                       "the block recording the new ranking never went final")
+    -- node3 is not running: its turns are skipped, node2 makes no more
+    -- blocks once the schedule that left it out is in force.
+    c:wait_height(info(c, 1).final_height + 12, 60)
+    local top = c:height(1)
+    local switched
+    for h = rec, top do
+      local b = block(c, 1, h)
+      if b.header.consensus.l >= rec then
+        switched = switched or h
+        assert.are_not.equal("node2", b.header.proposer, "node2 made block " .. h .. " after it left")
+      end
+    end
+    assert.truthy(switched, "no block under the new schedule")
+    check_turns(c, 1, 1, top, 3)
+    -- node3 starts from genesis: it syncs every block, votes included,
+    -- and makes blocks in its turns.
+    c:start(4)
+    support.wait_until(900, 100, function()
+      local t = c:height(1)
+      for h = top + 1, t do
+        if block(c, 1, h).header.proposer == "node3" then return true end
+      end
+      return false
+    end, "node3 made no block after it synced")
+    c:wait_committed(c:load(9), 60)
+    -- alice clears her vote: node3 weighs 0, node2 is back (ties by name).
+    n1:send_wait("alice", "sys", "vote", { {} })
+    local back
+    support.wait_until(600, 100, function()
+      local t, f = c:height(1), info(c, 1).final_height
+      for h = top + 1, t do
+        local b = block(c, 1, h)
+        local r = b.header.consensus.t
+        if r[3] == "node2" and h <= f then back = back or h end
+        if back and b.header.consensus.l >= back and b.header.proposer == "node2" then return true end
+      end
+      return false
+    end, "node2 never came back")
+    c:check_agreement()
+    -- Same state roots on the synced node as on the others.
+    local h = c:min_height()
+    for i = 2, 4 do
+      assert.are.equal(block(c, 1, h).header.state_root, block(c, i, h).header.state_root)
+    end
+    c:stop_all()
+  end)
+end)
+
+describe("dpos partitioned", function()
+  lazy_teardown(support.cleanup)
+
+  -- Four validators whose P2P goes through a proxy; cut: the ports between
+  -- node 4 and the others.
+  local function partitioned()
+    local c = cluster.new(4, { consensus = "dpos", params = params(4) })
+    local map, cut, taken = {}, {}, {}
+    for _, node in ipairs(c.nodes) do taken[node.port], taken[node.p2p] = true, true end
+    for i = 1, 4 do
+      for j = 1, 4 do
+        if i ~= j then
+          local port
+          repeat port = support.free_port() until not taken[port]
+          taken[port] = true
+          map[port] = c.nodes[j].p2p
+          c.dial[i][j] = port
+          if i == 4 or j == 4 then cut[#cut + 1] = port end
+        end
+      end
+    end
+    c.listen_any = true
+    return c, tools.proxy(map), cut
+  end
+
+  it("a producer cut off builds a branch of its own; healed, it takes the branch more producers confirm", function()
+    local c, px, cut = partitioned()
+    c:start_all()
+    c:wait_height(10, 60)
+    c:wait_committed(c:load(6), 60)
+    px:cut(cut)
+    local h0 = math.max(c:height(1), c:height(4))
+    local lone = c:load(1, { 4 })[1]           -- only on node 4's side
+    local many = c:load(3, { 1, 2, 3 })
+    c.nodes[4]:wait_committed(lone, 600)
+    -- Node 4 alone: its blocks are never final; the three go on.
+    support.wait_until(600, 100, function()
+      local b = block(c, 4, c:height(4))
+      return b.header.proposer == "node3" and c:height(4) > h0 + 1
+    end, "node 4 made no block of its own")
+    local f4 = info(c, 4).final_height
+    support.wait_until(300, 100, function() return info(c, 1).final_height > h0 + 2 end,
+                       "the three made no block final")
+    assert.are_not.equal(block(c, 1, c:height(4)).hash, block(c, 4, c:height(4)).hash)
+    assert.are.equal(f4, info(c, 4).final_height)
+    local before = c.nodes[4]:metric("lunet_reorgs_total")
+    px:heal()
+    -- Node 4 reorgs to the others' branch; its transaction goes back to a
+    -- mempool and into a block of that branch.
+    support.wait_until(600, 100, function()
+      return c.nodes[4]:metric("lunet_reorgs_total") > before
+    end, "node 4 never reorged")
+    c:wait_committed(many, 60)
+    c:wait_committed({ lone }, 60)
+    support.wait_until(300, 100, function()
+      return info(c, 4).final_height > h0 + 2
+    end, "node 4 never agreed on final blocks")
+    c:check_agreement()
+    c:stop_all()
+    px:stop()
+  end)
+end)
