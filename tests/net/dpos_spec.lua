@@ -290,3 +290,97 @@ describe("dpos partitioned", function()
     px:stop()
   end)
 end)
+
+-- ---- blocks by hand ------------------------------------------------------------
+
+local core = cluster.core
+local E = core.encode
+local function bin32(s) assert(#s == 32); return "\xc4\x20" .. s end
+local function unhex0x(s) return core.unhex(s:sub(1, 2) == "0x" and s:sub(3) or s) end
+local ZERO = string.rep("\0", 32)
+
+-- A block frame {b, h, last, n, t = "blk"}: header as given (prev: the
+-- raw hash), no transactions, cert {sig} (not a real signature).
+local function block_frame(h)
+  local header = "\x89" .. E("chain_id") .. E(h.chain_id) .. E("consensus") .. E(h.consensus) ..
+                 E("height") .. E(h.height) .. E("prev") .. bin32(h.prev) ..
+                 E("proposer") .. E(h.proposer) .. E("receipts_root") .. bin32(ZERO) ..
+                 E("state_root") .. bin32(ZERO) .. E("time") .. E(h.time) ..
+                 E("tx_root") .. bin32(ZERO)
+  local cert = "\x81" .. E("sig") .. "\xc4\x40" .. string.rep("\1", 64)
+  local blk = "\x84" .. E("cert") .. cert .. E("hash") .. bin32(core.hash(header)) ..
+              E("header") .. header .. E("txs") .. "\x90"
+  local b = #blk < 256 and "\xc4" .. string.char(#blk)
+            or "\xc5" .. string.char(math.floor(#blk / 256), #blk % 256)
+  return "\x85" .. E("b") .. b .. blk ..
+         E("h") .. E(h.height) .. E("last") .. "\xc3" .. E("n") .. E(h.height) .. E("t") .. E("blk")
+end
+
+describe("dpos against a validator's blocks", function()
+  lazy_teardown(support.cleanup)
+
+  it("a slot not its own, a slot ahead, a wrong irreversible height or ranking: refused, the sender dropped", function()
+    -- Three producers of four validators; node3 never runs: its key sends.
+    local c = cluster.new(4, { consensus = "dpos", params = params(3) })
+    for i = 1, 3 do c:start(i) end
+    c:wait_height(8, 60)
+    local node = c.nodes[1]
+    -- A block on node 1's head now, as node0 would make it in its next
+    -- slot, with `over` changed. A child's l is its parent's last
+    -- irreversible height: the head's, which the node has made final.
+    local function frame(over)
+      local ci = node:call("chain_info")     -- head and final height at one instant
+      local head = block(c, 1, ci.height)
+      local cons = head.header.consensus
+      local sched = schedule_of(c, 1, head, 3)
+      local mine = math.max(math.floor(os.time() * 1000 / BLOCK_MS) + 1, cons.s + 1)
+      while owner(sched, mine) ~= "node0" do mine = mine + 1 end
+      local h = { chain_id = ci.chain_id, prev = unhex0x(head.hash), height = ci.height + 1,
+                  time = head.header.time, proposer = "node0",
+                  consensus = { s = mine, l = ci.final_height, t = { "node0", "node1", "node2" } } }
+      for k, v in pairs(over(ci.final_height, mine)) do
+        if k == "consensus" then
+          for ck, cv in pairs(v) do h.consensus[ck] = cv end
+        else
+          h[k] = v
+        end
+      end
+      return block_frame(h), ci.final_height
+    end
+    local function peer()
+      local p = tools.peer({ key = c.nodes[4].home .. "/keys/node3.key",
+                             chain = node:call("chain_info").chain_id,
+                             connect = "127.0.0.1:" .. node.p2p })
+      assert.is_true(p.up, "could not connect: " .. table.concat(p:lines(), "\n"))
+      return p
+    end
+    local mark = node:log_mark()
+    local p = peer()
+    p:send((frame(function() return { proposer = "node3" } end)))          -- not its slot
+    p:send((frame(function(_, s) return { consensus = { s = s + 3600 * 1000 / BLOCK_MS } } end)))
+    local bad, lib = frame(function(l) return { consensus = { l = l + 1000 } } end)
+    p:send(bad)                                                             -- a wrong lib
+    assert.truthy(p:wait_down(20000), "the sender was not dropped")
+    local log = node:log_since(mark)
+    assert.truthy(log:find("is node0's, not node3's", 1, true), log)
+    assert.truthy(log:find("bad slot: in the future", 1, true), log)
+    assert.truthy(log:find(("bad last irreversible block: %d, %d expected"):format(lib + 1000, lib),
+                           1, true), log)
+    assert.truthy(log:find("dropping", 1, true), log)
+    p:close()
+    -- A ranking the parent's state does not give.
+    mark = node:log_mark()
+    p = peer()
+    p:send((frame(function() return { consensus = { t = { "node0", "node1", "node3" } } } end)))
+    support.wait_until(100, 100, function()
+      return node:log_since(mark):find("bad ranking: node0,node1,node2 expected", 1, true)
+    end, function() return "not refused for its ranking:\n" .. node:log_tail(10) end)
+    assert.truthy(node:health())
+    p:close()
+    local ci = node:call("chain_info")
+    -- The chain goes on.
+    c:wait_height(ci.height + 4, 60)
+    c:check_agreement()
+    c:stop_all()
+  end)
+end)
