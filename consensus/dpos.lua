@@ -42,7 +42,7 @@ local floor, concat = math.floor, table.concat
 
 local node, P
 local last_slot = -1           -- the last slot this node made a block in
-local heard_at = 0             -- when a peer's block last came in (ms)
+local heard_at = 0             -- when a peer's block last came in, or start (ms)
 local libs, nlibs = {}, 0      -- lib_of by block hash (a cache)
 local CACHE_MAX = 4096
 
@@ -160,11 +160,12 @@ local function produce()
   if slot <= last_slot or (hc and slot <= hc.s) then return end
   local l = lib_of(head)
   if producer_for(slot, schedule(head, l)) ~= me then return end
-  -- A head a whole round old while blocks still come in: this node is
-  -- catching up; a block on it would only fork.
+  -- A head a whole round old while blocks still come in (or just after
+  -- start): this node is catching up; a block on it would only fork.
   local round = P.producers * P.blocks_per_turn * P.block_ms
   local now = node.now()
-  if hc and (slot - hc.s) * P.block_ms > round and now - heard_at < round then return end
+  local head_ms = hc and hc.s * P.block_ms or head.time * 1000
+  if now - head_ms > round and now - heard_at < round then return end
   local ranking, err = node.producers(P.producers)
   if not ranking then
     node.log("ranking failed: " .. tostring(err))
@@ -203,6 +204,7 @@ function M.init(host, params)
 end
 
 function M.start()
+  heard_at = node.now()
   local done = node.recall("slot")
   if type(done) == "number" then last_slot = done end
   arm()

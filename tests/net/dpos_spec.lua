@@ -20,14 +20,49 @@ local function info(c, i) return c.nodes[i]:call("chain_info") end
 local function block(c, i, h) return c.nodes[i]:call("block_get", { height = h }) end
 
 -- The schedule in force for a block: the ranking (t) of the block at the
--- height its data names (l) on node i's chain; before any, the first
--- validators by name.
+-- height its data names (l) on node i's chain; when that block has none
+-- (the genesis, a block of the plugin before) the first validators by name.
 local function schedule_of(c, i, b, n)
   local l = b.header.consensus.l
-  if l > 0 then return block(c, i, l).header.consensus.t end
+  local at = l > 0 and block(c, i, l).header.consensus    -- none: a block of the plugin before
+  if at then return at.t end
   local out = {}
   for k = 1, n do out[k] = "node" .. (k - 1) end
   return out
+end
+
+-- Once every running node made final the blocks up to the lowest head
+-- (final blocks never change; the head's may, for a moment, when two
+-- producers built on one parent): the same hash and state root at every
+-- height on every running node, and every transaction seen committed final
+-- at one height on all.
+local function agree(c)
+  local running = c:running()
+  local top = c:min_height()
+  support.wait_until(600, 100, function()
+    for _, i in ipairs(running) do
+      if info(c, i).final_height < top then return false end
+    end
+    return true
+  end, "the nodes did not finalize up to height " .. top)
+  for h = 1, top do
+    local want = block(c, running[1], h)
+    for k = 2, #running do
+      local got = block(c, running[k], h)
+      assert.are.equal(want.hash, got.hash, "height " .. h .. " on node " .. running[k])
+      assert.are.equal(want.header.state_root, got.header.state_root, "root at height " .. h)
+    end
+  end
+  -- (At the height every node has now: one committed at the head may have
+  -- moved to another block when that head lost.)
+  for id in pairs(c.seen) do
+    local at
+    for _, i in ipairs(running) do
+      local r = c.nodes[i]:call("tx_get", { hash = id })
+      at = at or r.height
+      assert.is_true(r.status == "final" and r.height == at, "transaction " .. id .. " on node " .. i)
+    end
+  end
 end
 
 local function owner(sched, slot)
@@ -104,7 +139,7 @@ describe("dpos with four producers", function()
       return false
     end, "node3 made no block after its restart")
     c:wait_committed(c:load(12), 60)
-    c:check_agreement()
+    agree(c)
     c:stop_all()
   end)
 
@@ -132,7 +167,7 @@ describe("dpos with four producers", function()
       end
       return true
     end, "transactions never final")
-    c:check_agreement()
+    agree(c)
     c:stop_all()
   end)
 end)
@@ -218,7 +253,7 @@ describe("dpos votes", function()
       end
       return false
     end, "node2 never came back")
-    c:check_agreement()
+    agree(c)
     -- Same state roots on the synced node as on the others.
     local h = c:min_height()
     for i = 2, 4 do
@@ -285,9 +320,53 @@ describe("dpos partitioned", function()
     support.wait_until(300, 100, function()
       return info(c, 4).final_height > h0 + 2
     end, "node 4 never agreed on final blocks")
-    c:check_agreement()
+    agree(c)
     c:stop_all()
     px:stop()
+  end)
+end)
+
+describe("dpos swapped in on a live chain", function()
+  lazy_teardown(support.cleanup)
+
+  it("poa to dpos under load: dpos from its height on every node, nothing lost, a node from genesis agrees", function()
+    local c = cluster.new(4, { consensus = "poa", params = { block_ms = 100 },
+                               extra_config = 'admin = "alice", params = { swap_delay = 6 },' }):start_all()
+    c:wait_committed(c:load(6))
+    local n1 = c.nodes[1]
+    local at = n1:call("chain_info").height + 12
+    local r = n1:send_wait("alice", "gov", "propose",
+                           { "plugin", { slot = "consensus", at = at, params = params(4),
+                                         code = support.read_file(support.ROOT .. "/consensus/dpos.lua") } },
+                           { max_fee = 100000000 })
+    assert(r.receipt.ok, r.receipt.error)
+    c.nonce = nil
+    local ids = {}
+    support.wait_until(600, 10, function()
+      for _, id in ipairs(c:load(3)) do ids[#ids + 1] = id end
+      support.sleep_ms(100)
+      return c:min_height() > at + 12
+    end, "the chain did not pass height " .. at + 12)
+    c:wait_committed(ids, 60)
+    for i = 1, 4 do
+      local ci = c.nodes[i]:call("chain_info")
+      assert.are.equal("dpos", ci.plugins.consensus.name)
+      assert.are.equal(at, ci.plugins.consensus.since)
+    end
+    assert.is_nil(block(c, 1, at - 1).header.consensus)
+    check_turns(c, 1, at, c:height(1), 4)
+    support.wait_until(300, 100, function() return info(c, 1).final_height > at end,
+                       "no dpos block went final")
+    -- A node that starts over from genesis follows poa, then dpos.
+    c.nodes[4]:stop()
+    support.sh("rm -rf " .. support.quote(c.nodes[4].home .. "/data"))
+    c:start(4)
+    c:wait_height(c:min_height(), 60)
+    support.wait_until(600, 100, function() return c:height(4) >= c:height(1) - 2 end,
+                       "node 4 did not catch up")
+    c:wait_committed(c:load(6), 60)
+    agree(c)
+    c:stop_all()
   end)
 end)
 
@@ -380,7 +459,7 @@ describe("dpos against a validator's blocks", function()
     local ci = node:call("chain_info")
     -- The chain goes on.
     c:wait_height(ci.height + 4, 60)
-    c:check_agreement()
+    agree(c)
     c:stop_all()
   end)
 end)
