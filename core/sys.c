@@ -205,10 +205,17 @@ static int sys_stake(lua_State *L, ln_vm *vm, int bond)
             return ln__vm_raise(L, rc, "unstake: chain params: %s", ln_strerror(rc));
         rc = ln_stake_unbond(vm->ov, sender, amount, vm->bi.height + p.unbonding_blocks, why, sizeof why);
     }
-    /* The weight of the sender's votes follows its stake (vote.h). */
-    if (rc == 0 && (rc = ln_vote_restake(vm->ov, sender, bond ? amount : 0, bond ? 0 : amount)) < 0)
-        snprintf(why, sizeof why, "%s: its votes: %s", bond ? "stake" : "unstake", ln_strerror(rc));
+    /* The weight of the sender's votes follows its stake (vote.h): one
+    ** total written per producer it approves. */
+    ln_vote_name votes[LN_VOTES_MAX];
+    size_t nvotes = 0;
     if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
+    if ((rc = ln_vote_load(vm->ov, sender, votes, &nvotes)) == 0) {
+        ln_sandbox_charge(L, nvotes * LN_GAS_STORE_WRITE(16));
+        rc = ln_vote_restake(vm->ov, sender, bond ? amount : 0, bond ? 0 : amount);
+    }
+    if (rc < 0)
+        return ln__vm_raise(L, rc, "%s: its votes: %s", bond ? "stake" : "unstake", ln_strerror(rc));
     return 0;
 }
 
@@ -228,8 +235,8 @@ static int sys_vote(lua_State *L, ln_vm *vm)
             return ln__vm_raise(L, LN_ETOOBIG, "vote: at most %d producers", LN_VOTES_MAX);
         }
     }
-    ln_sandbox_charge(L, LN_GAS_SYS + (count + 2) * LN_GAS_STORE_WRITE(16));
-    ln_vote_name names[LN_VOTES_MAX];
+    ln_sandbox_charge(L, LN_GAS_SYS);
+    ln_vote_name names[LN_VOTES_MAX], old[LN_VOTES_MAX];
     for (size_t i = 0; i < count; i++) {
         lua_rawgeti(L, 3, (int)i + 1);
         size_t nl;
@@ -241,8 +248,14 @@ static int sys_vote(lua_State *L, ln_vm *vm)
         memcpy(names[i], s, nl + 1);
         lua_pop(L, 1);
     }
+    /* A total written per producer it approved and approves, and its record. */
+    const char *sender = ln__vm_top(vm)->sender;
+    size_t nold = 0;
+    int rc = ln_vote_load(vm->ov, sender, old, &nold);
+    if (rc < 0) return ln__vm_raise(L, rc, "vote: the votes of %s: %s", sender, ln_strerror(rc));
+    ln_sandbox_charge(L, (count + nold + 1) * LN_GAS_STORE_WRITE(16));
     char why[160];
-    int rc = ln_vote_set(vm->ov, ln__vm_top(vm)->sender, names, count, why, sizeof why);
+    rc = ln_vote_set(vm->ov, sender, names, count, why, sizeof why);
     if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
     return 0;
 }

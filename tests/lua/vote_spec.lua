@@ -1,7 +1,7 @@
 -- tests/lua/vote_spec.lua -- DESIGN "Staking": sys.vote sets an account's
 -- approval votes for producers (validators), weighted by its stake; the
--- producers' totals follow stake and unstake; what it refuses; the same
--- roots on independent chains.
+-- producers' totals follow stake and unstake, and are paid for; what it
+-- refuses; the same roots on independent chains.
 
 local testing = require "lunet.testing"
 local core = require "lunet.core"
@@ -79,6 +79,19 @@ describe("sys.vote", function()
     ok(chain:unstake("carol", 600))
     assert.is_nil(chain:get("Vnode1"))
     assert.are.same({ "node1", "node3" }, chain:account("carol").votes)
+  end)
+
+  it("charges a write for each producer total it changes, in vote and in stake", function()
+    local chain = chain_of()
+    local one = ok(chain:vote_producers("alice", { "node1" })).gas_used
+    local three = ok(chain:vote_producers("bob", { "node1", "node2", "node3" })).gas_used
+    assert.is_true(three > one, three .. " <= " .. one)
+    -- Changing three votes writes the three old totals and the new ones.
+    local again = ok(chain:vote_producers("bob", { "node0", "node1", "node2" })).gas_used
+    assert.is_true(again > three, again .. " <= " .. three)
+    local plain = ok(chain:stake("carol", 10)).gas_used
+    local voter = ok(chain:stake("bob", 10)).gas_used
+    assert.is_true(voter > plain, voter .. " <= " .. plain)
   end)
 
   it("refuses more than 30 producers (ETOOBIG)", function()
