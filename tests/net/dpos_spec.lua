@@ -5,8 +5,9 @@
 -- sys.vote move a producer in and out of the schedule once the block that
 -- records it is final, on every node, and a node synced from genesis
 -- reaches the same state roots; a producer cut off by a proxy builds a
--- branch of its own that loses to the branch the others confirm; bad
--- votes through the CLI.
+-- branch of its own that loses to the branch the others confirm, even
+-- when its branch is the longer; bad votes through the CLI; a
+-- validator's bad blocks; poa swapped to dpos on a live chain.
 
 local cluster = dofile("tests/net/cluster.lua")
 local support, tools = cluster.support, cluster.tools
@@ -320,6 +321,38 @@ describe("dpos partitioned", function()
     support.wait_until(300, 100, function()
       return info(c, 4).final_height > h0 + 2
     end, "node 4 never agreed on final blocks")
+    agree(c)
+    c:stop_all()
+    px:stop()
+  end)
+  it("the branch more producers confirmed wins over a longer one", function()
+    local c, px, cut = partitioned()
+    c:start_all()
+    c:wait_height(10, 60)
+    px:cut(cut)
+    local h0 = math.max(c:height(1), c:height(4))
+    support.wait_until(300, 100, function() return info(c, 1).final_height > h0 + 2 end,
+                       "the three made no block final")
+    -- The three stop while node 4 alone makes its branch the longer one.
+    local top = math.max(c:height(1), c:height(2), c:height(3)) + 1   -- + one on its way
+    for i = 1, 3 do c:pause(i) end
+    support.wait_until(600, 100, function() return c:height(4) > top + 6 end,
+                       "node 4's branch did not pass the others'")
+    local mark = c.nodes[4]:log_mark()
+    local before = c:height(4)
+    for i = 1, 3 do c:resume(i) end
+    px:heal()
+    -- Node 4 leaves its longer branch for the shorter one whose last
+    -- irreversible block is higher: a reorg to a lower height.
+    local down
+    support.wait_until(600, 100, function()
+      for line in c.nodes[4]:log_since(mark):gmatch("[^\n]+") do
+        local from, to = line:match("reorg: head (%d+) %x+%.%.%. %-> (%d+) ")
+        if from and tonumber(to) < tonumber(from) then down = line end
+      end
+      return down
+    end, function() return "node 4 did not reorg to a lower head:\n" .. c.nodes[4]:log_tail(10) end)
+    assert.is_true(tonumber(down:match("head (%d+)")) >= before - 1, down)
     agree(c)
     c:stop_all()
     px:stop()
