@@ -205,11 +205,11 @@ static int sys_stake(lua_State *L, ln_vm *vm, int bond)
             return ln__vm_raise(L, rc, "unstake: chain params: %s", ln_strerror(rc));
         rc = ln_stake_unbond(vm->ov, sender, amount, vm->bi.height + p.unbonding_blocks, why, sizeof why);
     }
+    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
     /* The weight of the sender's votes follows its stake (vote.h): one
     ** total written per producer it approves. */
     ln_vote_name votes[LN_VOTES_MAX];
     size_t nvotes = 0;
-    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
     if ((rc = ln_vote_load(vm->ov, sender, votes, &nvotes)) == 0) {
         ln_sandbox_charge(L, nvotes * LN_GAS_STORE_WRITE(16));
         rc = ln_vote_restake(vm->ov, sender, bond ? amount : 0, bond ? 0 : amount);
