@@ -37,6 +37,9 @@
 **   evidence(e)                 two conflicting signed votes of a pos
 **                               validator: slashes and jails it (valset.h),
 **                               event "slash" {slashed, until, validator}
+**   vote(producers)             the sender approves these validators as
+**                               producers (at most 30; {} clears), weighted
+**                               by its stake (vote.h)
 ** Authority: each action checks the authority present (DESIGN, "Authority
 ** in nested calls"): the signatures in the transaction's own actions, the
 ** calling contract's code inside a nested call (see account.h, "code").

@@ -15,6 +15,7 @@
 #include "registry.h"
 #include "sandbox.h"
 #include "stake.h"
+#include "vote.h"
 #include "state.h"
 #include "tx.h"
 
@@ -635,9 +636,18 @@ static int chain_account(lua_State *L)
     /* Its stake (stake.h): 0 and no unbonding when it has none. */
     ln_overlay *ov = ln_overlay_new(check_chain(L)->st);
     ln_stake st;
+    ln_vote_name votes[LN_VOTES_MAX];
+    size_t nv = 0;
     int rc = ov ? ln_stake_load(ov, name, &st) : LN_ENOMEM;
+    if (rc == 0) rc = ln_vote_load(ov, name, votes, &nv);
     ln_overlay_free(ov);
-    if (rc < 0) return luaL_error(L, "stake record: %s", ln_strerror(rc));
+    if (rc < 0) return luaL_error(L, "stake or vote record: %s", ln_strerror(rc));
+    lua_createtable(L, (int)nv, 0);
+    for (size_t i = 0; i < nv; i++) {
+        lua_pushstring(L, votes[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    lua_setfield(L, -2, "votes");
     set_num(L, "stake", (double)st.stake);
     lua_createtable(L, (int)st.nunbonding, 0);
     for (uint32_t i = 0; i < st.nunbonding; i++) {

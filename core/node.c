@@ -1177,6 +1177,14 @@ int ln_node_jail(ln_node *n, const char *name, uint64_t *at, uint64_t *until)
     return rc;
 }
 
+int ln_node_votes(ln_node *n, const char *name, ln_vote_name names[LN_VOTES_MAX], size_t *k)
+{
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    int rc = ov ? ln_vote_load(ov, name, names, k) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    return rc;
+}
+
 int ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len)
 {
     uint8_t key[1 + LN_NAME_MAX];

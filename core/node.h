@@ -18,6 +18,7 @@
 #include "genesis.h"
 #include "quote.h"
 #include "stake.h"
+#include "vote.h"
 #include "crypto.h"
 #include "log.h"
 
@@ -148,6 +149,8 @@ typedef void (*ln_dryrun_cb)(ln_node *n, int status, const ln_receipt *r, void *
 int  ln_node_dry_run(ln_node *n, const uint8_t *tx, size_t len, ln_dryrun_cb cb, void *ud);
 /* pos's jail of name (valset.h): *until 0 when it was never punished. */
 int  ln_node_jail(ln_node *n, const char *name, uint64_t *at, uint64_t *until);
+/* The producers the account approves (vote.h), sorted; *k = 0 when none. */
+int  ln_node_votes(ln_node *n, const char *name, ln_vote_name names[LN_VOTES_MAX], size_t *k);
 
 /* The account record (canonical msgpack, account.h layout). LN_ENOTFOUND. */
 int  ln_node_account(ln_node *n, const char *name, uint8_t **rec, size_t *len);

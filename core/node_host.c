@@ -11,6 +11,10 @@
 #include "err.h"
 #include "node_int.h"
 #include "pmem.h"
+#include "tree.h"
+#include "vote.h"
+
+_Static_assert(LN_PLUGIN_PRODUCERS_MAX == LN_VOTES_MAX, "node.producers() fits a ranking");
 
 /* The plugin's view of a block (plugin.h). */
 void ln__node_block(const ln_header *h, const uint8_t hash[LN_HASH_LEN], size_t ntx,
@@ -288,6 +292,20 @@ static int h_mine(void *ud, const uint8_t *bytes, size_t len, const uint8_t targ
     return ln__node_mine(ud, bytes, len, target, from, tries, why, whylen);
 }
 
+static int h_producers(void *ud, const uint8_t *hash, size_t want, char (*names)[LN_NAME_MAX + 1],
+                       size_t *k)
+{
+    ln_node *n = ud;
+    uint8_t head[LN_HASH_LEN];
+    ln_overlay *ov;
+    int rc = hash ? 0 : ln_chain_head(n->chain, NULL, head);
+    if (rc == 0) rc = ln_chain_state_at(n->chain, hash ? hash : head, &ov);
+    if (rc < 0) return rc;
+    rc = ln_vote_top(ov, want, names, k);
+    ln_overlay_free(ov);
+    return rc;
+}
+
 void ln__node_host(ln_node *n, ln_plugin_host *out)
 {
     ln_plugin_host h = {
@@ -296,7 +314,7 @@ void ln__node_host(ln_node *n, ln_plugin_host *out)
         .sign = h_sign, .key_of = h_key_of, .log = h_log, .broadcast = h_broadcast,
         .send = h_send, .persist = h_persist, .recall = h_recall, .now_ms = h_now_ms,
         .propose_with = h_propose_with, .import = h_import, .choose = h_choose,
-        .finalize = h_finalize, .block = h_block, .mine = h_mine,
+        .finalize = h_finalize, .block = h_block, .mine = h_mine, .producers = h_producers,
     };
     *out = h;
 }

@@ -464,6 +464,28 @@ static int n_mine(lua_State *L)
     return 1;
 }
 
+/* node.producers(want [, block]): names, or nil and why. */
+static int n_producers(lua_State *L)
+{
+    ln_plugin *p = fork_host(L, self_of(L)->host.producers, "producers");
+    lua_Number want = luaL_checknumber(L, 1);
+    if (!(want >= 1 && want <= LN_PLUGIN_PRODUCERS_MAX) || want != (lua_Number)(int)want)
+        return luaL_error(L, "node.producers: want must be an integer 1..%d", LN_PLUGIN_PRODUCERS_MAX);
+    uint8_t hash[LN_HASH_LEN];
+    int has = !lua_isnoneornil(L, 2);
+    if (has) arg_hash(L, 2, hash, "node.producers");
+    char names[LN_PLUGIN_PRODUCERS_MAX][LN_NAME_MAX + 1];
+    size_t n = 0;
+    int rc = p->host.producers(p->host.ud, has ? hash : NULL, (size_t)want, names, &n);
+    if (rc < 0) return fail2(L, ln_strerror(rc));
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
 static const luaL_Reg node_api[] = {
     { "validators", n_validators }, { "powers", n_powers }, { "self", n_self }, { "head", n_head },
     { "propose", n_propose }, { "execute", n_execute }, { "commit", n_commit }, { "pending", n_pending },
@@ -472,6 +494,7 @@ static const luaL_Reg node_api[] = {
     { "log", n_log }, { "broadcast", n_broadcast }, { "send", n_send },
     { "persist", n_persist }, { "recall", n_recall }, { "import", n_import },
     { "choose", n_choose }, { "finalize", n_finalize }, { "block", n_block }, { "mine", n_mine },
+    { "producers", n_producers },
     { NULL, NULL }
 };
 

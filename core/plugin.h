@@ -31,6 +31,7 @@ typedef struct ln_plugin ln_plugin;   /* opaque */
 ** proposer, time, txs (how many), consensus (the header's data, decoded,
 ** when it has some), final and canonical (node.block) and, when data is
 ** set, data (its bytes). */
+#define LN_PLUGIN_PRODUCERS_MAX 30      /* names node.producers() gives at most */
 #define LN_PLUGIN_CONS_MAX 512           /* bytes of a header's consensus data */
 
 typedef struct {
@@ -95,6 +96,13 @@ typedef struct {
     int  (*block)(void *ud, const uint8_t *hash, uint64_t height, ln_plugin_block *out);
     int  (*mine)(void *ud, const uint8_t *bytes, size_t len, const uint8_t target[LN_HASH_LEN],
                  uint64_t from, uint64_t tries, char *why, size_t whylen);
+    /* node.producers(want [, block]): the top `want` (at most
+    ** LN_PLUGIN_PRODUCERS_MAX) validators by approval votes in the state
+    ** after the block (hash NULL: the head), sorted by name (vote.h); *n
+    ** how many. LN_EORPHAN, LN_EFINAL as ln_chain_state_at. NULL: not
+    ** offered. */
+    int  (*producers)(void *ud, const uint8_t *hash, size_t want,
+                      char (*names)[LN_NAME_MAX + 1], size_t *n);
 } ln_plugin_host;
 
 /* Loads the plugin source and runs its chunk; then init(node, params) with

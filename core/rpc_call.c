@@ -772,6 +772,12 @@ static int m_account_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__r
         uint64_t jail_at, until;                /* pos: jailed below height until */
         if (!bad && ln_node_jail(n, name, &jail_at, &until) == 0 && until)
             bad |= ln__rpc_put(j, "jailed_until", ln__rpc_u64(until));
+        ln_vote_name votes[LN_VOTES_MAX];
+        size_t nv = 0;
+        cJSON *vs = cJSON_CreateArray();
+        bad |= !vs || ln_node_votes(n, name, votes, &nv) < 0;
+        for (size_t i = 0; !bad && i < nv; i++) bad |= ln__rpc_push(vs, cJSON_CreateString(votes[i]));
+        bad |= ln__rpc_put(j, "votes", vs);
     }
     cJSON_Delete(perms);
     msgpack_zone_destroy(&z);

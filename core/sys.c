@@ -19,6 +19,7 @@
 #include "registry.h"
 #include "stake.h"
 #include "valset.h"
+#include "vote.h"
 
 static uint64_t check_amount(lua_State *L, int idx)
 {
@@ -205,6 +206,57 @@ static int sys_stake(lua_State *L, ln_vm *vm, int bond)
             return ln__vm_raise(L, rc, "unstake: chain params: %s", ln_strerror(rc));
         rc = ln_stake_unbond(vm->ov, sender, amount, vm->bi.height + p.unbonding_blocks, why, sizeof why);
     }
+    if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
+    /* The weight of the sender's votes follows its stake (vote.h): one
+    ** total written per producer it approves. */
+    ln_vote_name votes[LN_VOTES_MAX];
+    size_t nvotes = 0;
+    if ((rc = ln_vote_load(vm->ov, sender, votes, &nvotes)) == 0) {
+        ln_sandbox_charge(L, nvotes * LN_GAS_STORE_WRITE(16));
+        rc = ln_vote_restake(vm->ov, sender, bond ? amount : 0, bond ? 0 : amount);
+    }
+    if (rc < 0)
+        return ln__vm_raise(L, rc, "%s: its votes: %s", bond ? "stake" : "unstake", ln_strerror(rc));
+    return 0;
+}
+
+/* vote(producers): the sender approves these producers (a list of at most
+** LN_VOTES_MAX validators' names; {} clears), weighted by its stake. */
+static int sys_vote(lua_State *L, ln_vm *vm)
+{
+    if (!lua_istable(L, 3))
+        return ln__vm_raise(L, LN_EINVAL, "vote: producers must be a list of names");
+    /* Counted first, so a huge table is refused before it is read. */
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 3)) {
+        lua_pop(L, 1);
+        if (++count > LN_VOTES_MAX) {
+            lua_pop(L, 1);
+            return ln__vm_raise(L, LN_ETOOBIG, "vote: at most %d producers", LN_VOTES_MAX);
+        }
+    }
+    ln_sandbox_charge(L, LN_GAS_SYS);
+    ln_vote_name names[LN_VOTES_MAX], old[LN_VOTES_MAX];
+    for (size_t i = 0; i < count; i++) {
+        lua_rawgeti(L, 3, (int)i + 1);
+        size_t nl;
+        const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &nl) : NULL;
+        if (lua_isnil(L, -1))               /* keys other than 1..count */
+            return ln__vm_raise(L, LN_EINVAL, "vote: producers must be a list of names");
+        if (!s || !ln_name_valid(s, nl))
+            return ln__vm_raise(L, LN_EBADNAME, "vote: producer %zu is not an account name", i + 1);
+        memcpy(names[i], s, nl + 1);
+        lua_pop(L, 1);
+    }
+    /* A total written per producer it approved and approves, and its record. */
+    const char *sender = ln__vm_top(vm)->sender;
+    size_t nold = 0;
+    int rc = ln_vote_load(vm->ov, sender, old, &nold);
+    if (rc < 0) return ln__vm_raise(L, rc, "vote: the votes of %s: %s", sender, ln_strerror(rc));
+    ln_sandbox_charge(L, (count + nold + 1) * LN_GAS_STORE_WRITE(16));
+    char why[160];
+    rc = ln_vote_set(vm->ov, sender, names, count, why, sizeof why);
     if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
     return 0;
 }
@@ -415,6 +467,9 @@ static int sys_evidence(lua_State *L, ln_vm *vm)
     uint64_t burned, until;
     int rc = ln_valset_evidence(vm->ov, vm->bi.height, &e, &burned, &until, why, sizeof why);
     if (rc < 0) return ln__vm_raise(L, rc, "%s", why);
+    /* The burned stake stops weighing in the producers the validator voted for. */
+    if (burned && (rc = ln_vote_restake(vm->ov, e.validator, 0, burned)) < 0)
+        return ln__vm_raise(L, rc, "evidence: %s", ln_strerror(rc));
     msgpack_packer pk;
     msgpack_packer_init(&pk, &vm->ev, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
@@ -444,6 +499,7 @@ int ln__sys_action(lua_State *L, ln_vm *vm, const char *m)
     if (strcmp(m, "stake") == 0) return sys_stake(L, vm, 1);
     if (strcmp(m, "unstake") == 0) return sys_stake(L, vm, 0);
     if (strcmp(m, "evidence") == 0) return sys_evidence(L, vm);
+    if (strcmp(m, "vote") == 0) return sys_vote(L, vm);
     if (strcmp(m, "addmember") == 0 || strcmp(m, "removemember") == 0 ||
         strcmp(m, "addvalidator") == 0 || strcmp(m, "removevalidator") == 0)
         return sys_membership(L, vm, m);

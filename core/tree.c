@@ -448,6 +448,14 @@ static int overlay_at(ln_chain *c, const uint8_t hash[HL], ln_overlay **out)
     return 0;
 }
 
+int ln_chain_state_at(ln_chain *c, const uint8_t hash[HL], ln_overlay **out)
+{
+    if (c->broken) return LN_EIO;
+    if (!c->has_head) return LN_ENOTFOUND;
+    if (memcmp(hash, c->head_hash, HL) != 0) return overlay_at(c, hash, out);
+    return (*out = ln_overlay_new(c->state)) ? 0 : LN_ENOMEM;
+}
+
 int ln_chain_build_on(ln_chain *c, const uint8_t parent[HL], const char *proposer,
                       uint64_t time, const uint8_t *cons, size_t clen,
                       const uint8_t *const *txs, const size_t *lens, size_t n,

@@ -59,6 +59,12 @@ int  ln_chain_build_on(ln_chain *c, const uint8_t parent[LN_HASH_LEN], const cha
                        const uint8_t *const *txs, const size_t *lens, size_t n,
                        int sigs_checked, uint64_t gas_cap, ln_pblock **out);
 
+/* An overlay that reads as the state after block `hash` (the head or any
+** block of the tree not below the final one); the caller frees it. Its
+** writes go nowhere. LN_EORPHAN: unknown block; LN_EFINAL: below the final
+** block. */
+int  ln_chain_state_at(ln_chain *c, const uint8_t hash[LN_HASH_LEN], ln_overlay **out);
+
 /* Stores a block built with ln_chain_build_on in the tree, with its
 ** certificate, without moving the head (fork mode only: LN_EINVAL
 ** otherwise). A block known already: 0. b stays the caller's. */

@@ -31,8 +31,10 @@
 -- {code, why} when it would be refused); chain:batch({{from, contract,
 -- method, args...}, ...}) sends them all in one block and returns their
 -- receipts; chain:stake(from, amount) / chain:unstake(from, amount) bond
--- and unbond native balance; chain:log() gives what the blocks had to say
--- (a pricing plugin's faults and log lines) since it was last asked.
+-- and unbond native balance; chain:vote_producers(from, producers) sets
+-- approval votes (sys.vote; chain:vote is governance's); chain:log()
+-- gives what the blocks had to say (a pricing plugin's faults and log
+-- lines) since it was last asked.
 
 local core = require "lunet.core"
 
@@ -267,6 +269,12 @@ end
 
 function Chain:unstake(from, amount)
   return self:send(from, "sys", "unstake", amount)
+end
+
+-- Sets from's approval votes for producers (a list of validators' names;
+-- {} clears); returns the receipt.
+function Chain:vote_producers(from, producers)
+  return self:send(from, "sys", "vote", producers)
 end
 
 -- What the blocks had to say since the last call: {lines}.

@@ -1,17 +1,17 @@
--- tests/bench/consensus.lua -- poa, bft, pos and pow side by side on this
+-- tests/bench/consensus.lua -- poa, bft, pos, dpos and pow side by side on this
 -- machine (README, "Performance"): four validators of each on loopback,
 -- one workload. Not part of `make test`:
 --
 --   build/lunet test tests/bench/consensus.lua
---   RATE=200 SECS=30 ONLY=pow build/lunet test tests/bench/consensus.lua
+--   RATE=200 SECS=30 ONLY=dpos build/lunet test tests/bench/consensus.lua
 --
 -- The workload: RATE transfers a second for SECS seconds, signed here and
 -- submitted to node 1 one by one (alice, bob and carol in turn). Node 1's
 -- chain_info is polled every 10 ms for height and final_height; a
 -- transfer is committed when the head first reaches its block's height and
--- final when final_height does (under poa, bft and pos the same moment).
--- pos's validators have unequal stakes (4:3:2:1), so the proposer turns
--- and quorums are weighted.
+-- final when final_height does (under poa, bft and pos the same moment;
+-- under dpos once 3 of the 4 producers built on it). pos's validators have
+-- unequal stakes (4:3:2:1), so the proposer turns and quorums are weighted.
 -- Latencies are from its submit to those moments (resolution ~10-20 ms).
 -- Then `lunet bench -n 20000` against the same cluster gives the
 -- saturation throughput (submit -> committed). pow's line also gives the
@@ -31,6 +31,7 @@ local CONFIGS = {
     stakes = { 4000, 3000, 2000, 1000 } },
   { name = "pow", params = { difficulty = 200000, block_ms = 1000, window = 5, confirmations = 6,
                              slice = 20000, pause_ms = 5 } },
+  { name = "dpos", params = { producers = 4, blocks_per_turn = 2, block_ms = 250 } },
 }
 
 local function pct(xs, p)

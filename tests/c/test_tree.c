@@ -213,6 +213,52 @@ TEST(tree_import_keeps_the_head_and_choose_moves_it_to_the_other_branch)
     ln_test_rmtree(dir);
 }
 
+/* A balance as an overlay reads it. */
+static uint64_t balance_in(ln_overlay *ov, const char *name)
+{
+    ln_account a;
+    ASSERT_EQ(ln_account_load(ov, name, &a), 0);
+    return a.balance;
+}
+
+TEST(tree_state_at_reads_any_block_of_the_tree_and_writes_nothing)
+{
+    char dir[64];
+    ln_test_tmpdir(dir, sizeof dir, "tree");
+    ln_chain *c = open_chain(dir, 1);
+    forks f;
+    two_branches(c, &f);
+    uint8_t root[LN_HASH_LEN], after[LN_HASH_LEN];
+    ln_state_root(ln_chain_state(c), root);
+    const struct { const uint8_t *at; uint64_t bob, carol; } want[] = {
+        { f.a2, 1000000030, 1000000000 }, { f.a1, 1000000010, 1000000000 },
+        { f.g, 1000000000, 1000000000 },  { f.b1, 1000000000, 1000000005 },
+        { f.b3, 1000000000, 1000000018 },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        ln_overlay *ov;
+        ASSERT_EQ(ln_chain_state_at(c, want[i].at, &ov), 0);
+        ASSERT_EQ(balance_in(ov, "bob"), want[i].bob);
+        ASSERT_EQ(balance_in(ov, "carol"), want[i].carol);
+        ln_overlay_free(ov);
+    }
+    /* The head and its state did not move. */
+    head_is(c, f.a2, 2);
+    ln_state_root(ln_chain_state(c), after);
+    ASSERT_MEM(after, root, LN_HASH_LEN);
+    uint8_t unknown[LN_HASH_LEN] = { 7 };
+    ln_overlay *ov = NULL;
+    ASSERT_EQ(ln_chain_state_at(c, unknown, &ov), LN_EORPHAN);
+    /* Below the final block: gone. */
+    ASSERT_EQ(ln_chain_finalize(c, f.a1), 0);
+    ASSERT_EQ(ln_chain_state_at(c, f.b1, &ov), LN_EORPHAN);
+    ASSERT_EQ(ln_chain_state_at(c, f.a1, &ov), 0);
+    ASSERT_EQ(balance_in(ov, "bob"), 1000000010);
+    ln_overlay_free(ov);
+    ln_chain_close(c);
+    ln_test_rmtree(dir);
+}
+
 TEST(tree_receipts_follow_the_head_chain)
 {
     char dir[64];
@@ -439,6 +485,7 @@ TEST(tree_kill_during_reorgs_leaves_one_branch_or_the_other)
 
 static const ln_test tests[] = {
     T(tree_import_keeps_the_head_and_choose_moves_it_to_the_other_branch),
+    T(tree_state_at_reads_any_block_of_the_tree_and_writes_nothing),
     T(tree_receipts_follow_the_head_chain),
     T(tree_state_after_reorg_matches_a_chain_that_saw_only_the_winner),
     T(tree_final_blocks_are_never_reverted_and_dead_branches_are_pruned),

@@ -3,7 +3,8 @@
 -- the ports and peers of its node.lua. Four poa validators then propose in
 -- turn, agree on every block, and commit a transaction sent to any of them;
 -- four on the default consensus (bft) commit one with a 2/3 certificate;
--- four pow miners agree on the final blocks that hold one.
+-- four pow miners agree on the final blocks that hold one; four dpos
+-- producers take turns and finalize a transfer, with eve's stake and votes.
 
 local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
 local socket = require "socket"
@@ -320,6 +321,65 @@ describe("lunet testnet", function()
         for _, v in ipairs(info.validator_set.set) do assert.equal(1000000, v.power) end
         assert.equal(1000000, snodes[i]:call("account_get", { account = "node" .. i }).stake)
       end
+    end)
+  end)
+
+  describe("four producers of a testnet on dpos", function()
+    local ddir, dnodes
+    lazy_setup(function()
+      ddir = support.run_dir() .. "/tn-dpos"
+      local dbase = free_ports(8)
+      local code, _, err = support.lunet({ "testnet", "4", "--out", ddir, "--consensus", "dpos",
+                                           "--base-port", tostring(dbase) })
+      assert.equal(0, code, err)
+      dnodes = start_homes(ddir, dbase, "dpos")
+    end)
+    lazy_teardown(function() stop(dnodes) end)
+
+    it("testnet - dpos: eve stakes and votes with lunet send, every node shows her votes, and a transfer goes final on all four", function()
+      local function send(...)
+        local args = { "send", "sys", ... }
+        for _, a in ipairs({ "--as", "eve", "--home", ddir .. "/node2", "--rpc", dnodes[2].url,
+                             "--timeout", "10" }) do args[#args + 1] = a end
+        local code, o, err = support.lunet(args)
+        assert.equal(0, code, o .. err)
+      end
+      send("stake", "5000")
+      send("vote", '["node3","node1"]')
+      local id = cli_send(ddir, dnodes, 1, "alice", "bob", 4)
+      for i = 0, 3 do
+        support.wait_until(600, 100, function()
+          return dnodes[i]:call("tx_get", { hash = id }).status == "final"
+        end, "node" .. i .. ": the transfer never went final")
+        local eve = support.wait_until(100, 100, function()
+          local a = dnodes[i]:call("account_get", { account = "eve" })
+          return #a.votes == 2 and a
+        end, "node" .. i .. ": eve's votes not seen")
+        assert.same({ "node1", "node3" }, eve.votes)
+        assert.equal(5000, eve.stake)
+        assert.equal("dpos", dnodes[i]:call("chain_info").consensus)
+      end
+      -- Final blocks agree (a head may still change for a moment when two
+      -- producers built on one parent).
+      local top
+      for i = 0, 3 do
+        local f = support.wait_until(300, 100, function()
+          local ci = dnodes[i]:call("chain_info")
+          return ci.final_height >= 8 and ci.final_height
+        end, "node" .. i .. ": no block 8 final")
+        top = math.min(top or f, f)
+      end
+      local by = {}
+      for height = 1, top do
+        local b0 = dnodes[0]:call("block_get", { height = height })
+        by[b0.header.proposer] = true
+        for i = 1, 3 do
+          local b = dnodes[i]:call("block_get", { height = height })
+          assert.equal(b0.hash, b.hash, "block " .. height .. " of node" .. i)
+          assert.is_true(b.final)
+        end
+      end
+      for i = 0, 3 do assert.truthy(by["node" .. i], "node" .. i .. " made no block") end
     end)
   end)
 

@@ -1,0 +1,274 @@
+-- consensus/dpos.lua -- delegated proof of stake: token holders approve
+-- producers with sys.vote (weighted by their stake); the top `producers`
+-- validators by votes, sorted by name, take turns of `blocks_per_turn`
+-- blocks, one block a slot of `block_ms`. Time is cut into slots
+-- (slot = floor(now_ms / block_ms)); slot s belongs to the producer
+-- schedule[floor(s / blocks_per_turn) % #schedule + 1], so a producer that
+-- is down or late simply leaves its slots empty and the next one goes on
+-- when its own turn comes (the timeout is the turn's length).
+--
+-- Blocks fork before they are final and go through the block tree
+-- (node.import, node.choose, node.finalize). A block is final (the last
+-- irreversible block, as EOS has it) once more than 2/3 of the producers
+-- of the schedule have made a block on top of it. Forks go to the branch
+-- confirmed by more producers: the higher last irreversible block, then
+-- the higher block; on a tie the head stays.
+--
+-- A block's header carries, in its consensus field, s (its slot), l (the
+-- last irreversible height of the branch it builds on) and t (the ranking
+-- in its parent's state: the top `producers` validators by votes, sorted
+-- by name, node.producers). The schedule in force for a block is the t of
+-- the block at height l on its branch: a change of votes takes effect once
+-- the block that records it is final, so every node, whichever branch it
+-- saw first, agrees on the schedule. Before anyone voted (all weigh 0)
+-- the ranking is the first `producers` validators by name; l = 0 (the
+-- genesis, or a block of the plugin before) uses that too.
+-- Certificate: {sig}: the producer's signature of the block hash.
+-- Slot: consensus.
+-- Params: producers (default 21, 1..30): the size of the schedule;
+--         blocks_per_turn (default 6, 1..1000): blocks a producer makes in
+--           a row;
+--         block_ms (default 500, 10..60000): the length of a slot;
+--         drift_ms (default 5000): how far ahead of this node's clock a
+--           block's slot may start.
+-- Deterministic: verify_block and verify_commit read their arguments,
+-- headers of the block's branch (node.block), the ranking in its parent's
+-- state (node.producers) and node.key(); only the drift check reads the
+-- clock, and it refuses a block only until the clock gets there.
+
+local M = { VERSION = "1.0", NAME = "dpos", FORKS = true }
+
+local floor, concat = math.floor, table.concat
+
+local node, P
+local last_slot = -1           -- the last slot this node made a block in
+local heard_at = 0             -- when a peer's block last came in, or start (ms)
+local libs, nlibs = {}, 0      -- lib_of by block hash (a cache)
+local CACHE_MAX = 4096
+
+local function int(x, lo, hi)
+  return type(x) == "number" and x % 1 == 0 and x >= lo and x <= hi
+end
+
+local function param(name, default, lo, hi)
+  local v = P[name]
+  if v == nil then v = default end
+  if not int(v, lo, hi) then
+    error(("params.%s must be an integer %d..%d"):format(name, lo, hi), 0)
+  end
+  return v
+end
+
+-- A block's dpos data, or nil (the genesis, a block of another plugin).
+local function data(b)
+  local c = b.consensus
+  if type(c) == "table" and type(c.s) == "number" then return c end
+  return nil
+end
+
+-- The block at height h on b's branch (h <= b.height).
+local function ancestor(b, h)
+  if b.canonical then return node.block(h) end
+  while b and b.height > h do b = node.block(b.prev) end
+  return b
+end
+
+-- Before any vote, and for a block without a ranking: the first
+-- `producers` validators by name.
+local function default_ranking()
+  local v = {}
+  for i, name in ipairs(node.validators()) do v[i] = name end
+  table.sort(v)
+  local out = {}
+  for i = 1, math.min(P.producers, #v) do out[i] = v[i] end
+  return out
+end
+
+-- The schedule in force for a block whose data says l, on the branch of
+-- its parent.
+local function schedule(parent, l)
+  local at = ancestor(parent, l)
+  local c = at and data(at)
+  if c and type(c.t) == "table" and #c.t > 0 then return c.t end
+  return default_ranking()
+end
+
+local function producer_for(slot, sched)
+  return sched[floor(slot / P.blocks_per_turn) % #sched + 1]
+end
+
+-- The last irreversible height of b's branch: the highest block under
+-- more than 2/3 of b's schedule's producers. Never below what b's parent
+-- had (its data's l), so walks stop there.
+local function lib_of(b)
+  local c = data(b)
+  if not c then return 0 end
+  local known = libs[b.hash]
+  if known then return known end
+  local sched = schedule(node.block(b.prev) or b, c.l)
+  local member = {}
+  for _, name in ipairs(sched) do member[name] = true end
+  local seen, count, need = {}, 0, floor(2 * #sched / 3) + 1
+  local lib, x = c.l, b
+  while x and x.height > c.l do
+    local p = x.proposer
+    if member[p] and not seen[p] then
+      seen[p] = true
+      count = count + 1
+      if count >= need then
+        lib = x.height - 1
+        break
+      end
+    end
+    x = node.block(x.prev)
+  end
+  if nlibs >= CACHE_MAX then libs, nlibs = {}, 0 end
+  libs[b.hash], nlibs = lib, nlibs + 1
+  return lib
+end
+
+local function finalize()
+  local head = node.head()
+  local l = lib_of(head)
+  if l < 1 then return end
+  local b = node.block(l)
+  if not b or b.final then return end
+  local ok, why = node.finalize(b.hash)
+  if not ok then node.log("finalize failed: " .. tostring(why)) end
+end
+
+local function same(a, b)
+  if type(a) ~= "table" or #a ~= #b then return false end
+  for i = 1, #b do
+    if a[i] ~= b[i] then return false end
+  end
+  return true
+end
+
+local function slot_now() return floor(node.now() / P.block_ms) end
+
+local function arm()
+  local now = node.now()
+  node.timer(P.block_ms - now % P.block_ms + 1, "slot")
+end
+
+local function produce()
+  local me = node.self()
+  local head = node.head()
+  local slot = slot_now()
+  local hc = data(head)
+  if slot <= last_slot or (hc and slot <= hc.s) then return end
+  local l = lib_of(head)
+  if producer_for(slot, schedule(head, l)) ~= me then return end
+  -- A head a whole round old while blocks still come in (or just after
+  -- start): this node is catching up; a block on it would only fork.
+  local round = P.producers * P.blocks_per_turn * P.block_ms
+  local now = node.now()
+  local head_ms = hc and hc.s * P.block_ms or head.time * 1000
+  if now - head_ms > round and now - heard_at < round then return end
+  local ranking, err = node.producers(P.producers)
+  if not ranking then
+    node.log("ranking failed: " .. tostring(err))
+    return
+  end
+  local block
+  block, err = node.propose({ s = slot, l = l, t = ranking })
+  if not block then
+    node.log("propose failed: " .. tostring(err))
+    return
+  end
+  -- Never two blocks in one slot, across restarts too.
+  local done = node.recall("slot")
+  if type(done) == "number" and done >= slot then
+    last_slot = done
+    return
+  end
+  node.persist("slot", slot)
+  last_slot = slot
+  local ok, why = node.commit(block, { sig = node.sign(block.hash) })
+  if not ok then
+    node.log("commit failed: " .. tostring(why))
+    return
+  end
+  finalize()
+end
+
+function M.init(host, params)
+  node = host
+  P = {}
+  for k, v in pairs(params) do P[k] = v end
+  P.producers = param("producers", 21, 1, 30)
+  P.blocks_per_turn = param("blocks_per_turn", 6, 1, 1000)
+  P.block_ms = param("block_ms", 500, 10, 60000)
+  P.drift_ms = param("drift_ms", 5000, 0, 86400000)
+end
+
+function M.start()
+  heard_at = node.now()
+  local done = node.recall("slot")
+  if type(done) == "number" then last_slot = done end
+  arm()
+end
+
+function M.stop() end
+
+function M.on_timer(id)
+  if id ~= "slot" then return end
+  arm()
+  produce()
+end
+
+-- The branch confirmed by more producers wins: the higher last
+-- irreversible block, then the higher block.
+function M.on_block(block)
+  heard_at = node.now()
+  local head = node.head()
+  local lb, lh = lib_of(block), lib_of(head)
+  if lb < lh or (lb == lh and block.height <= head.height) then return end
+  local ok, why = node.choose(block.hash)
+  if not ok then
+    node.log("choose failed: " .. tostring(why))
+    return
+  end
+  finalize()
+end
+
+function M.verify_block(block)
+  local c = block.consensus
+  if type(c) ~= "table" or not int(c.s, 0, 2 ^ 53) or not int(c.l, 0, 2 ^ 53)
+     or type(c.t) ~= "table" or #c.t < 1 or #c.t > P.producers then
+    return nil, "no dpos data in the header"
+  end
+  local parent = node.block(block.prev)
+  if not parent then return nil, "unknown parent" end
+  local pc = data(parent)
+  if pc and c.s <= pc.s then return nil, "bad slot: not after its parent's" end
+  if c.s * P.block_ms > node.now() + P.drift_ms then return nil, "bad slot: in the future" end
+  local l = lib_of(parent)
+  if c.l ~= l then
+    return nil, ("bad last irreversible block: %d, %d expected"):format(c.l, l)
+  end
+  local want = producer_for(c.s, schedule(parent, l))
+  if block.proposer ~= want then
+    return nil, ("slot %d is %s's, not %s's"):format(c.s, want, tostring(block.proposer))
+  end
+  local ranking, err = node.producers(P.producers, parent.hash)
+  if not ranking then return nil, "no state for its parent: " .. tostring(err) end
+  if not same(c.t, ranking) then
+    return nil, "bad ranking: " .. concat(ranking, ",") .. " expected"
+  end
+  return true
+end
+
+function M.verify_commit(block, cert)
+  if type(cert) ~= "table" or type(cert.sig) ~= "string" then
+    return nil, "no producer signature"
+  end
+  local key = node.key(block.proposer)
+  if not key or not node.verify(key, cert.sig, block.hash) then
+    return nil, "not signed by the producer " .. tostring(block.proposer)
+  end
+  return true
+end
+
+return M
