@@ -495,6 +495,24 @@ static int m_tx_get(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_er
     return 0;
 }
 
+/* The "tx" param: base64 of 1 to LN_TX_MAX_BYTES bytes, decoded into *tx
+** (malloc()ed). 0, or -1 with e set. */
+static int p_tx(const cJSON *p, uint8_t **tx, size_t *len, ln__rpc_err *e)
+{
+    const char *s;
+    if (p_str(p, "tx", &s, 1, e) < 0) return -1;
+    int rc = ln__rpc_base64_decode(s, strlen(s), tx, len);
+    if (rc == LN_ENOMEM) return INTERNAL(e, "out of memory");
+    if (rc < 0) return PARAMS(e, "param \"tx\" must be base64 (RFC 4648, with padding)");
+    if (*len == 0) { free(*tx); return PARAMS(e, "param \"tx\" is empty"); }
+    if (*len > LN_TX_MAX_BYTES) {
+        free(*tx);
+        return ln__rpc_fail(e, LN_ETXSIZE, "the transaction is %zu bytes; the most is %u", *len,
+                            LN_TX_MAX_BYTES);
+    }
+    return 0;
+}
+
 static cJSON *usage_json(const ln_usage *u)
 {
     cJSON *o = cJSON_CreateObject(), *st = cJSON_CreateObject();
@@ -555,18 +573,10 @@ static void on_quoted(ln_node *n, int status, const ln_quote *q, const char *why
 static int m_fee_quote(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)
 {
     (void)res;
-    const char *s;
-    if (p_str(p, "tx", &s, 1, e) < 0) return -1;
     uint8_t *tx;
     size_t len;
-    int rc = ln__rpc_base64_decode(s, strlen(s), &tx, &len);
-    if (rc == LN_ENOMEM) return INTERNAL(e, "out of memory");
-    if (rc < 0) return PARAMS(e, "param \"tx\" must be base64 (RFC 4648, with padding)");
-    if (len == 0 || len > LN_TX_MAX_BYTES) {
-        free(tx);
-        return PARAMS(e, "param \"tx\" must be 1-%u bytes", LN_TX_MAX_BYTES);
-    }
-    rc = ln_node_quote(n, tx, len, on_quoted, c);
+    if (p_tx(p, &tx, &len, e) < 0) return -1;
+    int rc = ln_node_quote(n, tx, len, on_quoted, c);
     free(tx);
     if (rc < 0) {                       /* on_quoted will not run */
         if (rc == LN_EBUSY)
@@ -610,20 +620,10 @@ static void on_dry_run(ln_node *n, int status, const ln_receipt *r, void *ud)
 static int m_tx_estimate(ln_node *n, const cJSON *p, call *c, cJSON **res, ln__rpc_err *e)
 {
     (void)res;
-    const char *s;
-    if (p_str(p, "tx", &s, 1, e) < 0) return -1;
     uint8_t *tx;
     size_t len;
-    int rc = ln__rpc_base64_decode(s, strlen(s), &tx, &len);
-    if (rc == LN_ENOMEM) return INTERNAL(e, "out of memory");
-    if (rc < 0) return PARAMS(e, "param \"tx\" must be base64 (RFC 4648, with padding)");
-    if (len == 0) { free(tx); return PARAMS(e, "param \"tx\" is empty"); }
-    if (len > LN_TX_MAX_BYTES) {
-        free(tx);
-        return ln__rpc_fail(e, LN_ETXSIZE, "the transaction is %zu bytes; the most is %u", len,
-                            LN_TX_MAX_BYTES);
-    }
-    rc = ln_node_dry_run(n, tx, len, on_dry_run, c);
+    if (p_tx(p, &tx, &len, e) < 0) return -1;
+    int rc = ln_node_dry_run(n, tx, len, on_dry_run, c);
     free(tx);
     if (rc < 0) {                       /* the callback will not run */
         if (rc == LN_EBUSY)

@@ -86,6 +86,11 @@ describe("pricing over JSON-RPC", function()
     assert.are.equal(-32602, e.code)
     _, e = node:rpc("fee_quote", {})
     assert.are.equal(-32602, e.code)
+    _, e = node:rpc("fee_quote", { tx = "" })
+    assert.are.equal(-32602, e.code)
+    _, e = node:rpc("fee_quote", { tx = support.base64(string.rep("x", 128 * 1024 + 1)) })
+    assert.are.equal(-32000 - 49, e.code)                           -- ETXSIZE: over a transaction's size
+    assert.is_truthy(e.message:find("131073 bytes", 1, true), e.message)
     _, e = node:rpc("fee_quote", { tx = support.base64("\129\161a\1") })
     assert.are.equal(-32000 - 40, e.code)                           -- EBADTX
     _, e = node:rpc("fee_quote", { tx = support.base64(unsigned(node, "nobody", "box", "ping", {})) })
