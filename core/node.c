@@ -24,15 +24,15 @@
 ** This file is the coordinator: the node struct (node_int.h), open and
 ** close, the commit path, admission's last step and the queries. The hosts
 ** it gives its parts live beside it: node_host.c (the consensus plugin's),
-** node_p2p.c (the P2P protocol's), node_metrics.c (/metrics).
+** node_p2p.c (the P2P protocol's), node_metrics.c (/metrics); and what it
+** does for others: node_log.c (the log), node_events.c (subscribers hear
+** of blocks and reorgs), node_query.c (queries and quotes on the workers).
 */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -48,84 +48,6 @@
 #include "sandbox.h"
 #include "tx.h"
 #include "valset.h"
-
-/* ---- the log ------------------------------------------------------------ */
-
-static int log_level = LN_LOG_INFO;
-
-/* What contracts log(...) (contract.h), at debug. */
-static void contract_log(const char *where, const char *text, size_t len, void *ud)
-{
-    (void)ud;
-    ln__node_logl(LN_LOG_DEBUG, "log %s: %.*s", where, (int)len, text);
-}
-
-void ln_node_log_level(int level)
-{
-    if (level < LN_LOG_DEBUG || level > LN_LOG_ERROR) return;
-    log_level = level;
-    /* No sink above debug: log(...) then builds no text (its gas is the same). */
-    ln_contract_log_sink(level == LN_LOG_DEBUG ? contract_log : NULL, NULL);
-}
-
-static void vlog(int level, const char *fmt, va_list ap)
-{
-    if (level < log_level || level > LN_LOG_ERROR) return;
-    char buf[1024], *line = buf;
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    int head = (int)strftime(buf, sizeof buf, "%H:%M:%S ", &tm);
-    head += snprintf(buf + head, sizeof buf - (size_t)head, "%-5s ", ln_log_level_name(level));
-    va_list again;
-    va_copy(again, ap);
-    int n = vsnprintf(buf + head, sizeof buf - (size_t)head - 1, fmt, ap);
-    if (n < 0) n = 0;
-    if ((size_t)(head + n) >= sizeof buf - 1 && (line = malloc((size_t)head + n + 2))) {
-        memcpy(line, buf, (size_t)head);
-        vsnprintf(line + head, (size_t)n + 1, fmt, again);
-    } else if (!line) {
-        line = buf;                    /* no memory: the line as cut */
-        n = (int)(sizeof buf - 2) - head;
-    }
-    va_end(again);
-    for (int i = head; i < head + n; i++)        /* one event, one line */
-        if ((unsigned char)line[i] < 0x20) line[i] = ' ';
-    line[head + n] = '\n';
-    fwrite(line, 1, (size_t)head + n + 1, stderr);    /* one write: lines stay whole */
-    if (line != buf) free(line);
-}
-
-void ln__node_logl(int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(level, fmt, ap);
-    va_end(ap);
-}
-
-void ln_node_log(int level, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(level, fmt, ap);
-    va_end(ap);
-}
-
-void ln__node_log(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vlog(LN_LOG_INFO, fmt, ap);
-    va_end(ap);
-}
-
-double ln__node_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- plugin host ------------------------------------------------------ */
 
@@ -143,181 +65,7 @@ uint64_t ln__node_nonce(const char *account, void *ud)
     return rc < 0 ? 0 : a.nonce;
 }
 
-
-static int still_subscribed(ln_node *n, ln_block_cb cb, void *ud)
-{
-    for (size_t i = 0; i < n->nsubs; i++)
-        if (n->subs[i].cb == cb && n->subs[i].ud == ud) return 1;
-    return 0;
-}
-
-/* Subscribers hear of a block after the commit returns, from the loop (an
-** idle handle), never from inside a plugin callback: what they do (an SSE
-** write, an unsubscribe) cannot reach back into the commit. */
-struct note {
-    note *next;
-    uint64_t height;
-    msgpack_sbuffer receipts;            /* array of the block's receipts */
-    int is_reorg;
-    ln_reorg_event reorg;
-};
-
-
-static void free_notes(note *q)
-{
-    for (note *next; q; q = next) {
-        next = q->next;
-        msgpack_sbuffer_destroy(&q->receipts);
-        free(q);
-    }
-}
-
-static void notes_closed(uv_handle_t *h)
-{
-    ln_node *n = h->data;
-    free(h);
-    n->open_handles--;
-    ln__node_maybe_free(n);
-}
-
-static void on_notes(uv_idle_t *h)
-{
-    ln_node *n = h->data;
-    note *q = n->notes;
-    n->notes = NULL;
-    n->notes_tail = &n->notes;
-    for (note *one = q; one; one = one->next) {
-        uint8_t *blk;
-        size_t bl;
-        if (one->is_reorg) {
-            if (n->reorg_cb) n->reorg_cb(n, &one->reorg, n->reorg_ud);
-            continue;
-        }
-        if (!n->nsubs || ln_chain_block(n->chain, one->height, &blk, &bl) < 0) continue;
-        /* A callback may unsubscribe (itself or another): call a copy. */
-        size_t ns = n->nsubs;
-        subscriber *subs = malloc(ns * sizeof *subs);
-        if (subs) {
-            memcpy(subs, n->subs, ns * sizeof *subs);
-            for (size_t i = 0; i < ns; i++)
-                if (still_subscribed(n, subs[i].cb, subs[i].ud))
-                    subs[i].cb(n, blk, bl, (const uint8_t *)one->receipts.data,
-                               one->receipts.size, subs[i].ud);
-            free(subs);
-        }
-        free(blk);
-    }
-    free_notes(q);
-    if (!n->notes && n->notes_idle == h) {   /* nothing new meanwhile: no handle kept */
-        n->notes_idle = NULL;
-        uv_close((uv_handle_t *)h, notes_closed);
-    }
-}
-
-/* A note at the end of the queue, the idle handle started; NULL when
-** nobody listens or out of memory. */
-static note *note_new(ln_node *n, int reorg)
-{
-    if ((reorg ? !n->reorg_cb : !n->nsubs) || n->closing) return NULL;
-    if (!n->notes_idle) {
-        uv_idle_t *h = malloc(sizeof *h);
-        if (!h || uv_idle_init(n->loop, h) < 0) {
-            free(h);
-            return NULL;
-        }
-        h->data = n;
-        n->notes_idle = h;
-        n->open_handles++;             /* until notes_closed */
-        uv_idle_start(h, on_notes);
-    }
-    note *q = calloc(1, sizeof *q);
-    if (!q) return NULL;
-    msgpack_sbuffer_init(&q->receipts);
-    *n->notes_tail = q;
-    n->notes_tail = &q->next;
-    return q;
-}
-
-void ln__node_note_block(ln_node *n, uint64_t height, msgpack_sbuffer *receipts)
-{
-    note *q = note_new(n, 0);
-    if (!q) {
-        msgpack_sbuffer_destroy(receipts);
-        return;
-    }
-    q->height = height;
-    q->receipts = *receipts;
-}
-
-void ln__node_note_reorg(ln_node *n, const ln_reorg_event *ev)
-{
-    note *q = note_new(n, 1);
-    if (!q) return;
-    q->is_reorg = 1;
-    q->reorg = *ev;
-}
-
-void ln_node_watch_reorgs(ln_node *n, ln_reorg_cb cb, void *ud)
-{
-    n->reorg_cb = cb;
-    n->reorg_ud = ud;
-}
-
-/* Queues block b's news for the subscribers. */
-static void notify(ln_node *n, const ln_pblock *b)
-{
-    if (!n->nsubs || n->closing) return;
-    msgpack_sbuffer rs;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&rs);
-    msgpack_packer_init(&pk, &rs, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, b->n);
-    for (size_t i = 0; i < b->n; i++) {
-        uint8_t *enc;
-        size_t el;
-        if (ln_receipt_encode(&b->receipts[i], &enc, &el) == 0) {
-            msgpack_sbuffer_write(&rs, (const char *)enc, el);
-            free(enc);
-        } else {
-            msgpack_pack_nil(&pk);
-        }
-    }
-    ln__node_note_block(n, b->hdr.height, &rs);
-}
-
 static void membership_refresh(ln_node *n);
-
-#define LOG_FAILED_MAX 20                /* failed calls logged per block; the rest counted */
-
-/* The log's line for a committed block, and one per failed call in it. */
-static void log_block(const ln_pblock *b)
-{
-    ln__node_log("block %llu: %zu tx%s, %llu gas, %.1f ms (executed %.1f, committed %.1f)",
-                 (unsigned long long)b->hdr.height, b->n, b->n == 1 ? "" : "s",
-                 (unsigned long long)b->gas, b->exec_ms + b->commit_ms, b->exec_ms, b->commit_ms);
-    size_t failed = 0;
-    for (size_t i = 0; i < b->n; i++) {
-        const ln_receipt *r = &b->receipts[i];
-        if (r->ok || failed++ >= LOG_FAILED_MAX) continue;
-        char id[2 * LN_HASH_LEN + 1], call[2 * LN_NAME_MAX + 70] = "?";
-        ln_hex(r->txid, LN_HASH_LEN, id);
-        ln_tx tx;
-        if (ln_tx_decode(&tx, b->txs[i], b->lens[i]) == 0 && tx.nactions > 0) {
-            const char *c, *m;
-            size_t cl, ml;
-            const msgpack_object *args;
-            ln_tx_action(&tx, 0, &c, &cl, &m, &ml, &args);
-            snprintf(call, sizeof call, "%.*s.%.*s%s", (int)cl, c, (int)(ml > 64 ? 64 : ml), m,
-                     tx.nactions > 1 ? " (first of its actions)" : "");
-        }
-        ln_tx_free(&tx);
-        ln__node_log("tx %s %s failed: %s: %s", id, call, ln_errname(r->code),
-                     r->error ? r->error : ln_strerror(r->code));
-    }
-    if (failed > LOG_FAILED_MAX)
-        ln__node_log("block %llu: %zu more failed calls, not logged",
-                     (unsigned long long)b->hdr.height, failed - LOG_FAILED_MAX);
-}
 
 /* After b is committed (by this node's plugin or from a peer): mempool,
 ** metrics, subscribers, peers. Frees b. */
@@ -342,10 +90,10 @@ void ln__node_committed(ln_node *n, ln_pblock *b)
     double t = ln__node_wall();
     if (n->last_block_at > 0) n->block_interval = t - n->last_block_at;
     n->last_block_at = t;
-    notify(n, b);
+    ln__node_notify(n, b);
     ln__node_swaps_committed(n);
     if (n->p2p) ln_p2p_committed(n->p2p, b->hdr.height, proposed);
-    log_block(b);
+    ln__node_log_block(b);
     ln_pblock_free(b);
 }
 
@@ -834,12 +582,7 @@ void ln_node_close(ln_node *n)
         n->queries = NULL;
         ln_qpool_close(q, part_closed, n);
     }
-    if (n->notes_idle) {
-        uv_close((uv_handle_t *)n->notes_idle, notes_closed);
-        n->notes_idle = NULL;
-        free_notes(n->notes);
-        n->notes = NULL;
-    }
+    ln__node_notes_close(n);
     ln__node_swap_close(n);
     ln__node_fork_close(n);
     if (n->timers) {
@@ -1014,153 +757,6 @@ int ln_node_tx_bytes(ln_node *n, const uint8_t id[LN_HASH_LEN], uint8_t **tx, si
     return rc;
 }
 
-/* A query runs on a worker over a view of the store taken on the loop when
-** it was asked, with the head's header of that moment: one committed state,
-** whatever the loop commits meanwhile. The view is the worker's alone. */
-typedef struct {
-    ln_qjob job;                         /* first */
-    ln_node *n;
-    ln_store *view;
-    ln_blockctx bc;
-    char chain_id[LN_CHAIN_ID_MAX + 1];
-    char contract[LN_NAME_MAX + 1];
-    char *method;
-    uint8_t *args;
-    size_t alen;
-    int rc;
-    ln_outcome out;
-    ln_query_cb cb;
-    void *ud;
-} query_job;
-
-static void query_work(ln_qjob *job)
-{
-    query_job *q = (query_job *)job;
-    ln_sandbox_thread_high_slots();
-    ln_state *st = NULL;
-    q->rc = ln_state_open(q->view, &st);
-    if (q->rc == 0)
-        q->rc = ln_exec_query(st, &q->bc, q->contract, q->method, q->args, q->alen, &q->out);
-    ln_state_close(st);
-}
-
-static void query_done(ln_qjob *job, int status)
-{
-    query_job *q = (query_job *)job;
-    ln_store_close(q->view);
-    int rc = status < 0 ? status : q->rc;
-    q->cb(q->n, rc, rc < 0 ? NULL : &q->out, q->ud);
-    ln_outcome_free(&q->out);
-    free(q->method);
-    free(q->args);
-    free(q);
-}
-
-int ln_node_query(ln_node *n, const char *contract, const char *method,
-                  const uint8_t *args, size_t alen, ln_query_cb cb, void *ud)
-{
-    if (!n->queries) return LN_ECLOSED;
-    if (strlen(contract) > LN_NAME_MAX) return LN_EBADNAME;
-    query_job *q = calloc(1, sizeof *q);
-    if (!q) return LN_ENOMEM;
-    q->n = n;
-    q->cb = cb;
-    q->ud = ud;
-    snprintf(q->contract, sizeof q->contract, "%s", contract);
-    snprintf(q->chain_id, sizeof q->chain_id, "%s", n->chain_id);
-    q->method = strdup(method);
-    q->args = args ? malloc(alen ? alen : 1) : NULL;
-    int rc = !q->method || (args && !q->args) ? LN_ENOMEM : 0;
-    if (rc == 0 && args) memcpy(q->args, args, alen);
-    q->alen = alen;
-    if (rc == 0) rc = ln_store_view(ln_chain_store(n->chain), &q->view);
-    if (rc == 0) {
-        ln_header h;
-        uint8_t hash[LN_HASH_LEN];
-        ln_chain_head(n->chain, &h, hash);
-        ln_blockctx bc = { q->chain_id, h.height, h.time, { 0 }, 1, n->query_gas_max, NULL, NULL, NULL };
-        memcpy(bc.prev, hash, LN_HASH_LEN);
-        q->bc = bc;
-        rc = ln_qpool_submit(n->queries, &q->job, query_work, query_done);
-    }
-    if (rc < 0) {
-        ln_store_close(q->view);
-        free(q->method);
-        free(q->args);
-        free(q);
-    }
-    return rc;
-}
-
-/* A quote, like a query: on a worker, over a view of the head. */
-typedef struct {
-    ln_qjob job;                         /* first */
-    ln_node *n;
-    ln_store *view;
-    ln_blockctx bc;
-    char chain_id[LN_CHAIN_ID_MAX + 1];
-    uint8_t *tx;
-    size_t len;
-    int rc;
-    char why[320];
-    ln_quote q;
-    ln_quote_cb cb;
-    void *ud;
-} quote_job;
-
-static void quote_work(ln_qjob *job)
-{
-    quote_job *q = (quote_job *)job;
-    ln_sandbox_thread_high_slots();
-    ln_state *st = NULL;
-    q->rc = ln_state_open(q->view, &st);
-    if (q->rc == 0) q->rc = ln_quote_tx(st, &q->bc, q->tx, q->len, &q->q, q->why, sizeof q->why);
-    ln_state_close(st);
-}
-
-static void quote_done(ln_qjob *job, int status)
-{
-    quote_job *q = (quote_job *)job;
-    ln_store_close(q->view);
-    int rc = status < 0 ? status : q->rc;
-    q->cb(q->n, rc, rc < 0 ? NULL : &q->q, q->why, q->ud);
-    if (rc == 0) ln_quote_free(&q->q);
-    free(q->tx);
-    free(q);
-}
-
-int ln_node_quote(ln_node *n, const uint8_t *tx, size_t len, ln_quote_cb cb, void *ud)
-{
-    if (!n->queries) return LN_ECLOSED;
-    quote_job *q = calloc(1, sizeof *q);
-    if (!q || !(q->tx = malloc(len ? len : 1))) {
-        free(q);
-        return LN_ENOMEM;
-    }
-    memcpy(q->tx, tx, len);
-    q->len = len;
-    q->n = n;
-    q->cb = cb;
-    q->ud = ud;
-    snprintf(q->chain_id, sizeof q->chain_id, "%s", n->chain_id);
-    int rc = ln_store_view(ln_chain_store(n->chain), &q->view);
-    if (rc == 0) {
-        ln_header h;
-        uint8_t hash[LN_HASH_LEN];
-        ln_chain_head(n->chain, &h, hash);
-        ln_blockctx bc = { q->chain_id, h.height + 1, h.time, { 0 }, 1, 0, NULL, NULL, NULL };
-        memcpy(bc.prev, hash, LN_HASH_LEN);
-        q->bc = bc;
-        rc = ln_qpool_submit(n->queries, &q->job, quote_work, quote_done);
-    }
-    if (rc < 0) {
-        ln_store_close(q->view);
-        free(q->tx);
-        free(q);
-    }
-    return rc;
-}
-
 int ln_node_stake(ln_node *n, const char *name, ln_stake *out)
 {
     ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
@@ -1230,29 +826,5 @@ int ln_node_state_get(ln_node *n, const uint8_t *key, size_t klen,
         *val = NULL;
     }
     return rc;
-}
-
-int ln_node_subscribe(ln_node *n, ln_block_cb cb, void *ud)
-{
-    if (n->nsubs == n->capsubs) {
-        size_t cap = n->capsubs ? n->capsubs * 2 : 8;
-        subscriber *s = realloc(n->subs, cap * sizeof *s);
-        if (!s) return LN_ENOMEM;
-        n->subs = s;
-        n->capsubs = cap;
-    }
-    n->subs[n->nsubs].cb = cb;
-    n->subs[n->nsubs].ud = ud;
-    n->nsubs++;
-    return 0;
-}
-
-void ln_node_unsubscribe(ln_node *n, ln_block_cb cb, void *ud)
-{
-    for (size_t i = 0; i < n->nsubs; i++)
-        if (n->subs[i].cb == cb && n->subs[i].ud == ud) {
-            n->subs[i] = n->subs[--n->nsubs];
-            return;
-        }
 }
 

@@ -1,7 +1,8 @@
 /*
 ** node_int.h -- what node.c shares with node_host.c (the consensus plugin's
-** host), node_p2p.c (the P2P protocol's host) and node_metrics.c: the node
-** struct and the commit path. Not a public face: node.h is.
+** host), node_p2p.c (the P2P protocol's host), node_metrics.c, node_log.c,
+** node_events.c, node_query.c and the others beside it: the node struct
+** and the commit path. Not a public face: node.h is.
 */
 #ifndef LN_NODE_INT_H
 #define LN_NODE_INT_H
@@ -106,8 +107,8 @@ struct ln_node {
     double last_block_at, block_interval;
 };
 
-/* The node's log (node.h): one line at level (LN_LOG_*), the single path
-** every line of the node takes. ln__node_log is a line at info. */
+/* node_log.c: the node's log (node.h): one line at level (LN_LOG_*), the
+** single path every line of the node takes. ln__node_log is a line at info. */
 void ln__node_logl(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ln__node_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 double ln__node_wall(void);                      /* unix seconds, with fractions */
@@ -148,11 +149,15 @@ void ln__node_swap_close(ln_node *n);
 ** *lens are the caller's (free), pointing into the view. */
 int  ln__node_block_txs(ln_node *n, const ln_block_view *p, const uint8_t ***tx, size_t **lens,
                         char *why, size_t whylen);
-/* Queues what subscribers hear: a block at height (receipts: its array,
-** taken), or a reorg. */
+void ln__node_membership(ln_node *n);    /* reloads validators and members from state */
+
+/* node_events.c: queues what subscribers hear: a block at height
+** (receipts: its array, taken), or a reorg; they hear it from the loop. */
 void ln__node_note_block(ln_node *n, uint64_t height, msgpack_sbuffer *receipts);
 void ln__node_note_reorg(ln_node *n, const ln_reorg_event *ev);
-void ln__node_membership(ln_node *n);    /* reloads validators and members from state */
+void ln__node_notify(ln_node *n, const ln_pblock *b);   /* committed b's note, receipts encoded */
+void ln__node_log_block(const ln_pblock *b);            /* the log's lines for committed b */
+void ln__node_notes_close(ln_node *n);                  /* at close: notes dropped, handle closed */
 
 /* node_fork.c: blocks of plugins whose blocks fork (tree.h). apply: a
 ** peer's block from sync joins the tree (LN_EORPHAN: its parent is
