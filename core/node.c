@@ -26,7 +26,7 @@
 ** it gives its parts live beside it: node_host.c (the consensus plugin's),
 ** node_p2p.c (the P2P protocol's), node_metrics.c (/metrics); and what it
 ** does for others: node_log.c (the log), node_events.c (subscribers hear
-** of blocks and reorgs), node_query.c (queries and quotes on the workers).
+** of blocks and reorgs), node_query.c (queries, quotes and dry runs on the workers).
 */
 #include <errno.h>
 #include <stdio.h>
