@@ -90,38 +90,49 @@ static int stake_save(ln_overlay *ov, const char *name, const ln_stake *s)
     return rc;
 }
 
-int ln_stake_total(ln_overlay *ov, uint64_t *total)
+int ln_stake_amount_get(ln_overlay *ov, const uint8_t *key, size_t kl, uint64_t *out)
 {
     const uint8_t *v;
     size_t vl;
-    *total = 0;
-    int rc = ln_overlay_get(ov, (const uint8_t *)"t", 1, &v, &vl);
+    *out = 0;
+    int rc = ln_overlay_get(ov, key, kl, &v, &vl);
     if (rc == LN_ENOTFOUND) return 0;
     if (rc < 0) return rc;
     msgpack_zone z;
     msgpack_object o;
     if (!msgpack_zone_init(&z, 64)) return LN_ENOMEM;
     rc = ln_codec_unpack(v, vl, &z, &o);
-    if (rc == 0 && o.type == MSGPACK_OBJECT_POSITIVE_INTEGER) *total = o.via.u64;
+    if (rc == 0 && o.type == MSGPACK_OBJECT_POSITIVE_INTEGER) *out = o.via.u64;
     else rc = LN_EIO;
     msgpack_zone_destroy(&z);
     return rc;
 }
 
-static int total_add(ln_overlay *ov, uint64_t add, uint64_t sub)
+int ln_stake_amount_add(ln_overlay *ov, const uint8_t *key, size_t kl, uint64_t add,
+                        uint64_t sub)
 {
     uint64_t t;
-    int rc = ln_stake_total(ov, &t);
+    int rc = ln_stake_amount_get(ov, key, kl, &t);
     if (rc < 0) return rc;
+    if (t + add < sub) return LN_EIO;
     t = t + add - sub;
-    if (t == 0) return ln_overlay_delete(ov, (const uint8_t *)"t", 1);
+    if (t == 0) return ln_overlay_delete(ov, key, kl);
     uint8_t buf[9];
-    msgpack_sbuffer sb = { sizeof buf, (char *)buf, sizeof buf };
+    msgpack_sbuffer sb = { 0, (char *)buf, sizeof buf };
     msgpack_packer pk;
-    sb.size = 0;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_uint64(&pk, t);
-    return ln_overlay_set(ov, (const uint8_t *)"t", 1, buf, sb.size);
+    return ln_overlay_set(ov, key, kl, buf, sb.size);
+}
+
+int ln_stake_total(ln_overlay *ov, uint64_t *total)
+{
+    return ln_stake_amount_get(ov, (const uint8_t *)"t", 1, total);
+}
+
+static int total_add(ln_overlay *ov, uint64_t add, uint64_t sub)
+{
+    return ln_stake_amount_add(ov, (const uint8_t *)"t", 1, add, sub);
 }
 
 int ln_stake_bond(ln_overlay *ov, const char *name, uint64_t amount, char *why, size_t whylen)

@@ -42,6 +42,14 @@ int ln_stake_load(ln_overlay *ov, const char *name, ln_stake *out);
 /* The total stake into *total. */
 int ln_stake_total(ln_overlay *ov, uint64_t *total);
 
+/* An amount kept under key of its own (a msgpack uint; the total stake,
+** vote.c's weights): *out 0 when absent, LN_EIO when it is not an amount. */
+int ln_stake_amount_get(ln_overlay *ov, const uint8_t *key, size_t kl, uint64_t *out);
+/* The amount under key += add - sub; 0 deletes the key. LN_EIO when sub
+** passes what is there: the state disagrees with itself. */
+int ln_stake_amount_add(ln_overlay *ov, const uint8_t *key, size_t kl, uint64_t add,
+                        uint64_t sub);
+
 /* Moves amount (> 0) of name's balance to its stake. LN_ENOACCOUNT,
 ** LN_EBALANCE with why. */
 int ln_stake_bond(ln_overlay *ov, const char *name, uint64_t amount, char *why, size_t whylen);

@@ -58,40 +58,16 @@ static int votes_save(ln_overlay *ov, const char *voter, const ln_vote_name *nam
 
 int ln_vote_weight(ln_overlay *ov, const char *producer, uint64_t *w)
 {
-    *w = 0;
     uint8_t key[1 + LN_NAME_MAX];
-    const uint8_t *v;
-    size_t vl;
-    int rc = ln_overlay_get(ov, key, name_key('V', producer, key), &v, &vl);
-    if (rc == LN_ENOTFOUND) return 0;
-    if (rc < 0) return rc;
-    msgpack_zone z;
-    msgpack_object o;
-    if (!msgpack_zone_init(&z, 64)) return LN_ENOMEM;
-    rc = ln_codec_unpack(v, vl, &z, &o);
-    if (rc == 0 && o.type == MSGPACK_OBJECT_POSITIVE_INTEGER) *w = o.via.u64;
-    else rc = LN_EIO;
-    msgpack_zone_destroy(&z);
-    return rc;
+    return ln_stake_amount_get(ov, key, name_key('V', producer, key), w);
 }
 
-/* producer's total += add - sub (sub never passes what add put there). */
+/* producer's total += add - sub (sub never passes what add put there; if
+** it does, totals and stakes disagree: LN_EIO, a corrupt state). */
 static int weight_add(ln_overlay *ov, const char *producer, uint64_t add, uint64_t sub)
 {
-    uint64_t w;
-    int rc = ln_vote_weight(ov, producer, &w);
-    if (rc < 0) return rc;
-    if (w + add < sub) return LN_EIO;   /* totals and stakes disagree: a corrupt state */
-    w = w + add - sub;
     uint8_t key[1 + LN_NAME_MAX];
-    size_t kl = name_key('V', producer, key);
-    if (w == 0) return ln_overlay_delete(ov, key, kl);
-    uint8_t buf[9];
-    msgpack_sbuffer sb = { 0, (char *)buf, sizeof buf };
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_uint64(&pk, w);
-    return ln_overlay_set(ov, key, kl, buf, sb.size);
+    return ln_stake_amount_add(ov, key, name_key('V', producer, key), add, sub);
 }
 
 static int validators(ln_overlay *ov, ln_genesis **out)
