@@ -100,7 +100,9 @@ static const ln_opt options[] = {
 #define now_s ln_proc_now
 #define sleep_ms ln_proc_sleep_ms
 
-static int failf(const char *fmt, ...)
+#define failf ln__bench_fail
+
+int ln__bench_fail(const char *fmt, ...)
 {
     va_list ap;
     fputs("lunet bench: ", stderr);

@@ -1,6 +1,5 @@
 /* bench_pricing.c -- the bench under a pricing model (see bench_pricing.h). */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +16,7 @@
 #include "proc.h"
 #include "tx.h"
 
-static int failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int failf(const char *fmt, ...)
-{
-    va_list ap;
-    fputs("lunet bench: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
+#define failf ln__bench_fail
 
 /* A JSON value as a Lua constructor: integers, strings, booleans, objects
 ** and arrays (what ln_json_arg accepts). */

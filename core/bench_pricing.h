@@ -18,6 +18,9 @@
 
 #define LN_BENCH_STAKE 1000000ull       /* each account bonds this much */
 
+/* bench.c's: "lunet bench: ..." as one line on stderr; returns 1. */
+int ln__bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* 0 when params is a JSON object (ln_json_arg); else 1, said on stderr. */
 int ln__bench_params_check(const char *params);
 
