@@ -10,6 +10,30 @@
 local support = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "support.lua")
 local q = support.quote
 
+-- Waits until node's log has, since mark, a line matching each pattern in
+-- turn; returns what it logged.
+local function wait_log_of(node, mark, pats, what)
+  return support.wait_until(150, 100, function()
+    local log, at = node:log_since(mark), 1
+    for _, p in ipairs(pats) do
+      local s, e = log:find(p, at)
+      if not s then return nil end
+      at = e + 1
+    end
+    return log
+  end, function() return what .. ":\n" .. node:log_since(mark) end)
+end
+
+-- Replaces from with to in the file dir .. file, which must have it; the new text.
+local function edit_file(dir, file, from, to)
+  local path = dir .. file
+  local text = support.read_file(path)
+  local out = text:gsub(from, to)
+  assert(out ~= text, file .. " has no " .. from)
+  support.write_file(path, out)
+  return out
+end
+
 describe("dev --watch", function()
   local node, dir
 
@@ -36,27 +60,8 @@ describe("dev --watch", function()
     return type(a) == "number" and a / 256 or c, support.read_file(out) or ""
   end
 
-  -- Waits until the log has, since mark, a line matching each pattern in
-  -- turn; returns what it logged.
-  local function wait_log(mark, pats, what)
-    return support.wait_until(150, 100, function()
-      local log, at = node:log_since(mark), 1
-      for _, p in ipairs(pats) do
-        local s, e = log:find(p, at)
-        if not s then return nil end
-        at = e + 1
-      end
-      return log
-    end, function() return what .. ":\n" .. node:log_since(mark) end)
-  end
-
-  local function edit(file, from, to)
-    local path = dir .. "/contracts/" .. file
-    local text = support.read_file(path)
-    local out = text:gsub(from, to)
-    assert(out ~= text, file .. " has no " .. from)
-    support.write_file(path, out)
-  end
+  local function wait_log(mark, pats, what) return wait_log_of(node, mark, pats, what) end
+  local function edit(file, from, to) return edit_file(dir .. "/contracts/", file, from, to) end
 
   it("upgrades an edited contract in place: code replaced, storage kept, init not run", function()
     local code, out = cli("deploy", "counter", "contracts/counter.lua", "0", "--as", "alice")
@@ -152,26 +157,8 @@ describe("dev --watch, plugin files", function()
 
   lazy_teardown(function() support.cleanup() end)
 
-  local function wait_log(mark, pats, what)
-    return support.wait_until(150, 100, function()
-      local log, at = node:log_since(mark), 1
-      for _, p in ipairs(pats) do
-        local s, e = log:find(p, at)
-        if not s then return nil end
-        at = e + 1
-      end
-      return log
-    end, function() return what .. ":\n" .. node:log_since(mark) end)
-  end
-
-  local function edit(file, from, to)
-    local path = dir .. "/" .. file
-    local text = support.read_file(path)
-    local out = text:gsub(from, to)
-    assert(out ~= text, file .. " has no " .. from)
-    support.write_file(path, out)
-    return out
-  end
+  local function wait_log(mark, pats, what) return wait_log_of(node, mark, pats, what) end
+  local function edit(file, from, to) return edit_file(dir .. "/", file, from, to) end
 
   local function hash_hex(text) return support.core.hex(support.core.hash(text)) end
 
