@@ -89,6 +89,8 @@ struct ln_node {
     uint64_t query_gas_max;
     /* swaps (node_swap.c) */
     uint64_t plugin_from;                /* the registry entry of the loaded consensus plugin */
+    uint8_t due_head[LN_HASH_LEN];       /* the head whose next height's plugin is loaded */
+    int due_seen;                        /* due_head holds one (ln__node_plugin_due) */
     uv_idle_t *swap_idle;                /* after a commit, until the loop has seen to swaps */
     int no_ready;                        /* never says it is ready for a swap (--no-ready) */
     uint64_t mempool_max;                /* the chain param, as of the head */

@@ -110,13 +110,25 @@ int ln__node_plugin_due(ln_node *n)
 {
     if (n->closing || ln__sandbox_running()) return 0;   /* not inside a callback */
     ln_header h;
-    if (ln_chain_head(n->chain, &h, NULL) < 0) return 0;
+    uint8_t hh[LN_HASH_LEN];
+    if (ln_chain_head(n->chain, &h, hh) < 0) return 0;
+    /* The registry changes only with the head: it is read once per head,
+    ** not on every message and timer. */
+    if (n->due_seen && memcmp(hh, n->due_head, LN_HASH_LEN) == 0) return 0;
     ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
     ln_plugin_ref ref = { .params = NULL };
     int swapped = 0;
-    if (ov && ln_registry_at(ov, LN_SLOT_CONSENSUS, h.height + 1, &ref) == 0 && ref.from != n->plugin_from) {
-        swap_to(n, ov, &ref, h.height + 1);
-        swapped = 1;
+    if (ov && ln_registry_at(ov, LN_SLOT_CONSENSUS, h.height + 1, &ref) == 0) {
+        if (ref.from != n->plugin_from) {
+            swap_to(n, ov, &ref, h.height + 1);
+            swapped = 1;
+        }
+        /* Settled for this head, unless the swap failed before it took the
+        ** entry (then the next call tries again). */
+        if (ref.from == n->plugin_from) {
+            memcpy(n->due_head, hh, LN_HASH_LEN);
+            n->due_seen = 1;
+        }
     }
     ln_plugin_ref_free(&ref);
     ln_overlay_free(ov);
