@@ -160,7 +160,7 @@ static int due_add(ln_overlay *ov, uint64_t at, const char *name)
     uint8_t key[9];
     due_key(at, key);
     const uint8_t *v;
-    size_t vl;
+    size_t vl = 0;                       /* none yet: the list starts empty */
     msgpack_zone z;
     msgpack_object o = { .type = MSGPACK_OBJECT_ARRAY };
     if (!msgpack_zone_init(&z, 1024)) return LN_ENOMEM;
