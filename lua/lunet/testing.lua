@@ -368,6 +368,8 @@ function Chain:head() return self.c:head() end
 function Chain:height() return self.c:height() end
 function Chain:time() return self.c:time() end
 function Chain:account(name) return self.c:account(name) end
+-- The producers dpos ranks after the head (node.producers(want)).
+function Chain:producers(want) return self.c:producers(want) end
 function Chain:balance(name)
   local a = self.c:account(name)
   return a and a.balance
