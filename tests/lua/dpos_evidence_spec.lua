@@ -92,11 +92,19 @@ describe("dpos - evidence of two blocks signed for one slot (sys.evidence)", fun
     assert.are.same({ "node0", "node1", "node3" }, chain:producers(3))
   end)
 
-  it("refuses the same evidence twice (EEXIST)", function()
+  it("refuses the same evidence twice (EEXIST); a later double signing is punished again", function()
     local chain = dpos_chain()
     ok(chain:send("bob", "sys", "evidence", evidence(chain)))
     failed(chain:send("carol", "sys", "evidence", evidence(chain)), "EEXIST", "node1 was punished at block")
     assert.are.equal(900, chain:account("node1").stake)
+    local at = chain:height()
+    chain:advance(2)
+    local function later(time)
+      return signed(chain, "node1", header(chain, { height = at + 1, time = time,
+                                                    consensus = { s = 50, l = 0, t = {} } }))
+    end
+    ok(chain:send("bob", "sys", "evidence", { validator = "node1", type = "blk", a = later(1), b = later(2) }))
+    assert.are.equal(810, chain:account("node1").stake)
   end)
 
   it("refuses evidence that proves nothing, each with its code", function()
@@ -128,6 +136,8 @@ describe("dpos - evidence of two blocks signed for one slot (sys.evidence)", fun
     case(function(e) e.a = other({ consensus = "x" }) end, "EINVAL", "a.header has no dpos slot")
     case(function(e) e.a = signed(chain, "node1", core.encode({ proposer = "node1" })) end, "EINVAL",
          "a.header is not a block header")
+    -- every field of a header and one more: not a header
+    case(function(e) e.a = other({ extra = 1 }) end, "EINVAL", "a.header is not a block header")
     case(function(e)
       e.a, e.b = other({ height = 99 }), other({ height = 99, time = 1001 })
     end, "EINVAL", "height 99 is not a block below")
