@@ -92,6 +92,15 @@ describe("dpos - evidence of two blocks signed for one slot (sys.evidence)", fun
     assert.are.same({ "node0", "node1", "node3" }, chain:producers(3))
   end)
 
+  it("takes headers and signatures in hex too (what JSON carries)", function()
+    local chain = dpos_chain()
+    local e = evidence(chain)
+    e.a.header, e.b.header = core.hex(e.a.header), core.hex(e.b.header)
+    e.a.sig = core.unhex(e.a.sig)
+    ok(chain:send("bob", "sys", "evidence", e))
+    assert.are.equal(900, chain:account("node1").stake)
+  end)
+
   it("refuses the same evidence twice (EEXIST); a later double signing is punished again", function()
     local chain = dpos_chain()
     ok(chain:send("bob", "sys", "evidence", evidence(chain)))
@@ -116,9 +125,10 @@ describe("dpos - evidence of two blocks signed for one slot (sys.evidence)", fun
     end
     local function other(fields) fields.proposer = fields.proposer or "node1"; return signed(chain, "node1", header(chain, fields)) end
     case(function(e) e.a = "x" end, "EINVAL", "a must be {header, sig}")
-    case(function(e) e.a.header = nil end, "EINVAL", "a.header must be the header's bytes")
+    case(function(e) e.a.header = nil end, "EINVAL", "a.header must be the header's bytes or their hex")
     case(function(e) e.b.sig = "00" end, "EINVAL", "b.sig must be 64 bytes or 128 hex digits")
-    case(function(e) e.a.header = string.rep("x", 3000) end, "EINVAL", "a.header is over 2048 bytes")
+    case(function(e) e.a.header = string.rep("x", 2049) end, "EINVAL", "a.header is over 2048 bytes")
+    case(function(e) e.a.header = string.rep("ab", 2049) end, "EINVAL", "a.header is over 2048 bytes")
     -- the same block twice
     case(function(e) e.b = e.a end, "EINVAL", "both headers are of the same block: no double signing")
     -- two slots, two heights: a producer's blocks on one branch
