@@ -32,7 +32,10 @@
 -- method, args...}, ...}) sends them all in one block and returns their
 -- receipts; chain:stake(from, amount) / chain:unstake(from, amount) bond
 -- and unbond native balance; chain:vote_producers(from, producers) sets
--- approval votes (sys.vote; chain:vote is governance's); chain:log()
+-- approval votes (sys.vote; chain:vote is governance's);
+-- chain:producers(n) gives dpos's ranking after the head (node.producers:
+-- the top n validators by votes, sorted by name, jailed ones left out);
+-- chain:log()
 -- gives what the blocks had to say (a pricing plugin's faults and log
 -- lines) since it was last asked.
 
