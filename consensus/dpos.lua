@@ -30,7 +30,12 @@
 --           a row;
 --         block_ms (default 500, 10..60000): the length of a slot;
 --         drift_ms (default 5000): how far ahead of this node's clock a
---           block's slot may start.
+--           block's slot may start;
+--         slash_percent (default 5, 0..100): the stake burned from a
+--           producer proven to have signed two blocks for one slot
+--           (sys.evidence, type "blk");
+--         jail_blocks (default 100, 1..10^9): the blocks it is then left
+--           out of the ranking (node.producers) for.
 -- Deterministic: verify_block and verify_commit read their arguments,
 -- headers of the block's branch (node.block), the ranking in its parent's
 -- state (node.producers) and node.key(); only the drift check reads the
@@ -201,6 +206,9 @@ function M.init(host, params)
   P.blocks_per_turn = param("blocks_per_turn", 6, 1, 1000)
   P.block_ms = param("block_ms", 500, 10, 60000)
   P.drift_ms = param("drift_ms", 5000, 0, 86400000)
+  -- Read by the core (sys.evidence); checked here so a bad value is refused.
+  P.slash_percent = param("slash_percent", 5, 0, 100)
+  P.jail_blocks = param("jail_blocks", 100, 1, 1000000000)
 end
 
 function M.start()

@@ -35,7 +35,8 @@
 **   unstake(amount)             its stake returns to its balance
 **                               unbonding_blocks (a chain param) later
 **   evidence(e)                 two conflicting signed votes of a pos
-**                               validator: slashes and jails it (valset.h),
+**                               validator, or two headers a dpos producer
+**                               signed for one slot: slashes and jails it (valset.h),
 **                               event "slash" {slashed, until, validator}
 **   vote(producers)             the sender approves these validators as
 **                               producers (at most 30; {} clears), weighted

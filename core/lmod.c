@@ -707,11 +707,31 @@ static int chain_chain_id(lua_State *L)
     return 1;
 }
 
+/* chain:producers(want): the ranking dpos reads (node.producers) after the head. */
+static int chain_producers(lua_State *L)
+{
+    lchain *c = check_chain(L);
+    lua_Integer want = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, want >= 1 && want <= LN_VOTES_MAX, 2, "want must be 1..30");
+    ln_vote_name names[LN_VOTES_MAX];
+    size_t n = 0;
+    ln_overlay *ov = ln_overlay_new(c->st);
+    int rc = ov ? ln_vote_top(ov, c->height, (size_t)want, names, &n) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    if (rc < 0) return push_err(L, rc);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, names[i]);
+        lua_rawseti(L, -2, (int)i + 1);
+    }
+    return 1;
+}
+
 static const luaL_Reg chain_methods[] = {
     { "apply", chain_apply }, { "query", chain_query }, { "get", chain_get },
     { "account", chain_account }, { "prove", chain_prove }, { "root", chain_root },
     { "head", chain_head }, { "height", chain_height }, { "time", chain_time },
-    { "chain_id", chain_chain_id }, { "plugin", chain_plugin }, { "pending", chain_pending },
+    { "chain_id", chain_chain_id }, { "producers", chain_producers }, { "plugin", chain_plugin }, { "pending", chain_pending },
     { "log", chain_log }, { "quote", chain_quote },
     { NULL, NULL }
 };

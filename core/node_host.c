@@ -298,10 +298,15 @@ static int h_producers(void *ud, const uint8_t *hash, size_t want, char (*names)
     ln_node *n = ud;
     uint8_t head[LN_HASH_LEN];
     ln_overlay *ov;
-    int rc = hash ? 0 : ln_chain_head(n->chain, NULL, head);
+    ln_tree_info *ti = malloc(sizeof *ti);
+    int rc = ti ? 0 : LN_ENOMEM;
+    if (rc == 0 && !hash) rc = ln_chain_head(n->chain, &ti->hdr, head);
+    else if (rc == 0) rc = ln_chain_info(n->chain, hash, ti);
+    uint64_t height = rc == 0 ? ti->hdr.height : 0;
+    free(ti);
     if (rc == 0) rc = ln_chain_state_at(n->chain, hash ? hash : head, &ov);
     if (rc < 0) return rc;
-    rc = ln_vote_top(ov, want, names, k);
+    rc = ln_vote_top(ov, height, want, names, k);
     ln_overlay_free(ov);
     return rc;
 }

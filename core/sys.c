@@ -448,8 +448,38 @@ static void ev_vote(lua_State *L, int t, const char *k, char hash[65], uint8_t s
     lua_pop(L, 2);
 }
 
+#define EV_HEADER_MAX 2048       /* bytes of a header: nine fields, consensus data up to 512 */
+
+/* One header, {header, sig}, of the table at t's field k, into buf (its
+** bytes, or those bytes in hex: what JSON can carry); *len its length. */
+static void ev_header(lua_State *L, int t, const char *k, uint8_t buf[EV_HEADER_MAX], size_t *len,
+                      uint8_t sig[64])
+{
+    lua_getfield(L, t, k);
+    if (!lua_istable(L, -1)) ln__vm_raise(L, LN_EINVAL, "evidence: %s must be {header, sig}", k);
+    lua_getfield(L, -1, "header");
+    if (lua_type(L, -1) != LUA_TSTRING)
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s.header must be the header's bytes or their hex", k);
+    size_t n;
+    const char *h = lua_tolstring(L, -1, &n);
+    /* A header starts with a map's byte (0x89), never a hex digit. */
+    if (n % 2 == 0 && n / 2 <= EV_HEADER_MAX && ln_unhex(h, buf, n / 2) == 0) {
+        *len = n / 2;
+    } else if (n <= EV_HEADER_MAX) {
+        memcpy(buf, h, n);
+        *len = n;
+    } else {
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s.header is over %d bytes", k, EV_HEADER_MAX);
+    }
+    lua_getfield(L, -2, "sig");
+    if (!ln_codec_lua_bytes(L, -1, sig, 64))
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s.sig must be 64 bytes or 128 hex digits", k);
+    lua_pop(L, 3);
+}
+
 /* evidence(e): two votes of one validator for different blocks at one
-** height, round and type; valid ones slash and jail it, with an event. */
+** height, round and type (pos), or two headers it signed for one slot
+** (dpos, type "blk"); valid ones slash and jail it, with an event. */
 static int sys_evidence(lua_State *L, ln_vm *vm)
 {
     if (!lua_istable(L, 3))
@@ -459,10 +489,18 @@ static int sys_evidence(lua_State *L, ln_vm *vm)
     memset(&e, 0, sizeof e);
     ev_str(L, 3, "validator", e.validator, sizeof e.validator);
     ev_str(L, 3, "type", e.type, sizeof e.type);
-    e.height = ev_int(L, 3, "height");
-    e.round = ev_int(L, 3, "round");
-    ev_vote(L, 3, "a", e.hash[0], e.sig[0]);
-    ev_vote(L, 3, "b", e.hash[1], e.sig[1]);
+    uint8_t hbuf[2][EV_HEADER_MAX];
+    if (strcmp(e.type, "blk") == 0) {
+        ev_header(L, 3, "a", hbuf[0], &e.hlen[0], e.sig[0]);
+        ev_header(L, 3, "b", hbuf[1], &e.hlen[1], e.sig[1]);
+        e.header[0] = hbuf[0];
+        e.header[1] = hbuf[1];
+    } else {
+        e.height = ev_int(L, 3, "height");
+        e.round = ev_int(L, 3, "round");
+        ev_vote(L, 3, "a", e.hash[0], e.sig[0]);
+        ev_vote(L, 3, "b", e.hash[1], e.sig[1]);
+    }
     char why[200];
     uint64_t burned, until;
     int rc = ln_valset_evidence(vm->ov, vm->bi.height, &e, &burned, &until, why, sizeof why);

@@ -12,7 +12,7 @@
 
 #define SETS_MAX 2
 
-static const ln_pos_params DEFAULTS = { 0, 10, 21, 5, 100 };
+static const ln_pos_params DEFAULTS = { 0, 10, 21, 5, 100, 0 };
 
 static void param(const msgpack_object *o, const char *k, uint64_t lo, uint64_t hi, uint64_t *v)
 {
@@ -29,9 +29,10 @@ int ln_pos_params_at(ln_overlay *ov, uint64_t height, ln_pos_params *out)
     if (rc == LN_ENOTFOUND) return 0;
     if (rc < 0) return rc;
     out->on = strcmp(ref.name, "pos") == 0;
+    out->dpos = strcmp(ref.name, "dpos") == 0;
     msgpack_zone z;
     msgpack_object o;
-    if (out->on && ref.plen) {
+    if ((out->on || out->dpos) && ref.plen) {
         if (!msgpack_zone_init(&z, 512)) {
             ln_plugin_ref_free(&ref);
             return LN_ENOMEM;
@@ -283,15 +284,79 @@ int ln_valset_end_block(ln_overlay *ov, uint64_t height)
 
 /* ---- evidence -------------------------------------------------------- */
 
-int ln_valset_evidence(ln_overlay *ov, uint64_t height, const ln_evidence *e,
-                       uint64_t *slashed, uint64_t *until, char *why, size_t whylen)
+/* What evidence reads of a block header (chain.h: canonical msgpack of its
+** nine fields, the block hash its BLAKE2b-256). */
+typedef struct {
+    char chain_id[LN_CHAIN_ID_MAX + 1], proposer[LN_NAME_MAX + 1];
+    uint64_t height;
+    int64_t slot;                  /* the s of its dpos data ({s, l, t}); -1: none */
+} hdr_info;
+
+static int hdr_read(const uint8_t *p, size_t n, hdr_info *h)
 {
-    *slashed = *until = 0;
-    ln_pos_params pp;
-    int rc = ln_pos_params_at(ov, height, &pp);
-    if (rc < 0) return ln_errf(why, whylen, rc, "evidence: registry: %s", ln_strerror(rc));
-    if (!pp.on)
-        return ln_errf(why, whylen, LN_EINVAL, "evidence: the consensus plugin in force is not pos");
+    msgpack_zone z;
+    msgpack_object o;
+    if (!msgpack_zone_init(&z, 1024)) return LN_ENOMEM;
+    int rc = ln_codec_unpack(p, n, &z, &o);
+    const msgpack_object *ht = rc == 0 ? ln_codec_map_get(&o, "height") : NULL;
+    const msgpack_object *c = rc == 0 ? ln_codec_map_get(&o, "consensus") : NULL;
+    const msgpack_object *s = ln_codec_map_get(c, "s");
+    if (rc < 0 || o.type != MSGPACK_OBJECT_MAP || o.via.map.size != 9 || !ht ||
+        ht->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        ln_codec_str(ln_codec_map_get(&o, "chain_id"), h->chain_id, sizeof h->chain_id) < 0 ||
+        ln_codec_str(ln_codec_map_get(&o, "proposer"), h->proposer, sizeof h->proposer) < 0) {
+        rc = LN_EINVAL;
+    } else {
+        h->height = ht->via.u64;
+        h->slot = s && s->type == MSGPACK_OBJECT_POSITIVE_INTEGER && s->via.u64 <= LN_SAFE_INT
+                  ? (int64_t)s->via.u64 : -1;
+    }
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+/* "blk": two headers of this chain by the validator, one height, one slot,
+** two blocks. *eh gets their height, hash the two hashes in hex (what dpos
+** signs). */
+static int judge_blk(const ln_evidence *e, const char *chain_id, uint64_t height, uint64_t *eh,
+                     char hash[2][65], char *why, size_t whylen)
+{
+    hdr_info h[2];
+    for (int i = 0; i < 2; i++) {
+        char k = i ? 'b' : 'a';
+        uint8_t hh[LN_HASH_LEN];
+        if (hdr_read(e->header[i], e->hlen[i], &h[i]) < 0)
+            return ln_errf(why, whylen, LN_EINVAL, "evidence: %c.header is not a block header", k);
+        if (strcmp(h[i].chain_id, chain_id) != 0)
+            return ln_errf(why, whylen, LN_EINVAL, "evidence: %c.header is of chain %s, not %s", k,
+                           h[i].chain_id, chain_id);
+        if (strcmp(h[i].proposer, e->validator) != 0)
+            return ln_errf(why, whylen, LN_EINVAL, "evidence: %c.header was proposed by %s, not %s", k,
+                           h[i].proposer, e->validator);
+        if (h[i].slot < 0)
+            return ln_errf(why, whylen, LN_EINVAL, "evidence: %c.header has no dpos slot", k);
+        /* What the producer signed: the hash of these very bytes. */
+        ln_hash(e->header[i], e->hlen[i], hh);
+        ln_hex(hh, LN_HASH_LEN, hash[i]);
+    }
+    if (h[0].height != h[1].height)
+        return ln_errf(why, whylen, LN_EINVAL, "evidence: the headers are of heights %llu and %llu, not one",
+                       (unsigned long long)h[0].height, (unsigned long long)h[1].height);
+    if (h[0].slot != h[1].slot)
+        return ln_errf(why, whylen, LN_EINVAL, "evidence: the headers are of slots %lld and %lld: no double signing",
+                       (long long)h[0].slot, (long long)h[1].slot);
+    if (strcmp(hash[0], hash[1]) == 0)
+        return ln_errf(why, whylen, LN_EINVAL, "evidence: both headers are of the same block: no double signing");
+    if (h[0].height == 0 || h[0].height > height)
+        return ln_errf(why, whylen, LN_EINVAL, "evidence: height %llu is not a block below %llu",
+                       (unsigned long long)h[0].height, (unsigned long long)height);
+    *eh = h[0].height;
+    return 0;
+}
+
+/* "pv"/"pc": two votes at one height, round and type for two blocks. */
+static int judge_votes(const ln_evidence *e, uint64_t height, char *why, size_t whylen)
+{
     if (strcmp(e->type, "pv") != 0 && strcmp(e->type, "pc") != 0)
         return ln_errf(why, whylen, LN_EINVAL, "evidence: type must be pv or pc");
     if (e->height == 0 || e->height > height)
@@ -299,6 +364,21 @@ int ln_valset_evidence(ln_overlay *ov, uint64_t height, const ln_evidence *e,
                        (unsigned long long)e->height, (unsigned long long)height);
     if (strcmp(e->hash[0], e->hash[1]) == 0)
         return ln_errf(why, whylen, LN_EINVAL, "evidence: both votes are for the same block: no double signing");
+    return 0;
+}
+
+int ln_valset_evidence(ln_overlay *ov, uint64_t height, const ln_evidence *e,
+                       uint64_t *slashed, uint64_t *until, char *why, size_t whylen)
+{
+    *slashed = *until = 0;
+    ln_pos_params pp;
+    int rc = ln_pos_params_at(ov, height, &pp);
+    if (rc < 0) return ln_errf(why, whylen, rc, "evidence: registry: %s", ln_strerror(rc));
+    int blk = strcmp(e->type, "blk") == 0;
+    if (blk ? !pp.dpos : !pp.on)
+        return ln_errf(why, whylen, LN_EINVAL, "evidence: the consensus plugin in force is not %s",
+                       blk ? "dpos" : "pos");
+    if (!blk && (rc = judge_votes(e, height, why, whylen)) < 0) return rc;
     ln_genesis *g = malloc(sizeof *g);
     if (!g) return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
     if ((rc = ln_genesis_load(ov, g)) < 0) {
@@ -312,20 +392,27 @@ int ln_valset_evidence(ln_overlay *ov, uint64_t height, const ln_evidence *e,
             memcpy(pk, g->m.val_keys[i], LN_PK_LEN);
             found = 1;
         }
+    char hash[2][65];
+    uint64_t eh = e->height;
+    if (!found)
+        rc = ln_errf(why, whylen, LN_ENOTFOUND, "evidence: %s is not a validator", e->validator);
+    else if (blk)
+        rc = judge_blk(e, g->chain_id, height, &eh, hash, why, whylen);
     free(g);
-    if (!found) return ln_errf(why, whylen, LN_ENOTFOUND, "evidence: %s is not a validator", e->validator);
+    if (rc < 0) return rc;
     for (int i = 0; i < 2; i++) {
         char msg[160];
-        int len = snprintf(msg, sizeof msg, "lunet-pos|%s|%llu|%llu|%s", e->type,
-                           (unsigned long long)e->height, (unsigned long long)e->round, e->hash[i]);
+        int len = blk ? snprintf(msg, sizeof msg, "%s", hash[i])
+                      : snprintf(msg, sizeof msg, "lunet-pos|%s|%llu|%llu|%s", e->type,
+                                 (unsigned long long)e->height, (unsigned long long)e->round, e->hash[i]);
         if (ln_verify(pk, e->sig[i], (const uint8_t *)msg, (size_t)len) < 0)
-            return ln_errf(why, whylen, LN_EBADSIG, "evidence: vote %c is not signed by %s's key",
-                           i ? 'b' : 'a', e->validator);
+            return ln_errf(why, whylen, LN_EBADSIG, "evidence: %s %c is not signed by %s's key",
+                           blk ? "header" : "vote", i ? 'b' : 'a', e->validator);
     }
     uint64_t at, jailed;
     if ((rc = ln_valset_jail(ov, e->validator, &at, &jailed)) < 0)
         return ln_errf(why, whylen, rc, "evidence: jail of %s: %s", e->validator, ln_strerror(rc));
-    if (jailed && e->height <= at)
+    if (jailed && eh <= at)
         return ln_errf(why, whylen, LN_EEXIST,
                        "evidence: %s was punished at block %llu for what it signed up to then",
                        e->validator, (unsigned long long)at);

@@ -33,6 +33,16 @@
 ** (its unbonding entries are left), jails it for `jail_blocks` and takes it
 ** out of every set recorded (unless it is a set's last member). Evidence
 ** for a height at or below the block of its last punishment is refused.
+**
+** Under dpos (consensus/dpos.lua), evidence {validator, type = "blk",
+** a = {header, sig}, b = {header, sig}}: two block headers (their canonical
+** encodings, chain.h) of this chain proposed by the validator at one height
+** for one slot (the s of their consensus data) with different hashes, sig
+** each an ed25519 signature by its key of the hash in hex (dpos's
+** certificate). A producer never makes two blocks in one slot, so this is
+** proof. The same punishment with dpos's `slash_percent` and `jail_blocks`;
+** the height of the evidence is the headers'. A jailed validator is left out
+** of the producers' ranking (vote.h) until its jail ends.
 ** int results: 0 or a negative LN_E* code (err.h), with why where given.
 */
 #ifndef LN_VALSET_H
@@ -51,6 +61,7 @@
 typedef struct {
     int on;                        /* the plugin in force is pos */
     uint64_t epoch, max_validators, slash_percent, jail_blocks;
+    int dpos;                      /* it is dpos (slash_percent, jail_blocks are its) */
 } ln_pos_params;
 
 typedef struct {
@@ -74,16 +85,20 @@ int ln_valset_jail(ln_overlay *ov, const char *name, uint64_t *at, uint64_t *unt
 
 typedef struct {
     char validator[LN_NAME_MAX + 1];
-    char type[3];
+    char type[4];                  /* "pv", "pc" or "blk" */
     uint64_t height, round;
     char hash[2][65];              /* "" for a nil vote */
     uint8_t sig[2][64];
+    const uint8_t *header[2];      /* "blk": the two headers' encodings */
+    size_t hlen[2];
 } ln_evidence;
 
 /* Judges e in block height and, when it proves a double signature,
 ** punishes: *slashed gets the stake burned, *until the jail's end.
-** LN_EINVAL (pos not in force, same hash, height ahead), LN_ENOTFOUND
-** (unknown validator), LN_EBADSIG, LN_EEXIST (punished already). */
+** LN_EINVAL (pos, or for "blk" dpos, not in force; same hash; height ahead;
+** "blk": not a header of this chain by the validator, other heights or
+** slots), LN_ENOTFOUND (unknown validator), LN_EBADSIG, LN_EEXIST (punished
+** already). */
 int ln_valset_evidence(ln_overlay *ov, uint64_t height, const ln_evidence *e,
                        uint64_t *slashed, uint64_t *until, char *why, size_t whylen);
 

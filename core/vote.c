@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vote.h"
+#include "valset.h"
 #include "codec.h"
 #include "err.h"
 #include "genesis.h"
@@ -144,7 +145,7 @@ static int by_weight(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-int ln_vote_top(ln_overlay *ov, size_t want, ln_vote_name *names, size_t *n)
+int ln_vote_top(ln_overlay *ov, uint64_t height, size_t want, ln_vote_name *names, size_t *n)
 {
     *n = 0;
     if (want > LN_VOTES_MAX) want = LN_VOTES_MAX;
@@ -152,13 +153,24 @@ int ln_vote_top(ln_overlay *ov, size_t want, ln_vote_name *names, size_t *n)
     int rc = validators(ov, &g);
     if (rc < 0) return rc;
     ranked r[LN_MAX_VALIDATORS];
+    size_t nr = 0;
     for (uint32_t i = 0; rc == 0 && i < g->m.nval; i++) {
-        r[i].name = g->m.val_names[i];
-        rc = ln_vote_weight(ov, r[i].name, &r[i].w);
+        uint64_t at, until;
+        if ((rc = ln_valset_jail(ov, g->m.val_names[i], &at, &until)) < 0 || until > height) continue;
+        r[nr].name = g->m.val_names[i];
+        rc = ln_vote_weight(ov, r[nr].name, &r[nr].w);
+        nr++;
+    }
+    /* Every validator jailed: all of them rather than no producer at all. */
+    if (rc == 0 && nr == 0) {
+        for (; rc == 0 && nr < g->m.nval; nr++) {
+            r[nr].name = g->m.val_names[nr];
+            rc = ln_vote_weight(ov, r[nr].name, &r[nr].w);
+        }
     }
     if (rc == 0) {
-        qsort(r, g->m.nval, sizeof *r, by_weight);
-        size_t k = g->m.nval < want ? g->m.nval : want;
+        qsort(r, nr, sizeof *r, by_weight);
+        size_t k = nr < want ? nr : want;
         for (size_t i = 0; i < k; i++) memcpy(names[i], r[i].name, sizeof names[i]);
         qsort(names, k, sizeof *names, cmp_name);
         *n = k;

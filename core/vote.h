@@ -52,7 +52,9 @@ int ln_vote_restake(ln_overlay *ov, const char *voter, uint64_t add, uint64_t su
 /* The top `want` validators by weight (ties: the lower name first), sorted
 ** by name, into names (LN_VOTES_MAX of room; want is clamped to it);
 ** *n: how many (fewer when there are fewer validators). Validators no one
-** voted for weigh 0, so before any vote this is the first `want` names. */
-int ln_vote_top(ln_overlay *ov, size_t want, ln_vote_name *names, size_t *n);
+** voted for weigh 0, so before any vote this is the first `want` names.
+** ov is the state after block height: a validator jailed there (valset.h,
+** until > height) is left out, unless every one is. */
+int ln_vote_top(ln_overlay *ov, uint64_t height, size_t want, ln_vote_name *names, size_t *n);
 
 #endif

@@ -32,7 +32,10 @@
 -- method, args...}, ...}) sends them all in one block and returns their
 -- receipts; chain:stake(from, amount) / chain:unstake(from, amount) bond
 -- and unbond native balance; chain:vote_producers(from, producers) sets
--- approval votes (sys.vote; chain:vote is governance's); chain:log()
+-- approval votes (sys.vote; chain:vote is governance's);
+-- chain:producers(n) gives dpos's ranking after the head (node.producers:
+-- the top n validators by votes, sorted by name, jailed ones left out);
+-- chain:log()
 -- gives what the blocks had to say (a pricing plugin's faults and log
 -- lines) since it was last asked.
 
@@ -368,6 +371,8 @@ function Chain:head() return self.c:head() end
 function Chain:height() return self.c:height() end
 function Chain:time() return self.c:time() end
 function Chain:account(name) return self.c:account(name) end
+-- The producers dpos ranks after the head (node.producers(want)).
+function Chain:producers(want) return self.c:producers(want) end
 function Chain:balance(name)
   local a = self.c:account(name)
   return a and a.balance

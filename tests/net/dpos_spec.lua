@@ -7,7 +7,9 @@
 -- reaches the same state roots; a producer cut off by a proxy builds a
 -- branch of its own that loses to the branch the others confirm, even
 -- when its branch is the longer; bad votes through the CLI; a
--- validator's bad blocks; poa swapped to dpos on a live chain.
+-- validator's bad blocks; a producer's two blocks for one slot made
+-- sys.evidence that slashes and jails it and takes it out of the schedule;
+-- poa swapped to dpos on a live chain.
 
 local cluster = dofile("tests/net/cluster.lua")
 local support, tools = cluster.support, cluster.tools
@@ -499,6 +501,79 @@ describe("dpos against a validator's blocks", function()
     local ci = node:call("chain_info")
     -- The chain goes on.
     c:wait_height(ci.height + 4, 60)
+    agree(c)
+    c:stop_all()
+  end)
+end)
+
+describe("dpos against a producer that signs two blocks for one slot", function()
+  lazy_teardown(support.cleanup)
+
+  it("sys.evidence of its two headers slashes and jails it, it leaves the schedule once final, the chain goes on", function()
+    local p = params(4)
+    p.slash_percent, p.jail_blocks = 10, 1000
+    local c = cluster.new(4, { consensus = "dpos", params = p })
+    for i = 1, 4 do c:start(i) end
+    c:wait_height(10, 60)
+    local n1 = c.nodes[1]
+    -- A block node3 made, its header as the chain encodes it.
+    local hb, b
+    for h = c:height(1), 1, -1 do
+      b = block(c, 1, h)
+      if b.header.proposer == "node3" then hb = h break end
+    end
+    assert.truthy(hb, "node3 made no block")
+    local function header(time)
+      local x = b.header
+      return "\x89" .. E("chain_id") .. E(x.chain_id) .. E("consensus") .. E(x.consensus) ..
+             E("height") .. E(x.height) .. E("prev") .. bin32(unhex0x(x.prev)) ..
+             E("proposer") .. E(x.proposer) .. E("receipts_root") .. bin32(unhex0x(x.receipts_root)) ..
+             E("state_root") .. bin32(unhex0x(x.state_root)) .. E("time") .. E(time) ..
+             E("tx_root") .. bin32(unhex0x(x.tx_root))
+    end
+    local real = header(b.header.time)
+    assert.are.equal(unhex0x(b.hash), core.hash(real))
+    -- node3's key signs a second block for that slot: another time.
+    local sk = core.unhex(support.decode_json(support.read_file(c.nodes[4].home .. "/keys/node3.key")).secret_key)
+    local function signed(bytes)
+      return { header = core.hex(bytes), sig = core.hex(core.sign(sk, core.hex(core.hash(bytes)))) }
+    end
+    local e = { validator = "node3", type = "blk", a = signed(real), b = signed(header(b.header.time + 1)) }
+    local before = n1:call("account_get", { account = "node3" }).stake or 0
+    local r = n1:send_wait("bob", "sys", "evidence", { e })
+    assert.is_true(r.receipt.ok, r.receipt.error)
+    local again = n1:send_wait("bob", "sys", "evidence", { e })
+    assert.is_false(again.receipt.ok)
+    assert.truthy(tostring(again.receipt.error):find("node3 was punished at block", 1, true),
+                  tostring(again.receipt.error))
+    c.nonce = nil
+    for i = 1, 4 do
+      local a = c.nodes[i]:call("account_get", { account = "node3" })
+      assert.are.equal(r.height + 1000, a.jailed_until)
+      assert.are.equal(before - math.floor(before / 10), a.stake or 0)
+    end
+    -- The ranking without node3, then the block recording it final: from
+    -- there on node3's turns are gone and the three go on.
+    local rec
+    support.wait_until(300, 100, function()
+      for h = c:height(1), r.height, -1 do
+        local t = block(c, 1, h).header.consensus.t
+        if #t == 3 then rec = h end
+      end
+      return rec ~= nil
+    end, "no block recorded the ranking without node3")
+    assert.are.same({ "node0", "node1", "node2" }, block(c, 1, rec).header.consensus.t)
+    support.wait_until(600, 100, function() return info(c, 1).final_height >= rec end,
+                       "the ranking without node3 did not go final")
+    local from
+    support.wait_until(600, 100, function()
+      for h = rec + 1, c:height(1) do
+        if block(c, 1, h).header.consensus.l >= rec then from = h return true end
+      end
+    end, "no block under the new schedule")
+    c:wait_height(from + 12, 60)
+    local seen = check_turns(c, 1, from, from + 12, 4)
+    assert.is_nil(seen.node3)
     agree(c)
     c:stop_all()
   end)
