@@ -44,6 +44,7 @@ typedef struct req {
     size_t alen, acap;
     size_t url_len, hbytes;
     int hstate;
+    int hdone;                   /* every header is in: a refusal may read them */
     unsigned nh;
     struct { uint32_t name, value; } h[LN_HTTP_MAX_HEADERS];
     char *body;
@@ -93,6 +94,7 @@ struct ln_http_server {
     int closing, listener_closed;
     ln_http_close_cb close_cb;
     void *close_ud;
+    ln_http_refusal_cb on_refusal;
     int rbuf_busy;
     char rbuf[READ_CHUNK];
 };
@@ -319,6 +321,7 @@ static size_t unsent(conn *c)
 }
 
 static void timer_set(conn *c, int kind, uint64_t ms);
+static void conn_fail(conn *c, int status);
 
 static void on_timer(uv_timer_t *t)
 {
@@ -326,12 +329,7 @@ static void on_timer(uv_timer_t *t)
     int kind = c->tkind;
     c->tkind = T_NONE;
     if (kind == T_REQUEST && !c->finishing && !c->pending && !c->stream) {
-        static const char msg[] =
-            "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\n"
-            "Content-Length: 16\r\nConnection: close\r\n\r\nrequest timeout\n";
-        req_free(c->building);
-        c->building = NULL;
-        conn_finish(c, msg, sizeof msg - 1);
+        conn_fail(c, 408);
         return;
     }
     /* A client still reading a response keeps its connection for as long as
@@ -416,17 +414,20 @@ static void conn_finish(conn *c, const char *raw, size_t n)
         conn_close(c);
 }
 
-/* Answers a request the parser refused, then closes. */
+/* Answers a request refused before the handler saw it, then closes. Once its
+** headers are in, the server's refusal callback may add header lines. */
 static void conn_fail(conn *c, int status)
 {
-    char head[256];
+    char head[256 + EXTRA_MAX];      /* status line, 2 lines, the added ones, a 64-byte body */
     const char *text = ln_http_status_text(status);
     char body[64];
+    req *r = c->building;
+    if (r && r->hdone && c->srv->on_refusal) c->srv->on_refusal(&r->pub, status, c->srv->ud);
     int bl = snprintf(body, sizeof body, "%s\n", text);
     int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%.*s"
                       "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
-                      status, text, bl, body);
+                      status, text, r ? (int)r->elen : 0, r && r->extra ? r->extra : "", bl, body);
     req_free(c->building);
     c->building = NULL;
     conn_finish(c, head, (size_t)hl);
@@ -605,6 +606,7 @@ static int on_headers_complete(http_parser *p)
     req *r = c->building;
     if (arena_put(r, "", 1) < 0) return refuse(c, 500);
     r->hstate = H_URL;                  /* no more header pieces */
+    r->hdone = 1;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->lim.max_body)
         return refuse(c, 413);
     const char *expect = ln_http_req_header(&r->pub, "Expect");
@@ -924,6 +926,11 @@ int ln_http_server_port(const ln_http_server *srv)
 size_t ln_http_server_conns(const ln_http_server *srv)
 {
     return srv->nconns;
+}
+
+void ln_http_server_on_refusal(ln_http_server *srv, ln_http_refusal_cb cb)
+{
+    srv->on_refusal = cb;
 }
 
 void ln_http_server_stats(const ln_http_server *srv, uint64_t *shed, uint64_t *refused)

@@ -17,7 +17,8 @@
 ** Hostile input: malformed HTTP gets 400, a URL beyond the header limit 414,
 ** headers beyond it (or more than LN_HTTP_MAX_HEADERS lines) 431, a body
 ** beyond the body limit 413 (by Content-Length before it is read), a request that is not complete
-** within the request timeout 408; each of these then closes the connection.
+** within the request timeout 408; each of these then closes the connection
+** (see ln_http_server_on_refusal for headers on them).
 ** A response goes out whole however slowly the client reads, as long as it
 ** reads some of it within each request timeout (else it is dropped); a
 ** closing connection closes after the last byte is written.
@@ -86,6 +87,14 @@ int  ln_http_server_start(uv_loop_t *loop, const char *addr, const ln_http_limit
 
 /* The bound port. */
 int  ln_http_server_port(const ln_http_server *srv);
+
+/* Called when the server refuses a request whose headers it has read (a
+** body over the limit, 413; a body not in within the request timeout, 408;
+** a bad URL, 400) before the refusal goes out, with the handler's ud: it
+** may add header lines with ln_http_req_add_header (CORS headers, so that a
+** browser can read why). req lives only during the call. NULL: none. */
+typedef void (*ln_http_refusal_cb)(ln_http_req *req, int status, void *ud);
+void ln_http_server_on_refusal(ln_http_server *srv, ln_http_refusal_cb cb);
 
 /* Open connections, for metrics. */
 size_t ln_http_server_conns(const ln_http_server *srv);

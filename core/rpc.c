@@ -437,6 +437,26 @@ static void route_preflight(ln_rpc *r, ln_http_req *req)
     ln_http_respond(req, 204, NULL, NULL, 0);
 }
 
+/* CORS headers for a response to an allowed origin; Vary whenever CORS is on. */
+static void add_cors(const ln_rpc *r, ln_http_req *req)
+{
+    const char *origin = cors_origin(r, req);
+    if (origin) {
+        ln_http_req_add_header(req, "Access-Control-Allow-Origin", origin);
+        ln_http_req_add_header(req, "Vary", "Origin");
+    } else if (r->ncors) {
+        ln_http_req_add_header(req, "Vary", "Origin");
+    }
+}
+
+/* The server's own refusals (413, 408, 400) carry CORS headers too, so a
+** page reads the status instead of a bare network error. */
+static void on_refusal(ln_http_req *req, int status, void *ud)
+{
+    (void)status;
+    add_cors(ud, req);
+}
+
 static void on_request(ln_http_req *req, void *ud)
 {
     ln_rpc *r = ud;
@@ -449,13 +469,7 @@ static void on_request(ln_http_req *req, void *ud)
         route_preflight(r, req);
         return;
     }
-    const char *origin = cors_origin(r, req);
-    if (origin) {
-        ln_http_req_add_header(req, "Access-Control-Allow-Origin", origin);
-        ln_http_req_add_header(req, "Vary", "Origin");
-    } else if (r->ncors) {
-        ln_http_req_add_header(req, "Vary", "Origin");
-    }
+    add_cors(r, req);
     if (strcmp(path, "/") == 0 && strcmp(m, "POST") == 0) {
         ln__rpc_process(r->node, req->body, req->body_len, http_done, req);
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
@@ -506,6 +520,7 @@ int ln_rpc_start(ln_node *node, uv_loop_t *loop, const char *host_port, ln_rpc *
     r->loop = loop;
     int rc = ln_http_server_start(loop, host_port, NULL, on_request, r, &r->srv);
     if (rc < 0) { free(r); return rc; }
+    ln_http_server_on_refusal(r->srv, on_refusal);
     r->open = 1;
     rc = ln_node_subscribe(node, on_block, r);
     if (rc < 0) {

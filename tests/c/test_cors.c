@@ -71,10 +71,9 @@ typedef struct {
     char body[1024];
 } answer;
 
-/* Sends one request (Connection: close) and runs the loop until the whole
-** answer has come back, at most 10 s. */
-static void ask(fixture *f, const char *method, const char *origin, const char *extra,
-                const char *body, answer *a)
+/* Sends req as it is and runs the loop until the whole answer has come
+** back (the server closes), at most 10 s. */
+static void ask_raw(fixture *f, const char *req, const char *method, answer *a)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ASSERT(fd >= 0);
@@ -84,13 +83,7 @@ static void ask(fixture *f, const char *method, const char *origin, const char *
     sa.sin_port = htons((uint16_t)f->port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);   /* the listener's backlog takes it */
-    char req[2048];
-    size_t bl = body ? strlen(body) : 0;
-    int n = snprintf(req, sizeof req, "%s / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s%s"
-                     "Content-Length: %zu\r\n\r\n%s", method,
-                     origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "",
-                     extra ? extra : "", bl, body ? body : "");
-    ASSERT(n > 0 && (size_t)n < sizeof req);
+    ssize_t n = (ssize_t)strlen(req);
     ASSERT_EQ(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
     char buf[4096];
     size_t len = 0;
@@ -117,6 +110,20 @@ static void ask(fixture *f, const char *method, const char *origin, const char *
     a->head[strlen(buf)] = '\0';
     snprintf(a->body, sizeof a->body, "%s", end + 4);
     ASSERT_EQ(sscanf(a->head, "http/1.1 %d", &a->status), 1);
+}
+
+/* One request (Connection: close) with its Content-Length. */
+static void ask(fixture *f, const char *method, const char *origin, const char *extra,
+                const char *body, answer *a)
+{
+    char req[2048];
+    size_t bl = body ? strlen(body) : 0;
+    int n = snprintf(req, sizeof req, "%s / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s%s"
+                     "Content-Length: %zu\r\n\r\n%s", method,
+                     origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "",
+                     extra ? extra : "", bl, body ? body : "");
+    ASSERT(n > 0 && (size_t)n < sizeof req);
+    ask_raw(f, req, method, a);
 }
 
 /* The value of a header (name lower case) in a->head, lower-cased, or "". */
@@ -248,10 +255,43 @@ TEST(cors_refuses_what_is_not_an_origin_and_keeps_the_list_in_force)
     stop(&f);
 }
 
+/* The server's own refusals (a body over the limit, announced by its
+** Content-Length) carry the same CORS headers, so a page can read them. */
+TEST(cors_headers_go_on_the_servers_own_refusals)
+{
+    fixture f;
+    start(&f);
+    const char *given[] = { "https://app.example" };
+    ASSERT_EQ(ln_rpc_cors(f.rpc, given, 1), 0);
+    static const char big[] = "POST / HTTP/1.1\r\nHost: x\r\nOrigin: %s\r\n"
+                              "Content-Type: application/json\r\nContent-Length: 2000000\r\n\r\n";
+    char req[512];
+    answer a;
+    snprintf(req, sizeof req, big, "https://app.example");
+    ask_raw(&f, req, "POST", &a);
+    ASSERT_EQ(a.status, 413);
+    ASSERT_STR(header(&a, "access-control-allow-origin"), "https://app.example");
+    ASSERT_STR(header(&a, "vary"), "origin");
+    snprintf(req, sizeof req, big, "https://evil.example");
+    ask_raw(&f, req, "POST", &a);
+    ASSERT_EQ(a.status, 413);
+    ASSERT(!strstr(a.head, "access-control-"));
+    ASSERT_STR(header(&a, "vary"), "origin");
+    /* Without --cors, nothing is added. */
+    ASSERT_EQ(ln_rpc_cors(f.rpc, NULL, 0), 0);
+    snprintf(req, sizeof req, big, "https://app.example");
+    ask_raw(&f, req, "POST", &a);
+    ASSERT_EQ(a.status, 413);
+    ASSERT(!strstr(a.head, "access-control-"));
+    ASSERT(!strstr(a.head, "vary"));
+    stop(&f);
+}
+
 static const ln_test tests[] = {
     T(cors_origins_are_kept_as_browsers_send_them),
     T(cors_preflight_of_a_json_post_gets_methods_headers_and_max_age),
     T(cors_refuses_what_is_not_an_origin_and_keeps_the_list_in_force),
+    T(cors_headers_go_on_the_servers_own_refusals),
     { NULL, NULL },
 };
 
