@@ -1,6 +1,7 @@
 /*
 ** node_host.c -- the host the node gives its consensus plugin (plugin.h):
 ** node.head(), propose(), execute(), commit() and the rest, in C types.
+** node.evidence is node_evidence.c's.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -320,6 +321,7 @@ void ln__node_host(ln_node *n, ln_plugin_host *out)
         .send = h_send, .persist = h_persist, .recall = h_recall, .now_ms = h_now_ms,
         .propose_with = h_propose_with, .import = h_import, .choose = h_choose,
         .finalize = h_finalize, .block = h_block, .mine = h_mine, .producers = h_producers,
+        .evidence = ln__node_evidence,
     };
     *out = h;
 }
