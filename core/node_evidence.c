@@ -47,11 +47,17 @@ static int ev_read(const uint8_t *p, size_t len, char v[LN_NAME_MAX + 1], uint64
         if (hd && (hd->type == MSGPACK_OBJECT_STR || hd->type == MSGPACK_OBJECT_BIN)) {
             const char *s = hd->type == MSGPACK_OBJECT_STR ? hd->via.str.ptr : hd->via.bin.ptr;
             size_t sl = hd->type == MSGPACK_OBJECT_STR ? hd->via.str.size : hd->via.bin.size;
+            /* ln_unhex wants its digits NUL-terminated: a copy. */
+            char hex[EV_BYTES_MAX + 1];
             uint8_t raw[EV_BYTES_MAX / 2];
             const uint8_t *hb = (const uint8_t *)s;
-            if (sl % 2 == 0 && sl / 2 <= sizeof raw && ln_unhex(s, raw, sl / 2) == 0) {
-                hb = raw;
-                sl /= 2;
+            if (sl % 2 == 0 && sl <= EV_BYTES_MAX) {
+                memcpy(hex, s, sl);
+                hex[sl] = 0;
+                if (ln_unhex(hex, raw, sl / 2) == 0) {
+                    hb = raw;
+                    sl /= 2;
+                }
             }
             msgpack_object ho;
             if (ln_codec_unpack(hb, sl, &z, &ho) == 0) h = ln_codec_map_get(&ho, "height");
