@@ -151,10 +151,14 @@ int ln__node_evidence(void *ud, const uint8_t *e, size_t len, char *why, size_t 
     if (until && height <= at)
         return ln_errf(why, whylen, LN_EEXIST, "%s was punished at block %llu already", v,
                        (unsigned long long)at);
-    size_t k = n->ev_next;
     uint64_t expires = head.height + EV_EXPIRES;
-    if ((rc = ev_submit(n, e, len, expires, n->ev[k].id)) < 0)
+    uint8_t id[LN_HASH_LEN];
+    if ((rc = ev_submit(n, e, len, expires, id)) < 0)
         return ln_errf(why, whylen, rc, "sys.evidence: %s", ln_strerror(rc));
+    /* Remembered once on its way (not when submit failed: a later call
+    ** may try again); the oldest goes when the ring is full. */
+    size_t k = n->ev_next;
+    memcpy(n->ev[k].id, id, LN_HASH_LEN);
     snprintf(n->ev[k].validator, sizeof n->ev[k].validator, "%s", v);
     n->ev[k].height = height;
     n->ev[k].expires = expires;
