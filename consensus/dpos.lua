@@ -253,7 +253,7 @@ local function double_signed(block)
                                     a = { header = ha, sig = node.hex(first.sig) },
                                     b = { header = hb, sig = node.hex(sig) } })
   node.log(("evidence: %s made two blocks for slot %d at height %d: %s and %s; %s"):format(
-    block.proposer, c.s, block.height, first.hash, block.hash,
+    block.proposer, c.s, block.height, first.hash:sub(1, 12), block.hash:sub(1, 12),
     sent and "submitted" or "not submitted: " .. tostring(why)))
 end
 
