@@ -36,6 +36,10 @@
 --           (sys.evidence, type "blk");
 --         jail_blocks (default 100, 1..10^9): the blocks it is then left
 --           out of the ranking (node.producers) for.
+-- Double signing: a peer's block that joins the tree in a slot where its
+-- producer made another block of that height is proof; both headers
+-- (node.header) and signatures are logged and go to node.evidence, which
+-- submits them as sys.evidence from this node's validator account.
 -- Deterministic: verify_block and verify_commit read their arguments,
 -- headers of the block's branch (node.block), the ranking in its parent's
 -- state (node.producers) and node.key(); only the drift check reads the
@@ -50,6 +54,8 @@ local last_slot = -1           -- the last slot this node made a block in
 local heard_at = 0             -- when a peer's block last came in, or start (ms)
 local libs, nlibs = {}, 0      -- lib_of by block hash (a cache)
 local CACHE_MAX = 4096
+local sigs, nsigs = {}, 0      -- a peer's block's signature by hash (verify_commit)
+local slots, nslots = {}, 0    -- "producer|slot" -> the first block seen there {hash, height, sig}
 
 local function int(x, lo, hi)
   return type(x) == "number" and x % 1 == 0 and x >= lo and x <= hi
@@ -226,10 +232,36 @@ function M.on_timer(id)
   produce()
 end
 
+-- A producer's second block for a slot it made a block in already, at
+-- one height: proof of double signing. Both headers with their signatures
+-- go to node.evidence (sys.evidence, type "blk"), which submits it.
+local function double_signed(block)
+  local c, sig = data(block), sigs[block.hash]
+  if not c or not sig then return end
+  local k = block.proposer .. "|" .. c.s
+  local first = slots[k]
+  if not first then
+    if nslots >= CACHE_MAX then slots, nslots = {}, 0 end
+    slots[k], nslots = { hash = block.hash, height = block.height, sig = sig }, nslots + 1
+    return
+  end
+  if first.hash == block.hash or first.height ~= block.height or first.reported then return end
+  local ha, hb = node.header(first.hash), node.header(block.hash)
+  if not ha or not hb then return end
+  first.reported = true
+  local sent, why = node.evidence({ validator = block.proposer, type = "blk",
+                                    a = { header = ha, sig = node.hex(first.sig) },
+                                    b = { header = hb, sig = node.hex(sig) } })
+  node.log(("evidence: %s made two blocks for slot %d at height %d: %s and %s; %s"):format(
+    block.proposer, c.s, block.height, first.hash:sub(1, 12), block.hash:sub(1, 12),
+    sent and "submitted" or "not submitted: " .. tostring(why)))
+end
+
 -- The branch confirmed by more producers wins: the higher last
 -- irreversible block, then the higher block.
 function M.on_block(block)
   heard_at = node.now()
+  double_signed(block)
   local head = node.head()
   local lb, lh = lib_of(block), lib_of(head)
   if lb < lh or (lb == lh and block.height <= head.height) then return end
@@ -276,6 +308,8 @@ function M.verify_commit(block, cert)
   if not key or not node.verify(key, cert.sig, block.hash) then
     return nil, "not signed by the producer " .. tostring(block.proposer)
   end
+  if nsigs >= CACHE_MAX then sigs, nsigs = {}, 0 end
+  sigs[block.hash], nsigs = cert.sig, nsigs + 1     -- for evidence, once it joins the tree
   return true
 end
 

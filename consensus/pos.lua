@@ -22,7 +22,9 @@
 -- at one height, round and type are persisted under
 -- "evidence|NAME|HEIGHT|ROUND|TYPE" in the form sys.evidence takes
 -- ({validator, height, round, type, a = {hash, sig}, b = {hash, sig}}, sig
--- in hex) and logged; anyone may submit them (lunet send sys evidence
+-- in hex), logged and submitted with node.evidence (the node sends
+-- sys.evidence from its validator account, free, once per validator and
+-- height); anyone else may submit them too (lunet send sys evidence
 -- JSON): the core checks both signatures of "lunet-pos|TYPE|H|R|HASH"
 -- against the validator's key, burns slash_percent of its stake, jails it
 -- for jail_blocks and takes it out of the set.
@@ -209,10 +211,13 @@ local function evidence(kind, a, b)
   if reported[key] then return end           -- once per validator, round and kind
   reported[key] = true
   local function bare(m) return { hash = m.hash, sig = node.hex(m.sig) } end
-  node.persist(format("evidence|%s|%d|%d|%s", a.v, H, a.r, kind),
-               { validator = a.v, height = H, round = a.r, type = kind, a = bare(a), b = bare(b) })
-  node.log(format("evidence: %s signed two %s at height %d round %d: %s and %s",
-                  a.v, kind, H, a.r, a.hash, b.hash))
+  local e = { validator = a.v, height = H, round = a.r, type = kind, a = bare(a), b = bare(b) }
+  node.persist(format("evidence|%s|%d|%d|%s", a.v, H, a.r, kind), e)
+  -- Two proposals are logged and kept, not submitted: sys.evidence takes votes.
+  local sent, why = false, "sys.evidence takes votes"
+  if kind ~= "proposal" then sent, why = node.evidence(e) end
+  node.log(format("evidence: %s signed two %s at height %d round %d: %s and %s; %s",
+                  a.v, kind, H, a.r, a.hash, b.hash, sent and "submitted" or "not submitted: " .. why))
 end
 
 local function saw(r, name)

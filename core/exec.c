@@ -86,14 +86,18 @@ int ln_exec_check(ln_overlay *ov, const char *chain_id, uint64_t height, const l
     return 0;
 }
 
-/* sys.ready alone, from a validator: the swap's readiness gate must not
-** depend on a validator's balance, and nobody else gets it free. */
-static int is_ready(ln_overlay *ov, const ln_tx *tx)
+/* sys.ready or sys.evidence alone, from a validator: neither the swap's
+** readiness gate nor the punishment of a double signer may depend on a
+** validator's balance; nobody else gets them free. The call runs under
+** LN_FREE_GAS, and a refused one still takes the sender's nonce. */
+static int is_free(ln_overlay *ov, const ln_tx *tx)
 {
     if (tx->nactions != 1) return 0;
     const msgpack_object_kv *kv = tx->actions[0].via.map.ptr;   /* args, contract, method */
+    const msgpack_object_str *m = &kv[2].val.via.str;
     if (kv[1].val.via.str.size != 3 || memcmp(kv[1].val.via.str.ptr, "sys", 3) != 0 ||
-        kv[2].val.via.str.size != 5 || memcmp(kv[2].val.via.str.ptr, "ready", 5) != 0)
+        !((m->size == 5 && memcmp(m->ptr, "ready", 5) == 0) ||
+          (m->size == 8 && memcmp(m->ptr, "evidence", 8) == 0)))
         return 0;
     ln_genesis *g = malloc(sizeof *g);
     int yes = 0;
@@ -297,7 +301,7 @@ static void apply_one(blockrun *br, const uint8_t *p, size_t n, int sigs_checked
         return;
     }
     int how = br->pr ? PRICE_PLUGIN : PRICE_BUILTIN;
-    if (is_ready(ov, &tx)) how = PRICE_FREE;     /* a validator saying it loaded a swap */
+    if (is_free(ov, &tx)) how = PRICE_FREE;      /* a validator's sys.ready or sys.evidence */
     else if (br->broken && is_governance(&tx)) how = PRICE_BUILTIN;
     ln_account sender;
     int flags = (sigs_checked ? 0 : LN_CHECK_SIGS) | (how == PRICE_BUILTIN ? 0 : LN_CHECK_NOFEE);
@@ -312,7 +316,7 @@ static void apply_one(blockrun *br, const uint8_t *p, size_t n, int sigs_checked
     uint64_t unit = bc->gas_price ? bc->gas_price : 1, limit = tx.max_fee / unit;
     size_t d = ln_overlay_depth(ov);
     if (how == PRICE_FREE) {
-        limit = LN_READY_GAS;
+        limit = LN_FREE_GAS;
     } else if (how == PRICE_PLUGIN) {
         if (ln_overlay_begin(ov) < 0)
             rc = ln_errf(why, sizeof why, LN_ENOMEM, "cannot open a savepoint");
@@ -421,7 +425,7 @@ int ln_exec_block(ln_overlay *ov, const ln_blockctx *bc,
 int ln_exec_admit(ln_overlay *ov, const char *chain_id, uint64_t height, uint64_t time,
                   const ln_tx *tx, ln_pricing **gate, ln_account *sender, char *why, size_t whylen)
 {
-    int free_tx = is_ready(ov, tx);
+    int free_tx = is_free(ov, tx);
     int rc = ln_exec_check(ov, chain_id, height, tx, LN_CHECK_POOL | LN_CHECK_NOFEE, sender, why, whylen);
     if (rc < 0 || free_tx) return rc;
     if (*gate && ln_pricing_height(*gate) != height) {

@@ -23,7 +23,8 @@
 ** garbage), the transaction is refused (LN_EPLUGIN) and the block goes on;
 ** a transaction whose actions all call `gov` is priced by the built-in
 ** rule then, so governance can always replace a broken plugin. The failure
-** goes to bc->log. sys.ready from a validator is free (LN_READY_GAS).
+** goes to bc->log. sys.ready or sys.evidence alone from a validator is free
+** (LN_FREE_GAS): no fee, no balance needed, the nonce taken as any other.
 ** The block runs in one fresh sandbox, the pricing plugin in another.
 ** int results: 0 or a negative LN_E* code (err.h).
 */
@@ -41,7 +42,7 @@
 
 #define LN_TX_GAS_MAX   50000000ull   /* instructions per transaction */
 #define LN_QUERY_GAS    50000000ull
-#define LN_READY_GAS    200000ull     /* a validator's sys.ready: no fee, this much gas */
+#define LN_FREE_GAS     200000ull     /* a validator's sys.ready or sys.evidence: no fee, this much gas */
 #define LN_GAS_CAP_CHAIN UINT64_MAX   /* ln_blockctx.gas_cap: the chain param block_gas_max */
 
 typedef struct {

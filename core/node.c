@@ -92,6 +92,7 @@ void ln__node_committed(ln_node *n, ln_pblock *b)
     n->last_block_at = t;
     ln__node_notify(n, b);
     ln__node_swaps_committed(n);
+    ln__node_evidence_committed(n);
     if (n->p2p) ln_p2p_committed(n->p2p, b->hdr.height, proposed);
     ln__node_log_block(b);
     ln_pblock_free(b);

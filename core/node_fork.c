@@ -298,6 +298,7 @@ static void reorged(ln_node *n, const ln_reorg *r, double ms)
         ln__node_note_reorg(n, &ev);
     }
     ln__node_swaps_committed(n);
+    ln__node_evidence_committed(n);
     if (n->p2p) ln_p2p_committed(n->p2p, r->to_height, 0);
 }
 

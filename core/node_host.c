@@ -1,6 +1,7 @@
 /*
 ** node_host.c -- the host the node gives its consensus plugin (plugin.h):
 ** node.head(), propose(), execute(), commit() and the rest, in C types.
+** node.evidence is node_evidence.c's.
 */
 #include <errno.h>
 #include <stdio.h>
@@ -311,6 +312,16 @@ static int h_producers(void *ud, const uint8_t *hash, size_t want, char (*names)
     return rc;
 }
 
+static int h_header(void *ud, const uint8_t hash[LN_HASH_LEN], uint8_t **out, size_t *len)
+{
+    ln_node *n = ud;
+    ln_tree_info *ti = malloc(sizeof *ti);
+    int rc = ti ? ln_chain_info(n->chain, hash, ti) : LN_ENOMEM;
+    if (rc == 0) rc = ln_header_encode(&ti->hdr, out, len);
+    free(ti);
+    return rc;
+}
+
 void ln__node_host(ln_node *n, ln_plugin_host *out)
 {
     ln_plugin_host h = {
@@ -320,6 +331,7 @@ void ln__node_host(ln_node *n, ln_plugin_host *out)
         .send = h_send, .persist = h_persist, .recall = h_recall, .now_ms = h_now_ms,
         .propose_with = h_propose_with, .import = h_import, .choose = h_choose,
         .finalize = h_finalize, .block = h_block, .mine = h_mine, .producers = h_producers,
+        .header = h_header, .evidence = ln__node_evidence,
     };
     *out = h;
 }

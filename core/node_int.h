@@ -33,6 +33,7 @@
 #define BLOCK_OBJECTS    (BLOCK_TXS + 64 + LN_PLUGIN_MSG_OBJECTS)
 _Static_assert(BLOCK_BYTES + (64u << 10) <= LN_P2P_MAX_FRAME, "a block and its frame fit a P2P frame");
 #define MAX_MEMBERS      256                      /* genesis members besides validators */
+#define LN_NODE_EVIDENCE_MAX 32                   /* evidence remembered as sent */
 
 
 typedef struct {
@@ -104,6 +105,15 @@ struct ln_node {
     void *reorg_ud;
     uint64_t reorgs, reorg_depth_last, reorg_depth_max, reorg_blocks;
     double reorg_ms_total;
+    /* evidence submitted (node_evidence.c), a ring: once per (validator,
+    ** height); waiting until a block takes it or it expires */
+    struct {
+        char validator[LN_NAME_MAX + 1];
+        uint64_t height, expires;
+        uint8_t id[LN_HASH_LEN];
+        int waiting;
+    } ev[LN_NODE_EVIDENCE_MAX];
+    size_t nev, ev_next;
     /* metrics */
     uint64_t txs_committed, blocks, gas_total, submitted, refused;
     double last_block_at, block_interval;
@@ -160,6 +170,13 @@ void ln__node_note_reorg(ln_node *n, const ln_reorg_event *ev);
 void ln__node_notify(ln_node *n, const ln_pblock *b);   /* committed b's note, receipts encoded */
 void ln__node_log_block(const ln_pblock *b);            /* the log's lines for committed b */
 void ln__node_notes_close(ln_node *n);                  /* at close: notes dropped, handle closed */
+
+/* node_evidence.c: node.evidence(e) (plugin.h): sys.evidence(e) from this
+** node's validator account, signed with its key, once per (validator,
+** height). After a commit, evidence_committed logs, once, how each of its
+** transactions that a block took fared (punished, or came second). */
+int  ln__node_evidence(void *ud, const uint8_t *e, size_t len, char *why, size_t whylen);
+void ln__node_evidence_committed(ln_node *n);
 
 /* node_fork.c: blocks of plugins whose blocks fork (tree.h). apply: a
 ** peer's block from sync joins the tree (LN_EORPHAN: its parent is

@@ -486,6 +486,50 @@ static int n_producers(lua_State *L)
     return 1;
 }
 
+/* node.header(hash or block): the header's bytes in hex, or nil. */
+static int n_header(lua_State *L)
+{
+    ln_plugin *p = fork_host(L, (const void *)self_of(L)->host.header, "header");
+    uint8_t hash[LN_HASH_LEN], *h;
+    size_t hl;
+    arg_hash(L, 1, hash, "node.header");
+    if (p->host.header(p->host.ud, hash, &h, &hl) < 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    char *hex = malloc(2 * hl + 1);
+    if (hex) {
+        ln_hex(h, hl, hex);
+        lua_pushlstring(L, hex, 2 * hl);
+    }
+    free(hex);
+    free(h);
+    if (!hex) return luaL_error(L, "node.header: out of memory");
+    return 1;
+}
+
+/* node.evidence(e): true, or false and why it was not submitted. */
+static int n_evidence(lua_State *L)
+{
+    ln_plugin *p = self_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!p->host.evidence) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, "node.evidence: not offered here");
+        return 2;
+    }
+    lua_settop(L, 1);
+    const uint8_t *e;
+    size_t n;
+    encode_arg(L, p, 1, &e, &n, "node.evidence");
+    char why[300] = "";
+    int rc = p->host.evidence(p->host.ud, e, n, why, sizeof why);
+    lua_pushboolean(L, rc == 0);
+    if (rc == 0) return 1;
+    lua_pushstring(L, why[0] ? why : ln_strerror(rc));
+    return 2;
+}
+
 static const luaL_Reg node_api[] = {
     { "validators", n_validators }, { "powers", n_powers }, { "self", n_self }, { "head", n_head },
     { "propose", n_propose }, { "execute", n_execute }, { "commit", n_commit }, { "pending", n_pending },
@@ -494,7 +538,7 @@ static const luaL_Reg node_api[] = {
     { "log", n_log }, { "broadcast", n_broadcast }, { "send", n_send },
     { "persist", n_persist }, { "recall", n_recall }, { "import", n_import },
     { "choose", n_choose }, { "finalize", n_finalize }, { "block", n_block }, { "mine", n_mine },
-    { "producers", n_producers },
+    { "producers", n_producers }, { "header", n_header }, { "evidence", n_evidence },
     { NULL, NULL }
 };
 

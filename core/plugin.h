@@ -103,6 +103,15 @@ typedef struct {
     ** offered. */
     int  (*producers)(void *ud, const uint8_t *hash, size_t want,
                       char (*names)[LN_NAME_MAX + 1], size_t *n);
+    /* node.header(hash): a known block's header as the chain encodes it
+    ** (canonical msgpack, what its hash hashes; malloc()ed), for evidence.
+    ** LN_ENOTFOUND. NULL: not offered. */
+    int  (*header)(void *ud, const uint8_t hash[LN_HASH_LEN], uint8_t **out, size_t *len);
+    /* node.evidence(e): evidence of double signing in the form sys.evidence
+    ** takes (valset.h), as canonical msgpack, for the node to submit from
+    ** its validator account. 0 when submitted; else why says why not (not
+    ** a validator, sent already, punished already, ...). NULL: not offered. */
+    int  (*evidence)(void *ud, const uint8_t *e, size_t len, char *why, size_t whylen);
 } ln_plugin_host;
 
 /* Loads the plugin source and runs its chunk; then init(node, params) with

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "err.h"
 #include "exec.h"
+#include "genesis.h"
 #include "registry.h"
 #include "tx.h"
 
@@ -792,6 +793,111 @@ TEST(exec_block_gives_the_same_root_and_receipts_whether_log_text_is_read_or_not
     }
 }
 
+/* ---- what a validator sends free ------------------------------------------ */
+
+/* carol made the chain's one validator ("g"), with nothing to pay with. */
+static void carol_validates(ln_state *st)
+{
+    ln_overlay *ov = ln_overlay_new(st);
+    ln_genesis *g = calloc(1, sizeof *g);
+    ASSERT(ov != NULL && g != NULL);
+    snprintf(g->chain_id, sizeof g->chain_id, "test");
+    memset(g->fingerprint, 'a', 64);
+    g->m.nval = 1;
+    snprintf(g->m.val_names[0], sizeof g->m.val_names[0], "carol");
+    memcpy(g->m.val_keys[0], pks[CAROL], LN_PK_LEN);
+    ASSERT_EQ(ln_genesis_save(ov, g), 0);
+    ln_account c;
+    ASSERT_EQ(ln_account_load(ov, "carol", &c), 0);
+    c.balance = 0;
+    ASSERT_EQ(ln_account_save(ov, &c), 0);
+    uint8_t root[LN_HASH_LEN];
+    ASSERT_EQ(ln_overlay_commit(ov, NULL, root), 0);
+    ln_overlay_free(ov);
+    free(g);
+}
+
+/* ln_exec_admit of t at height 2 (no pricing slot): its code. */
+static int admit_at_2(ln_state *st, const txspec *t)
+{
+    size_t len;
+    uint8_t *p = build(t, &len);
+    ln_tx tx;
+    ASSERT_EQ(ln_tx_decode(&tx, p, len), 0);
+    ln_overlay *ov = ln_overlay_new(st);
+    ln_pricing *gate = NULL;
+    ln_account sender;
+    char why[200];
+    int rc = ln_exec_admit(ov, "test", 2, 1700000002, &tx, &gate, &sender, why, sizeof why);
+    ln_pricing_free(gate);
+    ln_overlay_free(ov);
+    ln_tx_free(&tx);
+    free(p);
+    return rc;
+}
+
+TEST(exec_block_runs_a_validators_sys_evidence_free_and_nobody_elses)
+{
+    ln_state *st = chain();
+    carol_validates(st);
+    /* The evidence is no table: the call fails, and still takes the
+    ** nonce; a validator's costs nothing, anyone else's pays as usual. */
+    txspec ev = spec(CAROL, 0, "sys", "evidence");
+    ev.max_fee = 0;
+    ev.nargs = 1;
+    ev.args[0] = S("not a table");
+    txspec ev2 = ev;
+    ev2.nonce = 1;
+    txspec other = spec(CAROL, 2, "sys", "transfer");   /* not evidence: not free */
+    other.max_fee = 0;
+    other.nargs = 2;
+    other.args[0] = S("bob");
+    other.args[1] = U(0);
+    txspec bob = spec(BOB, 0, "sys", "evidence");       /* not a validator */
+    bob.max_fee = 0;
+    bob.nargs = 1;
+    bob.args[0] = S("not a table");
+    txspec paid = bob;
+    paid.max_fee = 1000000;
+    ASSERT_EQ(admit_at_2(st, &ev), 0);
+    ASSERT_EQ(admit_at_2(st, &bob), 0);                 /* max_fee 0: nothing to cover */
+    ln_account b0 = account(st, "bob");
+    uint8_t *txs[5];
+    size_t lens[5];
+    txs[0] = build(&ev, &lens[0]);
+    txs[1] = build(&ev2, &lens[1]);
+    txs[2] = build(&other, &lens[2]);
+    txs[3] = build(&bob, &lens[3]);
+    paid.nonce = 1;
+    txs[4] = build(&paid, &lens[4]);
+    ln_receipt rs[5];
+    ln_blockctx bc = ctx(2);
+    apply(st, &bc, txs, lens, 5, 0, rs);
+    for (int i = 0; i < 2; i++) {                       /* free, refused by sys, nonce taken */
+        ASSERT_EQ(rs[i].included, 1);
+        ASSERT_EQ(rs[i].ok, 0);
+        ASSERT_EQ(rs[i].code, LN_EINVAL);
+        ASSERT(strstr(rs[i].error, "evidence: e must be") != NULL);
+        ASSERT_EQ(rs[i].fee, 0);
+        ASSERT(rs[i].gas_used > 0 && rs[i].gas_used <= LN_FREE_GAS);
+    }
+    /* The built-in rule: max_fee 0 buys no gas, so the call runs out. */
+    for (int i = 2; i < 4; i++) {
+        ASSERT_EQ(rs[i].included, 1);
+        ASSERT_EQ(rs[i].ok, 0);
+        ASSERT_EQ(rs[i].code, LN_EGAS);
+    }
+    ASSERT_EQ(rs[4].included, 1);                       /* paid for: runs, and pays */
+    ASSERT_EQ(rs[4].code, LN_EINVAL);
+    ASSERT(rs[4].fee > 0);
+    ASSERT_EQ(account(st, "carol").nonce, 3);
+    ASSERT_EQ(account(st, "carol").balance, 0);
+    ASSERT_EQ(account(st, "bob").nonce, 2);
+    ASSERT_EQ(account(st, "bob").balance, b0.balance - rs[3].fee - rs[4].fee);
+    for (int i = 0; i < 5; i++) ln_receipt_free(&rs[i]);
+    ln_state_close(st);
+}
+
 static const ln_test tests[] = {
     T(exec_check_refuses_each_failed_check_with_its_code_and_the_numbers),
     T(exec_admit_runs_the_plugins_admit_and_changes_nothing),
@@ -808,6 +914,7 @@ static const ln_test tests[] = {
     T(exec_query_writes_nothing_and_runs_under_its_own_gas_cap),
     T(exec_apply_commits_the_block_and_gives_the_states_new_root),
     T(exec_block_gives_the_same_root_and_receipts_whether_log_text_is_read_or_not),
+    T(exec_block_runs_a_validators_sys_evidence_free_and_nobody_elses),
     { NULL, NULL }
 };
 

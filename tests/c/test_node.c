@@ -1,6 +1,7 @@
 /* test_node.c -- a real node on a uv loop: temp home, config file, LevelDB,
 ** consensus plugin. Shutdown with work in flight, plugin timers and faults,
-** genesis from hostile configs, subscriptions. */
+** genesis from hostile configs, subscriptions, evidence the plugin hands
+** the node to submit. */
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -594,6 +595,117 @@ TEST(node_hostile_configs_are_refused_with_a_reason)
     teardown();
 }
 
+/* ---- evidence ------------------------------------------------------------ */
+
+static uint8_t *ev_receipts;
+static size_t ev_rl;
+static int ev_got;
+static void on_ev_block(ln_node *n, const uint8_t *blk, size_t len, const uint8_t *r, size_t rl,
+                        void *ud)
+{
+    (void)n; (void)blk; (void)len; (void)ud;
+    if (ev_receipts || rl < 2) return;                 /* the first block with a receipt */
+    ev_receipts = malloc(rl);
+    memcpy(ev_receipts, r, rl);
+    ev_rl = rl;
+    ev_got = 1;
+}
+
+/* What node.evidence answers a plugin, in order, as "true" or "false why". */
+static const char *const EV_ANSWERS[] = {
+    "true",
+    "false sent already",
+    "false evidence against this node's own validator",
+    "false evidence must be {validator, type, ...}",
+    "false evidence of node9 has no height (nor a header with one)",
+    "true",
+};
+
+/* node0's node submits the evidence its plugin hands it as sys.evidence
+** from node0, free, once per validator and height; what it cannot read or
+** sent already is refused with the reason. Here the plugin in force is not
+** pos, so the block's sys refuses the call: free all the same. */
+TEST(node_evidence_is_submitted_once_per_validator_and_height_from_the_validator)
+{
+    setup();
+    write_file("ev.lua",
+               "local M, node = {}, nil\n"
+               "local function e(v, h)\n"
+               "  local sig = string.rep('00', 64)\n"
+               "  return { validator = v, height = h, round = 0, type = 'pv',\n"
+               "           a = { hash = '', sig = sig }, b = { hash = string.rep('ab', 32), sig = sig } }\n"
+               "end\n"
+               "local function say(ok, why) return tostring(ok) .. (why and ' ' .. why or '') end\n"
+               "function M.init(n) node = n end\n"
+               "function M.start()\n"
+               "  local r = {}\n"
+               "  r[1] = say(node.evidence(e('node9', 1)))\n"
+               "  r[2] = say(node.evidence(e('node9', 1)))\n"
+               "  r[3] = say(node.evidence(e('node0', 1)))\n"
+               "  r[4] = say(node.evidence({ validator = 'node9' }))\n"
+               "  r[5] = say(node.evidence({ validator = 'node9', type = 'blk', a = { header = 'zz' } }))\n"
+               "  r[6] = say(node.evidence(e('node9', 2)))\n"
+               "  node.persist('r', table.concat(r, '|'))\n"
+               "  node.timer(5, 'go')\n"
+               "end\n"
+               "function M.on_timer()\n"
+               "  if node.pending() == 0 then node.timer(5, 'go') return end\n"
+               "  node.commit(node.propose(), { done = true })\n"
+               "end\n"
+               "return M\n");
+    write_config("ev.lua", "{}");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ln_node *n;
+    char err[300];
+    ASSERT_EQ(open_node(&loop, &n, err, sizeof err), 0);
+    ev_receipts = NULL;
+    ev_got = 0;
+    ASSERT_EQ(ln_node_subscribe(n, on_ev_block, NULL), 0);
+    ASSERT(run_until(&loop, &ev_got, 10000));
+    close_node(&loop, n);
+
+    /* The first block with them: each free, refused by sys, from node0. */
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 4096);
+    ASSERT_EQ(ln_codec_unpack(ev_receipts, ev_rl, &z, &o), 0);
+    ASSERT(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size >= 1);
+    for (uint32_t i = 0; i < o.via.array.size; i++) {
+        const msgpack_object *r = &o.via.array.ptr[i];
+        const msgpack_object *fee = ln_codec_map_get(r, "fee"), *ok = ln_codec_map_get(r, "ok");
+        const msgpack_object *er = ln_codec_map_get(r, "error"), *payer = ln_codec_map_get(r, "payer");
+        ASSERT(fee && fee->type == MSGPACK_OBJECT_POSITIVE_INTEGER && fee->via.u64 == 0);
+        ASSERT(ok && ok->type == MSGPACK_OBJECT_BOOLEAN && !ok->via.boolean);
+        ASSERT(payer && payer->type == MSGPACK_OBJECT_STR && payer->via.str.size == 5 &&
+               memcmp(payer->via.str.ptr, "node0", 5) == 0);
+        const char *want = "the consensus plugin in force is not pos";
+        ASSERT(er && er->type == MSGPACK_OBJECT_STR &&
+               memmem(er->via.str.ptr, er->via.str.size, want, strlen(want)));
+    }
+    msgpack_zone_destroy(&z);
+    free(ev_receipts);
+    ev_receipts = NULL;
+    ev_rl = 0;
+
+    ln_store *st;
+    char dpath[300], want[600] = "";
+    snprintf(dpath, sizeof dpath, "%s/data", path_of("home"));
+    ASSERT_EQ(ln_store_open(dpath, &st), 0);
+    uint8_t *v;
+    size_t vl;
+    ASSERT_EQ(ln_store_get(st, (const uint8_t *)"Pr", 2, &v, &vl), 0);
+    for (size_t i = 0; i < sizeof EV_ANSWERS / sizeof *EV_ANSWERS; i++) {
+        if (i) strcat(want, "|");
+        strcat(want, EV_ANSWERS[i]);
+    }
+    if (vl < strlen(want) || memcmp(v + vl - strlen(want), want, strlen(want)) != 0)
+        LN_FAIL("node.evidence answered \"%.*s\", want \"%s\"", (int)vl, (const char *)v, want);
+    free(v);
+    ln_store_close(st);
+    teardown();
+}
+
 static const ln_test tests[] = {
     T(node_close_with_submissions_in_flight_answers_each_then_frees),
     T(node_submit_bounds_the_admissions_in_flight),
@@ -606,6 +718,7 @@ static const ln_test tests[] = {
     T(node_genesis_refused_by_the_plugin_writes_no_chain),
     T(node_plugin_init_sees_the_genesis_head_on_the_first_start),
     T(node_hostile_configs_are_refused_with_a_reason),
+    T(node_evidence_is_submitted_once_per_validator_and_height_from_the_validator),
     { 0, 0 }
 };
 LN_TEST_MAIN(tests)

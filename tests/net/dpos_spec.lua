@@ -7,8 +7,9 @@
 -- reaches the same state roots; a producer cut off by a proxy builds a
 -- branch of its own that loses to the branch the others confirm, even
 -- when its branch is the longer; bad votes through the CLI; a
--- validator's bad blocks; a producer's two blocks for one slot made
--- sys.evidence that slashes and jails it and takes it out of the schedule;
+-- validator's bad blocks; a producer's two blocks for one slot, which the
+-- honest producers submit as sys.evidence themselves, slash and jail it
+-- and take it out of the schedule;
 -- poa swapped to dpos on a live chain.
 
 local cluster = dofile("tests/net/cluster.lua")
@@ -509,20 +510,30 @@ end)
 describe("dpos against a producer that signs two blocks for one slot", function()
   lazy_teardown(support.cleanup)
 
-  it("sys.evidence of its two headers slashes and jails it, it leaves the schedule once final, the chain goes on", function()
+  it("the honest producers submit its two headers themselves: slashed, jailed, out of the schedule once final, the chain goes on", function()
     local p = params(4)
     p.slash_percent, p.jail_blocks = 10, 1000
     local c = cluster.new(4, { consensus = "dpos", params = p })
     for i = 1, 4 do c:start(i) end
     c:wait_height(10, 60)
     local n1 = c.nodes[1]
-    -- A block node3 made, its header as the chain encodes it.
-    local hb, b
-    for h = c:height(1), 1, -1 do
-      b = block(c, 1, h)
-      if b.header.proposer == "node3" then hb = h break end
-    end
-    assert.truthy(hb, "node3 made no block")
+    local before = n1:call("account_get", { account = "node3" }).stake or 0
+    -- node2 paused: a block of node3's goes final only with node3 on top
+    -- of it again. node3 is killed just after the last block of its turn,
+    -- which then stays above the final height while node2 is away.
+    c:pause(3)
+    local b
+    support.wait_until(1000, 10, function()
+      local top = block(c, 1, info(c, 1).height)
+      if top.header.proposer == "node3" and top.header.consensus.s % BPT == BPT - 1 and #top.txs == 0 then
+        b = top
+        return true
+      end
+    end, "node3 made no block at the end of its turn")
+    c.nodes[4]:kill("KILL")
+    c.nodes[4].pid = nil
+    local hb, slot = b.header.height, b.header.consensus.s
+    assert.is_true(info(c, 1).final_height < hb, "node3's block went final already")
     local function header(time)
       local x = b.header
       return "\x89" .. E("chain_id") .. E(x.chain_id) .. E("consensus") .. E(x.consensus) ..
@@ -533,21 +544,85 @@ describe("dpos against a producer that signs two blocks for one slot", function(
     end
     local real = header(b.header.time)
     assert.are.equal(unhex0x(b.hash), core.hash(real))
-    -- node3's key signs a second block for that slot: another time.
+    -- node3's key signs a second block for that slot, another time, and
+    -- sends it to node0 and node1; nobody submits anything.
     local sk = core.unhex(support.decode_json(support.read_file(c.nodes[4].home .. "/keys/node3.key")).secret_key)
-    local function signed(bytes)
-      return { header = core.hex(bytes), sig = core.hex(core.sign(sk, core.hex(core.hash(bytes)))) }
+    local function sign(bytes) return core.sign(sk, core.hex(core.hash(bytes))) end
+    local second = header(b.header.time + 1)
+    local blk = "\x84" .. E("cert") .. "\x81" .. E("sig") .. "\xc4\x40" .. sign(second) ..
+                E("hash") .. bin32(core.hash(second)) .. E("header") .. second .. E("txs") .. "\x90"
+    local frame = "\x85" .. E("b") .. "\xc5" .. string.char(math.floor(#blk / 256), #blk % 256) .. blk ..
+                  E("h") .. E(hb) .. E("last") .. "\xc3" .. E("n") .. E(hb) .. E("t") .. E("blk")
+    -- Connected to both first, then sent at once: the first evidence a
+    -- block takes punishes, and a node that sees the block after that
+    -- finds node3 punished already and sends nothing.
+    local chain_id = info(c, 1).chain_id
+    local peers = {}
+    for i = 1, 2 do
+      peers[i] = tools.peer({ key = c.nodes[4].home .. "/keys/node3.key", chain = chain_id,
+                              connect = "127.0.0.1:" .. c.nodes[i].p2p })
+      assert.is_true(peers[i].up, "could not connect: " .. table.concat(peers[i]:lines(), "\n"))
     end
-    local e = { validator = "node3", type = "blk", a = signed(real), b = signed(header(b.header.time + 1)) }
-    local before = n1:call("account_get", { account = "node3" }).stake or 0
-    local r = n1:send_wait("bob", "sys", "evidence", { e })
-    assert.is_true(r.receipt.ok, r.receipt.error)
+    for i = 1, 2 do peers[i]:send(frame) end
+    local caught = ("evidence: node3 made two blocks for slot %d at height %d: "):format(slot, hb)
+    local outcome = "evidence: node3 punished for height " .. hb .. " by this node's sys.evidence in block "
+    local refused = "evidence: this node's sys.evidence against node3 at height " .. hb .. " refused in block "
+    local submitted = {}
+    for i = 1, 2 do
+      support.wait_until(200, 100, function() return #c:log_lines(i, caught) > 0 end,
+                         function() return "node " .. i .. " caught nothing:\n" .. c.nodes[i]:log_tail(10) end)
+      local lines = c:log_lines(i, caught)
+      assert.are.equal(1, #lines, table.concat(lines, "\n"))
+      if lines[1]:find("; submitted", 1, true) then
+        -- It says how its own fared in one line: punished, or came second.
+        submitted["node" .. (i - 1)] = i
+        support.wait_until(200, 100, function()
+          return #c:log_lines(i, outcome) + #c:log_lines(i, refused) > 0
+        end, function() return "node " .. i .. " logged no outcome:\n" .. c.nodes[i]:log_tail(10) end)
+        assert.are.equal(1, #c:log_lines(i, outcome) + #c:log_lines(i, refused))
+      else
+        assert.truthy(lines[1]:find("; not submitted: node3 was punished at block", 1, true), lines[1])
+      end
+    end
+    for i = 1, 2 do peers[i]:close() end
+    c:resume(3)
+    local txs, punished_at = {}, nil
+    local top = c:height(1)
+    for h = hb, top do
+      for _, t in ipairs(block(c, 1, h).txs) do
+        local a = t.actions[1]
+        if a.contract == "sys" and a.method == "evidence" then txs[#txs + 1] = { t = t, h = h } end
+      end
+    end
+    local nsub = 0
+    for _ in pairs(submitted) do nsub = nsub + 1 end
+    assert.are.equal(nsub, #txs)
+    for _, x in ipairs(txs) do
+      assert.truthy(submitted[x.t.account], x.t.account .. " sent evidence it did not log")
+      submitted[x.t.account] = nil                      -- once each
+      local r = n1:call("tx_get", { hash = x.t.hash }).receipt
+      assert.are.equal(0, r.fee)
+      if r.ok then
+        assert.is_nil(punished_at, "two evidence transactions punished")
+        punished_at = x.h
+        assert.are.equal("slash", r.events[1].name)
+      else
+        assert.truthy(tostring(r.error):find("node3 was punished at block " .. tostring(punished_at), 1, true),
+                      tostring(r.error))
+      end
+    end
+    assert.truthy(punished_at, "no evidence transaction punished node3")
+    -- Anyone may still send it: the same evidence again is refused.
+    local function signed(bytes) return { header = core.hex(bytes), sig = core.hex(sign(bytes)) } end
+    local e = { validator = "node3", type = "blk", a = signed(real), b = signed(second) }
     local again = n1:send_wait("bob", "sys", "evidence", { e })
     assert.is_false(again.receipt.ok)
-    assert.truthy(tostring(again.receipt.error):find("node3 was punished at block", 1, true),
+    assert.truthy(tostring(again.receipt.error):find("node3 was punished at block " .. punished_at, 1, true),
                   tostring(again.receipt.error))
     c.nonce = nil
-    for i = 1, 4 do
+    local r = { height = punished_at }
+    for i = 1, 3 do
+      support.wait_until(200, 100, function() return c:height(i) >= punished_at end, "node " .. i .. " behind")
       local a = c.nodes[i]:call("account_get", { account = "node3" })
       assert.are.equal(r.height + 1000, a.jailed_until)
       assert.are.equal(before - math.floor(before / 10), a.stake or 0)
@@ -575,6 +650,14 @@ describe("dpos against a producer that signs two blocks for one slot", function(
     local seen = check_turns(c, 1, from, from + 12, 4)
     assert.is_nil(seen.node3)
     agree(c)
+    -- No node sent the evidence again: theirs and bob's.
+    local n = 0
+    for h = hb, c:min_height() do
+      for _, t in ipairs(block(c, 1, h).txs) do
+        if t.actions[1].method == "evidence" then n = n + 1 end
+      end
+    end
+    assert.are.equal(#txs + 1, n)
     c:stop_all()
   end)
 end)

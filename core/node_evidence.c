@@ -1,0 +1,216 @@
+/*
+** node_evidence.c -- evidence of double signing that the consensus plugin
+** caught (node.evidence, plugin.h): the node submits it as sys.evidence
+** (valset.h) from its own validator account, signed with its key, free
+** for a validator (exec.h), as CometBFT's nodes put evidence into blocks.
+**
+** Once per (validator, height) on this node, and not when the validator
+** was punished already for that height. Every honest node that saw the
+** double signing submits it: the first a block takes punishes, the others
+** are refused there with EEXIST (free all the same). When a block takes
+** one of this node's, one line says which it was.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "codec.h"
+#include "err.h"
+#include "node_int.h"
+#include "valset.h"
+
+#define EV_BYTES_MAX  8192        /* of an evidence: two headers in hex and their sigs */
+#define EV_EXPIRES    100         /* blocks a submission may wait for a block */
+
+/* The evidence's validator and height: e.height for votes, the height of
+** header a for "blk" (its bytes, or their hex). */
+static int ev_read(const uint8_t *p, size_t len, char v[LN_NAME_MAX + 1], uint64_t *height,
+                   char *why, size_t whylen)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    if (!msgpack_zone_init(&z, 1024)) return ln_errf(why, whylen, LN_ENOMEM, "out of memory");
+    int rc = ln_codec_unpack(p, len, &z, &o);
+    char type[4];
+    if (rc < 0 || o.type != MSGPACK_OBJECT_MAP ||
+        ln_codec_str(ln_codec_map_get(&o, "validator"), v, LN_NAME_MAX + 1) < 0 ||
+        ln_codec_str(ln_codec_map_get(&o, "type"), type, sizeof type) < 0) {
+        msgpack_zone_destroy(&z);
+        return ln_errf(why, whylen, LN_EINVAL, "evidence must be {validator, type, ...}");
+    }
+    const msgpack_object *h = ln_codec_map_get(&o, "height");
+    if (strcmp(type, "blk") == 0) {
+        const msgpack_object *hd = ln_codec_map_get(ln_codec_map_get(&o, "a"), "header");
+        h = NULL;
+        if (hd && (hd->type == MSGPACK_OBJECT_STR || hd->type == MSGPACK_OBJECT_BIN)) {
+            const char *s = hd->type == MSGPACK_OBJECT_STR ? hd->via.str.ptr : hd->via.bin.ptr;
+            size_t sl = hd->type == MSGPACK_OBJECT_STR ? hd->via.str.size : hd->via.bin.size;
+            /* ln_unhex wants its digits NUL-terminated: a copy. */
+            char hex[EV_BYTES_MAX + 1];
+            uint8_t raw[EV_BYTES_MAX / 2];
+            const uint8_t *hb = (const uint8_t *)s;
+            if (sl % 2 == 0 && sl <= EV_BYTES_MAX) {
+                memcpy(hex, s, sl);
+                hex[sl] = 0;
+                if (ln_unhex(hex, raw, sl / 2) == 0) {
+                    hb = raw;
+                    sl /= 2;
+                }
+            }
+            msgpack_object ho;
+            if (ln_codec_unpack(hb, sl, &z, &ho) == 0) h = ln_codec_map_get(&ho, "height");
+        }
+    }
+    rc = h && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? 0 : LN_EINVAL;
+    if (rc == 0) *height = h->via.u64;
+    msgpack_zone_destroy(&z);
+    return rc < 0 ? ln_errf(why, whylen, rc, "evidence of %s has no height (nor a header with one)", v) : 0;
+}
+
+/* Refused at admission: logged, and no longer waited for. */
+static void ev_done(int status, const uint8_t id[LN_HASH_LEN], const char *why, void *ud)
+{
+    ln_node *n = ud;
+    if (status >= 0 || status == LN_ECLOSED) return;
+    ln__node_log("evidence: sys.evidence refused: %s", why && why[0] ? why : ln_strerror(status));
+    for (size_t i = 0; i < n->nev; i++)
+        if (memcmp(n->ev[i].id, id, LN_HASH_LEN) == 0) n->ev[i].waiting = 0;
+}
+
+/* sys.evidence(e) from this node's account, signed; *id its id. */
+static int ev_submit(ln_node *n, const uint8_t *e, size_t len, uint64_t expires, uint8_t id[LN_HASH_LEN])
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    ln_pack_str(&pk, "account");
+    ln_pack_str(&pk, n->self);
+    ln_pack_str(&pk, "actions");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 3);
+    ln_pack_str(&pk, "args");
+    msgpack_pack_array(&pk, 1);
+    msgpack_sbuffer_write(&sb, (const char *)e, len);    /* canonical already */
+    ln_pack_str(&pk, "contract");
+    ln_pack_str(&pk, "sys");
+    ln_pack_str(&pk, "method");
+    ln_pack_str(&pk, "evidence");
+    ln_pack_str(&pk, "chain_id");
+    ln_pack_str(&pk, n->chain_id);
+    ln_pack_str(&pk, "expires");
+    msgpack_pack_uint64(&pk, expires);
+    ln_pack_str(&pk, "max_fee");
+    msgpack_pack_uint64(&pk, 0);
+    ln_pack_str(&pk, "nonce");
+    msgpack_pack_uint64(&pk, ln_node_pending_nonce(n, n->self));
+    uint8_t *stx = NULL;
+    size_t sl = 0;
+    int rc = sb.data ? ln_tx_sign((const uint8_t *)sb.data, sb.size,
+                                  (const uint8_t (*)[LN_SK_LEN])&n->key.sk, 1, &stx, &sl)
+                     : LN_ENOMEM;
+    msgpack_sbuffer_destroy(&sb);
+    ln_tx tx;
+    if (rc == 0 && (rc = ln_tx_decode(&tx, stx, sl)) == 0) {
+        memcpy(id, tx.id, LN_HASH_LEN);
+        ln_tx_free(&tx);
+    }
+    if (rc == 0) rc = ln_node_submit(n, stx, sl, ev_done, n);
+    free(stx);
+    return rc;
+}
+
+int ln__node_evidence(void *ud, const uint8_t *e, size_t len, char *why, size_t whylen)
+{
+    ln_node *n = ud;
+    if (!n->self[0] || !n->has_key)
+        return ln_errf(why, whylen, LN_EAUTH, "this node is not a validator: it submits no evidence");
+    if (len > EV_BYTES_MAX)
+        return ln_errf(why, whylen, LN_ETOOBIG, "evidence of %zu bytes: over %d", len, EV_BYTES_MAX);
+    char v[LN_NAME_MAX + 1];
+    uint64_t height = 0;
+    int rc = ev_read(e, len, v, &height, why, whylen);
+    if (rc < 0) return rc;
+    if (strcmp(v, n->self) == 0)
+        return ln_errf(why, whylen, LN_EINVAL, "evidence against this node's own validator");
+    for (size_t i = 0; i < n->nev; i++)
+        if (n->ev[i].height == height && strcmp(n->ev[i].validator, v) == 0)
+            return ln_errf(why, whylen, LN_EEXIST, "sent already");
+    ln_header head;
+    if ((rc = ln_chain_head(n->chain, &head, NULL)) < 0)
+        return ln_errf(why, whylen, rc, "no head: %s", ln_strerror(rc));
+    /* Punished for it already: a transaction would only be refused. */
+    ln_overlay *ov = ln_overlay_new(ln_chain_state(n->chain));
+    uint64_t at = 0, until = 0;
+    rc = ov ? ln_valset_jail(ov, v, &at, &until) : LN_ENOMEM;
+    ln_overlay_free(ov);
+    if (rc < 0) return ln_errf(why, whylen, rc, "jail of %s: %s", v, ln_strerror(rc));
+    if (until && height <= at)
+        return ln_errf(why, whylen, LN_EEXIST, "%s was punished at block %llu already", v,
+                       (unsigned long long)at);
+    uint64_t expires = head.height + EV_EXPIRES;
+    uint8_t id[LN_HASH_LEN];
+    if ((rc = ev_submit(n, e, len, expires, id)) < 0)
+        return ln_errf(why, whylen, rc, "sys.evidence: %s", ln_strerror(rc));
+    /* Remembered once on its way (not when submit failed: a later call
+    ** may try again); the oldest goes when the ring is full. */
+    size_t k = n->ev_next;
+    memcpy(n->ev[k].id, id, LN_HASH_LEN);
+    snprintf(n->ev[k].validator, sizeof n->ev[k].validator, "%s", v);
+    n->ev[k].height = height;
+    n->ev[k].expires = expires;
+    n->ev[k].waiting = 1;
+    n->ev_next = (k + 1) % LN_NODE_EVIDENCE_MAX;
+    if (n->nev < LN_NODE_EVIDENCE_MAX) n->nev++;
+    return 0;
+}
+
+void ln__node_evidence_committed(ln_node *n)
+{
+    ln_header head;
+    int have_head = -1;
+    for (size_t i = 0; i < n->nev; i++) {
+        if (!n->ev[i].waiting) continue;
+        if (have_head < 0) have_head = ln_chain_head(n->chain, &head, NULL) == 0;
+        uint64_t h;
+        uint8_t *r;
+        size_t rl;
+        int st = ln_node_tx_status(n, n->ev[i].id, &h, &r, &rl);
+        if (st == LN_TX_PENDING) continue;
+        if (st == LN_TX_UNKNOWN) {
+            if (have_head && head.height > n->ev[i].expires) {
+                ln__node_log("evidence: sys.evidence against %s at height %llu expired unused",
+                             n->ev[i].validator, (unsigned long long)n->ev[i].height);
+                n->ev[i].waiting = 0;
+            }
+            continue;
+        }
+        n->ev[i].waiting = 0;
+        msgpack_zone z;
+        msgpack_object o;
+        char err[300] = "";
+        int ok = 0;
+        if (msgpack_zone_init(&z, 1024)) {
+            if (ln_codec_unpack(r, rl, &z, &o) == 0) {
+                const msgpack_object *okv = ln_codec_map_get(&o, "ok");
+                const msgpack_object *ev = ln_codec_map_get(&o, "error");
+                ok = okv && okv->type == MSGPACK_OBJECT_BOOLEAN && okv->via.boolean;
+                if (ev && ev->type == MSGPACK_OBJECT_STR)
+                    snprintf(err, sizeof err, "%.*s", (int)(ev->via.str.size < 299 ? ev->via.str.size : 299),
+                             ev->via.str.ptr);
+            }
+            msgpack_zone_destroy(&z);
+        }
+        free(r);
+        if (ok)
+            ln__node_log("evidence: %s punished for height %llu by this node's sys.evidence in block %llu",
+                         n->ev[i].validator, (unsigned long long)n->ev[i].height, (unsigned long long)h);
+        else
+            ln__node_log("evidence: this node's sys.evidence against %s at height %llu refused in "
+                         "block %llu: %s", n->ev[i].validator, (unsigned long long)n->ev[i].height,
+                         (unsigned long long)h, err);
+    }
+}
