@@ -681,6 +681,49 @@ int ln_node_submit(ln_node *n, const uint8_t *tx, size_t len, ln_submit_cb cb, v
     return ln_admit_submit(n->admit, tx, len, 0, cb, ud);
 }
 
+int ln__node_submit_sys(ln_node *n, const char *method, const uint8_t *args, size_t alen,
+                        uint64_t expires, ln_submit_cb cb, void *ud, uint8_t id[LN_HASH_LEN])
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    ln_pack_str(&pk, "account");
+    ln_pack_str(&pk, n->self);
+    ln_pack_str(&pk, "actions");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 3);
+    ln_pack_str(&pk, "args");
+    msgpack_sbuffer_write(&sb, (const char *)args, alen);    /* canonical already */
+    ln_pack_str(&pk, "contract");
+    ln_pack_str(&pk, "sys");
+    ln_pack_str(&pk, "method");
+    ln_pack_str(&pk, method);
+    ln_pack_str(&pk, "chain_id");
+    ln_pack_str(&pk, n->chain_id);
+    ln_pack_str(&pk, "expires");
+    msgpack_pack_uint64(&pk, expires);
+    ln_pack_str(&pk, "max_fee");
+    msgpack_pack_uint64(&pk, 0);
+    ln_pack_str(&pk, "nonce");
+    msgpack_pack_uint64(&pk, ln_node_pending_nonce(n, n->self));
+    uint8_t *stx = NULL;
+    size_t sl = 0;
+    int rc = sb.data ? ln_tx_sign((const uint8_t *)sb.data, sb.size,
+                                  (const uint8_t (*)[LN_SK_LEN])&n->key.sk, 1, &stx, &sl)
+                     : LN_ENOMEM;
+    msgpack_sbuffer_destroy(&sb);
+    ln_tx tx;
+    if (rc == 0 && id && (rc = ln_tx_decode(&tx, stx, sl)) == 0) {
+        memcpy(id, tx.id, LN_HASH_LEN);
+        ln_tx_free(&tx);
+    }
+    if (rc == 0) rc = ln_node_submit(n, stx, sl, cb, ud);
+    free(stx);
+    return rc;
+}
+
 int ln_node_tx_status(ln_node *n, const uint8_t id[LN_HASH_LEN], uint64_t *height,
                       uint8_t **receipt, size_t *len)
 {

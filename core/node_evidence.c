@@ -82,44 +82,12 @@ static void ev_done(int status, const uint8_t id[LN_HASH_LEN], const char *why, 
 /* sys.evidence(e) from this node's account, signed; *id its id. */
 static int ev_submit(ln_node *n, const uint8_t *e, size_t len, uint64_t expires, uint8_t id[LN_HASH_LEN])
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
-    ln_pack_str(&pk, "account");
-    ln_pack_str(&pk, n->self);
-    ln_pack_str(&pk, "actions");
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 3);
-    ln_pack_str(&pk, "args");
-    msgpack_pack_array(&pk, 1);
-    msgpack_sbuffer_write(&sb, (const char *)e, len);    /* canonical already */
-    ln_pack_str(&pk, "contract");
-    ln_pack_str(&pk, "sys");
-    ln_pack_str(&pk, "method");
-    ln_pack_str(&pk, "evidence");
-    ln_pack_str(&pk, "chain_id");
-    ln_pack_str(&pk, n->chain_id);
-    ln_pack_str(&pk, "expires");
-    msgpack_pack_uint64(&pk, expires);
-    ln_pack_str(&pk, "max_fee");
-    msgpack_pack_uint64(&pk, 0);
-    ln_pack_str(&pk, "nonce");
-    msgpack_pack_uint64(&pk, ln_node_pending_nonce(n, n->self));
-    uint8_t *stx = NULL;
-    size_t sl = 0;
-    int rc = sb.data ? ln_tx_sign((const uint8_t *)sb.data, sb.size,
-                                  (const uint8_t (*)[LN_SK_LEN])&n->key.sk, 1, &stx, &sl)
-                     : LN_ENOMEM;
-    msgpack_sbuffer_destroy(&sb);
-    ln_tx tx;
-    if (rc == 0 && (rc = ln_tx_decode(&tx, stx, sl)) == 0) {
-        memcpy(id, tx.id, LN_HASH_LEN);
-        ln_tx_free(&tx);
-    }
-    if (rc == 0) rc = ln_node_submit(n, stx, sl, ev_done, n);
-    free(stx);
+    uint8_t *args = malloc(len + 1);
+    if (!args) return LN_ENOMEM;
+    args[0] = 0x91;                                     /* an array of one: e */
+    memcpy(args + 1, e, len);
+    int rc = ln__node_submit_sys(n, "evidence", args, len + 1, expires, ev_done, n, id);
+    free(args);
     return rc;
 }
 

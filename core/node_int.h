@@ -175,6 +175,11 @@ void ln__node_notes_close(ln_node *n);                  /* at close: notes dropp
 ** node's validator account, signed with its key, once per (validator,
 ** height). After a commit, evidence_committed logs, once, how each of its
 ** transactions that a block took fared (punished, or came second). */
+/* sys.METHOD(args) from this node's validator account, signed with its key,
+** max_fee 0 (free for a validator: exec.h), submitted; args is one packed
+** msgpack array. id (may be NULL) gets the transaction's id. */
+int  ln__node_submit_sys(ln_node *n, const char *method, const uint8_t *args, size_t alen,
+                         uint64_t expires, ln_submit_cb cb, void *ud, uint8_t id[LN_HASH_LEN]);
 int  ln__node_evidence(void *ud, const uint8_t *e, size_t len, char *why, size_t whylen);
 void ln__node_evidence_committed(ln_node *n);
 

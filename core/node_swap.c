@@ -154,36 +154,13 @@ static int send_ready(ln_node *n, const ln_swap *s, uint64_t height)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
-    ln_pack_str(&pk, "account");
-    ln_pack_str(&pk, n->self);
-    ln_pack_str(&pk, "actions");
-    msgpack_pack_array(&pk, 1);
-    msgpack_pack_map(&pk, 3);
-    ln_pack_str(&pk, "args");
     msgpack_pack_array(&pk, 2);
     ln_pack_str(&pk, ln_slot_name(s->slot));
     ln_pack_str(&pk, hex);
-    ln_pack_str(&pk, "contract");
-    ln_pack_str(&pk, "sys");
-    ln_pack_str(&pk, "method");
-    ln_pack_str(&pk, "ready");
-    ln_pack_str(&pk, "chain_id");
-    ln_pack_str(&pk, n->chain_id);
-    ln_pack_str(&pk, "expires");
-    msgpack_pack_uint64(&pk, s->at > height ? s->at : height + 1);
-    ln_pack_str(&pk, "max_fee");
-    msgpack_pack_uint64(&pk, 0);
-    ln_pack_str(&pk, "nonce");
-    msgpack_pack_uint64(&pk, ln_node_pending_nonce(n, n->self));
-    uint8_t *stx = NULL;
-    size_t sl = 0;
-    int rc = sb.data ? ln_tx_sign((const uint8_t *)sb.data, sb.size,
-                                  (const uint8_t (*)[LN_SK_LEN])&n->key.sk, 1, &stx, &sl)
+    int rc = sb.data ? ln__node_submit_sys(n, "ready", (const uint8_t *)sb.data, sb.size,
+                                           s->at > height ? s->at : height + 1, ready_done, NULL, NULL)
                      : LN_ENOMEM;
     msgpack_sbuffer_destroy(&sb);
-    if (rc == 0) rc = ln_node_submit(n, stx, sl, ready_done, NULL);
-    free(stx);
     return rc;
 }
 
