@@ -24,13 +24,20 @@
 #include "stake.h"
 
 /* Strings the host pushes for every call, interned once (str_ref): the
-** keys of a fee and of a transaction's table, the proposer, the chain id. */
-enum { S_FEE, S_PAYER, S_TO, S_PROPOSER, S_CHAIN, S_TXKEYS, S_NSTR = S_TXKEYS + 6 };
+** keys of a fee, the proposer, the chain id. */
+enum { S_FEE, S_PAYER, S_TO, S_PROPOSER, S_CHAIN, S_NSTR };
+
+/* The plugin's callbacks, and the glue's maker of a transaction's table. */
+enum { CB_ADMIT, CB_CHARGE, CB_BLOCK, CB_QUOTE, CB_TX };
+static const char *const cb_names[] = { "admit", "charge", "on_block", "quote", "tx" };
 
 struct ln_pricing {
     ln_sandbox *sb;
     ln_overlay *ov;                  /* the overlay of the callback running */
-    int module_ref, glue_ref;
+    int module_ref;
+    int glue_fn[CB_TX + 1];          /* registry: the glue's functions (cb_names) */
+    int run_ref;                     /* registry: run_cb, a closure over this */
+    const struct callargs *args;     /* the callback run_cb is to run */
     int has[4];                      /* which of the callbacks (cb_names) it has */
     int tx_ref;                      /* registry slot: the last transaction's table */
     int has_tx;                      /* tx_ref holds the table of tx_id */
@@ -309,15 +316,16 @@ static void set_str(lua_State *L, const char *k, const char *v, size_t n)
 }
 
 /* The glue between the host and the plugin's callbacks, run in the
-** plugin's sandbox: it fills the callbacks' argument tables and calls the
-** plugin's function of the moment. The tables for usage, sender, ctx,
+** plugin's sandbox: it makes a transaction's table, fills the callbacks'
+** argument tables and calls the plugin's function of the moment (looked up
+** on every call: a plugin may replace its callbacks). The tables for usage, sender, ctx,
 ** totals and header are made once and refilled for each call (a table
 ** per call would be garbage to collect per transaction): they are the
 ** plugin's to read during the call, not to keep. Trusted code, loaded
 ** before the plugin, reached only from the registry. */
 static const char glue_src[] =
     "local M, none = ...\n"
-    "local rawget = rawget\n"
+    "local rawget, setmetatable = rawget, setmetatable\n"
     "local U = { gas = 0, storage_added = 0, storage_freed = 0, tx_bytes = 0, mem_peak = 0,\n"
     "            calls = 0, events_bytes = 0, stored = false }\n"
     "local T = { gas = 0, storage_added = 0, storage_freed = 0, tx_bytes = 0, mem_peak = 0,\n"
@@ -331,6 +339,10 @@ static const char glue_src[] =
     "  return u\n"
     "end\n"
     "return {\n"
+    "  tx = function(mt, account, chain_id, expires, max_fee, nonce, size)  -- not a callback\n"
+    "    return setmetatable({ account = account, chain_id = chain_id, expires = expires,\n"
+    "                          max_fee = max_fee, nonce = nonce, size = size }, mt)\n"
+    "  end,\n"
     "  admit = function(tx, account, balance, nonce)\n"
     "    S.account, S.balance, S.nonce = account, balance, nonce\n"
     "    return rawget(M, 'admit')(tx, S)\n"
@@ -350,15 +362,6 @@ static const char glue_src[] =
     "    return rawget(M, 'quote')(tx, U)\n"
     "  end,\n"
     "}\n";
-
-/* Pushes glue[name]. */
-static void push_glue(lua_State *L, ln_pricing *p, const char *name)
-{
-    lua_rawgeti(L, LUA_REGISTRYINDEX, p->glue_ref);
-    lua_pushstring(L, name);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
-}
 
 /* tx.actions, built when first read (most models never read it): the
 ** __index of a transaction's table, while a callback about it runs. */
@@ -393,34 +396,29 @@ static int tx_index(lua_State *L)
 }
 
 /* The transaction's table: built once per transaction (admit and charge
-** share it). */
+** share it), by the glue: a table constructor starts with its keys in
+** place, which costs less than setting them one by one from C. */
 static void push_tx(lua_State *L, ln_pricing *p, const ln_tx *tx)
 {
     if (p->has_tx && memcmp(p->tx_id, tx->id, LN_HASH_LEN) == 0) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->tx_ref);
         return;
     }
-    const uint64_t nums[] = { tx->expires, tx->max_fee, tx->nonce, tx->size };
-    lua_createtable(L, 0, 7);
-    for (int i = 0; i < 6; i++) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[S_TXKEYS + i]);
-        if (i == 0) {
-            lua_pushstring(L, tx->account);
-        } else if (i == 1) {
-            lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
-            if (strcmp(lua_tostring(L, -1), tx->chain_id) != 0) {   /* the first, or another chain's */
-                lua_pop(L, 1);
-                lua_pushstring(L, tx->chain_id);
-                lua_pushvalue(L, -1);
-                lua_rawseti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
-            }
-        } else {
-            lua_pushnumber(L, (lua_Number)nums[i - 2]);
-        }
-        lua_rawset(L, -3);
-    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->glue_fn[CB_TX]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, p->txmt_ref);
-    lua_setmetatable(L, -2);
+    lua_pushstring(L, tx->account);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
+    if (strcmp(lua_tostring(L, -1), tx->chain_id) != 0) {   /* the first, or another chain's */
+        lua_pop(L, 1);
+        lua_pushstring(L, tx->chain_id);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, LUA_REGISTRYINDEX, p->str_ref[S_CHAIN]);
+    }
+    lua_pushnumber(L, (lua_Number)tx->expires);
+    lua_pushnumber(L, (lua_Number)tx->max_fee);
+    lua_pushnumber(L, (lua_Number)tx->nonce);
+    lua_pushnumber(L, (lua_Number)tx->size);
+    lua_call(L, 7, 1);
     lua_pushvalue(L, -1);
     lua_rawseti(L, LUA_REGISTRYINDEX, p->tx_ref);
     p->has_tx = 1;
@@ -449,11 +447,7 @@ static void push_usage(lua_State *L, const ln_usage *u, int with_stored)
     }
 }
 
-enum { CB_ADMIT, CB_CHARGE, CB_BLOCK, CB_QUOTE };
-static const char *const cb_names[] = { "admit", "charge", "on_block", "quote" };
-
-typedef struct {
-    ln_pricing *p;
+typedef struct callargs {
     int kind, nres;
     const ln_tx *tx;
     const ln_account *sender;
@@ -461,14 +455,15 @@ typedef struct {
     uint64_t ntx;
 } callargs;
 
-/* run_cb(): the protected, metered body of a callback: its arguments,
-** then the call through the glue. */
+/* run_cb(): the protected, metered body of a callback (p->args): its
+** arguments, then the call through the glue. One closure per plugin, made
+** at load: a closure per call would be garbage to collect. */
 static int run_cb(lua_State *L)
 {
-    callargs *a = lua_touserdata(L, lua_upvalueindex(1));
-    ln_pricing *p = a->p;
+    ln_pricing *p = self(L);
+    const callargs *a = p->args;
     lua_settop(L, 0);
-    push_glue(L, p, cb_names[a->kind]);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->glue_fn[a->kind]);
     switch (a->kind) {
     case CB_ADMIT:
         push_tx(L, p, a->tx);
@@ -526,13 +521,14 @@ static int call(ln_pricing *p, ln_overlay *ov, callargs *a, char *why, size_t wh
     lua_settop(L, 0);
     p->ov = ov;
     p->cur_tx = a->tx;
-    lua_pushlightuserdata(L, a);
-    lua_pushcclosure(L, run_cb, 1);
+    p->args = a;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->run_ref);
     ln_sandbox_meter_begin(p->sb, LN_PRICING_BUDGET, LN_PRICING_MEM);
     int rc = ln_sandbox_pcall(p->sb, 0, a->nres);
     ln_sandbox_meter_stop(p->sb);
     p->ov = NULL;
     p->cur_tx = NULL;
+    p->args = NULL;
     if (rc == 0) return 0;
     if (rc == LN_EGAS) {
         ln_errf(why, whylen, LN_EPLUGIN, "pricing plugin %s: %s: stopped after its budget of %llu "
@@ -670,7 +666,7 @@ int ln_pricing_admit(ln_pricing *p, ln_overlay *ov, const ln_tx *tx, const ln_ac
 {
     *gas_limit = UINT64_MAX;
     if (!p->has[CB_ADMIT]) return 0;
-    callargs a = { p, CB_ADMIT, 2, tx, sender, NULL, 0 };
+    callargs a = { CB_ADMIT, 2, tx, sender, NULL, 0 };
     int rc = call(p, ov, &a, why, whylen);
     if (rc < 0) return rc;
     lua_State *L = ln_sandbox_L(p->sb);
@@ -696,7 +692,7 @@ int ln_pricing_charge(ln_pricing *p, ln_overlay *ov, const ln_tx *tx, const ln_u
                       ln_fee *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
-    callargs a = { p, CB_CHARGE, 2, tx, NULL, u, 0 };
+    callargs a = { CB_CHARGE, 2, tx, NULL, u, 0 };
     int rc = call(p, ov, &a, why, whylen);
     if (rc == 0) rc = read_fee(p, "charge", tx, out, why, whylen);
     if (rc == 0 && strcmp(out->payer, tx->account) != 0 && !ln_account_exists(ov, out->payer))
@@ -709,7 +705,7 @@ int ln_pricing_block(ln_pricing *p, ln_overlay *ov, const ln_usage *totals, uint
                      char *why, size_t whylen)
 {
     if (!p->has[CB_BLOCK]) return 0;
-    callargs a = { p, CB_BLOCK, 0, NULL, NULL, totals, ntx };
+    callargs a = { CB_BLOCK, 0, NULL, NULL, totals, ntx };
     return call(p, ov, &a, why, whylen);
 }
 
@@ -718,7 +714,7 @@ int ln_pricing_quote(ln_pricing *p, ln_overlay *ov, const ln_tx *tx, const ln_us
 {
     if (!p->has[CB_QUOTE]) return ln_pricing_charge(p, ov, tx, u, out, why, whylen);
     memset(out, 0, sizeof *out);
-    callargs a = { p, CB_QUOTE, 2, tx, NULL, u, 0 };
+    callargs a = { CB_QUOTE, 2, tx, NULL, u, 0 };
     int rc = call(p, ov, &a, why, whylen);
     if (rc == 0) rc = read_fee(p, "quote", tx, out, why, whylen);
     return rc;
@@ -793,11 +789,18 @@ static int load(ln_pricing *p, const ln_blockinfo *bi, const char *code, size_t 
     ln_sandbox_freeze_table(L, -1);
     if (lua_pcall(L, 2, 1, 0) != 0 || !lua_istable(L, -1))
         return ln_errf(why, whylen, LN_ECODE, "pricing glue does not run");
-    p->glue_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    for (int k = 0; k <= CB_TX; k++) {         /* the glue is the host's: it never changes */
+        lua_pushstring(L, cb_names[k]);
+        lua_rawget(L, -2);
+        p->glue_fn[k] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, p);
+    lua_pushcclosure(L, run_cb, 1);
+    p->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     p->tx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    const char *strs[S_NSTR] = { "fee", "payer", "to", p->proposer, "",
-                                 "account", "chain_id", "expires", "max_fee", "nonce", "size" };
+    const char *strs[S_NSTR] = { "fee", "payer", "to", p->proposer, "" };
     for (int i = 0; i < S_NSTR; i++) {
         lua_pushstring(L, strs[i]);
         p->str_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
