@@ -725,7 +725,7 @@ int ln_pricing_quote(ln_pricing *p, ln_overlay *ov, const ln_tx *tx, const ln_us
 static int load(ln_pricing *p, const ln_blockinfo *bi, const char *code, size_t cl,
                 const uint8_t *params, size_t plen, char *why, size_t whylen)
 {
-    int rc = ln_sandbox_new_seeded(p, bi->hash, &p->sb);
+    int rc = ln_sandbox_new_lean(p, bi->hash, &p->sb);     /* its meters stop, never drain */
     if (rc < 0) return ln_errf(why, whylen, rc, "pricing plugin: %s", ln_strerror(rc));
     lua_State *L = ln_sandbox_L(p->sb);
     lua_createtable(L, 0, 12);
