@@ -318,11 +318,13 @@ static void set_str(lua_State *L, const char *k, const char *v, size_t n)
 /* The glue between the host and the plugin's callbacks, run in the
 ** plugin's sandbox: it makes a transaction's table, fills the callbacks'
 ** argument tables and calls the plugin's function of the moment (looked up
-** on every call: a plugin may replace its callbacks). The tables for usage, sender, ctx,
-** totals and header are made once and refilled for each call (a table
-** per call would be garbage to collect per transaction): they are the
-** plugin's to read during the call, not to keep. Trusted code, loaded
-** before the plugin, reached only from the registry. */
+** on every call: a plugin may replace its callbacks). The tables for
+** usage, sender, ctx, totals and header are made once and refilled for
+** each call (a table per call would be garbage to collect per
+** transaction): they are the plugin's to read during the call, not to
+** keep. Each callback's glue runs inside its budget: few instructions
+** (no helper calls, upvalues read once). Trusted code, loaded before the
+** plugin, reached only from the registry. */
 static const char glue_src[] =
     "local M, none = ...\n"
     "local rawget, setmetatable = rawget, setmetatable\n"
@@ -333,33 +335,38 @@ static const char glue_src[] =
     "local S = { account = '', balance = 0, nonce = 0 }\n"
     "local C = { contract = '', method = '', height = 0, time = 0, proposer = '' }\n"
     "local H = { height = 0, time = 0, proposer = '' }\n"
-    "local function usage(u, gas, sa, sf, txb, mp, calls, eb)\n"
-    "  u.gas, u.storage_added, u.storage_freed, u.tx_bytes = gas, sa, sf, txb\n"
-    "  u.mem_peak, u.calls, u.events_bytes = mp, calls, eb\n"
-    "  return u\n"
-    "end\n"
     "return {\n"
     "  tx = function(mt, account, chain_id, expires, max_fee, nonce, size)  -- not a callback\n"
     "    return setmetatable({ account = account, chain_id = chain_id, expires = expires,\n"
     "                          max_fee = max_fee, nonce = nonce, size = size }, mt)\n"
     "  end,\n"
     "  admit = function(tx, account, balance, nonce)\n"
-    "    S.account, S.balance, S.nonce = account, balance, nonce\n"
-    "    return rawget(M, 'admit')(tx, S)\n"
+    "    local s = S\n"
+    "    s.account, s.balance, s.nonce = account, balance, nonce\n"
+    "    return rawget(M, 'admit')(tx, s)\n"
     "  end,\n"
     "  charge = function(tx, gas, sa, sf, txb, mp, calls, eb, stored, contract, method, h, t, p)\n"
-    "    usage(U, gas, sa, sf, txb, mp, calls, eb).stored = stored or none\n"
-    "    C.contract, C.method, C.height, C.time, C.proposer = contract, method, h, t, p\n"
-    "    return rawget(M, 'charge')(U, tx, C)\n"
+    "    local u, c = U, C\n"
+    "    u.gas, u.storage_added, u.storage_freed, u.tx_bytes = gas, sa, sf, txb\n"
+    "    u.mem_peak, u.calls, u.events_bytes = mp, calls, eb\n"
+    "    u.stored = stored or none\n"
+    "    c.contract, c.method, c.height, c.time, c.proposer = contract, method, h, t, p\n"
+    "    return rawget(M, 'charge')(u, tx, c)\n"
     "  end,\n"
     "  on_block = function(ntx, gas, sa, sf, txb, mp, calls, eb, h, t, p)\n"
-    "    usage(T, gas, sa, sf, txb, mp, calls, eb).txs = ntx\n"
-    "    H.height, H.time, H.proposer = h, t, p\n"
-    "    return rawget(M, 'on_block')(T, H)\n"
+    "    local u, hd = T, H\n"
+    "    u.gas, u.storage_added, u.storage_freed, u.tx_bytes = gas, sa, sf, txb\n"
+    "    u.mem_peak, u.calls, u.events_bytes = mp, calls, eb\n"
+    "    u.txs = ntx\n"
+    "    hd.height, hd.time, hd.proposer = h, t, p\n"
+    "    return rawget(M, 'on_block')(u, hd)\n"
     "  end,\n"
     "  quote = function(tx, gas, sa, sf, txb, mp, calls, eb, stored)\n"
-    "    usage(U, gas, sa, sf, txb, mp, calls, eb).stored = stored or none\n"
-    "    return rawget(M, 'quote')(tx, U)\n"
+    "    local u = U\n"
+    "    u.gas, u.storage_added, u.storage_freed, u.tx_bytes = gas, sa, sf, txb\n"
+    "    u.mem_peak, u.calls, u.events_bytes = mp, calls, eb\n"
+    "    u.stored = stored or none\n"
+    "    return rawget(M, 'quote')(tx, u)\n"
     "  end,\n"
     "}\n";
 
