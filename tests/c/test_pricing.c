@@ -284,6 +284,30 @@ TEST(pricing_callbacks_are_looked_up_on_every_call)
     ln_state_close(st);
 }
 
+/* A plugin that removes its charge fails on the next call with the text
+** nodes have always given for it (the glue's line of the call). */
+TEST(pricing_a_callback_removed_fails_with_the_glue_line)
+{
+    ln_fee f;
+    char why[300] = "";
+    ln_state *st;
+    ln_overlay *ov = chain(&st, "local M = {} function M.charge(u, tx) M.charge = nil "
+                                "return { fee = 1, payer = tx.account } end return M");
+    ln_pricing *p;
+    ASSERT_EQ(ln_pricing_open(ov, &BI, "node0", &p, why, sizeof why), 0);
+    ln_tx tx;
+    uint8_t *b;
+    tx_of(&tx, &b);
+    ASSERT_EQ(ln_pricing_charge(p, ov, &tx, &U, &f, why, sizeof why), 0);
+    ASSERT_EQ(ln_pricing_charge(p, ov, &tx, &U, &f, why, sizeof why), LN_EPLUGIN);
+    ASSERT_STR(why, "pricing plugin test: charge: pricing glue:23: attempt to call a nil value");
+    ln_tx_free(&tx);
+    free(b);
+    ln_pricing_free(p);
+    ln_overlay_free(ov);
+    ln_state_close(st);
+}
+
 TEST(pricing_pay_takes_at_most_the_balance_and_burns_first)
 {
     ln_state *st;
@@ -355,6 +379,7 @@ static const ln_test tests[] = {
     T(pricing_callback_that_loops_stops_at_its_budget),
     T(pricing_state_keys_live_under_f_and_on_block_sees_the_totals),
     T(pricing_callbacks_are_looked_up_on_every_call),
+    T(pricing_a_callback_removed_fails_with_the_glue_line),
     T(pricing_pay_takes_at_most_the_balance_and_burns_first),
     T(pricing_muldiv_is_exact_past_2_to_the_53_in_between),
     T(pricing_check_loads_with_params_and_gives_the_name),
