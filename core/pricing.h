@@ -5,7 +5,9 @@
 ** The plugin in force at a height (the registry's pricing slot) is loaded
 ** in a sandbox of its own, seeded like the block's (ln_pricing_open): a
 ** fresh one for each block, so that what it decides depends on nothing but
-** the block and the state; its upvalues last the block. Each callback runs
+** the block and the state; its upvalues last the block. The sandbox is a
+** lean one (sandbox.h): a callback's budget is checked at the count hook,
+** its exact count is never needed. Each callback runs
 ** under LN_PRICING_BUDGET instructions and LN_PRICING_MEM bytes, apart
 ** from the transaction's gas. A callback that raises, runs out of budget
 ** or answers what is not an answer fails: LN_EPLUGIN, with why.

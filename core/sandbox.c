@@ -40,6 +40,7 @@ struct ln_sandbox {
     int armed;                 /* between meter_begin and meter_end */
     int metering;              /* armed and not paused: charges apply */
     int draining, killed, cdepth;
+    int lean;                  /* no drain (ln_sandbox_new_lean): no exact count */
     uint64_t gas_limit, firings, explicit_gas, alloc_bytes;
     size_t mem_base, mem_cap;
     size_t mem_peak;           /* most bytes over mem_base this meter held */
@@ -306,6 +307,11 @@ void ln_sandbox_meter_begin(ln_sandbox *sb, uint64_t gas_limit, size_t mem_cap)
 
 uint64_t ln_sandbox_meter_end(ln_sandbox *sb)
 {
+    if (sb->lean) {                     /* nothing to drain with: the count so far */
+        uint64_t gas = ln_sandbox_meter_stop(sb);
+        lua_sethook(sb->L, NULL, 0, 0);
+        return gas;
+    }
     uint64_t gas;
     sb->metering = 0;
     sb->armed = 0;
@@ -501,6 +507,10 @@ static int setup(lua_State *L)
     lua_pushliteral(L, "string too long");
     sb->str_text_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
+    if (sb->lean) {
+        lua_settop(L, 0);
+        return 0;
+    }
     push_drain_src(L);
     size_t dl;
     const char *ds = lua_tolstring(L, -1, &dl);
@@ -520,11 +530,12 @@ int ln_sandbox_new(void *ud, ln_sandbox **out)
     return ln_sandbox_new_seeded(ud, NULL, out);
 }
 
-int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox **out)
+static int make(void *ud, const uint8_t seed[LN_HASH_LEN], int lean, ln_sandbox **out)
 {
     ln_sandbox *sb = calloc(1, sizeof *sb);
     if (!sb) return LN_ENOMEM;
     sb->ud = ud;
+    sb->lean = lean;
     sb->tmpbuf = &sb->tmpbuf;
     if (ln__arena_open(&sb->arena, LN_SANDBOX_ARENA) < 0) {
         free(sb);
@@ -546,17 +557,29 @@ int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox 
         ln_sandbox_free(sb);
         return LN_ENOMEM;
     }
-    if (drain_selfcheck(sb) < 0 || tables_selfcheck(L) < 0) {
+    if ((!lean && drain_selfcheck(sb) < 0) || tables_selfcheck(L) < 0) {
         ln_sandbox_free(sb);
         return LN_ECODE;
     }
     collect(sb);
-    /* What a fresh count drains to. */
-    lua_sethook(L, sb_hook, LUA_MASKCOUNT, LN_GAS_PERIOD);
-    sb->drain_fresh = drain(sb);
-    lua_sethook(L, NULL, 0, 0);
+    if (!lean) {
+        /* What a fresh count drains to. */
+        lua_sethook(L, sb_hook, LUA_MASKCOUNT, LN_GAS_PERIOD);
+        sb->drain_fresh = drain(sb);
+        lua_sethook(L, NULL, 0, 0);
+    }
     *out = sb;
     return 0;
+}
+
+int ln_sandbox_new_seeded(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox **out)
+{
+    return make(ud, seed, 0, out);
+}
+
+int ln_sandbox_new_lean(void *ud, const uint8_t seed[LN_HASH_LEN], ln_sandbox **out)
+{
+    return make(ud, seed, 1, out);
 }
 
 void ln_sandbox_free(ln_sandbox *sb)

@@ -3,7 +3,8 @@
 ** chain without a pricing slot, plugins that do not load, the answers of
 ** charge read and checked (fee, payer, to and its split), a refusal's code
 ** named by its reason, a callback stopped at its budget, the plugin's
-** own state keys, what pay moves where, muldiv, and ln_pricing_check.
+** own state keys, callbacks looked up on every call, what pay moves
+** where, muldiv, and ln_pricing_check.
 */
 #include "test.h"
 
@@ -244,6 +245,69 @@ TEST(pricing_state_keys_live_under_f_and_on_block_sees_the_totals)
     ln_state_close(st);
 }
 
+/* The host calls the plugin's function of the moment: one that replaces
+** its own charge is charged by the new one from the next call on, with
+** other callbacks run in between. */
+TEST(pricing_callbacks_are_looked_up_on_every_call)
+{
+    ln_state *st;
+    ln_overlay *ov = chain(&st,
+        "local M = {}\n"
+        "function M.charge(u, tx)\n"
+        "  M.charge = function(u2, tx2) return { fee = u2.gas + 2, payer = tx2.account } end\n"
+        "  return { fee = u.gas + 1, payer = tx.account }\n"
+        "end\n"
+        "function M.admit(tx, s) return true, s.balance + tx.max_fee end\n"
+        "return M\n");
+    ln_pricing *p;
+    char why[300];
+    ASSERT_EQ(ln_pricing_open(ov, &BI, "node0", &p, why, sizeof why), 0);
+    ln_tx tx;
+    uint8_t *b;
+    tx_of(&tx, &b);
+    ln_account alice;
+    ASSERT_EQ(ln_account_load(ov, "alice", &alice), 0);
+    ln_fee f;
+    uint64_t limit = 0;
+    ASSERT_EQ(ln_pricing_charge(p, ov, &tx, &U, &f, why, sizeof why), 0);
+    ASSERT_EQ(f.fee, 301);
+    ASSERT_EQ(ln_pricing_admit(p, ov, &tx, &alice, &limit, why, sizeof why), 0);
+    ASSERT_EQ(limit, 1500);
+    ASSERT_EQ(ln_pricing_quote(p, ov, &tx, &U, &f, why, sizeof why), 0);   /* no quote: charge's */
+    ASSERT_EQ(f.fee, 302);
+    ASSERT_EQ(ln_pricing_charge(p, ov, &tx, &U, &f, why, sizeof why), 0);
+    ASSERT_EQ(f.fee, 302);
+    ln_tx_free(&tx);
+    free(b);
+    ln_pricing_free(p);
+    ln_overlay_free(ov);
+    ln_state_close(st);
+}
+
+/* A plugin that removes its charge fails on the next call with the text
+** nodes have always given for it (the glue's line of the call). */
+TEST(pricing_a_callback_removed_fails_with_the_glue_line)
+{
+    ln_fee f;
+    char why[300] = "";
+    ln_state *st;
+    ln_overlay *ov = chain(&st, "local M = {} function M.charge(u, tx) M.charge = nil "
+                                "return { fee = 1, payer = tx.account } end return M");
+    ln_pricing *p;
+    ASSERT_EQ(ln_pricing_open(ov, &BI, "node0", &p, why, sizeof why), 0);
+    ln_tx tx;
+    uint8_t *b;
+    tx_of(&tx, &b);
+    ASSERT_EQ(ln_pricing_charge(p, ov, &tx, &U, &f, why, sizeof why), 0);
+    ASSERT_EQ(ln_pricing_charge(p, ov, &tx, &U, &f, why, sizeof why), LN_EPLUGIN);
+    ASSERT_STR(why, "pricing plugin test: charge: pricing glue:23: attempt to call a nil value");
+    ln_tx_free(&tx);
+    free(b);
+    ln_pricing_free(p);
+    ln_overlay_free(ov);
+    ln_state_close(st);
+}
+
 TEST(pricing_pay_takes_at_most_the_balance_and_burns_first)
 {
     ln_state *st;
@@ -314,6 +378,8 @@ static const ln_test tests[] = {
     T(pricing_admit_gives_the_gas_limit_or_none),
     T(pricing_callback_that_loops_stops_at_its_budget),
     T(pricing_state_keys_live_under_f_and_on_block_sees_the_totals),
+    T(pricing_callbacks_are_looked_up_on_every_call),
+    T(pricing_a_callback_removed_fails_with_the_glue_line),
     T(pricing_pay_takes_at_most_the_balance_and_burns_first),
     T(pricing_muldiv_is_exact_past_2_to_the_53_in_between),
     T(pricing_check_loads_with_params_and_gives_the_name),

@@ -196,6 +196,32 @@ TEST(sandbox_gas_limit_kills_an_endless_loop_at_the_limit)
     ln_sandbox_free(sb);
 }
 
+/* A lean sandbox has no drain: it is smaller, counts to the last hook
+** (meter_end gives what meter_stop gives) and kills at the limit as
+** exactly as a full one. */
+TEST(sandbox_lean_counts_to_the_last_hook_and_kills_at_the_limit)
+{
+    static const uint8_t seed[32] = { 7 };
+    ln_sandbox *lean, *full = fresh();
+    ASSERT_EQ(ln_sandbox_new_lean(NULL, seed, &lean), 0);
+    ln_sandbox_freeze(lean);
+    ASSERT(ln_sandbox_mem_used(lean) < ln_sandbox_mem_used(full));
+    ASSERT_OK(run(lean, "return ('x'):rep(3)"), "xxx");
+    for (double n = 100; n < 5000; n += 397) {
+        uint64_t exact = loop_gas(full, n), counted = loop_gas(lean, n);
+        if (counted % LN_GAS_PERIOD != 0 || counted > exact || exact - counted >= LN_GAS_PERIOD)
+            LN_FAIL("n=%g: lean %llu, exact %llu", n, (unsigned long long)counted,
+                    (unsigned long long)exact);
+    }
+    deadline(20);
+    run_result r = run_arg(lean, "while true do end", 0, 100000, LN_SANDBOX_MEM_CAP);
+    ASSERT_EQ(r.rc, LN_EGAS);
+    ASSERT_EQ(r.gas, 100000);
+    ASSERT_OK(run(lean, "return 7"), "7");
+    ln_sandbox_free(lean);
+    ln_sandbox_free(full);
+}
+
 TEST(sandbox_kill_is_sticky_through_pcall)
 {
     ln_sandbox *sb = fresh();
@@ -1046,6 +1072,7 @@ static const ln_test tests[] = {
     T(sandbox_gas_is_exact_around_each_hook_period),
     T(sandbox_gas_is_the_same_in_a_fresh_and_a_used_sandbox),
     T(sandbox_gas_limit_kills_an_endless_loop_at_the_limit),
+    T(sandbox_lean_counts_to_the_last_hook_and_kills_at_the_limit),
     T(sandbox_kill_is_sticky_through_pcall),
     T(sandbox_kill_is_not_swallowed_by_an_xpcall_handler_that_loops),
     T(sandbox_xpcall_calls_its_handler_on_an_ordinary_error),
