@@ -23,6 +23,10 @@
 -- saw first, agrees on the schedule. Before anyone voted (all weigh 0)
 -- the ranking is the first `producers` validators by name; l = 0 (the
 -- genesis, or a block of the plugin before) uses that too.
+-- Each block keeps, for its children, each producer's highest block on its
+-- branch above its last irreversible block (see summary()), so a block
+-- costs O(producers) however long finality stalls (fewer than 2/3 of the
+-- producers up), and finality resumes once they are back.
 -- Certificate: {sig}: the producer's signature of the block hash.
 -- Slot: consensus.
 -- Params: producers (default 21, 1..30): the size of the schedule;
@@ -43,7 +47,9 @@
 -- Deterministic: verify_block and verify_commit read their arguments,
 -- headers of the block's branch (node.block), the ranking in its parent's
 -- state (node.producers) and node.key(); only the drift check reads the
--- clock, and it refuses a block only until the clock gets there.
+-- clock, and it refuses a block only until the clock gets there. What the
+-- summaries keep (in memory, and the head's with node.persist) is what
+-- those headers give, so a node that has them decides as one without.
 
 local M = { VERSION = "1.0", NAME = "dpos", FORKS = true }
 
@@ -52,8 +58,7 @@ local floor, concat = math.floor, table.concat
 local node, P
 local last_slot = -1           -- the last slot this node made a block in
 local heard_at = 0             -- when a peer's block last came in, or start (ms)
-local libs, nlibs = {}, 0      -- lib_of by block hash (a cache)
-local CACHE_MAX = 4096
+local CACHE_MAX = 4096         -- entries of the evidence caches below
 local sigs, nsigs = {}, 0      -- a peer's block's signature by hash (verify_commit)
 local slots, nslots = {}, 0    -- "producer|slot" -> the first block seen there {hash, height, sig}
 
@@ -77,10 +82,13 @@ local function data(b)
   return nil
 end
 
--- The block at height h on b's branch (h <= b.height).
+-- The block at height h on b's branch (h <= b.height): down to the
+-- head's chain, then by height.
 local function ancestor(b, h)
-  if b.canonical then return node.block(h) end
-  while b and b.height > h do b = node.block(b.prev) end
+  while b and b.height > h do
+    if b.canonical then return node.block(h) end
+    b = node.block(b.prev)
+  end
   return b
 end
 
@@ -95,52 +103,164 @@ local function default_ranking()
   return out
 end
 
--- The schedule in force for a block whose data says l, on the branch of
--- its parent.
-local function schedule(parent, l)
-  local at = ancestor(parent, l)
+-- The ranking a block records, or nil (then the default one).
+local function ranking_of(at)
   local c = at and data(at)
   if c and type(c.t) == "table" and #c.t > 0 then return c.t end
-  return default_ranking()
+  return nil
 end
 
 local function producer_for(slot, sched)
   return sched[floor(slot / P.blocks_per_turn) % #sched + 1]
 end
 
--- The last irreversible height of b's branch: the highest block under
--- more than 2/3 of b's schedule's producers. Never below what b's parent
--- had (its data's l), so walks stop there.
-local function lib_of(b)
-  local c = data(b)
-  if not c then return 0 end
-  local known = libs[b.hash]
-  if known then return known end
-  local sched = schedule(node.block(b.prev) or b, c.l)
-  local member = {}
-  for _, name in ipairs(sched) do member[name] = true end
-  local seen, count, need = {}, 0, floor(2 * #sched / 3) + 1
-  local lib, x = c.l, b
-  while x and x.height > c.l do
-    local p = x.proposer
-    if member[p] and not seen[p] then
-      seen[p] = true
+-- The last irreversible height of b's branch is the highest block under
+-- more than 2/3 of b's schedule's producers, never below what b's parent
+-- had (its data's l). Counted from b down, the producers come in the
+-- order of their highest block on the branch above l: the LIB is the
+-- block under the need-th of the schedule among them, so each block keeps
+-- that list (its summary), cut at its own LIB, which is its children's l:
+-- a child's list is its proposer, then its parent's. O(producers) a
+-- block, however long finality stalls (a walk down to l would cost the
+-- length of the stall every block, past the callback's budget at last).
+--
+-- A summary: lib; next, the schedule for b's children (the ranking of
+-- the block at lib, nil for the default one); then name, height and prev
+-- (the parent's hash, which leads to the block at lib) of each producer's
+-- highest block above lib, highest first. The last 2 x HALF blocks' stay
+-- in two generations (the older dropped when the newer fills: the head's
+-- is always there). One missing (a restart, a branch long gone) is made
+-- by a walk down to a block with one, or to l. The head's goes to
+-- node.persist every PERSIST_EVERY heights and at stop, so a restart
+-- walks that far, not back to l.
+local sums, olds, nsums = {}, {}, 0
+local HALF, PERSIST_EVERY = 2048, 64
+
+local function sum_get(hash)
+  local s = sums[hash]
+  if s then return s end
+  s = olds[hash]
+  if s then
+    if nsums >= HALF then sums, olds, nsums = {}, sums, 0 end
+    sums[hash], nsums = s, nsums + 1
+  end
+  return s
+end
+
+local function sum_put(hash, s)
+  if nsums >= HALF then sums, olds, nsums = {}, sums, 0 end
+  sums[hash], nsums = s, nsums + 1
+end
+
+local function summary(b)
+  local s = sum_get(b.hash)
+  if s then return s end
+  local l = data(b).l
+  local names, heights, prevs = { b.proposer }, { b.height }, { b.prev }
+  local seen = { [b.proposer] = true }
+  local function add(name, h, prev)
+    if h > l and not seen[name] then
+      seen[name] = true
+      names[#names + 1], heights[#heights + 1], prevs[#prevs + 1] = name, h, prev
+    end
+  end
+  local parent = node.block(b.prev)
+  local ps = parent and data(parent) and sum_get(parent.hash)
+  local sched
+  if ps and ps.lib == l then
+    for i = 1, #ps.names do add(ps.names[i], ps.heights[i], ps.prevs[i]) end
+    sched = ps.next
+  else
+    -- The parent's is missing, or it is no dpos block: walk down, to l
+    -- or to a block with a summary.
+    local x = parent
+    while x and x.height > l do
+      local xs = data(x) and sum_get(x.hash)
+      if xs and xs.lib <= l then
+        for i = 1, #xs.names do add(xs.names[i], xs.heights[i], xs.prevs[i]) end
+        break
+      end
+      add(x.proposer, x.height, x.prev)
+      x = node.block(x.prev)
+    end
+    sched = ranking_of((x and x.height == l) and x or ancestor(parent or b, l))
+  end
+  local member, producers = {}, sched or default_ranking()
+  for _, name in ipairs(producers) do member[name] = true end
+  local count, need = 0, floor(2 * #producers / 3) + 1
+  s = { lib = l, next = sched, names = {}, heights = {}, prevs = {} }
+  for i = 1, #names do
+    if member[names[i]] then
       count = count + 1
       if count >= need then
-        lib = x.height - 1
+        s.lib = heights[i] - 1
+        s.next = ranking_of(node.block(prevs[i]))
         break
       end
     end
-    x = node.block(x.prev)
   end
-  if nlibs >= CACHE_MAX then libs, nlibs = {}, 0 end
-  libs[b.hash], nlibs = lib, nlibs + 1
-  return lib
+  for i = 1, #names do
+    if heights[i] <= s.lib then break end
+    s.names[i], s.heights[i], s.prevs[i] = names[i], heights[i], prevs[i]
+  end
+  sum_put(b.hash, s)
+  return s
+end
+
+local function lib_of(b)
+  if not data(b) then return 0 end
+  return summary(b).lib
+end
+
+-- The schedule for a block on b (whose l is lib_of(b)); on a block
+-- without dpos data, l is 0: the genesis's, the default one.
+local function schedule_on(b)
+  return data(b) and summary(b).next or default_ranking()
+end
+
+-- The head's summary, kept across restarts (see summary()).
+local function keep(head)
+  local s = head and data(head) and sum_get(head.hash)
+  if s then
+    node.persist("lib", { hash = head.hash, producers = P.producers, lib = s.lib,
+                          next = s.next or false, names = s.names, heights = s.heights,
+                          prevs = s.prevs })
+  end
+end
+
+-- A list of n strings (n nil: of any length).
+local function strings(t, n)
+  if type(t) ~= "table" then return false end
+  n = n or #t
+  if #t ~= n then return false end
+  for i = 1, n do
+    if type(t[i]) ~= "string" then return false end
+  end
+  return true
+end
+
+local function recall_summary()
+  local r = node.recall("lib")
+  if type(r) ~= "table" or type(r.hash) ~= "string" or r.producers ~= P.producers
+     or not int(r.lib, 0, 2 ^ 53) or type(r.names) ~= "table" then
+    return
+  end
+  local n = #r.names
+  if not strings(r.names, n) or not strings(r.prevs, n) or type(r.heights) ~= "table"
+     or #r.heights ~= n or (r.next ~= false and not (strings(r.next) and #r.next > 0)) then
+    return
+  end
+  for i = 1, n do
+    if not int(r.heights[i], r.lib + 1, 2 ^ 53) then return end
+  end
+  sum_put(r.hash, { lib = r.lib, next = r.next or nil, names = r.names, heights = r.heights,
+                    prevs = r.prevs })
 end
 
 local function finalize()
   local head = node.head()
   local l = lib_of(head)
+  if head.height % PERSIST_EVERY == 0 then keep(head) end
   if l < 1 then return end
   local b = node.block(l)
   if not b or b.final then return end
@@ -170,7 +290,7 @@ local function produce()
   local hc = data(head)
   if slot <= last_slot or (hc and slot <= hc.s) then return end
   local l = lib_of(head)
-  if producer_for(slot, schedule(head, l)) ~= me then return end
+  if producer_for(slot, schedule_on(head)) ~= me then return end
   -- A head a whole round old while blocks still come in (or just after
   -- start): this node is catching up; a block on it would only fork.
   local round = P.producers * P.blocks_per_turn * P.block_ms
@@ -221,10 +341,11 @@ function M.start()
   heard_at = node.now()
   local done = node.recall("slot")
   if type(done) == "number" then last_slot = done end
+  recall_summary()
   arm()
 end
 
-function M.stop() end
+function M.stop() keep(node.head()) end
 
 function M.on_timer(id)
   if id ~= "slot" then return end
@@ -288,7 +409,7 @@ function M.verify_block(block)
   if c.l ~= l then
     return nil, ("bad last irreversible block: %d, %d expected"):format(c.l, l)
   end
-  local want = producer_for(c.s, schedule(parent, l))
+  local want = producer_for(c.s, schedule_on(parent))
   if block.proposer ~= want then
     return nil, ("slot %d is %s's, not %s's"):format(c.s, want, tostring(block.proposer))
   end

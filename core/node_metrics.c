@@ -20,6 +20,11 @@ static double m_refused(void *ud) { return (double)((ln_node *)ud)->refused; }
 static double m_mempool(void *ud) { return (double)ln_mempool_count(((ln_node *)ud)->mp); }
 static double m_interval(void *ud) { return ((ln_node *)ud)->block_interval; }
 static double m_gas(void *ud) { return (double)((ln_node *)ud)->gas_total; }
+static double m_cons_gas(void *ud)
+{
+    ln_node *n = ud;
+    return n->plugin ? (double)ln_plugin_gas(n->plugin) : 0;
+}
 static double m_peers(void *ud)
 {
     ln_node *n = ud;
@@ -84,6 +89,8 @@ static const ln_metric metrics[] = {
       m_interval },
     { "lunet_gas_used_total", LN_METRIC_COUNTER, "Gas used by committed transactions since start.",
       NULL, m_gas },
+    { "lunet_consensus_gas_total", LN_METRIC_COUNTER, "Instructions the consensus plugin in force "
+      "used in its callbacks since it was loaded (a swap starts it over).", NULL, m_cons_gas },
     { "lunet_peers", LN_METRIC_GAUGE, "P2P peers connected (authenticated).", NULL, m_peers },
     { "lunet_tx_sig_checks_total", LN_METRIC_COUNTER, "Transactions whose signatures were checked, "
       "by where: at admission (worker pool) or in a peer's block (not admitted here first).",

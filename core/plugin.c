@@ -15,6 +15,7 @@ struct ln_plugin {
     msgpack_sbuffer scratch;             /* one encoded argument on its way to the host */
     ln_sandbox *sb;
     int module_ref;
+    uint64_t gas;                        /* instructions its callbacks used (ln_plugin_gas) */
     char name[64];
 };
 
@@ -593,7 +594,7 @@ static int call_keep(ln_plugin *p, const char *cb, int nargs, int nres, rawarg *
     }
     ln_sandbox_meter_begin(p->sb, LN_PLUGIN_BUDGET, LN_PLUGIN_MEM);
     int rc = ln_sandbox_pcall(p->sb, raw ? nargs + 1 : nargs, nres);
-    ln_sandbox_meter_end(p->sb);
+    p->gas += ln_sandbox_meter_end(p->sb);
     if (rc < 0 && raw && !raw->decoded) {
         /* The peer's bytes, not the plugin: refused before any plugin code ran. */
         if (raw->rc == 0) raw->rc = LN_ETOOBIG;    /* past the memory cap or the meter */
@@ -665,7 +666,7 @@ int ln_plugin_load(const ln_plugin_host *host, const char *name, const char *src
     lua_setfenv(L, -2);
     ln_sandbox_meter_begin(p->sb, LN_PLUGIN_BUDGET, LN_PLUGIN_MEM);
     rc = ln_sandbox_pcall(p->sb, 0, 1);
-    ln_sandbox_meter_end(p->sb);
+    p->gas += ln_sandbox_meter_end(p->sb);
     if (rc < 0 || !lua_istable(L, -1)) {
         snprintf(why, whylen, "%s: %s", name,
                  rc < 0 ? lua_tostring(L, -1) : "must return a table of callbacks");
@@ -710,6 +711,7 @@ void ln_plugin_free(ln_plugin *p)
 }
 
 const char *ln_plugin_name(const ln_plugin *p) { return p->name; }
+uint64_t ln_plugin_gas(const ln_plugin *p) { return p->gas; }
 
 int ln_plugin_start(ln_plugin *p, char *why, size_t whylen)
 {

@@ -122,6 +122,9 @@ int  ln_plugin_load(const ln_plugin_host *host, const char *name, const char *sr
                     char *why, size_t whylen);
 void ln_plugin_free(ln_plugin *p);                      /* NULL is a no-op */
 const char *ln_plugin_name(const ln_plugin *p);
+/* The instructions its chunk and callbacks used since it was loaded, the
+** host's work charged to them included (what the budget counts). */
+uint64_t ln_plugin_gas(const ln_plugin *p);
 
 /* Callbacks. A missing callback is a no-op (0). On failure *why says what
 ** happened ("on_timer: out of gas", "plugin.lua:12: ..."). */

@@ -268,6 +268,30 @@ TEST(plugin_encoding_a_shared_table_is_charged_and_stops_at_the_budget)
     ln_plugin_free(p);
 }
 
+/* ln_plugin_gas: what the chunk and each callback ran, in instructions;
+** a callback stopped at its budget counts the whole budget. */
+TEST(plugin_gas_adds_up_the_instructions_of_its_callbacks)
+{
+    static const char src[] =
+        "local M, x = {}, 0\n"
+        "function M.on_timer(id)\n"
+        "  if id == 'loop' then while true do x = x + 1 end end\n"
+        "  for i = 1, 1000 do x = x + i end\n"
+        "end\n"
+        "return M\n";
+    ln_plugin *p;
+    char why[256];
+    ASSERT_EQ(ln_plugin_load(&host, "count.lua", src, sizeof src - 1, NULL, 0, &p, why, sizeof why), 0);
+    uint64_t g0 = ln_plugin_gas(p);
+    ASSERT(g0 > 0);                                   /* the chunk and init */
+    ASSERT_EQ(ln_plugin_on_timer(p, "go", why, sizeof why), 0);
+    uint64_t g1 = ln_plugin_gas(p);
+    ASSERT(g1 - g0 >= 4000 && g1 - g0 < 5000);        /* 4 instructions an iteration */
+    ASSERT_EQ(ln_plugin_on_timer(p, "loop", why, sizeof why), LN_EPLUGIN);
+    ASSERT_EQ(ln_plugin_gas(p) - g1, LN_PLUGIN_BUDGET);
+    ln_plugin_free(p);
+}
+
 /* pow.lua: FORKS = true; node.mine refuses a bad target and is not offered
 ** by this host; on_block and on_mined reach it; its verify_block reads the
 ** block's consensus data (the parent: node.block is not offered here). */
@@ -319,6 +343,7 @@ TEST(plugin_forks_and_the_fork_hosts_functions)
 
 static const ln_test tests[] = {
     T(plugin_forks_and_the_fork_hosts_functions),
+    T(plugin_gas_adds_up_the_instructions_of_its_callbacks),
     T(plugin_encoding_a_shared_table_is_charged_and_stops_at_the_budget),
     T(plugin_message_reaches_on_message_decoded),
     T(plugin_message_out_of_proportion_is_refused_before_anything_is_built),

@@ -1,7 +1,9 @@
 -- tests/net/dpos_spec.lua -- consensus/dpos.lua on real validators over real
 -- TCP on loopback: four producers under load take their turns, one killed
--- -9 has its turns skipped and catches up when restarted; a block is final
--- exactly when more than 2/3 of the producers built on it; stake and
+-- -9 has its turns skipped and catches up when restarted; with two down
+-- finality stalls, a block costs the plugin no more as the stall grows,
+-- and finality resumes when they are back; a block is final exactly when
+-- more than 2/3 of the producers built on it; stake and
 -- sys.vote move a producer in and out of the schedule once the block that
 -- records it is final, on every node, and a node synced from genesis
 -- reaches the same state roots; a producer cut off by a proxy builds a
@@ -143,6 +145,65 @@ describe("dpos with four producers", function()
       return false
     end, "node3 made no block after its restart")
     c:wait_committed(c:load(12), 60)
+    agree(c)
+    c:stop_all()
+  end)
+
+  it("two of four down: finality stalls, a block costs the plugin the same work however long; back, it resumes", function()
+    local c = cluster.new(4, { consensus = "dpos",
+                               params = { producers = 4, blocks_per_turn = BPT, block_ms = 20 } })
+    c:start_all()
+    -- Past height 64, where each node keeps its summary (node.persist).
+    support.wait_until(600, 100, function() return info(c, 1).final_height >= 70 end,
+                       "nothing went final with all four up")
+    for i = 3, 4 do
+      c.nodes[i]:kill("KILL")
+      c.nodes[i].pid = nil
+    end
+    local n1 = c.nodes[1]
+    -- Height and the plugin's instructions since start, read together.
+    local function sample()
+      local st, body = n1:http("GET", "/metrics", nil, { timeout = 2 })
+      assert.are.equal(200, st)
+      return tonumber(body:match("\nlunet_height (%d+)")),
+             tonumber(body:match("\nlunet_consensus_gas_total (%d+)"))
+    end
+    local function at(h)
+      local got
+      support.wait_until(6000, 20, function()
+        local height, gas = sample()
+        if height >= h then got = { height = height, gas = gas } end
+        return got ~= nil
+      end, "node0 did not reach height " .. h)
+      return got
+    end
+    local function per_block(from, to)
+      local a, b = at(from), at(to)
+      return (b.gas - a.gas) / (b.height - a.height)
+    end
+    local f0 = info(c, 1).final_height
+    local h0 = c:height(1)
+    -- A walk down to the stalled last irreversible block would cost each
+    -- block ~130 instructions a block of the stall: 3x at 400 as at 40.
+    local early = per_block(h0 + 20, h0 + 60)
+    local late = per_block(h0 + 400, h0 + 440)
+    assert.is_true(early > 0)
+    assert.is_true(late < 1.5 * early, ("%.0f instructions a block at 400 blocks of stall, %.0f at 40")
+                   :format(late, early))
+    local stalled = info(c, 1).final_height
+    assert.is_true(stalled <= h0, "a block went final with two of four producers down")
+    assert.is_true(stalled >= f0)
+    -- Back, from the summaries they kept: the last irreversible block
+    -- moves past the stall on every node.
+    c:start(3)
+    c:start(4)
+    local back = c:height(1)
+    support.wait_until(1200, 100, function()
+      for i = 1, 4 do
+        if info(c, i).final_height <= back then return false end
+      end
+      return true
+    end, "finality did not resume")
     agree(c)
     c:stop_all()
   end)
