@@ -98,6 +98,7 @@ struct ln_p2p {
     size_t sync_rr;                      /* the next peer to ask, in turn */
     double sync_asked;                   /* when a block ahead last made us ask */
     double fork_asked;                   /* when a block on another branch last made us ask */
+    uint64_t fork_back;                  /* how far below such a block the next ask starts */
     double sync_log_at;                  /* last sync progress line */
     /* Transactions admitted since the loop last polled, gossiped as one
     ** frame from a check handle: one encryption and write per peer for
@@ -453,6 +454,8 @@ static void txs_in(ln_p2p *p, const ln_p2p_frame *f)
 
 /* ---- sync ---------------------------------------------------------------- */
 
+#define FORK_BACK  LN_P2P_SYNC_BLOCKS   /* a first ask for another branch: this far below its block */
+
 /* Block `height` as a blk frame to `to` (NULL: every peer); its size, 0 if
 ** there is no such block. A block this node proposed goes to every peer
 ** once committed: that is how blocks spread under a plugin that does not
@@ -572,13 +575,20 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
     if (height == head + 1 || (final < head && height >= final && height <= head)) {
         int rc = p->host.apply(p->host.ud, f->b.p, f->b.n, why, sizeof why);
         if (rc == LN_EORPHAN) {
-            /* Another branch: ask for it from our final block on, not
-            ** for every block of it that comes meanwhile. Paced apart from
-            ** the asks for blocks ahead: those come first, and their
-            ** answer is what meets the other branch. */
+            /* Another branch: ask for it from below, not for every block
+            ** of it that comes meanwhile. Paced apart from the asks for
+            ** blocks ahead: those come first, and their answer is what
+            ** meets the other branch. The ask starts FORK_BACK below the
+            ** block, twice as far each time the answer did not reach where
+            ** the branches meet, never below our final block (which every
+            ** branch holds): a fork far above a final block stalled long
+            ** ago is found in a few asks, not by every block since. */
             if (wall() - p->fork_asked > 0.5) {
                 p->fork_asked = wall();
-                get_from(p, peer, final > 1 ? final : 1);
+                uint64_t back = p->fork_back ? p->fork_back : FORK_BACK;
+                uint64_t from = height > final + back ? height - back : final;
+                if (back < (UINT64_C(1) << 40)) p->fork_back = back * 2;
+                get_from(p, peer, from > 1 ? from : 1);
             }
         } else if (rc < 0) {
             plog(p, LN_LOG_WARN, peer, "p2p: block from %s refused: %s", ln_peer_addr(peer), why);
@@ -603,12 +613,12 @@ static void blk_in(ln_p2p *p, ln_peer *peer, const ln_p2p_frame *f)
                 p->sync_log_at = 0;
                 logf_(p, LN_LOG_INFO, "sync: caught up at height %llu", (unsigned long long)height);
             }
-            /* Past its last block on its own chain: under forks our head
-            ** need not have moved there. */
-            if (f->last && their > height) {
-                uint64_t now = p->host.height(p->host.ud);
-                get_from(p, peer, (now > height ? now : height) + 1);
-            }
+            if (height == head + 1) p->fork_back = 0;    /* our chain grew: no search on */
+            /* Past its last block on its own chain, from the block after
+            ** it: an answer below our head is the search for where another
+            ** branch meets ours, and goes on up the peer's chain (blocks we
+            ** have are skipped unread). */
+            if (f->last && their > height) get_from(p, peer, height + 1);
         }
     } else if (height > head + 1 && wall() - p->sync_asked > 0.5) {
         /* Behind: ask, but not for every block broadcast meanwhile. */

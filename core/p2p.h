@@ -39,7 +39,11 @@
 **       block out of proportion (more objects than a block's 10,000
 **       transactions, header and a certificate of LN_PLUGIN_MSG_OBJECTS
 **       can hold) drops it at once. Further ahead: we ask that peer
-**       (get), at most every 0.5 s.
+**       (get), at most every 0.5 s. One whose parent we lack (another
+**       branch): we ask from LN_P2P_SYNC_BLOCKS below it, twice as far at
+**       each such ask until our chain grows, never below our final block;
+**       an answer's last block below the peer's head makes us ask from the
+**       next, so the answers walk up to where the branches meet.
 **   {t="head", h=HEIGHT}  a new head, from a node that did not propose
 **       it; every second a node asks (get) the peers that said they are
 **       ahead, in turn, once it is stuck at one height.

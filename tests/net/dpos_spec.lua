@@ -340,8 +340,8 @@ describe("dpos partitioned", function()
 
   -- Four validators whose P2P goes through a proxy; cut: the ports between
   -- node 4 and the others.
-  local function partitioned()
-    local c = cluster.new(4, { consensus = "dpos", params = params(4) })
+  local function partitioned(p)
+    local c = cluster.new(4, { consensus = "dpos", params = p or params(4) })
     local map, cut, taken = {}, {}, {}
     for _, node in ipairs(c.nodes) do taken[node.port], taken[node.p2p] = true, true end
     for i = 1, 4 do
@@ -396,6 +396,55 @@ describe("dpos partitioned", function()
     c:stop_all()
     px:stop()
   end)
+  it("a fork far above a final block stalled long ago: healed, the two sides find where they meet", function()
+    local c, px, cut = partitioned({ producers = 4, blocks_per_turn = BPT, block_ms = 20 })
+    c:start_all()
+    support.wait_until(600, 100, function() return info(c, 1).final_height >= 10 end,
+                       "nothing went final with all four up")
+    -- node1 and node2 down: two of four produce, nothing more goes final,
+    -- and the head climbs well past one answer to a get (64 blocks) above
+    -- the last final block.
+    for i = 2, 3 do
+      c.nodes[i]:kill("KILL")
+      c.nodes[i].pid = nil
+    end
+    support.wait_until(600, 100, function()
+      return math.min(c:height(1), c:height(4)) > info(c, 1).final_height + 200
+    end, "the head did not climb 200 blocks above the final block")
+    px:cut(cut)
+    local h0 = math.max(c:height(1), c:height(4))
+    support.wait_until(600, 100, function()
+      return math.min(c:height(1), c:height(4)) > h0 + 4
+    end, "the two sides made no branches of their own")
+    local h = math.min(c:height(1), c:height(4))
+    assert.are_not.equal(block(c, 1, h).hash, block(c, 4, h).hash)
+    local parted = math.max(c:height(1), c:height(4))
+    px:heal()
+    -- Each side's blocks now reach the other with parents it lacks, far
+    -- above its final block: it must find where the branches meet, take
+    -- the higher one, and both build on it.
+    support.wait_until(600, 100, function()
+      local top = math.min(c:height(1), c:height(4)) - 2
+      return top > parted and block(c, 1, top).hash == block(c, 4, top).hash
+    end, function()
+      return "the two sides never met on one branch:\n" .. c.nodes[1]:log_tail(5) .. "\n" ..
+             c.nodes[4]:log_tail(5)
+    end)
+    -- With all four back, finality resumes past the stall and every node agrees.
+    c:start(2)
+    c:start(3)
+    local back = math.max(c:height(1), c:height(4))
+    support.wait_until(1200, 100, function()
+      for i = 1, 4 do
+        if info(c, i).final_height <= back then return false end
+      end
+      return true
+    end, "finality did not resume")
+    agree(c)
+    c:stop_all()
+    px:stop()
+  end)
+
   it("the branch more producers confirmed wins over a longer one", function()
     local c, px, cut = partitioned()
     c:start_all()
