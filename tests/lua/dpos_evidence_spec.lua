@@ -12,18 +12,8 @@ local dpos = dofile("consensus/dpos.lua")
 local VALS = { "node0", "node1", "node2", "node3" }
 local BIN = string.rep("\255", 32)   -- not UTF-8: encoded as bin, as a hash is
 
-local function ok(r)
-  assert.is_true(r.ok, r.error)
-  return r
-end
-
-local function failed(r, code, text)
-  assert.is_true(r.included)
-  assert.is_false(r.ok)
-  assert.are.equal(code, r.code, r.error)
-  assert.is_truthy(r.error:find(text, 1, true), r.error)
-  return r
-end
+local receipts = dofile("tests/lua/receipts.lua")
+local ok, failed = receipts.ok, receipts.failed
 
 local function dpos_chain()
   local chain = testing.chain {

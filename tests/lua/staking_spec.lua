@@ -7,18 +7,8 @@
 local testing = require "lunet.testing"
 local core = require "lunet.core"
 
-local function ok(r)
-  assert.is_true(r.ok, r.error)
-  return r
-end
-
-local function failed(r, code, text)
-  assert.is_true(r.included)
-  assert.is_false(r.ok)
-  assert.are.equal(code, r.code, r.error)
-  assert.is_truthy(r.error:find(text, 1, true), r.error)
-  return r
-end
+local receipts = dofile("tests/lua/receipts.lua")
+local ok, failed = receipts.ok, receipts.failed
 
 local function total(chain)
   local v = chain:get("t")

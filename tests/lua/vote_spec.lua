@@ -8,18 +8,8 @@ local core = require "lunet.core"
 
 local VALIDATORS = { "node0", "node1", "node2", "node3" }
 
-local function ok(r)
-  assert.is_true(r.ok, r.error)
-  return r
-end
-
-local function failed(r, code, text)
-  assert.is_true(r.included)
-  assert.is_false(r.ok)
-  assert.are.equal(code, r.code, r.error)
-  assert.is_truthy(r.error:find(text, 1, true), r.error)
-  return r
-end
+local receipts = dofile("tests/lua/receipts.lua")
+local ok, failed = receipts.ok, receipts.failed
 
 -- The weight of the votes for a producer, as state holds it.
 local function weight(chain, producer)
