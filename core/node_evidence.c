@@ -42,31 +42,21 @@ static int ev_read(const uint8_t *p, size_t len, char v[LN_NAME_MAX + 1], uint64
     }
     const msgpack_object *h = ln_codec_map_get(&o, "height");
     if (strcmp(type, "blk") == 0) {
+        /* The height of header a, as sys.evidence will read it. */
         const msgpack_object *hd = ln_codec_map_get(ln_codec_map_get(&o, "a"), "header");
-        h = NULL;
-        if (hd && (hd->type == MSGPACK_OBJECT_STR || hd->type == MSGPACK_OBJECT_BIN)) {
-            const char *s = hd->type == MSGPACK_OBJECT_STR ? hd->via.str.ptr : hd->via.bin.ptr;
-            size_t sl = hd->type == MSGPACK_OBJECT_STR ? hd->via.str.size : hd->via.bin.size;
-            /* ln_unhex wants its digits NUL-terminated: a copy. */
-            char hex[EV_BYTES_MAX + 1];
-            uint8_t raw[EV_BYTES_MAX / 2];
-            const uint8_t *hb = (const uint8_t *)s;
-            if (sl % 2 == 0 && sl <= EV_BYTES_MAX) {
-                memcpy(hex, s, sl);
-                hex[sl] = 0;
-                if (ln_unhex(hex, raw, sl / 2) == 0) {
-                    hb = raw;
-                    sl /= 2;
-                }
-            }
-            msgpack_object ho;
-            if (ln_codec_unpack(hb, sl, &z, &ho) == 0) h = ln_codec_map_get(&ho, "height");
-        }
+        uint8_t hb[LN_EVIDENCE_HEADER_MAX];
+        size_t hl;
+        rc = hd && (hd->type == MSGPACK_OBJECT_STR || hd->type == MSGPACK_OBJECT_BIN) ? 0 : LN_EINVAL;
+        if (rc == 0)
+            rc = hd->type == MSGPACK_OBJECT_STR ? ln_valset_header_bytes(hd->via.str.ptr, hd->via.str.size, hb, &hl)
+                                                : ln_valset_header_bytes(hd->via.bin.ptr, hd->via.bin.size, hb, &hl);
+        if (rc == 0) rc = ln_valset_header_height(hb, hl, height);
+    } else {
+        rc = h && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? 0 : LN_EINVAL;
+        if (rc == 0) *height = h->via.u64;
     }
-    rc = h && h->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? 0 : LN_EINVAL;
-    if (rc == 0) *height = h->via.u64;
     msgpack_zone_destroy(&z);
-    return rc < 0 ? ln_errf(why, whylen, rc, "evidence of %s has no height (nor a header with one)", v) : 0;
+    return rc < 0 ? ln_errf(why, whylen, LN_EINVAL, "evidence of %s has no height (nor a header with one)", v) : 0;
 }
 
 /* Refused at admission: logged, and no longer waited for. */

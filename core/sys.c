@@ -448,11 +448,9 @@ static void ev_vote(lua_State *L, int t, const char *k, char hash[65], uint8_t s
     lua_pop(L, 2);
 }
 
-#define EV_HEADER_MAX 2048       /* bytes of a header: nine fields, consensus data up to 512 */
-
-/* One header, {header, sig}, of the table at t's field k, into buf (its
-** bytes, or those bytes in hex: what JSON can carry); *len its length. */
-static void ev_header(lua_State *L, int t, const char *k, uint8_t buf[EV_HEADER_MAX], size_t *len,
+/* One header, {header, sig}, of the table at t's field k, into buf
+** (ln_valset_header_bytes); *len its length. */
+static void ev_header(lua_State *L, int t, const char *k, uint8_t buf[LN_EVIDENCE_HEADER_MAX], size_t *len,
                       uint8_t sig[64])
 {
     lua_getfield(L, t, k);
@@ -462,15 +460,8 @@ static void ev_header(lua_State *L, int t, const char *k, uint8_t buf[EV_HEADER_
         ln__vm_raise(L, LN_EINVAL, "evidence: %s.header must be the header's bytes or their hex", k);
     size_t n;
     const char *h = lua_tolstring(L, -1, &n);
-    /* A header starts with a map's byte (0x89), never a hex digit. */
-    if (n % 2 == 0 && n / 2 <= EV_HEADER_MAX && ln_unhex(h, buf, n / 2) == 0) {
-        *len = n / 2;
-    } else if (n <= EV_HEADER_MAX) {
-        memcpy(buf, h, n);
-        *len = n;
-    } else {
-        ln__vm_raise(L, LN_EINVAL, "evidence: %s.header is over %d bytes", k, EV_HEADER_MAX);
-    }
+    if (ln_valset_header_bytes(h, n, buf, len) < 0)
+        ln__vm_raise(L, LN_EINVAL, "evidence: %s.header is over %d bytes", k, LN_EVIDENCE_HEADER_MAX);
     lua_getfield(L, -2, "sig");
     if (!ln_codec_lua_bytes(L, -1, sig, 64))
         ln__vm_raise(L, LN_EINVAL, "evidence: %s.sig must be 64 bytes or 128 hex digits", k);
@@ -489,7 +480,7 @@ static int sys_evidence(lua_State *L, ln_vm *vm)
     memset(&e, 0, sizeof e);
     ev_str(L, 3, "validator", e.validator, sizeof e.validator);
     ev_str(L, 3, "type", e.type, sizeof e.type);
-    uint8_t hbuf[2][EV_HEADER_MAX];
+    uint8_t hbuf[2][LN_EVIDENCE_HEADER_MAX];
     if (strcmp(e.type, "blk") == 0) {
         ev_header(L, 3, "a", hbuf[0], &e.hlen[0], e.sig[0]);
         ev_header(L, 3, "b", hbuf[1], &e.hlen[1], e.sig[1]);

@@ -315,6 +315,31 @@ static int hdr_read(const uint8_t *p, size_t n, hdr_info *h)
     return rc;
 }
 
+int ln_valset_header_bytes(const char *s, size_t n, uint8_t buf[LN_EVIDENCE_HEADER_MAX], size_t *len)
+{
+    if (n % 2 == 0 && n / 2 <= LN_EVIDENCE_HEADER_MAX) {
+        char hex[2 * LN_EVIDENCE_HEADER_MAX + 1];       /* ln_unhex wants its digits NUL-terminated */
+        memcpy(hex, s, n);
+        hex[n] = '\0';
+        if (ln_unhex(hex, buf, n / 2) == 0) {
+            *len = n / 2;
+            return 0;
+        }
+    }
+    if (n > LN_EVIDENCE_HEADER_MAX) return LN_ETOOBIG;
+    memcpy(buf, s, n);
+    *len = n;
+    return 0;
+}
+
+int ln_valset_header_height(const uint8_t *p, size_t n, uint64_t *height)
+{
+    hdr_info h;
+    int rc = hdr_read(p, n, &h);
+    if (rc == 0) *height = h.height;
+    return rc;
+}
+
 /* "blk": two headers of this chain by the validator, one height, one slot,
 ** two blocks. *eh gets their height, hash the two hashes in hex (what dpos
 ** signs). */

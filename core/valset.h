@@ -93,6 +93,18 @@ typedef struct {
     size_t hlen[2];
 } ln_evidence;
 
+#define LN_EVIDENCE_HEADER_MAX 2048   /* bytes of a "blk" header: nine fields, consensus data up to 512 */
+
+/* A "blk" evidence's header as it is carried, s[0..n) (need not end in a
+** NUL): its bytes, or those bytes in hex (what JSON can carry; a header
+** starts with a map's byte, never a hex digit). Its bytes into buf, *len
+** their count. LN_ETOOBIG over LN_EVIDENCE_HEADER_MAX bytes. */
+int ln_valset_header_bytes(const char *s, size_t n, uint8_t buf[LN_EVIDENCE_HEADER_MAX], size_t *len);
+
+/* The height of a block header's canonical bytes; LN_EINVAL when they are
+** not a header. */
+int ln_valset_header_height(const uint8_t *p, size_t n, uint64_t *height);
+
 /* Judges e in block height and, when it proves a double signature,
 ** punishes: *slashed gets the stake burned, *until the jail's end.
 ** LN_EINVAL (pos, or for "blk" dpos, not in force; same hash; height ahead;
