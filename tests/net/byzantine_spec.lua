@@ -83,7 +83,6 @@ describe("a byzantine member against bft", function()
     end
     node3_key = c.nodes[4].home .. "/keys/node3.key"
     c.nodes[4]:kill("KILL")                 -- node3's key is the attacker's now
-    c.nodes[4].pid = nil
     info = c.nodes[1]:call("chain_info")
   end)
 

@@ -115,7 +115,6 @@ describe("dpos with four producers", function()
     for k = 0, 3 do assert.truthy(seen["node" .. k], "node" .. k .. " made no block") end
     -- node3 down: the others go on, and blocks still go final (3 of 4).
     c.nodes[4]:kill("KILL")
-    c.nodes[4].pid = nil
     local h0 = c:height(1)
     local f0 = info(c, 1).final_height
     local ids = c:load(30)
@@ -156,10 +155,7 @@ describe("dpos with four producers", function()
     -- Past height 64, where each node keeps its summary (node.persist).
     support.wait_until(600, 100, function() return info(c, 1).final_height >= 70 end,
                        "nothing went final with all four up")
-    for i = 3, 4 do
-      c.nodes[i]:kill("KILL")
-      c.nodes[i].pid = nil
-    end
+    for i = 3, 4 do c.nodes[i]:kill("KILL") end
     local n1 = c.nodes[1]
     -- Height and the plugin's instructions since start, read together.
     local function sample()
@@ -404,10 +400,7 @@ describe("dpos partitioned", function()
     -- node1 and node2 down: two of four produce, nothing more goes final,
     -- and the head climbs well past one answer to a get (64 blocks) above
     -- the last final block.
-    for i = 2, 3 do
-      c.nodes[i]:kill("KILL")
-      c.nodes[i].pid = nil
-    end
+    for i = 2, 3 do c.nodes[i]:kill("KILL") end
     support.wait_until(600, 100, function()
       return math.min(c:height(1), c:height(4)) > info(c, 1).final_height + 200
     end, "the head did not climb 200 blocks above the final block")
@@ -641,7 +634,6 @@ describe("dpos against a producer that signs two blocks for one slot", function(
       end
     end, "node3 made no block at the end of its turn")
     c.nodes[4]:kill("KILL")
-    c.nodes[4].pid = nil
     local hb, slot = b.header.height, b.header.consensus.s
     assert.is_true(info(c, 1).final_height < hb, "node3's block went final already")
     local function header(time)

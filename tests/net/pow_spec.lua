@@ -142,7 +142,6 @@ describe("pow with two miners", function()
     c:resume(2)
     support.sleep_ms(math.random(0, 30))    -- somewhere in sync or its reorg
     c.nodes[2]:kill("KILL")
-    c.nodes[2].pid = nil
     c:start(2)                              -- opens: its state root matches its head
     wait_converged(c, cut + 3)
     c:wait_committed({ a, b }, 60)
