@@ -264,16 +264,23 @@ static int n_sign(lua_State *L)
     return 1;
 }
 
+/* m[0..n) in hex, pushed; charged like a copy of its bytes. m must stay
+** valid if this raises (a Lua string's bytes, not malloc()ed ones). */
+static void push_hex(lua_State *L, const char *m, size_t n, const char *what)
+{
+    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(2 * n));
+    char *buf = malloc(2 * n + 1);
+    if (!buf) luaL_error(L, "%s: out of memory", what);
+    ln_hex((const uint8_t *)m, n, buf);
+    lua_pushlstring(L, buf, 2 * n);
+    free(buf);
+}
+
 static int n_hex(lua_State *L)
 {
     size_t n;
     const char *m = luaL_checklstring(L, 1, &n);
-    ln_sandbox_charge(L, LN_GAS_COPY_BYTES(2 * n));
-    char *buf = malloc(2 * n + 1);
-    if (!buf) return luaL_error(L, "node.hex: out of memory");
-    ln_hex((const uint8_t *)m, n, buf);
-    lua_pushlstring(L, buf, 2 * n);
-    free(buf);
+    push_hex(L, m, n, "node.hex");
     return 1;
 }
 
@@ -498,14 +505,9 @@ static int n_header(lua_State *L)
         lua_pushnil(L);
         return 1;
     }
-    char *hex = malloc(2 * hl + 1);
-    if (hex) {
-        ln_hex(h, hl, hex);
-        lua_pushlstring(L, hex, 2 * hl);
-    }
-    free(hex);
+    lua_pushlstring(L, (const char *)h, hl);     /* Lua's from here: nothing leaks if we raise */
     free(h);
-    if (!hex) return luaL_error(L, "node.header: out of memory");
+    push_hex(L, lua_tostring(L, -1), hl, "node.header");
     return 1;
 }
 
