@@ -199,7 +199,15 @@ describe("dpos with four producers", function()
         if info(c, i).final_height <= back then return false end
       end
       return true
-    end, "finality did not resume")
+    end, function()
+      local out = { "finality did not resume past " .. back }
+      for i = 1, 4 do
+        local r = info(c, i)
+        out[#out + 1] = ("node %d: height %d, final %d:\n%s"):format(i, r.height, r.final_height,
+                                                                     c.nodes[i]:log_tail(8))
+      end
+      return table.concat(out, "\n")
+    end)
     agree(c)
     c:stop_all()
   end)
